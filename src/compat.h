@@ -1,0 +1,22 @@
+/*
+ * compat.h
+ *		The one place for PG_VERSION_NUM guards, so that the rest of the code
+ *		reads as if written for a single PostgreSQL major version.
+ *
+ * Tested with PostgreSQL 15; the guards keep newer majors building.
+ */
+#ifndef PRIVACY_COMPAT_H
+#define PRIVACY_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 150000
+#error "opendims_privacy requires PostgreSQL 15 or later"
+#endif
+
+/* PostgreSQL 16 moved varatt macros out of postgres.h. */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+#endif							/* PRIVACY_COMPAT_H */

@@ -1,0 +1,26 @@
+/*
+ * opendims_privacy.c
+ *		Module entry point: registers each subsystem when the library loads.
+ *
+ * The library works whether it is loaded by shared_preload_libraries,
+ * session_preload_libraries, or on first use of one of its functions; the
+ * README explains what each choice means for the security label provider.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "opendims_privacy.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	SecurityLabelInit();
+
+	MarkGUCPrefixReserved("privacy");
+}

@@ -1,0 +1,12 @@
+/*
+ * opendims_privacy.h
+ *		Declarations shared between the subsystems of the extension: each
+ *		subsystem's initialisation function, called from _PG_init.
+ */
+#ifndef OPENDIMS_PRIVACY_H
+#define OPENDIMS_PRIVACY_H
+
+/* security_label.c: the "privacy" security label provider */
+extern void SecurityLabelInit(void);
+
+#endif							/* OPENDIMS_PRIVACY_H */

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# make test: installs missing packages, builds with warnings as errors,
+# installs, runs the C unit tests, the fuzz-corpus replay, pg_regress, the
+# isolation specs and the TAP tests against throw-away clusters, and prints
+# one closing line "N passed, N failed". Exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. test/scripts/common.sh
+
+ensure_packages $BASE_PACKAGES clang libclang-rt-14-dev libipc-run-perl perl
+export PATH="$PG_BINDIR:$PATH"
+
+passed=0
+failed=0
+failures=()
+trap stop_cluster EXIT
+
+# count_results NAME FILE: adds up "... ok" / "... FAILED" (pg_regress) and
+# "ok N" / "not ok N" (TAP) lines of FILE.
+count_results() {
+	local name=$1 file=$2 ok bad
+	ok=$(grep -cE '^(ok [0-9]+|.*\.\.\. ok( |$))' "$file")
+	bad=$(grep -cE '^(not ok [0-9]+|.*\.\.\. (FAILED|failed)( |$))' "$file")
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+	[ "$bad" -gt 0 ] && failures+=("$name")
+	echo "$name: $ok passed, $bad failed"
+}
+
+# run_suite NAME CMD...: runs CMD, shows and counts its results; a suite that
+# fails without reporting a failed case counts as one failure itself.
+run_suite() {
+	local name=$1 out rc before=$failed
+	shift
+	out=$(mktemp)
+	log "$name"
+	"$@" >"$out" 2>&1
+	rc=$?
+	grep -vE '^(ok [0-9]+|# )' "$out" | tail -n 40
+	count_results "$name" "$out"
+	if [ $rc -ne 0 ] && [ $failed -eq $before ]; then
+		failed=$((failed + 1))
+		failures+=("$name (exit $rc)")
+	fi
+	rm -f "$out"
+}
+
+log "building (warnings are errors)"
+make -s clean >/dev/null 2>&1
+if ! build_and_install WERROR=1; then
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+run_suite "unit tests" make -s unit
+run_suite "fuzz corpus replay" make -s fuzz-replay
+
+if start_cluster "shared_preload_libraries = 'pg_cron,opendims_privacy'"; then
+	rm -rf results test/output_iso regression.diffs
+	run_suite "pg_regress" make -s installcheck ISOLATION= PG_CONFIG="$PG_BINDIR/pg_config"
+	[ -f regression.diffs ] && head -n 200 regression.diffs
+	if [ -n "$(ls test/specs/*.spec 2>/dev/null)" ]; then
+		run_suite "isolation" make -s installcheck REGRESS= PG_CONFIG="$PG_BINDIR/pg_config"
+		[ -f test/output_iso/regression.diffs ] && head -n 200 test/output_iso/regression.diffs
+	fi
+	stop_cluster
+else
+	failed=$((failed + 1))
+	failures+=("cluster start")
+fi
+
+if [ -n "$(ls test/t/*.pl 2>/dev/null)" ]; then
+	pgxs=$(dirname "$("$PG_BINDIR/pg_config" --pgxs)")/..
+	run_suite "TAP" env PERL5LIB="$pgxs/src/test/perl" PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
+		prove -v test/t/
+fi
+
+echo
+[ ${#failures[@]} -gt 0 ] && echo "failing suites: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
