@@ -6,6 +6,7 @@
 
 PG_MAJOR=${PG_MAJOR:-15}
 PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+CRON_DATABASE=${CRON_DATABASE:-contrib_regression}
 
 # Packages every entry point needs; callers may add their own.
 BASE_PACKAGES="make gcc pkg-config postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR \
@@ -58,6 +59,8 @@ as_cluster_owner() {
 
 # start_cluster [EXTRA postgresql.conf LINES...]: initdb and start a cluster
 # in a fresh temporary directory; exports PGHOST, PGPORT, PGUSER, PGDATA.
+# pg_cron's scheduler keeps a connection to CRON_DATABASE (created here), so
+# pg_regress must run there with --use-existing instead of recreating it.
 start_cluster() {
 	CLUSTER_DIR=$(mktemp -d /tmp/opendims_privacy.XXXXXX)
 	chmod 755 "$CLUSTER_DIR"
@@ -74,7 +77,7 @@ start_cluster() {
 		echo "port = $PGPORT"
 		echo "fsync = off"
 		echo "shared_preload_libraries = 'pg_cron'"
-		echo "cron.database_name = 'contrib_regression'"
+		echo "cron.database_name = '$CRON_DATABASE'"
 		echo "max_prepared_transactions = 10"
 		echo "log_min_messages = warning"
 		local line
@@ -83,6 +86,7 @@ start_cluster() {
 	as_cluster_owner "$PG_BINDIR/pg_ctl" -D "$PGDATA" -l "$CLUSTER_DIR/server.log" \
 		-w -t 60 start >/dev/null ||
 		{ cat "$CLUSTER_DIR/server.log" >&2; return 1; }
+	"$PG_BINDIR/createdb" "$CRON_DATABASE"
 }
 
 # stop_cluster: stops the cluster and removes its directory; safe to call

@@ -57,7 +57,8 @@ run_suite "fuzz corpus replay" make -s fuzz-replay
 
 if start_cluster "shared_preload_libraries = 'pg_cron,opendims_privacy'"; then
 	rm -rf results test/output_iso regression.diffs
-	run_suite "pg_regress" make -s installcheck ISOLATION= PG_CONFIG="$PG_BINDIR/pg_config"
+	run_suite "pg_regress" make -s installcheck ISOLATION= PG_CONFIG="$PG_BINDIR/pg_config" \
+		REGRESS_OPTS="--inputdir=. --use-existing --dbname=$CRON_DATABASE"
 	[ -f regression.diffs ] && head -n 200 regression.diffs
 	if [ -n "$(ls test/specs/*.spec 2>/dev/null)" ]; then
 		run_suite "isolation" make -s installcheck REGRESS= PG_CONFIG="$PG_BINDIR/pg_config"

@@ -1,0 +1,52 @@
+-- privacy.audit_log: append-only, hash-chained, verified; subject references
+-- are keyed hashes, never raw identifiers.
+SET client_min_messages = warning;
+CREATE EXTENSION opendims_privacy CASCADE;
+RESET client_min_messages;
+
+SELECT privacy.verify_audit_log();
+SELECT privacy._audit(current_user, 'test.one', 'customer', '42', NULL, '{"n": 1}') AS first_id \gset
+SELECT privacy._audit(current_user, 'test.two', 'customer', '42', 7, '{"n": 2}');
+SELECT privacy._audit(current_user, 'test.three', NULL, NULL, NULL, NULL);
+SELECT id - :first_id AS n, actor = current_user AS by_me, action, request_id, summary,
+       subject_ref ~ '^[0-9a-f]{64}$' AS keyed_hash, subject_ref = privacy.subject_ref('customer', '42') AS same_ref
+  FROM privacy.audit_log ORDER BY id;
+SELECT count(DISTINCT subject_ref) FROM privacy.audit_log WHERE subject_ref IS NOT NULL;
+SELECT privacy.subject_ref('customer', '42') <> privacy.subject_ref('user', '42') AS kind_matters;
+SELECT privacy.verify_audit_log();
+
+-- Timestamps hash the same whatever the session's settings.
+SET TimeZone = 'America/New_York';
+SET DateStyle = 'SQL, DMY';
+SELECT intact FROM privacy.verify_audit_log();
+RESET TimeZone;
+RESET DateStyle;
+
+-- Append-only, even for its owner.
+UPDATE privacy.audit_log SET action = 'forged';
+DELETE FROM privacy.audit_log;
+TRUNCATE privacy.audit_log;
+
+-- A superuser who goes around the triggers is caught by verification.
+ALTER TABLE privacy.audit_log DISABLE TRIGGER append_only;
+UPDATE privacy.audit_log SET summary = '{"n": 20}' WHERE id = :first_id + 1;
+SELECT intact, first_broken_id - :first_id AS broken, problem FROM privacy.verify_audit_log();
+UPDATE privacy.audit_log SET summary = '{"n": 2}' WHERE id = :first_id + 1;
+SELECT intact FROM privacy.verify_audit_log();
+DELETE FROM privacy.audit_log WHERE id = :first_id + 1;
+SELECT intact, first_broken_id - :first_id AS broken, problem FROM privacy.verify_audit_log();
+ALTER TABLE privacy.audit_log ENABLE TRIGGER append_only;
+
+-- Ordinary roles can neither read nor write the log, nor the keys.
+CREATE ROLE audit_stranger;
+SET ROLE audit_stranger;
+SELECT count(*) FROM privacy.audit_log;
+SELECT privacy._audit('x', 'forged', NULL, NULL, NULL, NULL);
+SELECT count(*) FROM privacy._keys;
+SELECT privacy.verify_audit_log();
+SELECT privacy.subject_ref('customer', '42');
+RESET ROLE;
+DROP ROLE audit_stranger;
+
+DROP EXTENSION opendims_privacy CASCADE;
+DROP EXTENSION pgcrypto;

@@ -1,0 +1,31 @@
+-- privacy.lint(): what is missing in how personal data is declared.
+SET client_min_messages = warning;
+CREATE EXTENSION opendims_privacy CASCADE;
+RESET client_min_messages;
+\i test/fixtures/shop_schema.sql
+\set doc `cat test/fixtures/shop-policy.json`
+
+-- Nothing declared yet: only column names hint at personal data.
+SELECT * FROM privacy.lint() WHERE object LIKE 'shop.%';
+
+SELECT (privacy.apply_policy(:'doc') ->> 'changed')::boolean AS applied;
+SELECT * FROM privacy.lint() WHERE object LIKE 'shop.%';
+
+-- Fixing what lint reports makes the finding go away.
+CREATE INDEX ON shop.shipments (order_id, line);
+SELECT severity, object, problem FROM privacy.lint() WHERE object LIKE 'shop.%';
+
+-- A classified column that is dropped later is reported.
+ALTER TABLE shop.order_lines DROP COLUMN gift_message;
+SELECT severity, object, problem FROM privacy.lint() WHERE severity = 'error';
+
+-- Anyone may run lint; it reads only the catalog.
+CREATE ROLE lint_reader;
+SET ROLE lint_reader;
+SELECT count(*) > 0 AS has_findings FROM privacy.lint();
+RESET ROLE;
+DROP ROLE lint_reader;
+
+DROP SCHEMA shop CASCADE;
+DROP EXTENSION opendims_privacy CASCADE;
+DROP EXTENSION pgcrypto;

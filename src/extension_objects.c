@@ -1,0 +1,58 @@
+/*
+ * extension_objects.c
+ *		Finding the extension's own tables from C, and acting as their owner.
+ *
+ * Code that runs on behalf of any role (triggers, type functions, the label
+ * provider) sometimes has to read or append to tables that no ordinary role
+ * may touch: the secret keys, the audit log, the catalog. It does so as the
+ * tables' owner, the way PostgreSQL's own referential-integrity triggers act
+ * as the owner of the referenced table.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "extension_objects.h"
+
+Oid
+privacy_table_owner(const char *relname)
+{
+	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+	HeapTuple	tuple;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s.%s\" does not exist", PRIVACY_SCHEMA, relname),
+				 errhint("Install the extension in this database with CREATE EXTENSION opendims_privacy CASCADE.")));
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+void
+privacy_begin_as_owner(const char *relname, PrivacyUserContext *save)
+{
+	Oid			owner = privacy_table_owner(relname);
+
+	GetUserIdAndSecContext(&save->userid, &save->sec_context);
+	SetUserIdAndSecContext(owner, save->sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+void
+privacy_end_as_owner(const PrivacyUserContext *save)
+{
+	SetUserIdAndSecContext(save->userid, save->sec_context);
+}
