@@ -1398,7 +1398,7 @@ check_classified_category(ParseContext *ctx, json_object *declared,
 	return true;
 }
 
-/* Record a (table, column) pair; false if it was there already. */
+/* Record a (table, column) pair; *added tells whether it was new. */
 static bool
 add_column_pair(ParseContext *ctx, json_object *pairs, const char *table,
 				const char *column, bool *added)
@@ -1601,6 +1601,7 @@ emit_value(struct printbuf *pb, json_object *value, int depth)
 												   JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* Stage 4: the canonical text of the canonical tree. */
 static bool
 write_canonical(ParseContext *ctx, json_object *doc, PolicyParsed *out)
 {
@@ -1758,7 +1759,7 @@ locate_refs(ParseContext *ctx, RefList *list)
 	return true;
 }
 
-/* Stage 4b: the catalog objects named by the document, in document order. */
+/* Stage 4: the catalog objects named by the document, in document order. */
 static bool
 collect_refs(ParseContext *ctx, json_object *doc, PolicyParsed *out)
 {

@@ -3,7 +3,8 @@
  *		A tiny TAP-producing assertion kit for the standalone C unit tests of
  *		the pure (backend-free) code in src/.
  *
- * Each CHECK prints "ok N - what" or "not ok N - what"; unit_done() prints
+ * Each CHECK evaluates its condition once and prints "ok N - what" or
+ * "not ok N - what"; unit_done() prints
  * the plan and returns the exit status for main().
  */
 #ifndef UNIT_H
@@ -17,8 +18,9 @@ static int	unit_failed = 0;
 
 #define CHECK(cond, ...) \
 	do { \
+		int			unit_ok_ = (cond) ? 1 : 0; \
 		unit_count++; \
-		if (!(cond)) \
+		if (!unit_ok_) \
 		{ \
 			unit_failed++; \
 			printf("not ok %d - ", unit_count); \
@@ -27,7 +29,7 @@ static int	unit_failed = 0;
 			printf("ok %d - ", unit_count); \
 		printf(__VA_ARGS__); \
 		printf("\n"); \
-		if (!(cond)) \
+		if (!unit_ok_) \
 			printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
 	} while (0)
 
