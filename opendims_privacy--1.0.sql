@@ -2,6 +2,25 @@
 
 \echo Use "CREATE EXTENSION opendims_privacy" to load this file. \quit
 
+-- The schema must be ours alone: a schema "privacy" that someone else
+-- created beforehand could hold objects that shadow the extension's, and its
+-- owner could drop the extension's objects later.
+DO $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_namespace n
+				WHERE n.nspname = 'privacy'
+				  AND n.nspowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER))
+	   OR EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.relnamespace = 'privacy'::pg_catalog.regnamespace)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'privacy'::pg_catalog.regnamespace)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace = 'privacy'::pg_catalog.regnamespace)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_operator o WHERE o.oprnamespace = 'privacy'::pg_catalog.regnamespace) THEN
+		RAISE EXCEPTION 'schema "privacy" already exists and is not empty, or belongs to another role'
+			USING ERRCODE = 'duplicate_schema',
+				  HINT = 'The extension installs into a schema of its own: drop or rename the existing schema "privacy" first.';
+	END IF;
+END
+$$;
+
 -- Nothing here is for PUBLIC unless granted below, object by object.
 REVOKE ALL ON SCHEMA privacy FROM PUBLIC;
 GRANT USAGE ON SCHEMA privacy TO PUBLIC;
@@ -117,7 +136,8 @@ CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy.categories
 SELECT pg_catalog.pg_extension_config_dump('privacy.categories', '');
 
 -- The policy's own categories, and the GDPR Art. 9 special categories plus
--- national identification numbers, which the policy says it does not process.
+-- national identification and payment card numbers, which the policy says it
+-- does not process.
 INSERT INTO privacy.categories (name, description, special, builtin) VALUES
 	('contact', 'General personal data: name, address, telephone number, e-mail and other contact information', false, true),
 	('contact.name', 'A person''s name', false, true),
@@ -140,7 +160,8 @@ INSERT INTO privacy.categories (name, description, special, builtin) VALUES
 	('trade_union_membership', 'Trade union membership', true, true),
 	('sex_life', 'Sex life or sexual orientation', true, true),
 	('criminal_convictions', 'Criminal convictions and offences', true, true),
-	('national_id', 'National identification numbers such as the Danish CPR number', true, true);
+	('national_id', 'National identification numbers such as the Danish CPR number', true, true),
+	('payment_card', 'Payment card numbers, which are processed only by the payment processor', true, true);
 
 CREATE TABLE privacy.sources (
 	name text PRIMARY KEY,
@@ -1208,7 +1229,7 @@ COMMENT ON FUNCTION privacy._lint_column_names() IS
 -- features) and returns their findings.
 CREATE FUNCTION privacy._run_lint_checks()
 RETURNS TABLE (severity text, object text, problem text, hint text)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -1231,7 +1252,7 @@ COMMENT ON FUNCTION privacy._run_lint_checks() IS
 
 CREATE FUNCTION privacy.lint()
 RETURNS TABLE (severity text, object text, problem text, hint text)
-LANGUAGE sql STABLE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT f.severity, f.object, f.problem, f.hint
