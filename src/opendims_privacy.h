@@ -9,4 +9,8 @@
 /* security_label.c: the "privacy" security label provider */
 extern void SecurityLabelInit(void);
 
+/* phone.c: the privacy.default_country_code setting */
+extern void PhoneInit(void);
+
+
 #endif							/* OPENDIMS_PRIVACY_H */

@@ -2,11 +2,31 @@
 # against a running throw-away cluster (PGHOST, PGPORT, PGUSER and
 # PGDATABASE are set). Source it; it defines functions only.
 #
+# A benchmark script is run as `bash test/bench/NAME.sh SCALE`: SCALE is a
+# positive number (default 1, fractions allowed for quick runs) that
+# multiplies the script's data sizes; BENCH_SCALE holds the same value.
+# Scripts use their own schema and drop it when they finish.
+#
 # A benchmark compares a measured statement with a baseline measured in the
 # same run: both run alternately, several times, and the median, minimum and
 # maximum of each are reported with the ratio of the medians as one CSV row
 #   benchmark,case,median_ms,min_ms,max_ms,baseline,baseline_median_ms,ratio
 # on stdout. bench.sh collects the rows into a table, a CSV file and a plot.
+# Only such rows go to stdout; progress and diagnostics go to stderr. Names
+# hold no commas.
+#
+# Cases that vary the data size end their name with the size, written by
+# bench_size: a number with the suffix k (thousand) or m (million), then a
+# unit of one or more words, e.g. "export,100k subjects", "export,1m
+# subjects", "protected scan,10m rows", "retention,job vs plain DELETE 1m
+# due rows". bench.sh plots each benchmark that has such cases: cost (median
+# ms, and the baseline's median ms) against the size, one line per benchmark
+# and the words of the case before the size. A case such as "per-call
+# growth at 10x data" that compares two sizes does not end in a size.
+#
+# Where one measured statement makes many calls (e.g. 200 erasures in one
+# DO block), bench_compare_per_call divides the times by the number of calls,
+# so that the row reports milliseconds per call.
 
 BENCH_RUNS=${BENCH_RUNS:-5}
 
@@ -16,14 +36,20 @@ bench_psql() {
 }
 
 # bench_time_ms SQL: runs SQL once and prints its server-side time in ms
-# (the statement runs inside a DO block, so its result is not shipped).
+# (the statement runs inside a DO block, so its result is not shipped); on
+# an error it prints psql's message on stderr and nothing on stdout.
 bench_time_ms() {
-	bench_psql -At -c "DO \$bench\$
+	local out
+	if ! out=$(bench_psql -At -c "DO \$bench\$
 DECLARE t0 timestamptz := clock_timestamp();
 BEGIN
 	EXECUTE \$sql\$ $1 \$sql\$;
 	RAISE NOTICE 'elapsed_ms=%', round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3);
-END \$bench\$" 2>&1 | sed -n 's/.*elapsed_ms=\([0-9.]*\).*/\1/p'
+END \$bench\$" 2>&1); then
+		printf '%s\n' "$out" >&2
+		return 1
+	fi
+	printf '%s\n' "$out" | sed -n 's/.*elapsed_ms=\([0-9.]*\).*/\1/p'
 }
 
 # stats MS...: prints "median min max" of its arguments.
@@ -48,5 +74,37 @@ bench_compare() {
 	read -r bs_med bs_min bs_max <<<"$(bench_stats "${b[@]}")"
 	awk -v n="$benchmark" -v c="$case" -v mm="$ms_med" -v mi="$ms_min" -v mx="$ms_max" \
 		-v bn="$baseline_name" -v bm="$bs_med" \
+		'BEGIN { printf "%s,%s,%.3f,%.3f,%.3f,%s,%.3f,%.3f\n", n, c, mm, mi, mx, bn, bm, (bm > 0 ? mm / bm : 0) }'
+}
+
+# bench_size N UNIT: the size token of a case name, e.g. "bench_size 100000
+# subjects" prints "100k subjects" and "bench_size 2500000 rows" prints
+# "2.5m rows".
+bench_size() {
+	awk -v n="$1" -v u="$2" 'BEGIN {
+		if (n >= 1000000) { v = n / 1000000; s = "m" }
+		else if (n >= 1000) { v = n / 1000; s = "k" }
+		else { v = n; s = "" }
+		t = sprintf("%.2f", v); sub(/0+$/, "", t); sub(/\.$/, "", t)
+		printf "%s%s %s\n", t, s, u }'
+}
+
+# bench_compare_per_call CALLS BENCHMARK CASE MEASURED_SQL BASELINE_NAME
+# BASELINE_SQL: bench_compare for statements that each make CALLS calls; the
+# times in the row are per call (the ratio is unchanged), with six decimals
+# below 0.1 ms.
+bench_compare_per_call() {
+	local calls=$1
+	shift
+	bench_compare "$@" | awk -F, -v OFS=, -v n="$calls" '
+		function ms(v) { v /= n; return sprintf(v >= 0.1 ? "%.3f" : "%.6f", v) }
+		{ $3 = ms($3); $4 = ms($4); $5 = ms($5); $7 = ms($7); print }'
+}
+
+# bench_row BENCHMARK CASE MEDIAN MIN MAX BASELINE_NAME BASELINE_MEDIAN:
+# prints a row computed from earlier measurements (e.g. the growth of a
+# per-call time between two data sizes), in bench_compare's format.
+bench_row() {
+	awk -v n="$1" -v c="$2" -v mm="$3" -v mi="$4" -v mx="$5" -v bn="$6" -v bm="$7" \
 		'BEGIN { printf "%s,%s,%.3f,%.3f,%.3f,%s,%.3f,%.3f\n", n, c, mm, mi, mx, bn, bm, (bm > 0 ? mm / bm : 0) }'
 }
