@@ -22,6 +22,7 @@ _PG_init(void)
 {
 	SecurityLabelInit();
 	PhoneInit();
+	PurposeInit();
 
 	MarkGUCPrefixReserved("privacy");
 }

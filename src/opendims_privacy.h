@@ -12,5 +12,7 @@ extern void SecurityLabelInit(void);
 /* phone.c: the privacy.default_country_code setting */
 extern void PhoneInit(void);
 
+/* purpose.c: the privacy.purpose and privacy.default_purpose settings, and the row-check caches */
+extern void PurposeInit(void);
 
 #endif							/* OPENDIMS_PRIVACY_H */

@@ -1,0 +1,832 @@
+/*
+ * consent_check.c
+ *		The per-row check of the row policies that privacy.protect() puts on
+ *		tables: may the purpose in force process this subject's data now?
+ *
+ * Policies call privacy._may_process(kind, subject, owned) (USING) and
+ * privacy._may_write(kind, subject, owned) (WITH CHECK, which explains a
+ * refusal with an error); owned is false for a row that belongs to no
+ * subject of the kind, which any declared purpose may process. Each call
+ * site keeps, in fn_extra, the resolved purpose and pointers to the sets of
+ * subjects it needs: those who consented (for a consent purpose) or
+ * objected (legitimate interest), and those whose processing is restricted
+ * (unless the purpose is allowed under restriction). The check per row is
+ * then a bit test or a hash lookup or two.
+ *
+ * The sets live in a per-backend cache, filled from privacy._ledger_state:
+ * a subject not yet known is looked up with one index probe, so that a
+ * session doing point lookups reads only the state of the subjects it
+ * touches; once a generation's probes have cost about as much as reading
+ * the whole state would, the whole state is read in one sequential scan,
+ * dense integer keys become bitmaps, and every later lookup stays in memory.
+ *
+ * Every change of the ledger state, the purposes, the purpose grants or the
+ * subject kinds fires a statement trigger that invalidates the relcache
+ * entry of its table; the relcache callback here bumps the cache
+ * generation, and each call site compares generations before it uses its
+ * sets. Invalidations are accepted at the first call of every statement,
+ * so a change committed by another session is honoured by the next
+ * statement of every session. The state is read with the latest snapshot
+ * (in parallel mode, the statement's, and then only for that transaction),
+ * like catalog caches, so it never lags behind a commit whose invalidation
+ * was already processed.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "extension_objects.h"
+#include "purpose.h"
+
+PG_FUNCTION_INFO_V1(privacy_may_process_int8);
+PG_FUNCTION_INFO_V1(privacy_may_process_text);
+PG_FUNCTION_INFO_V1(privacy_may_write_int8);
+PG_FUNCTION_INFO_V1(privacy_may_write_text);
+PG_FUNCTION_INFO_V1(privacy_invalidate_consent_cache);
+
+/* Subjects whose key is a canonical integer, and all others. */
+typedef struct IntEntry
+{
+	int64		key;
+	char		status;			/* simplehash's slot status */
+	bool		present;		/* in the set, or known not to be */
+} IntEntry;
+
+#define SH_PREFIX subj_int
+#define SH_ELEMENT_TYPE IntEntry
+#define SH_KEY_TYPE int64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) murmurhash32((uint32) (k) ^ (uint32) ((uint64) (k) >> 32))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+typedef struct TextEntry
+{
+	const char *key;
+	uint32		hash;
+	char		status;			/* simplehash's slot status */
+	bool		present;		/* in the set, or known not to be */
+} TextEntry;
+
+#define SH_PREFIX subj_text
+#define SH_ELEMENT_TYPE TextEntry
+#define SH_KEY_TYPE const char *
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) string_hash(k, 0)
+#define SH_EQUAL(tb, a, b) (strcmp(a, b) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/*
+ * The subjects of one kind that have one status for one purpose: until the
+ * whole ledger state is read, the subjects looked up so far, each known to
+ * be in the set or not.
+ */
+typedef struct SubjectSet
+{
+	char		kind[NAMEDATALEN];
+	char		purpose[NAMEDATALEN];
+	char		status[16];
+	subj_int_hash *ints;
+	subj_text_hash *texts;
+	/* once complete, dense integer keys as a bitmap (key - bitmap_base) */
+	uint64	   *bitmap;
+	int64		bitmap_base;
+	uint64		bitmap_bits;
+	struct SubjectSet *next;
+} SubjectSet;
+
+/* Why a row may or may not be processed. */
+typedef enum CheckResult
+{
+	CHECK_OK,
+	CHECK_NO_PURPOSE,
+	CHECK_NO_SUBJECT,
+	CHECK_RESTRICTED,
+	CHECK_NO_CONSENT,
+	CHECK_OBJECTED
+} CheckResult;
+
+/* What one call site (one policy expression in one plan) has resolved. */
+typedef struct CheckSite
+{
+	uint64		cache_generation;
+	PurposeStamp stamp;
+	const void *kind_arg;		/* the kind argument it was resolved for */
+	char		kind[NAMEDATALEN];
+	ResolvedPurpose purpose;
+	SubjectSet *needed;			/* consented (consent) or objected (legitimate interest) */
+	SubjectSet *restricted;		/* NULL if the purpose is allowed under restriction */
+} CheckSite;
+
+static uint64 cache_generation = 1;
+static MemoryContext cache_context = NULL;
+static uint64 cache_context_generation = 0;
+static SubjectSet *subject_sets = NULL;
+static bool sets_snapshot_bound = false;
+
+/*
+ * A few subjects are looked up one by one (an index probe each); once the
+ * probes of this generation pass the budget, the whole state is read in one
+ * sequential scan instead, which costs about as much as budget probes.
+ */
+static bool cache_complete = false;
+static uint64 probes_done = 0;
+static uint64 probe_budget = 0;
+
+/* The last purpose resolution, valid for its stamp and cache generation. */
+static ResolvedPurpose memo_purpose;
+static PurposeStamp memo_stamp;
+static uint64 memo_generation = 0;
+
+/* The tables whose changes invalidate the cache, as last looked up. */
+#define N_WATCHED 4
+static const char *const watched_names[N_WATCHED] = {
+	"_ledger_state", "purposes", "purpose_grants", "subject_kinds"
+};
+static Oid	watched_oids[N_WATCHED];
+
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (!OidIsValid(relid))
+	{
+		cache_generation++;
+		return;
+	}
+	for (i = 0; i < N_WATCHED; i++)
+		if (watched_oids[i] == relid)
+		{
+			cache_generation++;
+			return;
+		}
+}
+
+/* Role memberships and attributes decide which purposes a role has. */
+static void
+syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cache_generation++;
+}
+
+/* Sets read with a statement's snapshot are good for that transaction only. */
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	if (sets_snapshot_bound &&
+		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT))
+	{
+		sets_snapshot_bound = false;
+		cache_generation++;
+	}
+}
+
+void
+ConsentCheckInit(void)
+{
+	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, syscache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, syscache_callback, (Datum) 0);
+	RegisterXactCallback(xact_callback, NULL);
+}
+
+/* Looks up the OIDs of the watched tables (InvalidOid where missing). */
+static void
+refresh_watched(void)
+{
+	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, true);
+	int			i;
+
+	for (i = 0; i < N_WATCHED; i++)
+		watched_oids[i] = OidIsValid(nsp) ? get_relname_relid(watched_names[i], nsp) : InvalidOid;
+}
+
+/* Empties the cache if its generation is out of date. */
+static void
+ensure_cache_current(void)
+{
+	if (cache_context == NULL)
+		cache_context = AllocSetContextCreate(CacheMemoryContext, "privacy consent cache",
+											  ALLOCSET_DEFAULT_SIZES);
+	if (cache_context_generation != cache_generation)
+	{
+		MemoryContextReset(cache_context);
+		subject_sets = NULL;
+		cache_complete = false;
+		probes_done = 0;
+		probe_budget = 0;
+		cache_context_generation = cache_generation;
+	}
+}
+
+/*
+ * Whether s[0..len) is an integer in canonical form (no sign but '-', no
+ * leading zeros, fits int64), as a bigint key is written as text.
+ */
+static bool
+parse_canonical_int64(const char *s, size_t len, int64 *out)
+{
+	size_t		i = 0;
+	bool		negative = false;
+	uint64		value = 0;
+
+	if (len > 0 && s[0] == '-')
+	{
+		negative = true;
+		i = 1;
+	}
+	if (i == len || len - i > 19 || (s[i] == '0' && (len - i > 1 || negative)))
+		return false;
+	for (; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		value = value * 10 + (uint64) (s[i] - '0');
+	}
+	if (negative ? value > (uint64) PG_INT64_MAX + 1 : value > (uint64) PG_INT64_MAX)
+		return false;
+	*out = negative ? (int64) (0 - value) : (int64) value;
+	return true;
+}
+
+/*
+ * Records whether one subject, given as text, is in a set; allocations go
+ * to the cache.
+ */
+static void
+set_record(SubjectSet *set, const char *subject, size_t len, bool present)
+{
+	int64		ikey;
+	bool		found;
+
+	if (parse_canonical_int64(subject, len, &ikey))
+	{
+		IntEntry   *e;
+
+		if (set->ints == NULL)
+			set->ints = subj_int_create(cache_context, 64, NULL);
+		e = subj_int_insert(set->ints, ikey, &found);
+		e->present = present || (found && e->present);
+	}
+	else
+	{
+		char	   *copy = MemoryContextAlloc(cache_context, len + 1);
+		TextEntry  *e;
+
+		memcpy(copy, subject, len);
+		copy[len] = '\0';
+		if (set->texts == NULL)
+			set->texts = subj_text_create(cache_context, 64, NULL);
+		e = subj_text_insert(set->texts, copy, &found);
+		if (found)
+			pfree(copy);
+		e->present = present || (found && e->present);
+	}
+}
+
+/* The cached set of (kind, purpose, status); created empty if new. */
+static SubjectSet *
+get_set(const char *kind, const char *purpose, const char *status)
+{
+	SubjectSet *set;
+
+	for (set = subject_sets; set != NULL; set = set->next)
+		if (strcmp(set->kind, kind) == 0 && strcmp(set->purpose, purpose) == 0 &&
+			strcmp(set->status, status) == 0)
+			return set;
+	set = MemoryContextAllocZero(cache_context, sizeof(SubjectSet));
+	strlcpy(set->kind, kind, NAMEDATALEN);
+	strlcpy(set->purpose, purpose, NAMEDATALEN);
+	strlcpy(set->status, status, sizeof(set->status));
+	set->next = subject_sets;
+	subject_sets = set;
+	return set;
+}
+
+/* Opens privacy._ledger_state; the lock is kept to the end of the transaction. */
+static Relation
+open_ledger_state(void)
+{
+	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, false);
+	Oid			relid = get_relname_relid("_ledger_state", nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s._ledger_state\" does not exist", PRIVACY_SCHEMA),
+				 errhint("Update the extension with ALTER EXTENSION opendims_privacy UPDATE.")));
+	return table_open(relid, AccessShareLock);
+}
+
+/*
+ * The snapshot to read the state with: the latest, like a catalog cache,
+ * except in parallel mode, where only the statement's snapshot may be used
+ * (and what is read with it is dropped at the end of the transaction).
+ */
+static Snapshot
+state_snapshot(void)
+{
+	if (IsInParallelMode())
+	{
+		sets_snapshot_bound = true;
+		return RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
+	}
+	return RegisterSnapshot(GetLatestSnapshot());
+}
+
+static bool
+text_equals(const text *t, const char *s)
+{
+	return VARSIZE_ANY_EXHDR(t) == strlen(s) && memcmp(VARDATA_ANY(t), s, VARSIZE_ANY_EXHDR(t)) == 0;
+}
+
+/*
+ * Compacts a set once it is complete: entries known to be absent (from
+ * earlier probes) are dropped, since absence is now implied, and dense
+ * integer keys become a bitmap, so that a lookup is one bit test in memory
+ * that stays in the CPU cache instead of a probe into a large hash table.
+ */
+static void
+compact_set(SubjectSet *set)
+{
+	int64		min = PG_INT64_MAX;
+	int64		max = PG_INT64_MIN;
+	uint64		count = 0;
+	uint64		range;
+
+	if (set->ints != NULL)
+	{
+		subj_int_iterator it;
+		IntEntry   *e;
+		subj_int_hash *present;
+
+		subj_int_start_iterate(set->ints, &it);
+		while ((e = subj_int_iterate(set->ints, &it)) != NULL)
+			if (e->present)
+			{
+				min = Min(min, e->key);
+				max = Max(max, e->key);
+				count++;
+			}
+		range = count > 0 ? (uint64) max - (uint64) min + 1 : 0;
+		if (count > 0 && range > 0 && range <= Max((uint64) 1 << 20, count * 64) &&
+			range <= (uint64) 1 << 30)
+		{
+			set->bitmap = MemoryContextAllocZero(cache_context, ((range + 63) / 64) * sizeof(uint64));
+			set->bitmap_base = min;
+			set->bitmap_bits = range;
+		}
+		present = count > 0 && set->bitmap == NULL ?
+			subj_int_create(cache_context, (uint32) Min(count, PG_UINT32_MAX / 2), NULL) : NULL;
+		subj_int_start_iterate(set->ints, &it);
+		while ((e = subj_int_iterate(set->ints, &it)) != NULL)
+		{
+			uint64		bit = (uint64) e->key - (uint64) min;
+			bool		found;
+
+			if (!e->present)
+				continue;
+			if (set->bitmap != NULL)
+				set->bitmap[bit / 64] |= UINT64CONST(1) << (bit % 64);
+			else
+				subj_int_insert(present, e->key, &found)->present = true;
+		}
+		set->ints = present;
+	}
+	if (set->texts != NULL)
+	{
+		subj_text_iterator it;
+		TextEntry  *e;
+		subj_text_hash *present = NULL;
+
+		subj_text_start_iterate(set->texts, &it);
+		while ((e = subj_text_iterate(set->texts, &it)) != NULL)
+		{
+			bool		found;
+
+			if (!e->present)
+				continue;
+			if (present == NULL)
+				present = subj_text_create(cache_context, 64, NULL);
+			subj_text_insert(present, e->key, &found)->present = true;
+		}
+		set->texts = present;
+	}
+}
+
+/* Reads every row of the state into the sets, in one sequential scan. */
+static void
+load_all_sets(void)
+{
+	Relation	rel = open_ledger_state();
+	TupleDesc	desc = RelationGetDescr(rel);
+	Snapshot	snapshot = state_snapshot();
+	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	SubjectSet *last = NULL;
+	HeapTuple	tuple;
+
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull[4];
+		text	   *kind = DatumGetTextPP(heap_getattr(tuple, 1, desc, &isnull[0]));
+		text	   *purpose = DatumGetTextPP(heap_getattr(tuple, 2, desc, &isnull[1]));
+		text	   *subject = DatumGetTextPP(heap_getattr(tuple, 3, desc, &isnull[2]));
+		text	   *status = DatumGetTextPP(heap_getattr(tuple, 4, desc, &isnull[3]));
+
+		if (last == NULL || !text_equals(kind, last->kind) ||
+			!text_equals(purpose, last->purpose) || !text_equals(status, last->status))
+		{
+			char	   *k = text_to_cstring(kind);
+			char	   *p = text_to_cstring(purpose);
+			char	   *st = text_to_cstring(status);
+
+			last = get_set(k, p, st);
+			pfree(k);
+			pfree(p);
+			pfree(st);
+		}
+		set_record(last, VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), true);
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
+	for (last = subject_sets; last != NULL; last = last->next)
+		compact_set(last);
+	cache_complete = true;
+}
+
+/*
+ * Looks one subject up in the state with an index probe on its primary key
+ * and records the answer; past the budget, reads the whole state instead.
+ */
+static bool
+probe_subject(SubjectSet *set, const char *subject, size_t len)
+{
+	Relation	rel;
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	ScanKeyData keys[3];
+	HeapTuple	tuple;
+	bool		present = false;
+
+	rel = open_ledger_state();
+	if (probe_budget == 0)
+		probe_budget = Max(64, (uint64) RelationGetNumberOfBlocks(rel));
+	if (probes_done >= probe_budget)
+	{
+		table_close(rel, NoLock);
+		load_all_sets();
+		return false;
+	}
+	probes_done++;
+
+	snapshot = state_snapshot();
+	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(set->kind));
+	ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(set->purpose));
+	ScanKeyEntryInitialize(&keys[2], 0, 3, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ,
+						   PointerGetDatum(cstring_to_text_with_len(subject, len)));
+	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, snapshot, 3, keys);
+	if ((tuple = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		Datum		st = heap_getattr(tuple, 4, RelationGetDescr(rel), &isnull);
+
+		present = !isnull && text_equals(DatumGetTextPP(st), set->status);
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
+	set_record(set, subject, len, present);
+	return true;
+}
+
+/* Whether the subject with this integer key is in the set. */
+static bool
+set_has_int(SubjectSet *set, int64 key)
+{
+	IntEntry   *e;
+	char		buf[MAXINT8LEN + 1];
+	int			len;
+
+	if (set->bitmap != NULL)
+	{
+		uint64		bit = (uint64) key - (uint64) set->bitmap_base;
+
+		return bit < set->bitmap_bits && (set->bitmap[bit / 64] & (UINT64CONST(1) << (bit % 64))) != 0;
+	}
+	e = set->ints ? subj_int_lookup(set->ints, key) : NULL;
+	if (e != NULL)
+		return e->present;
+	if (cache_complete)
+		return false;
+	len = pg_lltoa(key, buf);
+	if (!probe_subject(set, buf, len))
+		return set_has_int(set, key);
+	return subj_int_lookup(set->ints, key)->present;
+}
+
+/* Whether the subject with this text key is in the set. */
+static bool
+set_has_text(SubjectSet *set, const char *key, size_t len)
+{
+	int64		ikey;
+	char	   *copy;
+	TextEntry  *e;
+	bool		present;
+
+	if (parse_canonical_int64(key, len, &ikey))
+		return set_has_int(set, ikey);
+	copy = pnstrdup(key, len);
+	e = set->texts ? subj_text_lookup(set->texts, copy) : NULL;
+	if (e != NULL)
+		present = e->present;
+	else if (cache_complete)
+		present = false;
+	else if (!probe_subject(set, copy, len))
+		present = set_has_text(set, key, len);
+	else
+		present = subj_text_lookup(set->texts, copy)->present;
+	pfree(copy);
+	return present;
+}
+
+/* (Re)resolves a call site for the current purpose, role and cache. */
+static void
+resolve_site(CheckSite *site, text *kind, bool first_call)
+{
+	size_t		kind_len = VARSIZE_ANY_EXHDR(kind);
+
+	if (kind_len >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("subject kind name is too long"),
+				 errdetail("Subject kind names are at most %d bytes long.", NAMEDATALEN - 1)));
+	memcpy(site->kind, VARDATA_ANY(kind), kind_len);
+	site->kind[kind_len] = '\0';
+	site->kind_arg = kind;
+
+	if (first_call)
+		AcceptInvalidationMessages();
+
+	for (;;)
+	{
+		uint64		generation = cache_generation;
+
+		refresh_watched();
+		ensure_cache_current();
+		privacy_purpose_stamp(&site->stamp);
+		if (memo_generation != generation || !privacy_purpose_stamp_equal(&memo_stamp, &site->stamp))
+		{
+			memo_generation = 0;
+			privacy_resolve_purpose(&memo_purpose);
+			memo_stamp = site->stamp;
+			memo_generation = generation;
+		}
+		site->purpose = memo_purpose;
+		site->needed = NULL;
+		site->restricted = NULL;
+		if (!site->purpose.none)
+		{
+			if (site->purpose.basis == PURPOSE_BASIS_CONSENT)
+				site->needed = get_set(site->kind, site->purpose.name, "granted");
+			else if (site->purpose.basis == PURPOSE_BASIS_LEGITIMATE_INTEREST)
+				site->needed = get_set(site->kind, site->purpose.name, "objected");
+			if (!site->purpose.allowed_under_restriction)
+				site->restricted = get_set(site->kind, "", "restricted");
+		}
+		/* An invalidation processed while reading means: read again. */
+		if (generation == cache_generation)
+		{
+			site->cache_generation = generation;
+			return;
+		}
+	}
+}
+
+/* The call site of this call, resolved and current. */
+static inline CheckSite *
+current_site(FunctionCallInfo fcinfo)
+{
+	CheckSite  *site = (CheckSite *) fcinfo->flinfo->fn_extra;
+	text	   *kind;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("subject kind must not be null")));
+	kind = PG_GETARG_TEXT_PP(0);
+	if (site == NULL)
+	{
+		site = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CheckSite));
+		fcinfo->flinfo->fn_extra = site;
+		resolve_site(site, kind, true);
+		return site;
+	}
+	if (site->cache_generation != cache_generation ||
+		!privacy_purpose_stamp_current(&site->stamp) ||
+		(site->kind_arg != (const void *) kind &&
+		 (VARSIZE_ANY_EXHDR(kind) != strlen(site->kind) ||
+		  memcmp(VARDATA_ANY(kind), site->kind, VARSIZE_ANY_EXHDR(kind)) != 0)))
+		resolve_site(site, kind, false);
+	return site;
+}
+
+/* The decision once the subject is known to be in or out of each set. */
+static inline CheckResult
+decide(const CheckSite *site, bool in_needed, bool in_restricted)
+{
+	if (in_restricted)
+		return CHECK_RESTRICTED;
+	if (site->purpose.basis == PURPOSE_BASIS_CONSENT && !in_needed)
+		return CHECK_NO_CONSENT;
+	if (site->purpose.basis == PURPOSE_BASIS_LEGITIMATE_INTEREST && in_needed)
+		return CHECK_OBJECTED;
+	return CHECK_OK;
+}
+
+/* Whether the row belongs to a subject of the kind (the optional third argument). */
+static inline bool
+row_is_owned(FunctionCallInfo fcinfo)
+{
+	return PG_NARGS() < 3 || PG_ARGISNULL(2) || PG_GETARG_BOOL(2);
+}
+
+static CheckResult
+check_int8(FunctionCallInfo fcinfo, CheckSite **site_out)
+{
+	CheckSite  *site = current_site(fcinfo);
+	int64		key;
+
+	*site_out = site;
+	if (site->purpose.none)
+		return CHECK_NO_PURPOSE;
+	if (!row_is_owned(fcinfo))
+		return CHECK_OK;
+	if (PG_ARGISNULL(1))
+		return CHECK_NO_SUBJECT;
+	key = PG_GETARG_INT64(1);
+	return decide(site,
+				  site->needed != NULL && set_has_int(site->needed, key),
+				  site->restricted != NULL && set_has_int(site->restricted, key));
+}
+
+static CheckResult
+check_text(FunctionCallInfo fcinfo, CheckSite **site_out)
+{
+	CheckSite  *site = current_site(fcinfo);
+	text	   *key;
+
+	*site_out = site;
+	if (site->purpose.none)
+		return CHECK_NO_PURPOSE;
+	if (!row_is_owned(fcinfo))
+		return CHECK_OK;
+	if (PG_ARGISNULL(1))
+		return CHECK_NO_SUBJECT;
+	key = PG_GETARG_TEXT_PP(1);
+	return decide(site,
+				  site->needed != NULL &&
+				  set_has_text(site->needed, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)),
+				  site->restricted != NULL &&
+				  set_has_text(site->restricted, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)));
+}
+
+/* Explains why a row may not be written, as an error. */
+static void
+report_refusal(CheckResult result, const CheckSite *site)
+{
+	switch (result)
+	{
+		case CHECK_OK:
+			return;
+		case CHECK_NO_PURPOSE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot write personal data of a subject of kind \"%s\" without a declared purpose",
+							site->kind),
+					 errdetail("The table is protected by purpose-aware row policies."),
+					 errhint("Declare the purpose of the processing with SET privacy.purpose.")));
+			break;
+		case CHECK_NO_SUBJECT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot write personal data for purpose \"%s\": its subject of kind \"%s\" is not visible",
+							site->purpose.name, site->kind),
+					 errdetail("The row references a row that this purpose may not process.")));
+			break;
+		case CHECK_RESTRICTED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot process personal data of a subject of kind \"%s\" for purpose \"%s\"",
+							site->kind, site->purpose.name),
+					 errdetail("The data subject has asked for restriction of processing (GDPR Art. 18); only purposes allowed under restriction may process the data.")));
+			break;
+		case CHECK_NO_CONSENT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot process personal data of a subject of kind \"%s\" for purpose \"%s\"",
+							site->kind, site->purpose.name),
+					 errdetail("The data subject has not given consent to this purpose, or has withdrawn it.")));
+			break;
+		case CHECK_OBJECTED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot process personal data of a subject of kind \"%s\" for purpose \"%s\"",
+							site->kind, site->purpose.name),
+					 errdetail("The data subject has objected to processing for this purpose (GDPR Art. 21).")));
+			break;
+	}
+}
+
+/* privacy._may_process(kind text, subject bigint, owned boolean) → boolean */
+Datum
+privacy_may_process_int8(PG_FUNCTION_ARGS)
+{
+	CheckSite  *site = NULL;
+
+	PG_RETURN_BOOL(check_int8(fcinfo, &site) == CHECK_OK);
+}
+
+/* privacy._may_process(kind text, subject text, owned boolean) → boolean */
+Datum
+privacy_may_process_text(PG_FUNCTION_ARGS)
+{
+	CheckSite  *site = NULL;
+
+	PG_RETURN_BOOL(check_text(fcinfo, &site) == CHECK_OK);
+}
+
+/* privacy._may_write(kind text, subject bigint, owned boolean) → true, or an error */
+Datum
+privacy_may_write_int8(PG_FUNCTION_ARGS)
+{
+	CheckSite  *site = NULL;
+	CheckResult result = check_int8(fcinfo, &site);
+
+	report_refusal(result, site);
+	PG_RETURN_BOOL(true);
+}
+
+/* privacy._may_write(kind text, subject text, owned boolean) → true, or an error */
+Datum
+privacy_may_write_text(PG_FUNCTION_ARGS)
+{
+	CheckSite  *site = NULL;
+	CheckResult result = check_text(fcinfo, &site);
+
+	report_refusal(result, site);
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * Statement trigger on the tables the check depends on: queues a relcache
+ * invalidation of the table, which every backend (this one at its next
+ * command, the others once the change commits) turns into a new cache
+ * generation.
+ */
+Datum
+privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("privacy._invalidate_consent_cache() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}

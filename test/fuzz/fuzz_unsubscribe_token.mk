@@ -1,0 +1,1 @@
+FUZZ_SOURCES_fuzz_unsubscribe_token = unsubscribe_token.c hmac_sha256.c

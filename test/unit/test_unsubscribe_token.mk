@@ -1,0 +1,1 @@
+UNIT_SOURCES_test_unsubscribe_token = unsubscribe_token.c hmac_sha256.c
