@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Benchmarks of the retention job, privacy.enforce_retention(), each against
+# a baseline measured in the same run (see lib.sh); prints one CSV row per
+# case.
+#
+#   bash test/bench/retention.sh [SCALE]     1,000,000 x SCALE due rows
+#
+# The table is an invoice-like one: rows anchored in 2015 under a rule that
+# deletes them after 5 years with a legal minimum of 5 years from the end of
+# the financial year (so the C guard trigger checks every deleted row), a
+# b-tree index on the anchor, and a tenth as many recent rows that are not
+# due and that the OLTP load works on.
+#
+# Cases:
+#   job vs plain DELETE   the job (batches of 5000, one transaction each)
+#                         deleting every due row, against one plain DELETE of
+#                         the same rows in one transaction; the ratio is job
+#                         time / DELETE time, so throughput relative to the
+#                         DELETE is 1 / ratio (target: at least 0.7, i.e. a
+#                         ratio of at most 1.43);
+#   OLTP p99 during job   the 99th percentile latency (including schedule
+#                         lag) of a rate-limited pgbench load (select and
+#                         update of one recent row, insert of a new one) while
+#                         the job runs, against the same load with no job
+#                         (target: at most 1.5).
+# Each measurement starts from freshly loaded data; BENCH_RUNS (default 3
+# here) runs of each are made, alternating.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. test/bench/lib.sh
+
+SCALE=${1:-${BENCH_SCALE:-1}}
+N=$(awk -v s="$SCALE" 'BEGIN { n = int(1000000 * s); print (n > 0 ? n : 1) }')
+RECENT=$((N / 10 > 100 ? N / 10 : 100))
+RUNS=${BENCH_RUNS:-3}
+BATCH=5000
+CLIENTS=${BENCH_CLIENTS:-2}
+RATE=${BENCH_RATE:-200}
+WORK=$(mktemp -d)
+SIZE=$(bench_size "$N" "due rows")
+
+note() { printf '%s\n' "$*" >&2; }
+
+cleanup() {
+	bench_psql -c "DROP SCHEMA IF EXISTS bench_retention CASCADE" >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# now_ms: wall-clock time in milliseconds.
+now_ms() { date +%s%3N; }
+
+bench_psql >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS opendims_privacy CASCADE;
+DROP SCHEMA IF EXISTS bench_retention CASCADE;
+CREATE SCHEMA bench_retention;
+CREATE TABLE bench_retention.invoices (
+	id bigint PRIMARY KEY,
+	issued_on date NOT NULL,
+	customer_id integer NOT NULL,
+	billing_name text NOT NULL,
+	amount numeric(12, 2) NOT NULL
+);
+CREATE INDEX invoices_issued_on_idx ON bench_retention.invoices (issued_on);
+SQL
+
+# The policy: one rule on the benchmark table (it replaces the catalog's
+# rules, so nothing else is processed by the job).
+bench_psql -At >/dev/null <<SQL
+SELECT privacy.apply_policy(jsonb_build_object(
+	'format', 1, 'version', 'bench-retention-' || extract(epoch FROM now())::bigint,
+	'effective_date', '2026-01-01',
+	'controller', jsonb_build_object('name', 'Bench ApS', 'contact', 'bench@example.com'),
+	'classifications', jsonb_build_array(jsonb_build_object(
+		'table', 'bench_retention.invoices', 'column', 'billing_name', 'category', 'contact.name')),
+	'retention_rules', jsonb_build_array(jsonb_build_object(
+		'name', 'bench_invoices', 'table', 'bench_retention.invoices', 'anchor', 'issued_on',
+		'period', '5 years', 'action', 'delete', 'legal_basis', 'legal_obligation',
+		'minimum', '5 years', 'minimum_from', 'end_of_financial_year')))::text);
+SELECT privacy.install_retention_triggers();
+SQL
+
+# load: N due rows (issued in 2015) and RECENT rows issued this year.
+load() {
+	bench_psql -v n="$N" -v recent="$RECENT" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+-- Recent rows are under the legal minimum, so the guard trigger refuses
+-- TRUNCATE; the benchmark's reload bypasses triggers as a superuser may.
+SET session_replication_role = replica;
+TRUNCATE bench_retention.invoices;
+RESET session_replication_role;
+INSERT INTO bench_retention.invoices
+SELECT g, DATE '2015-01-01' + (g::bigint * 365 / :n)::integer, g % 50000, 'Customer ' || g % 50000, g % 1000
+  FROM generate_series(1, :n) g;
+INSERT INTO bench_retention.invoices
+SELECT :n + g, current_date - (g % 30), g % 50000, 'Customer ' || g % 50000, g % 1000
+  FROM generate_series(1, :recent) g;
+VACUUM ANALYZE bench_retention.invoices;
+CHECKPOINT;
+SQL
+}
+
+# job_ms: runs the retention job and prints its time in ms.
+job_ms() {
+	local t0 t1
+	t0=$(now_ms)
+	bench_psql -c "SET client_min_messages = warning" \
+		-c "CALL privacy.enforce_retention(batch_size => $BATCH, time_budget => '1 hour')" >/dev/null
+	t1=$(now_ms)
+	echo $((t1 - t0))
+}
+
+# delete_ms: deletes the same rows with one plain DELETE; prints ms.
+delete_ms() {
+	local t0 t1
+	t0=$(now_ms)
+	bench_psql -c "DELETE FROM bench_retention.invoices WHERE issued_on < DATE '2016-01-01'" >/dev/null
+	t1=$(now_ms)
+	echo $((t1 - t0))
+}
+
+# left_due: due rows left (must be 0 after either).
+left_due() {
+	bench_psql -At -c "SELECT count(*) FROM bench_retention.invoices WHERE issued_on < DATE '2016-01-01'"
+}
+
+cat >"$WORK/oltp.sql" <<SQL
+\\set id random($N + 1, $N + $RECENT)
+BEGIN;
+SELECT billing_name, amount FROM bench_retention.invoices WHERE id = :id;
+UPDATE bench_retention.invoices SET amount = amount + 1 WHERE id = :id;
+INSERT INTO bench_retention.invoices (id, issued_on, customer_id, billing_name, amount)
+VALUES (nextval('bench_retention.oltp_ids'), current_date, :id % 50000, 'New customer', 1);
+END;
+SQL
+bench_psql -c "CREATE SEQUENCE bench_retention.oltp_ids START $((N * 2 + RECENT * 2))" >/dev/null
+
+# oltp SECONDS PREFIX: runs the pgbench load, logging every transaction.
+oltp() {
+	(cd "$WORK" && pgbench -n -c "$CLIENTS" -j 1 -R "$RATE" -T "$1" -l --log-prefix="$2" \
+		-f oltp.sql "${PGDATABASE:-postgres}" >"$WORK/$2.out" 2>&1)
+}
+
+# p99 PREFIX [FROM_MS TO_MS]: the 99th percentile of latency plus schedule
+# lag, in ms, of the logged transactions (that started within the window).
+p99() {
+	cat "$WORK/$1".* | awk -v from="${2:-0}" -v to="${3:-0}" '
+		{ start_ms = ($5 * 1000 + $6 / 1000) - $3 / 1000
+		  if (to > 0 && (start_ms < from || start_ms > to)) next
+		  print ($3 + ($7 == "" ? 0 : $7)) / 1000 }' | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) { print 0; exit } i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f\n", v[i] }'
+}
+
+jobs_t=()
+dels_t=()
+for i in $(seq "$RUNS"); do
+	load
+	jobs_t+=("$(job_ms)")
+	[ "$(left_due)" = 0 ] || { note "the job left due rows"; exit 1; }
+	load
+	dels_t+=("$(delete_ms)")
+	note "run $i: job ${jobs_t[-1]} ms, plain DELETE ${dels_t[-1]} ms"
+done
+read -r j_med j_min j_max <<<"$(bench_stats "${jobs_t[@]}")"
+read -r d_med _ _ <<<"$(bench_stats "${dels_t[@]}")"
+awk -v c="job vs plain DELETE $SIZE" -v mm="$j_med" -v mi="$j_min" -v mx="$j_max" -v bm="$d_med" \
+	'BEGIN { printf "retention,%s,%.3f,%.3f,%.3f,plain DELETE,%.3f,%.3f\n", c, mm, mi, mx, bm, mm / bm }'
+note "job throughput relative to one plain DELETE: $(awk -v j="$j_med" -v d="$d_med" 'BEGIN { printf "%.2f", d / j }') (target >= 0.7)"
+
+# The load runs a little longer than the job takes.
+SECONDS_LOAD=$(awk -v j="$j_med" 'BEGIN { s = int(j / 1000 * 1.2) + 4; print (s < 8 ? 8 : s) }')
+with_job=()
+without_job=()
+for i in $(seq "$RUNS"); do
+	load
+	rm -f "$WORK"/base.*
+	oltp "$SECONDS_LOAD" base
+	without_job+=("$(p99 base)")
+
+	rm -f "$WORK"/during.*
+	oltp "$SECONDS_LOAD" during &
+	load_pid=$!
+	sleep 2
+	t0=$(now_ms)
+	bench_psql -c "SET client_min_messages = warning" \
+		-c "CALL privacy.enforce_retention(batch_size => $BATCH, time_budget => '1 hour')" >/dev/null
+	t1=$(now_ms)
+	wait "$load_pid"
+	with_job+=("$(p99 during "$t0" "$t1")")
+	note "run $i: OLTP p99 ${without_job[-1]} ms without the job, ${with_job[-1]} ms during the job ($((t1 - t0)) ms)"
+done
+read -r w_med w_min w_max <<<"$(bench_stats "${with_job[@]}")"
+read -r b_med _ _ <<<"$(bench_stats "${without_job[@]}")"
+awk -v c="OLTP p99 latency during job $SIZE" -v mm="$w_med" -v mi="$w_min" -v mx="$w_max" -v bm="$b_med" \
+	'BEGIN { printf "retention,%s,%.3f,%.3f,%.3f,same load without job,%.3f,%.3f\n", c, mm, mi, mx, bm, (bm > 0 ? mm / bm : 0) }'
+
+# Leave no rule behind that names the table about to be dropped.
+bench_psql -At >/dev/null <<'SQL'
+SELECT privacy.apply_policy(jsonb_build_object(
+	'format', 1, 'version', 'bench-retention-done-' || extract(epoch FROM now())::bigint,
+	'effective_date', '2026-01-01',
+	'controller', jsonb_build_object('name', 'Bench ApS', 'contact', 'bench@example.com'))::text);
+SELECT privacy.install_retention_triggers();
+SQL

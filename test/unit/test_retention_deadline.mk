@@ -1,0 +1,1 @@
+UNIT_SOURCES_test_retention_deadline = retention_deadline.c
