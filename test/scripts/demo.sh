@@ -223,6 +223,172 @@ step_invalid_document() {
 	[ "$(sql -A -t -c 'SELECT md5(privacy.policy()::text)')" = "$before" ]
 }
 
+step_rights() {
+	step "A customer asks for their data: a request with its deadline, then the export (GDPR Art. 15 and 20)"
+	sql <<-'SQL'
+		SELECT privacy.open_request('customer', '7', 'access') AS request \gset
+		SELECT id, kind, "right", deadline::date, days_left, status FROM privacy.requests WHERE id = :request;
+		CREATE TEMP TABLE export AS SELECT privacy.export_subject(:request) AS e;
+		SELECT t AS "table", jsonb_array_length(e -> 'data' -> t -> 'rows') AS rows,
+		       e -> 'data' -> t -> 'categories' AS categories
+		  FROM export, jsonb_object_keys(e -> 'data') t ORDER BY t;
+		SELECT jsonb_pretty(e -> 'data' -> 'opendims.customers' -> 'rows' -> 0) AS customer_row FROM export;
+		SELECT jsonb_array_length(e -> 'purposes') AS purposes, jsonb_array_length(e -> 'recipients') AS recipients,
+		       jsonb_array_length(e -> 'retention') AS retention_rules, jsonb_array_length(e -> 'rights') AS rights
+		  FROM export;
+		SELECT status, outcome FROM privacy.requests WHERE id = :request;
+	SQL
+
+	step "The same customer asks to be erased: what is deleted, anonymised and retained (GDPR Art. 17)"
+	sql <<-'SQL'
+		SELECT privacy.open_request('customer', '7', 'erasure') AS request \gset
+		CREATE TEMP TABLE receipt AS SELECT privacy.erase_subject(:request, 'consent withdrawn') AS r;
+		SELECT l ->> 'table' AS "table", l ->> 'deleted' AS deleted, l ->> 'anonymized' AS anonymized,
+		       l ->> 'retained' AS retained, l ->> 'retained_until' AS retained_until, l ->> 'retention_rule' AS rule
+		  FROM receipt, jsonb_array_elements(r -> 'tables') l;
+		SELECT r ->> 'rows_deleted' AS deleted, r ->> 'rows_anonymized' AS anonymized,
+		       r ->> 'rows_retained' AS retained, r ->> 'subject_ref' AS receipt_names_only
+		  FROM receipt;
+		SELECT id, left(name, 30) AS name, email, phone FROM opendims.customers WHERE id = 7;
+		SELECT r ->> 'changed' AS changed_again, r ->> 'already_erased' AS already_erased
+		  FROM privacy.erase_subject('customer', '7', 'consent withdrawn') r;
+		SELECT action, left(subject_ref, 16) || '…' AS subject_ref, request_id, summary ->> 'rows_deleted' AS deleted
+		  FROM privacy.audit_log WHERE action IN ('export', 'erasure') ORDER BY id;
+		SELECT * FROM privacy.verify_audit_log();
+	SQL
+}
+
+step_consent() {
+	local token forged
+	step "Consent, objection, restriction and purpose-bound sessions: row policies that hold for every query"
+	echo "Protecting the customer, user and tracking tables, and allowing purposes to two roles:"
+	sql <<-'SQL'
+		SELECT privacy.protect(t)
+		  FROM unnest(ARRAY['opendims.customers', 'opendims.users', 'opendims.tracking_events']::regclass[]) t;
+		SELECT table_name, kinds FROM privacy.protected_tables ORDER BY table_name::text;
+		CREATE ROLE opendims_marketer;
+		CREATE ROLE opendims_analyst;
+		CREATE ROLE opendims_web;
+		GRANT USAGE ON SCHEMA opendims TO opendims_marketer, opendims_analyst;
+		GRANT SELECT ON ALL TABLES IN SCHEMA opendims TO opendims_marketer, opendims_analyst;
+		SELECT privacy.allow_purpose('marketing', 'opendims_marketer'),
+		       privacy.allow_purpose('analytics', 'opendims_analyst');
+		SELECT purpose, role FROM privacy.purpose_grants ORDER BY purpose;
+	SQL
+	echo "Customers 1 to 4 consent to marketing; customer 2 withdraws; customer 3 asks for restriction:"
+	sql <<-'SQL'
+		SELECT privacy.grant_consent('customer', id::text, 'marketing', 'direct',
+		                             '{"form": "newsletter signup", "text_version": "2026-06"}')
+		  FROM generate_series(1, 4) id;
+		SELECT privacy.withdraw_consent('customer', '2', 'marketing', 'direct', '{"via": "support ticket"}');
+		SELECT privacy.restrict('customer', '3', 'accuracy contested');
+		SELECT e ->> 'action' AS action, e ->> 'purpose' AS purpose, e ->> 'source' AS source,
+		       e ->> 'policy_version' AS policy_version, e -> 'evidence' AS evidence
+		  FROM jsonb_array_elements(privacy.consent_history('customer', '2')) e;
+	SQL
+	echo "The marketing role sees nothing personal until it declares its purpose, then only customers 1 and 4:"
+	sql <<-'SQL'
+		SET ROLE opendims_marketer;
+		SELECT count(*) AS customers_without_purpose FROM opendims.customers;
+		SET privacy.purpose = 'marketing';
+		SELECT id, name, email FROM opendims.customers ORDER BY id;
+	SQL
+	echo "It cannot give itself another purpose:"
+	expect_error <<-'SQL'
+		SET ROLE opendims_marketer;
+		SET privacy.purpose = 'analytics';
+	SQL
+	echo "User 1 objects to analytics: the analyst no longer sees that user's tracking events:"
+	sql <<-'SQL'
+		SET ROLE opendims_analyst;
+		SET privacy.purpose = 'analytics';
+		SELECT count(*) AS events_of_user_1_before FROM opendims.tracking_events WHERE user_id = 1;
+		RESET ROLE;
+		SELECT privacy.object('user', '1', 'analytics');
+		SET ROLE opendims_analyst;
+		SELECT count(*) AS events_of_user_1_after FROM opendims.tracking_events WHERE user_id = 1;
+		SELECT count(*) AS events_of_others FROM opendims.tracking_events;
+	SQL
+	echo "An unsubscribe link for customer 4, used by a role with no other rights:"
+	token=$(sql -A -t -c "SELECT privacy.unsubscribe_token('customer', '4', 'marketing')")
+	echo "https://opendims.example/unsubscribe?t=$token"
+	echo "A forged link (the 21st character changed) is refused and changes nothing:"
+	forged="${token:0:20}A${token:21}"
+	[ "$forged" != "$token" ] || forged="${token:0:20}B${token:21}"
+	expect_error -v token="$forged" <<-'SQL'
+		SET ROLE opendims_web;
+		SELECT privacy.unsubscribe(:'token');
+	SQL
+	echo "The real link withdraws the consent:"
+	sql -v token="$token" <<-'SQL'
+		SET ROLE opendims_web;
+		SELECT privacy.unsubscribe(:'token');
+	SQL
+	sql <<-'SQL'
+		SET ROLE opendims_marketer;
+		SET privacy.purpose = 'marketing';
+		SELECT id, name FROM opendims.customers ORDER BY id;
+	SQL
+	echo "Every change is in the audit log, without personal values:"
+	sql <<-'SQL'
+		SELECT action, left(subject_ref, 16) || '…' AS subject_ref, summary - 'event_id' AS summary
+		  FROM privacy.audit_log
+		 WHERE action IN ('protect', 'purpose.allow', 'consent.grant', 'consent.withdraw', 'objection', 'restriction')
+		 ORDER BY id DESC LIMIT 6;
+	SQL
+}
+
+step_retention() {
+	step "Retention: what is due, a legal hold, the retention job, the bookkeeping minimum, pg_cron"
+	echo "Guard triggers for the rules with a legal minimum, installed from the policy in force:"
+	sql_doc <<-'SQL'
+		SELECT jsonb_pretty(privacy.install_retention_triggers());
+	SQL
+	echo "What each rule has due now, privacy.retention_status:"
+	sql <<-'SQL'
+		SELECT rule, table_name, action, period, minimum, rows_due, oldest_due::date AS oldest_due, rows_held
+		FROM privacy.retention_status;
+	SQL
+	echo "A legal hold on the customer with the oldest invoice: a dispute needs that customer's records kept."
+	sql <<-'SQL'
+		SELECT privacy.place_hold('customer',
+		           (SELECT customer_id::text FROM opendims.invoices ORDER BY issued_on, id LIMIT 1),
+		           'Dispute over unpaid invoices', 'Case 2026-117') AS hold_id;
+		SELECT rule, rows_due, rows_held FROM privacy.retention_status WHERE rows_held > 0;
+	SQL
+	echo "The retention job, CALL privacy.enforce_retention(batch_size => 1000): one short transaction per batch:"
+	sql <<-'SQL'
+		CALL privacy.enforce_retention(batch_size => 1000);
+	SQL
+	echo "What the run did, per rule (privacy.retention_runs; the same summary is in the audit log):"
+	sql <<-'SQL'
+		SELECT r.key AS rule, r.value ->> 'action' AS action, (r.value ->> 'done')::bigint AS done,
+		       (r.value ->> 'held')::bigint AS held, (r.value ->> 'blocked')::bigint AS blocked,
+		       r.value ->> 'status' AS status
+		FROM privacy.retention_runs AS run, jsonb_each(run.rules) AS r
+		WHERE run.id = (SELECT max(id) FROM privacy.retention_runs)
+		ORDER BY r.key;
+		SELECT count(*) AS held_invoices_kept FROM opendims.invoices
+		WHERE customer_id = (SELECT subject::bigint FROM privacy.legal_holds WHERE reference = 'Case 2026-117');
+		SELECT action, summary ->> 'status' AS status, summary ->> 'rows_done' AS rows_done
+		FROM privacy.audit_log WHERE action = 'retention.run' ORDER BY id DESC LIMIT 1;
+	SQL
+	echo "Nothing is due any more, except the held rows:"
+	sql <<-'SQL'
+		SELECT rule, rows_due, rows_held, last_run_status, last_run_done FROM privacy.retention_status;
+	SQL
+	echo "Deleting this year's newest invoice is refused: the Bookkeeping Act keeps it for 5 years after its financial year."
+	expect_error <<-'SQL'
+		DELETE FROM opendims.invoices WHERE id = (SELECT id FROM opendims.invoices ORDER BY issued_on DESC, id DESC LIMIT 1);
+	SQL
+	echo "Scheduling the job with pg_cron, every 15 minutes (pg_cron's database is opendims):"
+	sql <<-'SQL'
+		CREATE EXTENSION IF NOT EXISTS pg_cron;
+		SELECT privacy.schedule_retention('*/15 * * * *') AS job_id;
+		SELECT jobid, jobname, schedule, command, database, username FROM cron.job;
+	SQL
+}
+
 main() {
 	trap stop_cluster EXIT
 	setup
@@ -237,6 +403,9 @@ main() {
 	step_processing_record
 	step_security_label
 	step_invalid_document
+	step_consent
+	step_rights
+	step_retention
 	log "demo finished"
 }
 
