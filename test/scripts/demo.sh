@@ -258,6 +258,66 @@ step_rights() {
 	SQL
 }
 
+step_types_and_discovery() {
+	step "Personal-data column types: validated, normalised, masked, pseudonymised, and classified by their type"
+	sql <<-'SQL'
+		SET search_path = opendims, public, privacy;
+		SET privacy.default_country_code = 45;
+		CREATE TABLE opendims.newsletter_signups (
+			email privacy.email PRIMARY KEY,
+			phone privacy.phone,
+			signup_ip privacy.ip_address
+		);
+		INSERT INTO opendims.newsletter_signups VALUES
+			('Mette.Holm@Example.DK', '20 12 34 56', '192.0.2.77'),
+			('lars@example.com', '+45 31-22-33-44', '2001:db8::1:2');
+		SELECT email, phone, signup_ip FROM opendims.newsletter_signups;
+		SELECT privacy.mask(email) AS email, privacy.mask(phone) AS phone, privacy.mask(signup_ip) AS ip,
+		       left(privacy.pseudonymize(email), 16) || '…' AS pseudonym
+		  FROM opendims.newsletter_signups;
+		SELECT table_name, column_name, category, origin FROM privacy.classified_columns
+		 WHERE table_name = 'opendims.newsletter_signups'::regclass;
+	SQL
+	echo "The same address in other letter case is the same person:"
+	expect_error <<-'SQL'
+		INSERT INTO opendims.newsletter_signups (email) VALUES ('mette.holm@example.dk');
+	SQL
+	echo "Invalid values are refused with a reason:"
+	expect_error <<-'SQL'
+		INSERT INTO opendims.newsletter_signups (email) VALUES ('mette@@example.dk');
+	SQL
+
+	step "Finding personal data nobody declared: privacy.discover() samples unclassified text columns"
+	sql <<-'SQL'
+		CREATE TABLE opendims.imported_notes (id integer PRIMARY KEY, note text);
+		INSERT INTO opendims.imported_notes
+		SELECT g, CASE g % 4 WHEN 0 THEN 'call back on +45 20 30 40 50'
+		                     WHEN 1 THEN 'wrote from kunde' || g || '@example.dk'
+		                     WHEN 2 THEN 'customer number ' || g
+		                     ELSE 'CPR 010190-1234 on the form' END
+		  FROM generate_series(1, 400) g;
+		SELECT table_name, column_name, suspected_category, round(hit_ratio::numeric, 2) AS hit_ratio, rows_sampled
+		  FROM privacy.discover(200) ORDER BY 1, 2, 3;
+	SQL
+
+	step "Keeping sensitive data out: a guard on support messages rejects or redacts CPR and card numbers"
+	sql <<-'SQL'
+		SELECT privacy.guard('opendims.support_messages', ARRAY['body']);
+	SQL
+	expect_error <<-'SQL'
+		INSERT INTO opendims.support_messages (ticket_id, sent_at, body)
+		VALUES (1, now(), 'My CPR is 010190-1234, please update it');
+	SQL
+	sql <<-'SQL'
+		SELECT privacy.guard('opendims.support_messages', ARRAY['body'], mode => 'redact');
+		INSERT INTO opendims.support_messages (ticket_id, sent_at, body)
+		VALUES (1, now(), 'Card 4111 1111 1111 1111 was charged twice')
+		RETURNING body;
+		SELECT action, summary FROM privacy.audit_log WHERE action = 'guard.redact';
+		SELECT privacy.unguard('opendims.support_messages');
+	SQL
+}
+
 step_consent() {
 	local token forged
 	step "Consent, objection, restriction and purpose-bound sessions: row policies that hold for every query"
@@ -403,6 +463,7 @@ main() {
 	step_processing_record
 	step_security_label
 	step_invalid_document
+	step_types_and_discovery
 	step_consent
 	step_rights
 	step_retention
