@@ -17,6 +17,18 @@ DROP SCHEMA privacy CASCADE;
 DROP ROLE squatter;
 SELECT count(*) AS installed FROM pg_extension WHERE extname = 'opendims_privacy';
 
+-- Before ALTER EXTENSION UPDATE: an object the next version creates, made
+-- in the schema beforehand, makes the update fail rather than be adopted.
+CREATE EXTENSION opendims_privacy VERSION '1.3' CASCADE;
+CREATE FUNCTION privacy.export_subject(kind text, subject text) RETURNS jsonb
+	LANGUAGE sql AS 'SELECT ''{"planted": true}''::jsonb';
+ALTER EXTENSION opendims_privacy UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'opendims_privacy';
+DROP FUNCTION privacy.export_subject(text, text);
+ALTER EXTENSION opendims_privacy UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'opendims_privacy';
+DROP EXTENSION opendims_privacy;
+
 CREATE EXTENSION opendims_privacy CASCADE;
 RESET client_min_messages;
 \i test/fixtures/shop_schema.sql
@@ -135,7 +147,38 @@ SELECT count(*) > 0 AS catalog_readable FROM privacy.classified_columns;
 RESET ROLE;
 SELECT count(*) AS customers, (SELECT count(*) FROM privacy.purposes) AS purposes FROM shop.customers;
 
+-- 6. Row security: what a purpose may not process stays hidden, whatever
+-- the route: COPY, errors as side channels, unique and foreign-key probes,
+-- ON CONFLICT, RETURNING.
+SELECT privacy.protect('shop.customers');
+SELECT privacy.protect('shop.orders');
+CREATE ROLE marketer;
+GRANT USAGE ON SCHEMA shop TO marketer;
+GRANT SELECT, INSERT, UPDATE ON shop.customers, shop.orders TO marketer;
+SELECT privacy.allow_purpose('marketing', 'marketer');
+SELECT privacy.grant_consent('customer', '2', 'marketing') > 0 AS bo_consents;
+SET ROLE marketer;
+SET privacy.purpose = 'marketing';
+SELECT id, name FROM shop.customers ORDER BY id;
+COPY shop.customers (id, name) TO STDOUT;
+COPY (SELECT id FROM shop.orders ORDER BY id) TO STDOUT;
+-- An expression that would fail on a hidden row is never evaluated on it.
+SELECT count(*) FROM shop.customers WHERE 1 / (CASE WHEN id = 1 THEN 0 ELSE 1 END) = 1;
+SELECT count(*) FROM shop.customers WHERE name = 'Ada Lovelace-Unique';
+-- Probing a hidden subject with writes: refused, and no value is shown.
+\set VERBOSITY default
+INSERT INTO shop.customers (id, name) VALUES (1, 'probe');
+INSERT INTO shop.customers (id, name) VALUES (2, 'probe');
+INSERT INTO shop.customers (id, name) VALUES (1, 'probe') ON CONFLICT (id) DO UPDATE SET name = 'probed' RETURNING *;
+INSERT INTO shop.orders (id, customer_id, placed_at) VALUES (99, 1, now()) RETURNING *;
+UPDATE shop.customers SET name = name RETURNING id;
+RESET privacy.purpose;
+RESET ROLE;
+SELECT name FROM shop.customers WHERE id = 1;
+
 DROP SCHEMA evil CASCADE;
+DROP OWNED BY marketer;
+DROP ROLE marketer;
 DROP ROLE intruder;
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
