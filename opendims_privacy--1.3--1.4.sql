@@ -309,12 +309,18 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	plans privacy._subject_plans[];
 	plan privacy._subject_plans;
 	table_rows jsonb;
 	data jsonb := '{}';
 	tables regclass[] := '{}';
 	total bigint := 0;
-	doc jsonb := privacy.policy();
+	top jsonb := (SELECT v.document FROM privacy.policy_versions v ORDER BY v.id DESC LIMIT 1);
+	-- The classified columns of the kind's tables, read once.
+	cc_tables regclass[];
+	cc_columns name[];
+	cc_categories text[];
+	cc_sources text[];
 	result jsonb;
 BEGIN
 	IF kind IS NULL OR subject IS NULL THEN
@@ -325,14 +331,23 @@ BEGIN
 			USING ERRCODE = 'no_data_found';
 	END IF;
 
-	FOR plan IN SELECT * FROM privacy._subject_plan(kind) p WHERE p.personal LOOP
+	plans := ARRAY(SELECT p FROM privacy._subject_plan(kind) p WHERE p.personal);
+	SELECT pg_catalog.array_agg(cc.table_name), pg_catalog.array_agg(cc.column_name),
+		   pg_catalog.array_agg(cc.category), pg_catalog.array_agg(cc.source)
+	  INTO cc_tables, cc_columns, cc_categories, cc_sources
+	  FROM privacy.classified_columns cc
+	 WHERE cc.table_name IN (SELECT (p).table_name FROM pg_catalog.unnest(plans) p);
+
+	FOREACH plan IN ARRAY plans LOOP
 		EXECUTE 'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0)) ' || plan.rows_sql
 		   INTO table_rows USING subject;
 		CONTINUE WHEN table_rows IS NULL;
 		data := data || pg_catalog.jsonb_build_object(privacy._qualified_name(plan.table_name),
 			pg_catalog.jsonb_build_object(
-				'categories', (SELECT pg_catalog.jsonb_object_agg(cc.column_name, cc.category ORDER BY cc.column_name)
-								 FROM privacy.classified_columns cc WHERE cc.table_name = plan.table_name),
+				'categories', (SELECT pg_catalog.jsonb_object_agg(c.col, c.cat ORDER BY c.col)
+								 FROM ROWS FROM (pg_catalog.unnest(cc_tables), pg_catalog.unnest(cc_columns),
+												 pg_catalog.unnest(cc_categories)) AS c(tab, col, cat)
+								WHERE c.tab = plan.table_name),
 				'rows', table_rows));
 		tables := tables || plan.table_name;
 		total := total + pg_catalog.jsonb_array_length(table_rows);
@@ -341,21 +356,21 @@ BEGIN
 	result := pg_catalog.jsonb_build_object(
 		'subject', pg_catalog.jsonb_build_object('kind', kind, 'key', subject),
 		'generated_at', pg_catalog.now(),
-		'controller', doc -> 'controller',
-		'policy_version', doc -> 'version',
+		'controller', top -> 'controller',
+		'policy_version', top -> 'version',
 		'data', data,
 		'categories', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 						'category', c.name, 'description', c.description) ORDER BY c.name), '[]')
 			  FROM privacy.categories c
-			 WHERE c.name IN (SELECT cc.category FROM privacy.classified_columns cc
-							   WHERE cc.table_name = ANY (tables))),
+			 WHERE c.name IN (SELECT x.cat FROM ROWS FROM (pg_catalog.unnest(cc_tables), pg_catalog.unnest(cc_categories)) AS x(tab, cat)
+							   WHERE x.tab = ANY (tables))),
 		'sources', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 						'source', s.name, 'description', s.description) ORDER BY s.name), '[]')
 			  FROM privacy.sources s
-			 WHERE s.name IN (SELECT cc.source FROM privacy.classified_columns cc
-							   WHERE cc.table_name = ANY (tables))),
+			 WHERE s.name IN (SELECT x.src FROM ROWS FROM (pg_catalog.unnest(cc_tables), pg_catalog.unnest(cc_sources)) AS x(tab, src)
+							   WHERE x.tab = ANY (tables))),
 		'purposes', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 						'purpose', p.name, 'description', p.description, 'legal_basis', p.legal_basis,
@@ -378,7 +393,7 @@ BEGIN
 			 WHERE rr.table_name = ANY (tables)),
 		'consent_history', privacy.consent_history(kind, subject),
 		'rights', privacy._subject_rights(),
-		'contact', doc -> 'controller' -> 'contact');
+		'contact', top -> 'controller' -> 'contact');
 
 	PERFORM privacy._audit(SESSION_USER, 'export', kind, subject, request_id,
 						   pg_catalog.jsonb_build_object('tables', pg_catalog.cardinality(tables), 'rows', total));

@@ -19,7 +19,9 @@ SELECT privacy.policy() AS policy,
        (SELECT count(*) FROM privacy.audit_log) AS audit_entries,
        (SELECT count(*) FROM privacy.policy_versions) AS versions;
 
-\! pg_dump -Fc -f /tmp/opendims_privacy_regress.dump contrib_regression
+\set original_db :DBNAME
+\setenv PRIVACY_TEST_DB :DBNAME
+\! pg_dump -Fc -f /tmp/opendims_privacy_regress.dump "$PRIVACY_TEST_DB"
 \! dropdb --if-exists privacy_restored
 \! createdb privacy_restored
 \! pg_restore --exit-on-error -d privacy_restored /tmp/opendims_privacy_regress.dump
@@ -37,7 +39,7 @@ SELECT privacy._audit(current_user, 'test.after_restore', NULL, NULL, NULL, NULL
 SELECT intact, entries FROM privacy.verify_audit_log();
 -- The restored policy is applied again without change.
 SELECT privacy.apply_policy(privacy.policy()::text) ->> 'changed' AS changed;
-\c contrib_regression
+\c :original_db
 \! dropdb privacy_restored
 \! rm -f /tmp/opendims_privacy_regress.dump
 

@@ -55,7 +55,8 @@ SELECT intact FROM privacy.verify_audit_log();
 
 -- Ada's values are nowhere in a dump of the database, but for the retained
 -- invoice the receipt names; Bo's are still there.
-\! pg_dump --data-only contrib_regression > /tmp/opendims_privacy_erasure.sql
+\setenv PRIVACY_TEST_DB :DBNAME
+\! pg_dump --data-only "$PRIVACY_TEST_DB" > /tmp/opendims_privacy_erasure.sql
 \! grep -c -E 'ada\.unique@example\.com|Ada Lovelace-Unique|Ada Street 1 Unique|For Ada Unique|Happy birthday Ada Unique|left at Ada door Unique|Ada Old Billing Unique|\+4511223344|Cy Carlsen-Unique|\+4599887766' /tmp/opendims_privacy_erasure.sql
 \! grep -c 'Ada Retained Billing' /tmp/opendims_privacy_erasure.sql
 \! grep -c 'Bo Bramsen-Unique' /tmp/opendims_privacy_erasure.sql
