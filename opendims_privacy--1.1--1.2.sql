@@ -286,6 +286,13 @@ COMMENT ON TABLE privacy._ledger_state IS
 CREATE TRIGGER invalidate_consent_cache
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy._ledger_state
 	FOR EACH STATEMENT EXECUTE FUNCTION privacy._invalidate_consent_cache();
+-- Logical replication's apply worker fires row triggers only, and only
+-- those enabled for replicas: on a subscriber that receives the ledger state,
+-- this one sends the invalidation for every applied change.
+CREATE TRIGGER invalidate_consent_cache_on_apply
+	AFTER INSERT OR UPDATE OR DELETE ON privacy._ledger_state
+	FOR EACH ROW EXECUTE FUNCTION privacy._invalidate_consent_cache();
+ALTER TABLE privacy._ledger_state ENABLE REPLICA TRIGGER invalidate_consent_cache_on_apply;
 
 CREATE FUNCTION privacy._maintain_ledger_state()
 RETURNS trigger
