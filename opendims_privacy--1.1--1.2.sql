@@ -280,6 +280,8 @@ CREATE TABLE privacy._ledger_state (
 	event_id bigint NOT NULL,
 	PRIMARY KEY (kind, purpose, subject)
 );
+-- Erasure finds a subject's state across purposes.
+CREATE INDEX _ledger_state_subject_idx ON privacy._ledger_state (kind, subject);
 REVOKE ALL ON privacy._ledger_state FROM PUBLIC;
 COMMENT ON TABLE privacy._ledger_state IS
 'The current state of privacy.consent_ledger (as privacy.consent_state derives it), maintained by a trigger, read by the row check';

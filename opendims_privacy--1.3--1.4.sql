@@ -207,12 +207,34 @@ CREATE TABLE privacy._subject_plans (
 	table_name regclass NOT NULL,
 	depth integer NOT NULL,
 	personal boolean NOT NULL,
+	hops oid[] NOT NULL,
 	rows_sql text NOT NULL,
+	delete_sql text NOT NULL,
 	PRIMARY KEY (kind, table_name)
 );
 REVOKE ALL ON privacy._subject_plans FROM PUBLIC;
 COMMENT ON TABLE privacy._subject_plans IS
-'Cache: per subject kind and table, the SQL selecting one subject''s rows; cleared on DDL and policy changes';
+'Cache: per subject kind and table, the foreign-key path and the SQL selecting and deleting one subject''s rows; cleared on DDL and policy changes';
+
+-- A statement deleting the rows of rel whose ctids are in $1 that no row of
+-- any table still references, returning the ctids it deleted.
+CREATE FUNCTION privacy._delete_unreferenced_sql(rel regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.format(
+		'WITH gone AS (DELETE FROM %s t WHERE t.ctid = ANY ($1)%s RETURNING t.ctid) '
+		'SELECT COALESCE(pg_catalog.array_agg(gone.ctid), ''{}'') FROM gone',
+		privacy._qualified_name(rel),
+		COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format(
+						' AND NOT EXISTS (SELECT FROM %s r WHERE %s)',
+						privacy._qualified_name(f.from_table), privacy._join_condition(f, 't', 'r')), ''
+						ORDER BY f.constraint_name)
+					FROM privacy.foreign_keys f WHERE f.to_table = rel), ''));
+END;
+COMMENT ON FUNCTION privacy._delete_unreferenced_sql(regclass) IS
+'SQL deleting the given rows of a table that no other row references';
 
 CREATE FUNCTION privacy._subject_plan(kind text)
 RETURNS SETOF privacy._subject_plans
@@ -221,9 +243,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF NOT EXISTS (SELECT FROM privacy._subject_plans p WHERE p.kind = _subject_plan.kind) THEN
-		INSERT INTO privacy._subject_plans (kind, table_name, depth, personal, rows_sql)
+		INSERT INTO privacy._subject_plans (kind, table_name, depth, personal, hops, rows_sql, delete_sql)
 		SELECT m.kind, m.table_name, m.depth, m.personal,
-			   privacy._subject_rows_sql(m.kind, m.table_name)
+			   privacy._subject_path(m.kind, m.table_name),
+			   privacy._subject_rows_sql(m.kind, m.table_name),
+			   privacy._delete_unreferenced_sql(m.table_name)
 		  FROM privacy.subject_map m
 		 WHERE m.kind = _subject_plan.kind
 		ON CONFLICT DO NOTHING;
@@ -551,9 +575,7 @@ DECLARE
 	hold text;
 	anonymize_columns name[];
 	anonymize_rule text;
-	path oid[];
 	detach text := '';
-	unreferenced text;
 	set_list text;
 	not_yet_anonymized text;
 	anonymized integer := 0;
@@ -589,42 +611,33 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	-- The personal columns, and (for rows that stay) the foreign key that
-	-- ties the row to the subject where it can be cleared.
-	SELECT pg_catalog.array_agg(DISTINCT c) INTO anonymize_columns
-	  FROM (SELECT cc.column_name AS c FROM privacy.classified_columns cc WHERE cc.table_name = rel
-			UNION
-			SELECT pg_catalog.unnest(rr.columns) FROM privacy.retention_rules rr
-			 WHERE rr.table_name = rel AND rr.action = 'anonymize') cols;
 	SELECT rr.name INTO anonymize_rule FROM privacy.retention_rules rr
 	 WHERE rr.table_name = rel AND rr.action = 'anonymize' ORDER BY rr.name LIMIT 1;
-	path := privacy._subject_path(kind, rel);
-	IF pg_catalog.cardinality(path) > 0 AND NOT EXISTS (
-			SELECT FROM privacy.foreign_keys f
-			  JOIN pg_catalog.pg_attribute a ON a.attrelid = f.from_table AND a.attname = ANY (f.from_columns)
-			 WHERE f.constraint_oid = path[1] AND a.attnotnull) THEN
-		SELECT pg_catalog.string_agg(pg_catalog.format(', %I = NULL', c), '')
-		  INTO detach
-		  FROM privacy.foreign_keys f, pg_catalog.unnest(f.from_columns) c
-		 WHERE f.constraint_oid = path[1];
-	END IF;
 
 	IF anonymize_rule IS NULL AND pg_catalog.cardinality(ctids) > 0 THEN
 		-- Delete what no remaining row references.
-		SELECT pg_catalog.string_agg(pg_catalog.format(
-					' AND NOT EXISTS (SELECT FROM %s r WHERE %s)',
-					privacy._qualified_name(f.from_table), privacy._join_condition(f, 't', 'r')), '')
-		  INTO unreferenced
-		  FROM privacy.foreign_keys f WHERE f.to_table = rel;
-		EXECUTE pg_catalog.format('WITH gone AS (DELETE FROM %s t WHERE t.ctid = ANY ($1)%s RETURNING t.ctid)
-								   SELECT COALESCE(pg_catalog.array_agg(gone.ctid), ''{}'') FROM gone',
-								  privacy._qualified_name(rel), COALESCE(unreferenced, ''))
-		   INTO deleted_ctids USING ctids;
+		EXECUTE plan.delete_sql INTO deleted_ctids USING ctids;
 		ctids := ARRAY(SELECT c FROM pg_catalog.unnest(ctids) c EXCEPT SELECT d FROM pg_catalog.unnest(deleted_ctids) d);
 		entry := entry || pg_catalog.jsonb_build_object('deleted', pg_catalog.cardinality(deleted_ctids));
 	END IF;
 
 	IF pg_catalog.cardinality(ctids) > 0 THEN
+		-- The personal columns, and the foreign key that ties the row to the
+		-- subject where it can be cleared.
+		SELECT pg_catalog.array_agg(DISTINCT c) INTO anonymize_columns
+		  FROM (SELECT cc.column_name AS c FROM privacy.classified_columns cc WHERE cc.table_name = rel
+				UNION
+				SELECT pg_catalog.unnest(rr.columns) FROM privacy.retention_rules rr
+				 WHERE rr.table_name = rel AND rr.action = 'anonymize') cols;
+		IF pg_catalog.cardinality(plan.hops) > 0 AND NOT EXISTS (
+				SELECT FROM privacy.foreign_keys f
+				  JOIN pg_catalog.pg_attribute a ON a.attrelid = f.from_table AND a.attname = ANY (f.from_columns)
+				 WHERE f.constraint_oid = plan.hops[1] AND a.attnotnull) THEN
+			SELECT pg_catalog.string_agg(pg_catalog.format(', %I = NULL', c), '')
+			  INTO detach
+			  FROM privacy.foreign_keys f, pg_catalog.unnest(f.from_columns) c
+			 WHERE f.constraint_oid = plan.hops[1];
+		END IF;
 		-- Rows already anonymised (by an earlier erasure) are left as they are.
 		SELECT pg_catalog.string_agg(pg_catalog.format('%I = %s', c, privacy._anonymized_value_sql(rel, c, 't')), ', '),
 			   pg_catalog.string_agg(pg_catalog.format(
@@ -635,7 +648,7 @@ BEGIN
 			SELECT not_yet_anonymized || ' OR ' || pg_catalog.string_agg(pg_catalog.format('t.%I IS NOT NULL', c), ' OR ')
 			  INTO not_yet_anonymized
 			  FROM privacy.foreign_keys f, pg_catalog.unnest(f.from_columns) c
-			 WHERE f.constraint_oid = path[1];
+			 WHERE f.constraint_oid = plan.hops[1];
 		END IF;
 		EXECUTE pg_catalog.format('UPDATE %s t SET %s%s WHERE t.ctid = ANY ($1) AND (%s)',
 								  privacy._qualified_name(rel), set_list, detach, not_yet_anonymized)
