@@ -3,7 +3,7 @@
 # and privacy.ip_address, each against a baseline measured in the same run
 # (see lib.sh); prints one CSV row per case.
 #
-#   bash test/bench/types.sh [N]      N values of each type (default 1000000)
+#   bash test/bench/types.sh [SCALE]   1,000,000 x SCALE values of each type
 #
 # Cases, for each type:
 #   input+output   N values converted from text to the type and back to
@@ -22,7 +22,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/bench/lib.sh
 
-N=${1:-1000000}
+SCALE=${1:-${BENCH_SCALE:-1}}
+N=$(awk -v s="$SCALE" 'BEGIN { n = int(1000000 * s); print (n > 0 ? n : 10) }')
 PROBES=$((N / 10 > 0 ? N / 10 : 1))
 
 # The types' operators live in schema privacy: put it on the search path,

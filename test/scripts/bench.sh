@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# make bench [SCALE=n]: installs missing packages, builds and installs the
+# extension, starts one throw-away cluster tuned for benchmarking, runs
+# every benchmark script test/bench/*.sh (except lib.sh) against database
+# "bench", and collects their CSV rows (see test/bench/lib.sh) into
+#   - an aligned table on stdout,
+#   - test/bench/out/results.csv,
+#   - test/bench/out/scaling.png: cost against data size of every benchmark
+#     whose case names carry a data size (export, erasure, protected scan).
+# A script that fails is reported and the others still run; the closing
+# line says how many scripts ran and how many failed, and the exit status
+# is non-zero if any failed.
+#
+# SCALE (default 1, a positive number; fractions make quick runs) is passed
+# to every script as $1 and in BENCH_SCALE; BENCH_RUNS (default 5) is the
+# number of timed runs per statement; BENCH_TIMEOUT (default 3600) is the
+# seconds a script may take before it is stopped and counted as failed.
+#
+# The cluster's settings are the same for every case: fsync off (from
+# start_cluster) and synchronous_commit off, because the cluster is thrown
+# away and commits should cost CPU, not disk flushes; shared_buffers large
+# enough to keep the data sets in memory; JIT off, so that no case pays
+# for compiling its plans; checkpoints far apart, so that none lands in the
+# middle of a timed run by chance.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. test/scripts/common.sh
+
+SCALE=${1:-1}
+if ! awk -v s="$SCALE" 'BEGIN { exit !(s ~ /^[0-9]*\.?[0-9]+$/ && s > 0) }'; then
+	echo "SCALE must be a positive number, not \"$SCALE\"" >&2
+	exit 2
+fi
+export BENCH_SCALE=$SCALE
+export BENCH_RUNS=${BENCH_RUNS:-5}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-3600}
+OUT=test/bench/out
+started=$(date +%s)
+
+ensure_packages $BASE_PACKAGES gnuplot-nox
+export PATH="$PG_BINDIR:$PATH"
+
+log "building and installing"
+build_and_install || { echo "0 benchmarks ran, build failed"; exit 1; }
+
+# On exit, also on interruption: stop the running script, then the cluster.
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	stop_cluster
+}
+trap cleanup EXIT
+log "starting the benchmark cluster"
+CRON_DATABASE=bench start_cluster \
+	"shared_preload_libraries = 'pg_cron,opendims_privacy'" \
+	"shared_buffers = '4GB'" \
+	"work_mem = '64MB'" \
+	"maintenance_work_mem = '1GB'" \
+	"max_wal_size = '16GB'" \
+	"checkpoint_timeout = '30min'" \
+	"synchronous_commit = off" \
+	"jit = off" ||
+	{ echo "0 benchmarks ran, the cluster did not start"; exit 1; }
+export PGDATABASE=bench
+if ! psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+	-c "CREATE EXTENSION opendims_privacy CASCADE" >/dev/null; then
+	echo "0 benchmarks ran, CREATE EXTENSION failed"
+	exit 1
+fi
+psql -X -At -c "SELECT 'PostgreSQL ' || current_setting('server_version') || ', shared_buffers ' ||
+	current_setting('shared_buffers') || ', work_mem ' || current_setting('work_mem')"
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+rows="$OUT/rows.csv"
+: >"$rows"
+ran=0
+failed=0
+failures=()
+
+# A row is "benchmark,case,median,min,max,baseline,baseline median,ratio".
+row_re='^[^,]+,[^,]+,[0-9.]+,[0-9.]+,[0-9.]+,[^,]+,[0-9.]+,[0-9.]+$'
+
+for script in test/bench/*.sh; do
+	name=$(basename "$script" .sh)
+	[ "$name" = lib ] && continue
+	ran=$((ran + 1))
+	log "$name (scale $SCALE)"
+	t0=$(date +%s)
+	timeout "$BENCH_TIMEOUT" bash "$script" "$SCALE" </dev/null >"$OUT/$name.out" 2>"$OUT/$name.log" &
+	pid=$!
+	# Show the script's progress while it runs, and its rows when it ends.
+	tail -n +1 -f --pid=$pid "$OUT/$name.log" 2>/dev/null &
+	tailer=$!
+	wait $pid
+	rc=$?
+	pid=
+	wait $tailer 2>/dev/null
+	cat "$OUT/$name.out"
+	good=$(grep -cE "$row_re" "$OUT/$name.out")
+	bad=$(grep -vcE "$row_re|^$" "$OUT/$name.out")
+	grep -E "$row_re" "$OUT/$name.out" >>"$rows"
+	if [ $rc -ne 0 ] || [ "$good" -eq 0 ] || [ "$bad" -gt 0 ]; then
+		failed=$((failed + 1))
+		why="exit $rc"
+		[ $rc -eq 124 ] && why="stopped after ${BENCH_TIMEOUT}s"
+		[ "$bad" -gt 0 ] && why="$why, $bad malformed lines"
+		[ "$good" -eq 0 ] && why="$why, no rows"
+		failures+=("$name ($why)")
+		echo "$name FAILED ($why) after $(($(date +%s) - t0))s; its log is $OUT/$name.log"
+	else
+		echo "$name: $good rows in $(($(date +%s) - t0))s"
+	fi
+done
+
+# The results: CSV with a header, and the same as an aligned table.
+{
+	echo "benchmark,case,median_ms,min_ms,max_ms,baseline,baseline_median_ms,ratio"
+	cat "$rows"
+} >"$OUT/results.csv"
+log "results (ms; $(nproc) CPUs, $(free -g | awk '/^Mem:/ { print $2 }') GB memory, scale $SCALE, $BENCH_RUNS runs per statement)"
+awk -F, '
+	NR == 1 { split("benchmark,case,median ms,min,max,baseline,baseline median,ratio", h, ",") }
+	{ n = NR; for (i = 1; i <= 8; i++) { c[n, i] = (NR == 1 ? h[i] : $i); if (length(c[n, i]) > w[i]) w[i] = length(c[n, i]) } }
+	END {
+		for (r = 1; r <= n; r++) {
+			line = ""
+			for (i = 1; i <= 8; i++) {
+				f = (i <= 2 || i == 6) ? "%-" w[i] "s" : "%" w[i] "s"
+				line = line (i > 1 ? "  " : "") sprintf(f, c[r, i])
+			}
+			sub(/ +$/, "", line)
+			print line
+		}
+	}' "$OUT/results.csv" | tee "$OUT/results.txt"
+
+# The plot: every row whose case ends in a size ("100k subjects", "job vs
+# plain DELETE 1m due rows") is a point of the line of its benchmark and the
+# rest of its case name, with the baseline's median as a dashed line; one
+# panel per benchmark, its x range from half the smallest to twice the
+# largest size. The index lists panel, x range, data file, benchmark,
+# series title, unit and baseline.
+mkdir -p "$OUT/plot"
+awk -F, -v dir="$OUT/plot" '
+	function mult(s) { return s == "k" ? 1e3 : s == "m" ? 1e6 : 1 }
+	match($2, /(^| )[0-9]+(\.[0-9]+)?[km]? [A-Za-z][A-Za-z ]*$/) {
+		token = substr($2, RSTART, RLENGTH); sub(/^ /, "", token)
+		rest = substr($2, 1, RSTART - 1)
+		sub(/ +$/, "", rest)
+		num = token; sub(/ .*/, "", num)
+		units = token; sub(/^[^ ]+ /, "", units)
+		suffix = ""
+		if (num ~ /[km]$/) { suffix = substr(num, length(num)); num = substr(num, 1, length(num) - 1) }
+		series = $1 "\t" rest
+		if (!(series in file)) {
+			file[series] = dir "/series" ++k ".dat"
+			if (!($1 in panel)) panel[$1] = ++panels
+			p[k] = panel[$1]
+			line[k] = file[series] "\t" $1 "\t" (rest != "" ? rest : $1) "\t" units "\t" $6
+		}
+		x = num * mult(suffix)
+		if (!(panel[$1] in lo) || x < lo[panel[$1]]) lo[panel[$1]] = x
+		if (!(panel[$1] in hi) || x > hi[panel[$1]]) hi[panel[$1]] = x
+		print x, $3, $7 >file[series]
+	}
+	END { for (i = 1; i <= k; i++) print p[i] "\t" lo[p[i]] / 2 "\t" hi[p[i]] * 2 "\t" line[i] }' "$rows" |
+	sort -t$'\t' -k1,1n -s >"$OUT/plot/index"
+
+if [ -s "$OUT/plot/index" ]; then
+	for f in $(cut -f4 "$OUT/plot/index"); do sort -g -o "$f" "$f"; done
+	panels=$(cut -f1 "$OUT/plot/index" | sort -u | wc -l)
+	columns=$((panels < 3 ? panels : 3))
+	lines=$(((panels + columns - 1) / columns))
+	{
+		echo "set terminal pngcairo noenhanced size $((520 * columns)),$((400 * lines + 40)) font ',9'"
+		echo "set output '$OUT/scaling.png'"
+		echo "set multiplot layout $lines,$columns title 'opendims_privacy: cost against data size (scale $SCALE; solid: measured, dashed: baseline; log-log)'"
+		echo "set logscale xy"
+		echo "set grid"
+		echo "set key top left box opaque font ',8'"
+		echo "set format x '%.0s%c'"
+		echo "set offsets 0, 0, graph 0.1, graph 0.1"
+		echo "set ylabel 'median ms'"
+		current=
+		plot=
+		i=0
+		while IFS=$'\t' read -r panel xmin xmax file name title unit baseline; do
+			if [ "$panel" != "$current" ]; then
+				[ -n "$plot" ] && echo "${plot%,}"
+				current=$panel
+				i=0
+				echo "set title '${name//\'/}'"
+				echo "set xlabel '${unit//\'/}'"
+				echo "set xrange [$xmin:$xmax]"
+				plot="plot"
+			fi
+			i=$((i + 1))
+			plot="$plot '$file' using 1:2 with linespoints lw 2 pt 7 lc $i title '${title//\'/}',"
+			plot="$plot '$file' using 1:3 with linespoints lw 1 dt 2 pt 6 lc $i title '${baseline//\'/}',"
+		done <"$OUT/plot/index"
+		echo "${plot%,}"
+		echo "unset multiplot"
+	} >"$OUT/plot/scaling.gp"
+	if gnuplot "$OUT/plot/scaling.gp" 2>"$OUT/plot/gnuplot.log"; then
+		echo "plot: $OUT/scaling.png"
+	else
+		cat "$OUT/plot/gnuplot.log" >&2
+		echo "plot: gnuplot failed (see $OUT/plot/gnuplot.log)"
+	fi
+else
+	echo "plot: no case ends in a data size, nothing to plot"
+fi
+
+echo
+echo "results: $OUT/results.csv (took $(($(date +%s) - started))s)"
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$ran benchmarks ran, $failed failed"
+[ $failed -eq 0 ]
