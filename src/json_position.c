@@ -641,7 +641,7 @@ read_hex4(const Walker *w, size_t at, uint32_t *value)
 	return true;
 }
 
-/* Read a \uXXXX escape (w->pos at the 'u'), joining surrogate pairs. */
+/* Read a \u escape of four hex digits (w->pos at the 'u'), joining surrogate pairs. */
 static bool
 scan_unicode_escape(Walker *w, uint32_t *cp)
 {
