@@ -31,7 +31,9 @@ SCALE=${1:-${BENCH_SCALE:-1}}
 N=$(awk -v s="$SCALE" 'BEGIN { n = int(1000000 * s); print (n > 0 ? n : 10) }')
 SUBJECTS=$((N / 10 > 0 ? N / 10 : 1))
 PROBES=$((N / 10 > 0 ? N / 10 : 1))
+SMALL=$((N / 10 > 0 ? N / 10 : 1))
 ROWS=$(bench_size "$N" rows)
+SMALL_ROWS=$(bench_size "$SMALL" rows)
 
 cleanup() {
 	PGOPTIONS= bench_psql -c "DROP SCHEMA IF EXISTS bench_consent CASCADE" >/dev/null 2>&1 || true
@@ -41,7 +43,7 @@ cleanup() {
 trap cleanup EXIT
 cleanup
 
-bench_psql -v n="$N" -v subjects="$SUBJECTS" -v probes="$PROBES" >/dev/null <<'SQL'
+bench_psql -v n="$N" -v subjects="$SUBJECTS" -v probes="$PROBES" -v small="$SMALL" >/dev/null <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS opendims_privacy CASCADE;
 CREATE SCHEMA bench_consent;
@@ -63,6 +65,13 @@ INSERT INTO bench_consent.events_plain SELECT * FROM bench_consent.events;
 CREATE TABLE bench_consent.events_hand (LIKE bench_consent.events INCLUDING ALL);
 ALTER TABLE bench_consent.events_hand ADD FOREIGN KEY (customer_id) REFERENCES bench_consent.customers;
 INSERT INTO bench_consent.events_hand SELECT * FROM bench_consent.events;
+-- The first tenth of the rows again, for the cost of a scan against size.
+CREATE TABLE bench_consent.events_small (LIKE bench_consent.events INCLUDING ALL);
+ALTER TABLE bench_consent.events_small ADD FOREIGN KEY (customer_id) REFERENCES bench_consent.customers;
+INSERT INTO bench_consent.events_small SELECT * FROM bench_consent.events WHERE id <= :small;
+CREATE TABLE bench_consent.events_small_plain (LIKE bench_consent.events_small INCLUDING ALL);
+ALTER TABLE bench_consent.events_small_plain ADD FOREIGN KEY (customer_id) REFERENCES bench_consent.customers;
+INSERT INTO bench_consent.events_small_plain SELECT * FROM bench_consent.events_small;
 
 -- Empty tables for the insert case, one of each kind.
 CREATE TABLE bench_consent.ins (id bigserial PRIMARY KEY,
@@ -81,8 +90,10 @@ SELECT privacy.apply_policy(jsonb_build_object(
 		jsonb_build_object('name', 'customer', 'table', 'bench_consent.customers', 'key', 'id')),
 	'classifications', jsonb_build_array(
 		jsonb_build_object('table', 'bench_consent.events', 'column', 'payload', 'category', 'content'),
+		jsonb_build_object('table', 'bench_consent.events_small', 'column', 'payload', 'category', 'content'),
 		jsonb_build_object('table', 'bench_consent.ins', 'column', 'payload', 'category', 'content')))::text);
 SELECT privacy.protect('bench_consent.events');
+SELECT privacy.protect('bench_consent.events_small');
 SELECT privacy.protect('bench_consent.ins');
 
 -- The ledger, loaded as a restore would: every customer consents, one in
@@ -145,6 +156,8 @@ INSERT="INSERT INTO bench_consent.%s (customer_id, payload) SELECT customer_id, 
 
 # shellcheck disable=SC2059
 {
+	bench_compare "protected scan" "$SMALL_ROWS" "$(printf "$SCAN" events_small)" \
+		"unprotected" "$(printf "$SCAN" events_small_plain)"
 	bench_compare "protected scan" "$ROWS" "$(printf "$SCAN" events)" \
 		"unprotected" "$(printf "$SCAN" events_plain)"
 	bench_compare "protected scan vs hand-written" "$ROWS" "$(printf "$SCAN" events)" \

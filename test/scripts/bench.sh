@@ -14,7 +14,8 @@
 # SCALE (default 1, a positive number; fractions make quick runs) is passed
 # to every script as $1 and in BENCH_SCALE; BENCH_RUNS (default 5) is the
 # number of timed runs per statement; BENCH_TIMEOUT (default 3600) is the
-# seconds a script may take before it is stopped and counted as failed.
+# seconds a script may take before it is stopped and counted as failed;
+# BENCH_ONLY (e.g. "consent rights") runs only the benchmarks named.
 #
 # The cluster's settings are the same for every case: fsync off (from
 # start_cluster) and synchronous_commit off, because the cluster is thrown
@@ -84,6 +85,10 @@ row_re='^[^,]+,[^,]+,[0-9.]+,[0-9.]+,[0-9.]+,[^,]+,[0-9.]+,[0-9.]+$'
 for script in test/bench/*.sh; do
 	name=$(basename "$script" .sh)
 	[ "$name" = lib ] && continue
+	# BENCH_ONLY="consent rights" runs only the benchmarks named.
+	if [ -n "${BENCH_ONLY:-}" ] && [[ " $BENCH_ONLY " != *" $name "* ]]; then
+		continue
+	fi
 	ran=$((ran + 1))
 	log "$name (scale $SCALE)"
 	t0=$(date +%s)
