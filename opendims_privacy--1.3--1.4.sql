@@ -39,30 +39,20 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	-- Checks the kind and the key's syntax, with the ledger's errors.
+	key text := privacy._canonical_subject(kind, subject, false);
 	k privacy.subject_kinds;
 	key_type text;
 	found_it boolean;
 BEGIN
-	SELECT * INTO k FROM privacy.subject_kinds sk WHERE sk.name = kind;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'unrecognized subject kind "%"', kind
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Subject kinds are declared by the policy document; privacy.subject_kinds lists them.';
-	END IF;
+	SELECT * INTO STRICT k FROM privacy.subject_kinds sk WHERE sk.name = kind;
 	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT key_type
 	  FROM pg_catalog.pg_attribute a
 	 WHERE a.attrelid = k.table_name AND a.attname = k.key_column AND NOT a.attisdropped;
-	BEGIN
-		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE %I = $1::%s %s)',
-								  privacy._qualified_name(k.table_name), k.key_column, key_type,
-								  CASE WHEN lock_it THEN 'FOR UPDATE' ELSE '' END)
-		   INTO found_it USING subject;
-	EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
-		RAISE EXCEPTION 'invalid subject key for subject kind "%": "%"', kind, subject
-			USING ERRCODE = 'invalid_text_representation',
-				  DETAIL = pg_catalog.format('The key of this kind is column %I of %s, of type %s.',
-											 k.key_column, k.table_name, key_type);
-	END;
+	EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s t WHERE t.%I = $1::%s %s)',
+							  privacy._qualified_name(k.table_name), k.key_column, key_type,
+							  CASE WHEN lock_it THEN 'FOR UPDATE' ELSE '' END)
+	   INTO found_it USING key;
 	RETURN found_it;
 END
 $$;
