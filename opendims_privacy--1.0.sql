@@ -994,7 +994,11 @@ SELECT pg_catalog.pg_extension_config_dump('privacy.audit_log_id_seq', '');
 CREATE TABLE privacy._audit_head (
 	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
 	last_id bigint,
-	last_hash bytea NOT NULL
+	last_hash bytea NOT NULL,
+	-- Where the chain starts once old entries were pruned: the newest pruned
+	-- entry's id and hash.
+	pruned_through_id bigint,
+	pruned_through_hash bytea
 );
 REVOKE ALL ON privacy._audit_head FROM PUBLIC;
 COMMENT ON TABLE privacy._audit_head IS
@@ -1090,10 +1094,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	e privacy.audit_log;
-	prev bytea := pg_catalog.sha256(pg_catalog.convert_to('opendims_privacy audit log', 'UTF8'));
-	last_id bigint;
 	head privacy._audit_head;
+	prev bytea;
+	last_id bigint;
 BEGIN
+	SELECT * INTO head FROM privacy._audit_head;
+	prev := COALESCE(head.pruned_through_hash,
+					 pg_catalog.sha256(pg_catalog.convert_to('opendims_privacy audit log', 'UTF8')));
+	last_id := head.pruned_through_id;
 	intact := true;
 	entries := 0;
 	FOR e IN SELECT * FROM privacy.audit_log ORDER BY id LOOP
@@ -1113,7 +1121,6 @@ BEGIN
 		prev := e.hash;
 		last_id := e.id;
 	END LOOP;
-	SELECT * INTO head FROM privacy._audit_head;
 	IF head.last_hash <> prev OR head.last_id IS DISTINCT FROM last_id THEN
 		intact := false; first_broken_id := head.last_id;
 		problem := 'the newest entries are missing: the log was truncated';
@@ -1122,7 +1129,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION privacy.verify_audit_log() FROM PUBLIC;
 COMMENT ON FUNCTION privacy.verify_audit_log() IS
-'Recomputes the audit log''s hash chain and reports the first broken link, if any';
+'Recomputes the audit log''s hash chain (from the last pruning, if any) and reports the first broken link';
 
 ------------------------------------------------------------------------------
 -- lint() and the record of processing activities

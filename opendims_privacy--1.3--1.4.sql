@@ -786,11 +786,7 @@ COMMENT ON FUNCTION privacy.erase_subject(bigint, text) IS
 ------------------------------------------------------------------------------
 
 -- Pruning keeps the chain verifiable: the hash of the newest pruned entry
--- becomes the start of the chain.
-ALTER TABLE privacy._audit_head
-	ADD COLUMN pruned_through_id bigint,
-	ADD COLUMN pruned_through_hash bytea;
-
+-- becomes the start of the chain (privacy._audit_head.pruned_through_*).
 CREATE FUNCTION privacy.prune_audit_log(older_than interval)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -829,50 +825,3 @@ $$;
 REVOKE ALL ON FUNCTION privacy.prune_audit_log(interval) FROM PUBLIC;
 COMMENT ON FUNCTION privacy.prune_audit_log(interval) IS
 'Deletes audit log entries older than the given age (at least a year), keeping the rest of the chain verifiable; the pruning itself is audited';
-
-DROP FUNCTION privacy.verify_audit_log();
-CREATE FUNCTION privacy.verify_audit_log(
-	OUT intact boolean, OUT entries bigint, OUT first_broken_id bigint, OUT problem text)
-RETURNS record
-LANGUAGE plpgsql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	e privacy.audit_log;
-	head privacy._audit_head;
-	prev bytea;
-	last_id bigint;
-BEGIN
-	SELECT * INTO head FROM privacy._audit_head;
-	prev := COALESCE(head.pruned_through_hash,
-					 pg_catalog.sha256(pg_catalog.convert_to('opendims_privacy audit log', 'UTF8')));
-	last_id := head.pruned_through_id;
-	intact := true;
-	entries := 0;
-	FOR e IN SELECT * FROM privacy.audit_log ORDER BY id LOOP
-		entries := entries + 1;
-		IF e.prev_hash <> prev THEN
-			intact := false; first_broken_id := e.id;
-			problem := 'the entry does not chain to the one before it: an entry was removed or changed';
-			RETURN;
-		END IF;
-		IF e.hash <> privacy._audit_entry_hash(e.prev_hash, e.id, e.logged_at, e.actor,
-											   e.session_role, e.action, e.subject_ref,
-											   e.request_id, e.summary) THEN
-			intact := false; first_broken_id := e.id;
-			problem := 'the entry''s contents do not match its hash: it was changed';
-			RETURN;
-		END IF;
-		prev := e.hash;
-		last_id := e.id;
-	END LOOP;
-	IF head.last_hash <> prev OR head.last_id IS DISTINCT FROM last_id THEN
-		intact := false; first_broken_id := head.last_id;
-		problem := 'the newest entries are missing: the log was truncated';
-	END IF;
-END
-$$;
-REVOKE ALL ON FUNCTION privacy.verify_audit_log() FROM PUBLIC;
-COMMENT ON FUNCTION privacy.verify_audit_log() IS
-'Recomputes the audit log''s hash chain (from the last pruning, if any) and reports the first broken link';
