@@ -41,10 +41,11 @@ sign(const char *kind, const char *subject, const char *purpose, char *out, size
 	return unsubscribe_token_sign(key, sizeof(key), &c, out, UNSUBSCRIBE_TOKEN_BUFSIZE, len);
 }
 
+/* Verifies a token; the claim points into a buffer that outlives the call. */
 static UnsubscribeTokenError
 verify(const char *token, size_t len, UnsubscribeClaim *claim)
 {
-	uint8_t		raw[UNSUBSCRIBE_MAX_RAW];
+	static uint8_t raw[UNSUBSCRIBE_MAX_RAW];
 
 	return unsubscribe_token_verify(key, sizeof(key), token, len, raw, claim);
 }
