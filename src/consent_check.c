@@ -13,12 +13,15 @@
  * (unless the purpose is allowed under restriction). The check per row is
  * then a bit test or a hash lookup or two.
  *
- * The sets live in a per-backend cache, filled from privacy._ledger_state:
- * a subject not yet known is looked up with one index probe, so that a
- * session doing point lookups reads only the state of the subjects it
- * touches; once a generation's probes have cost about as much as reading
- * the whole state would, the whole state is read in one sequential scan,
- * dense integer keys become bitmaps, and every later lookup stays in memory.
+ * The sets live in a per-backend cache. It starts from the image of the
+ * whole state that another session shared (consent_shared.c) when that
+ * image is current; otherwise from privacy._ledger_state: a subject not yet
+ * known is looked up with one index probe, so that a session doing point
+ * lookups reads only the state of the subjects it touches; once a
+ * generation's probes have cost about as much as reading the whole state
+ * would, the whole state is read in one sequential scan into an image
+ * (consent_state.c), which is shared, and every later lookup stays in
+ * memory. Parallel workers start from the shared image too.
  *
  * Every change of the ledger state, the purposes, the purpose grants or the
  * subject kinds fires a statement trigger that invalidates the relcache
@@ -35,6 +38,7 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/parallel.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -44,6 +48,7 @@
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -56,6 +61,8 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "consent_shared.h"
+#include "consent_state.h"
 #include "extension_objects.h"
 #include "purpose.h"
 
@@ -64,6 +71,7 @@ PG_FUNCTION_INFO_V1(privacy_may_process_text);
 PG_FUNCTION_INFO_V1(privacy_may_write_int8);
 PG_FUNCTION_INFO_V1(privacy_may_write_text);
 PG_FUNCTION_INFO_V1(privacy_invalidate_consent_cache);
+PG_FUNCTION_INFO_V1(privacy_consent_cache_status);
 
 /* Subjects whose key is a canonical integer, and all others. */
 typedef struct IntEntry
@@ -108,19 +116,17 @@ typedef struct TextEntry
 /*
  * The subjects of one kind that have one status for one purpose: until the
  * whole ledger state is read, the subjects looked up so far, each known to
- * be in the set or not.
+ * be in the set or not; then the set in the image of the whole state (NULL
+ * if it is empty).
  */
 typedef struct SubjectSet
 {
 	char		kind[NAMEDATALEN];
 	char		purpose[NAMEDATALEN];
-	char		status[16];
+	char		status[CONSENT_STATUS_LEN];
 	subj_int_hash *ints;
 	subj_text_hash *texts;
-	/* once complete, dense integer keys as a bitmap (key - bitmap_base) */
-	uint64	   *bitmap;
-	int64		bitmap_base;
-	uint64		bitmap_bits;
+	const StateImageSet *image_set;
 	struct SubjectSet *next;
 } SubjectSet;
 
@@ -153,12 +159,20 @@ static uint64 cache_context_generation = 0;
 static SubjectSet *subject_sets = NULL;
 static bool sets_snapshot_bound = false;
 
+/* The whole state, once read or copied from shared memory (else NULL). */
+static StateImage *cache_image = NULL;
+
+/* How the cache was filled: empty, probed, read or shared. */
+static const char *cache_source = "empty";
+
+/* Whether the current transaction changed the state (see xact_callback). */
+static bool state_changed_in_xact = false;
+
 /*
  * A few subjects are looked up one by one (an index probe each); once the
  * probes of this generation pass the budget, the whole state is read in one
  * sequential scan instead, which costs about as much as budget probes.
  */
-static bool cache_complete = false;
 static uint64 probes_done = 0;
 static uint64 probe_budget = 0;
 
@@ -199,10 +213,24 @@ syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
 	cache_generation++;
 }
 
-/* Sets read with a statement's snapshot are good for that transaction only. */
+/*
+ * Sets read with a statement's snapshot are good for that transaction only.
+ * A committed change of the state is counted for the shared image once it
+ * is visible; one that would be committed later by COMMIT PREPARED could
+ * not be, so such a transaction cannot be prepared.
+ */
 static void
 xact_callback(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_PRE_PREPARE && state_changed_in_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot PREPARE a transaction that has changed consent, objection or restriction state"),
+				 errdetail("Sessions share the consent state in memory and must learn of each change when it commits.")));
+	if (event == XACT_EVENT_COMMIT && state_changed_in_xact)
+		consent_shared_count_change();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+		state_changed_in_xact = false;
 	if (sets_snapshot_bound &&
 		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		 event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT))
@@ -232,7 +260,25 @@ refresh_watched(void)
 		watched_oids[i] = OidIsValid(nsp) ? get_relname_relid(watched_names[i], nsp) : InvalidOid;
 }
 
-/* Empties the cache if its generation is out of date. */
+/* Makes the image the cache: every set, present or later, is looked up in it. */
+static void
+install_image(StateImage *image)
+{
+	SubjectSet *set;
+
+	cache_image = image;
+	for (set = subject_sets; set != NULL; set = set->next)
+	{
+		set->image_set = state_image_find_set(image, set->kind, set->purpose, set->status);
+		set->ints = NULL;
+		set->texts = NULL;
+	}
+}
+
+/*
+ * Empties the cache if its generation is out of date; starts it from the
+ * shared image of the state when there is a current one.
+ */
 static void
 ensure_cache_current(void)
 {
@@ -241,43 +287,28 @@ ensure_cache_current(void)
 											  ALLOCSET_DEFAULT_SIZES);
 	if (cache_context_generation != cache_generation)
 	{
+		StateImage *image;
+
 		MemoryContextReset(cache_context);
 		subject_sets = NULL;
-		cache_complete = false;
+		cache_image = NULL;
+		cache_source = "empty";
 		probes_done = 0;
 		probe_budget = 0;
 		cache_context_generation = cache_generation;
+		/*
+		 * A transaction that changed the state must see its own changes; a
+		 * parallel worker cannot tell whether its leader's did, unless the
+		 * leader has written nothing at all.
+		 */
+		if (OidIsValid(watched_oids[0]) && !state_changed_in_xact &&
+			!(IsParallelWorker() && TransactionIdIsValid(GetTopTransactionIdIfAny())) &&
+			(image = consent_shared_fetch(watched_oids[0], cache_context)) != NULL)
+		{
+			install_image(image);
+			cache_source = "shared";
+		}
 	}
-}
-
-/*
- * Whether s[0..len) is an integer in canonical form (no sign but '-', no
- * leading zeros, fits int64), as a bigint key is written as text.
- */
-static bool
-parse_canonical_int64(const char *s, size_t len, int64 *out)
-{
-	size_t		i = 0;
-	bool		negative = false;
-	uint64		value = 0;
-
-	if (len > 0 && s[0] == '-')
-	{
-		negative = true;
-		i = 1;
-	}
-	if (i == len || len - i > 19 || (s[i] == '0' && (len - i > 1 || negative)))
-		return false;
-	for (; i < len; i++)
-	{
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		value = value * 10 + (uint64) (s[i] - '0');
-	}
-	if (negative ? value > (uint64) PG_INT64_MAX + 1 : value > (uint64) PG_INT64_MAX)
-		return false;
-	*out = negative ? (int64) (0 - value) : (int64) value;
-	return true;
 }
 
 /*
@@ -290,7 +321,7 @@ set_record(SubjectSet *set, const char *subject, size_t len, bool present)
 	int64		ikey;
 	bool		found;
 
-	if (parse_canonical_int64(subject, len, &ikey))
+	if (consent_subject_int_key(subject, len, &ikey))
 	{
 		IntEntry   *e;
 
@@ -329,6 +360,8 @@ get_set(const char *kind, const char *purpose, const char *status)
 	strlcpy(set->kind, kind, NAMEDATALEN);
 	strlcpy(set->purpose, purpose, NAMEDATALEN);
 	strlcpy(set->status, status, sizeof(set->status));
+	if (cache_image != NULL)
+		set->image_set = state_image_find_set(cache_image, kind, purpose, status);
 	set->next = subject_sets;
 	subject_sets = set;
 	return set;
@@ -372,118 +405,46 @@ text_equals(const text *t, const char *s)
 }
 
 /*
- * Compacts a set once it is complete: entries known to be absent (from
- * earlier probes) are dropped, since absence is now implied, and dense
- * integer keys become a bitmap, so that a lookup is one bit test in memory
- * that stays in the CPU cache instead of a probe into a large hash table.
+ * Reads every row of the state, in one sequential scan, into an image that
+ * becomes the cache, and offers it to the other sessions when it was read
+ * with the latest snapshot by a transaction that has changed nothing (so
+ * that it holds only committed changes, all of them counted).
  */
-static void
-compact_set(SubjectSet *set)
-{
-	int64		min = PG_INT64_MAX;
-	int64		max = PG_INT64_MIN;
-	uint64		count = 0;
-	uint64		range;
-
-	if (set->ints != NULL)
-	{
-		subj_int_iterator it;
-		IntEntry   *e;
-		subj_int_hash *present;
-
-		subj_int_start_iterate(set->ints, &it);
-		while ((e = subj_int_iterate(set->ints, &it)) != NULL)
-			if (e->present)
-			{
-				min = Min(min, e->key);
-				max = Max(max, e->key);
-				count++;
-			}
-		range = count > 0 ? (uint64) max - (uint64) min + 1 : 0;
-		if (count > 0 && range > 0 && range <= Max((uint64) 1 << 20, count * 64) &&
-			range <= (uint64) 1 << 30)
-		{
-			set->bitmap = MemoryContextAllocZero(cache_context, ((range + 63) / 64) * sizeof(uint64));
-			set->bitmap_base = min;
-			set->bitmap_bits = range;
-		}
-		present = count > 0 && set->bitmap == NULL ?
-			subj_int_create(cache_context, (uint32) Min(count, PG_UINT32_MAX / 2), NULL) : NULL;
-		subj_int_start_iterate(set->ints, &it);
-		while ((e = subj_int_iterate(set->ints, &it)) != NULL)
-		{
-			uint64		bit = (uint64) e->key - (uint64) min;
-			bool		found;
-
-			if (!e->present)
-				continue;
-			if (set->bitmap != NULL)
-				set->bitmap[bit / 64] |= UINT64CONST(1) << (bit % 64);
-			else
-				subj_int_insert(present, e->key, &found)->present = true;
-		}
-		set->ints = present;
-	}
-	if (set->texts != NULL)
-	{
-		subj_text_iterator it;
-		TextEntry  *e;
-		subj_text_hash *present = NULL;
-
-		subj_text_start_iterate(set->texts, &it);
-		while ((e = subj_text_iterate(set->texts, &it)) != NULL)
-		{
-			bool		found;
-
-			if (!e->present)
-				continue;
-			if (present == NULL)
-				present = subj_text_create(cache_context, 64, NULL);
-			subj_text_insert(present, e->key, &found)->present = true;
-		}
-		set->texts = present;
-	}
-}
-
-/* Reads every row of the state into the sets, in one sequential scan. */
 static void
 load_all_sets(void)
 {
 	Relation	rel = open_ledger_state();
 	TupleDesc	desc = RelationGetDescr(rel);
+	uint64		changes = consent_shared_changes();
+	bool		shareable = !IsInParallelMode() && !TransactionIdIsValid(GetTopTransactionIdIfAny());
 	Snapshot	snapshot = state_snapshot();
 	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
-	SubjectSet *last = NULL;
+	StateImageBuilder *builder = state_image_builder_create();
+	StateImage *image;
 	HeapTuple	tuple;
 
 	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
-		bool		isnull[4];
-		text	   *kind = DatumGetTextPP(heap_getattr(tuple, 1, desc, &isnull[0]));
-		text	   *purpose = DatumGetTextPP(heap_getattr(tuple, 2, desc, &isnull[1]));
-		text	   *subject = DatumGetTextPP(heap_getattr(tuple, 3, desc, &isnull[2]));
-		text	   *status = DatumGetTextPP(heap_getattr(tuple, 4, desc, &isnull[3]));
+		bool		isnull;
+		text	   *kind = DatumGetTextPP(heap_getattr(tuple, 1, desc, &isnull));
+		text	   *purpose = DatumGetTextPP(heap_getattr(tuple, 2, desc, &isnull));
+		text	   *subject = DatumGetTextPP(heap_getattr(tuple, 3, desc, &isnull));
+		text	   *status = DatumGetTextPP(heap_getattr(tuple, 4, desc, &isnull));
 
-		if (last == NULL || !text_equals(kind, last->kind) ||
-			!text_equals(purpose, last->purpose) || !text_equals(status, last->status))
-		{
-			char	   *k = text_to_cstring(kind);
-			char	   *p = text_to_cstring(purpose);
-			char	   *st = text_to_cstring(status);
-
-			last = get_set(k, p, st);
-			pfree(k);
-			pfree(p);
-			pfree(st);
-		}
-		set_record(last, VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), true);
+		state_image_builder_add(builder,
+								VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind),
+								VARDATA_ANY(purpose), VARSIZE_ANY_EXHDR(purpose),
+								VARDATA_ANY(status), VARSIZE_ANY_EXHDR(status),
+								VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
 	}
 	table_endscan(scan);
 	UnregisterSnapshot(snapshot);
+	image = state_image_builder_finish(builder, cache_context);
+	if (shareable)
+		consent_shared_publish(image, RelationGetRelid(rel), changes);
 	table_close(rel, NoLock);
-	for (last = subject_sets; last != NULL; last = last->next)
-		compact_set(last);
-	cache_complete = true;
+	install_image(image);
+	cache_source = "read";
 }
 
 /*
@@ -510,6 +471,7 @@ probe_subject(SubjectSet *set, const char *subject, size_t len)
 		return false;
 	}
 	probes_done++;
+	cache_source = "probed";
 
 	snapshot = state_snapshot();
 	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
@@ -542,17 +504,11 @@ set_has_int(SubjectSet *set, int64 key)
 	char		buf[MAXINT8LEN + 1];
 	int			len;
 
-	if (set->bitmap != NULL)
-	{
-		uint64		bit = (uint64) key - (uint64) set->bitmap_base;
-
-		return bit < set->bitmap_bits && (set->bitmap[bit / 64] & (UINT64CONST(1) << (bit % 64))) != 0;
-	}
+	if (cache_image != NULL)
+		return set->image_set != NULL && state_image_set_has_int(cache_image, set->image_set, key);
 	e = set->ints ? subj_int_lookup(set->ints, key) : NULL;
 	if (e != NULL)
 		return e->present;
-	if (cache_complete)
-		return false;
 	len = pg_lltoa(key, buf);
 	if (!probe_subject(set, buf, len))
 		return set_has_int(set, key);
@@ -568,14 +524,14 @@ set_has_text(SubjectSet *set, const char *key, size_t len)
 	TextEntry  *e;
 	bool		present;
 
-	if (parse_canonical_int64(key, len, &ikey))
+	if (consent_subject_int_key(key, len, &ikey))
 		return set_has_int(set, ikey);
+	if (cache_image != NULL)
+		return set->image_set != NULL && state_image_set_has_text(cache_image, set->image_set, key, len);
 	copy = pnstrdup(key, len);
 	e = set->texts ? subj_text_lookup(set->texts, copy) : NULL;
 	if (e != NULL)
 		present = e->present;
-	else if (cache_complete)
-		present = false;
 	else if (!probe_subject(set, copy, len))
 		present = set_has_text(set, key, len);
 	else
@@ -828,5 +784,32 @@ privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("privacy._invalidate_consent_cache() must be called as a trigger")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
+	state_changed_in_xact = true;
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * privacy.consent_cache_status() → (shared_memory, cache, image_bytes): how
+ * this session's row-check cache was filled by the last statement that
+ * checked rows: "empty", "probed" (subjects looked up one by one), "read"
+ * (the whole state read by this session) or "shared" (copied from the image
+ * another session shared); image_bytes is the size of the whole state in
+ * memory, if held.
+ */
+Datum
+privacy_consent_cache_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = BoolGetDatum(consent_shared_available());
+	values[1] = CStringGetTextDatum(cache_context_generation == cache_generation ? cache_source : "empty");
+	if (cache_image != NULL && cache_context_generation == cache_generation)
+		values[2] = Int64GetDatum((int64) cache_image->size);
+	else
+		nulls[2] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "consent_shared.h"
 #include "opendims_privacy.h"
 
 PG_MODULE_MAGIC;
@@ -23,6 +24,7 @@ _PG_init(void)
 	SecurityLabelInit();
 	PhoneInit();
 	PurposeInit();
+	ConsentSharedInit();
 
 	MarkGUCPrefixReserved("privacy");
 }
