@@ -21,3 +21,10 @@ AS 'MODULE_PATHNAME', 'privacy_consent_cache_status'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION privacy.consent_cache_status() IS
 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session) or shared (copied from another session''s image); shared_memory says whether sessions can share it (library preloaded, not a standby)';
+
+-- Export, erasure and retention name every table they touch on every call:
+-- the name now comes from the syscache instead of a catalog query.
+CREATE OR REPLACE FUNCTION privacy._qualified_name(rel regclass)
+RETURNS text
+AS 'MODULE_PATHNAME', 'privacy_qualified_name'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
