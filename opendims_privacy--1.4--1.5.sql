@@ -26,5 +26,5 @@ COMMENT ON FUNCTION privacy.consent_cache_status() IS
 -- the name now comes from the syscache instead of a catalog query.
 CREATE OR REPLACE FUNCTION privacy._qualified_name(rel regclass)
 RETURNS text
-AS 'MODULE_PATHNAME', 'privacy_qualified_name'
+AS 'MODULE_PATHNAME', 'privacy_qualified_name_sql'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;

@@ -38,8 +38,8 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
-#include "access/parallel.h"
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"

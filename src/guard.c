@@ -42,6 +42,7 @@
 #include "audit.h"
 #include "compat.h"
 #include "pii_scan.h"
+#include "qualified_name.h"
 #include "text_types.h"
 
 PG_FUNCTION_INFO_V1(privacy_guard);
@@ -96,14 +97,6 @@ open_guarded_table(Oid relid)
 	return rel;
 }
 
-/* The table's name, schema-qualified and quoted, for SQL and messages. */
-static char *
-qualified_name(Relation rel)
-{
-	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-									  RelationGetRelationName(rel));
-}
-
 typedef enum GuardState
 {
 	GUARD_ABSENT,				/* no trigger named privacy_guard */
@@ -142,7 +135,7 @@ static void
 drop_guard(Relation rel)
 {
 	char	   *sql = psprintf("DROP TRIGGER %s ON %s",
-							   quote_identifier(GUARD_TRIGGER_NAME), qualified_name(rel));
+							   quote_identifier(GUARD_TRIGGER_NAME), privacy_qualified_name(RelationGetRelid(rel)));
 
 	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not drop the guard of relation \"%s\"",
@@ -259,7 +252,7 @@ privacy_guard(PG_FUNCTION_ARGS)
 		appendStringInfo(&sql, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
 						 quote_identifier((char *) lfirst(lc)));
 	appendStringInfo(&sql, " ON %s FOR EACH ROW EXECUTE FUNCTION " GUARD_FUNCTION "(%s",
-					 qualified_name(rel), quote_literal_cstr(mode_name));
+					 privacy_qualified_name(RelationGetRelid(rel)), quote_literal_cstr(mode_name));
 	foreach(lc, columns)
 		appendStringInfo(&sql, ", %s", quote_literal_cstr((char *) lfirst(lc)));
 	appendStringInfoChar(&sql, ')');
@@ -423,7 +416,7 @@ redact_value(Relation rel, AttrNumber attnum, const char *data, size_t len,
 static void
 audit_redaction(Relation rel, AttrNumber attnum, const int *counts)
 {
-	char	   *table = qualified_name(rel);
+	char	   *table = privacy_qualified_name(RelationGetRelid(rel));
 	const char *column = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
 
 	for (int kind = PII_EMAIL; kind < PII_NUM_KINDS; kind++)

@@ -37,6 +37,7 @@
 #include "utils/timestamp.h"
 
 #include "extension_objects.h"
+#include "qualified_name.h"
 #include "retention.h"
 
 PG_FUNCTION_INFO_V1(privacy_retention_guard);
@@ -318,8 +319,7 @@ static void
 guard_truncate(TriggerData *trigdata, GuardRule *rules, int nrules, const char *relname)
 {
 	Relation	rel = trigdata->tg_relation;
-	char	   *qualified = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-													   RelationGetRelationName(rel));
+	char	   *qualified = privacy_qualified_name(RelationGetRelid(rel));
 	int64		now = retention_timestamptz_to_local(GetCurrentTransactionStartTimestamp());
 	PrivacyUserContext save;
 	int			r;
@@ -390,8 +390,7 @@ privacy_retention_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("privacy._retention_guard() must be fired BEFORE")));
 
-	relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(trigdata->tg_relation)),
-										 RelationGetRelationName(trigdata->tg_relation));
+	relname = privacy_qualified_name(RelationGetRelid(trigdata->tg_relation));
 	nrules = parse_guard_rules(trigdata->tg_trigger, relname, &rules);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
