@@ -1,0 +1,367 @@
+/* opendims_privacy--1.5--1.6.sql: export and erasure keep their plans. */
+
+\echo Use "ALTER EXTENSION opendims_privacy UPDATE TO '1.6'" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- Generated statements with plans kept for the session
+------------------------------------------------------------------------------
+
+-- Export, erasure and the subject checks run statements generated from the
+-- subject map. PL/pgSQL's EXECUTE planned them on every call, which was most
+-- of an export's or an erasure's time; this runs them with a plan kept for
+-- the rest of the session (replanned by the plan cache when a table
+-- changes). It runs as the calling role, like EXECUTE.
+CREATE FUNCTION privacy._cached_value(sql text, result_type anyelement, VARIADIC args "any")
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'privacy_cached_value'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION privacy._cached_value(text, anyelement, "any") FROM PUBLIC;
+COMMENT ON FUNCTION privacy._cached_value(text, anyelement, "any") IS
+'Runs a generated statement with its plan kept for the session and returns the first column of its only row; result_type is a type marker such as NULL::jsonb';
+
+CREATE OR REPLACE FUNCTION privacy._canonical_subject(kind text, subject text, must_exist boolean)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k privacy.subject_kinds;
+	key_type text;
+	result text;
+BEGIN
+	SELECT * INTO k FROM privacy.subject_kinds sk WHERE sk.name = kind;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unrecognized subject kind "%"', kind
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Subject kinds are declared by the policy document; privacy.subject_kinds lists them.';
+	END IF;
+	IF subject IS NULL THEN
+		RAISE EXCEPTION 'subject key must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT key_type
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = k.table_name AND a.attname = k.key_column AND NOT a.attisdropped;
+	BEGIN
+		result := privacy._cached_value(pg_catalog.format('SELECT ($1::%s)::text', key_type), NULL::text, subject);
+	EXCEPTION WHEN data_exception THEN
+		RAISE EXCEPTION 'invalid subject key for subject kind "%"', kind
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('A key of this kind is a value of type %s, the type of %s.%I.',
+											 key_type, privacy._qualified_name(k.table_name), k.key_column);
+	END;
+	IF must_exist AND NOT privacy._cached_value(
+			pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE %I OPERATOR(pg_catalog.=) $1::%s)',
+							  privacy._qualified_name(k.table_name), k.key_column, key_type),
+			NULL::boolean, result) THEN
+		RAISE EXCEPTION 'subject of kind "%" does not exist', kind
+			USING ERRCODE = 'no_data_found',
+				  DETAIL = pg_catalog.format('No row of %s has this %I.',
+											 privacy._qualified_name(k.table_name), k.key_column);
+	END IF;
+	RETURN result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy._subject_exists(kind text, subject text, lock_it boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- Checks the kind and the key's syntax, with the ledger's errors.
+	key text := privacy._canonical_subject(kind, subject, false);
+	k privacy.subject_kinds;
+	key_type text;
+BEGIN
+	SELECT * INTO STRICT k FROM privacy.subject_kinds sk WHERE sk.name = kind;
+	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT key_type
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = k.table_name AND a.attname = k.key_column AND NOT a.attisdropped;
+	RETURN privacy._cached_value(
+		pg_catalog.format('SELECT EXISTS (SELECT FROM %s t WHERE t.%I = $1::%s %s)',
+						  privacy._qualified_name(k.table_name), k.key_column, key_type,
+						  CASE WHEN lock_it THEN 'FOR UPDATE' ELSE '' END),
+		NULL::boolean, key);
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Export: one generated statement per subject kind
+------------------------------------------------------------------------------
+
+-- The statement that reads one subject's personal rows from every table of
+-- a kind at once ($1 is the subject key). Its result is a jsonb object:
+-- data (per table with rows: its columns' categories and the rows), tables
+-- (the oids of those tables), rows (how many), categories and sources (of
+-- the classified columns of those tables). The categories and sources are
+-- written into the statement, so an export does not read the
+-- classifications again.
+CREATE FUNCTION privacy._export_sql(kind text)
+RETURNS text
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT COALESCE(
+		'WITH x (name, rel, categories, sources, rows) AS (VALUES '
+		|| pg_catalog.string_agg(pg_catalog.format(
+				'(%L::pg_catalog.text, %s::pg_catalog.oid, %L::pg_catalog.jsonb, %L::pg_catalog.text[], '
+				'(SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0)) %s))',
+				privacy._qualified_name(p.table_name), p.table_name::oid,
+				(SELECT pg_catalog.jsonb_object_agg(cc.column_name, cc.category ORDER BY cc.column_name)
+				   FROM privacy.classified_columns cc WHERE cc.table_name = p.table_name),
+				(SELECT pg_catalog.array_agg(DISTINCT cc.source)
+				   FROM privacy.classified_columns cc WHERE cc.table_name = p.table_name),
+				p.rows_sql), ', ' ORDER BY p.depth, p.table_name::text)
+		|| ') SELECT pg_catalog.jsonb_build_object('
+		   '''data'', COALESCE((SELECT pg_catalog.jsonb_object_agg(x.name, pg_catalog.jsonb_build_object('
+				'''categories'', x.categories, ''rows'', x.rows)) FROM x WHERE x.rows IS NOT NULL), ''{}''), '
+		   '''tables'', COALESCE((SELECT pg_catalog.jsonb_agg(x.rel) FROM x WHERE x.rows IS NOT NULL), ''[]''), '
+		   '''rows'', (SELECT COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(x.rows)), 0) FROM x), '
+		   '''categories'', COALESCE((SELECT pg_catalog.jsonb_agg(DISTINCT c.value) FROM x, '
+				'pg_catalog.jsonb_each_text(x.categories) c WHERE x.rows IS NOT NULL), ''[]''), '
+		   '''sources'', COALESCE((SELECT pg_catalog.jsonb_agg(DISTINCT s.s) FROM x, '
+				'pg_catalog.unnest(x.sources) s WHERE x.rows IS NOT NULL), ''[]''))',
+		-- A kind whose tables hold no personal column exports nothing.
+		'SELECT ''{"data": {}, "tables": [], "rows": 0, "categories": [], "sources": []}''::pg_catalog.jsonb')
+	  FROM privacy._subject_plan(kind) p
+	 WHERE p.personal;
+END;
+REVOKE ALL ON FUNCTION privacy._export_sql(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._export_sql(text) IS
+'The statement reading one subject''s personal rows from every table of a kind, with their categories';
+
+-- Cache of the export statements, cleared with the per-table plans.
+CREATE TABLE privacy._export_statements (
+	kind text PRIMARY KEY,
+	export_sql text NOT NULL
+);
+REVOKE ALL ON privacy._export_statements FROM PUBLIC;
+COMMENT ON TABLE privacy._export_statements IS
+'Cache: per subject kind, the statement reading one subject''s personal rows; cleared on DDL and policy changes';
+
+CREATE FUNCTION privacy._export_statement(kind text)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	statement text;
+BEGIN
+	SELECT s.export_sql INTO statement FROM privacy._export_statements s WHERE s.kind = _export_statement.kind;
+	IF NOT FOUND THEN
+		statement := privacy._export_sql(kind);
+		INSERT INTO privacy._export_statements (kind, export_sql) VALUES (kind, statement)
+		ON CONFLICT DO NOTHING;
+	END IF;
+	RETURN statement;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._export_statement(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._export_statement(text) IS
+'The export statement of a subject kind (cached)';
+
+CREATE OR REPLACE FUNCTION privacy._forget_subject_plans()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM privacy._subject_plans;
+	DELETE FROM privacy._export_statements;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy._forget_subject_plans_on_policy()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM privacy._subject_plans;
+	DELETE FROM privacy._export_statements;
+	RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy._export_subject(kind text, subject text, request_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	found_rows jsonb;
+	tables regclass[];
+	top jsonb := (SELECT v.document FROM privacy.policy_versions v ORDER BY v.id DESC LIMIT 1);
+	result jsonb;
+BEGIN
+	IF kind IS NULL OR subject IS NULL THEN
+		RAISE EXCEPTION 'kind and subject must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT privacy._subject_exists(kind, subject, false) THEN
+		RAISE EXCEPTION 'subject "%" of kind "%" does not exist', subject, kind
+			USING ERRCODE = 'no_data_found';
+	END IF;
+
+	found_rows := privacy._cached_value(privacy._export_statement(kind), NULL::jsonb, subject);
+	tables := ARRAY(SELECT t::pg_catalog.oid::pg_catalog.regclass
+					  FROM pg_catalog.jsonb_array_elements_text(found_rows -> 'tables') t);
+
+	result := pg_catalog.jsonb_build_object(
+		'subject', pg_catalog.jsonb_build_object('kind', kind, 'key', subject),
+		'generated_at', pg_catalog.now(),
+		'controller', top -> 'controller',
+		'policy_version', top -> 'version',
+		'data', found_rows -> 'data',
+		'categories', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+						'category', c.name, 'description', c.description) ORDER BY c.name), '[]')
+			  FROM privacy.categories c
+			 WHERE c.name IN (SELECT pg_catalog.jsonb_array_elements_text(found_rows -> 'categories'))),
+		'sources', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+						'source', s.name, 'description', s.description) ORDER BY s.name), '[]')
+			  FROM privacy.sources s
+			 WHERE s.name IN (SELECT pg_catalog.jsonb_array_elements_text(found_rows -> 'sources'))),
+		'purposes', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+						'purpose', p.name, 'description', p.description, 'legal_basis', p.legal_basis,
+						'article', privacy._legal_basis_article(p.legal_basis)) ORDER BY p.name), '[]')
+			  FROM privacy.purposes p),
+		'recipients', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+						'recipient', r.name, 'kind', r.kind, 'purposes', pg_catalog.to_jsonb(r.purposes),
+						'description', r.description) ORDER BY r.name), '[]')
+			  FROM privacy.recipients r),
+		'retention', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+						'table', privacy._qualified_name(rr.table_name), 'period', rr.period,
+						'counted_from', rr.anchor, 'action', rr.action, 'legal_basis', rr.legal_basis,
+						'minimum', rr.minimum,
+						'minimum_from', CASE WHEN rr.minimum IS NOT NULL THEN rr.minimum_from END,
+						'description', NULLIF(rr.description, '')))
+					ORDER BY rr.name), '[]')
+			  FROM privacy.retention_rules rr
+			 WHERE rr.table_name = ANY (tables)),
+		'consent_history', privacy.consent_history(kind, subject),
+		'rights', privacy._subject_rights(),
+		'contact', top -> 'controller' -> 'contact');
+
+	PERFORM privacy._audit(SESSION_USER, 'export', kind, subject, request_id,
+						   pg_catalog.jsonb_build_object('tables', pg_catalog.cardinality(tables),
+														 'rows', found_rows -> 'rows'));
+	RETURN result;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Erasure: the per-table statements keep their plans
+------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION privacy._erase_table(kind text, subject text, plan privacy._subject_plans)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel regclass := plan.table_name;
+	ctids tid[];
+	kept tid[];
+	deleted_ctids tid[] := '{}';
+	rule record;
+	retained_until timestamptz;
+	entry jsonb;
+	hold text;
+	anonymize_columns name[];
+	anonymize_rule text;
+	detach text := '';
+	set_list text;
+	not_yet_anonymized text;
+	anonymized integer := 0;
+BEGIN
+	IF NOT plan.personal THEN
+		RETURN NULL;
+	END IF;
+	ctids := privacy._cached_value(
+		'SELECT pg_catalog.array_agg(s.ctid) FROM (SELECT t0.ctid ' || plan.rows_sql || ' FOR UPDATE OF t0) s',
+		NULL::tid[], subject);
+	IF ctids IS NULL THEN
+		RETURN NULL;
+	END IF;
+	entry := pg_catalog.jsonb_build_object('table', privacy._qualified_name(rel), 'rows', pg_catalog.cardinality(ctids));
+
+	hold := privacy._hold_reference(kind, subject, rel);
+	IF hold IS NOT NULL THEN
+		RETURN entry || pg_catalog.jsonb_build_object('held', pg_catalog.cardinality(ctids), 'hold_reference', hold);
+	END IF;
+
+	-- Rows a legal minimum still keeps stay untouched, with their end date.
+	FOR rule IN SELECT rr.name, rr.anchor, rr.legal_basis FROM privacy.retention_rules rr
+				 WHERE rr.table_name = rel AND rr.minimum IS NOT NULL ORDER BY rr.name LOOP
+		kept := privacy._cached_value(pg_catalog.format(
+			'SELECT pg_catalog.array_agg(t.ctid) FROM %s t '
+			'WHERE t.ctid = ANY ($1) AND privacy._minimum_end(%L, t.%I::timestamptz) > pg_catalog.now()',
+			privacy._qualified_name(rel), rule.name, rule.anchor), NULL::tid[], ctids);
+		IF kept IS NOT NULL THEN
+			retained_until := privacy._cached_value(pg_catalog.format(
+				'SELECT pg_catalog.max(privacy._minimum_end(%L, t.%I::timestamptz)) FROM %s t WHERE t.ctid = ANY ($1)',
+				rule.name, rule.anchor, privacy._qualified_name(rel)), NULL::timestamptz, kept);
+			ctids := ARRAY(SELECT c FROM pg_catalog.unnest(ctids) c EXCEPT SELECT k FROM pg_catalog.unnest(kept) k);
+			entry := entry || pg_catalog.jsonb_build_object(
+				'retained', pg_catalog.cardinality(kept), 'retained_until', retained_until::date,
+				'retention_rule', rule.name, 'basis', rule.legal_basis);
+		END IF;
+	END LOOP;
+
+	SELECT rr.name INTO anonymize_rule FROM privacy.retention_rules rr
+	 WHERE rr.table_name = rel AND rr.action = 'anonymize' ORDER BY rr.name LIMIT 1;
+
+	IF anonymize_rule IS NULL AND pg_catalog.cardinality(ctids) > 0 THEN
+		-- Delete what no remaining row references.
+		deleted_ctids := privacy._cached_value(plan.delete_sql, NULL::tid[], ctids);
+		ctids := ARRAY(SELECT c FROM pg_catalog.unnest(ctids) c EXCEPT SELECT d FROM pg_catalog.unnest(deleted_ctids) d);
+		entry := entry || pg_catalog.jsonb_build_object('deleted', pg_catalog.cardinality(deleted_ctids));
+	END IF;
+
+	IF pg_catalog.cardinality(ctids) > 0 THEN
+		-- The personal columns, and the foreign key that ties the row to the
+		-- subject where it can be cleared.
+		SELECT pg_catalog.array_agg(DISTINCT c) INTO anonymize_columns
+		  FROM (SELECT cc.column_name AS c FROM privacy.classified_columns cc WHERE cc.table_name = rel
+				UNION
+				SELECT pg_catalog.unnest(rr.columns) FROM privacy.retention_rules rr
+				 WHERE rr.table_name = rel AND rr.action = 'anonymize') cols;
+		IF pg_catalog.cardinality(plan.hops) > 0 AND NOT EXISTS (
+				SELECT FROM privacy.foreign_keys f
+				  JOIN pg_catalog.pg_attribute a ON a.attrelid = f.from_table AND a.attname = ANY (f.from_columns)
+				 WHERE f.constraint_oid = plan.hops[1] AND a.attnotnull) THEN
+			SELECT pg_catalog.string_agg(pg_catalog.format(', %I = NULL', c), '')
+			  INTO detach
+			  FROM privacy.foreign_keys f, pg_catalog.unnest(f.from_columns) c
+			 WHERE f.constraint_oid = plan.hops[1];
+		END IF;
+		-- Rows already anonymised (by an earlier erasure) are left as they are.
+		SELECT pg_catalog.string_agg(pg_catalog.format('%I = %s', c, privacy._anonymized_value_sql(rel, c, 't')), ', '),
+			   pg_catalog.string_agg(pg_catalog.format(
+					'(t.%1$I IS NOT NULL AND t.%1$I::text NOT LIKE ''[erased %%'' AND t.%1$I::text NOT LIKE ''erased-%%@erased.invalid'')', c), ' OR ')
+		  INTO set_list, not_yet_anonymized
+		  FROM pg_catalog.unnest(anonymize_columns) c;
+		IF detach <> '' THEN
+			SELECT not_yet_anonymized || ' OR ' || pg_catalog.string_agg(pg_catalog.format('t.%I IS NOT NULL', c), ' OR ')
+			  INTO not_yet_anonymized
+			  FROM privacy.foreign_keys f, pg_catalog.unnest(f.from_columns) c
+			 WHERE f.constraint_oid = plan.hops[1];
+		END IF;
+		anonymized := privacy._cached_value(pg_catalog.format(
+			'WITH changed AS (UPDATE %s t SET %s%s WHERE t.ctid = ANY ($1) AND (%s) RETURNING 1) '
+			'SELECT pg_catalog.count(*)::pg_catalog.int4 FROM changed',
+			privacy._qualified_name(rel), set_list, detach, not_yet_anonymized), NULL::integer, ctids);
+		entry := entry || pg_catalog.jsonb_build_object('anonymized', anonymized, 'kept_anonymous', pg_catalog.cardinality(ctids),
+			'anonymized_because', CASE WHEN anonymize_rule IS NOT NULL
+									   THEN pg_catalog.format('retention rule "%s" keeps the rows without the person', anonymize_rule)
+									   ELSE 'rows that are kept reference them' END);
+	END IF;
+	RETURN entry;
+END
+$$;

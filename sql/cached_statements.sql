@@ -1,0 +1,57 @@
+-- privacy._cached_value(): the generated statements of export, erasure and
+-- the subject checks run with plans kept for the session; results, errors
+-- and schema changes behave as with EXECUTE.
+SET client_min_messages = warning;
+CREATE EXTENSION opendims_privacy CASCADE;
+RESET client_min_messages;
+CREATE SCHEMA cs;
+CREATE TABLE cs.t (id integer PRIMARY KEY, v text);
+INSERT INTO cs.t VALUES (1, 'one'), (2, 'two');
+
+-- The first column of the only row, in the type asked for; NULL for no row.
+SELECT privacy._cached_value('SELECT v FROM cs.t WHERE id = $1', NULL::text, 1) AS one;
+SELECT privacy._cached_value('SELECT v FROM cs.t WHERE id = $1', NULL::text, 2) AS two;
+SELECT privacy._cached_value('SELECT v FROM cs.t WHERE id = $1', NULL::text, 3) IS NULL AS none;
+-- Arguments keep their own types; an untyped literal is text.
+SELECT privacy._cached_value('SELECT pg_catalog.format(''%s %s %s'', $1, $2, $3)', NULL::text,
+                             7::bigint, 'lit', ARRAY[1, 2]) AS mixed;
+SELECT privacy._cached_value('SELECT count(*) FROM cs.t WHERE id = ANY ($1)', NULL::bigint, ARRAY[1, 2]) AS n;
+-- A data-modifying statement, counted through a CTE.
+SELECT privacy._cached_value('WITH u AS (UPDATE cs.t SET v = upper(v) WHERE id = $1 RETURNING 1) '
+                             'SELECT count(*)::int FROM u', NULL::integer, 1) AS updated;
+SELECT v FROM cs.t ORDER BY id;
+
+-- Errors: wrong type, several rows, no result, a NULL statement, VARIADIC.
+SELECT privacy._cached_value('SELECT id FROM cs.t WHERE id = $1', NULL::text, 1);
+SELECT privacy._cached_value('SELECT v FROM cs.t WHERE id > $1', NULL::text, 0);
+SELECT privacy._cached_value('UPDATE cs.t SET v = v WHERE id = $1', NULL::text, 1);
+SELECT privacy._cached_value(NULL, NULL::text, 1);
+SELECT privacy._cached_value('SELECT $1', NULL::text, VARIADIC ARRAY['a']);
+-- A failing statement leaves nothing behind: the same text runs fine later.
+SELECT privacy._cached_value('SELECT v FROM cs.nothing_here WHERE id = $1', NULL::text, 1);
+CREATE TABLE cs.nothing_here (id integer, v text);
+INSERT INTO cs.nothing_here VALUES (1, 'now here');
+SELECT privacy._cached_value('SELECT v FROM cs.nothing_here WHERE id = $1', NULL::text, 1) AS later;
+
+-- A kept plan follows the schema: a new column, then a table dropped and
+-- created again under the same name.
+SELECT privacy._cached_value('SELECT pg_catalog.to_jsonb(t) FROM cs.t WHERE id = $1', NULL::jsonb, 2) AS before;
+ALTER TABLE cs.t ADD COLUMN w integer DEFAULT 5;
+SELECT privacy._cached_value('SELECT pg_catalog.to_jsonb(t) FROM cs.t WHERE id = $1', NULL::jsonb, 2) AS after_alter;
+DROP TABLE cs.t;
+CREATE TABLE cs.t (id integer PRIMARY KEY, v text, z text DEFAULT 'new');
+INSERT INTO cs.t VALUES (2, 'again');
+SELECT privacy._cached_value('SELECT pg_catalog.to_jsonb(t) FROM cs.t WHERE id = $1', NULL::jsonb, 2) AS recreated;
+
+-- More distinct statements than the cache keeps: still right.
+SELECT count(*) FILTER (WHERE privacy._cached_value(format('SELECT %s + $1', g), NULL::integer, 1) = g + 1) AS right_answers
+  FROM generate_series(1, 300) g;
+
+-- The statement runs as the caller, so only the extension's owner may call it.
+SELECT has_function_privilege('public', 'privacy._cached_value(text, anyelement, "any")', 'EXECUTE') AS public_may_call;
+CREATE ROLE cs_user;
+SET ROLE cs_user;
+SELECT privacy._cached_value('SELECT 1', NULL::integer, 1);
+RESET ROLE;
+DROP ROLE cs_user;
+DROP SCHEMA cs CASCADE;

@@ -1,0 +1,270 @@
+/*
+ * cached_query.c
+ *		privacy._cached_value(sql, result_type, VARIADIC args "any"): runs one
+ *		of the statements the extension generates (export, erasure, subject
+ *		checks) and returns the first column of its single result row.
+ *
+ *		PL/pgSQL's EXECUTE plans its statement on every call; the generated
+ *		statements are the same for every subject of a kind, so planning them
+ *		again and again was most of the cost of an export or an erasure.
+ *		Here each statement is prepared once per session and kept (SPI saved
+ *		plans, which the plan cache replans when a table they use changes),
+ *		keyed by its text and argument types. The generated text names every
+ *		table, so a statement for a changed schema is simply a new key; the
+ *		cache is emptied when it reaches CACHED_STATEMENTS_MAX entries.
+ *
+ *		The statement runs as the calling role, exactly as EXECUTE would, so
+ *		the function is not granted to PUBLIC.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+PG_FUNCTION_INFO_V1(privacy_cached_value);
+
+/* More distinct statements than this in one session empty the cache. */
+#define CACHED_STATEMENTS_MAX 256
+
+/* The arguments before the statement's own: sql and result_type. */
+#define LEADING_ARGS 2
+
+typedef struct CachedStatement
+{
+	uint64		key;			/* hash of text and argument types; hash key */
+	char	   *sql;			/* the statement's text */
+	int			nargs;
+	Oid		   *argtypes;
+	SPIPlanPtr	plan;			/* kept with SPI_keepplan */
+} CachedStatement;
+
+static HTAB *cached_statements = NULL;
+static MemoryContext cached_statements_context = NULL;
+
+/*
+ * How many generated statements are running in this backend (one can call a
+ * function that runs another); no kept plan is freed while one runs.
+ */
+static int	statements_running = 0;
+
+static uint64
+statement_key(const char *sql, int nargs, const Oid *argtypes)
+{
+	uint64		key = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
+
+	if (nargs > 0)
+		key = hash_bytes_extended((const unsigned char *) argtypes,
+								  nargs * sizeof(Oid), key);
+	return key;
+}
+
+static bool
+statement_matches(const CachedStatement *entry, const char *sql, int nargs,
+				  const Oid *argtypes)
+{
+	return entry->nargs == nargs &&
+		strcmp(entry->sql, sql) == 0 &&
+		(nargs == 0 || memcmp(entry->argtypes, argtypes, nargs * sizeof(Oid)) == 0);
+}
+
+/* Frees every kept plan and starts an empty cache. */
+static void
+reset_cached_statements(void)
+{
+	if (cached_statements != NULL)
+	{
+		HASH_SEQ_STATUS status;
+		CachedStatement *entry;
+
+		hash_seq_init(&status, cached_statements);
+		while ((entry = hash_seq_search(&status)) != NULL)
+			SPI_freeplan(entry->plan);
+		hash_destroy(cached_statements);
+		cached_statements = NULL;
+	}
+	if (cached_statements_context != NULL)
+		MemoryContextReset(cached_statements_context);
+	else
+		cached_statements_context = AllocSetContextCreate(TopMemoryContext,
+														  "opendims_privacy cached statements",
+														  ALLOCSET_SMALL_SIZES);
+}
+
+static HTAB *
+statement_table(void)
+{
+	if (cached_statements == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (cached_statements_context == NULL)
+			reset_cached_statements();
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(CachedStatement);
+		ctl.hcxt = cached_statements_context;
+		cached_statements = hash_create("opendims_privacy cached statements", 32, &ctl,
+										HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	return cached_statements;
+}
+
+/*
+ * The kept plan of sql with these argument types, preparing it first if this
+ * session has not. Must be called inside SPI_connect. When keeping it would
+ * mean freeing another plan while a statement runs, the plan is not kept (it
+ * goes with SPI_finish).
+ */
+static SPIPlanPtr
+statement_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	uint64		key = statement_key(sql, nargs, argtypes);
+	CachedStatement *entry;
+	SPIPlanPtr	plan;
+	bool		found;
+
+	entry = hash_search(statement_table(), &key, HASH_FIND, NULL);
+	if (entry != NULL && statement_matches(entry, sql, nargs, argtypes))
+		return entry->plan;
+
+	/* Prepare before touching the cache, so that an error leaves it as it was. */
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for a generated statement: %s",
+			 SPI_result_code_string(SPI_result));
+	if (statements_running > 0 &&
+		(entry != NULL || hash_get_num_entries(statement_table()) >= CACHED_STATEMENTS_MAX))
+		return plan;
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed for a generated statement");
+
+	if (entry != NULL)
+	{
+		/* Another statement with the same hash: it gives way. */
+		SPI_freeplan(entry->plan);
+		hash_search(cached_statements, &key, HASH_REMOVE, NULL);
+	}
+	else if (hash_get_num_entries(statement_table()) >= CACHED_STATEMENTS_MAX)
+		reset_cached_statements();
+
+	entry = hash_search(statement_table(), &key, HASH_ENTER, &found);
+	entry->sql = MemoryContextStrdup(cached_statements_context, sql);
+	entry->nargs = nargs;
+	entry->argtypes = NULL;
+	if (nargs > 0)
+	{
+		entry->argtypes = MemoryContextAlloc(cached_statements_context, nargs * sizeof(Oid));
+		memcpy(entry->argtypes, argtypes, nargs * sizeof(Oid));
+	}
+	entry->plan = plan;
+	return plan;
+}
+
+/*
+ * privacy._cached_value(sql text, result_type anyelement, VARIADIC args "any")
+ * → anyelement: the first column of the statement's only row (NULL when it
+ * returns no row); the statement's $1, $2, ... are args, of their own types.
+ * result_type is only a type marker, e.g. NULL::jsonb.
+ */
+Datum
+privacy_cached_value(PG_FUNCTION_ARGS)
+{
+	char	   *sql;
+	Oid			result_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	int			nargs = PG_NARGS() - LEADING_ARGS;
+	Oid		   *argtypes;
+	Datum	   *values;
+	char	   *nulls;
+	SPIPlanPtr	plan;
+	int			rc;
+	Datum		result = (Datum) 0;
+	bool		result_isnull = true;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the statement must not be null")));
+	if (!OidIsValid(result_type))
+		elog(ERROR, "could not determine the result type of privacy._cached_value");
+	if (get_fn_expr_variadic(fcinfo->flinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("privacy._cached_value cannot take its arguments as a VARIADIC array"),
+				 errhint("Pass each argument of the statement as an argument of its own.")));
+	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	argtypes = palloc(Max(nargs, 1) * sizeof(Oid));
+	values = palloc(Max(nargs, 1) * sizeof(Datum));
+	nulls = palloc(Max(nargs, 1) * sizeof(char));
+	for (int i = 0; i < nargs; i++)
+	{
+		int			argno = LEADING_ARGS + i;
+		Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, argno);
+
+		if (!OidIsValid(argtype))
+			elog(ERROR, "could not determine the type of argument %d", argno + 1);
+		nulls[i] = PG_ARGISNULL(argno) ? 'n' : ' ';
+		values[i] = PG_ARGISNULL(argno) ? (Datum) 0 : PG_GETARG_DATUM(argno);
+		/* An untyped literal arrives as a C string: pass it as text. */
+		if (argtype == UNKNOWNOID)
+		{
+			argtype = TEXTOID;
+			if (!PG_ARGISNULL(argno))
+				values[i] = PointerGetDatum(cstring_to_text(DatumGetCString(values[i])));
+		}
+		argtypes[i] = argtype;
+	}
+
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	plan = statement_plan(sql, nargs, argtypes);
+	statements_running++;
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, nulls, false, 2);
+	}
+	PG_FINALLY();
+	{
+		statements_running--;
+	}
+	PG_END_TRY();
+	if (rc < 0)
+		elog(ERROR, "a generated statement failed: %s", SPI_result_code_string(rc));
+	if (SPI_tuptable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the statement given to privacy._cached_value does not return rows"),
+				 errdetail("Only a statement that returns one column can be run this way.")));
+	if (SPI_processed > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOO_MANY_ROWS),
+				 errmsg("the statement given to privacy._cached_value returned more than one row")));
+	if (SPI_tuptable->tupdesc->natts < 1 ||
+		SPI_gettypeid(SPI_tuptable->tupdesc, 1) != result_type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the statement given to privacy._cached_value does not return type %s",
+						format_type_be(result_type))));
+	if (SPI_processed == 1)
+	{
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &result_isnull);
+		if (!result_isnull)
+		{
+			int16		typlen;
+			bool		typbyval;
+
+			get_typlenbyval(result_type, &typlen, &typbyval);
+			result = SPI_datumTransfer(result, typbyval, typlen);
+		}
+	}
+	SPI_finish();
+
+	if (result_isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
