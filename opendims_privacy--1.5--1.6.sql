@@ -365,3 +365,298 @@ BEGIN
 	RETURN entry;
 END
 $$;
+
+-- The tables and conditions that reach one subject's rows of rel (alias
+-- t0) through its foreign-key path: joined lists the other tables of the
+-- path ("a AS t1, b AS t2", empty when rel holds the key itself) and
+-- conditions the join conditions and the key's, the key being $1 (text,
+-- cast to the key's type). The last hop stops short of the subject's own
+-- table when the referencing column holds the key, so that each hop can
+-- use its foreign-key index.
+CREATE FUNCTION privacy._subject_clauses(kind text, rel regclass, OUT joined text, OUT conditions text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k privacy.subject_kinds;
+	hops oid[] := privacy._subject_path(kind, rel);
+	hop_count integer := COALESCE(pg_catalog.array_length(hops, 1), 0);
+	hop privacy.foreign_keys;
+	key_type text;
+	key_column text;
+	tables text[] := '{}';
+	conds text[] := '{}';
+	cur text := 't0';
+	alias text;
+	pos integer;
+BEGIN
+	SELECT * INTO STRICT k FROM privacy.subject_kinds sk WHERE sk.name = kind;
+	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT key_type
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = k.table_name AND a.attname = k.key_column AND NOT a.attisdropped;
+	key_column := k.key_column;
+	FOR i IN 1 .. hop_count LOOP
+		SELECT * INTO STRICT hop FROM privacy.foreign_keys f WHERE f.constraint_oid = hops[i];
+		pos := pg_catalog.array_position(hop.to_columns, k.key_column);
+		IF i = hop_count AND pos IS NOT NULL THEN
+			key_column := hop.from_columns[pos];
+			EXIT;
+		END IF;
+		alias := 't' || i;
+		tables := tables || pg_catalog.format('%s AS %s', privacy._qualified_name(hop.to_table), alias);
+		conds := conds || privacy._join_condition(hop, alias, cur);
+		cur := alias;
+	END LOOP;
+	conds := conds || pg_catalog.format('%s.%I = $1::%s', cur, key_column, key_type);
+	joined := pg_catalog.array_to_string(tables, ', ');
+	conditions := pg_catalog.array_to_string(conds, ' AND ');
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._subject_clauses(text, regclass) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._subject_clauses(text, regclass) IS
+'The other tables and the conditions of the path from a table (alias t0) to one subject, the subject key being $1';
+
+CREATE OR REPLACE FUNCTION privacy._subject_rows_sql(kind text, rel regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.format('FROM %s AS t0%s WHERE %s', privacy._qualified_name(rel),
+							 CASE WHEN c.joined <> '' THEN ', ' || c.joined ELSE '' END, c.conditions)
+	  FROM privacy._subject_clauses(kind, rel) c;
+END;
+
+-- " AND NOT EXISTS (...)" for every foreign key referencing rel: true of a
+-- row (alias row_alias) that no row of any table references.
+CREATE FUNCTION privacy._unreferenced_condition(rel regclass, row_alias text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(
+						' AND NOT EXISTS (SELECT FROM %s r WHERE %s)',
+						privacy._qualified_name(f.from_table), privacy._join_condition(f, row_alias, 'r')), ''
+						ORDER BY f.constraint_name), '')
+	  FROM privacy.foreign_keys f WHERE f.to_table = rel;
+END;
+REVOKE ALL ON FUNCTION privacy._unreferenced_condition(regclass, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._unreferenced_condition(regclass, text) IS
+'A condition true of the rows of a table that no row references';
+
+CREATE OR REPLACE FUNCTION privacy._delete_unreferenced_sql(rel regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.format(
+		'WITH gone AS (DELETE FROM %s t WHERE t.ctid = ANY ($1)%s RETURNING t.ctid) '
+		'SELECT COALESCE(pg_catalog.array_agg(gone.ctid), ''{}'') FROM gone',
+		privacy._qualified_name(rel), privacy._unreferenced_condition(rel, 't'));
+END;
+
+-- The statement deleting one subject's rows of rel that no row references
+-- ($1 the subject key), in one pass through the path: its result is
+-- {rows of the subject in rel, rows deleted}, counted in the statement's
+-- snapshot (where no foreign key references rel, every row goes and is not
+-- counted twice). A DELETE follows a row that another transaction updates
+-- meanwhile, which a delete by ctid would not.
+CREATE FUNCTION privacy._subject_erase_sql(kind text, rel regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.format(
+		'WITH gone AS (DELETE FROM %1$s AS t0%2$s WHERE %3$s%4$s RETURNING 1) '
+		'SELECT ARRAY[%5$s, g.n]::pg_catalog.int4[] FROM (SELECT pg_catalog.count(*) AS n FROM gone) g',
+		privacy._qualified_name(rel),
+		CASE WHEN c.joined <> '' THEN ' USING ' || c.joined ELSE '' END,
+		c.conditions,
+		u.condition,
+		CASE WHEN u.condition = '' THEN 'g.n'
+			 ELSE pg_catalog.format('(SELECT pg_catalog.count(*) FROM %s AS t0%s WHERE %s)',
+									privacy._qualified_name(rel),
+									CASE WHEN c.joined <> '' THEN ', ' || c.joined ELSE '' END,
+									c.conditions) END)
+	  FROM privacy._subject_clauses(kind, rel) c,
+		   privacy._unreferenced_condition(rel, 't0') u(condition);
+END;
+REVOKE ALL ON FUNCTION privacy._subject_erase_sql(text, regclass) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._subject_erase_sql(text, regclass) IS
+'The statement deleting one subject''s unreferenced rows of a table and counting the subject''s rows';
+
+-- Erasure clears the subject from the requests that name it.
+CREATE INDEX ON privacy.subject_requests (kind, subject_ref);
+
+-- The cached plans gain the erasure statement; the cache starts empty.
+DELETE FROM privacy._subject_plans;
+DELETE FROM privacy._export_statements;
+ALTER TABLE privacy._subject_plans ADD COLUMN erase_sql text NOT NULL;
+
+CREATE OR REPLACE FUNCTION privacy._subject_plan(kind text)
+RETURNS SETOF privacy._subject_plans
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM privacy._subject_plans p WHERE p.kind = _subject_plan.kind) THEN
+		INSERT INTO privacy._subject_plans (kind, table_name, depth, personal, hops, rows_sql, delete_sql, erase_sql)
+		SELECT m.kind, m.table_name, m.depth, m.personal,
+			   privacy._subject_path(m.kind, m.table_name),
+			   privacy._subject_rows_sql(m.kind, m.table_name),
+			   privacy._delete_unreferenced_sql(m.table_name),
+			   privacy._subject_erase_sql(m.kind, m.table_name)
+		  FROM privacy.subject_map m
+		 WHERE m.kind = _subject_plan.kind
+		ON CONFLICT DO NOTHING;
+	END IF;
+	RETURN QUERY SELECT * FROM privacy._subject_plans p WHERE p.kind = _subject_plan.kind
+				 ORDER BY p.depth, p.table_name::text;
+END
+$$;
+
+-- Erasure: one statement per table in the usual case.
+CREATE OR REPLACE FUNCTION privacy._erase_subject(kind text, subject text, reason text, request_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ref text;
+	plan privacy._subject_plans;
+	line jsonb;
+	lines jsonb := '[]';
+	previous privacy.erasures;
+	ledgers jsonb;
+	receipt jsonb;
+	erased_at timestamptz := pg_catalog.now();
+	subject_held boolean;
+	careful_tables regclass[];
+	counts integer[];
+	rest jsonb;
+BEGIN
+	IF kind IS NULL OR subject IS NULL THEN
+		RAISE EXCEPTION 'kind and subject must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF reason IS NULL OR pg_catalog.btrim(reason) = '' THEN
+		RAISE EXCEPTION 'an erasure needs a reason'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give the ground of GDPR Art. 17(1), e.g. ''consent withdrawn'', without personal data.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM privacy.subject_kinds sk WHERE sk.name = kind) THEN
+		RAISE EXCEPTION 'unrecognized subject kind "%"', kind
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Subject kinds are declared by the policy document; privacy.subject_kinds lists them.';
+	END IF;
+	ref := privacy.subject_ref(kind, subject);
+
+	-- One erasure of a subject at a time; the anchor row stays locked, so
+	-- that no new row can be attached to the subject until this commits.
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('privacy.erase ' || ref, 0));
+	IF NOT privacy._subject_exists(kind, subject, true) THEN
+		SELECT * INTO previous FROM privacy.erasures e
+		 WHERE e.kind = _erase_subject.kind AND e.subject_ref = ref ORDER BY e.id DESC LIMIT 1;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'subject "%" of kind "%" does not exist', subject, kind
+				USING ERRCODE = 'no_data_found';
+		END IF;
+		receipt := pg_catalog.jsonb_build_object('kind', kind, 'subject_ref', ref, 'changed', false,
+			'already_erased', true, 'erased_at', previous.erased_at, 'tables', '[]'::jsonb,
+			'note', 'The subject was erased before; nothing more was found to erase.');
+		PERFORM privacy._audit(SESSION_USER, 'erasure', kind, subject, request_id,
+							   pg_catalog.jsonb_build_object('changed', false, 'already_erased', true));
+		RETURN receipt;
+	END IF;
+
+	PERFORM privacy._allow_protected_changes();
+	-- Most tables need one statement: delete the subject's rows that no row
+	-- references. Tables under a hold or with a retention rule that keeps
+	-- rows (a legal minimum, or anonymisation), and every table while the
+	-- subject is held, take the careful way row set by row set.
+	subject_held := EXISTS (SELECT FROM privacy.legal_holds h
+							 WHERE h.released_at IS NULL AND h.kind = _erase_subject.kind AND h.subject = _erase_subject.subject);
+	careful_tables := ARRAY(SELECT h.table_name FROM privacy.legal_holds h
+							 WHERE h.released_at IS NULL AND h.table_name IS NOT NULL
+							UNION
+							SELECT rr.table_name FROM privacy.retention_rules rr
+							 WHERE rr.minimum IS NOT NULL OR rr.action = 'anonymize');
+	FOR plan IN SELECT * FROM privacy._subject_plan(kind) p ORDER BY p.depth DESC, p.table_name::text LOOP
+		CONTINUE WHEN NOT plan.personal;
+		IF subject_held OR plan.table_name = ANY (careful_tables) THEN
+			line := privacy._erase_table(kind, subject, plan);
+		ELSE
+			counts := privacy._cached_value(plan.erase_sql, NULL::integer[], subject);
+			-- Rows that rows kept elsewhere still reference are anonymised.
+			rest := CASE WHEN counts[1] > counts[2] THEN privacy._erase_table(kind, subject, plan) END;
+			line := NULL;
+			IF counts[2] > 0 OR rest IS NOT NULL THEN
+				line := COALESCE(rest, pg_catalog.jsonb_build_object('table', privacy._qualified_name(plan.table_name)))
+					|| pg_catalog.jsonb_build_object(
+						'rows', counts[2] + COALESCE((rest ->> 'rows')::integer, 0),
+						'deleted', counts[2] + COALESCE((rest ->> 'deleted')::integer, 0));
+			END IF;
+		END IF;
+		IF line IS NOT NULL THEN
+			lines := lines || line;
+		END IF;
+	END LOOP;
+	ledgers := privacy._forget_subject_in_ledgers(kind, subject);
+	UPDATE privacy.subject_requests sr SET subject = NULL
+	 WHERE sr.kind = _erase_subject.kind AND sr.subject_ref = ref;
+
+	SELECT pg_catalog.jsonb_build_object(
+		'kind', kind, 'subject_ref', ref, 'erased_at', erased_at, 'reason', reason,
+		'request_id', request_id,
+		'changed', COALESCE(pg_catalog.sum(COALESCE((l ->> 'deleted')::integer, 0)
+										   + COALESCE((l ->> 'anonymized')::integer, 0)), 0) > 0,
+		'already_erased', EXISTS (SELECT FROM privacy.erasures e
+								   WHERE e.kind = _erase_subject.kind AND e.subject_ref = ref),
+		'rows_deleted', COALESCE(pg_catalog.sum((l ->> 'deleted')::integer), 0),
+		'rows_anonymized', COALESCE(pg_catalog.sum((l ->> 'anonymized')::integer), 0),
+		'rows_retained', COALESCE(pg_catalog.sum((l ->> 'retained')::integer), 0),
+		'rows_held', COALESCE(pg_catalog.sum((l ->> 'held')::integer), 0),
+		'tables', lines,
+		'ledgers', ledgers)
+	  INTO receipt
+	  FROM pg_catalog.jsonb_array_elements(lines) l;
+
+	INSERT INTO privacy.erasures (kind, subject_ref, erased_at, request_id, reason, receipt)
+	VALUES (kind, ref, erased_at, request_id, reason, receipt);
+	PERFORM privacy._audit(SESSION_USER, 'erasure', kind, subject, request_id,
+						   receipt - 'tables' - 'subject_ref' - 'kind' - 'ledgers');
+	RETURN receipt;
+END
+$$;
+
+-- Forgetting a subject in the ledgers writes only if there is something to forget.
+CREATE OR REPLACE FUNCTION privacy._forget_subject_in_ledgers(kind text, subject text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	key text := privacy._canonical_subject(kind, subject, false);
+	ref text := privacy.subject_ref(kind, key);
+	n_events bigint;
+	n_state bigint;
+BEGIN
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('privacy.consent_ledger'),
+											 pg_catalog.hashtext(kind || E'\x1f' || key));
+	UPDATE privacy.consent_ledger l
+	   SET subject = ref, forgotten = true, evidence = privacy._redacted_evidence(l.evidence)
+	 WHERE l.kind = $1 AND l.subject = key AND NOT l.forgotten;
+	GET DIAGNOSTICS n_events = ROW_COUNT;
+	-- The state moves to the reference; a subject who never consented or
+	-- objected changes nothing (so sessions keep their cached state).
+	n_state := 0;
+	IF n_events > 0 OR EXISTS (SELECT FROM privacy._ledger_state s WHERE s.kind = $1 AND s.subject = key) THEN
+		DELETE FROM privacy._ledger_state s WHERE s.kind = $1 AND s.subject IN (key, ref);
+		INSERT INTO privacy._ledger_state (kind, purpose, subject, status, event_id)
+		SELECT cs.kind, cs.purpose, cs.subject, cs.status, cs.event_id
+		  FROM privacy.consent_state cs
+		 WHERE cs.kind = $1 AND cs.subject = ref;
+		GET DIAGNOSTICS n_state = ROW_COUNT;
+	END IF;
+	RETURN pg_catalog.jsonb_build_object('consent_ledger', n_events, 'ledger_state', n_state);
+END
+$$;

@@ -55,3 +55,5 @@ SELECT privacy._cached_value('SELECT 1', NULL::integer, 1);
 RESET ROLE;
 DROP ROLE cs_user;
 DROP SCHEMA cs CASCADE;
+DROP EXTENSION opendims_privacy;
+DROP EXTENSION pgcrypto;

@@ -21,6 +21,7 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "nodes/parsenodes.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -133,7 +134,12 @@ statement_plan(const char *sql, int nargs, Oid *argtypes)
 		return entry->plan;
 
 	/* Prepare before touching the cache, so that an error leaves it as it was. */
-	plan = SPI_prepare(sql, nargs, argtypes);
+	/*
+	 * A generated statement looks a subject's rows up by key, so one generic
+	 * plan serves every call; planning it for the values of the first calls
+	 * (the plan cache's default) would only repeat the same plan.
+	 */
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for a generated statement: %s",
 			 SPI_result_code_string(SPI_result));
