@@ -19,6 +19,14 @@ REVOKE ALL ON FUNCTION privacy._cached_value(text, anyelement, "any") FROM PUBLI
 COMMENT ON FUNCTION privacy._cached_value(text, anyelement, "any") IS
 'Runs a generated statement with its plan kept for the session and returns the first column of its only row; result_type is a type marker such as NULL::jsonb';
 
+CREATE FUNCTION privacy._cached_row_count(sql text, VARIADIC args "any")
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'privacy_cached_row_count'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION privacy._cached_row_count(text, "any") FROM PUBLIC;
+COMMENT ON FUNCTION privacy._cached_row_count(text, "any") IS
+'Runs a generated statement (an INSERT, UPDATE or DELETE) with its plan kept for the session and returns how many rows it processed';
+
 CREATE OR REPLACE FUNCTION privacy._canonical_subject(kind text, subject text, must_exist boolean)
 RETURNS text
 LANGUAGE plpgsql STABLE
@@ -660,3 +668,214 @@ BEGIN
 	RETURN pg_catalog.jsonb_build_object('consent_ledger', n_events, 'ledger_state', n_state);
 END
 $$;
+
+------------------------------------------------------------------------------
+-- The retention job keeps the plan of its batch statement
+------------------------------------------------------------------------------
+
+-- A batch was one statement planned again for every batch: the window (the
+-- anchors of the next batch_size due rows) and, in a data-modifying CTE,
+-- the range DELETE or UPDATE up to the window's last anchor. The CTE's
+-- RETURNING cost about a third more than the DELETE itself. Now the window
+-- and the range statement are two statements in the batch's transaction,
+-- each with a plan kept for the run, and the range statement's row count
+-- comes from the executor.
+CREATE OR REPLACE PROCEDURE privacy.enforce_retention(batch_size integer DEFAULT 5000,
+										   time_budget interval DEFAULT '1 minute')
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	run_id bigint;
+	stop_at timestamptz;
+	run_status text := 'finished';
+	run_due bigint;
+	run_done bigint := 0;
+	rule_names text[];
+	rule_name text;
+	rule privacy.retention_rules;
+	s record;
+	rel text;
+	anchor_col text;
+	cutoff timestamptz;
+	held text;
+	due_sql text;
+	last_anchor text;
+	after_last boolean;
+	window_first text;
+	window_last text;
+	window_rows integer;
+	excluded tid[];
+	tids tid[];
+	batch_last text;
+	found_rows integer;
+	done bigint;
+	blocked bigint;
+	step bigint;
+	one tid;
+	rule_done bigint;
+	careful boolean;
+	batch_result text[];
+	run privacy.retention_runs;
+BEGIN
+	PERFORM privacy._retention_require_own_transactions();
+	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 THEN
+		RAISE EXCEPTION 'batch_size must be a positive number of rows'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF time_budget IS NULL OR time_budget OPERATOR(pg_catalog.<=) '0'::interval THEN
+		RAISE EXCEPTION 'time_budget must be a positive interval'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	stop_at := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) time_budget;
+	run_id := privacy._retention_run_start(batch_size, time_budget);
+	rule_names := ARRAY(SELECT o.rule_name FROM privacy._retention_order() o);
+	SELECT r.rows_due INTO run_due FROM privacy.retention_runs r WHERE r.id OPERATOR(pg_catalog.=) run_id;
+	COMMIT;
+
+	<<rules>>
+	FOREACH rule_name IN ARRAY rule_names LOOP
+		SELECT * INTO rule FROM privacy.retention_rules rr WHERE rr.name OPERATOR(pg_catalog.=) rule_name;
+		CONTINUE WHEN NOT FOUND;
+		s := privacy._retention_rule_sql(rule);
+		rel := privacy._qualified_name(rule.table_name);
+		anchor_col := pg_catalog.quote_ident(rule.anchor);
+		-- Rows are due up to the cutoff at the rule's start; rows that fall
+		-- due during the run are left to the next one.
+		cutoff := privacy._retention_rule_cutoff(rule, pg_catalog.now());
+		PERFORM privacy._retention_run_rule_status(run_id, rule_name, 'running');
+		COMMIT;
+		last_anchor := NULL;
+		after_last := false;
+		excluded := '{}';
+		rule_done := 0;
+		LOOP
+			IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>=) stop_at THEN
+				run_status := 'time_budget';
+				PERFORM privacy._retention_run_rule_status(run_id, rule_name, 'time_budget');
+				COMMIT;
+				EXIT rules;
+			END IF;
+			held := privacy._retention_lock_holds(rule.table_name);
+			IF held IS NULL THEN
+				PERFORM privacy._retention_run_rule_status(run_id, rule_name, 'held');
+				RAISE NOTICE 'retention rule "%": table % is under a legal hold, skipped', rule_name, rule.table_name;
+				COMMIT;
+				CONTINUE rules;
+			END IF;
+
+			-- Due rows still to do after the last batch ($1 the cutoff, $2
+			-- the last batch's end).
+			-- (Each bound is cast once, in a subquery, not once per row.)
+			due_sql := pg_catalog.format('t.%1$s OPERATOR(pg_catalog.<=) (SELECT $1::%2$s) %3$s AND %4$s',
+				anchor_col, s.anchor_type,
+				CASE WHEN last_anchor IS NULL THEN ''
+					 ELSE pg_catalog.format('AND t.%s OPERATOR(pg_catalog.%s) (SELECT $2::%s)', anchor_col,
+											CASE WHEN after_last THEN '>' ELSE '>=' END, s.anchor_type) END,
+				s.todo);
+			done := 0;
+			blocked := 0;
+			window_rows := NULL;
+			-- No wait of this batch for a row lock lasts longer than this.
+			PERFORM pg_catalog.set_config('lock_timeout', '100ms', true);
+			BEGIN
+				-- The window: the anchors of the next batch_size such rows,
+				-- from the index. The range statement acts on every row up
+				-- to the window's last anchor, unless the whole window has
+				-- one anchor value (a range would not bound the batch).
+				-- (Both statements are the same for every batch of the rule,
+				-- so their plans are kept: privacy._cached_value.)
+				batch_result := privacy._cached_value(pg_catalog.format(
+					'SELECT ARRAY[pg_catalog.min(x.a)::text, pg_catalog.max(x.a)::text, pg_catalog.count(*)::text]
+					   FROM (SELECT t.%1$s AS a FROM %2$s t WHERE %3$s ORDER BY t.%1$s LIMIT $3) x',
+					anchor_col, rel, due_sql),
+					NULL::text[], cutoff, last_anchor, batch_size, excluded);
+				window_first := batch_result[1];
+				window_last := batch_result[2];
+				window_rows := batch_result[3]::integer;
+				IF window_rows OPERATOR(pg_catalog.>) 0
+				   AND (window_rows OPERATOR(pg_catalog.<) batch_size OR window_first OPERATOR(pg_catalog.<>) window_last) THEN
+					done := privacy._cached_row_count(pg_catalog.format(
+						'%1$s WHERE %2$s AND t.%3$s OPERATOR(pg_catalog.<=) (SELECT $5::%4$s)%5$s%6$s',
+						s.action, due_sql, anchor_col, s.anchor_type,
+						CASE WHEN held OPERATOR(pg_catalog.=) 'false' THEN '' ELSE ' AND NOT ' OPERATOR(pg_catalog.||) held END,
+						CASE WHEN pg_catalog.cardinality(excluded) OPERATOR(pg_catalog.=) 0 THEN ''
+							 ELSE ' AND t.ctid OPERATOR(pg_catalog.<>) ALL ($4)' END),
+						cutoff, last_anchor, batch_size, excluded, window_last);
+				END IF;
+				careful := window_rows OPERATOR(pg_catalog.=) batch_size
+						   AND window_first OPERATOR(pg_catalog.=) window_last;
+				IF NOT careful THEN
+					found_rows := window_rows;
+					batch_last := window_last;
+					after_last := true;
+				END IF;
+			EXCEPTION WHEN foreign_key_violation OR lock_not_available THEN
+				careful := true;
+			END;
+			EXIT WHEN NOT careful AND window_rows OPERATOR(pg_catalog.=) 0;
+			IF careful THEN
+				-- Lock the next batch_size rows that are free, never waiting
+				-- for the others, and act on them; one by one if the batch
+				-- fails as a whole.
+				EXECUTE pg_catalog.format(
+					'SELECT pg_catalog.array_agg(b.tid), pg_catalog.max(b.a)::text FROM (
+					   SELECT t.ctid AS tid, t.%1$s AS a FROM %2$s t
+						WHERE %3$s AND NOT %4$s AND t.ctid OPERATOR(pg_catalog.<>) ALL ($4)
+						ORDER BY t.%1$s LIMIT $3 FOR UPDATE OF t SKIP LOCKED) b',
+					anchor_col, rel, due_sql, held)
+				   INTO tids, batch_last
+				  USING cutoff, last_anchor, batch_size, excluded;
+				found_rows := COALESCE(pg_catalog.cardinality(tids), 0);
+				after_last := false;
+				BEGIN
+					EXECUTE s.action OPERATOR(pg_catalog.||) ' WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)' USING tids;
+					GET DIAGNOSTICS done = ROW_COUNT;
+				EXCEPTION WHEN foreign_key_violation OR lock_not_available THEN
+					done := 0;
+					FOREACH one IN ARRAY COALESCE(tids, '{}') LOOP
+						BEGIN
+							EXECUTE s.action OPERATOR(pg_catalog.||) ' WHERE t.ctid OPERATOR(pg_catalog.=) $1' USING one;
+							GET DIAGNOSTICS step = ROW_COUNT;
+							done := done OPERATOR(pg_catalog.+) step;
+						EXCEPTION WHEN foreign_key_violation THEN
+							blocked := blocked OPERATOR(pg_catalog.+) 1;
+							excluded := excluded OPERATOR(pg_catalog.||) one;
+						WHEN lock_not_available THEN
+							excluded := excluded OPERATOR(pg_catalog.||) one;
+						END;
+					END LOOP;
+				END;
+			END IF;
+			IF found_rows OPERATOR(pg_catalog.>) 0 THEN
+				last_anchor := batch_last;
+			END IF;
+			rule_done := rule_done OPERATOR(pg_catalog.+) done;
+			run_done := run_done OPERATOR(pg_catalog.+) done;
+			PERFORM privacy._retention_run_progress(run_id, rule_name, done, blocked, 'running');
+			IF found_rows OPERATOR(pg_catalog.>) 0 THEN
+				RAISE NOTICE 'retention rule "%": % done in this batch, % in all; run % has done % of % due rows',
+					rule_name, done, rule_done, run_id, run_done, run_due;
+			END IF;
+			COMMIT;
+			-- The last batch: the range took every row left, or the careful
+			-- path found fewer free rows than it asked for.
+			EXIT WHEN (NOT careful AND window_rows OPERATOR(pg_catalog.<) batch_size)
+				   OR (careful AND found_rows OPERATOR(pg_catalog.<) batch_size);
+		END LOOP;
+		PERFORM privacy._retention_run_rule_status(run_id, rule_name, 'done');
+		COMMIT;
+	END LOOP;
+
+	run := privacy._retention_run_finish(run_id, run_status);
+	RAISE NOTICE 'retention run % %: % of % due rows done in % batches', run_id,
+		CASE WHEN run_status OPERATOR(pg_catalog.=) 'finished' THEN 'finished' ELSE 'stopped at its time budget' END,
+		run.rows_done, run.rows_due, run.batches;
+	COMMIT;
+END
+$$;
+
+-- Counting a rule's due rows at the start of a run (and for the status
+-- view) is a scan of the table: it runs without parallel workers, so that
+-- the job's start does not take every CPU from the load it runs beside.
+ALTER FUNCTION privacy._retention_counts(privacy.retention_rules, timestamptz)
+	SET max_parallel_workers_per_gather = 0;

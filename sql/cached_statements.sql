@@ -21,6 +21,13 @@ SELECT privacy._cached_value('WITH u AS (UPDATE cs.t SET v = upper(v) WHERE id =
                              'SELECT count(*)::int FROM u', NULL::integer, 1) AS updated;
 SELECT v FROM cs.t ORDER BY id;
 
+-- A statement without a result: how many rows it processed.
+SELECT privacy._cached_row_count('UPDATE cs.t SET v = lower(v) WHERE id <= $1', 2) AS updated;
+SELECT privacy._cached_row_count('UPDATE cs.t SET v = lower(v) WHERE id <= $1', 0) AS none_updated;
+SELECT privacy._cached_row_count('DELETE FROM cs.t WHERE id = $1 AND v = $2', 5, 'five') AS none_deleted;
+SELECT privacy._cached_row_count(NULL, 1);
+SELECT privacy._cached_row_count('SELECT $1', VARIADIC ARRAY[1]);
+
 -- Errors: wrong type, several rows, no result, a NULL statement, VARIADIC.
 SELECT privacy._cached_value('SELECT id FROM cs.t WHERE id = $1', NULL::text, 1);
 SELECT privacy._cached_value('SELECT v FROM cs.t WHERE id > $1', NULL::text, 0);
@@ -48,10 +55,12 @@ SELECT count(*) FILTER (WHERE privacy._cached_value(format('SELECT %s + $1', g),
   FROM generate_series(1, 300) g;
 
 -- The statement runs as the caller, so only the extension's owner may call it.
-SELECT has_function_privilege('public', 'privacy._cached_value(text, anyelement, "any")', 'EXECUTE') AS public_may_call;
+SELECT has_function_privilege('public', 'privacy._cached_value(text, anyelement, "any")', 'EXECUTE') AS public_may_call,
+       has_function_privilege('public', 'privacy._cached_row_count(text, "any")', 'EXECUTE') AS public_may_count;
 CREATE ROLE cs_user;
 SET ROLE cs_user;
 SELECT privacy._cached_value('SELECT 1', NULL::integer, 1);
+SELECT privacy._cached_row_count('SELECT 1', 1);
 RESET ROLE;
 DROP ROLE cs_user;
 DROP SCHEMA cs CASCADE;

@@ -1,8 +1,10 @@
 /*
  * cached_query.c
- *		privacy._cached_value(sql, result_type, VARIADIC args "any"): runs one
- *		of the statements the extension generates (export, erasure, subject
- *		checks) and returns the first column of its single result row.
+ *		privacy._cached_value(sql, result_type, VARIADIC args "any") and
+ *		privacy._cached_row_count(sql, VARIADIC args "any"): run one of the
+ *		statements the extension generates (export, erasure, subject checks,
+ *		retention batches) and return the first column of its single result
+ *		row, or how many rows it processed.
  *
  *		PL/pgSQL's EXECUTE plans its statement on every call; the generated
  *		statements are the same for every subject of a kind, so planning them
@@ -29,12 +31,10 @@
 #include "utils/memutils.h"
 
 PG_FUNCTION_INFO_V1(privacy_cached_value);
+PG_FUNCTION_INFO_V1(privacy_cached_row_count);
 
 /* More distinct statements than this in one session empty the cache. */
 #define CACHED_STATEMENTS_MAX 256
-
-/* The arguments before the statement's own: sql and result_type. */
-#define LEADING_ARGS 2
 
 typedef struct CachedStatement
 {
@@ -171,6 +171,95 @@ statement_plan(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/* The statement's text and arguments, taken from a call of either function. */
+typedef struct StatementCall
+{
+	char	   *sql;
+	int			nargs;
+	Oid		   *argtypes;
+	Datum	   *values;
+	char	   *nulls;
+} StatementCall;
+
+/*
+ * Reads the statement (argument 0) and its arguments (from argument first_arg
+ * on, each of its own type) of a call of fname.
+ */
+static void
+read_statement_call(FunctionCallInfo fcinfo, int first_arg, const char *fname,
+					StatementCall *call)
+{
+	int			nargs = PG_NARGS() - first_arg;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the statement must not be null")));
+	if (get_fn_expr_variadic(fcinfo->flinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot take its arguments as a VARIADIC array", fname),
+				 errhint("Pass each argument of the statement as an argument of its own.")));
+
+	call->sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	call->nargs = nargs;
+	call->argtypes = palloc(Max(nargs, 1) * sizeof(Oid));
+	call->values = palloc(Max(nargs, 1) * sizeof(Datum));
+	call->nulls = palloc(Max(nargs, 1) * sizeof(char));
+	for (int i = 0; i < nargs; i++)
+	{
+		int			argno = first_arg + i;
+		Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, argno);
+		bool		isnull = PG_ARGISNULL(argno);
+
+		if (!OidIsValid(argtype))
+			elog(ERROR, "could not determine the type of argument %d", argno + 1);
+		call->nulls[i] = isnull ? 'n' : ' ';
+		call->values[i] = isnull ? (Datum) 0 : PG_GETARG_DATUM(argno);
+		/* An untyped literal arrives as a C string: pass it as text. */
+		if (argtype == UNKNOWNOID)
+		{
+			argtype = TEXTOID;
+			if (!isnull)
+				call->values[i] = PointerGetDatum(cstring_to_text(DatumGetCString(call->values[i])));
+		}
+		call->argtypes[i] = argtype;
+	}
+}
+
+/*
+ * Runs the statement with its kept plan, returning at most tcount rows (0:
+ * all) in SPI_tuptable. Must be called inside SPI_connect.
+ */
+static void
+execute_statement_call(StatementCall *call, long tcount)
+{
+	SPIPlanPtr	plan = statement_plan(call->sql, call->nargs, call->argtypes);
+	int			rc;
+
+	statements_running++;
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, call->values, call->nulls, false, tcount);
+	}
+	PG_FINALLY();
+	{
+		statements_running--;
+	}
+	PG_END_TRY();
+	if (rc < 0)
+		elog(ERROR, "a generated statement failed: %s", SPI_result_code_string(rc));
+}
+
+static void
+connect_spi(void)
+{
+	int			rc;
+
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
 /*
  * privacy._cached_value(sql text, result_type anyelement, VARIADIC args "any")
  * → anyelement: the first column of the statement's only row (NULL when it
@@ -180,72 +269,23 @@ statement_plan(const char *sql, int nargs, Oid *argtypes)
 Datum
 privacy_cached_value(PG_FUNCTION_ARGS)
 {
-	char	   *sql;
 	Oid			result_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
-	int			nargs = PG_NARGS() - LEADING_ARGS;
-	Oid		   *argtypes;
-	Datum	   *values;
-	char	   *nulls;
-	SPIPlanPtr	plan;
-	int			rc;
+	StatementCall call;
 	Datum		result = (Datum) 0;
 	bool		result_isnull = true;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the statement must not be null")));
 	if (!OidIsValid(result_type))
 		elog(ERROR, "could not determine the result type of privacy._cached_value");
-	if (get_fn_expr_variadic(fcinfo->flinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("privacy._cached_value cannot take its arguments as a VARIADIC array"),
-				 errhint("Pass each argument of the statement as an argument of its own.")));
-	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	read_statement_call(fcinfo, 2, "privacy._cached_value", &call);
 
-	argtypes = palloc(Max(nargs, 1) * sizeof(Oid));
-	values = palloc(Max(nargs, 1) * sizeof(Datum));
-	nulls = palloc(Max(nargs, 1) * sizeof(char));
-	for (int i = 0; i < nargs; i++)
-	{
-		int			argno = LEADING_ARGS + i;
-		Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, argno);
-
-		if (!OidIsValid(argtype))
-			elog(ERROR, "could not determine the type of argument %d", argno + 1);
-		nulls[i] = PG_ARGISNULL(argno) ? 'n' : ' ';
-		values[i] = PG_ARGISNULL(argno) ? (Datum) 0 : PG_GETARG_DATUM(argno);
-		/* An untyped literal arrives as a C string: pass it as text. */
-		if (argtype == UNKNOWNOID)
-		{
-			argtype = TEXTOID;
-			if (!PG_ARGISNULL(argno))
-				values[i] = PointerGetDatum(cstring_to_text(DatumGetCString(values[i])));
-		}
-		argtypes[i] = argtype;
-	}
-
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	plan = statement_plan(sql, nargs, argtypes);
-	statements_running++;
-	PG_TRY();
-	{
-		rc = SPI_execute_plan(plan, values, nulls, false, 2);
-	}
-	PG_FINALLY();
-	{
-		statements_running--;
-	}
-	PG_END_TRY();
-	if (rc < 0)
-		elog(ERROR, "a generated statement failed: %s", SPI_result_code_string(rc));
+	connect_spi();
+	execute_statement_call(&call, 2);
 	if (SPI_tuptable == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the statement given to privacy._cached_value does not return rows"),
-				 errdetail("Only a statement that returns one column can be run this way.")));
+				 errdetail("Only a statement that returns one column can be run this way."),
+				 errhint("Use privacy._cached_row_count() for a statement without a result.")));
 	if (SPI_processed > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_TOO_MANY_ROWS),
@@ -273,4 +313,23 @@ privacy_cached_value(PG_FUNCTION_ARGS)
 	if (result_isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
+}
+
+/*
+ * privacy._cached_row_count(sql text, VARIADIC args "any") → bigint: runs a
+ * statement (typically an INSERT, UPDATE or DELETE without RETURNING) and
+ * returns how many rows it processed, as GET DIAGNOSTICS ROW_COUNT would.
+ */
+Datum
+privacy_cached_row_count(PG_FUNCTION_ARGS)
+{
+	StatementCall call;
+	uint64		processed;
+
+	read_statement_call(fcinfo, 1, "privacy._cached_row_count", &call);
+	connect_spi();
+	execute_statement_call(&call, 0);
+	processed = SPI_processed;
+	SPI_finish();
+	PG_RETURN_INT64((int64) processed);
 }
