@@ -25,8 +25,9 @@
 # growth at 10x data" that compares two sizes does not end in a size.
 #
 # Where one measured statement makes many calls (e.g. 200 erasures in one
-# DO block), bench_compare_per_call divides the times by the number of calls,
-# so that the row reports milliseconds per call.
+# DO block), bench_compare_per_call (or bench_per_call after
+# bench_compare_warm) divides the times by the number of calls, so that the
+# row reports milliseconds per call.
 
 BENCH_RUNS=${BENCH_RUNS:-5}
 
@@ -35,17 +36,18 @@ bench_psql() {
 	psql -X -q -v ON_ERROR_STOP=1 "$@"
 }
 
+# bench_timed_do SQL LABEL: a DO block that runs SQL and raises the notice
+# LABEL=<elapsed ms>.
+bench_timed_do() {
+	printf 'DO $bench$ DECLARE t0 timestamptz := clock_timestamp(); BEGIN EXECUTE $sql$ %s $sql$; RAISE NOTICE '"'"'%s=%%'"'"', round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3); END $bench$;\n' "$1" "$2"
+}
+
 # bench_time_ms SQL: runs SQL once and prints its server-side time in ms
 # (the statement runs inside a DO block, so its result is not shipped); on
 # an error it prints psql's message on stderr and nothing on stdout.
 bench_time_ms() {
 	local out
-	if ! out=$(bench_psql -At -c "DO \$bench\$
-DECLARE t0 timestamptz := clock_timestamp();
-BEGIN
-	EXECUTE \$sql\$ $1 \$sql\$;
-	RAISE NOTICE 'elapsed_ms=%', round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3);
-END \$bench\$" 2>&1); then
+	if ! out=$(bench_psql -At -c "$(bench_timed_do "$1" elapsed_ms)" 2>&1); then
 		printf '%s\n' "$out" >&2
 		return 1
 	fi
@@ -72,9 +74,7 @@ bench_compare() {
 	done
 	read -r ms_med ms_min ms_max <<<"$(bench_stats "${m[@]}")"
 	read -r bs_med bs_min bs_max <<<"$(bench_stats "${b[@]}")"
-	awk -v n="$benchmark" -v c="$case" -v mm="$ms_med" -v mi="$ms_min" -v mx="$ms_max" \
-		-v bn="$baseline_name" -v bm="$bs_med" \
-		'BEGIN { printf "%s,%s,%.3f,%.3f,%.3f,%s,%.3f,%.3f\n", n, c, mm, mi, mx, bn, bm, (bm > 0 ? mm / bm : 0) }'
+	bench_row "$benchmark" "$case" "$ms_med" "$ms_min" "$ms_max" "$baseline_name" "$bs_med"
 }
 
 # bench_size N UNIT: the size token of a case name, e.g. "bench_size 100000
@@ -89,16 +89,44 @@ bench_size() {
 		printf "%s%s %s\n", t, s, u }'
 }
 
+# bench_compare_warm BENCHMARK CASE MEASURED_SQL BASELINE_NAME BASELINE_SQL:
+# bench_compare in one session: each statement runs once to warm the
+# session (its plans, caches and compiled functions), then BENCH_RUNS times,
+# alternating. For statements whose cost per call in a long-lived session
+# is the point (an application's pooled connection); bench_compare instead
+# pays each session's start-up in every run.
+bench_compare_warm() {
+	local benchmark=$1 case=$2 measured=$3 baseline_name=$4 baseline=$5
+	local script out i m=() b=()
+	script=$(bench_timed_do "$measured" warm_measured; bench_timed_do "$baseline" warm_baseline
+		for i in $(seq "$BENCH_RUNS"); do bench_timed_do "$measured" measured_ms; bench_timed_do "$baseline" baseline_ms; done)
+	if ! out=$(printf '%s\n' "$script" | bench_psql 2>&1); then
+		printf '%s\n' "$out" >&2
+		return 1
+	fi
+	mapfile -t m < <(printf '%s\n' "$out" | sed -n 's/.*measured_ms=\([0-9.]*\).*/\1/p')
+	mapfile -t b < <(printf '%s\n' "$out" | sed -n 's/.*baseline_ms=\([0-9.]*\).*/\1/p')
+	read -r ms_med ms_min ms_max <<<"$(bench_stats "${m[@]}")"
+	read -r bs_med _ _ <<<"$(bench_stats "${b[@]}")"
+	bench_row "$benchmark" "$case" "$ms_med" "$ms_min" "$ms_max" "$baseline_name" "$bs_med"
+}
+
+# bench_per_call CALLS: filters bench_compare rows of statements that each
+# make CALLS calls: the times become per call (the ratio is unchanged), with
+# six decimals below 0.1 ms.
+bench_per_call() {
+	awk -F, -v OFS=, -v n="$1" '
+		function ms(v) { v /= n; return sprintf(v >= 0.1 ? "%.3f" : "%.6f", v) }
+		{ $3 = ms($3); $4 = ms($4); $5 = ms($5); $7 = ms($7); print }'
+}
+
 # bench_compare_per_call CALLS BENCHMARK CASE MEASURED_SQL BASELINE_NAME
-# BASELINE_SQL: bench_compare for statements that each make CALLS calls; the
-# times in the row are per call (the ratio is unchanged), with six decimals
-# below 0.1 ms.
+# BASELINE_SQL: bench_compare for statements that each make CALLS calls,
+# reported per call.
 bench_compare_per_call() {
 	local calls=$1
 	shift
-	bench_compare "$@" | awk -F, -v OFS=, -v n="$calls" '
-		function ms(v) { v /= n; return sprintf(v >= 0.1 ? "%.3f" : "%.6f", v) }
-		{ $3 = ms($3); $4 = ms($4); $5 = ms($5); $7 = ms($7); print }'
+	bench_compare "$@" | bench_per_call "$calls"
 }
 
 # bench_row BENCHMARK CASE MEDIAN MIN MAX BASELINE_NAME BASELINE_MEDIAN:

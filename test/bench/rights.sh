@@ -19,7 +19,10 @@
 #
 # Cases, at 100k subjects and again after growing the data to 10 times that
 # (1m subjects, 20M rows), each timed as RIGHTS_CALLS calls (default 200)
-# on different subjects inside one DO block, reported per call:
+# on different subjects inside one DO block, reported per call. Both sides
+# run in one session, as an application's pooled connection would call
+# them: each once to warm the session, then alternately (bench_compare_warm);
+# what a new session costs is its own case:
 #   export      privacy.export_subject('customer', id) against one indexed
 #               SELECT per table aggregated with jsonb_agg into one jsonb,
 #               for the same subjects (target: at most 1.3 times as long);
@@ -29,11 +32,13 @@
 #               alternately) takes fresh ones (target: at most 1.5 times);
 #   per-call growth at 10x data   the time per call at 10 times the data
 #               against the time per call before growing it (target: at
-#               most 1.2 times), for the extension and the hand-written SQL.
+#               most 1.2 times), for the extension and the hand-written SQL;
+#   export, first call in a new session   one export as the first statement
+#               of a new connection (planning, compiling the functions,
+#               reading the catalogs), against the hand-written export's.
 # Before timing, the per-kind plan cache (privacy._subject_plans) is built
 # and one export and one erasure are run and checked against the
-# hand-written result; bench_compare runs each statement once more before
-# its timed runs.
+# hand-written result.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/bench/lib.sh
@@ -446,21 +451,27 @@ valid() {
 # measure SIZE: the export and erasure rows at the current data size; sets
 # export_row and erasure_row.
 measure() {
-	local size=$1
-	progress "timing export at $size ($CALLS calls per run)"
-	export_row=$(bench_compare_per_call "$CALLS" export "$size" \
+	local size=$1 first
+	progress "timing export at $size ($CALLS calls per run, one session)"
+	export_row=$(bench_compare_warm export "$size" \
 		"SELECT bench_rights.run_export(false, $CALLS)" \
 		"hand-written SELECTs with jsonb_agg" \
-		"SELECT bench_rights.run_export(true, $CALLS)")
+		"SELECT bench_rights.run_export(true, $CALLS)" | bench_per_call "$CALLS")
 	valid "$export_row" || { echo "rights.sh: export at $size failed" >&2; exit 1; }
 	echo "$export_row"
-	progress "timing erasure at $size ($CALLS calls per run, fresh subjects each run)"
-	erasure_row=$(bench_compare_per_call "$CALLS" erasure "$size" \
+	progress "timing erasure at $size ($CALLS calls per run, one session, fresh subjects each run)"
+	erasure_row=$(bench_compare_warm erasure "$size" \
 		"SELECT bench_rights.run_erasure(false)" \
 		"hand-written DELETEs in FK order" \
-		"SELECT bench_rights.run_erasure(true)")
+		"SELECT bench_rights.run_erasure(true)" | bench_per_call "$CALLS")
 	valid "$erasure_row" || { echo "rights.sh: erasure at $size failed" >&2; exit 1; }
 	echo "$erasure_row"
+	progress "timing the first export of a new session at $size"
+	first=$(bench_psql -At -c "SELECT e.subject FROM bench_rights.export_subjects e ORDER BY e.n DESC LIMIT 1")
+	bench_compare export "first call in a new session at $size" \
+		"SELECT privacy.export_subject('customer', '$first')" \
+		"the hand-written export's first call" \
+		"SELECT bench_rights.export_by_hand($first)"
 }
 
 # growth BENCHMARK SMALL_ROW LARGE_ROW: the per-call time at the larger size
