@@ -99,75 +99,111 @@ $$;
 ------------------------------------------------------------------------------
 
 -- The statement that reads one subject's personal rows from every table of
--- a kind at once ($1 is the subject key). Its result is a jsonb object:
--- data (per table with rows: its columns' categories and the rows), tables
--- (the oids of those tables), rows (how many), categories and sources (of
--- the classified columns of those tables). The categories and sources are
--- written into the statement, so an export does not read the
--- classifications again.
+-- a kind at once ($1 is the subject key): a jsonb object with one key per
+-- table (its quoted, qualified name) whose value is the array of the
+-- subject's rows, or null where it has none.
 CREATE FUNCTION privacy._export_sql(kind text)
 RETURNS text
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT COALESCE(
-		'WITH x (name, rel, categories, sources, rows) AS (VALUES '
+		'SELECT pg_catalog.jsonb_build_object('
 		|| pg_catalog.string_agg(pg_catalog.format(
-				'(%L::pg_catalog.text, %s::pg_catalog.oid, %L::pg_catalog.jsonb, %L::pg_catalog.text[], '
-				'(SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0)) %s))',
-				privacy._qualified_name(p.table_name), p.table_name::oid,
-				(SELECT pg_catalog.jsonb_object_agg(cc.column_name, cc.category ORDER BY cc.column_name)
-				   FROM privacy.classified_columns cc WHERE cc.table_name = p.table_name),
-				(SELECT pg_catalog.array_agg(DISTINCT cc.source)
-				   FROM privacy.classified_columns cc WHERE cc.table_name = p.table_name),
-				p.rows_sql), ', ' ORDER BY p.depth, p.table_name::text)
-		|| ') SELECT pg_catalog.jsonb_build_object('
-		   '''data'', COALESCE((SELECT pg_catalog.jsonb_object_agg(x.name, pg_catalog.jsonb_build_object('
-				'''categories'', x.categories, ''rows'', x.rows)) FROM x WHERE x.rows IS NOT NULL), ''{}''), '
-		   '''tables'', COALESCE((SELECT pg_catalog.jsonb_agg(x.rel) FROM x WHERE x.rows IS NOT NULL), ''[]''), '
-		   '''rows'', (SELECT COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(x.rows)), 0) FROM x), '
-		   '''categories'', COALESCE((SELECT pg_catalog.jsonb_agg(DISTINCT c.value) FROM x, '
-				'pg_catalog.jsonb_each_text(x.categories) c WHERE x.rows IS NOT NULL), ''[]''), '
-		   '''sources'', COALESCE((SELECT pg_catalog.jsonb_agg(DISTINCT s.s) FROM x, '
-				'pg_catalog.unnest(x.sources) s WHERE x.rows IS NOT NULL), ''[]''))',
+				'%L, (SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0)) %s)',
+				privacy._qualified_name(p.table_name), p.rows_sql), ', ' ORDER BY p.depth, p.table_name::text)
+		|| ')',
 		-- A kind whose tables hold no personal column exports nothing.
-		'SELECT ''{"data": {}, "tables": [], "rows": 0, "categories": [], "sources": []}''::pg_catalog.jsonb')
+		'SELECT ''{}''::pg_catalog.jsonb WHERE $1 IS NOT NULL')
 	  FROM privacy._subject_plan(kind) p
 	 WHERE p.personal;
 END;
 REVOKE ALL ON FUNCTION privacy._export_sql(text) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._export_sql(text) IS
-'The statement reading one subject''s personal rows from every table of a kind, with their categories';
+'The statement reading one subject''s personal rows from every table of a kind';
 
--- Cache of the export statements, cleared with the per-table plans.
+-- What an export says about each table of a kind, keyed like the export
+-- statement's result: the table (oid), its columns' categories and their
+-- sources.
+CREATE FUNCTION privacy._export_tables(kind text)
+RETURNS jsonb
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT COALESCE(pg_catalog.jsonb_object_agg(privacy._qualified_name(p.table_name), pg_catalog.jsonb_build_object(
+				'oid', p.table_name::oid,
+				'categories', (SELECT pg_catalog.jsonb_object_agg(cc.column_name, cc.category ORDER BY cc.column_name)
+								 FROM privacy.classified_columns cc WHERE cc.table_name = p.table_name),
+				'sources', (SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT cc.source), '[]')
+							  FROM privacy.classified_columns cc WHERE cc.table_name = p.table_name))), '{}')
+	  FROM privacy._subject_plan(kind) p
+	 WHERE p.personal;
+END;
+REVOKE ALL ON FUNCTION privacy._export_tables(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._export_tables(text) IS
+'Per table of a subject kind: its oid and its personal columns'' categories and sources, for the export';
+
+-- The sections of an export that depend on the policy alone: controller,
+-- policy version, purposes with their legal bases, recipients, rights and
+-- contact.
+CREATE FUNCTION privacy._export_policy_sections()
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.jsonb_build_object(
+		'controller', top.document -> 'controller',
+		'policy_version', top.document -> 'version',
+		'purposes', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+						'purpose', p.name, 'description', p.description, 'legal_basis', p.legal_basis,
+						'article', privacy._legal_basis_article(p.legal_basis)) ORDER BY p.name), '[]')
+			  FROM privacy.purposes p),
+		'recipients', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+						'recipient', r.name, 'kind', r.kind, 'purposes', pg_catalog.to_jsonb(r.purposes),
+						'description', r.description) ORDER BY r.name), '[]')
+			  FROM privacy.recipients r),
+		'rights', privacy._subject_rights(),
+		'contact', top.document -> 'controller' -> 'contact')
+	  FROM (SELECT (SELECT v.document FROM privacy.policy_versions v ORDER BY v.id DESC LIMIT 1) AS document) top;
+END;
+REVOKE ALL ON FUNCTION privacy._export_policy_sections() FROM PUBLIC;
+COMMENT ON FUNCTION privacy._export_policy_sections() IS
+'The sections of an export that depend on the policy alone';
+
+-- Cache of all three, cleared with the per-table plans (and so on every
+-- policy change).
 CREATE TABLE privacy._export_statements (
 	kind text PRIMARY KEY,
-	export_sql text NOT NULL
+	export_sql text NOT NULL,
+	tables jsonb NOT NULL,
+	sections jsonb NOT NULL
 );
 REVOKE ALL ON privacy._export_statements FROM PUBLIC;
 COMMENT ON TABLE privacy._export_statements IS
-'Cache: per subject kind, the statement reading one subject''s personal rows; cleared on DDL and policy changes';
+'Cache: per subject kind, the statement reading one subject''s personal rows, what the export says about each table, and the sections that depend on the policy alone; cleared on DDL and policy changes';
 
 CREATE FUNCTION privacy._export_statement(kind text)
-RETURNS text
+RETURNS privacy._export_statements
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	statement text;
+	statement privacy._export_statements;
 BEGIN
-	SELECT s.export_sql INTO statement FROM privacy._export_statements s WHERE s.kind = _export_statement.kind;
+	SELECT * INTO statement FROM privacy._export_statements s WHERE s.kind = _export_statement.kind;
 	IF NOT FOUND THEN
-		statement := privacy._export_sql(kind);
-		INSERT INTO privacy._export_statements (kind, export_sql) VALUES (kind, statement)
-		ON CONFLICT DO NOTHING;
+		statement := ROW(kind, privacy._export_sql(kind), privacy._export_tables(kind),
+						 privacy._export_policy_sections());
+		INSERT INTO privacy._export_statements VALUES (statement.*) ON CONFLICT DO NOTHING;
 	END IF;
 	RETURN statement;
 END
 $$;
 REVOKE ALL ON FUNCTION privacy._export_statement(text) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._export_statement(text) IS
-'The export statement of a subject kind (cached)';
+'The export statement of a subject kind, what the export says about its tables, and the policy''s sections (cached)';
 
 CREATE OR REPLACE FUNCTION privacy._forget_subject_plans()
 RETURNS event_trigger
@@ -199,9 +235,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	found_rows jsonb;
+	statement privacy._export_statements;
+	data jsonb;
 	tables regclass[];
-	top jsonb := (SELECT v.document FROM privacy.policy_versions v ORDER BY v.id DESC LIMIT 1);
+	total bigint;
 	result jsonb;
 BEGIN
 	IF kind IS NULL OR subject IS NULL THEN
@@ -212,36 +249,32 @@ BEGIN
 			USING ERRCODE = 'no_data_found';
 	END IF;
 
-	found_rows := privacy._cached_value(privacy._export_statement(kind), NULL::jsonb, subject);
-	tables := ARRAY(SELECT t::pg_catalog.oid::pg_catalog.regclass
-					  FROM pg_catalog.jsonb_array_elements_text(found_rows -> 'tables') t);
+	-- The subject's rows, table by table, with the categories of each table.
+	statement := privacy._export_statement(kind);
+	SELECT COALESCE(pg_catalog.jsonb_object_agg(r.key, pg_catalog.jsonb_build_object(
+				'categories', statement.tables -> r.key -> 'categories', 'rows', r.value)), '{}'),
+		   COALESCE(pg_catalog.array_agg((statement.tables -> r.key ->> 'oid')::pg_catalog.oid::pg_catalog.regclass), '{}'),
+		   COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(r.value)), 0)
+	  INTO data, tables, total
+	  FROM pg_catalog.jsonb_each(privacy._cached_value(statement.export_sql, NULL::jsonb, subject)) r
+	 WHERE pg_catalog.jsonb_typeof(r.value) = 'array';
 
-	result := pg_catalog.jsonb_build_object(
+	result := statement.sections || pg_catalog.jsonb_build_object(
 		'subject', pg_catalog.jsonb_build_object('kind', kind, 'key', subject),
 		'generated_at', pg_catalog.now(),
-		'controller', top -> 'controller',
-		'policy_version', top -> 'version',
-		'data', found_rows -> 'data',
+		'data', data,
 		'categories', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 						'category', c.name, 'description', c.description) ORDER BY c.name), '[]')
 			  FROM privacy.categories c
-			 WHERE c.name IN (SELECT pg_catalog.jsonb_array_elements_text(found_rows -> 'categories'))),
+			 WHERE c.name IN (SELECT x.value FROM pg_catalog.jsonb_each(data) d,
+									 pg_catalog.jsonb_each_text(d.value -> 'categories') x)),
 		'sources', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 						'source', s.name, 'description', s.description) ORDER BY s.name), '[]')
 			  FROM privacy.sources s
-			 WHERE s.name IN (SELECT pg_catalog.jsonb_array_elements_text(found_rows -> 'sources'))),
-		'purposes', (
-			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-						'purpose', p.name, 'description', p.description, 'legal_basis', p.legal_basis,
-						'article', privacy._legal_basis_article(p.legal_basis)) ORDER BY p.name), '[]')
-			  FROM privacy.purposes p),
-		'recipients', (
-			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-						'recipient', r.name, 'kind', r.kind, 'purposes', pg_catalog.to_jsonb(r.purposes),
-						'description', r.description) ORDER BY r.name), '[]')
-			  FROM privacy.recipients r),
+			 WHERE s.name IN (SELECT pg_catalog.jsonb_array_elements_text(statement.tables -> d.key -> 'sources')
+								FROM pg_catalog.jsonb_object_keys(data) d(key))),
 		'retention', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
 						'table', privacy._qualified_name(rr.table_name), 'period', rr.period,
@@ -252,13 +285,10 @@ BEGIN
 					ORDER BY rr.name), '[]')
 			  FROM privacy.retention_rules rr
 			 WHERE rr.table_name = ANY (tables)),
-		'consent_history', privacy.consent_history(kind, subject),
-		'rights', privacy._subject_rights(),
-		'contact', top -> 'controller' -> 'contact');
+		'consent_history', privacy.consent_history(kind, subject));
 
 	PERFORM privacy._audit(SESSION_USER, 'export', kind, subject, request_id,
-						   pg_catalog.jsonb_build_object('tables', pg_catalog.cardinality(tables),
-														 'rows', found_rows -> 'rows'));
+						   pg_catalog.jsonb_build_object('tables', pg_catalog.cardinality(tables), 'rows', total));
 	RETURN result;
 END
 $$;
