@@ -24,7 +24,10 @@
 #                         insert of a new one) while the job runs, against
 #                         the same load with no job (target: at most 1.5);
 #                         one percentile over the transactions of all runs
-#                         on each side (min and max are the runs' own).
+#                         on each side (min and max are the runs' own);
+#   OLTP p99 during one plain DELETE   the same, while one plain DELETE of
+#                         the due rows runs instead of the job: what the
+#                         work itself costs the load, for comparison.
 # Each measurement starts from freshly loaded data; BENCH_RUNS (default 3
 # here) runs of each are made, alternating.
 set -euo pipefail
@@ -178,31 +181,50 @@ note "job throughput relative to one plain DELETE: $(awk -v j="$j_med" -v d="$d_
 
 # The load runs a little longer than the job takes.
 SECONDS_LOAD=$(awk -v j="$j_med" 'BEGIN { s = int(j / 1000 * 1.2) + 4; print (s < 8 ? 8 : s) }')
-rm -f "$WORK"/base.* "$WORK"/during.* "$WORK"/*.latencies
+# oltp_during PREFIX SQL...: runs the load, and 2 s into it the statements
+# (each with psql -c); writes the latencies of the transactions that started
+# while they ran to PREFIX.latencies and prints how long they took (ms).
+oltp_during() {
+	local prefix=$1 load_pid t0 t1 arg args=()
+	shift
+	for arg in "$@"; do args+=(-c "$arg"); done
+	oltp "$SECONDS_LOAD" "$prefix" &
+	load_pid=$!
+	sleep 2
+	t0=$(now_ms)
+	bench_psql "${args[@]}" >/dev/null
+	t1=$(now_ms)
+	wait "$load_pid"
+	latencies "$prefix" "$t0" "$t1" >"$WORK/$prefix.latencies"
+	echo $((t1 - t0))
+}
+
+# p99_row CASE PREFIX BASELINE_PREFIX: the CSV row of one p99 over the
+# transactions of all runs of PREFIX, against BASELINE_PREFIX's (a single
+# run gives only a few hundred transactions); min and max are the runs' own.
+p99_row() {
+	local all base min max
+	all=$(cat "$WORK/$2"*.latencies | p99)
+	base=$(cat "$WORK/$3"*.latencies | p99)
+	read -r _ min max <<<"$(bench_stats $(for f in "$WORK/$2"*.latencies; do p99 <"$f"; done))"
+	note "OLTP p99 over all runs: $base ms without the job ($(cat "$WORK/$3"*.latencies | wc -l) transactions), $all ms $1 ($(cat "$WORK/$2"*.latencies | wc -l) transactions)"
+	awk -v c="OLTP p99 latency $1 $SIZE" -v mm="$all" -v mi="$min" -v mx="$max" -v bm="$base" \
+		'BEGIN { printf "retention,%s,%.3f,%.3f,%.3f,same load without job,%.3f,%.3f\n", c, mm, mi, mx, bm, (bm > 0 ? mm / bm : 0) }'
+}
+
+rm -f "$WORK"/base* "$WORK"/during* "$WORK"/delete*
 for i in $(seq "$RUNS"); do
 	load
 	oltp "$SECONDS_LOAD" "base$i"
 	latencies "base$i" >"$WORK/base$i.latencies"
-
-	oltp "$SECONDS_LOAD" "during$i" &
-	load_pid=$!
-	sleep 2
-	t0=$(now_ms)
-	bench_psql -c "SET client_min_messages = warning" \
-		-c "CALL privacy.enforce_retention(batch_size => $BATCH, time_budget => '1 hour')" >/dev/null
-	t1=$(now_ms)
-	wait "$load_pid"
-	latencies "during$i" "$t0" "$t1" >"$WORK/during$i.latencies"
-	note "run $i: OLTP p99 $(p99 <"$WORK/base$i.latencies") ms without the job ($(wc -l <"$WORK/base$i.latencies") transactions), $(p99 <"$WORK/during$i.latencies") ms during the job ($(wc -l <"$WORK/during$i.latencies") transactions in $((t1 - t0)) ms)"
+	job_took=$(oltp_during "during$i" "SET client_min_messages = warning" \
+		"CALL privacy.enforce_retention(batch_size => $BATCH, time_budget => '1 hour')")
+	load
+	delete_took=$(oltp_during "delete$i" "DELETE FROM bench_retention.invoices WHERE issued_on < DATE '2016-01-01'")
+	note "run $i: OLTP p99 $(p99 <"$WORK/base$i.latencies") ms without the job, $(p99 <"$WORK/during$i.latencies") ms during the job ($(wc -l <"$WORK/during$i.latencies") transactions in $job_took ms), $(p99 <"$WORK/delete$i.latencies") ms during one plain DELETE ($(wc -l <"$WORK/delete$i.latencies") transactions in $delete_took ms)"
 done
-# One p99 over the transactions of all runs, on each side: a single run
-# gives only a few hundred transactions during the job.
-w_all=$(cat "$WORK"/during*.latencies | p99)
-b_all=$(cat "$WORK"/base*.latencies | p99)
-read -r _ w_min w_max <<<"$(bench_stats $(for f in "$WORK"/during*.latencies; do p99 <"$f"; done))"
-note "OLTP p99 over all runs: $b_all ms without the job ($(cat "$WORK"/base*.latencies | wc -l) transactions), $w_all ms during the job ($(cat "$WORK"/during*.latencies | wc -l) transactions)"
-awk -v c="OLTP p99 latency during job $SIZE" -v mm="$w_all" -v mi="$w_min" -v mx="$w_max" -v bm="$b_all" \
-	'BEGIN { printf "retention,%s,%.3f,%.3f,%.3f,same load without job,%.3f,%.3f\n", c, mm, mi, mx, bm, (bm > 0 ? mm / bm : 0) }'
+p99_row "during job" during base
+p99_row "during one plain DELETE" delete base
 
 # Leave no rule behind that names the table about to be dropped.
 bench_psql -At >/dev/null <<'SQL'
