@@ -15,8 +15,9 @@
  *		table, so a statement for a changed schema is simply a new key; the
  *		cache is emptied when it reaches CACHED_STATEMENTS_MAX entries.
  *
- *		The statement runs as the calling role, exactly as EXECUTE would, so
- *		the function is not granted to PUBLIC.
+ *		A statement runs as the calling role, exactly as EXECUTE would; the
+ *		functions are for the extension's own functions and are not granted
+ *		to PUBLIC.
  */
 #include "postgres.h"
 
