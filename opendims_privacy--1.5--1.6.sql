@@ -703,6 +703,17 @@ $$;
 -- The retention job keeps the plan of its batch statement
 ------------------------------------------------------------------------------
 
+-- The job's backend lowers its own CPU priority to privacy.retention_nice
+-- (default 10), so that on a busy server the sessions beside it get the CPU
+-- first.
+CREATE FUNCTION privacy._retention_lower_priority()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'privacy_retention_lower_priority'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION privacy._retention_lower_priority() FROM PUBLIC;
+COMMENT ON FUNCTION privacy._retention_lower_priority() IS
+'Lowers this backend''s CPU priority to privacy.retention_nice (never raises it) and returns its nice value (called by the retention job)';
+
 -- A batch was one statement planned again for every batch: the window (the
 -- anchors of the next batch_size due rows) and, in a data-modifying CTE,
 -- the range DELETE or UPDATE up to the window's last anchor. The CTE's
@@ -745,9 +756,11 @@ DECLARE
 	rule_done bigint;
 	careful boolean;
 	batch_result text[];
+	wal_method text;
 	run privacy.retention_runs;
 BEGIN
 	PERFORM privacy._retention_require_own_transactions();
+	PERFORM privacy._retention_lower_priority();
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 THEN
 		RAISE EXCEPTION 'batch_size must be a positive number of rows'
 			USING ERRCODE = 'invalid_parameter_value';
@@ -757,6 +770,17 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	stop_at := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) time_budget;
+	-- Most of the WAL a batch writes is full-page images of the pages it
+	-- changes first after a checkpoint; compressed, they weigh less on the
+	-- WAL writer and on the sessions writing WAL beside the job. Unless the
+	-- server compresses them already, the job's own batches do (lz4 where
+	-- the server has it).
+	IF pg_catalog.current_setting('wal_compression') OPERATOR(pg_catalog.=) 'off' THEN
+		wal_method := CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_settings ps
+										 WHERE ps.name OPERATOR(pg_catalog.=) 'wal_compression'
+										   AND 'lz4' OPERATOR(pg_catalog.=) ANY (ps.enumvals))
+						   THEN 'lz4' ELSE 'pglz' END;
+	END IF;
 	run_id := privacy._retention_run_start(batch_size, time_budget);
 	rule_names := ARRAY(SELECT o.rule_name FROM privacy._retention_order() o);
 	SELECT r.rows_due INTO run_due FROM privacy.retention_runs r WHERE r.id OPERATOR(pg_catalog.=) run_id;
@@ -807,6 +831,9 @@ BEGIN
 			window_rows := NULL;
 			-- No wait of this batch for a row lock lasts longer than this.
 			PERFORM pg_catalog.set_config('lock_timeout', '100ms', true);
+			IF wal_method IS NOT NULL THEN
+				PERFORM pg_catalog.set_config('wal_compression', wal_method, true);
+			END IF;
 			BEGIN
 				-- The window: the anchors of the next batch_size such rows,
 				-- from the index. The range statement acts on every row up

@@ -236,8 +236,29 @@ BEGIN;
 CALL privacy.enforce_retention();
 ROLLBACK;
 
--- Only privileged roles run the job or read the status.
+-- The job's backend lowers its own CPU priority (privacy.retention_nice),
+-- never raises it; only a superuser changes the setting. (Each check starts
+-- in a new backend, at the server's priority 0.)
+SHOW privacy.retention_nice;
+SET privacy.retention_nice = 20;
+\c
+SET privacy.retention_nice = 3;
+SELECT privacy._retention_lower_priority() AS lowered_to;
+SET privacy.retention_nice = 1;
+SELECT privacy._retention_lower_priority() AS not_raised;
+\c
+SET privacy.retention_nice = 5;
+SET client_min_messages = warning;
+CALL privacy.enforce_retention();
+RESET client_min_messages;
+SET privacy.retention_nice = 0;
+SELECT privacy._retention_lower_priority() AS after_the_job;
+RESET privacy.retention_nice;
+
+-- Only privileged roles run the job, set its priority or read the status.
 SET ROLE retention_clerk;
+SET privacy.retention_nice = 0;
+SELECT privacy._retention_lower_priority();
 CALL privacy.enforce_retention();
 SELECT * FROM privacy.retention_status;
 SELECT count(*) >= 0 AS can_read_progress FROM privacy.retention_progress;

@@ -24,6 +24,7 @@ _PG_init(void)
 	SecurityLabelInit();
 	PhoneInit();
 	PurposeInit();
+	RetentionJobInit();
 	ConsentSharedInit();
 
 	MarkGUCPrefixReserved("privacy");

@@ -15,4 +15,7 @@ extern void PhoneInit(void);
 /* purpose.c: the privacy.purpose and privacy.default_purpose settings, and the row-check caches */
 extern void PurposeInit(void);
 
+/* retention_job.c: the privacy.retention_nice setting */
+extern void RetentionJobInit(void);
+
 #endif							/* OPENDIMS_PRIVACY_H */
