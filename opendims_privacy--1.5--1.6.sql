@@ -1,4 +1,4 @@
-/* opendims_privacy--1.5--1.6.sql: export and erasure keep their plans. */
+/* opendims_privacy--1.5--1.6.sql: export, erasure and the retention job keep their statements' plans; the job gives way to the load beside it. */
 
 \echo Use "ALTER EXTENSION opendims_privacy UPDATE TO '1.6'" to load this file. \quit
 
