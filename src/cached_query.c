@@ -75,29 +75,24 @@ statement_matches(const CachedStatement *entry, const char *sql, int nargs,
 		(nargs == 0 || memcmp(entry->argtypes, argtypes, nargs * sizeof(Oid)) == 0);
 }
 
-/* Frees every kept plan and starts an empty cache. */
+/* Frees every kept plan and empties the cache. */
 static void
-reset_cached_statements(void)
+forget_cached_statements(void)
 {
-	if (cached_statements != NULL)
-	{
-		HASH_SEQ_STATUS status;
-		CachedStatement *entry;
+	HASH_SEQ_STATUS status;
+	CachedStatement *entry;
 
-		hash_seq_init(&status, cached_statements);
-		while ((entry = hash_seq_search(&status)) != NULL)
-			SPI_freeplan(entry->plan);
-		hash_destroy(cached_statements);
-		cached_statements = NULL;
-	}
-	if (cached_statements_context != NULL)
-		MemoryContextReset(cached_statements_context);
-	else
-		cached_statements_context = AllocSetContextCreate(TopMemoryContext,
-														  "opendims_privacy cached statements",
-														  ALLOCSET_SMALL_SIZES);
+	if (cached_statements == NULL)
+		return;
+	hash_seq_init(&status, cached_statements);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		SPI_freeplan(entry->plan);
+	hash_destroy(cached_statements);
+	cached_statements = NULL;
+	MemoryContextReset(cached_statements_context);
 }
 
+/* The cache, created on first use. */
 static HTAB *
 statement_table(void)
 {
@@ -106,7 +101,9 @@ statement_table(void)
 		HASHCTL		ctl;
 
 		if (cached_statements_context == NULL)
-			reset_cached_statements();
+			cached_statements_context = AllocSetContextCreate(TopMemoryContext,
+															  "opendims_privacy cached statements",
+															  ALLOCSET_SMALL_SIZES);
 		ctl.keysize = sizeof(uint64);
 		ctl.entrysize = sizeof(CachedStatement);
 		ctl.hcxt = cached_statements_context;
@@ -134,11 +131,11 @@ statement_plan(const char *sql, int nargs, Oid *argtypes)
 	if (entry != NULL && statement_matches(entry, sql, nargs, argtypes))
 		return entry->plan;
 
-	/* Prepare before touching the cache, so that an error leaves it as it was. */
 	/*
-	 * A generated statement looks a subject's rows up by key, so one generic
-	 * plan serves every call; planning it for the values of the first calls
-	 * (the plan cache's default) would only repeat the same plan.
+	 * Prepare before touching the cache, so that an error leaves it as it
+	 * was. A generated statement looks a subject's rows up by key, so one
+	 * generic plan serves every call; planning it for the values of the first
+	 * calls (the plan cache's default) would only repeat the same plan.
 	 */
 	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
@@ -157,7 +154,7 @@ statement_plan(const char *sql, int nargs, Oid *argtypes)
 		hash_search(cached_statements, &key, HASH_REMOVE, NULL);
 	}
 	else if (hash_get_num_entries(statement_table()) >= CACHED_STATEMENTS_MAX)
-		reset_cached_statements();
+		forget_cached_statements();
 
 	entry = hash_search(statement_table(), &key, HASH_ENTER, &found);
 	entry->sql = MemoryContextStrdup(cached_statements_context, sql);
