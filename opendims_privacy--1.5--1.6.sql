@@ -27,47 +27,81 @@ REVOKE ALL ON FUNCTION privacy._cached_row_count(text, "any") FROM PUBLIC;
 COMMENT ON FUNCTION privacy._cached_row_count(text, "any") IS
 'Runs a generated statement (an INSERT, UPDATE or DELETE) with its plan kept for the session and returns how many rows it processed';
 
+-- How a subject kind's keys are read, in one place: its table, the key
+-- column and the column's type. An unknown kind is an error.
+CREATE FUNCTION privacy._subject_kind_key(kind text, OUT table_name regclass, OUT key_column name,
+										  OUT key_type text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	SELECT sk.table_name, sk.key_column, pg_catalog.format_type(a.atttypid, a.atttypmod)
+	  INTO table_name, key_column, key_type
+	  FROM privacy.subject_kinds sk
+	  JOIN pg_catalog.pg_attribute a
+		ON a.attrelid = sk.table_name AND a.attname = sk.key_column AND NOT a.attisdropped
+	 WHERE sk.name = kind;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unrecognized subject kind "%"', kind
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Subject kinds are declared by the policy document; privacy.subject_kinds lists them.';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._subject_kind_key(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._subject_kind_key(text) IS
+'The table, key column and key type of a subject kind; an unknown kind is an error';
+
+-- A subject's key in the canonical text of the key's type, with what
+-- privacy._subject_kind_key() says about the kind. A NULL key, or one that
+-- is not a value of the type, is an error.
+CREATE FUNCTION privacy._subject_key(kind text, subject text, OUT key text, OUT table_name regclass,
+									 OUT key_column name, OUT key_type text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k record := privacy._subject_kind_key(kind);
+BEGIN
+	table_name := k.table_name;
+	key_column := k.key_column;
+	key_type := k.key_type;
+	IF subject IS NULL THEN
+		RAISE EXCEPTION 'subject key must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	BEGIN
+		key := privacy._cached_value(pg_catalog.format('SELECT ($1::%s)::text', key_type), NULL::text, subject);
+	EXCEPTION WHEN data_exception THEN
+		RAISE EXCEPTION 'invalid subject key for subject kind "%"', kind
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('A key of this kind is a value of type %s, the type of %s.%I.',
+											 key_type, privacy._qualified_name(table_name), key_column);
+	END;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._subject_key(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._subject_key(text, text) IS
+'A subject''s key in canonical form, with its kind''s table, key column and key type';
+
 CREATE OR REPLACE FUNCTION privacy._canonical_subject(kind text, subject text, must_exist boolean)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	k privacy.subject_kinds;
-	key_type text;
-	result text;
+	s record := privacy._subject_key(kind, subject);
 BEGIN
-	SELECT * INTO k FROM privacy.subject_kinds sk WHERE sk.name = kind;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'unrecognized subject kind "%"', kind
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Subject kinds are declared by the policy document; privacy.subject_kinds lists them.';
-	END IF;
-	IF subject IS NULL THEN
-		RAISE EXCEPTION 'subject key must not be null'
-			USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT key_type
-	  FROM pg_catalog.pg_attribute a
-	 WHERE a.attrelid = k.table_name AND a.attname = k.key_column AND NOT a.attisdropped;
-	BEGIN
-		result := privacy._cached_value(pg_catalog.format('SELECT ($1::%s)::text', key_type), NULL::text, subject);
-	EXCEPTION WHEN data_exception THEN
-		RAISE EXCEPTION 'invalid subject key for subject kind "%"', kind
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = pg_catalog.format('A key of this kind is a value of type %s, the type of %s.%I.',
-											 key_type, privacy._qualified_name(k.table_name), k.key_column);
-	END;
 	IF must_exist AND NOT privacy._cached_value(
 			pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE %I OPERATOR(pg_catalog.=) $1::%s)',
-							  privacy._qualified_name(k.table_name), k.key_column, key_type),
-			NULL::boolean, result) THEN
+							  privacy._qualified_name(s.table_name), s.key_column, s.key_type),
+			NULL::boolean, s.key) THEN
 		RAISE EXCEPTION 'subject of kind "%" does not exist', kind
 			USING ERRCODE = 'no_data_found',
 				  DETAIL = pg_catalog.format('No row of %s has this %I.',
-											 privacy._qualified_name(k.table_name), k.key_column);
+											 privacy._qualified_name(s.table_name), s.key_column);
 	END IF;
-	RETURN result;
+	RETURN s.key;
 END
 $$;
 
@@ -78,19 +112,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	-- Checks the kind and the key's syntax, with the ledger's errors.
-	key text := privacy._canonical_subject(kind, subject, false);
-	k privacy.subject_kinds;
-	key_type text;
+	s record := privacy._subject_key(kind, subject);
 BEGIN
-	SELECT * INTO STRICT k FROM privacy.subject_kinds sk WHERE sk.name = kind;
-	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT key_type
-	  FROM pg_catalog.pg_attribute a
-	 WHERE a.attrelid = k.table_name AND a.attname = k.key_column AND NOT a.attisdropped;
 	RETURN privacy._cached_value(
 		pg_catalog.format('SELECT EXISTS (SELECT FROM %s t WHERE t.%I = $1::%s %s)',
-						  privacy._qualified_name(k.table_name), k.key_column, key_type,
+						  privacy._qualified_name(s.table_name), s.key_column, s.key_type,
 						  CASE WHEN lock_it THEN 'FOR UPDATE' ELSE '' END),
-		NULL::boolean, key);
+		NULL::boolean, s.key);
 END
 $$;
 
@@ -205,6 +233,20 @@ REVOKE ALL ON FUNCTION privacy._export_statement(text) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._export_statement(text) IS
 'The export statement of a subject kind, what the export says about its tables, and the policy''s sections (cached)';
 
+-- Everything derived from the subject map goes at once, whether DDL, a
+-- security label or a policy change cleared it.
+CREATE FUNCTION privacy._forget_subject_caches()
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	DELETE FROM privacy._subject_plans;
+	DELETE FROM privacy._export_statements;
+END;
+REVOKE ALL ON FUNCTION privacy._forget_subject_caches() FROM PUBLIC;
+COMMENT ON FUNCTION privacy._forget_subject_caches() IS
+'Empties the caches derived from the subject map: per-table plans and export statements';
+
 CREATE OR REPLACE FUNCTION privacy._forget_subject_plans()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -212,8 +254,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	DELETE FROM privacy._subject_plans;
-	DELETE FROM privacy._export_statements;
+	PERFORM privacy._forget_subject_caches();
 END
 $$;
 
@@ -223,8 +264,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	DELETE FROM privacy._subject_plans;
-	DELETE FROM privacy._export_statements;
+	PERFORM privacy._forget_subject_caches();
 	RETURN NULL;
 END
 $$;
@@ -416,23 +456,17 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	k privacy.subject_kinds;
+	k record := privacy._subject_kind_key(kind);
 	hops oid[] := privacy._subject_path(kind, rel);
 	hop_count integer := COALESCE(pg_catalog.array_length(hops, 1), 0);
 	hop privacy.foreign_keys;
-	key_type text;
-	key_column text;
+	key_column text := k.key_column;
 	tables text[] := '{}';
 	conds text[] := '{}';
 	cur text := 't0';
 	alias text;
 	pos integer;
 BEGIN
-	SELECT * INTO STRICT k FROM privacy.subject_kinds sk WHERE sk.name = kind;
-	SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO STRICT key_type
-	  FROM pg_catalog.pg_attribute a
-	 WHERE a.attrelid = k.table_name AND a.attname = k.key_column AND NOT a.attisdropped;
-	key_column := k.key_column;
 	FOR i IN 1 .. hop_count LOOP
 		SELECT * INTO STRICT hop FROM privacy.foreign_keys f WHERE f.constraint_oid = hops[i];
 		pos := pg_catalog.array_position(hop.to_columns, k.key_column);
@@ -445,7 +479,7 @@ BEGIN
 		conds := conds || privacy._join_condition(hop, alias, cur);
 		cur := alias;
 	END LOOP;
-	conds := conds || pg_catalog.format('%s.%I = $1::%s', cur, key_column, key_type);
+	conds := conds || pg_catalog.format('%s.%I = $1::%s', cur, key_column, k.key_type);
 	joined := pg_catalog.array_to_string(tables, ', ');
 	conditions := pg_catalog.array_to_string(conds, ' AND ');
 END
@@ -526,8 +560,7 @@ COMMENT ON FUNCTION privacy._subject_erase_sql(text, regclass) IS
 CREATE INDEX ON privacy.subject_requests (kind, subject_ref);
 
 -- The cached plans gain the erasure statement; the cache starts empty.
-DELETE FROM privacy._subject_plans;
-DELETE FROM privacy._export_statements;
+SELECT privacy._forget_subject_caches();
 ALTER TABLE privacy._subject_plans ADD COLUMN erase_sql text NOT NULL;
 
 CREATE OR REPLACE FUNCTION privacy._subject_plan(kind text)
