@@ -31,8 +31,7 @@
 #   OLTP p99 during one plain DELETE   the same, while one plain DELETE of
 #                         the due rows runs instead of the job: what the
 #                         work itself costs the load, for comparison.
-# Each measurement starts from freshly loaded data; BENCH_RUNS (default 3
-# here) runs of each are made, alternating.
+# BENCH_RUNS (default 3 here) runs of each are made, alternating.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/bench/lib.sh
@@ -109,21 +108,15 @@ CHECKPOINT;
 SQL
 }
 
-# job_ms: runs the retention job and prints its time in ms.
-job_ms() {
-	local t0 t1
-	t0=$(now_ms)
-	bench_psql -c "SET client_min_messages = warning" \
-		-c "CALL privacy.enforce_retention(batch_size => $BATCH, time_budget => '1 hour')" >/dev/null
-	t1=$(now_ms)
-	echo $((t1 - t0))
-}
+# The job, and the plain DELETE of the same rows it is compared with.
+JOB_SQL="CALL privacy.enforce_retention(batch_size => $BATCH, time_budget => '1 hour')"
+DELETE_SQL="DELETE FROM bench_retention.invoices WHERE issued_on < DATE '2016-01-01'"
 
-# delete_ms: deletes the same rows with one plain DELETE; prints ms.
-delete_ms() {
+# run_ms SQL: runs SQL (without its notices) and prints its time in ms.
+run_ms() {
 	local t0 t1
 	t0=$(now_ms)
-	bench_psql -c "DELETE FROM bench_retention.invoices WHERE issued_on < DATE '2016-01-01'" >/dev/null
+	bench_psql -c "SET client_min_messages = warning" -c "$1" >/dev/null
 	t1=$(now_ms)
 	echo $((t1 - t0))
 }
@@ -170,36 +163,32 @@ jobs_t=()
 dels_t=()
 for i in $(seq "$RUNS"); do
 	load
-	jobs_t+=("$(job_ms)")
+	jobs_t+=("$(run_ms "$JOB_SQL")")
 	[ "$(left_due)" = 0 ] || { note "the job left due rows"; exit 1; }
 	load
-	dels_t+=("$(delete_ms)")
+	dels_t+=("$(run_ms "$DELETE_SQL")")
 	note "run $i: job ${jobs_t[-1]} ms, plain DELETE ${dels_t[-1]} ms"
 done
 read -r j_med j_min j_max <<<"$(bench_stats "${jobs_t[@]}")"
 read -r d_med _ _ <<<"$(bench_stats "${dels_t[@]}")"
-awk -v c="job vs plain DELETE $SIZE" -v mm="$j_med" -v mi="$j_min" -v mx="$j_max" -v bm="$d_med" \
-	'BEGIN { printf "retention,%s,%.3f,%.3f,%.3f,plain DELETE,%.3f,%.3f\n", c, mm, mi, mx, bm, mm / bm }'
+bench_row retention "job vs plain DELETE $SIZE" "$j_med" "$j_min" "$j_max" "plain DELETE" "$d_med"
 note "job throughput relative to one plain DELETE: $(awk -v j="$j_med" -v d="$d_med" 'BEGIN { printf "%.2f", d / j }') (target >= 0.7)"
 
 # The load runs a little longer than the job takes.
 SECONDS_LOAD=$(awk -v j="$j_med" 'BEGIN { s = int(j / 1000 * 1.2) + 4; print (s < 8 ? 8 : s) }')
-# oltp_during PREFIX SQL...: runs the load, and 2 s into it the statements
-# (each with psql -c); writes the latencies of the transactions that started
-# while they ran to PREFIX.latencies and prints how long they took (ms).
+# oltp_during PREFIX SQL: runs the load, and 2 s into it SQL; writes the
+# latencies of the transactions that started while SQL ran to
+# PREFIX.latencies and prints how long SQL took (ms).
 oltp_during() {
-	local prefix=$1 load_pid t0 t1 arg args=()
-	shift
-	for arg in "$@"; do args+=(-c "$arg"); done
+	local prefix=$1 load_pid t0 took
 	oltp "$SECONDS_LOAD" "$prefix" &
 	load_pid=$!
 	sleep 2
 	t0=$(now_ms)
-	bench_psql "${args[@]}" >/dev/null
-	t1=$(now_ms)
+	took=$(run_ms "$2")
 	wait "$load_pid"
-	latencies "$prefix" "$t0" "$t1" >"$WORK/$prefix.latencies"
-	echo $((t1 - t0))
+	latencies "$prefix" "$t0" "$((t0 + took))" >"$WORK/$prefix.latencies"
+	echo "$took"
 }
 
 # p99_row CASE PREFIX BASELINE_PREFIX: the CSV row of one p99 over the
@@ -211,8 +200,7 @@ p99_row() {
 	base=$(cat "$WORK/$3"*.latencies | p99)
 	read -r _ min max <<<"$(bench_stats $(for f in "$WORK/$2"*.latencies; do p99 <"$f"; done))"
 	note "OLTP p99 over all runs: $base ms without the job ($(cat "$WORK/$3"*.latencies | wc -l) transactions), $all ms $1 ($(cat "$WORK/$2"*.latencies | wc -l) transactions)"
-	awk -v c="OLTP p99 latency $1 $SIZE" -v mm="$all" -v mi="$min" -v mx="$max" -v bm="$base" \
-		'BEGIN { printf "retention,%s,%.3f,%.3f,%.3f,same load without job,%.3f,%.3f\n", c, mm, mi, mx, bm, (bm > 0 ? mm / bm : 0) }'
+	bench_row retention "OLTP p99 latency $1 $SIZE" "$all" "$min" "$max" "same load without job" "$base"
 }
 
 rm -f "$WORK"/base* "$WORK"/during* "$WORK"/delete*
@@ -220,10 +208,9 @@ for i in $(seq "$RUNS"); do
 	load
 	oltp "$SECONDS_LOAD" "base$i"
 	latencies "base$i" >"$WORK/base$i.latencies"
-	job_took=$(oltp_during "during$i" "SET client_min_messages = warning" \
-		"CALL privacy.enforce_retention(batch_size => $BATCH, time_budget => '1 hour')")
+	job_took=$(oltp_during "during$i" "$JOB_SQL")
 	load
-	delete_took=$(oltp_during "delete$i" "DELETE FROM bench_retention.invoices WHERE issued_on < DATE '2016-01-01'")
+	delete_took=$(oltp_during "delete$i" "$DELETE_SQL")
 	note "run $i: OLTP p99 $(p99 <"$WORK/base$i.latencies") ms without the job, $(p99 <"$WORK/during$i.latencies") ms during the job ($(wc -l <"$WORK/during$i.latencies") transactions in $job_took ms), $(p99 <"$WORK/delete$i.latencies") ms during one plain DELETE ($(wc -l <"$WORK/delete$i.latencies") transactions in $delete_took ms)"
 done
 p99_row "during job" during base
