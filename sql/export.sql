@@ -32,8 +32,11 @@ SELECT jsonb_array_length(e -> 'purposes') AS purposes, jsonb_array_length(e -> 
 SELECT position('Bo ' IN e::text) = 0 AND position('bo.unique' IN e::text) = 0
        AND position('Cy ' IN e::text) = 0 AND position('Bo Street' IN e::text) = 0 AS nothing_of_others
   FROM ada;
--- A subject with rows in only one table.
-SELECT jsonb_object_keys(privacy.export_subject('customer', '3') -> 'data');
+-- A subject with rows in only one table: the categories, sources and
+-- retention rules are those of that table.
+CREATE TEMP TABLE cy AS SELECT privacy.export_subject('customer', '3') AS e;
+SELECT jsonb_object_keys(e -> 'data') FROM cy;
+SELECT e -> 'categories' AS categories, e -> 'sources' AS sources, e -> 'retention' AS retention FROM cy;
 -- The export is audited, by subject reference only.
 SELECT action, subject_ref = privacy.subject_ref('customer', '1') AS ref_ok, summary
   FROM privacy.audit_log WHERE action = 'export' ORDER BY id;
@@ -54,6 +57,39 @@ CREATE INDEX ON shop.notes (customer_id);
 SECURITY LABEL FOR privacy ON COLUMN shop.notes.note IS 'support';
 INSERT INTO shop.notes VALUES (1, 'called about a late parcel');
 SELECT privacy.export_subject('customer', '1') -> 'data' -> 'shop.notes' -> 'rows';
+
+-- Every lookup of the export statement can use an index: with sequential
+-- scans disabled, its plan for any subject (the generic plan, which the
+-- export keeps) scans sequentially only the tables whose path the subject
+-- map reports as not indexed. The ledger holds other subjects' events too.
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
+SELECT current_user, 'customer', g::text, 'consent.grant', 'marketing', 'webshop' FROM generate_series(1000, 3000) g;
+ANALYZE privacy.consent_ledger;
+SET enable_seqscan = off;
+SET plan_cache_mode = force_generic_plan;
+CREATE TEMP TABLE export_plan (line text);
+DO $$
+DECLARE
+	line text;
+BEGIN
+	EXECUTE 'PREPARE export_statement(text) AS ' || privacy._export_statement('customer');
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) EXECUTE export_statement(''1'')' LOOP
+		INSERT INTO export_plan VALUES (line);
+	END LOOP;
+END
+$$;
+DEALLOCATE export_statement;
+RESET plan_cache_mode;
+RESET enable_seqscan;
+SELECT DISTINCT substring(line FROM 'Seq Scan on (\S+)') AS scanned_sequentially
+  FROM export_plan WHERE line LIKE '%Seq Scan%' ORDER BY 1;
+SELECT table_name, indexed FROM privacy.subject_map WHERE kind = 'customer' AND NOT indexed ORDER BY 1;
+-- Every other table of the kind, and the consent ledger by subject, are
+-- read through an index.
+SELECT DISTINCT COALESCE(substring(line FROM 'Index (?:Only )?Scan using \S+ on (\S+)'),
+                         substring(line FROM 'Bitmap Heap Scan on (\S+)')) AS read_by_index
+  FROM export_plan WHERE line ~ 'Index (Only )?Scan using|Bitmap Heap Scan' ORDER BY 1;
+SELECT count(*) AS ledger_lookups_by_subject FROM export_plan WHERE line ~ 'Index Cond: .*subject = ANY';
 
 -- Only roles granted it may export.
 CREATE ROLE export_stranger;

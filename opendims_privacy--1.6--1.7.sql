@@ -1,0 +1,227 @@
+/* opendims_privacy--1.6--1.7.sql: an export is one generated statement per subject kind. */
+
+\echo Use "ALTER EXTENSION opendims_privacy UPDATE TO '1.7'" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- Export: one statement reads the subject, its rows and its history
+------------------------------------------------------------------------------
+
+-- In 1.6 an export ran a statement for the subject's rows and then, in
+-- PL/pgSQL, checked the subject, looked up the categories, sources and
+-- retention rules of the tables with rows, and read the consent history:
+-- about a dozen statements, most of an export's time. What the policy says
+-- about each table does not change between exports, so it now goes into the
+-- generated statement as constants, and one statement per subject kind does
+-- everything that depends on the subject.
+
+-- What the export statement returns: the export document and, for its
+-- audit entry, how many tables and rows it holds.
+CREATE TYPE privacy._export_result AS (document jsonb, table_count integer, row_count bigint);
+
+-- The export statement of a kind; $1 is the subject key as given (text).
+-- Its only row (none when no row of the kind's table has that key) is the
+-- whole export document:
+--   controller, policy_version, purposes, recipients, rights, contact
+--                    the policy's sections (constants);
+--   subject, generated_at;
+--   data             per table with rows (its quoted, qualified name): the
+--                    columns' categories and the rows;
+--   categories, sources, retention
+--                    the entries that concern those tables;
+--   consent_history  the subject's ledger events, oldest first.
+CREATE OR REPLACE FUNCTION privacy._export_sql(kind text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k record := privacy._subject_kind_key(kind);
+	key_value text := pg_catalog.format('$1::%s', k.key_type);
+	-- The personal tables in the order of the export, and the FROM clause
+	-- of each one's rows of the subject; the sections below name the tables
+	-- they concern by their number in this order.
+	personal regclass[];
+	from_clauses text[];
+	tables text;
+	categories text;
+	sources text;
+	retention text;
+	policy_sections text;
+BEGIN
+	SELECT pg_catalog.array_agg(p.table_name ORDER BY p.depth, p.table_name::text),
+		   pg_catalog.array_agg(p.rows_sql ORDER BY p.depth, p.table_name::text)
+	  INTO personal, from_clauses
+	  FROM privacy._subject_plan(kind) p
+	 WHERE p.personal;
+
+	SELECT pg_catalog.string_agg(pg_catalog.format(
+				'(%s, %L, (SELECT pg_catalog.jsonb_build_object(''categories'', %L::pg_catalog.jsonb, '
+				'''rows'', pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0))) %s HAVING pg_catalog.count(*) > 0))',
+				t.n, privacy._qualified_name(t.table_name),
+				(SELECT pg_catalog.jsonb_object_agg(cc.column_name, cc.category ORDER BY cc.column_name)
+				   FROM privacy.classified_columns cc WHERE cc.table_name = t.table_name),
+				t.rows_sql), ', ' ORDER BY t.n)
+	  INTO tables
+	  FROM ROWS FROM (pg_catalog.unnest(personal), pg_catalog.unnest(from_clauses)) WITH ORDINALITY t(table_name, rows_sql, n);
+
+	-- The categories and the sources of the personal columns, each with the
+	-- tables whose columns have it.
+	SELECT pg_catalog.string_agg(privacy._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
+			   FILTER (WHERE e.section = 'categories'),
+		   pg_catalog.string_agg(privacy._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
+			   FILTER (WHERE e.section = 'sources')
+	  INTO categories, sources
+	  FROM (SELECT x.section, x.entry, pg_catalog.array_agg(DISTINCT t.n) AS ns,
+				   pg_catalog.row_number() OVER (PARTITION BY x.section ORDER BY x.name) AS ord
+			  FROM pg_catalog.unnest(personal) WITH ORDINALITY t(table_name, n)
+			  JOIN privacy.classified_columns cc ON cc.table_name = t.table_name
+			  CROSS JOIN LATERAL (
+					SELECT 'categories', c.name, pg_catalog.jsonb_build_object('category', c.name, 'description', c.description)
+					  FROM privacy.categories c WHERE c.name = cc.category
+					UNION ALL
+					SELECT 'sources', s.name, pg_catalog.jsonb_build_object('source', s.name, 'description', s.description)
+					  FROM privacy.sources s WHERE s.name = cc.source) x(section, name, entry)
+			 GROUP BY x.section, x.name, x.entry) e;
+
+	SELECT pg_catalog.string_agg(privacy._export_entry_sql(e.ord, ARRAY[e.n], e.entry), ', ' ORDER BY e.ord)
+	  INTO retention
+	  FROM (SELECT pg_catalog.row_number() OVER (ORDER BY rr.name) AS ord, t.n,
+				   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+						'table', privacy._qualified_name(rr.table_name), 'period', rr.period,
+						'counted_from', rr.anchor, 'action', rr.action, 'legal_basis', rr.legal_basis,
+						'minimum', rr.minimum,
+						'minimum_from', CASE WHEN rr.minimum IS NOT NULL THEN rr.minimum_from END,
+						'description', NULLIF(rr.description, ''))) AS entry
+			  FROM privacy.retention_rules rr
+			  JOIN pg_catalog.unnest(personal) WITH ORDINALITY t(table_name, n) ON t.table_name = rr.table_name) e;
+
+	SELECT pg_catalog.string_agg(pg_catalog.format('%L, %L::pg_catalog.jsonb', x.key, x.value), ', ' ORDER BY x.key)
+	  INTO policy_sections
+	  FROM pg_catalog.jsonb_each(privacy._export_policy_sections()) x;
+
+	RETURN pg_catalog.format($sql$
+WITH tables (n, name, entry) AS (%1$s),
+present AS (
+	SELECT pg_catalog.array_agg(t.n) AS ns,
+		   COALESCE(pg_catalog.jsonb_object_agg(t.name, t.entry), '{}') AS data,
+		   COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(t.entry -> 'rows')), 0) AS row_count
+	  FROM tables t
+	 WHERE t.entry IS NOT NULL)
+SELECT ROW(pg_catalog.jsonb_build_object(
+	%2$s,
+	'subject', pg_catalog.jsonb_build_object('kind', %3$L, 'key', $1),
+	'generated_at', pg_catalog.now(),
+	'data', p.data,
+	'categories', %4$s,
+	'sources', %5$s,
+	'retention', %6$s,
+	'consent_history', (
+		SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+					'time', l.recorded_at, 'action', l.action, 'purpose', l.purpose,
+					'source', l.source, 'policy_version', l.policy_version,
+					'evidence', l.evidence, 'recorded_by', l.actor) ORDER BY l.id), '[]')
+		  FROM privacy.consent_ledger l,
+			   (SELECT k.key, privacy.subject_ref(%3$L, k.key) AS ref FROM (SELECT (%7$s)::text AS key) k) s
+		 WHERE l.kind = %3$L AND l.subject = ANY (ARRAY[s.key, s.ref])
+		   -- An erased subject's events are found by the subject's reference.
+		   AND l.subject = CASE WHEN l.forgotten THEN s.ref ELSE s.key END)),
+	COALESCE(pg_catalog.cardinality(p.ns), 0), p.row_count)::privacy._export_result
+  FROM present p
+ WHERE EXISTS (SELECT FROM %8$s s WHERE s.%9$I OPERATOR(pg_catalog.=) %7$s)$sql$,
+		-- A kind whose tables hold no personal column has no rows to read.
+		COALESCE('VALUES ' || tables,
+				 'SELECT NULL::pg_catalog.int4, NULL::pg_catalog.text, NULL::pg_catalog.jsonb WHERE false'),
+		policy_sections, kind,
+		privacy._export_section_sql(categories),
+		privacy._export_section_sql(sources),
+		privacy._export_section_sql(retention),
+		key_value, privacy._qualified_name(k.table_name), k.key_column);
+END
+$$;
+
+-- One entry of a section of the export statement: a VALUES row of its place
+-- in the section, the numbers of the tables it concerns, and the entry.
+CREATE FUNCTION privacy._export_entry_sql(ord bigint, tables bigint[], entry jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.format('(%s, %L::pg_catalog.int4[], %L::pg_catalog.jsonb)', ord, tables, entry);
+REVOKE ALL ON FUNCTION privacy._export_entry_sql(bigint, bigint[], jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._export_entry_sql(bigint, bigint[], jsonb) IS
+'One entry of a section of the export statement, as a VALUES row';
+
+-- One section of the export statement from its entries (VALUES rows of
+-- privacy._export_entry_sql, or NULL for none): an expression giving the
+-- array of the entries that concern a table where the subject has rows
+-- (p.ns, the numbers of those tables).
+CREATE FUNCTION privacy._export_section_sql(entries text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN entries IS NULL THEN '''[]''::pg_catalog.jsonb'
+			ELSE pg_catalog.format('(SELECT COALESCE(pg_catalog.jsonb_agg(e.entry ORDER BY e.ord), ''[]'') '
+								   'FROM (VALUES %s) e(ord, ns, entry) WHERE e.ns OPERATOR(pg_catalog.&&) p.ns)',
+								   entries) END;
+REVOKE ALL ON FUNCTION privacy._export_section_sql(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._export_section_sql(text) IS
+'One section of the export statement: the entries that concern the tables where the subject has rows';
+
+-- The cache keeps the statement alone: the policy's sections and what the
+-- export says about each table are now part of it.
+SELECT privacy._forget_subject_caches();
+DROP FUNCTION privacy._export_statement(text);
+ALTER TABLE privacy._export_statements DROP COLUMN tables, DROP COLUMN sections;
+COMMENT ON TABLE privacy._export_statements IS
+'Cache: per subject kind, the export statement; cleared on DDL and policy changes';
+DROP FUNCTION privacy._export_tables(text);
+
+CREATE FUNCTION privacy._export_statement(kind text)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	statement text;
+BEGIN
+	SELECT s.export_sql INTO statement FROM privacy._export_statements s WHERE s.kind = _export_statement.kind;
+	IF NOT FOUND THEN
+		statement := privacy._export_sql(kind);
+		INSERT INTO privacy._export_statements (kind, export_sql) VALUES (kind, statement) ON CONFLICT DO NOTHING;
+	END IF;
+	RETURN statement;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._export_statement(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._export_statement(text) IS
+'The export statement of a subject kind (cached); an unknown kind is an error';
+
+CREATE OR REPLACE FUNCTION privacy._export_subject(kind text, subject text, request_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	statement text;
+	export privacy._export_result;
+BEGIN
+	IF kind IS NULL OR subject IS NULL THEN
+		RAISE EXCEPTION 'kind and subject must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	statement := privacy._export_statement(kind);
+	BEGIN
+		export := privacy._cached_value(statement, NULL::privacy._export_result, subject);
+	EXCEPTION WHEN data_exception THEN
+		-- A key that is not a value of the key's type gets the error every
+		-- function taking a subject gives; any other error stands.
+		PERFORM privacy._subject_key(kind, subject);
+		RAISE;
+	END;
+	IF export.document IS NULL THEN
+		RAISE EXCEPTION 'subject "%" of kind "%" does not exist', subject, kind
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	PERFORM privacy._audit(SESSION_USER, 'export', kind, subject, request_id,
+						   pg_catalog.jsonb_build_object('tables', export.table_count, 'rows', export.row_count));
+	RETURN export.document;
+END
+$$;
