@@ -30,6 +30,14 @@
 #               hand-written DELETEs in foreign-key order; erasure destroys
 #               its subjects, so every run (measured and baseline
 #               alternately) takes fresh ones (target: at most 1.5 times);
+#   hand-written plus audit entry (export), hand-written plus audit entry
+#   and erasure record (erasure)   what the issue's other requirements cost
+#               by themselves: the hand-written SQL plus, for an export, the
+#               audit entry every export writes (privacy._audit), and for an
+#               erasure, that and the row of privacy.erasures holding the
+#               receipt (one taken from a real erasure), against the
+#               hand-written SQL alone; the extension cannot do better than
+#               this ratio;
 #   per-call growth at 10x data   the time per call at 10 times the data
 #               against the time per call before growing it (target: at
 #               most 1.2 times), for the extension and the hand-written SQL;
@@ -48,8 +56,9 @@ CALLS=${RIGHTS_CALLS:-200}
 SMALL=$(awk -v s="$SCALE" 'BEGIN { printf "%d", 100000 * s + 0.5 }')
 LARGE=$((SMALL * 10))
 # Subjects each size uses up: one export set, and one fresh batch per
-# erasure run (the warm-up run and BENCH_RUNS timed runs, on both sides).
-BATCHES=$((2 * (BENCH_RUNS + 1)))
+# erasure run (the warm-up run and BENCH_RUNS timed runs, on both sides, of
+# two comparisons).
+BATCHES=$((4 * (BENCH_RUNS + 1)))
 if [ "$SMALL" -lt $((4 * (BATCHES + 1) * CALLS)) ]; then
 	echo "rights.sh: scale $SCALE gives $SMALL subjects, too few for $CALLS calls per run" >&2
 	exit 2
@@ -256,6 +265,39 @@ BEGIN
 END
 $$;
 
+-- What the issue requires besides the data, by itself: the audit entry of
+-- an export, and for an erasure also the row of privacy.erasures with its
+-- receipt (sample_receipt holds one from a real erasure).
+CREATE TABLE bench_rights.sample_receipt (receipt jsonb NOT NULL);
+
+CREATE FUNCTION bench_rights.export_by_hand_audited(customer_key bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	result jsonb := bench_rights.export_by_hand(customer_key);
+BEGIN
+	PERFORM privacy._audit(SESSION_USER, 'export', 'customer', customer_key::text, NULL,
+						   jsonb_build_object('tables', 10, 'rows', 20));
+	RETURN result;
+END
+$$;
+
+CREATE FUNCTION bench_rights.erase_by_hand_recorded(customer_key bigint)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	receipt jsonb := (SELECT r.receipt FROM bench_rights.sample_receipt r);
+BEGIN
+	PERFORM bench_rights.erase_by_hand(customer_key);
+	INSERT INTO privacy.erasures (kind, subject_ref, erased_at, reason, receipt)
+	VALUES ('customer', privacy.subject_ref('customer', customer_key::text), now(), 'benchmark', receipt);
+	PERFORM privacy._audit(SESSION_USER, 'erasure', 'customer', customer_key::text, NULL,
+						   receipt - 'tables' - 'subject_ref' - 'kind' - 'ledgers');
+END
+$$;
+
 -- The subjects the exports read (n = 1 ..), and the pool of subjects the
 -- erasures use up, one batch per timed statement.
 CREATE TABLE bench_rights.export_subjects (n integer PRIMARY KEY, subject bigint NOT NULL);
@@ -282,8 +324,10 @@ END
 $$;
 
 -- The timed statements: calls exports of the export subjects, or the
--- erasure of the next batch, through the extension or by hand.
-CREATE FUNCTION bench_rights.run_export(by_hand boolean, calls integer)
+-- erasure of the next batch, through the extension ('extension'), by hand
+-- ('hand'), or by hand with what the issue requires besides ('hand_audited',
+-- 'hand_recorded').
+CREATE FUNCTION bench_rights.run_export(how text, calls integer)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -291,16 +335,16 @@ DECLARE
 	s bigint;
 BEGIN
 	FOR s IN SELECT e.subject FROM bench_rights.export_subjects e WHERE e.n <= calls ORDER BY e.n LOOP
-		IF by_hand THEN
-			PERFORM bench_rights.export_by_hand(s);
-		ELSE
-			PERFORM privacy.export_subject('customer', s::text);
-		END IF;
+		CASE how
+			WHEN 'extension' THEN PERFORM privacy.export_subject('customer', s::text);
+			WHEN 'hand' THEN PERFORM bench_rights.export_by_hand(s);
+			WHEN 'hand_audited' THEN PERFORM bench_rights.export_by_hand_audited(s);
+		END CASE;
 	END LOOP;
 END
 $$;
 
-CREATE FUNCTION bench_rights.run_erasure(by_hand boolean)
+CREATE FUNCTION bench_rights.run_erasure(how text)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -308,11 +352,11 @@ DECLARE
 	s bigint;
 BEGIN
 	FOREACH s IN ARRAY bench_rights.next_erase_batch() LOOP
-		IF by_hand THEN
-			PERFORM bench_rights.erase_by_hand(s);
-		ELSE
-			PERFORM privacy.erase_subject('customer', s::text, 'benchmark');
-		END IF;
+		CASE how
+			WHEN 'extension' THEN PERFORM privacy.erase_subject('customer', s::text, 'benchmark');
+			WHEN 'hand' THEN PERFORM bench_rights.erase_by_hand(s);
+			WHEN 'hand_recorded' THEN PERFORM bench_rights.erase_by_hand_recorded(s);
+		END CASE;
 	END LOOP;
 END
 $$;
@@ -408,7 +452,8 @@ SQL
 # check SIZE: warms the plan cache, then checks that the extension's
 # export of a subject (the last of the export set, which the timed runs do
 # not read) holds exactly the rows of the hand-written one, and that the
-# erasure of the subject of batch 0 deletes all 20 of its rows.
+# erasure of the subject of batch 0 deletes all 20 of its rows; keeps that
+# erasure's receipt as the sample.
 check() {
 	progress "warming privacy._subject_plans; checking one export and one erasure at $1"
 	bench_psql >/dev/null <<'SQL'
@@ -438,6 +483,8 @@ BEGIN
 	   OR EXISTS (SELECT FROM bench_rights.customers c WHERE c.id = x) THEN
 		RAISE EXCEPTION 'the erasure of subject % deleted % rows, not 20', x, receipt ->> 'rows_deleted';
 	END IF;
+	TRUNCATE bench_rights.sample_receipt;
+	INSERT INTO bench_rights.sample_receipt VALUES (receipt);
 END
 $check$;
 SQL
@@ -448,24 +495,40 @@ valid() {
 	awk -F, 'NF == 8 && $3 > 0 && $7 > 0 { ok = 1 } END { exit !ok }' <<<"$1"
 }
 
-# measure SIZE: the export and erasure rows at the current data size; sets
-# export_row and erasure_row.
+# compare_calls BENCHMARK CASE MEASURED_SQL BASELINE_NAME BASELINE_SQL:
+# bench_compare_warm per call, failing unless both sides were timed.
+compare_calls() {
+	local row
+	row=$(bench_compare_warm "$@" | bench_per_call "$CALLS")
+	valid "$row" || { echo "rights.sh: $1 at $2 failed" >&2; exit 1; }
+	echo "$row"
+}
+
+# measure SIZE: the export and erasure rows at the current data size, and
+# what the issue's other requirements cost by themselves; sets export_row
+# and erasure_row.
 measure() {
 	local size=$1 first
 	progress "timing export at $size ($CALLS calls per run, one session)"
-	export_row=$(bench_compare_warm export "$size" \
-		"SELECT bench_rights.run_export(false, $CALLS)" \
+	export_row=$(compare_calls export "$size" \
+		"SELECT bench_rights.run_export('extension', $CALLS)" \
 		"hand-written SELECTs with jsonb_agg" \
-		"SELECT bench_rights.run_export(true, $CALLS)" | bench_per_call "$CALLS")
-	valid "$export_row" || { echo "rights.sh: export at $size failed" >&2; exit 1; }
+		"SELECT bench_rights.run_export('hand', $CALLS)")
 	echo "$export_row"
+	compare_calls export "hand-written plus audit entry $size" \
+		"SELECT bench_rights.run_export('hand_audited', $CALLS)" \
+		"hand-written SELECTs with jsonb_agg" \
+		"SELECT bench_rights.run_export('hand', $CALLS)"
 	progress "timing erasure at $size ($CALLS calls per run, one session, fresh subjects each run)"
-	erasure_row=$(bench_compare_warm erasure "$size" \
-		"SELECT bench_rights.run_erasure(false)" \
+	erasure_row=$(compare_calls erasure "$size" \
+		"SELECT bench_rights.run_erasure('extension')" \
 		"hand-written DELETEs in FK order" \
-		"SELECT bench_rights.run_erasure(true)" | bench_per_call "$CALLS")
-	valid "$erasure_row" || { echo "rights.sh: erasure at $size failed" >&2; exit 1; }
+		"SELECT bench_rights.run_erasure('hand')")
 	echo "$erasure_row"
+	compare_calls erasure "hand-written plus audit entry and erasure record $size" \
+		"SELECT bench_rights.run_erasure('hand_recorded')" \
+		"hand-written DELETEs in FK order" \
+		"SELECT bench_rights.run_erasure('hand')"
 	progress "timing the first export of a new session at $size"
 	first=$(bench_psql -At -c "SELECT e.subject FROM bench_rights.export_subjects e ORDER BY e.n DESC LIMIT 1")
 	bench_compare export "first call in a new session at $size" \
