@@ -79,6 +79,16 @@ ran=0
 failed=0
 failures=()
 
+# new_database NAME: a new database with the extension. Each benchmark runs
+# in one of its own, so that what one leaves behind (ledger events, audit
+# entries, erasure records, dead rows) cannot change another's figures.
+new_database() {
+	dropdb --if-exists "$1" &&
+		createdb "$1" &&
+		psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "SET client_min_messages = warning" \
+			-c "CREATE EXTENSION opendims_privacy CASCADE" >/dev/null
+}
+
 # A row is "benchmark,case,median,min,max,baseline,baseline median,ratio".
 row_re='^[^,]+,[^,]+,[0-9.]+,[0-9.]+,[0-9.]+,[^,]+,[0-9.]+,[0-9.]+$'
 
@@ -92,7 +102,12 @@ for script in test/bench/*.sh; do
 	ran=$((ran + 1))
 	log "$name (scale $SCALE)"
 	t0=$(date +%s)
-	timeout "$BENCH_TIMEOUT" bash "$script" "$SCALE" </dev/null >"$OUT/$name.out" 2>"$OUT/$name.log" &
+	if ! new_database "bench_$name"; then
+		failed=$((failed + 1))
+		failures+=("$name (its database could not be created)")
+		continue
+	fi
+	PGDATABASE="bench_$name" timeout "$BENCH_TIMEOUT" bash "$script" "$SCALE" </dev/null >"$OUT/$name.out" 2>"$OUT/$name.log" &
 	pid=$!
 	# Show the script's progress while it runs, and its rows when it ends.
 	tail -n +1 -f --pid=$pid "$OUT/$name.log" 2>/dev/null &
@@ -101,6 +116,7 @@ for script in test/bench/*.sh; do
 	rc=$?
 	pid=
 	wait $tailer 2>/dev/null
+	dropdb --if-exists "bench_$name"
 	cat "$OUT/$name.out"
 	good=$(grep -cE "$row_re" "$OUT/$name.out")
 	bad=$(grep -vcE "$row_re|^$" "$OUT/$name.out")
