@@ -1,4 +1,4 @@
-/* opendims_privacy--1.6--1.7.sql: an export is one generated statement per subject kind. */
+/* opendims_privacy--1.6--1.7.sql: an export is one generated statement per subject kind; erasure does less around its statements. */
 
 \echo Use "ALTER EXTENSION opendims_privacy UPDATE TO '1.7'" to load this file. \quit
 
@@ -29,9 +29,10 @@ CREATE TYPE privacy._export_result AS (document jsonb, table_count integer, row_
 --   categories, sources, retention
 --                    the entries that concern those tables;
 --   consent_history  the subject's ledger events, oldest first.
+-- (Volatile: on first use for a kind it fills the plan cache.)
 CREATE OR REPLACE FUNCTION privacy._export_sql(kind text)
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
