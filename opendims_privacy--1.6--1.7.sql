@@ -14,6 +14,40 @@
 -- generated statement as constants, and one statement per subject kind does
 -- everything that depends on the subject.
 
+-- A subject's consent, objection and restriction events, oldest first, as
+-- a jsonb array: an expression, for privacy.consent_history() and the export
+-- statement, given SQL for the kind and for the canonical key (text). It
+-- reads the ledger through its (kind, subject) index; an erased subject's
+-- events are found by the subject's reference.
+CREATE FUNCTION privacy._consent_history_sql(kind_sql text, key_sql text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.format($sql$(
+	SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'time', l.recorded_at, 'action', l.action, 'purpose', l.purpose,
+				'source', l.source, 'policy_version', l.policy_version,
+				'evidence', l.evidence, 'recorded_by', l.actor) ORDER BY l.id), '[]')
+	  FROM privacy.consent_ledger l,
+		   (SELECT k.key, privacy.subject_ref(%1$s, k.key) AS ref FROM (SELECT %2$s AS key) k) s
+	 WHERE l.kind = %1$s AND l.subject = ANY (ARRAY[s.key, s.ref])
+	   AND l.subject = CASE WHEN l.forgotten THEN s.ref ELSE s.key END)$sql$, kind_sql, key_sql);
+REVOKE ALL ON FUNCTION privacy._consent_history_sql(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._consent_history_sql(text, text) IS
+'The expression giving a subject''s consent history, for privacy.consent_history() and the export statement';
+
+CREATE OR REPLACE FUNCTION privacy.consent_history(kind text, subject text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN privacy._cached_value('SELECT ' || privacy._consent_history_sql('$1', '$2'), NULL::jsonb,
+								 kind, privacy._canonical_subject(kind, subject, false));
+END
+$$;
+
 -- What the export statement returns: the export document and, for its
 -- audit entry, how many tables and rows it holds.
 CREATE TYPE privacy._export_result AS (document jsonb, table_count integer, row_count bigint);
@@ -116,16 +150,7 @@ SELECT ROW(pg_catalog.jsonb_build_object(
 	'categories', %4$s,
 	'sources', %5$s,
 	'retention', %6$s,
-	'consent_history', (
-		SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-					'time', l.recorded_at, 'action', l.action, 'purpose', l.purpose,
-					'source', l.source, 'policy_version', l.policy_version,
-					'evidence', l.evidence, 'recorded_by', l.actor) ORDER BY l.id), '[]')
-		  FROM privacy.consent_ledger l,
-			   (SELECT k.key, privacy.subject_ref(%3$L, k.key) AS ref FROM (SELECT (%7$s)::text AS key) k) s
-		 WHERE l.kind = %3$L AND l.subject = ANY (ARRAY[s.key, s.ref])
-		   -- An erased subject's events are found by the subject's reference.
-		   AND l.subject = CASE WHEN l.forgotten THEN s.ref ELSE s.key END)),
+	'consent_history', %10$s),
 	COALESCE(pg_catalog.cardinality(p.ns), 0), p.row_count)::privacy._export_result
   FROM present p
  WHERE EXISTS (SELECT FROM %8$s s WHERE s.%9$I OPERATOR(pg_catalog.=) %7$s)$sql$,
@@ -136,7 +161,8 @@ SELECT ROW(pg_catalog.jsonb_build_object(
 		privacy._export_section_sql(categories),
 		privacy._export_section_sql(sources),
 		privacy._export_section_sql(retention),
-		key_value, privacy._qualified_name(k.table_name), k.key_column);
+		key_value, privacy._qualified_name(k.table_name), k.key_column,
+		privacy._consent_history_sql(pg_catalog.quote_literal(kind), pg_catalog.format('(%s)::text', key_value)));
 END
 $$;
 
