@@ -34,6 +34,9 @@ SELECT privacy._cached_value('SELECT v FROM cs.t WHERE id > $1', NULL::text, 0);
 SELECT privacy._cached_value('UPDATE cs.t SET v = v WHERE id = $1', NULL::text, 1);
 SELECT privacy._cached_value(NULL, NULL::text, 1);
 SELECT privacy._cached_value('SELECT $1', NULL::text, VARIADIC ARRAY['a']);
+-- Statements SPI cannot run are refused as such.
+SELECT privacy._cached_value('COMMIT', NULL::integer, 1);
+SELECT privacy._cached_row_count('COPY cs.t TO STDOUT', 1);
 -- A failing statement leaves nothing behind: the same text runs fine later.
 SELECT privacy._cached_value('SELECT v FROM cs.nothing_here WHERE id = $1', NULL::text, 1);
 CREATE TABLE cs.nothing_here (id integer, v text);

@@ -227,10 +227,11 @@ read_statement_call(FunctionCallInfo fcinfo, int first_arg, const char *fname,
 
 /*
  * Runs the statement with its kept plan, returning at most tcount rows (0:
- * all) in SPI_tuptable. Must be called inside SPI_connect.
+ * all) in SPI_tuptable. Must be called inside SPI_connect. A statement SPI
+ * cannot run (COPY, transaction control) is the caller's error, in fname.
  */
 static void
-execute_statement_call(StatementCall *call, long tcount)
+execute_statement_call(StatementCall *call, long tcount, const char *fname)
 {
 	SPIPlanPtr	plan = statement_plan(call->sql, call->nargs, call->argtypes);
 	int			rc;
@@ -246,7 +247,11 @@ execute_statement_call(StatementCall *call, long tcount)
 	}
 	PG_END_TRY();
 	if (rc < 0)
-		elog(ERROR, "a generated statement failed: %s", SPI_result_code_string(rc));
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot run this statement", fname),
+				 errdetail("SPI refused it with %s.", SPI_result_code_string(rc)),
+				 errhint("COPY and transaction control statements cannot run inside a function.")));
 }
 
 static void
@@ -277,7 +282,7 @@ privacy_cached_value(PG_FUNCTION_ARGS)
 	read_statement_call(fcinfo, 2, "privacy._cached_value", &call);
 
 	connect_spi();
-	execute_statement_call(&call, 2);
+	execute_statement_call(&call, 2, "privacy._cached_value");
 	if (SPI_tuptable == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -326,7 +331,7 @@ privacy_cached_row_count(PG_FUNCTION_ARGS)
 
 	read_statement_call(fcinfo, 1, "privacy._cached_row_count", &call);
 	connect_spi();
-	execute_statement_call(&call, 0);
+	execute_statement_call(&call, 0, "privacy._cached_row_count");
 	processed = SPI_processed;
 	SPI_finish();
 	PG_RETURN_INT64((int64) processed);
