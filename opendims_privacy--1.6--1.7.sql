@@ -1,6 +1,57 @@
-/* opendims_privacy--1.6--1.7.sql: an export is one generated statement per subject kind; erasure does less around its statements. */
+/* opendims_privacy--1.6--1.7.sql: an export is one generated statement per subject kind; erasure does less around its statements; the subject checks share one statement. */
 
 \echo Use "ALTER EXTENSION opendims_privacy UPDATE TO '1.7'" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- The subject checks: one statement for all
+------------------------------------------------------------------------------
+
+-- 1.6 wrote the statement that tells whether a subject's row exists twice,
+-- in privacy._canonical_subject() and privacy._subject_exists(); both, and
+-- the export statement below, now take it from here. $1 is the subject key.
+CREATE FUNCTION privacy._subject_exists_sql(table_name regclass, key_column name, key_type text, lock_it boolean)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.format('SELECT EXISTS (SELECT FROM %s t WHERE t.%I OPERATOR(pg_catalog.=) $1::%s%s)',
+						 privacy._qualified_name(table_name), key_column, key_type,
+						 CASE WHEN lock_it THEN ' FOR UPDATE' ELSE '' END);
+REVOKE ALL ON FUNCTION privacy._subject_exists_sql(regclass, name, text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._subject_exists_sql(regclass, name, text, boolean) IS
+'The statement telling whether the row of a subject key ($1) exists, locking it if asked';
+
+CREATE OR REPLACE FUNCTION privacy._canonical_subject(kind text, subject text, must_exist boolean)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s record := privacy._subject_key(kind, subject);
+BEGIN
+	IF must_exist AND NOT privacy._cached_value(
+			privacy._subject_exists_sql(s.table_name, s.key_column, s.key_type, false), NULL::boolean, s.key) THEN
+		RAISE EXCEPTION 'subject of kind "%" does not exist', kind
+			USING ERRCODE = 'no_data_found',
+				  DETAIL = pg_catalog.format('No row of %s has this %I.',
+											 privacy._qualified_name(s.table_name), s.key_column);
+	END IF;
+	RETURN s.key;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy._subject_exists(kind text, subject text, lock_it boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- Checks the kind and the key's syntax, with the ledger's errors.
+	s record := privacy._subject_key(kind, subject);
+BEGIN
+	RETURN privacy._cached_value(privacy._subject_exists_sql(s.table_name, s.key_column, s.key_type, lock_it),
+								 NULL::boolean, s.key);
+END
+$$;
 
 ------------------------------------------------------------------------------
 -- Export: one statement reads the subject, its rows and its history
@@ -71,7 +122,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	k record := privacy._subject_kind_key(kind);
-	key_value text := pg_catalog.format('$1::%s', k.key_type);
 	-- The personal tables in the order of the export, and the FROM clause
 	-- of each one's rows of the subject; the sections below name the tables
 	-- they concern by their number in this order.
@@ -150,10 +200,10 @@ SELECT ROW(pg_catalog.jsonb_build_object(
 	'categories', %4$s,
 	'sources', %5$s,
 	'retention', %6$s,
-	'consent_history', %10$s),
+	'consent_history', %8$s),
 	COALESCE(pg_catalog.cardinality(p.ns), 0), p.row_count)::privacy._export_result
   FROM present p
- WHERE EXISTS (SELECT FROM %8$s s WHERE s.%9$I OPERATOR(pg_catalog.=) %7$s)$sql$,
+ WHERE (%7$s)$sql$,
 		-- A kind whose tables hold no personal column has no rows to read.
 		COALESCE('VALUES ' || tables,
 				 'SELECT NULL::pg_catalog.int4, NULL::pg_catalog.text, NULL::pg_catalog.jsonb WHERE false'),
@@ -161,8 +211,8 @@ SELECT ROW(pg_catalog.jsonb_build_object(
 		privacy._export_section_sql(categories),
 		privacy._export_section_sql(sources),
 		privacy._export_section_sql(retention),
-		key_value, privacy._qualified_name(k.table_name), k.key_column,
-		privacy._consent_history_sql(pg_catalog.quote_literal(kind), pg_catalog.format('(%s)::text', key_value)));
+		privacy._subject_exists_sql(k.table_name, k.key_column, k.key_type, false),
+		privacy._consent_history_sql(pg_catalog.quote_literal(kind), pg_catalog.format('($1::%s)::text', k.key_type)));
 END
 $$;
 
