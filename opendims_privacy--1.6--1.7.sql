@@ -307,6 +307,44 @@ $$;
 -- Erasure: less work around the statements
 ------------------------------------------------------------------------------
 
+-- Filling the per-table plan cache of a kind is a step of its own, so that
+-- erasure can read the cache table directly (in the order it needs, without
+-- privacy._subject_plan()'s set-returning call) after making sure it is full.
+CREATE FUNCTION privacy._fill_subject_plans(kind text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM privacy._subject_plans p WHERE p.kind = _fill_subject_plans.kind) THEN
+		INSERT INTO privacy._subject_plans (kind, table_name, depth, personal, hops, rows_sql, delete_sql, erase_sql)
+		SELECT m.kind, m.table_name, m.depth, m.personal,
+			   privacy._subject_path(m.kind, m.table_name),
+			   privacy._subject_rows_sql(m.kind, m.table_name),
+			   privacy._delete_unreferenced_sql(m.table_name),
+			   privacy._subject_erase_sql(m.kind, m.table_name)
+		  FROM privacy.subject_map m
+		 WHERE m.kind = _fill_subject_plans.kind
+		ON CONFLICT DO NOTHING;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._fill_subject_plans(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._fill_subject_plans(text) IS
+'Fills the per-table plan cache of a subject kind unless it holds the kind already';
+
+CREATE OR REPLACE FUNCTION privacy._subject_plan(kind text)
+RETURNS SETOF privacy._subject_plans
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM privacy._fill_subject_plans(kind);
+	RETURN QUERY SELECT * FROM privacy._subject_plans p WHERE p.kind = _subject_plan.kind
+				 ORDER BY p.depth, p.table_name::text;
+END
+$$;
+
 -- The same steps as in 1.6, with less around them: the kind is checked once
 -- (by privacy._subject_exists), the tables are read from the plan cache
 -- directly, and the receipt's lines and totals are collected as the tables
@@ -374,9 +412,7 @@ BEGIN
 							UNION
 							SELECT rr.table_name FROM privacy.retention_rules rr
 							 WHERE rr.minimum IS NOT NULL OR rr.action = 'anonymize');
-	IF NOT EXISTS (SELECT FROM privacy._subject_plans p WHERE p.kind = _erase_subject.kind) THEN
-		PERFORM privacy._subject_plan(kind);
-	END IF;
+	PERFORM privacy._fill_subject_plans(kind);
 	FOR plan IN SELECT * FROM privacy._subject_plans p
 				 WHERE p.kind = _erase_subject.kind AND p.personal
 				 ORDER BY p.depth DESC, p.table_name::text LOOP
