@@ -5,7 +5,8 @@
 # Source it; it defines functions only.
 
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+# A private server build can be named with PG_BINDIR (its pg_config installs there).
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/$PG_MAJOR/bin}
 CRON_DATABASE=${CRON_DATABASE:-contrib_regression}
 
 # Packages every entry point needs; callers may add their own.
