@@ -3,8 +3,12 @@
  *		One-pass scanner for personal data in free text (see pii_scan.h for
  *		the patterns). Pure: no backend needed.
  *
- * The scan walks the text once. At a byte that can start a match and whose
- * left context is a word boundary, each pattern is tried in a fixed order
+ * The scan walks the text once, without copying it: the few multibyte
+ * characters people type in numbers (Unicode dashes and spaces, full-width
+ * and Arabic-Indic digits) are read in place as the ASCII character they
+ * stand for (char_at, char_before), so a match's span is in the bytes of
+ * the text as given. At a byte that can start a match and whose left
+ * context is a word boundary, each pattern is tried in a fixed order
  * (e-mail, IPv6, IPv4, card, CPR, Danish telephone, international
  * telephone); each reads at most a few hundred bytes forward, so the scan is
  * linear. The first pattern that matches and is followed by a word boundary
@@ -85,27 +89,136 @@ at(const Scan *sc, size_t i)
 	return i < sc->len ? sc->text[i] : 0;
 }
 
-/* The byte k places before pos, or 0 before the text or inside a match. */
-static inline unsigned char
-before(const Scan *sc, size_t pos, size_t k)
+/*
+ * A character as word boundaries and the CPR and card patterns see it: c is
+ * an ASCII byte itself, the ASCII equivalent of a character people type in
+ * numbers (see special_char), or 0x80, a letter, for any other byte above
+ * 0x7f, taken one byte at a time; width is its length in bytes. None (past
+ * the end, or before the text or inside a match) is {0, 0}.
+ */
+typedef struct Char
 {
-	if (pos < k || pos - k < sc->floor)
-		return 0;
-	return sc->text[pos - k];
+	unsigned char c;
+	unsigned char width;
+} Char;
+
+static inline Char
+make_char(unsigned char c, unsigned char width)
+{
+	Char		ch = {c, width};
+
+	return ch;
+}
+
+/*
+ * The UTF-8 character of exactly width bytes at s that stands for an ASCII
+ * character in a number, or {0, 0}:
+ *	- digits: full-width U+FF10..FF19, Arabic-Indic U+0660..0669 and
+ *	  extended Arabic-Indic U+06F0..06F9;
+ *	- dashes: U+2010..2015 (hyphen, non-breaking hyphen, figure dash, en and
+ *	  em dash, horizontal bar), U+2212 minus, U+FE63 small and U+FF0D
+ *	  full-width hyphen-minus;
+ *	- spaces: U+00A0 no-break space, U+2000..200A (en, em, figure, thin,
+ *	  hair space and the like), U+202F narrow no-break space, U+205F medium
+ *	  mathematical space, U+3000 ideographic space;
+ *	- full-width full stop U+FF0E and solidus U+FF0F.
+ * No recognised sequence is the start or the end of another, so reading
+ * forwards and backwards agrees on any bytes.
+ */
+static Char
+special_char(const unsigned char *s, size_t width)
+{
+	if (width == 2)
+	{
+		if (s[0] == 0xC2 && s[1] == 0xA0)
+			return make_char(' ', 2);
+		if (s[0] == 0xD9 && s[1] >= 0xA0 && s[1] <= 0xA9)
+			return make_char('0' + (s[1] - 0xA0), 2);
+		if (s[0] == 0xDB && s[1] >= 0xB0 && s[1] <= 0xB9)
+			return make_char('0' + (s[1] - 0xB0), 2);
+	}
+	else if (width == 3)
+	{
+		if (s[0] == 0xE2 && s[1] == 0x80)
+		{
+			if ((s[2] >= 0x80 && s[2] <= 0x8A) || s[2] == 0xAF)
+				return make_char(' ', 3);
+			if (s[2] >= 0x90 && s[2] <= 0x95)
+				return make_char('-', 3);
+		}
+		else if (s[0] == 0xE2 && s[1] == 0x81 && s[2] == 0x9F)
+			return make_char(' ', 3);
+		else if (s[0] == 0xE2 && s[1] == 0x88 && s[2] == 0x92)
+			return make_char('-', 3);
+		else if (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80)
+			return make_char(' ', 3);
+		else if (s[0] == 0xEF && s[1] == 0xB9 && s[2] == 0xA3)
+			return make_char('-', 3);
+		else if (s[0] == 0xEF && s[1] == 0xBC)
+		{
+			if (s[2] == 0x8D)
+				return make_char('-', 3);
+			if (s[2] == 0x8E)
+				return make_char('.', 3);
+			if (s[2] == 0x8F)
+				return make_char('/', 3);
+			if (s[2] >= 0x90 && s[2] <= 0x99)
+				return make_char('0' + (s[2] - 0x90), 3);
+		}
+	}
+	return make_char(0, 0);
+}
+
+/* The character at i; none past the end. */
+static Char
+char_at(const Scan *sc, size_t i)
+{
+	Char		ch;
+
+	if (i >= sc->len)
+		return make_char(0, 0);
+	if (sc->text[i] < 0x80)
+		return make_char(sc->text[i], 1);
+	for (size_t width = 2; width <= 3; width++)
+	{
+		if (sc->len - i >= width &&
+			(ch = special_char(sc->text + i, width)).width != 0)
+			return ch;
+	}
+	return make_char(0x80, 1);
+}
+
+/* The character ending at pos; none before the text or inside a match. */
+static Char
+char_before(const Scan *sc, size_t pos)
+{
+	Char		ch;
+
+	if (pos <= sc->floor)
+		return make_char(0, 0);
+	if (sc->text[pos - 1] < 0x80)
+		return make_char(sc->text[pos - 1], 1);
+	for (size_t width = 3; width >= 2; width--)
+	{
+		if (pos - sc->floor >= width &&
+			(ch = special_char(sc->text + pos - width, width)).width != 0)
+			return ch;
+	}
+	return make_char(0x80, 1);
 }
 
 /* Whether a match may start at pos: no word, address or number ends there. */
 static bool
 left_ok(const Scan *sc, size_t pos)
 {
-	unsigned char p1 = before(sc, pos, 1);
-	unsigned char p2 = before(sc, pos, 2);
+	Char		p1 = char_before(sc, pos);
+	Char		p2 = char_before(sc, pos - p1.width);
 
-	if (is_word(p1) || p1 == '@')
+	if (is_word(p1.c) || p1.c == '@')
 		return false;
-	if ((p1 == '.' || p1 == '-') && (is_word(p2) || p2 == ':'))
+	if ((p1.c == '.' || p1.c == '-') && (is_word(p2.c) || p2.c == ':'))
 		return false;
-	if (p1 == ':' && p2 == ':')
+	if (p1.c == ':' && p2.c == ':')
 		return false;
 	return true;
 }
@@ -114,11 +227,11 @@ left_ok(const Scan *sc, size_t pos)
 static bool
 left_ok_number(const Scan *sc, size_t pos)
 {
-	unsigned char p1 = before(sc, pos, 1);
+	Char		p1 = char_before(sc, pos);
 
-	if (!left_ok(sc, pos) || p1 == '+')
+	if (!left_ok(sc, pos) || p1.c == '+')
 		return false;
-	if (p1 == ',' && is_digit(before(sc, pos, 2)))
+	if (p1.c == ',' && is_digit(char_before(sc, pos - 1).c))
 		return false;
 	return true;
 }
@@ -131,12 +244,12 @@ left_ok_number(const Scan *sc, size_t pos)
 static bool
 right_ok(const Scan *sc, size_t end)
 {
-	unsigned char c1 = at(sc, end);
-	unsigned char c2 = at(sc, end + 1);
+	Char		c1 = char_at(sc, end);
+	Char		c2 = char_at(sc, end + c1.width);
 
-	if (is_word(c1) || c1 == '@')
+	if (is_word(c1.c) || c1.c == '@')
 		return false;
-	if ((c1 == '.' || c1 == '-') && is_word(c2))
+	if ((c1.c == '.' || c1.c == '-') && is_word(c2.c))
 		return false;
 	return true;
 }
@@ -253,7 +366,8 @@ parse_ipv6(const Scan *sc, size_t pos)
  * The longest e-mail address at pos that ends at a word boundary: its end,
  * or 0. Every end of a label (or of its part before a dash) from the second
  * label on is a possible end, so that an address followed by "-" or "." and
- * more text is still found.
+ * more text is still found. Characters are read as word boundaries read
+ * them, so a Unicode space ends an address and a Unicode dash is a dash.
  */
 static size_t
 parse_email(const Scan *sc, size_t pos)
@@ -263,40 +377,48 @@ parse_email(const Scan *sc, size_t pos)
 	size_t		i = pos;
 	size_t		domain;
 	int			labels = 0;
+	Char		ch = char_at(sc, i);
+	unsigned char last = 0;
 
 	/* The local part: starts with a letter or digit, no "..", no final ".". */
-	if (!is_alnum(at(sc, i)))
+	if (!is_alnum(ch.c))
 		return 0;
-	while (is_local(at(sc, i)))
+	while (is_local(ch.c))
 	{
-		if (at(sc, i) == '.' && at(sc, i + 1) == '.')
+		Char		next = char_at(sc, i + ch.width);
+
+		if (ch.c == '.' && next.c == '.')
 			return 0;
-		if (++i - pos > EMAIL_LOCAL_MAX)
+		last = ch.c;
+		i += ch.width;
+		if (i - pos > EMAIL_LOCAL_MAX)
 			return 0;
+		ch = next;
 	}
-	if (at(sc, i) != '@' || at(sc, i - 1) == '.')
+	if (ch.c != '@' || last == '.')
 		return 0;
 	domain = ++i;
 
 	/* Labels: letters and digits, with dashes inside but not at either end. */
-	while (is_alnum(at(sc, i)))
+	while (is_alnum((ch = char_at(sc, i)).c))
 	{
-		size_t		label = i++;
-		bool		top_ok = labels >= 1 && !is_digit(at(sc, label));
+		size_t		label = i;
+		bool		top_ok = labels >= 1 && !is_digit(ch.c);
 
+		i += ch.width;
 		for (;;)
 		{
 			size_t		j = i;
 
 			/* The address may also end before a dash inside the label. */
-			if (top_ok && i - label >= 2 && at(sc, i) == '-' &&
+			if (top_ok && i - label >= 2 && char_at(sc, i).c == '-' &&
 				i - domain <= EMAIL_DOMAIN_MAX)
 				ends[nends++] = i;
-			while (at(sc, j) == '-' && j - label <= EMAIL_LABEL_MAX)
-				j++;
-			if (!is_alnum(at(sc, j)))
+			while ((ch = char_at(sc, j)).c == '-' && j - label <= EMAIL_LABEL_MAX)
+				j += ch.width;
+			if (!is_alnum(ch.c))
 				break;
-			i = j + 1;
+			i = j + ch.width;
 			if (i - label > EMAIL_LABEL_MAX)
 				break;
 		}
@@ -307,9 +429,10 @@ parse_email(const Scan *sc, size_t pos)
 		/* After two labels, a top-level label that is not numeric ends one. */
 		if (top_ok && i - label >= 2 && (nends == 0 || ends[nends - 1] != i))
 			ends[nends++] = i;
-		if (at(sc, i) != '.' || !is_alnum(at(sc, i + 1)))
+		ch = char_at(sc, i);
+		if (ch.c != '.' || !is_alnum(char_at(sc, i + ch.width).c))
 			break;
-		i++;
+		i += ch.width;
 	}
 	while (--nends >= 0)
 	{
@@ -345,38 +468,115 @@ card_prefix_ok(const char *d)
 }
 
 /*
- * The longest card number at pos: digit groups separated by single spaces or
- * dashes, ending where a word boundary follows. Returns its end, or 0.
+ * Reads up to max digits at pos, in any script special_char knows, into
+ * digits as ASCII (unless digits is NULL); returns how many and sets *end
+ * past the last.
+ */
+static size_t
+read_digits(const Scan *sc, size_t pos, char *digits, size_t max, size_t *end)
+{
+	size_t		n = 0;
+	Char		ch;
+
+	while (n < max && is_digit((ch = char_at(sc, pos)).c))
+	{
+		if (digits)
+			digits[n] = (char) ch.c;
+		n++;
+		pos += ch.width;
+	}
+	*end = pos;
+	return n;
+}
+
+/* How the groups of a card number may be separated. */
+typedef enum CardSeparator
+{
+	CARD_SEP_NONE,
+	CARD_SEP_SPACE_DASH,		/* spaces and dashes, mixed as they come */
+	CARD_SEP_DOT,
+	CARD_SEP_SLASH
+} CardSeparator;
+
+static CardSeparator
+card_separator(unsigned char c)
+{
+	switch (c)
+	{
+		case ' ':
+		case '-':
+			return CARD_SEP_SPACE_DASH;
+		case '.':
+			return CARD_SEP_DOT;
+		case '/':
+			return CARD_SEP_SLASH;
+		default:
+			return CARD_SEP_NONE;
+	}
+}
+
+/*
+ * Whether groups of these sizes, separated by dots or slashes, are laid out
+ * as card numbers are printed: four digits, then groups of four or six, and
+ * a last group of three to six (4-4-4-4, 4-4-4-4-3, 4-6-5, 4-6-4), at least
+ * three groups in all. Version numbers and decimals rarely are.
+ */
+static bool
+card_dotted_layout_ok(const size_t *sizes, int ngroups)
+{
+	if (ngroups < 3 || sizes[0] != 4 || sizes[ngroups - 1] < 3 ||
+		sizes[ngroups - 1] > 6)
+		return false;
+	for (int k = 1; k < ngroups - 1; k++)
+		if (sizes[k] != 4 && sizes[k] != 6)
+			return false;
+	return true;
+}
+
+/*
+ * The longest card number at pos, ending where a word boundary follows:
+ * digit groups separated by single spaces or dashes, or by single dots or
+ * single slashes throughout (then laid out as card_dotted_layout_ok says).
+ * Returns its end, or 0.
  */
 static size_t
 parse_card(const Scan *sc, size_t pos)
 {
-	char		digits[CARD_DIGITS_MAX];
+	char		digits[CARD_DIGITS_MAX + 1];
 	size_t		ends[CARD_DIGITS_MAX];
 	size_t		counts[CARD_DIGITS_MAX];
+	size_t		sizes[CARD_DIGITS_MAX];
 	int			groups = 0;
 	size_t		n = 0;
 	size_t		i = pos;
+	CardSeparator separator = CARD_SEP_NONE;
 
 	for (;;)
 	{
-		size_t		g = digit_run(sc, i, CARD_DIGITS_MAX - n + 1);
+		size_t		g = read_digits(sc, i, digits + n, CARD_DIGITS_MAX - n + 1, &i);
+		Char		sep;
+		CardSeparator kind;
 
 		if (n + g > CARD_DIGITS_MAX)
 			break;
-		memcpy(digits + n, sc->text + i, g);
 		n += g;
-		i += g;
 		ends[groups] = i;
 		counts[groups] = n;
+		sizes[groups] = g;
 		groups++;
-		if ((at(sc, i) == ' ' || at(sc, i) == '-') && is_digit(at(sc, i + 1)))
-			i++;
-		else
+		sep = char_at(sc, i);
+		kind = card_separator(sep.c);
+		if (kind == CARD_SEP_NONE || (separator != CARD_SEP_NONE && kind != separator) ||
+			!is_digit(char_at(sc, i + sep.width).c))
 			break;
+		separator = kind;
+		i += sep.width;
 	}
 	while (--groups >= 0)
 	{
+		if (groups > 0 && separator != CARD_SEP_SPACE_DASH &&
+			!card_dotted_layout_ok(sizes, groups + 1))
+			continue;
 		if (counts[groups] >= CARD_DIGITS_MIN && card_prefix_ok(digits) &&
 			pii_luhn_valid(digits, counts[groups]) && right_ok(sc, ends[groups]))
 			return ends[groups];
@@ -384,23 +584,58 @@ parse_card(const Scan *sc, size_t pos)
 	return 0;
 }
 
-/* A CPR number at pos, ddmmyy-ssss or ddmmyyssss: its end, or 0. */
+/*
+ * Whether a digit and a space come just before pos, as in a list of numbers
+ * written with spaces ("4711 120324 1530").
+ */
+static bool
+preceded_by_number(const Scan *sc, size_t pos)
+{
+	Char		p1 = char_before(sc, pos);
+
+	return p1.c == ' ' && is_digit(char_before(sc, pos - p1.width).c);
+}
+
+/*
+ * A CPR number at pos, its end or 0: ten digits, or a date and four digits,
+ * the date written ddmmyy before a dash or a space, or dd.mm.yy, dd-mm-yy or
+ * dd/mm/yy before a dash. Dashes and spaces are any that special_char knows.
+ * Six and four digits separated by a space are also a date and a time, or
+ * two of many numbers, so they are not taken after another number.
+ */
 static size_t
 parse_cpr(const Scan *sc, size_t pos)
 {
 	char		digits[10];
-	size_t		i = pos;
+	size_t		i;
+	size_t		n = read_digits(sc, pos, digits, 10, &i);
+	Char		sep;
 
-	if (digit_run(sc, i, 6) != 6)
+	if (n == 10)
+		return pii_cpr_valid(digits) ? i : 0;
+	sep = char_at(sc, i);
+	if (n == 2 && (sep.c == '.' || sep.c == '-' || sep.c == '/'))
+	{
+		unsigned char date_sep = sep.c;
+
+		for (int part = 1; part <= 2; part++)
+		{
+			if (char_at(sc, i).c != date_sep ||
+				read_digits(sc, i + char_at(sc, i).width, digits + 2 * part, 2, &i) != 2 ||
+				is_digit(char_at(sc, i).c))
+				return 0;
+		}
+		sep = char_at(sc, i);
+		if (sep.c != '-')
+			return 0;
+	}
+	else if (n != 6 || (sep.c != '-' && sep.c != ' '))
 		return 0;
-	memcpy(digits, sc->text + i, 6);
-	i += 6;
-	if (at(sc, i) == '-')
-		i++;
-	if (digit_run(sc, i, 4) != 4)
+	else if (sep.c == ' ' && preceded_by_number(sc, pos))
 		return 0;
-	memcpy(digits + 6, sc->text + i, 4);
-	i += 4;
+	i += sep.width;
+	if (read_digits(sc, i, digits + 6, 4, &i) != 4)
+		return 0;
 	return pii_cpr_valid(digits) ? i : 0;
 }
 
@@ -495,10 +730,10 @@ static size_t
 match_at(const Scan *sc, size_t pos, unsigned kinds, PiiKind *kind)
 {
 	unsigned char c = sc->text[pos];
-	unsigned char p1 = before(sc, pos, 1);
+	unsigned char p1 = char_before(sc, pos).c;
 	size_t		end;
 
-	if ((kinds & PII_MASK(PII_EMAIL)) && is_alnum(c) && !is_local(p1) &&
+	if ((kinds & PII_MASK(PII_EMAIL)) && is_alnum(char_at(sc, pos).c) && !is_local(p1) &&
 		left_ok(sc, pos) && (end = parse_email(sc, pos)) != 0)
 	{
 		*kind = PII_EMAIL;
@@ -521,7 +756,7 @@ match_at(const Scan *sc, size_t pos, unsigned kinds, PiiKind *kind)
 		}
 		return 0;
 	}
-	if (!is_digit(c) || !left_ok_number(sc, pos))
+	if (!is_digit(char_at(sc, pos).c) || !left_ok_number(sc, pos))
 		return 0;
 	if ((kinds & PII_MASK(PII_IP)) &&
 		(end = parse_ipv4(sc, pos)) != 0 && right_ok(sc, end))

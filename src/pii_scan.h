@@ -22,11 +22,22 @@
  *	  12 34 56 78, with spaces or dashes;
  *	- IP address: a dotted-quad IPv4 address (no leading zeros), or an IPv6
  *	  address in the forms of RFC 4291 (with "::" and an IPv4 tail);
- *	- CPR number: ddmmyy-ssss or ddmmyyssss whose date exists, the century
+ *	- CPR number: ddmmyy-ssss, ddmmyy ssss, ddmmyyssss, or dd.mm.yy-ssss
+ *	  (also with "-" or "/" in the date), whose date exists, the century
  *	  following from the year and the seventh digit; the modulus-11 check is
  *	  not applied, since numbers without it have been issued since 2007;
- *	- payment card: 13 to 19 digits, in groups separated by single spaces or
- *	  dashes, with a known issuer prefix and a valid Luhn check digit.
+ *	- payment card: 13 to 19 digits with a known issuer prefix and a valid
+ *	  Luhn check digit, in groups separated by single spaces or dashes, or by
+ *	  single dots or slashes throughout (at least three groups of at least
+ *	  three digits).
+ *
+ * CPR and card numbers are read as people type them: a "dash" is also any
+ * Unicode hyphen or dash, the minus sign or a full-width hyphen-minus; a
+ * "space" also a no-break, narrow, thin, figure or other fixed-width space;
+ * digits may be full-width (U+FF10..FF19) or Arabic-Indic, and dots and
+ * slashes full-width. These characters also count as the spaces and dashes
+ * they stand for in word boundaries. Spans are byte offsets into the text as
+ * given, covering every byte of such a spelling.
  */
 #ifndef PRIVACY_PII_SCAN_H
 #define PRIVACY_PII_SCAN_H

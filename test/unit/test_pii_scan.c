@@ -2,7 +2,8 @@
  * test_pii_scan.c
  *		Unit tests of the personal-data scanner (src/pii_scan.c): each
  *		pattern, CPR dates and centuries, the Luhn check, word boundaries,
- *		spans, whole-value classification and the kind names.
+ *		the spellings people type (Unicode dashes and spaces, full-width
+ *		digits), spans, whole-value classification and the kind names.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -154,7 +155,7 @@ test_cpr_in_text(void)
 	CHECK_STR(scan("01019012345"), "", "not inside eleven digits");
 	CHECK_STR(scan("5-010190-1234"), "", "not inside a dash-joined digit run");
 	CHECK_STR(scan("010190-1234-5"), "", "not before a dash and a digit");
-	CHECK_STR(scan("010190 1234"), "", "a space does not join date and serial");
+	CHECK_STR(scan("010190  1234"), "", "two spaces do not join date and serial");
 	CHECK_STR(scan("(010190-1234)"), "cpr=010190-1234", "in parentheses");
 	CHECK_STR(scan("a,010190-1234,b"), "cpr=010190-1234", "between commas");
 	CHECK_STR(scan("010190-1234 2 children"), "cpr=010190-1234", "a separate number after a space");
@@ -301,6 +302,10 @@ test_emails(void)
 			  "an address ends before a dash that leads into other text");
 	CHECK_STR(scan("a@b.dk--10.0.0.1"), "email=a@b.dk|ip=10.0.0.1",
 			  "the longest valid domain is kept when a longer one fails");
+	CHECK_STR(scan("anna@firma.dk\u00A0ring"), "email=anna@firma.dk",
+			  "a no-break space ends an address");
+	CHECK_STR(scan("a@b.dk.\u20104111111111111111\u2010@"), "email=a@b.dk|card=4111111111111111",
+			  "a Unicode dash does not start a label");
 	CHECK_STR(scan("1::2:3a@x.dk"), "ip=1::2|email=3a@x.dk",
 			  "an IPv6 address ends where an address starts after a colon");
 	{
@@ -360,6 +365,184 @@ test_spans(void)
 		  "pii_scan_kinds looks only for the kinds asked for");
 }
 
+/* The text with each sensitive match replaced by its marker, as redact mode does. */
+static const char *
+redact(const char *text)
+{
+	static char out[1024];
+	SpanList	l = {.n = 0};
+	size_t		done = 0;
+	size_t		used = 0;
+
+	pii_scan(text, strlen(text), PII_SENSITIVE_KINDS, collect_span, &l);
+	for (int k = 0; k < l.n && k < 16; k++)
+	{
+		used += snprintf(out + used, sizeof(out) - used, "%.*s%s",
+						 (int) (l.spans[k].start - done), text + done,
+						 pii_kind_marker(l.spans[k].kind));
+		done = l.spans[k].end;
+	}
+	snprintf(out + used, sizeof(out) - used, "%s", text + done);
+	return out;
+}
+
+typedef struct Spelling
+{
+	const char *text;
+	const char *what;
+} Spelling;
+
+/* CPR number 010190-1234 as people type it; each must be found whole. */
+static const Spelling cpr_spellings[] = {
+	{"010190 1234", "a space"},
+	{"010190\u20101234", "U+2010 hyphen"},
+	{"010190\u20111234", "U+2011 non-breaking hyphen"},
+	{"010190\u20121234", "U+2012 figure dash"},
+	{"010190\u20131234", "U+2013 en dash"},
+	{"010190\u20141234", "U+2014 em dash"},
+	{"010190\u22121234", "U+2212 minus sign"},
+	{"010190\uFE631234", "U+FE63 small hyphen-minus"},
+	{"010190\uFF0D1234", "U+FF0D full-width hyphen-minus"},
+	{"010190\u00A01234", "U+00A0 no-break space"},
+	{"010190\u202F1234", "U+202F narrow no-break space"},
+	{"010190\u20091234", "U+2009 thin space"},
+	{"010190\u20071234", "U+2007 figure space"},
+	{"010190\u30001234", "U+3000 ideographic space"},
+	{"01.01.90-1234", "dd.mm.yy-ssss"},
+	{"01-01-90-1234", "dd-mm-yy-ssss"},
+	{"01/01/90-1234", "dd/mm/yy-ssss"},
+	{"01.01.90\u20131234", "dd.mm.yy, en dash"},
+	{"01\uFF0E01\uFF0E90\uFF0D1234", "full-width full stops and hyphen-minus"},
+	{"\uFF10\uFF11\uFF10\uFF11\uFF19\uFF10\uFF0D\uFF11\uFF12\uFF13\uFF14",
+	"full-width digits and hyphen-minus"},
+	{"\uFF10\uFF11\uFF10\uFF11\uFF19\uFF10\uFF11\uFF12\uFF13\uFF14", "ten full-width digits"},
+	{"\uFF10\uFF11\uFF10\uFF11\uFF19\uFF10-\uFF11\uFF12\uFF13\uFF14", "full-width digits, ASCII dash"},
+	{"\u0660\u0661\u0660\u0661\u0669\u0660-\u0661\u0662\u0663\u0664", "Arabic-Indic digits"},
+	{"\u06F0\u06F1\u06F0\u06F1\u06F9\u06F0-\u06F1\u06F2\u06F3\u06F4", "extended Arabic-Indic digits"},
+	{"0101\uFF19\uFF10-1234", "digits of two scripts"},
+};
+
+/* Card number 4111111111111111 as people type it; each must be found whole. */
+static const Spelling card_spellings[] = {
+	{"4111.1111.1111.1111", "dots"},
+	{"4111/1111/1111/1111", "slashes"},
+	{"4111\u20131111\u20131111\u20131111", "en dashes"},
+	{"4111\u20101111\u20101111\u20101111", "U+2010 hyphens"},
+	{"4111\u20111111\u20111111\u20111111", "U+2011 non-breaking hyphens"},
+	{"4111\u20121111\u20121111\u20121111", "U+2012 figure dashes"},
+	{"4111\u22121111\u22121111\u22121111", "minus signs"},
+	{"4111\u00A01111\u00A01111\u00A01111", "no-break spaces"},
+	{"4111\u202F1111\u202F1111\u202F1111", "narrow no-break spaces"},
+	{"4111\u20091111\u20091111\u20091111", "thin spaces"},
+	{"4111 1111\u00A01111-1111", "spaces and dashes mixed"},
+	{"\uFF14\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11\uFF11",
+	"sixteen full-width digits"},
+	{"\uFF14\uFF11\uFF11\uFF11\uFF0D\uFF11\uFF11\uFF11\uFF11\uFF0D\uFF11\uFF11\uFF11\uFF11\uFF0D\uFF11\uFF11\uFF11\uFF11",
+	"full-width digits and hyphen-minus"},
+	{"4111\uFF0E1111\uFF0E1111\uFF0E1111", "full-width full stops"},
+	{"4111\uFF0F1111\uFF0F1111\uFF0F1111", "full-width solidus"},
+	{"\u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661",
+	"Arabic-Indic digits"},
+	{"3782.822463.10005", "American Express 4-6-5, dots"},
+};
+
+static void
+check_spellings(const Spelling *spellings, int n, const char *want_kind,
+				const char *marker)
+{
+	for (int k = 0; k < n; k++)
+	{
+		char		text[256];
+		char		want[256];
+		char		redacted[256];
+
+		snprintf(text, sizeof(text), "Ref: %s, tak.", spellings[k].text);
+		snprintf(want, sizeof(want), "%s=%s", want_kind, spellings[k].text);
+		CHECK_STR(scan(text), want, "%s, %s: found whole", want_kind, spellings[k].what);
+		snprintf(redacted, sizeof(redacted), "Ref: %s, tak.", marker);
+		CHECK_STR(redact(text), redacted, "%s, %s: the marker replaces every byte",
+				  want_kind, spellings[k].what);
+		CHECK(pii_classify(spellings[k].text, strlen(spellings[k].text)) ==
+			  (strcmp(want_kind, "cpr") == 0 ? PII_CPR : PII_CARD),
+			  "%s, %s: classified as a whole value", want_kind, spellings[k].what);
+	}
+}
+
+static void
+test_spellings(void)
+{
+	check_spellings(cpr_spellings, (int) (sizeof(cpr_spellings) / sizeof(cpr_spellings[0])),
+					"cpr", "[redacted national_id]");
+	check_spellings(card_spellings, (int) (sizeof(card_spellings) / sizeof(card_spellings[0])),
+					"card", "[redacted payment_card]");
+
+	/* Spans are byte offsets into the text as given. */
+	{
+		const char *text = "CPR\u00A0\uFF10\uFF11\uFF10\uFF11\uFF19\uFF10\u2013\uFF11\uFF12\uFF13\uFF14!";
+		SpanList	l = {.n = 0};
+
+		pii_scan(text, strlen(text), PII_SENSITIVE_KINDS, collect_span, &l);
+		CHECK(l.n == 1 && l.spans[0].kind == PII_CPR && l.spans[0].start == 5 &&
+			  l.spans[0].end == 5 + 10 * 3 + 3 && l.spans[0].end == strlen(text) - 1,
+			  "a full-width CPR number after a no-break space spans bytes [5, 38)");
+	}
+
+	/* The new separators join digits at word boundaries as ASCII ones do. */
+	CHECK_STR(scan("x010190\u20131234"), "", "not after a letter");
+	CHECK_STR(scan("5\u2013010190\u20131234"), "", "not inside an en-dash-joined digit run");
+	CHECK_STR(scan("010190\u20131234\u20135"), "", "not before an en dash and a digit");
+	CHECK_STR(scan("010190-1234\uFF15"), "", "not before a full-width digit");
+	CHECK_STR(scan("\uFF15010190-1234"), "", "not after a full-width digit");
+	CHECK_STR(scan("4111\u00A01111\u00A01111\u00A01111\u2010\uFF11"), "",
+			  "not inside a longer run joined by Unicode dashes");
+	CHECK_STR(scan("CPR\u00A0010190-1234"), "cpr=010190-1234", "after a no-break space");
+	CHECK_STR(scan("kort\u202F4111111111111111."), "card=4111111111111111",
+			  "after a narrow no-break space");
+	CHECK_STR(scan("\u00E6010190-1234"), "", "not after a non-ASCII letter");
+	CHECK_STR(scan("010190\u00A0\u00A01234"), "", "two no-break spaces do not join");
+
+	/* What the wider spellings still leave alone. */
+	CHECK_STR(scan_kinds("01.01.90 1234", PII_SENSITIVE_KINDS), "",
+			  "a dotted date before a space and four digits (a date and a time)");
+	CHECK_STR(scan_kinds("01.01.2024 12:34", PII_SENSITIVE_KINDS), "", "a date and a time");
+	CHECK_STR(scan_kinds("01.01-90-1234", PII_SENSITIVE_KINDS), "", "a date with mixed separators");
+	CHECK_STR(scan_kinds("01.01.90.1234", PII_SENSITIVE_KINDS), "", "a dot before the serial");
+	CHECK_STR(scan_kinds("1.1.90-1234", PII_SENSITIVE_KINDS), "", "one-digit day and month");
+	CHECK_STR(scan_kinds("32.01.90-1234", PII_SENSITIVE_KINDS), "", "no CPR with day 32, dotted");
+	CHECK_STR(scan_kinds("4111.1111.1111.1111.1", PII_SENSITIVE_KINDS), "",
+			  "not inside a longer dotted run");
+	CHECK_STR(scan_kinds("4111.1111-1111.1111", PII_SENSITIVE_KINDS), "",
+			  "dots do not mix with other separators");
+	CHECK_STR(scan_kinds("4111/1111/1111/1111 12/27", PII_SENSITIVE_KINDS),
+			  "card=4111/1111/1111/1111", "slashes, before an expiry date");
+	CHECK_STR(scan_kinds("6.283185307179586", PII_SENSITIVE_KINDS), "",
+			  "a decimal number is no dotted card number");
+	CHECK_STR(scan_kinds("4111111.111111111", PII_SENSITIVE_KINDS), "",
+			  "two dotted groups are too few");
+	CHECK_STR(scan_kinds("41.1111.1111.1111.11", PII_SENSITIVE_KINDS), "",
+			  "dotted groups of two digits are too short");
+	CHECK_STR(scan_kinds("4711 120390 1234", PII_SENSITIVE_KINDS), "",
+			  "six and four digits after another number and a space (a list of numbers)");
+	CHECK_STR(scan_kinds("4711\u00A0120390\u00A01234", PII_SENSITIVE_KINDS), "",
+			  "the same with no-break spaces");
+	CHECK_STR(scan_kinds("nr. 12, 010190 1234", PII_SENSITIVE_KINDS), "cpr=010190 1234",
+			  "six and four digits after a comma");
+	CHECK_STR(scan_kinds("4711 010190-1234", PII_SENSITIVE_KINDS), "cpr=010190-1234",
+			  "after another number, a dash still joins date and serial");
+	CHECK_STR(scan_kinds("4433/969067/4675/465", PII_SENSITIVE_KINDS), "card=4433/969067/4675/465",
+			  "slashes in a card layout (4-6-4-3)");
+	CHECK_STR(scan_kinds("4111.11111.1111111", PII_SENSITIVE_KINDS), "",
+			  "dotted groups not laid out as a card (4-5-7)");
+	CHECK_STR(scan_kinds("4111/111/111111111", PII_SENSITIVE_KINDS), "",
+			  "slashed groups not laid out as a card (4-3-9)");
+	CHECK_STR(scan_kinds("411.1111.1111.11111", PII_SENSITIVE_KINDS), "",
+			  "a dotted first group of three digits");
+	CHECK_STR(scan_kinds("4111.1111.1111.1112", PII_SENSITIVE_KINDS), "",
+			  "a failing Luhn check, dotted");
+	CHECK_STR(scan_kinds("\uFF13\uFF12\uFF10\uFF11\uFF19\uFF10-1234", PII_SENSITIVE_KINDS), "",
+			  "no CPR with day 32 in full-width digits");
+}
+
 static void
 test_classify(void)
 {
@@ -402,6 +585,7 @@ main(void)
 	test_ips();
 	test_emails();
 	test_spans();
+	test_spellings();
 	test_classify();
 	test_names();
 	return unit_done();

@@ -1,0 +1,1 @@
+UNIT_SOURCES_test_pii_false_positives = pii_scan.c
