@@ -72,6 +72,22 @@ SELECT column_name, suspected_category, hit_ratio, rows_sampled
  WHERE table_name = 'disc.misc'::regclass
  ORDER BY column_name, suspected_category;
 
+-- Numbers as people type them are found: Unicode dashes and spaces,
+-- dotted dates, full-width digits, card groups separated by dots or
+-- slashes. Dates, times and prices are not.
+CREATE TABLE disc.spelled (cpr_dash text, cpr_dotted text, cpr_fullwidth text,
+	card_dots text, card_slashes text, card_nbsp text, ordinary text);
+INSERT INTO disc.spelled VALUES
+	(E'CPR 010190\u20131234', 'CPR 01.01.90-1234',
+	 E'CPR \uFF10\uFF11\uFF10\uFF11\uFF19\uFF10\uFF0D\uFF11\uFF12\uFF13\uFF14',
+	 'kort 4111.1111.1111.1111', 'kort 4111/1111/1111/1111',
+	 E'kort 5555\u00A05555\u00A05555\u00A04444',
+	 E'leveret 01.01.2024 12:34, pris 12\u00A0499,00 kr., sider 245\u2013289');
+SELECT column_name, suspected_category, hit_ratio, rows_sampled
+  FROM privacy.discover()
+ WHERE table_name = 'disc.spelled'::regclass
+ ORDER BY column_name, suspected_category;
+
 -- Bad and null arguments.
 SELECT * FROM privacy.discover(0);
 SELECT count(*) FROM privacy.discover(NULL);

@@ -160,6 +160,58 @@ INSERT INTO tickets (id, message) VALUES (40, 'CPR 010190-1234') RETURNING messa
 -- The trigger function cannot be called directly.
 SELECT privacy._guard_trigger();
 
+-- Numbers as people type them are caught in both modes: a space, Unicode
+-- hyphens, dashes, minus and spaces, dotted dates, full-width and
+-- Arabic-Indic digits, card groups separated by dots or slashes.
+CREATE TABLE spelled (id integer PRIMARY KEY, body text);
+CREATE TABLE spellings (id integer PRIMARY KEY, spelling text, what text);
+INSERT INTO spellings VALUES
+	(1, '010190 1234', 'space'),
+	(2, E'010190\u20101234', 'U+2010 hyphen'),
+	(3, E'010190\u20111234', 'U+2011 non-breaking hyphen'),
+	(4, E'010190\u20121234', 'U+2012 figure dash'),
+	(5, E'010190\u20131234', 'U+2013 en dash'),
+	(6, E'010190\u22121234', 'U+2212 minus'),
+	(7, E'010190\u00A01234', 'U+00A0 no-break space'),
+	(8, E'010190\u202F1234', 'U+202F narrow no-break space'),
+	(9, '01.01.90-1234', 'dotted date'),
+	(10, E'\uFF10\uFF11\uFF10\uFF11\uFF19\uFF10\uFF0D\uFF11\uFF12\uFF13\uFF14', 'full-width digits and hyphen-minus'),
+	(11, E'\u0660\u0661\u0660\u0661\u0669\u0660-\u0661\u0662\u0663\u0664', 'Arabic-Indic digits'),
+	(12, '4111.1111.1111.1111', 'card, dots'),
+	(13, '4111/1111/1111/1111', 'card, slashes'),
+	(14, E'4111\u20131111\u20131111\u20131111', 'card, en dashes'),
+	(15, E'4111\u20091111\u20091111\u20091111', 'card, thin spaces'),
+	(16, E'\uFF14\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11', 'card, full-width digits');
+CREATE FUNCTION spelled_insert(spelling text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO spelled VALUES (0, 'Ref: ' || spelling || ', tak.');
+	DELETE FROM spelled;
+	RETURN 'accepted';
+EXCEPTION WHEN check_violation THEN
+	RETURN SQLERRM;
+END
+$$;
+SELECT privacy.guard('spelled', ARRAY['body'], 'reject');
+SELECT id, what, spelled_insert(spelling) FROM spellings ORDER BY id;
+
+-- Ordinary numbers still pass.
+SELECT spelled_insert(s) FROM (VALUES ('01.01.2024 12:34'), ('ordre 4711 120390 1234'),
+	('6.283185307179586'), ('v4.19.0-21'), (E'pris 12\u00A0499,00\u00A0kr.'),
+	(E'sider 245\u2013289'), ('ISBN 978-87-02-28457-3')) AS v(s);
+
+-- Redact mode replaces every byte of the spelling, multibyte digits and
+-- separators included.
+SELECT privacy.guard('spelled', ARRAY['body'], 'redact');
+INSERT INTO spelled SELECT id, 'Ref: ' || spelling || ', tak.' FROM spellings;
+SELECT s.id, p.what, s.body FROM spelled s JOIN spellings p USING (id) ORDER BY s.id;
+SELECT summary->>'category' AS category, pg_catalog.sum((summary->>'count')::integer) AS redacted
+  FROM privacy.audit_log
+ WHERE action = 'guard.redact' AND summary->>'table' = 'public.spelled'
+ GROUP BY 1 ORDER BY 1;
+
+DROP TABLE spelled, spellings;
+DROP FUNCTION spelled_insert(text);
+
 DROP TABLE tickets CASCADE;
 DROP TABLE other, parted, stranger_table;
 DROP FUNCTION other_trigger();
