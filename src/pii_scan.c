@@ -469,8 +469,7 @@ card_prefix_ok(const char *d)
 
 /*
  * Reads up to max digits at pos, in any script special_char knows, into
- * digits as ASCII (unless digits is NULL); returns how many and sets *end
- * past the last.
+ * digits as ASCII; returns how many and sets *end past the last.
  */
 static size_t
 read_digits(const Scan *sc, size_t pos, char *digits, size_t max, size_t *end)
@@ -480,9 +479,7 @@ read_digits(const Scan *sc, size_t pos, char *digits, size_t max, size_t *end)
 
 	while (n < max && is_digit((ch = char_at(sc, pos)).c))
 	{
-		if (digits)
-			digits[n] = (char) ch.c;
-		n++;
+		digits[n++] = (char) ch.c;
 		pos += ch.width;
 	}
 	*end = pos;
@@ -730,8 +727,17 @@ static size_t
 match_at(const Scan *sc, size_t pos, unsigned kinds, PiiKind *kind)
 {
 	unsigned char c = sc->text[pos];
-	unsigned char p1 = char_before(sc, pos).c;
+	unsigned char p1;
 	size_t		end;
+
+	/*
+	 * Only a digit starts a CPR or card number: skip other bytes quickly
+	 * (0xD9, 0xDB and 0xEF lead the multibyte digits of special_char).
+	 */
+	if ((kinds & ~PII_SENSITIVE_KINDS) == 0 && !is_digit(c) &&
+		c != 0xD9 && c != 0xDB && c != 0xEF)
+		return 0;
+	p1 = char_before(sc, pos).c;
 
 	if ((kinds & PII_MASK(PII_EMAIL)) && is_alnum(char_at(sc, pos).c) && !is_local(p1) &&
 		left_ok(sc, pos) && (end = parse_email(sc, pos)) != 0)

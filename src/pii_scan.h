@@ -22,14 +22,16 @@
  *	  12 34 56 78, with spaces or dashes;
  *	- IP address: a dotted-quad IPv4 address (no leading zeros), or an IPv6
  *	  address in the forms of RFC 4291 (with "::" and an IPv4 tail);
- *	- CPR number: ddmmyy-ssss, ddmmyy ssss, ddmmyyssss, or dd.mm.yy-ssss
- *	  (also with "-" or "/" in the date), whose date exists, the century
- *	  following from the year and the seventh digit; the modulus-11 check is
- *	  not applied, since numbers without it have been issued since 2007;
+ *	- CPR number: ddmmyy-ssss, ddmmyyssss, dd.mm.yy-ssss (also with "-" or
+ *	  "/" in the date), or ddmmyy ssss unless another number and a space
+ *	  come just before it, whose date exists, the century following from
+ *	  the year and the seventh digit; the modulus-11 check is not applied,
+ *	  since numbers without it have been issued since 2007;
  *	- payment card: 13 to 19 digits with a known issuer prefix and a valid
  *	  Luhn check digit, in groups separated by single spaces or dashes, or by
- *	  single dots or slashes throughout (at least three groups of at least
- *	  three digits).
+ *	  single dots or single slashes throughout in a card layout (4-4-4-4,
+ *	  4-6-5, 4-6-4, 4-4-4-4-3: four digits, groups of four or six, a last
+ *	  group of three to six).
  *
  * CPR and card numbers are read as people type them: a "dash" is also any
  * Unicode hyphen or dash, the minus sign or a full-width hyphen-minus; a
