@@ -9,21 +9,24 @@
 -- role's row security, the tables between it and the anchor (the path the
 -- subject map gives). A path table without row policies let a role that
 -- may update it move the protected rows of a hidden subject to a visible
--- one; so protect() now also protects every table its row check reads,
--- with the same row policies (registered with path_only), unprotect()
+-- one; so protect() now also protects every table on that path, the
+-- anchor included, with the same row policies (registered with path_only), unprotect()
 -- releases them once no protected table needs them, and lint() reports a
 -- protected table whose path is open.
 ------------------------------------------------------------------------------
 
 ALTER TABLE privacy.protected_tables ADD COLUMN path_only boolean NOT NULL DEFAULT false;
 COMMENT ON COLUMN privacy.protected_tables.path_only IS
-'Protected only because the row check of another protected table reads it on its subject path; released when none does';
+'Protected only because it is on the subject path of another protected table; released when no protected table''s path runs through it';
 
--- For each subject kind the row check of rel checks, the tables its
--- subject key expression reads (privacy._subject_key_sql), each with the
--- rest of the path from there to the anchor; the anchor is read only when
--- the path's last foreign key does not reference the key column. A kind
--- whose path is ambiguous is left out (privacy._subject_path reports it).
+-- For each subject kind the row check of rel checks, the tables on the
+-- path from rel to the kind's anchor, each with the rest of the path from
+-- there: the tables its subject key expression (privacy._subject_key_sql)
+-- reads, and the anchor, which it may not read but whose rows a role could
+-- otherwise re-key or delete, and with them (through ON UPDATE and ON
+-- DELETE actions, which bypass row security) move or orphan the rows that
+-- reference them. A kind whose path is ambiguous is left out
+-- (privacy._subject_path reports it).
 CREATE FUNCTION privacy._path_tables(rel regclass)
 RETURNS TABLE (kind text, table_name regclass, hops oid[])
 LANGUAGE sql STABLE
@@ -31,16 +34,13 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT p.kind, f.to_table, p.hops[h.ord OPERATOR(pg_catalog.+) 1:]
 	  FROM privacy._subject_paths() p
-	  JOIN privacy.subject_kinds k ON k.name OPERATOR(pg_catalog.=) p.kind
 	 CROSS JOIN LATERAL pg_catalog.unnest(p.hops) WITH ORDINALITY AS h(oid, ord)
 	  JOIN privacy.foreign_keys f ON f.constraint_oid OPERATOR(pg_catalog.=) h.oid
-	 WHERE p.table_name OPERATOR(pg_catalog.=) rel
-	   AND (h.ord OPERATOR(pg_catalog.<) pg_catalog.cardinality(p.hops)
-			OR NOT k.key_column OPERATOR(pg_catalog.=) ANY (f.to_columns));
+	 WHERE p.table_name OPERATOR(pg_catalog.=) rel;
 END;
 REVOKE ALL ON FUNCTION privacy._path_tables(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._path_tables(regclass) IS
-'The tables the row check of a table reads to find its rows'' subjects, per subject kind, with the path onward from each';
+'The tables on the path from a table to each subject kind''s anchor, anchor included, with the path onward from each';
 
 -- Tables as a JSON array of their qualified names, in the array's order.
 CREATE FUNCTION privacy._qualified_names(tables regclass[])
@@ -55,7 +55,7 @@ REVOKE ALL ON FUNCTION privacy._qualified_names(regclass[]) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._qualified_names(regclass[]) IS
 'Tables as a JSON array of qualified names (for audit summaries)';
 
--- The protected tables (other than rel) whose row check reads rel.
+-- The protected tables (other than rel) with rel on their subject path.
 CREATE FUNCTION privacy._path_needed_by(rel regclass)
 RETURNS regclass[]
 LANGUAGE sql STABLE
@@ -70,7 +70,7 @@ BEGIN ATOMIC
 END;
 REVOKE ALL ON FUNCTION privacy._path_needed_by(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._path_needed_by(regclass) IS
-'The protected tables whose row check reads a table on their subject path';
+'The protected tables whose subject path runs through a table';
 
 -- Puts the row policies, row security and (on a table holding personal
 -- data) the rectification trigger on rel, and registers it.
@@ -142,11 +142,12 @@ REVOKE ALL ON FUNCTION privacy._remove_protection(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._remove_protection(regclass) IS
 'Removes a table''s purpose-aware row policies and rectification trigger, restores its row-security settings and forgets it';
 
--- Protects every table that the row check of a protected table reads and
--- that is not protected yet (or is protected for its path only, without a
+-- Protects every table on the subject path of a protected table that is
+-- not protected yet (or is protected for its path only, without a
 -- kind it must now check), until none is left; refuses a path table whose
--- own path to the kind is not the rest of the path that reads it (its
--- policy would check another subject than the one the reading table finds)
+-- own path to the kind is not the rest of the protected table's path
+-- from there (its policy would check another subject than the one the
+-- protected table finds)
 -- and a path table the acting role does not own. Returns the tables it
 -- protected.
 CREATE FUNCTION privacy._protect_path_tables()
@@ -176,9 +177,8 @@ BEGIN
 			SELECT sp.hops INTO own_hops FROM privacy._subject_paths() sp
 			 WHERE sp.kind OPERATOR(pg_catalog.=) p.kind AND sp.table_name OPERATOR(pg_catalog.=) p.path_table;
 			IF own_hops IS DISTINCT FROM p.hops THEN
-				RAISE EXCEPTION 'table % reads table % to find its rows'' subjects of kind "%", but % reaches that kind by another path',
-					privacy._qualified_name(p.reader), privacy._qualified_name(p.path_table), p.kind,
-					privacy._qualified_name(p.path_table)
+				RAISE EXCEPTION 'table % reaches subject kind "%" through table %, which reaches that kind by another path',
+					privacy._qualified_name(p.reader), p.kind, privacy._qualified_name(p.path_table)
 					USING ERRCODE = 'invalid_foreign_key',
 						  DETAIL = pg_catalog.format('The path onward from %s is: %s.', privacy._qualified_name(p.path_table),
 													 privacy._path_text(p.hops)),
@@ -189,9 +189,8 @@ BEGIN
 				CONTINUE;
 			END IF;
 			IF p.registered AND NOT p.path_only THEN
-				RAISE EXCEPTION 'table % reads table % to find its rows'' subjects of kind "%", but the protection of % does not check that kind',
-					privacy._qualified_name(p.reader), privacy._qualified_name(p.path_table), p.kind,
-					privacy._qualified_name(p.path_table)
+				RAISE EXCEPTION 'table % reaches subject kind "%" through table %, whose protection does not check that kind',
+					privacy._qualified_name(p.reader), p.kind, privacy._qualified_name(p.path_table)
 					USING ERRCODE = 'object_not_in_prerequisite_state',
 						  HINT = pg_catalog.format('Rebuild its protection: SELECT privacy.unprotect(%1$L); SELECT privacy.protect(%1$L);',
 												   privacy._qualified_name(p.path_table));
@@ -200,7 +199,7 @@ BEGIN
 			IF NOT pg_catalog.pg_has_role(privacy._acting_role(), owner, 'USAGE') THEN
 				RAISE EXCEPTION 'must be owner of table %', privacy._qualified_name(p.path_table)
 					USING ERRCODE = 'insufficient_privilege',
-						  DETAIL = pg_catalog.format('Table %s reads it to find its rows'' subjects, so protecting %s protects it too.',
+						  DETAIL = pg_catalog.format('It is on the subject path of table %s, so protecting %s protects it too.',
 													 privacy._qualified_name(p.reader), privacy._qualified_name(p.reader));
 			END IF;
 			IF p.registered THEN
@@ -221,10 +220,10 @@ END
 $$;
 REVOKE ALL ON FUNCTION privacy._protect_path_tables() FROM PUBLIC;
 COMMENT ON FUNCTION privacy._protect_path_tables() IS
-'Protects every table the row check of a protected table reads on its subject path; returns those it protected';
+'Protects every table on the subject path of a protected table; returns those it protected';
 
 -- Releases the tables protected for their path only that no protected
--- table's row check reads any more; returns them.
+-- table's subject path runs through any more; returns them.
 CREATE FUNCTION privacy._release_path_tables()
 RETURNS regclass[]
 LANGUAGE plpgsql
@@ -317,7 +316,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.protect(regclass) IS
-'Enables and forces row-level security on a table holding personal data, and on every table its row check reads on the path to its subjects, so that each purpose sees and writes only the rows of subjects it may lawfully process; audits rectifications';
+'Enables and forces row-level security on a table holding personal data, and on every table on the path to its subjects, so that each purpose sees and writes only the rows of subjects it may lawfully process; audits rectifications';
 
 CREATE OR REPLACE FUNCTION privacy.unprotect("table" regclass)
 RETURNS void
@@ -355,14 +354,14 @@ BEGIN
 		-- Other protected tables find their rows' subjects through it: it
 		-- stays protected for their sake until they are unprotected.
 		IF pt.path_only THEN
-			RAISE EXCEPTION 'cannot unprotect table % because the row check of protected table % reads it',
+			RAISE EXCEPTION 'cannot unprotect table % because it is on the subject path of protected table %',
 				qname, privacy._qualified_name(needed_by[1])
 				USING ERRCODE = 'dependent_objects_still_exist',
 					  DETAIL = 'It was protected because it is on the path from that table to its subjects; it is unprotected with the last table that needs it.',
 					  HINT = pg_catalog.format('Unprotect %s first.', privacy._qualified_name(needed_by[1]));
 		END IF;
 		UPDATE privacy.protected_tables p SET path_only = true WHERE p.table_name OPERATOR(pg_catalog.=) rel;
-		RAISE NOTICE 'table % stays protected because the row check of protected table % reads it',
+		RAISE NOTICE 'table % stays protected because it is on the subject path of protected table %',
 			qname, privacy._qualified_name(needed_by[1])
 			USING DETAIL = 'It is on the path from that table to its subjects; it is unprotected with the last table that needs it.';
 		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('kept_for',
@@ -379,10 +378,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.unprotect(regclass) IS
-'Removes what privacy.protect() added to a table and restores its earlier row-security settings; a table another protected table reads on its subject path stays protected until that one is unprotected';
+'Removes what privacy.protect() added to a table and restores its earlier row-security settings; a table on the subject path of another protected table stays protected until that one is unprotected';
 
--- A protected table whose row check reads a table that is not protected
--- (by its installed policy, as after an update from a version that did
+-- A protected table with a table on its subject path that is not protected
+-- (read by its installed policy, as after an update from a version that did
 -- not protect paths, or by the subject map now), or one protected without
 -- checking the kind along the same path. Runs as the extension's owner:
 -- it reads the subject map through internal functions.
@@ -433,4 +432,4 @@ END;
 REVOKE ALL ON FUNCTION privacy._lint_path_tables() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy._lint_path_tables() TO PUBLIC;
 COMMENT ON FUNCTION privacy._lint_path_tables() IS
-'lint: protected tables whose row check reads a table on their subject path that is not protected, or not for the same kind along the same path';
+'lint: tables on the subject path of a protected table that are not protected, or not for the same kind along the same path';
