@@ -19,28 +19,34 @@ ALTER TABLE privacy.protected_tables ADD COLUMN path_only boolean NOT NULL DEFAU
 COMMENT ON COLUMN privacy.protected_tables.path_only IS
 'Protected only because it is on the subject path of another protected table; released when no protected table''s path runs through it';
 
--- For each subject kind the row check of rel checks, the tables on the
--- path from rel to the kind's anchor, each with the rest of the path from
--- there: the tables its subject key expression (privacy._subject_key_sql)
--- reads, and the anchor, which it may not read but whose rows a role could
+-- For each protected table and each subject kind its row check checks,
+-- the tables on the path from it to the kind's anchor (path_table), each
+-- with the rest of the path from there (hops) and the path the subject map
+-- gives that table itself (path_table_hops, NULL if none or ambiguous):
+-- the tables its subject key expression (privacy._subject_key_sql) reads,
+-- and the anchor, which it may not read but whose rows a role could
 -- otherwise re-key or delete, and with them (through ON UPDATE and ON
 -- DELETE actions, which bypass row security) move or orphan the rows that
 -- reference them. A kind whose path is ambiguous is left out
 -- (privacy._subject_path reports it).
-CREATE FUNCTION privacy._path_tables(rel regclass)
-RETURNS TABLE (kind text, table_name regclass, hops oid[])
+CREATE FUNCTION privacy._protected_paths()
+RETURNS TABLE (table_name regclass, kind text, path_table regclass, hops oid[], path_table_hops oid[])
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT p.kind, f.to_table, p.hops[h.ord OPERATOR(pg_catalog.+) 1:]
-	  FROM privacy._subject_paths() p
+	WITH p AS MATERIALIZED (SELECT * FROM privacy._subject_paths())
+	SELECT p.table_name, p.kind, f.to_table, p.hops[h.ord OPERATOR(pg_catalog.+) 1:], own.hops
+	  FROM p
+	  JOIN privacy.protected_tables pt ON pt.table_name OPERATOR(pg_catalog.=) p.table_name
+									  AND p.kind OPERATOR(pg_catalog.=) ANY (pt.kinds)
 	 CROSS JOIN LATERAL pg_catalog.unnest(p.hops) WITH ORDINALITY AS h(oid, ord)
 	  JOIN privacy.foreign_keys f ON f.constraint_oid OPERATOR(pg_catalog.=) h.oid
-	 WHERE p.table_name OPERATOR(pg_catalog.=) rel;
+	  LEFT JOIN p own ON own.kind OPERATOR(pg_catalog.=) p.kind
+					 AND own.table_name OPERATOR(pg_catalog.=) f.to_table;
 END;
-REVOKE ALL ON FUNCTION privacy._path_tables(regclass) FROM PUBLIC;
-COMMENT ON FUNCTION privacy._path_tables(regclass) IS
-'The tables on the path from a table to each subject kind''s anchor, anchor included, with the path onward from each';
+REVOKE ALL ON FUNCTION privacy._protected_paths() FROM PUBLIC;
+COMMENT ON FUNCTION privacy._protected_paths() IS
+'The tables on the path from each protected table to each of its subject kinds'' anchor, anchor included, with the path onward from each';
 
 -- Tables as a JSON array of their qualified names, in the array's order.
 CREATE FUNCTION privacy._qualified_names(tables regclass[])
@@ -61,12 +67,10 @@ RETURNS regclass[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT pg_catalog.array_agg(DISTINCT pt.table_name ORDER BY pt.table_name)
-	  FROM privacy.protected_tables pt
-	 CROSS JOIN LATERAL privacy._path_tables(pt.table_name) pth
-	 WHERE pth.table_name OPERATOR(pg_catalog.=) rel
-	   AND pt.table_name OPERATOR(pg_catalog.<>) rel
-	   AND pth.kind OPERATOR(pg_catalog.=) ANY (pt.kinds);
+	SELECT pg_catalog.array_agg(DISTINCT pp.table_name ORDER BY pp.table_name)
+	  FROM privacy._protected_paths() pp
+	 WHERE pp.path_table OPERATOR(pg_catalog.=) rel
+	   AND pp.table_name OPERATOR(pg_catalog.<>) rel;
 END;
 REVOKE ALL ON FUNCTION privacy._path_needed_by(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._path_needed_by(regclass) IS
@@ -157,7 +161,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	p record;
-	own_hops oid[];
 	owner oid;
 	kinds text[];
 	added regclass[] := '{}';
@@ -166,17 +169,13 @@ BEGIN
 	WHILE again LOOP
 		again := false;
 		FOR p IN
-			SELECT pt.table_name AS reader, pth.kind, pth.table_name AS path_table, pth.hops,
+			SELECT pp.table_name AS reader, pp.kind, pp.path_table, pp.hops, pp.path_table_hops,
 				   st.table_name IS NOT NULL AS registered, st.path_only, st.kinds AS path_kinds
-			  FROM privacy.protected_tables pt
-			 CROSS JOIN LATERAL privacy._path_tables(pt.table_name) pth
-			  LEFT JOIN privacy.protected_tables st ON st.table_name OPERATOR(pg_catalog.=) pth.table_name
-			 WHERE pth.kind OPERATOR(pg_catalog.=) ANY (pt.kinds)
-			 ORDER BY pt.table_name, pth.kind, pth.table_name
+			  FROM privacy._protected_paths() pp
+			  LEFT JOIN privacy.protected_tables st ON st.table_name OPERATOR(pg_catalog.=) pp.path_table
+			 ORDER BY pp.table_name, pp.kind, pp.path_table
 		LOOP
-			SELECT sp.hops INTO own_hops FROM privacy._subject_paths() sp
-			 WHERE sp.kind OPERATOR(pg_catalog.=) p.kind AND sp.table_name OPERATOR(pg_catalog.=) p.path_table;
-			IF own_hops IS DISTINCT FROM p.hops THEN
+			IF p.path_table_hops IS DISTINCT FROM p.hops THEN
 				RAISE EXCEPTION 'table % reaches subject kind "%" through table %, which reaches that kind by another path',
 					privacy._qualified_name(p.reader), p.kind, privacy._qualified_name(p.path_table)
 					USING ERRCODE = 'invalid_foreign_key',
@@ -237,8 +236,12 @@ BEGIN
 	WHILE again LOOP
 		again := false;
 		FOR rel IN
+			WITH needed AS MATERIALIZED (SELECT pp.table_name, pp.path_table FROM privacy._protected_paths() pp)
 			SELECT pt.table_name FROM privacy.protected_tables pt
-			 WHERE pt.path_only AND privacy._path_needed_by(pt.table_name) IS NULL
+			 WHERE pt.path_only
+			   AND NOT EXISTS (SELECT FROM needed n
+								WHERE n.path_table OPERATOR(pg_catalog.=) pt.table_name
+								  AND n.table_name OPERATOR(pg_catalog.<>) pt.table_name)
 			 ORDER BY pt.table_name
 		LOOP
 			PERFORM privacy._remove_protection(rel);
@@ -405,29 +408,22 @@ BEGIN ATOMIC
 										 AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
 										 AND d.refobjid OPERATOR(pg_catalog.<>) pol.polrelid
 			UNION
-			SELECT pt.table_name, pth.table_name
-			  FROM privacy.protected_tables pt
-			 CROSS JOIN LATERAL privacy._path_tables(pt.table_name) pth
-			 WHERE pth.kind OPERATOR(pg_catalog.=) ANY (pt.kinds)) r
+			SELECT pp.table_name, pp.path_table FROM privacy._protected_paths() pp) r
 	 WHERE NOT EXISTS (SELECT FROM privacy.protected_tables st
 						WHERE st.table_name OPERATOR(pg_catalog.=) r.path_table)
 	UNION ALL
-	SELECT 'error', privacy._qualified_name(pth.table_name),
+	SELECT 'error', privacy._qualified_name(pp.path_table),
 		   pg_catalog.format('is on the subject path of protected table %s for subject kind "%s", but its protection does not check that kind along the same path',
-							 privacy._qualified_name(pt.table_name), pth.kind),
-		   CASE WHEN sp.hops IS DISTINCT FROM pth.hops
+							 privacy._qualified_name(pp.table_name), pp.kind),
+		   CASE WHEN pp.path_table_hops IS DISTINCT FROM pp.hops
 				THEN pg_catalog.format('Pin the path of %s to kind "%s" in the policy document to: %s; then rebuild the protection of %s.',
-									   privacy._qualified_name(pth.table_name), pth.kind,
-									   privacy._path_text(pth.hops), privacy._qualified_name(pt.table_name))
+									   privacy._qualified_name(pp.path_table), pp.kind,
+									   privacy._path_text(pp.hops), privacy._qualified_name(pp.table_name))
 				ELSE pg_catalog.format('Rebuild its protection: SELECT privacy.unprotect(%1$L); SELECT privacy.protect(%1$L);',
-									   privacy._qualified_name(pth.table_name)) END
-	  FROM privacy.protected_tables pt
-	 CROSS JOIN LATERAL privacy._path_tables(pt.table_name) pth
-	  JOIN privacy.protected_tables st ON st.table_name OPERATOR(pg_catalog.=) pth.table_name
-	  LEFT JOIN privacy._subject_paths() sp ON sp.kind OPERATOR(pg_catalog.=) pth.kind
-										   AND sp.table_name OPERATOR(pg_catalog.=) pth.table_name
-	 WHERE pth.kind OPERATOR(pg_catalog.=) ANY (pt.kinds)
-	   AND (NOT pth.kind OPERATOR(pg_catalog.=) ANY (st.kinds) OR sp.hops IS DISTINCT FROM pth.hops);
+									   privacy._qualified_name(pp.path_table)) END
+	  FROM privacy._protected_paths() pp
+	  JOIN privacy.protected_tables st ON st.table_name OPERATOR(pg_catalog.=) pp.path_table
+	 WHERE NOT pp.kind OPERATOR(pg_catalog.=) ANY (st.kinds) OR pp.path_table_hops IS DISTINCT FROM pp.hops;
 END;
 REVOKE ALL ON FUNCTION privacy._lint_path_tables() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy._lint_path_tables() TO PUBLIC;
