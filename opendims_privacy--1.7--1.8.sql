@@ -10,9 +10,9 @@
 -- subject map gives). A path table without row policies let a role that
 -- may update it move the protected rows of a hidden subject to a visible
 -- one; so protect() now also protects every table on that path, the
--- anchor included, with the same row policies (registered with path_only), unprotect()
--- releases them once no protected table needs them, and lint() reports a
--- protected table whose path is open.
+-- anchor included, with the same row policies (registered with
+-- path_only), unprotect() releases them once no protected table needs
+-- them, and lint() reports a protected table whose path is open.
 ------------------------------------------------------------------------------
 
 ALTER TABLE privacy.protected_tables ADD COLUMN path_only boolean NOT NULL DEFAULT false;
@@ -147,13 +147,12 @@ COMMENT ON FUNCTION privacy._remove_protection(regclass) IS
 'Removes a table''s purpose-aware row policies and rectification trigger, restores its row-security settings and forgets it';
 
 -- Protects every table on the subject path of a protected table that is
--- not protected yet (or is protected for its path only, without a
--- kind it must now check), until none is left; refuses a path table whose
--- own path to the kind is not the rest of the protected table's path
--- from there (its policy would check another subject than the one the
--- protected table finds)
--- and a path table the acting role does not own. Returns the tables it
--- protected.
+-- not protected yet (or is protected for its path only, without a kind it
+-- must now check), until none is left; refuses a path table whose own path
+-- to the kind is not the rest of the protected table's path from there
+-- (its policy would check another subject than the one the protected table
+-- finds) and a path table the acting role does not own. Returns the tables
+-- it protected.
 CREATE FUNCTION privacy._protect_path_tables()
 RETURNS regclass[]
 LANGUAGE plpgsql
