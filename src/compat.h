@@ -19,4 +19,15 @@
 #include "varatt.h"
 #endif
 
+/* The parameters of ExecutorRun_hook, and the call passing them on. */
+#if PG_VERSION_NUM >= 180000
+#define PRIVACY_EXECUTOR_RUN_PARAMS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define PRIVACY_EXECUTOR_RUN_ARGS queryDesc, direction, count
+#else
+#define PRIVACY_EXECUTOR_RUN_PARAMS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once
+#define PRIVACY_EXECUTOR_RUN_ARGS queryDesc, direction, count, execute_once
+#endif
+
 #endif							/* PRIVACY_COMPAT_H */

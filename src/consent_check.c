@@ -27,9 +27,14 @@
  * subject kinds fires a statement trigger that invalidates the relcache
  * entry of its table; the relcache callback here bumps the cache
  * generation, and each call site compares generations before it uses its
- * sets. Invalidations are accepted at the first call of every statement,
- * so a change committed by another session is honoured by the next
- * statement of every session. The state is read with the latest snapshot
+ * sets. Invalidations are accepted at the first call of every statement
+ * and, once a session has checked rows, at the start of every run of an
+ * executor (every statement, and every FETCH from a cursor, in SQL or in
+ * PL/pgSQL), so a change committed by another session is honoured by the
+ * next statement or FETCH of every session: a cursor opened before a
+ * withdrawal does not return the rows it reads after it. Rows it had
+ * already read (into a sort, a hash or the store of a WITH HOLD cursor)
+ * were checked when they were read. The state is read with the latest snapshot
  * (in parallel mode, the statement's, and then only for that transaction),
  * like catalog caches, so it never lags behind a commit whose invalidation
  * was already processed.
@@ -47,6 +52,7 @@
 #include "catalog/pg_collation.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -61,6 +67,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "consent_shared.h"
 #include "consent_state.h"
 #include "extension_objects.h"
@@ -168,6 +175,11 @@ static const char *cache_source = "empty";
 /* Whether the current transaction changed the state (see xact_callback). */
 static bool state_changed_in_xact = false;
 
+/* Whether this session has resolved a call site (see executor_run). */
+static bool sites_resolved = false;
+
+static ExecutorRun_hook_type prev_executor_run = NULL;
+
 /*
  * A few subjects are looked up one by one (an index probe each); once the
  * probes of this generation pass the budget, the whole state is read in one
@@ -240,6 +252,23 @@ xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * A cursor's executor runs once per FETCH, within a transaction that may
+ * take no new lock (and so process no invalidation) between two FETCHes:
+ * take in the changes other sessions have committed before each run, so
+ * that its row checks use a state no older than the run's start.
+ */
+static void
+executor_run(PRIVACY_EXECUTOR_RUN_PARAMS)
+{
+	if (sites_resolved)
+		AcceptInvalidationMessages();
+	if (prev_executor_run)
+		prev_executor_run(PRIVACY_EXECUTOR_RUN_ARGS);
+	else
+		standard_ExecutorRun(PRIVACY_EXECUTOR_RUN_ARGS);
+}
+
 void
 ConsentCheckInit(void)
 {
@@ -247,6 +276,8 @@ ConsentCheckInit(void)
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, syscache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, syscache_callback, (Datum) 0);
 	RegisterXactCallback(xact_callback, NULL);
+	prev_executor_run = ExecutorRun_hook;
+	ExecutorRun_hook = executor_run;
 }
 
 /* Looks up the OIDs of the watched tables (InvalidOid where missing). */
@@ -554,6 +585,7 @@ resolve_site(CheckSite *site, text *kind, bool first_call)
 	memcpy(site->kind, VARDATA_ANY(kind), kind_len);
 	site->kind[kind_len] = '\0';
 	site->kind_arg = kind;
+	sites_resolved = true;
 
 	if (first_call)
 		AcceptInvalidationMessages();
