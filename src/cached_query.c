@@ -31,6 +31,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "extension_objects.h"
+
 PG_FUNCTION_INFO_V1(privacy_cached_value);
 PG_FUNCTION_INFO_V1(privacy_cached_row_count);
 
@@ -229,21 +231,38 @@ read_statement_call(FunctionCallInfo fcinfo, int first_arg, const char *fname,
  * Runs the statement with its kept plan, returning at most tcount rows (0:
  * all) in SPI_tuptable. Must be called inside SPI_connect. A statement SPI
  * cannot run (COPY, transaction control) is the caller's error, in fname.
+ *
+ * The statement is planned and run with search_path pinned to pg_catalog,
+ * pg_temp: its result decides what an export holds, what an erasure or the
+ * retention job removes and whether a subject exists, so an operator or type
+ * on the caller's search_path must not change it. (The plan cache plans a
+ * kept statement again when search_path differs from the one it was planned
+ * with; pinned, it never does.)
  */
 static void
 execute_statement_call(StatementCall *call, long tcount, const char *fname)
 {
-	SPIPlanPtr	plan = statement_plan(call->sql, call->nargs, call->argtypes);
+	SPIPlanPtr	plan;
 	int			rc;
+	int			nestlevel = privacy_pin_search_path();
 
-	statements_running++;
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(plan, call->values, call->nulls, false, tcount);
+		plan = statement_plan(call->sql, call->nargs, call->argtypes);
+		statements_running++;
+		PG_TRY();
+		{
+			rc = SPI_execute_plan(plan, call->values, call->nulls, false, tcount);
+		}
+		PG_FINALLY();
+		{
+			statements_running--;
+		}
+		PG_END_TRY();
 	}
 	PG_FINALLY();
 	{
-		statements_running--;
+		privacy_unpin_search_path(nestlevel);
 	}
 	PG_END_TRY();
 	if (rc < 0)
