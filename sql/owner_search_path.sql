@@ -20,6 +20,7 @@ SELECT (privacy.apply_policy(:'doc') ->> 'changed')::boolean AS applied;
 CREATE ROLE osp_app;
 CREATE ROLE osp_dba;
 CREATE SCHEMA osp AUTHORIZATION osp_app;
+GRANT USAGE ON SCHEMA osp TO PUBLIC;
 GRANT USAGE ON SCHEMA shop TO osp_app, osp_dba;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA shop TO osp_app;
 GRANT EXECUTE ON FUNCTION privacy.apply_policy(text) TO osp_dba;
@@ -27,49 +28,23 @@ CREATE TABLE shop.notes (id integer PRIMARY KEY, body text);
 SELECT privacy.guard('shop.notes', ARRAY['body'], 'redact');
 GRANT INSERT ON shop.notes TO osp_app;
 
--- The planted code: records that it ran, and as whom (in a table, and in a
--- warning for a statement that fails and takes the row with it), and tries
--- to make the application role superuser (which works as the owner).
+-- The planted code (see the fixture), and operators for the type pairs of
+-- the statements attacked below, each giving the right answer but for
+-- >(date, date), which says no date is later than another (no row under a
+-- retention minimum).
 SET ROLE osp_app;
-CREATE TABLE osp.ran (what text, as_role name DEFAULT current_user);
-GRANT USAGE ON SCHEMA osp TO PUBLIC;
-GRANT INSERT ON osp.ran TO PUBLIC;
-CREATE FUNCTION osp.trap(what text) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	RAISE WARNING 'planted % ran as %', what, current_user;
-	INSERT INTO osp.ran (what) VALUES (what);
-	BEGIN
-		EXECUTE 'ALTER ROLE osp_app SUPERUSER';
-	EXCEPTION WHEN insufficient_privilege THEN
-		NULL;
-	END;
-	RETURN true;
-END
-$$;
-GRANT EXECUTE ON FUNCTION osp.trap(text) TO PUBLIC;
--- Operators for the type pairs of the statements attacked below, each
--- giving the right answer but for >(date, date), which says no date is later
--- than another (no row under a retention minimum).
-DO $$
-DECLARE
-	op record;
-BEGIN
-	FOR op IN SELECT * FROM (VALUES
-			('=', 'text', 'text', 'a OPERATOR(pg_catalog.=) b'),
-			('=', 'name', 'name', 'a OPERATOR(pg_catalog.=) b'),
-			('=', 'oid', 'oid', 'a OPERATOR(pg_catalog.=) b'),
-			('=', 'oid', 'regprocedure', 'a OPERATOR(pg_catalog.=) b'),
-			('>', 'smallint', 'integer', 'a OPERATOR(pg_catalog.>) b'),
-			('>', 'date', 'date', 'false')) AS v(oprname, lefttype, righttype, answer) LOOP
-		EXECUTE format('CREATE FUNCTION osp.%I(a %s, b %s) RETURNS boolean LANGUAGE plpgsql AS '
-					   '$f$ BEGIN PERFORM osp.trap(%L); RETURN %s; END $f$',
-					   'trap_' || op.lefttype || '_' || op.righttype, op.lefttype, op.righttype,
-					   format('%s(%s, %s)', op.oprname, op.lefttype, op.righttype), op.answer);
-		EXECUTE format('CREATE OPERATOR osp.%s (LEFTARG = %s, RIGHTARG = %s, FUNCTION = osp.%I)',
-					   op.oprname, op.lefttype, op.righttype, 'trap_' || op.lefttype || '_' || op.righttype);
-	END LOOP;
-END
-$$;
+\set planted_schema osp
+\set ECHO none
+\i test/fixtures/planted_code.sql
+\set ECHO all
+SELECT pg_catalog.count(osp.plant_operator(oprname, lefttype, righttype, answer)) AS planted
+  FROM (VALUES
+	('=', 'text', 'text', 'a OPERATOR(pg_catalog.=) b'),
+	('=', 'name', 'name', 'a OPERATOR(pg_catalog.=) b'),
+	('=', 'oid', 'oid', 'a OPERATOR(pg_catalog.=) b'),
+	('=', 'oid', 'regprocedure', 'a OPERATOR(pg_catalog.=) b'),
+	('>', 'smallint', 'integer', 'a OPERATOR(pg_catalog.>) b'),
+	('>', 'date', 'date', 'false')) AS v(oprname, lefttype, righttype, answer);
 RESET ROLE;
 
 -- 1. The key behind pseudonymize() is read as the owner, with = planted.
