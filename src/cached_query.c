@@ -31,8 +31,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "extension_objects.h"
-
 PG_FUNCTION_INFO_V1(privacy_cached_value);
 PG_FUNCTION_INFO_V1(privacy_cached_row_count);
 
@@ -232,37 +230,26 @@ read_statement_call(FunctionCallInfo fcinfo, int first_arg, const char *fname,
  * all) in SPI_tuptable. Must be called inside SPI_connect. A statement SPI
  * cannot run (COPY, transaction control) is the caller's error, in fname.
  *
- * The statement is planned and run with search_path pinned to pg_catalog,
- * pg_temp: its result decides what an export holds, what an erasure or the
- * retention job removes and whether a subject exists, so an operator or type
- * on the caller's search_path must not change it. (The plan cache plans a
- * kept statement again when search_path differs from the one it was planned
- * with; pinned, it never does.)
+ * The statement runs under the caller's search_path, as EXECUTE would. The
+ * extension's SQL callers set it to pg_catalog, pg_temp (SET search_path),
+ * but for the retention job: a procedure run as the calling role, which by
+ * design fires the users' triggers under the caller's search_path in all its
+ * batches, and whose statements qualify every operator, function and table.
  */
 static void
 execute_statement_call(StatementCall *call, long tcount, const char *fname)
 {
-	SPIPlanPtr	plan;
+	SPIPlanPtr	plan = statement_plan(call->sql, call->nargs, call->argtypes);
 	int			rc;
-	int			nestlevel = privacy_pin_search_path();
 
+	statements_running++;
 	PG_TRY();
 	{
-		plan = statement_plan(call->sql, call->nargs, call->argtypes);
-		statements_running++;
-		PG_TRY();
-		{
-			rc = SPI_execute_plan(plan, call->values, call->nulls, false, tcount);
-		}
-		PG_FINALLY();
-		{
-			statements_running--;
-		}
-		PG_END_TRY();
+		rc = SPI_execute_plan(plan, call->values, call->nulls, false, tcount);
 	}
 	PG_FINALLY();
 	{
-		privacy_unpin_search_path(nestlevel);
+		statements_running--;
 	}
 	PG_END_TRY();
 	if (rc < 0)
