@@ -75,3 +75,102 @@ BEGIN
 	END IF;
 END
 $$;
+
+------------------------------------------------------------------------------
+-- Statements generated for the retention job name only pg_catalog's types
+-- and operators
+------------------------------------------------------------------------------
+
+-- The retention job (privacy.enforce_retention) is a procedure run as the
+-- calling role under the caller's search_path, so that the users' triggers
+-- run as for any statement of the caller; the statements it builds must
+-- therefore not depend on that search_path. The anchor's type is now
+-- schema-qualified (it was "date", resolved through the caller's
+-- search_path), and a column still to anonymise or truncate is found with
+-- OPERATOR(pg_catalog.<>) and pg_catalog.text instead of IS DISTINCT FROM
+-- and text, which resolve "=" and the type through it.
+CREATE OR REPLACE FUNCTION privacy._retention_rule_sql(rule privacy.retention_rules,
+											OUT anchor_type text, OUT todo text, OUT action text)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	col name;
+	typ pg_catalog.regtype;
+	marker text;
+	new_value text;
+	sets text[] := '{}';
+	todos text[] := '{}';
+BEGIN
+	SELECT a.atttypid::regtype INTO typ
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = rule.table_name AND a.attname = rule.anchor AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'anchor column "%" of retention rule "%" does not exist in table %',
+			rule.anchor, rule.name, rule.table_name
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'Apply a policy document that matches the table.';
+	END IF;
+	IF typ NOT IN ('date'::pg_catalog.regtype, 'timestamp'::pg_catalog.regtype, 'timestamptz'::pg_catalog.regtype) THEN
+		RAISE EXCEPTION 'anchor column "%" of retention rule "%" is of type %, not a date or timestamp',
+			rule.anchor, rule.name, typ
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'An anchor is a column of type date, timestamp or timestamp with time zone.';
+	END IF;
+	SELECT pg_catalog.format('%I.%I', n.nspname, t.typname) INTO anchor_type
+	  FROM pg_catalog.pg_type t
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
+	 WHERE t.oid OPERATOR(pg_catalog.=) typ;
+
+	IF rule.action = 'delete' THEN
+		todo := 'true';
+		action := pg_catalog.format('DELETE FROM %s t', privacy._qualified_name(rule.table_name));
+		RETURN;
+	END IF;
+
+	FOREACH col IN ARRAY rule.columns LOOP
+		IF rule.action = 'anonymize' THEN
+			marker := privacy._anonymized_value(rule.name, rule.table_name, col);
+			IF marker IS NULL THEN
+				sets := sets || pg_catalog.format('%I = NULL', col);
+				todos := todos || pg_catalog.format('t.%I IS NOT NULL', col);
+			ELSE
+				sets := sets || pg_catalog.format('%I = %L', col, marker);
+				todos := todos || pg_catalog.format('(t.%1$I IS NULL OR t.%1$I::pg_catalog.text OPERATOR(pg_catalog.<>) %2$L)',
+													col, marker);
+			END IF;
+		ELSE
+			SELECT a.atttypid::regtype INTO typ
+			  FROM pg_catalog.pg_attribute a
+			 WHERE a.attrelid = rule.table_name AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'column "%" of retention rule "%" does not exist in table %', col, rule.name, rule.table_name
+					USING ERRCODE = 'undefined_column',
+						  HINT = 'Apply a policy document that matches the table.';
+			END IF;
+			-- IPv4 addresses keep their /24 network, IPv6 addresses their /48.
+			IF typ = 'privacy.ip_address'::pg_catalog.regtype THEN
+				new_value := pg_catalog.format(
+					'privacy.truncate_ip(t.%1$I, CASE WHEN pg_catalog.family(t.%1$I) OPERATOR(pg_catalog.=) 4 THEN 24 ELSE 48 END)', col);
+			ELSIF typ = 'inet'::pg_catalog.regtype THEN
+				new_value := pg_catalog.format(
+					'pg_catalog.network(pg_catalog.set_masklen(t.%1$I, CASE WHEN pg_catalog.family(t.%1$I) OPERATOR(pg_catalog.=) 4 THEN 24 ELSE 48 END))::pg_catalog.inet', col);
+			ELSE
+				RAISE EXCEPTION 'retention rule "%" cannot truncate column "%" of table %: it is of type %, not an IP address',
+					rule.name, col, rule.table_name, typ
+					USING ERRCODE = 'datatype_mismatch',
+						  HINT = 'truncate_ip applies to columns of type privacy.ip_address or inet; use anonymize for other columns.';
+			END IF;
+			sets := sets || pg_catalog.format('%I = %s', col, new_value);
+			todos := todos || pg_catalog.format('(t.%1$I IS NOT NULL AND t.%1$I::pg_catalog.text OPERATOR(pg_catalog.<>) (%2$s)::pg_catalog.text)',
+												col, new_value);
+		END IF;
+	END LOOP;
+	todo := '(' || pg_catalog.array_to_string(todos, ' OR ') || ')';
+	action := pg_catalog.format('UPDATE %s t SET %s', privacy._qualified_name(rule.table_name),
+								pg_catalog.array_to_string(sets, ', '));
+END
+$$;
+COMMENT ON FUNCTION privacy._retention_rule_sql(privacy.retention_rules) IS
+'The SQL that enforces a retention rule: the anchor''s type, the condition for rows still to change, and the statement changing them';

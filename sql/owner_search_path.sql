@@ -115,6 +115,21 @@ SELECT privacy.unguard('osp.profile');
 RESET search_path;
 RESET ROLE;
 
+-- 7. The retention job runs as the calling role, under its search_path (the
+-- users' triggers run as for any statement of theirs); the statements it
+-- builds name only pg_catalog's types and operators, even for a caller
+-- whose search_path lists the application's schema first, where a date
+-- type has been planted.
+SET ROLE osp_app;
+CREATE DOMAIN osp.date AS pg_catalog.date CHECK (osp.trap('osp.date'));
+RESET ROLE;
+SET client_min_messages = warning;
+SET search_path = osp, pg_catalog, public;
+CALL privacy.enforce_retention();
+RESET search_path;
+RESET client_min_messages;
+SELECT id FROM shop.invoices ORDER BY id;
+
 -- Nothing planted ran, and the application role is not superuser.
 SELECT what, as_role FROM osp.ran;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'osp_app';
