@@ -95,6 +95,21 @@ SELECT n.nspname, pg_catalog.count(*) > 0 AS has_objects
 											WHERE e.extname OPERATOR(pg_catalog.=) 'opendims_privacy')
    AND d.deptype OPERATOR(pg_catalog.=) 'e'
  GROUP BY 1;
+-- Every function written in SQL or PL/pgSQL, and every SECURITY DEFINER
+-- function, runs with search_path = pg_catalog, pg_temp; the one exception
+-- is the retention job, a procedure that commits (which a SET clause would
+-- forbid) and qualifies what it runs.
+SELECT p.oid::pg_catalog.regprocedure AS without_pinned_search_path
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang
+  JOIN pg_catalog.pg_depend d ON d.objid OPERATOR(pg_catalog.=) p.oid
+	   AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+	   AND d.deptype OPERATOR(pg_catalog.=) 'e'
+ WHERE d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e
+											WHERE e.extname OPERATOR(pg_catalog.=) 'opendims_privacy')
+   AND (p.prosecdef OR l.lanname OPERATOR(pg_catalog.<>) 'c')
+   AND NOT COALESCE(p.proconfig OPERATOR(pg_catalog.@>) '{"search_path=pg_catalog, pg_temp"}'::pg_catalog.text[], false)
+ ORDER BY 1;
 DROP EXTENSION opendims_privacy;
 
 -- 2. Every version installs and updates to the current one, binding
