@@ -17,12 +17,17 @@ SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 DO $$
 BEGIN
 	IF EXISTS (SELECT FROM pg_catalog.pg_namespace n
-				WHERE n.nspname = 'privacy'
-				  AND n.nspowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER))
-	   OR EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.relnamespace = 'privacy'::pg_catalog.regnamespace)
-	   OR EXISTS (SELECT FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'privacy'::pg_catalog.regnamespace)
-	   OR EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace = 'privacy'::pg_catalog.regnamespace)
-	   OR EXISTS (SELECT FROM pg_catalog.pg_operator o WHERE o.oprnamespace = 'privacy'::pg_catalog.regnamespace) THEN
+				WHERE n.nspname OPERATOR(pg_catalog.=) 'privacy'
+				  AND n.nspowner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r
+															 WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER))
+	   OR EXISTS (SELECT FROM pg_catalog.pg_class c
+				   WHERE c.relnamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace::pg_catalog.oid)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_proc p
+				   WHERE p.pronamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace::pg_catalog.oid)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_type t
+				   WHERE t.typnamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace::pg_catalog.oid)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_operator o
+				   WHERE o.oprnamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace::pg_catalog.oid) THEN
 		RAISE EXCEPTION 'schema "privacy" already exists and is not empty, or belongs to another role'
 			USING ERRCODE = 'duplicate_schema',
 				  HINT = 'The extension installs into a schema of its own: drop or rename the existing schema "privacy" first.';
