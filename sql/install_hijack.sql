@@ -154,6 +154,8 @@ ALTER EXTENSION opendims_privacy DROP FUNCTION privacy.ih_bound();
 DROP FUNCTION privacy.ih_bound();
 ALTER EXTENSION opendims_privacy UPDATE;
 SELECT extversion FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'opendims_privacy';
+-- The update gave the session its search_path back.
+SHOW search_path;
 
 -- Nothing planted ran at any point.
 SELECT * FROM pg_temp.planted_code_ran();
