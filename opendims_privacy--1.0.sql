@@ -2,18 +2,32 @@
 
 \echo Use "CREATE EXTENSION opendims_privacy" to load this file. \quit
 
+-- While this script runs, names resolve in pg_catalog only (pg_temp last).
+-- CREATE EXTENSION ... CASCADE puts the schema pgcrypto was created in
+-- (public, usually) on the script's search_path; an operator, function or
+-- type that another role planted there must never be bound into the
+-- extension's objects nor run with the installing superuser's rights.
+-- Everything the script creates is qualified with the schema privacy, and
+-- CREATE and ALTER EXTENSION restore the caller's search_path afterwards.
+SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+
 -- The schema must be ours alone: a schema "privacy" that someone else
 -- created beforehand could hold objects that shadow the extension's, and its
 -- owner could drop the extension's objects later.
 DO $$
 BEGIN
 	IF EXISTS (SELECT FROM pg_catalog.pg_namespace n
-				WHERE n.nspname = 'privacy'
-				  AND n.nspowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER))
-	   OR EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.relnamespace = 'privacy'::pg_catalog.regnamespace)
-	   OR EXISTS (SELECT FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'privacy'::pg_catalog.regnamespace)
-	   OR EXISTS (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace = 'privacy'::pg_catalog.regnamespace)
-	   OR EXISTS (SELECT FROM pg_catalog.pg_operator o WHERE o.oprnamespace = 'privacy'::pg_catalog.regnamespace) THEN
+				WHERE n.nspname OPERATOR(pg_catalog.=) 'privacy'
+				  AND n.nspowner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r
+															 WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER))
+	   OR EXISTS (SELECT FROM pg_catalog.pg_class c
+				   WHERE c.relnamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace::pg_catalog.oid)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_proc p
+				   WHERE p.pronamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace::pg_catalog.oid)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_type t
+				   WHERE t.typnamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace::pg_catalog.oid)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_operator o
+				   WHERE o.oprnamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace::pg_catalog.oid) THEN
 		RAISE EXCEPTION 'schema "privacy" already exists and is not empty, or belongs to another role'
 			USING ERRCODE = 'duplicate_schema',
 				  HINT = 'The extension installs into a schema of its own: drop or rename the existing schema "privacy" first.';

@@ -2,6 +2,15 @@
 
 \echo Use "ALTER EXTENSION opendims_privacy UPDATE TO '1.5'" to load this file. \quit
 
+-- While this script runs, names resolve in pg_catalog only (pg_temp last).
+-- CREATE EXTENSION ... CASCADE puts the schema pgcrypto was created in
+-- (public, usually) on the script's search_path; an operator, function or
+-- type that another role planted there must never be bound into the
+-- extension's objects nor run with the installing superuser's rights.
+-- Everything the script creates is qualified with the schema privacy, and
+-- CREATE and ALTER EXTENSION restore the caller's search_path afterwards.
+SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+
 -- The row check now starts from the consent state that sessions share in
 -- memory (when the library is preloaded), so a parallel worker no longer
 -- reads the state again for every statement: a scan of a protected table

@@ -41,7 +41,7 @@ privacy_audit_event(const char *action, const char *kind,
 	PG_TRY();
 	{
 		SPI_connect();
-		if (SPI_execute_with_args("SELECT privacy._audit($1::name, $2, $3, $4, NULL, $5::jsonb)",
+		if (SPI_execute_with_args("SELECT privacy._audit($1::pg_catalog.name, $2, $3, $4, NULL, $5::pg_catalog.jsonb)",
 								  5, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not write audit log entry");
 		SPI_finish();

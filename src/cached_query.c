@@ -229,6 +229,12 @@ read_statement_call(FunctionCallInfo fcinfo, int first_arg, const char *fname,
  * Runs the statement with its kept plan, returning at most tcount rows (0:
  * all) in SPI_tuptable. Must be called inside SPI_connect. A statement SPI
  * cannot run (COPY, transaction control) is the caller's error, in fname.
+ *
+ * The statement runs under the caller's search_path, as EXECUTE would. The
+ * extension's SQL callers set it to pg_catalog, pg_temp (SET search_path),
+ * but for the retention job: a procedure run as the calling role, which by
+ * design fires the users' triggers under the caller's search_path in all its
+ * batches, and whose statements qualify every operator, function and table.
  */
 static void
 execute_statement_call(StatementCall *call, long tcount, const char *fname)

@@ -44,6 +44,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "extension_objects.h"
 #include "pii_scan.h"
 #include "text_types.h"
 
@@ -89,19 +90,22 @@ static const char *const candidates_sql =
 "SELECT c.oid, c.relkind, n.nspname, c.relname, c.reltuples::pg_catalog.float8,"
 "       c.relpages, a.attnum, a.attname, a.atttypid"
 "  FROM pg_catalog.pg_class c"
-"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid"
-" WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
-"   AND a.attnum > 0 AND NOT a.attisdropped"
-"   AND n.nspname NOT IN ('information_schema', 'privacy')"
+"  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+"  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid"
+" WHERE c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p}'::pg_catalog.\"char\"[])"
+"   AND NOT c.relispartition"
+"   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
+"   AND n.nspname OPERATOR(pg_catalog.<>) ALL ('{information_schema,privacy}'::pg_catalog.name[])"
 "   AND (NOT pg_catalog.starts_with(n.nspname::pg_catalog.text, 'pg_')"
-"        OR n.oid = pg_catalog.pg_my_temp_schema())"
+"        OR n.oid OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema())"
 "   AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')"
 "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d"
-"                    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-"                      AND d.objid = c.oid AND d.deptype = 'e')"
+"                    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+"                      AND d.objid OPERATOR(pg_catalog.=) c.oid"
+"                      AND d.deptype OPERATOR(pg_catalog.=) 'e')"
 "   AND NOT EXISTS (SELECT FROM privacy.classified_columns cc"
-"                    WHERE cc.table_name = c.oid AND cc.column_name = a.attname)"
+"                    WHERE cc.table_name OPERATOR(pg_catalog.=) c.oid"
+"                      AND cc.column_name OPERATOR(pg_catalog.=) a.attname)"
 " ORDER BY n.nspname, c.relname, a.attnum";
 
 /* Whether the current user may read the column. */
@@ -269,32 +273,13 @@ worth_reporting(PiiKind kind, int64 hits, int64 sampled)
 	return (double) hits >= DISCOVER_MIN_RATIO * (double) sampled;
 }
 
-/*
- * privacy.discover(sample_rows integer) returns table (table_name regclass,
- * column_name name, suspected_category text, hit_ratio float8,
- * rows_sampled bigint)
- */
-Datum
-privacy_discover(PG_FUNCTION_ARGS)
+/* Samples every candidate table and reports its columns' hits in rsinfo. */
+static void
+discover_tables(ReturnSetInfo *rsinfo, int32 sample_rows,
+				MemoryContext work_cxt, MemoryContext batch_cxt)
 {
-	int32		sample_rows = PG_GETARG_INT32(0);
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext work_cxt;
-	MemoryContext batch_cxt;
 	List	   *tables;
 	ListCell   *lc;
-
-	if (sample_rows <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("sample_rows must be greater than zero"),
-				 errdetail("The value given was %d.", sample_rows)));
-
-	InitMaterializedSRF(fcinfo, 0);
-	work_cxt = AllocSetContextCreate(CurrentMemoryContext, "privacy.discover",
-									 ALLOCSET_DEFAULT_SIZES);
-	batch_cxt = AllocSetContextCreate(work_cxt, "privacy.discover batch",
-									  ALLOCSET_DEFAULT_SIZES);
 
 	SPI_connect();
 	tables = candidate_tables(work_cxt);
@@ -327,6 +312,44 @@ privacy_discover(PG_FUNCTION_ARGS)
 		}
 	}
 	SPI_finish();
+}
+
+/*
+ * privacy.discover(sample_rows integer) returns table (table_name regclass,
+ * column_name name, suspected_category text, hit_ratio float8,
+ * rows_sampled bigint)
+ */
+Datum
+privacy_discover(PG_FUNCTION_ARGS)
+{
+	int32		sample_rows = PG_GETARG_INT32(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext work_cxt;
+	MemoryContext batch_cxt;
+	int			nestlevel;
+
+	if (sample_rows <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sample_rows must be greater than zero"),
+				 errdetail("The value given was %d.", sample_rows)));
+
+	InitMaterializedSRF(fcinfo, 0);
+	work_cxt = AllocSetContextCreate(CurrentMemoryContext, "privacy.discover",
+									 ALLOCSET_DEFAULT_SIZES);
+	batch_cxt = AllocSetContextCreate(work_cxt, "privacy.discover batch",
+									  ALLOCSET_DEFAULT_SIZES);
+
+	nestlevel = privacy_pin_search_path();
+	PG_TRY();
+	{
+		discover_tables(rsinfo, sample_rows, work_cxt, batch_cxt);
+	}
+	PG_FINALLY();
+	{
+		privacy_unpin_search_path(nestlevel);
+	}
+	PG_END_TRY();
 	MemoryContextDelete(work_cxt);
 	return (Datum) 0;
 }

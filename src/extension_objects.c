@@ -7,6 +7,11 @@
  * may touch: the secret keys, the audit log, the catalog. It does so as the
  * tables' owner, the way PostgreSQL's own referential-integrity triggers act
  * as the owner of the referenced table.
+ *
+ * Whatever the extension runs on someone's behalf (as the owner, or as the
+ * caller where the result decides what is protected) runs with search_path
+ * pinned to pg_catalog, pg_temp, so that no operator, function or type the
+ * caller created can be reached through the caller's search_path.
  */
 #include "postgres.h"
 
@@ -14,6 +19,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -40,12 +46,30 @@ privacy_table_owner(const char *relname)
 	return owner;
 }
 
+int
+privacy_pin_search_path(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", PRIVACY_PINNED_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+void
+privacy_unpin_search_path(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+}
+
 void
 privacy_begin_as_owner(const char *relname, PrivacyUserContext *save)
 {
 	Oid			owner = privacy_table_owner(relname);
 
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
+	save->guc_nestlevel = privacy_pin_search_path();
 	SetUserIdAndSecContext(owner, save->sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
@@ -55,4 +79,5 @@ void
 privacy_end_as_owner(const PrivacyUserContext *save)
 {
 	SetUserIdAndSecContext(save->userid, save->sec_context);
+	privacy_unpin_search_path(save->guc_nestlevel);
 }

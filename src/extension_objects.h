@@ -14,14 +14,30 @@
 extern Oid	privacy_table_owner(const char *relname);
 
 /*
+ * Statements the extension runs on someone's behalf resolve names in
+ * pg_catalog only, then pg_temp: privacy_pin_search_path() sets search_path
+ * to "pg_catalog, pg_temp" the way a function's SET clause does and returns
+ * the GUC nest level that privacy_unpin_search_path() restores the caller's
+ * value from; the unpin must run in PG_FINALLY. (Unqualified, pg_temp would
+ * be searched first for types and relations, and any schema of the caller's
+ * path for operators and functions.)
+ */
+#define PRIVACY_PINNED_SEARCH_PATH "pg_catalog, pg_temp"
+
+extern int	privacy_pin_search_path(void);
+extern void privacy_unpin_search_path(int nestlevel);
+
+/*
  * Switches the current user to the owner of privacy.<relname>, in a
- * restricted security context; privacy_end_as_owner() switches back and must
- * run in PG_FINALLY. The caller's user is saved in *save.
+ * restricted security context and with search_path pinned as above;
+ * privacy_end_as_owner() switches back and must run in PG_FINALLY. The
+ * caller's user and settings are saved in *save.
  */
 typedef struct PrivacyUserContext
 {
 	Oid			userid;
 	int			sec_context;
+	int			guc_nestlevel;
 } PrivacyUserContext;
 
 extern void privacy_begin_as_owner(const char *relname, PrivacyUserContext *save);

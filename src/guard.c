@@ -41,6 +41,7 @@
 
 #include "audit.h"
 #include "compat.h"
+#include "extension_objects.h"
 #include "pii_scan.h"
 #include "qualified_name.h"
 #include "text_types.h"
@@ -114,9 +115,10 @@ guard_state(Relation rel)
 
 	args[0] = ObjectIdGetDatum(RelationGetRelid(rel));
 	args[1] = CStringGetDatum(GUARD_TRIGGER_NAME);
-	if (SPI_execute_with_args("SELECT t.tgfoid = '" GUARD_FUNCTION "()'::pg_catalog.regprocedure"
+	if (SPI_execute_with_args("SELECT t.tgfoid OPERATOR(pg_catalog.=) '" GUARD_FUNCTION "()'::pg_catalog.regprocedure"
 							  "  FROM pg_catalog.pg_trigger t"
-							  " WHERE t.tgrelid = $1 AND t.tgname = $2",
+							  " WHERE t.tgrelid OPERATOR(pg_catalog.=) $1"
+							  "   AND t.tgname OPERATOR(pg_catalog.=) $2",
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up the guard of relation \"%s\"",
 			 RelationGetRelationName(rel));
@@ -222,6 +224,7 @@ privacy_guard(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	StringInfoData sql;
 	GuardState	state;
+	int			nestlevel;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -257,21 +260,30 @@ privacy_guard(PG_FUNCTION_ARGS)
 		appendStringInfo(&sql, ", %s", quote_literal_cstr((char *) lfirst(lc)));
 	appendStringInfoChar(&sql, ')');
 
-	SPI_connect();
-	state = guard_state(rel);
-	if (state == GUARD_NAME_TAKEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("trigger \"%s\" for relation \"%s\" already exists",
-						GUARD_TRIGGER_NAME, RelationGetRelationName(rel)),
-				 errdetail("The trigger is not a guard installed by privacy.guard()."),
-				 errhint("Rename or drop that trigger first.")));
-	if (state == GUARD_PRESENT)
-		drop_guard(rel);
-	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not create the guard of relation \"%s\"",
-			 RelationGetRelationName(rel));
-	SPI_finish();
+	nestlevel = privacy_pin_search_path();
+	PG_TRY();
+	{
+		SPI_connect();
+		state = guard_state(rel);
+		if (state == GUARD_NAME_TAKEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("trigger \"%s\" for relation \"%s\" already exists",
+							GUARD_TRIGGER_NAME, RelationGetRelationName(rel)),
+					 errdetail("The trigger is not a guard installed by privacy.guard()."),
+					 errhint("Rename or drop that trigger first.")));
+		if (state == GUARD_PRESENT)
+			drop_guard(rel);
+		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not create the guard of relation \"%s\"",
+				 RelationGetRelationName(rel));
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		privacy_unpin_search_path(nestlevel);
+	}
+	PG_END_TRY();
 
 	if (state == GUARD_PRESENT)
 		ereport(NOTICE,
@@ -290,6 +302,7 @@ privacy_unguard(PG_FUNCTION_ARGS)
 {
 	Relation	rel;
 	GuardState	state;
+	int			nestlevel;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -297,18 +310,27 @@ privacy_unguard(PG_FUNCTION_ARGS)
 				 errmsg("table_name must not be null")));
 	rel = open_guarded_table(PG_GETARG_OID(0));
 
-	SPI_connect();
-	state = guard_state(rel);
-	if (state != GUARD_PRESENT)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("table \"%s\" is not guarded", RelationGetRelationName(rel)),
-				 state == GUARD_NAME_TAKEN ?
-				 errdetail("Its trigger \"%s\" is not a guard installed by privacy.guard().",
-						   GUARD_TRIGGER_NAME) : 0,
-				 errhint("The view privacy.guards lists the guarded tables.")));
-	drop_guard(rel);
-	SPI_finish();
+	nestlevel = privacy_pin_search_path();
+	PG_TRY();
+	{
+		SPI_connect();
+		state = guard_state(rel);
+		if (state != GUARD_PRESENT)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("table \"%s\" is not guarded", RelationGetRelationName(rel)),
+					 state == GUARD_NAME_TAKEN ?
+					 errdetail("Its trigger \"%s\" is not a guard installed by privacy.guard().",
+							   GUARD_TRIGGER_NAME) : 0,
+					 errhint("The view privacy.guards lists the guarded tables.")));
+		drop_guard(rel);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		privacy_unpin_search_path(nestlevel);
+	}
+	PG_END_TRY();
 
 	relation_close(rel, NoLock);
 	PG_RETURN_VOID();

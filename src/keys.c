@@ -52,7 +52,7 @@ read_key(const char *name)
 		bool		isnull;
 
 		SPI_connect();
-		if (SPI_execute_with_args("SELECT key FROM privacy._keys WHERE name = $1",
+		if (SPI_execute_with_args("SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
 								  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read key \"%s\"", name);
 		if (SPI_processed == 1)

@@ -49,7 +49,7 @@ load_builtins(BuiltinNames *names)
 {
 	uint64		i;
 
-	if (SPI_execute("SELECT name, special FROM privacy.categories WHERE builtin ORDER BY name",
+	if (SPI_execute("SELECT c.name, c.special FROM privacy.categories c WHERE c.builtin ORDER BY c.name",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read built-in categories");
 	names->categories = palloc(sizeof(char *) * (SPI_processed + 1));
@@ -68,7 +68,7 @@ load_builtins(BuiltinNames *names)
 			names->categories[names->ncategories++] = name;
 	}
 
-	if (SPI_execute("SELECT name FROM privacy.sources WHERE builtin ORDER BY name",
+	if (SPI_execute("SELECT s.name FROM privacy.sources s WHERE s.builtin ORDER BY s.name",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read built-in sources");
 	names->sources = palloc(sizeof(char *) * (SPI_processed + 1));
@@ -219,7 +219,19 @@ privacy_apply_policy(PG_FUNCTION_ARGS)
 						   len, MAX_POLICY_DOCUMENT_BYTES)));
 
 	SPI_connect();
-	load_builtins(&names);
+	{
+		int			nestlevel = privacy_pin_search_path();
+
+		PG_TRY();
+		{
+			load_builtins(&names);
+		}
+		PG_FINALLY();
+		{
+			privacy_unpin_search_path(nestlevel);
+		}
+		PG_END_TRY();
+	}
 	builtins.categories = names.categories;
 	builtins.ncategories = names.ncategories;
 	builtins.special_categories = names.special;
@@ -249,7 +261,7 @@ privacy_apply_policy(PG_FUNCTION_ARGS)
 		privacy_begin_as_owner("policy_versions", &save);
 		PG_TRY();
 		{
-			if (SPI_execute_with_args("SELECT privacy._apply_document($1::jsonb, $2::jsonb, $3)",
+			if (SPI_execute_with_args("SELECT privacy._apply_document($1::pg_catalog.jsonb, $2::pg_catalog.jsonb, $3)",
 									  3, argtypes, values, NULL, false, 1) != SPI_OK_SELECT ||
 				SPI_processed != 1)
 				elog(ERROR, "could not apply policy document");

@@ -344,8 +344,9 @@ guard_truncate(TriggerData *trigdata, GuardRule *rules, int nrules, const char *
 		privacy_begin_as_owner("retention_rules", &save);
 		PG_TRY();
 		{
-			char	   *sql = psprintf("SELECT 1 FROM %s t WHERE t.%s > $1::%s LIMIT 1", qualified,
-									   quote_identifier(rule->anchor), format_type_be(anchor_type));
+			char	   *sql = psprintf("SELECT 1 FROM %s t WHERE t.%s OPERATOR(pg_catalog.>) $1::%s LIMIT 1",
+									   qualified, quote_identifier(rule->anchor),
+									   format_type_be_qualified(anchor_type));
 
 			SPI_connect();
 			if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)

@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "extension_objects.h"
 #include "opendims_privacy.h"
 
 /* Looks a category up: false if it does not exist, else *special is set. */
@@ -29,20 +30,29 @@ lookup_category(const char *name, bool *special)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 	bool		found = false;
+	int			nestlevel = privacy_pin_search_path();
 
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT special FROM privacy.categories WHERE name = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up category \"%s\"", name);
-	if (SPI_processed == 1)
+	PG_TRY();
 	{
-		bool		isnull;
+		SPI_connect();
+		if (SPI_execute_with_args("SELECT c.special FROM privacy.categories c WHERE c.name OPERATOR(pg_catalog.=) $1",
+								  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not look up category \"%s\"", name);
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
 
-		*special = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
-		found = true;
+			*special = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+			found = true;
+		}
+		SPI_finish();
 	}
-	SPI_finish();
+	PG_FINALLY();
+	{
+		privacy_unpin_search_path(nestlevel);
+	}
+	PG_END_TRY();
 	return found;
 }
 

@@ -72,11 +72,12 @@ fi
 
 # TAP tests (PostgreSQL::Test::Cluster) make their own clusters, which the
 # server refuses to run as root: they run as the cluster owner, from a copy
-# of test/ that it may write to.
+# of test/ (and of sql/ and expected/, which some run through pg_regress)
+# that it may write to.
 if [ -n "$(ls test/t/*.pl 2>/dev/null)" ]; then
 	pgxs_dir=$(dirname "$("$PG_BINDIR/pg_config" --pgxs)")/../..
 	tap_dir=$(mktemp -d /tmp/opendims_privacy_tap.XXXXXX)
-	cp -r test "$tap_dir/"
+	cp -r test sql expected "$tap_dir/"
 	[ "$(id -u)" -eq 0 ] && chown -R postgres: "$tap_dir"
 	run_suite "TAP" as_cluster_owner env -C "$tap_dir/test" TESTDIR="$tap_dir/test" \
 		PATH="$PG_BINDIR:$PATH" PERL5LIB="$pgxs_dir/src/test/perl" \
