@@ -282,12 +282,15 @@ REVOKE ALL ON FUNCTION privacy._retention_lock_timeout() FROM PUBLIC;
 COMMENT ON FUNCTION privacy._retention_lock_timeout() IS
 'The privacy.retention_lock_timeout setting in milliseconds: how long the retention job waits for a table''s lock';
 
--- Locks, for one batch of a rule, the rule's table (ROW EXCLUSIVE, as its
--- DELETE or UPDATE will) and, for a delete rule, the tables whose foreign
--- keys the DELETE checks or changes (ROW SHARE, or ROW EXCLUSIVE for
--- ON DELETE CASCADE, SET NULL and SET DEFAULT), waiting at most
--- privacy.retention_lock_timeout for each. Returns NULL when every
--- lock is held, else the table that could not be locked (and holds none).
+-- Locks, for one batch of a rule, the legal holds against new holds (SHARE,
+-- as privacy._retention_lock_holds() then does: a hold placed in a
+-- transaction left open would otherwise stall the job too), the rule's
+-- table (ROW EXCLUSIVE, as its DELETE or UPDATE will) and, for a delete
+-- rule, the tables whose foreign keys the DELETE checks or changes
+-- (ROW SHARE, or ROW EXCLUSIVE for ON DELETE CASCADE, SET NULL and
+-- SET DEFAULT), waiting at most privacy.retention_lock_timeout for each.
+-- Returns NULL when every lock is held, else the table that could not be
+-- locked (and holds none).
 -- SECURITY DEFINER: the foreign-key checks run as the tables' owners, so
 -- the job's role may have no privilege on the referencing tables.
 CREATE FUNCTION privacy._retention_lock_tables(rule privacy.retention_rules)
@@ -297,11 +300,13 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	rel regclass := rule.table_name;
-	lock_mode text := 'ROW EXCLUSIVE';
+	rel regclass := 'privacy.legal_holds'::pg_catalog.regclass;
+	lock_mode text;
 BEGIN
 	PERFORM pg_catalog.set_config('lock_timeout', privacy._retention_lock_timeout()::text, true);
 	BEGIN
+		LOCK TABLE privacy.legal_holds IN SHARE MODE;
+		rel := rule.table_name;
 		EXECUTE pg_catalog.format('LOCK TABLE %s IN ROW EXCLUSIVE MODE', privacy._qualified_name(rel));
 		IF rule.action = 'delete' THEN
 			FOR rel, lock_mode IN
@@ -324,7 +329,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION privacy._retention_lock_tables(privacy.retention_rules) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._retention_lock_tables(privacy.retention_rules) IS
-'Locks the tables one retention batch of a rule writes, waiting at most privacy.retention_lock_timeout; returns the table it could not lock, or NULL';
+'Locks the legal holds and the tables one retention batch of a rule writes, waiting at most privacy.retention_lock_timeout for each; returns the table it could not lock, or NULL';
 
 -- Records that a rule is skipped until the next run because a table it
 -- writes stayed locked, and says so in a WARNING (which reaches the server
