@@ -3,11 +3,14 @@
  *		What the retention job (privacy.enforce_retention(), a PL/pgSQL
  *		procedure) needs from C: refusing to start where it could not
  *		commit its batches, and lowering the CPU priority of the backend
- *		that runs it (the privacy.retention_nice setting).
+ *		that runs it (the privacy.retention_nice setting), and how long it
+ *		waits for the lock on a rule's table before it leaves the rule to
+ *		the next run (the privacy.retention_lock_timeout setting).
  */
 #include "postgres.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sys/resource.h>
 
 #include "access/xact.h"
@@ -18,11 +21,15 @@
 
 PG_FUNCTION_INFO_V1(privacy_retention_require_own_transactions);
 PG_FUNCTION_INFO_V1(privacy_retention_lower_priority);
+PG_FUNCTION_INFO_V1(privacy_retention_lock_timeout);
 
 /* The highest nice value: the lowest CPU priority. */
 #define NICE_LOWEST_PRIORITY 19
 
 static int	retention_nice = 10;
+
+/* Milliseconds; read by the job's SQL with current_setting(). */
+static int	retention_lock_timeout = 5000;
 
 void
 RetentionJobInit(void)
@@ -34,6 +41,15 @@ RetentionJobInit(void)
 							&retention_nice,
 							10, 0, NICE_LOWEST_PRIORITY,
 							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("privacy.retention_lock_timeout",
+							"Longest wait of the retention job for the lock on a rule's table before it skips the rule until the next run.",
+							"A session that keeps the table (or a table referencing it) locked "
+							"cannot stall the job: the run records the rule as locked and goes on "
+							"with the other rules.",
+							&retention_lock_timeout,
+							5000, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 }
 
@@ -83,4 +99,15 @@ privacy_retention_lower_priority(PG_FUNCTION_ARGS)
 			current = retention_nice;
 	}
 	PG_RETURN_INT32(current);
+}
+
+/*
+ * privacy._retention_lock_timeout() → integer: privacy.retention_lock_timeout
+ * in milliseconds, for the job's SQL to set lock_timeout from (calling it
+ * loads the library, so the setting is defined whenever the job reads it).
+ */
+Datum
+privacy_retention_lock_timeout(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(retention_lock_timeout);
 }
