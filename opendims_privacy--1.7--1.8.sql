@@ -1,3 +1,525 @@
 /* opendims_privacy--1.7--1.8.sql: security release; what SQL the extension runs on anyone's behalf cannot be redirected by the caller, evidence cannot be forged or silently removed, and hidden or erased subjects stay out of reach. */
 
 \echo Use "ALTER EXTENSION opendims_privacy UPDATE TO '1.8'" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- Subject keys: one spelling; no raw key after an erasure, in a hold or in
+-- an error; no erased value in the planner's statistics
+------------------------------------------------------------------------------
+
+-- A subject key is made canonical in one place, privacy._canonical_subject()
+-- (through privacy._subject_key(): the key column's type input, then its
+-- output, so that '03' and '3' of an integer key are one subject; text keys
+-- stay as they are). It needs the kind only, not the subject's row, so an
+-- erased subject's key is canonical too. The ledger functions and the
+-- unsubscribe token used it already; requests, export, erasure and holds
+-- now do as well, and what they store, hash and compare is the canonical key.
+-- Errors name the subject's kind, never its key.
+
+-- Holds name their subject by reference as well as by key, so that an
+-- erasure can remove the raw key and leave the hold, its reason and its
+-- reference in place; a hold on an erased subject is matched by reference.
+ALTER TABLE privacy.legal_holds ADD COLUMN subject_ref text;
+COMMENT ON COLUMN privacy.legal_holds.subject IS
+'The held subject''s key (canonical), as text; NULL for a table hold, and after the subject was erased';
+COMMENT ON COLUMN privacy.legal_holds.subject_ref IS
+'The held subject''s reference (privacy.subject_ref of the canonical key); NULL for a table hold';
+
+-- Keys stored by 1.7 as they were given: made canonical where the kind is
+-- still declared and the key is a value of its type (others are left as
+-- they are), and dropped from requests and holds of subjects that were
+-- erased since.
+ALTER TABLE privacy.legal_holds DROP CONSTRAINT legal_holds_check;
+DO $$
+DECLARE
+	r record;
+	key text;
+	ref text;
+	gone boolean;
+BEGIN
+	FOR r IN SELECT 'hold' AS what, h.id, h.kind, h.subject FROM privacy.legal_holds h WHERE h.kind IS NOT NULL
+			 UNION ALL
+			 SELECT 'request', sr.id, sr.kind, sr.subject FROM privacy.subject_requests sr WHERE sr.subject IS NOT NULL
+	LOOP
+		gone := false;
+		BEGIN
+			key := privacy._canonical_subject(r.kind, r.subject, false);
+			ref := privacy.subject_ref(r.kind, key);
+			gone := EXISTS (SELECT FROM privacy.erasures e WHERE e.kind = r.kind AND e.subject_ref = ref)
+					AND NOT privacy._subject_exists(r.kind, key, false);
+		EXCEPTION WHEN invalid_parameter_value THEN
+			key := r.subject;
+			ref := privacy.subject_ref(r.kind, key);
+		END;
+		IF r.what = 'hold' THEN
+			BEGIN
+				UPDATE privacy.legal_holds h SET subject = CASE WHEN NOT gone THEN key END, subject_ref = ref
+				 WHERE h.id = r.id;
+			EXCEPTION WHEN unique_violation THEN
+				-- The same hold under two spellings: the second keeps its own.
+				UPDATE privacy.legal_holds h SET subject_ref = ref WHERE h.id = r.id;
+			END;
+		ELSE
+			UPDATE privacy.subject_requests sr SET subject = CASE WHEN NOT gone THEN key END, subject_ref = ref
+			 WHERE sr.id = r.id;
+		END IF;
+	END LOOP;
+END
+$$;
+ALTER TABLE privacy.legal_holds ADD CONSTRAINT legal_holds_check
+	CHECK ((kind IS NOT NULL AND subject_ref IS NOT NULL AND table_name IS NULL)
+		   OR (kind IS NULL AND subject IS NULL AND subject_ref IS NULL AND table_name IS NOT NULL));
+
+CREATE OR REPLACE FUNCTION privacy.open_request(kind text, subject text, request_right text,
+												received_at timestamptz DEFAULT pg_catalog.now())
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	key text;
+	request_id bigint;
+BEGIN
+	IF kind IS NULL OR subject IS NULL OR request_right IS NULL OR received_at IS NULL THEN
+		RAISE EXCEPTION 'kind, subject, right and received_at must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF request_right NOT IN ('access', 'rectification', 'erasure', 'restriction', 'portability', 'objection') THEN
+		RAISE EXCEPTION 'unrecognized data-subject right "%"', request_right
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Valid rights are access, rectification, erasure, restriction, portability and objection.';
+	END IF;
+	IF received_at > pg_catalog.now() THEN
+		RAISE EXCEPTION 'a request cannot be received in the future'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	key := privacy._canonical_subject(kind, subject, true);
+	INSERT INTO privacy.subject_requests (kind, subject, subject_ref, request_right, received_at, deadline, opened_by)
+	VALUES (kind, key, privacy.subject_ref(kind, key), request_right, received_at,
+			received_at + interval '1 month', SESSION_USER)
+	RETURNING id INTO request_id;
+	PERFORM privacy._audit(SESSION_USER, 'request.open', kind, key, request_id,
+						   pg_catalog.jsonb_build_object('right', request_right,
+														 'deadline', received_at + interval '1 month'));
+	RETURN request_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy._export_subject(kind text, subject text, request_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	key text;
+	export privacy._export_result;
+BEGIN
+	IF kind IS NULL OR subject IS NULL THEN
+		RAISE EXCEPTION 'kind and subject must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- Checks the kind and the key (an error naming neither the key nor its
+	-- value), and gives the key the export statement reads and reports.
+	key := privacy._canonical_subject(kind, subject, false);
+	export := privacy._cached_value(privacy._export_statement(kind), NULL::privacy._export_result, key);
+	IF export.document IS NULL THEN
+		RAISE EXCEPTION 'subject of kind "%" does not exist', kind
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	PERFORM privacy._audit(SESSION_USER, 'export', kind, key, request_id,
+						   pg_catalog.jsonb_build_object('tables', export.table_count, 'rows', export.row_count));
+	RETURN export.document;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy.place_hold(kind text, subject text, reason text, reference text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	key text;
+	ref text;
+	hold_id bigint;
+BEGIN
+	-- Every argument is checked before the row is written, so that no
+	-- constraint's error shows the row (and the key) in its detail.
+	IF kind IS NULL OR subject IS NULL OR reason IS NULL OR reference IS NULL THEN
+		RAISE EXCEPTION 'kind, subject, reason and reference must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF reason = '' OR reference = '' THEN
+		RAISE EXCEPTION 'a legal hold needs a reason and a reference'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give the reason for the hold and the reference of the case or order behind it.';
+	END IF;
+	key := privacy._canonical_subject(kind, subject, true);
+	ref := privacy.subject_ref(kind, key);
+	-- A hold on a subject erased while held names it by reference only.
+	IF EXISTS (SELECT FROM privacy.legal_holds h
+				WHERE h.released_at IS NULL AND h.kind = place_hold.kind AND h.subject_ref = ref
+				  AND h.reference = place_hold.reference) THEN
+		RAISE EXCEPTION 'the subject of kind "%" is already held under reference "%"', kind, reference
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'privacy.legal_holds lists the holds in force.';
+	END IF;
+	INSERT INTO privacy.legal_holds (kind, subject, subject_ref, reason, reference)
+	VALUES (kind, key, ref, reason, reference)
+	RETURNING id INTO hold_id;
+	PERFORM privacy._audit(SESSION_USER, 'retention.hold.place', kind, key, NULL,
+						   pg_catalog.jsonb_build_object('hold_id', hold_id, 'reference', reference));
+	RETURN hold_id;
+EXCEPTION WHEN unique_violation THEN
+	RAISE EXCEPTION 'the subject of kind "%" is already held under reference "%"', kind, reference
+		USING ERRCODE = 'duplicate_object',
+			  HINT = 'privacy.legal_holds lists the holds in force.';
+END
+$$;
+
+-- The hold keeping rel's rows of a subject (given by its canonical key):
+-- one on the table, or one on the subject, found by its reference.
+CREATE OR REPLACE FUNCTION privacy._hold_reference(kind text, subject text, rel regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT h.reference
+	  FROM privacy.legal_holds h
+	 WHERE h.released_at IS NULL
+	   AND (h.table_name = $3 OR (h.kind = $1 AND h.subject_ref = privacy.subject_ref($1, $2)))
+	 ORDER BY h.table_name IS NULL, h.placed_at, h.id
+	 LIMIT 1;
+END;
+
+-- As in 1.3, and a hold on a subject erased while held (its key gone from
+-- the hold) keeps the rows whose key has the hold's reference.
+CREATE OR REPLACE FUNCTION privacy._retention_held_sql(rel regclass)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	held record;
+	path_status text;
+	key_sql text;
+	conditions text[] := '{}';
+BEGIN
+	IF EXISTS (SELECT FROM privacy.legal_holds h WHERE h.released_at IS NULL AND h.table_name = rel) THEN
+		RETURN NULL;
+	END IF;
+	FOR held IN
+		SELECT h.kind,
+			   pg_catalog.array_agg(DISTINCT h.subject) FILTER (WHERE h.subject IS NOT NULL) AS subjects,
+			   pg_catalog.array_agg(DISTINCT h.subject_ref) FILTER (WHERE h.subject IS NULL) AS refs
+		  FROM privacy.legal_holds h
+		 WHERE h.released_at IS NULL AND h.kind IS NOT NULL
+		 GROUP BY h.kind ORDER BY h.kind
+	LOOP
+		SELECT p.status INTO path_status FROM privacy._subject_paths() p
+		 WHERE p.kind = held.kind AND p.table_name = rel;
+		CONTINUE WHEN NOT FOUND;
+		IF path_status = 'ambiguous' THEN
+			RETURN NULL;
+		END IF;
+		key_sql := pg_catalog.format('(%s)::pg_catalog.text', privacy._subject_key_sql(held.kind, rel, 't'));
+		IF held.subjects IS NOT NULL THEN
+			conditions := conditions || pg_catalog.format('%s OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.text[])',
+														  key_sql, held.subjects);
+		END IF;
+		IF held.refs IS NOT NULL THEN
+			conditions := conditions || pg_catalog.format(
+				'privacy.subject_ref(%L, %s) OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.text[])',
+				held.kind, key_sql, held.refs);
+		END IF;
+	END LOOP;
+	IF pg_catalog.cardinality(conditions) = 0 THEN
+		RETURN 'false';
+	END IF;
+	RETURN 'COALESCE(' || pg_catalog.array_to_string(conditions, ' OR ') || ', false)';
+END
+$$;
+
+-- Planner statistics keep sampled values (most common values, histogram
+-- bounds, most common elements; of columns, of index expressions, of
+-- extended statistics) until the next ANALYZE, and pg_stats shows them to
+-- every role that may read the table. An erasure therefore asks, before it
+-- changes anything, whether one of the subject's rows has a value that the
+-- statistics of its table hold, and refreshes the statistics of each such
+-- table it then changed (ANALYZE within its own transaction: rows the
+-- transaction deleted are not sampled, the new statistics are rolled back
+-- with it, and the old values never come back after a commit).
+--
+-- The statement asking it for rel, or NULL when nothing about rel has
+-- statistics; $1 is the subject's key, rows_sql the FROM clause of the
+-- subject's rows (alias t0). Values are compared as text (the type's
+-- output), column by column: the columns given (the personal columns and
+-- those that hold the key), every expression with statistics (evaluated on
+-- the subject's rows), and the given columns' values with the MCV lists of
+-- extended statistics.
+CREATE FUNCTION privacy._statistics_check_sql(rel regclass, columns name[], rows_sql text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- The table and, if it is partitioned, its partitions: the statistics
+	-- of a partitioned table's rows are those of its partitions.
+	rels oid[] := COALESCE(NULLIF(ARRAY(SELECT pt.relid FROM pg_catalog.pg_partition_tree(rel) pt), '{}'),
+						   ARRAY[rel::oid]);
+	slot_values text := $s$COALESCE(%1$s.stavalues1::pg_catalog.text::pg_catalog.text[], '{}')
+		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues2::pg_catalog.text::pg_catalog.text[], '{}')
+		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues3::pg_catalog.text::pg_catalog.text[], '{}')
+		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues4::pg_catalog.text::pg_catalog.text[], '{}')
+		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues5::pg_catalog.text::pg_catalog.text[], '{}')$s$;
+	row_values text[];
+	all_values text;
+	index_expressions text[];
+	extended_expressions text[];
+	has_mcv boolean;
+BEGIN
+	-- The given columns' values; an array's elements as well, for the
+	-- statistics of its elements.
+	SELECT pg_catalog.array_agg(pg_catalog.format('(%L, ARRAY[r.%I::pg_catalog.text]%s)', a.attname, a.attname,
+					CASE WHEN t.typcategory = 'A'
+						 THEN pg_catalog.format(' OPERATOR(pg_catalog.||) r.%I::pg_catalog.text[]', a.attname) ELSE '' END)
+					ORDER BY a.attnum) FILTER (WHERE EXISTS (
+						SELECT FROM pg_catalog.pg_statistic s
+						  JOIN pg_catalog.pg_attribute sa ON sa.attrelid = s.starelid AND sa.attnum = s.staattnum
+						 WHERE s.starelid = ANY (rels) AND sa.attname = a.attname)),
+		   pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text', a.attname), ', ' ORDER BY a.attnum)
+	  INTO row_values, all_values
+	  FROM pg_catalog.pg_attribute a
+	  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+	 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped;
+
+	-- Index expressions with statistics (of the table's and its partitions'
+	-- indexes), each under the name 'i<index oid>.<column number>'.
+	SELECT pg_catalog.array_agg(pg_catalog.format('(%L, ARRAY[(%s)::pg_catalog.text])',
+					'i' || s.starelid || '.' || s.staattnum,
+					pg_catalog.pg_get_indexdef(s.starelid, s.staattnum, true)) ORDER BY s.starelid, s.staattnum)
+	  INTO index_expressions
+	  FROM pg_catalog.pg_index i
+	  JOIN pg_catalog.pg_statistic s ON s.starelid = i.indexrelid
+	 WHERE i.indrelid = ANY (rels);
+
+	-- Expressions of extended statistics with statistics of their own, as
+	-- 'e<statistics oid>.<number>'; and whether any MCV list exists.
+	SELECT pg_catalog.array_agg(pg_catalog.format('(%L, ARRAY[(%s)::pg_catalog.text])',
+					'e' || x.oid || '.' || e.n, e.expr) ORDER BY x.oid, e.n)
+	  INTO extended_expressions
+	  FROM pg_catalog.pg_statistic_ext x
+	  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
+	 CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_get_statisticsobjdef_expressions(x.oid)) WITH ORDINALITY e(expr, n)
+	 WHERE x.stxrelid = ANY (rels) AND d.stxdexpr IS NOT NULL;
+	has_mcv := all_values IS NOT NULL AND EXISTS (
+		SELECT FROM pg_catalog.pg_statistic_ext x JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
+		 WHERE x.stxrelid = ANY (rels) AND d.stxdmcv IS NOT NULL);
+
+	IF row_values IS NULL AND index_expressions IS NULL AND extended_expressions IS NULL AND NOT has_mcv THEN
+		RETURN NULL;
+	END IF;
+	RETURN pg_catalog.format($sql$SELECT EXISTS (
+	SELECT FROM (SELECT t0.* %1$s) r
+	 CROSS JOIN LATERAL (VALUES %2$s) v(name, vals)
+	 JOIN (SELECT a.attname::pg_catalog.text, %3$s
+			 FROM pg_catalog.pg_statistic s
+			 JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.starelid
+										   AND a.attnum OPERATOR(pg_catalog.=) s.staattnum
+			WHERE s.starelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
+		   UNION ALL
+		   SELECT 'i' OPERATOR(pg_catalog.||) s.starelid OPERATOR(pg_catalog.||) '.'
+					  OPERATOR(pg_catalog.||) s.staattnum, %3$s
+			 FROM pg_catalog.pg_index i
+			 JOIN pg_catalog.pg_statistic s ON s.starelid OPERATOR(pg_catalog.=) i.indexrelid
+			WHERE i.indrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
+		   UNION ALL
+		   SELECT 'e' OPERATOR(pg_catalog.||) x.oid OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) e.n, %5$s
+			 FROM pg_catalog.pg_statistic_ext x
+			 JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
+			CROSS JOIN LATERAL pg_catalog.generate_subscripts(d.stxdexpr, 1) e(n)
+			WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
+		   UNION ALL
+		   SELECT 'mcv', pg_catalog.array_agg(m.v)
+			 FROM pg_catalog.pg_statistic_ext x
+			 JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
+			CROSS JOIN LATERAL pg_catalog.pg_mcv_list_items(d.stxdmcv) i
+			CROSS JOIN LATERAL pg_catalog.unnest(i.values) m(v)
+			WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])) st(name, vals)
+	   ON st.name OPERATOR(pg_catalog.=) v.name
+	WHERE v.vals OPERATOR(pg_catalog.&&) st.vals)$sql$,
+		rows_sql,
+		pg_catalog.array_to_string(row_values || index_expressions || extended_expressions
+			|| CASE WHEN has_mcv THEN pg_catalog.format('(''mcv'', ARRAY[%s])', all_values) END, ', '),
+		pg_catalog.format(slot_values, 's'),
+		rels,
+		pg_catalog.format(slot_values, '(d.stxdexpr[e.n])'));
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._statistics_check_sql(regclass, name[], text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._statistics_check_sql(regclass, name[], text) IS
+'The statement telling whether the statistics of a table hold a value of one subject''s rows in it, or NULL when the table has none';
+
+-- As in 1.7, with the subject's canonical key from the start, holds found
+-- and stripped of the raw key by the subject's reference, and the
+-- statistics of the tables it changed refreshed where they held a value of
+-- the subject's rows (the receipt lists them under "statistics_refreshed").
+CREATE OR REPLACE FUNCTION privacy._erase_subject(kind text, subject text, reason text, request_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ref text;
+	plan privacy._subject_plans;
+	line jsonb;
+	lines jsonb[] := '{}';
+	previous privacy.erasures;
+	ledgers jsonb;
+	receipt jsonb;
+	erased_at timestamptz := pg_catalog.now();
+	subject_held boolean;
+	careful_tables regclass[];
+	counts integer[];
+	deleted bigint := 0;
+	anonymized bigint := 0;
+	retained bigint := 0;
+	held bigint := 0;
+	check_sql text;
+	in_statistics boolean;
+	stale regclass[] := '{}';
+	refreshed text[] := '{}';
+	rel regclass;
+BEGIN
+	IF kind IS NULL OR subject IS NULL THEN
+		RAISE EXCEPTION 'kind and subject must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF reason IS NULL OR pg_catalog.btrim(reason) = '' THEN
+		RAISE EXCEPTION 'an erasure needs a reason'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give the ground of GDPR Art. 17(1), e.g. ''consent withdrawn'', without personal data.';
+	END IF;
+	-- From here on the subject is its canonical key (errors name the kind,
+	-- never the key).
+	subject := privacy._canonical_subject(kind, subject, false);
+	ref := privacy.subject_ref(kind, subject);
+
+	-- One erasure of a subject at a time; the anchor row stays locked, so
+	-- that no new row can be attached to the subject until this commits.
+	-- (privacy._subject_exists checks the kind and the key first.)
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('privacy.erase ' || ref, 0));
+	IF NOT privacy._subject_exists(kind, subject, true) THEN
+		SELECT * INTO previous FROM privacy.erasures e
+		 WHERE e.kind = _erase_subject.kind AND e.subject_ref = ref ORDER BY e.id DESC LIMIT 1;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'subject of kind "%" does not exist', kind
+				USING ERRCODE = 'no_data_found';
+		END IF;
+		receipt := pg_catalog.jsonb_build_object('kind', kind, 'subject_ref', ref, 'changed', false,
+			'already_erased', true, 'erased_at', previous.erased_at, 'tables', '[]'::jsonb,
+			'note', 'The subject was erased before; nothing more was found to erase.');
+		PERFORM privacy._audit(SESSION_USER, 'erasure', kind, subject, request_id,
+							   pg_catalog.jsonb_build_object('changed', false, 'already_erased', true));
+		RETURN receipt;
+	END IF;
+
+	PERFORM privacy._allow_protected_changes();
+	-- Most tables need one statement: delete the subject's rows that no row
+	-- references. Tables under a hold or with a retention rule that keeps
+	-- rows (a legal minimum, or anonymisation), and every table while the
+	-- subject is held, take the careful way row set by row set.
+	subject_held := EXISTS (SELECT FROM privacy.legal_holds h
+							 WHERE h.released_at IS NULL AND h.kind = _erase_subject.kind AND h.subject_ref = ref);
+	careful_tables := ARRAY(SELECT h.table_name FROM privacy.legal_holds h
+							 WHERE h.released_at IS NULL AND h.table_name IS NOT NULL
+							UNION
+							SELECT rr.table_name FROM privacy.retention_rules rr
+							 WHERE rr.minimum IS NOT NULL OR rr.action = 'anonymize');
+	PERFORM privacy._fill_subject_plans(kind);
+	FOR plan IN SELECT * FROM privacy._subject_plans p
+				 WHERE p.kind = _erase_subject.kind AND p.personal
+				 ORDER BY p.depth DESC, p.table_name::text LOOP
+		-- Whether the statistics of the table hold a value of the subject's
+		-- rows in it, asked before they change: of the personal columns and
+		-- of the column that ties a row to the subject (the key itself in
+		-- the anchor table).
+		check_sql := privacy._statistics_check_sql(plan.table_name,
+			ARRAY(SELECT cc.column_name FROM privacy.classified_columns cc WHERE cc.table_name = plan.table_name
+				  UNION
+				  SELECT pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(plan.hops) = 0
+												THEN ARRAY[(privacy._subject_kind_key(kind)).key_column]
+												ELSE (SELECT f.from_columns FROM privacy.foreign_keys f
+													   WHERE f.constraint_oid = plan.hops[1]) END)),
+			plan.rows_sql);
+		in_statistics := check_sql IS NOT NULL AND privacy._cached_value(check_sql, NULL::boolean, subject);
+		IF subject_held OR plan.table_name = ANY (careful_tables) THEN
+			line := privacy._erase_table(kind, subject, plan);
+		ELSE
+			counts := privacy._cached_value(plan.erase_sql, NULL::integer[], subject);
+			IF counts[1] > counts[2] THEN
+				-- Rows that rows kept elsewhere still reference are anonymised.
+				line := privacy._erase_table(kind, subject, plan);
+				line := COALESCE(line, pg_catalog.jsonb_build_object('table', privacy._qualified_name(plan.table_name)))
+					|| pg_catalog.jsonb_build_object(
+						'rows', counts[2] + COALESCE((line ->> 'rows')::integer, 0),
+						'deleted', counts[2] + COALESCE((line ->> 'deleted')::integer, 0));
+			ELSIF counts[2] > 0 THEN
+				line := pg_catalog.jsonb_build_object('table', privacy._qualified_name(plan.table_name),
+													  'rows', counts[2], 'deleted', counts[2]);
+			ELSE
+				line := NULL;
+			END IF;
+		END IF;
+		IF line IS NOT NULL THEN
+			lines := lines || line;
+			IF line ?| '{anonymized,retained,held}' THEN
+				anonymized := anonymized + COALESCE((line ->> 'anonymized')::integer, 0);
+				retained := retained + COALESCE((line ->> 'retained')::integer, 0);
+				held := held + COALESCE((line ->> 'held')::integer, 0);
+			END IF;
+			deleted := deleted + COALESCE((line ->> 'deleted')::integer, 0);
+			IF in_statistics AND (COALESCE((line ->> 'deleted')::integer, 0) > 0
+								  OR COALESCE((line ->> 'anonymized')::integer, 0) > 0) THEN
+				stale := stale || plan.table_name;
+			END IF;
+		END IF;
+	END LOOP;
+	-- In the order of the tables' oids, so that two erasures never wait for
+	-- each other's refresh the other way round.
+	FOR rel IN SELECT s.rel FROM pg_catalog.unnest(stale) s(rel) ORDER BY s.rel::oid LOOP
+		EXECUTE 'ANALYZE ' || privacy._qualified_name(rel);
+		refreshed := refreshed || privacy._qualified_name(rel);
+	END LOOP;
+	ledgers := privacy._forget_subject_in_ledgers(kind, subject);
+	UPDATE privacy.subject_requests sr SET subject = NULL
+	 WHERE sr.kind = _erase_subject.kind AND sr.subject_ref = ref;
+	-- Holds stay, with their reason and reference, and name the subject by
+	-- its reference only.
+	UPDATE privacy.legal_holds h SET subject = NULL
+	 WHERE h.kind = _erase_subject.kind AND h.subject_ref = ref AND h.subject IS NOT NULL;
+
+	receipt := pg_catalog.jsonb_build_object(
+		'kind', kind, 'subject_ref', ref, 'erased_at', erased_at, 'reason', reason,
+		'request_id', request_id,
+		'changed', deleted + anonymized > 0,
+		'already_erased', EXISTS (SELECT FROM privacy.erasures e
+								   WHERE e.kind = _erase_subject.kind AND e.subject_ref = ref),
+		'rows_deleted', deleted,
+		'rows_anonymized', anonymized,
+		'rows_retained', retained,
+		'rows_held', held,
+		'tables', pg_catalog.to_jsonb(lines),
+		'ledgers', ledgers);
+	IF pg_catalog.cardinality(refreshed) > 0 THEN
+		receipt := receipt || pg_catalog.jsonb_build_object('statistics_refreshed', pg_catalog.to_jsonb(refreshed));
+	END IF;
+
+	INSERT INTO privacy.erasures (kind, subject_ref, erased_at, request_id, reason, receipt)
+	VALUES (kind, ref, erased_at, request_id, reason, receipt);
+	PERFORM privacy._audit(SESSION_USER, 'erasure', kind, subject, request_id,
+						   receipt - 'tables' - 'subject_ref' - 'kind' - 'ledgers' - 'statistics_refreshed');
+	RETURN receipt;
+END
+$$;
