@@ -246,21 +246,26 @@ $$;
 -- bounds, most common elements; of columns, of index expressions, of
 -- extended statistics) until the next ANALYZE, and pg_stats shows them to
 -- every role that may read the table. An erasure therefore asks, before it
--- changes anything, whether one of the subject's rows has a value that the
--- statistics of its table hold, and refreshes the statistics of each such
--- table it then changed (ANALYZE within its own transaction: rows the
--- transaction deleted are not sampled, the new statistics are rolled back
--- with it, and the old values never come back after a commit).
+-- changes a table, which values of the subject's rows there the table's
+-- statistics hold; after changing it, whether one of those values is now
+-- gone from the table (a value other rows still have, like a common city,
+-- is not the erased person's alone, and a new ANALYZE would keep it); and
+-- if so refreshes the table's statistics, ANALYZE within the erasure's own
+-- transaction: rows the transaction deleted are not sampled, and the new
+-- statistics commit or roll back with the erasure.
 --
--- The statement asking it for rel, or NULL when nothing about rel has
--- statistics; $1 is the subject's key, rows_sql the FROM clause of the
--- subject's rows (alias t0). Values are compared as text (the type's
--- output), column by column: the columns given (the personal columns and
--- those that hold the key), every expression with statistics (evaluated on
--- the subject's rows), and the given columns' values with the MCV lists of
--- extended statistics.
-CREATE FUNCTION privacy._statistics_check_sql(rel regclass, columns name[], rows_sql text)
-RETURNS text
+-- What rel's statistics are asked: check_sql, NULL when nothing about rel
+-- has statistics, gives the values of the subject's rows ($1 the subject's
+-- key, rows_sql the FROM clause of its rows, alias t0) that the statistics
+-- hold, as a jsonb array of [statistics, value] pairs; conditions maps each
+-- statistics' name to the condition on a row r of rel that it has the
+-- value $1. Values are compared as text (the type's output): the columns
+-- given (the personal columns and those that hold the key; an array's
+-- elements too), each with its own statistics; every index expression and
+-- extended statistics expression with statistics, evaluated on the rows;
+-- the given columns with the MCV lists of extended statistics.
+CREATE FUNCTION privacy._statistics_check_sql(rel regclass, columns name[], rows_sql text,
+											  OUT check_sql text, OUT conditions jsonb)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -274,85 +279,106 @@ DECLARE
 		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues3::pg_catalog.text::pg_catalog.text[], '{}')
 		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues4::pg_catalog.text::pg_catalog.text[], '{}')
 		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues5::pg_catalog.text::pg_catalog.text[], '{}')$s$;
-	row_values text[];
-	all_values text;
-	index_expressions text[];
-	extended_expressions text[];
-	has_mcv boolean;
+	-- Per statistics: its name, the expression of its value(s) in a row r
+	-- as a text array, and the condition that a row r has the value $1.
+	stats_names text[];
+	stats_values text[];
+	stats_conditions text[];
+	mcv_values text;
+	mcv_condition text;
 BEGIN
-	-- The given columns' values; an array's elements as well, for the
-	-- statistics of its elements.
-	SELECT pg_catalog.array_agg(pg_catalog.format('(%L, ARRAY[r.%I::pg_catalog.text]%s)', a.attname, a.attname,
+	SELECT pg_catalog.array_agg(x.name ORDER BY x.ord), pg_catalog.array_agg(x.vals ORDER BY x.ord),
+		   pg_catalog.array_agg(x.cond ORDER BY x.ord)
+	  INTO stats_names, stats_values, stats_conditions
+	  FROM (
+		-- The given columns with statistics of their own.
+		SELECT 1 AS ord, a.attname::text AS name,
+			   pg_catalog.format('ARRAY[r.%1$I::pg_catalog.text]%2$s', a.attname,
 					CASE WHEN t.typcategory = 'A'
-						 THEN pg_catalog.format(' OPERATOR(pg_catalog.||) r.%I::pg_catalog.text[]', a.attname) ELSE '' END)
-					ORDER BY a.attnum) FILTER (WHERE EXISTS (
-						SELECT FROM pg_catalog.pg_statistic s
-						  JOIN pg_catalog.pg_attribute sa ON sa.attrelid = s.starelid AND sa.attnum = s.staattnum
-						 WHERE s.starelid = ANY (rels) AND sa.attname = a.attname)),
-		   pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text', a.attname), ', ' ORDER BY a.attnum)
-	  INTO row_values, all_values
-	  FROM pg_catalog.pg_attribute a
-	  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-	 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped;
+						 THEN pg_catalog.format(' OPERATOR(pg_catalog.||) r.%I::pg_catalog.text[]', a.attname) END) AS vals,
+			   pg_catalog.format('r.%1$I::pg_catalog.text OPERATOR(pg_catalog.=) $1%2$s', a.attname,
+					CASE WHEN t.typcategory = 'A'
+						 THEN pg_catalog.format(' OR $1 OPERATOR(pg_catalog.=) ANY (r.%I::pg_catalog.text[])', a.attname) END) AS cond
+		  FROM pg_catalog.pg_attribute a
+		  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
+		   AND EXISTS (SELECT FROM pg_catalog.pg_statistic s
+						 JOIN pg_catalog.pg_attribute sa ON sa.attrelid = s.starelid AND sa.attnum = s.staattnum
+						WHERE s.starelid = ANY (rels) AND sa.attname = a.attname)
+		UNION ALL
+		-- Index expressions with statistics, of the table's indexes and its
+		-- partitions', as 'i<index oid>.<column number>'.
+		SELECT 2, 'i' || s.starelid || '.' || s.staattnum,
+			   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', pg_catalog.pg_get_indexdef(s.starelid, s.staattnum, true)),
+			   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1',
+								 pg_catalog.pg_get_indexdef(s.starelid, s.staattnum, true))
+		  FROM pg_catalog.pg_index i
+		  JOIN pg_catalog.pg_statistic s ON s.starelid = i.indexrelid
+		 WHERE i.indrelid = ANY (rels)
+		UNION ALL
+		-- Expressions of extended statistics with statistics of their own,
+		-- as 'e<statistics oid>.<number>'.
+		SELECT 3, 'e' || x.oid || '.' || e.n,
+			   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', e.expr),
+			   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1', e.expr)
+		  FROM pg_catalog.pg_statistic_ext x
+		  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
+		 CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_get_statisticsobjdef_expressions(x.oid)) WITH ORDINALITY e(expr, n)
+		 WHERE x.stxrelid = ANY (rels) AND d.stxdexpr IS NOT NULL) x;
 
-	-- Index expressions with statistics (of the table's and its partitions'
-	-- indexes), each under the name 'i<index oid>.<column number>'.
-	SELECT pg_catalog.array_agg(pg_catalog.format('(%L, ARRAY[(%s)::pg_catalog.text])',
-					'i' || s.starelid || '.' || s.staattnum,
-					pg_catalog.pg_get_indexdef(s.starelid, s.staattnum, true)) ORDER BY s.starelid, s.staattnum)
-	  INTO index_expressions
-	  FROM pg_catalog.pg_index i
-	  JOIN pg_catalog.pg_statistic s ON s.starelid = i.indexrelid
-	 WHERE i.indrelid = ANY (rels);
-
-	-- Expressions of extended statistics with statistics of their own, as
-	-- 'e<statistics oid>.<number>'; and whether any MCV list exists.
-	SELECT pg_catalog.array_agg(pg_catalog.format('(%L, ARRAY[(%s)::pg_catalog.text])',
-					'e' || x.oid || '.' || e.n, e.expr) ORDER BY x.oid, e.n)
-	  INTO extended_expressions
-	  FROM pg_catalog.pg_statistic_ext x
-	  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
-	 CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_get_statisticsobjdef_expressions(x.oid)) WITH ORDINALITY e(expr, n)
-	 WHERE x.stxrelid = ANY (rels) AND d.stxdexpr IS NOT NULL;
-	has_mcv := all_values IS NOT NULL AND EXISTS (
-		SELECT FROM pg_catalog.pg_statistic_ext x JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
-		 WHERE x.stxrelid = ANY (rels) AND d.stxdmcv IS NOT NULL);
-
-	IF row_values IS NULL AND index_expressions IS NULL AND extended_expressions IS NULL AND NOT has_mcv THEN
-		RETURN NULL;
+	-- The MCV lists of extended statistics, as 'mcv', with the given
+	-- columns' values.
+	IF EXISTS (SELECT FROM pg_catalog.pg_statistic_ext x JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
+				WHERE x.stxrelid = ANY (rels) AND d.stxdmcv IS NOT NULL) THEN
+		SELECT pg_catalog.format('ARRAY[%s]', pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text', a.attname), ', ' ORDER BY a.attnum)),
+			   pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text OPERATOR(pg_catalog.=) $1', a.attname), ' OR ' ORDER BY a.attnum)
+		  INTO mcv_values, mcv_condition
+		  FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped;
+		IF mcv_condition IS NOT NULL THEN
+			stats_names := stats_names || 'mcv'::text;
+			stats_values := stats_values || mcv_values;
+			stats_conditions := stats_conditions || mcv_condition;
+		END IF;
 	END IF;
-	RETURN pg_catalog.format($sql$SELECT EXISTS (
-	SELECT FROM (SELECT t0.* %1$s) r
-	 CROSS JOIN LATERAL (VALUES %2$s) v(name, vals)
-	 JOIN (SELECT a.attname::pg_catalog.text, %3$s
-			 FROM pg_catalog.pg_statistic s
-			 JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.starelid
-										   AND a.attnum OPERATOR(pg_catalog.=) s.staattnum
-			WHERE s.starelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
-		   UNION ALL
-		   SELECT 'i' OPERATOR(pg_catalog.||) s.starelid OPERATOR(pg_catalog.||) '.'
-					  OPERATOR(pg_catalog.||) s.staattnum, %3$s
-			 FROM pg_catalog.pg_index i
-			 JOIN pg_catalog.pg_statistic s ON s.starelid OPERATOR(pg_catalog.=) i.indexrelid
-			WHERE i.indrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
-		   UNION ALL
-		   SELECT 'e' OPERATOR(pg_catalog.||) x.oid OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) e.n, %5$s
-			 FROM pg_catalog.pg_statistic_ext x
-			 JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
-			CROSS JOIN LATERAL pg_catalog.generate_subscripts(d.stxdexpr, 1) e(n)
-			WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
-		   UNION ALL
-		   SELECT 'mcv', pg_catalog.array_agg(m.v)
-			 FROM pg_catalog.pg_statistic_ext x
-			 JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
-			CROSS JOIN LATERAL pg_catalog.pg_mcv_list_items(d.stxdmcv) i
-			CROSS JOIN LATERAL pg_catalog.unnest(i.values) m(v)
-			WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])) st(name, vals)
-	   ON st.name OPERATOR(pg_catalog.=) v.name
-	WHERE v.vals OPERATOR(pg_catalog.&&) st.vals)$sql$,
+
+	IF stats_names IS NULL THEN
+		RETURN;
+	END IF;
+	conditions := pg_catalog.jsonb_object(stats_names, stats_conditions);
+	check_sql := pg_catalog.format($sql$SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(v.name, x.val))
+  FROM (SELECT t0.* %1$s) r
+ CROSS JOIN LATERAL (VALUES %2$s) v(name, vals)
+ CROSS JOIN LATERAL pg_catalog.unnest(v.vals) x(val)
+ JOIN (SELECT a.attname::pg_catalog.text, %3$s
+		 FROM pg_catalog.pg_statistic s
+		 JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.starelid
+									   AND a.attnum OPERATOR(pg_catalog.=) s.staattnum
+		WHERE s.starelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
+	   UNION ALL
+	   SELECT 'i' OPERATOR(pg_catalog.||) s.starelid OPERATOR(pg_catalog.||) '.'
+				  OPERATOR(pg_catalog.||) s.staattnum, %3$s
+		 FROM pg_catalog.pg_index i
+		 JOIN pg_catalog.pg_statistic s ON s.starelid OPERATOR(pg_catalog.=) i.indexrelid
+		WHERE i.indrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
+	   UNION ALL
+	   SELECT 'e' OPERATOR(pg_catalog.||) x.oid OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) e.n, %5$s
+		 FROM pg_catalog.pg_statistic_ext x
+		 JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
+		CROSS JOIN LATERAL pg_catalog.generate_subscripts(d.stxdexpr, 1) e(n)
+		WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
+	   UNION ALL
+	   SELECT 'mcv', pg_catalog.array_agg(m.v)
+		 FROM pg_catalog.pg_statistic_ext x
+		 JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
+		CROSS JOIN LATERAL pg_catalog.pg_mcv_list_items(d.stxdmcv) i
+		CROSS JOIN LATERAL pg_catalog.unnest(i.values) m(v)
+		WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])) st(name, vals)
+   ON st.name OPERATOR(pg_catalog.=) v.name
+ WHERE x.val OPERATOR(pg_catalog.=) ANY (st.vals)$sql$,
 		rows_sql,
-		pg_catalog.array_to_string(row_values || index_expressions || extended_expressions
-			|| CASE WHEN has_mcv THEN pg_catalog.format('(''mcv'', ARRAY[%s])', all_values) END, ', '),
+		(SELECT pg_catalog.string_agg(pg_catalog.format('(%L, %s)', n.name, n.vals), ', ' ORDER BY n.ord)
+		   FROM ROWS FROM (pg_catalog.unnest(stats_names), pg_catalog.unnest(stats_values)) WITH ORDINALITY n(name, vals, ord)),
 		pg_catalog.format(slot_values, 's'),
 		rels,
 		pg_catalog.format(slot_values, '(d.stxdexpr[e.n])'));
@@ -360,7 +386,33 @@ END
 $$;
 REVOKE ALL ON FUNCTION privacy._statistics_check_sql(regclass, name[], text) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._statistics_check_sql(regclass, name[], text) IS
-'The statement telling whether the statistics of a table hold a value of one subject''s rows in it, or NULL when the table has none';
+'The statement giving the values of one subject''s rows in a table that the table''s statistics hold, and how to find each value in the table';
+
+-- Whether one of the values the statistics of rel held (matches: pairs of
+-- statistics and value, from privacy._statistics_check_sql) is gone from
+-- rel, after an erasure changed it.
+CREATE FUNCTION privacy._statistics_value_gone(rel regclass, matches jsonb, conditions jsonb)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pair jsonb;
+BEGIN
+	FOR pair IN SELECT m.pair FROM pg_catalog.jsonb_array_elements(matches) m(pair) LOOP
+		IF NOT privacy._cached_value(
+				pg_catalog.format('SELECT EXISTS (SELECT FROM %s r WHERE %s)',
+								  privacy._qualified_name(rel), conditions ->> (pair ->> 0)),
+				NULL::boolean, pair ->> 1) THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._statistics_value_gone(regclass, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._statistics_value_gone(regclass, jsonb, jsonb) IS
+'Whether a value that the statistics of a table held is no longer in the table';
 
 -- As in 1.7, with the subject's canonical key from the start, holds found
 -- and stripped of the raw key by the subject's reference, and the
@@ -387,8 +439,8 @@ DECLARE
 	anonymized bigint := 0;
 	retained bigint := 0;
 	held bigint := 0;
-	check_sql text;
-	in_statistics boolean;
+	checks record;
+	in_statistics jsonb;
 	stale regclass[] := '{}';
 	refreshed text[] := '{}';
 	rel regclass;
@@ -441,11 +493,11 @@ BEGIN
 	FOR plan IN SELECT * FROM privacy._subject_plans p
 				 WHERE p.kind = _erase_subject.kind AND p.personal
 				 ORDER BY p.depth DESC, p.table_name::text LOOP
-		-- Whether the statistics of the table hold a value of the subject's
-		-- rows in it, asked before they change: of the personal columns and
+		-- The values of the subject's rows in the table that its statistics
+		-- hold, asked before the rows change: of the personal columns and
 		-- of the column that ties a row to the subject (the key itself in
 		-- the anchor table).
-		check_sql := privacy._statistics_check_sql(plan.table_name,
+		checks := privacy._statistics_check_sql(plan.table_name,
 			ARRAY(SELECT cc.column_name FROM privacy.classified_columns cc WHERE cc.table_name = plan.table_name
 				  UNION
 				  SELECT pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(plan.hops) = 0
@@ -453,7 +505,10 @@ BEGIN
 												ELSE (SELECT f.from_columns FROM privacy.foreign_keys f
 													   WHERE f.constraint_oid = plan.hops[1]) END)),
 			plan.rows_sql);
-		in_statistics := check_sql IS NOT NULL AND privacy._cached_value(check_sql, NULL::boolean, subject);
+		in_statistics := NULL;
+		IF checks.check_sql IS NOT NULL THEN
+			in_statistics := privacy._cached_value(checks.check_sql, NULL::jsonb, subject);
+		END IF;
 		IF subject_held OR plan.table_name = ANY (careful_tables) THEN
 			line := privacy._erase_table(kind, subject, plan);
 		ELSE
@@ -480,8 +535,9 @@ BEGIN
 				held := held + COALESCE((line ->> 'held')::integer, 0);
 			END IF;
 			deleted := deleted + COALESCE((line ->> 'deleted')::integer, 0);
-			IF in_statistics AND (COALESCE((line ->> 'deleted')::integer, 0) > 0
-								  OR COALESCE((line ->> 'anonymized')::integer, 0) > 0) THEN
+			IF in_statistics IS NOT NULL
+			   AND (COALESCE((line ->> 'deleted')::integer, 0) > 0 OR COALESCE((line ->> 'anonymized')::integer, 0) > 0)
+			   AND privacy._statistics_value_gone(plan.table_name, in_statistics, checks.conditions) THEN
 				stale := stale || plan.table_name;
 			END IF;
 		END IF;

@@ -26,7 +26,7 @@ SELECT g, CASE WHEN g = 1 THEN 'Ada Stats-Unique' ELSE 'Customer ' || g END,
   FROM generate_series(1, 200) g;
 INSERT INTO shop.orders (id, customer_id, placed_at, delivery_address)
 SELECT g, CASE WHEN g <= 40 THEN 1 ELSE 2 + g % 150 END, '2026-01-01',
-	   CASE WHEN g <= 40 THEN 'Ada Stats Street 1' ELSE 'Street ' || g END
+	   CASE WHEN g <= 40 THEN 'Ada Stats Street 1' WHEN g % 2 = 0 THEN 'Common Street 9' ELSE 'Street ' || g END
   FROM generate_series(1, 400) g;
 CREATE INDEX customers_lower_name ON shop.customers (lower(name));
 CREATE STATISTICS shop.customers_name_phone (mcv) ON name, phone FROM shop.customers;
@@ -61,6 +61,19 @@ RESET ROLE;
 -- nothing: the receipt does not mention statistics.
 SELECT r ? 'statistics_refreshed' AS refreshed, r ->> 'rows_deleted' AS deleted
   FROM privacy.erase_subject('customer', '200', 'consent withdrawn') r;
+
+-- Customer 100's orders go to a street many others' orders go to: a value
+-- the statistics hold, but one that stays in the table, so the orders'
+-- statistics stay as they are. Customer 100's name is in the MCV list of
+-- the customers' extended statistics (which keeps every combination of a
+-- table this small), and the name is anonymised: those are refreshed.
+SELECT count(*) AS common_street_in_stats FROM pg_stats
+ WHERE schemaname = 'shop' AND tablename = 'orders' AND most_common_vals::text ~ 'Common Street 9';
+SELECT statistics_name FROM pg_stats_ext
+ WHERE schemaname = 'shop' AND most_common_vals::text ~ '"Customer 100"';
+SELECT r -> 'statistics_refreshed' AS refreshed, r -> 'tables' -> 0 ->> 'table' AS changed,
+	   r -> 'tables' -> 0 ->> 'anonymized' AS anonymized
+  FROM privacy.erase_subject('customer', '100', 'consent withdrawn') r;
 
 -- An erasure rolled back leaves the statistics as they were.
 BEGIN;
