@@ -254,139 +254,183 @@ $$;
 -- transaction: rows the transaction deleted are not sampled, and the new
 -- statistics commit or roll back with the erasure.
 --
--- What rel's statistics are asked: check_sql, NULL when nothing about rel
--- has statistics, gives the values of the subject's rows ($1 the subject's
--- key, rows_sql the FROM clause of its rows, alias t0) that the statistics
+-- Which of some texts are the text of a value that the statistics of a
+-- column (of a table or an index) hold; NULL when none is. Reads
+-- pg_statistic: not for PUBLIC.
+CREATE FUNCTION privacy._statistics_values(rel oid, attnum smallint, wanted text[])
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'privacy_statistics_values'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION privacy._statistics_values(oid, smallint, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._statistics_values(oid, smallint, text[]) IS
+'Which of the given texts are values held by the planner statistics of a column of a table or index';
+
+-- What the statistics of rel are asked about a subject of kind: check_sql
+-- (NULL when no statistics of rel could hold a personal value) gives the
+-- values of the subject's rows ($1 the subject's key) that the statistics
 -- hold, as a jsonb array of [statistics, value] pairs; conditions maps each
 -- statistics' name to the condition on a row r of rel that it has the
--- value $1. Values are compared as text (the type's output): the columns
--- given (the personal columns and those that hold the key; an array's
--- elements too), each with its own statistics; every index expression and
--- extended statistics expression with statistics, evaluated on the rows;
--- the given columns with the MCV lists of extended statistics.
-CREATE FUNCTION privacy._statistics_check_sql(rel regclass, columns name[], rows_sql text,
-											  OUT check_sql text, OUT conditions jsonb)
+-- value $1. Values are compared as text (the type's output). Looked at are
+-- the personal columns and the column(s) tying a row to the subject (the
+-- key itself in the anchor table), each with its own statistics (and a
+-- partitioned table's partitions' statistics), an array's elements too;
+-- every index expression and every expression of extended statistics,
+-- evaluated on the subject's rows; and those columns with the MCV lists of
+-- extended statistics. The statement depends on the table's definition
+-- only (not on what ANALYZE found), so it is kept in the plan cache, which
+-- DDL clears.
+CREATE FUNCTION privacy._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	-- The table and, if it is partitioned, its partitions: the statistics
-	-- of a partitioned table's rows are those of its partitions.
+	-- The table and, if it is partitioned, its partitions.
 	rels oid[] := COALESCE(NULLIF(ARRAY(SELECT pt.relid FROM pg_catalog.pg_partition_tree(rel) pt), '{}'),
 						   ARRAY[rel::oid]);
+	hops oid[] := privacy._subject_path(kind, rel);
+	columns name[];
+	-- The values of pg_statistic's slots of the row %1$s, as text.
 	slot_values text := $s$COALESCE(%1$s.stavalues1::pg_catalog.text::pg_catalog.text[], '{}')
 		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues2::pg_catalog.text::pg_catalog.text[], '{}')
 		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues3::pg_catalog.text::pg_catalog.text[], '{}')
 		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues4::pg_catalog.text::pg_catalog.text[], '{}')
 		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues5::pg_catalog.text::pg_catalog.text[], '{}')$s$;
-	-- Per statistics: its name, the expression of its value(s) in a row r
-	-- as a text array, and the condition that a row r has the value $1.
-	stats_names text[];
-	stats_values text[];
-	stats_conditions text[];
-	mcv_values text;
-	mcv_condition text;
+	-- VALUES rows (name, relation, column number, the row's values as a
+	-- text array) of the statistics of columns and index expressions, and
+	-- (name, values) of those of extended statistics.
+	catalog_rows text;
+	extended_rows text;
+	names text[];
+	conds text[];
 BEGIN
-	SELECT pg_catalog.array_agg(x.name ORDER BY x.ord), pg_catalog.array_agg(x.vals ORDER BY x.ord),
-		   pg_catalog.array_agg(x.cond ORDER BY x.ord)
-	  INTO stats_names, stats_values, stats_conditions
-	  FROM (
-		-- The given columns with statistics of their own.
-		SELECT 1 AS ord, a.attname::text AS name,
+	columns := ARRAY(SELECT cc.column_name FROM privacy.classified_columns cc WHERE cc.table_name = rel
+					 UNION
+					 SELECT pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(hops) = 0
+												   THEN ARRAY[(privacy._subject_kind_key(kind)).key_column]
+												   ELSE (SELECT f.from_columns FROM privacy.foreign_keys f
+														  WHERE f.constraint_oid = hops[1]) END));
+	WITH stats (ord, name, relid, attnum, vals, cond, extended) AS (
+		-- The columns, each under its name, in the table and its partitions.
+		SELECT 1, a.attname::text, pa.attrelid, pa.attnum,
 			   pg_catalog.format('ARRAY[r.%1$I::pg_catalog.text]%2$s', a.attname,
 					CASE WHEN t.typcategory = 'A'
-						 THEN pg_catalog.format(' OPERATOR(pg_catalog.||) r.%I::pg_catalog.text[]', a.attname) END) AS vals,
+						 THEN pg_catalog.format(' OPERATOR(pg_catalog.||) r.%I::pg_catalog.text[]', a.attname) END),
 			   pg_catalog.format('r.%1$I::pg_catalog.text OPERATOR(pg_catalog.=) $1%2$s', a.attname,
 					CASE WHEN t.typcategory = 'A'
-						 THEN pg_catalog.format(' OR $1 OPERATOR(pg_catalog.=) ANY (r.%I::pg_catalog.text[])', a.attname) END) AS cond
+						 THEN pg_catalog.format(' OR $1 OPERATOR(pg_catalog.=) ANY (r.%I::pg_catalog.text[])', a.attname) END),
+			   false
 		  FROM pg_catalog.pg_attribute a
 		  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+		  JOIN pg_catalog.pg_attribute pa ON pa.attrelid = ANY (rels) AND pa.attname = a.attname AND NOT pa.attisdropped
 		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
-		   AND EXISTS (SELECT FROM pg_catalog.pg_statistic s
-						 JOIN pg_catalog.pg_attribute sa ON sa.attrelid = s.starelid AND sa.attnum = s.staattnum
-						WHERE s.starelid = ANY (rels) AND sa.attname = a.attname)
 		UNION ALL
-		-- Index expressions with statistics, of the table's indexes and its
-		-- partitions', as 'i<index oid>.<column number>'.
-		SELECT 2, 'i' || s.starelid || '.' || s.staattnum,
-			   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', pg_catalog.pg_get_indexdef(s.starelid, s.staattnum, true)),
+		-- Index expressions (of the table's indexes and its partitions'), as
+		-- 'i<index oid>.<column number>'.
+		SELECT 2, 'i' || i.indexrelid || '.' || k.n, i.indexrelid, k.n::smallint,
+			   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true)),
 			   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1',
-								 pg_catalog.pg_get_indexdef(s.starelid, s.staattnum, true))
+								 pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true)),
+			   false
 		  FROM pg_catalog.pg_index i
-		  JOIN pg_catalog.pg_statistic s ON s.starelid = i.indexrelid
-		 WHERE i.indrelid = ANY (rels)
+		 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n)
+		 WHERE i.indrelid = ANY (rels) AND k.attnum = 0
 		UNION ALL
-		-- Expressions of extended statistics with statistics of their own,
-		-- as 'e<statistics oid>.<number>'.
-		SELECT 3, 'e' || x.oid || '.' || e.n,
+		-- Expressions of extended statistics, as 'e<statistics oid>.<number>'.
+		SELECT 3, 'e' || x.oid || '.' || e.n, NULL, NULL,
 			   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', e.expr),
-			   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1', e.expr)
+			   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1', e.expr),
+			   true
 		  FROM pg_catalog.pg_statistic_ext x
-		  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
 		 CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_get_statisticsobjdef_expressions(x.oid)) WITH ORDINALITY e(expr, n)
-		 WHERE x.stxrelid = ANY (rels) AND d.stxdexpr IS NOT NULL) x;
-
-	-- The MCV lists of extended statistics, as 'mcv', with the given
-	-- columns' values.
-	IF EXISTS (SELECT FROM pg_catalog.pg_statistic_ext x JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
-				WHERE x.stxrelid = ANY (rels) AND d.stxdmcv IS NOT NULL) THEN
-		SELECT pg_catalog.format('ARRAY[%s]', pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text', a.attname), ', ' ORDER BY a.attnum)),
-			   pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text OPERATOR(pg_catalog.=) $1', a.attname), ' OR ' ORDER BY a.attnum)
-		  INTO mcv_values, mcv_condition
+		 WHERE x.stxrelid = ANY (rels)
+		UNION ALL
+		-- The MCV lists of extended statistics, as 'mcv', with the columns.
+		SELECT 4, 'mcv', NULL, NULL,
+			   pg_catalog.format('ARRAY[%s]', pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text', a.attname), ', ' ORDER BY a.attnum)),
+			   pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text OPERATOR(pg_catalog.=) $1', a.attname), ' OR ' ORDER BY a.attnum),
+			   true
 		  FROM pg_catalog.pg_attribute a
-		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped;
-		IF mcv_condition IS NOT NULL THEN
-			stats_names := stats_names || 'mcv'::text;
-			stats_values := stats_values || mcv_values;
-			stats_conditions := stats_conditions || mcv_condition;
-		END IF;
-	END IF;
+		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
+		   AND EXISTS (SELECT FROM pg_catalog.pg_statistic_ext x
+						WHERE x.stxrelid = ANY (rels) AND 'm' = ANY (x.stxkind))
+		HAVING pg_catalog.count(*) > 0)
+	SELECT pg_catalog.string_agg(pg_catalog.format('(%L, %s::pg_catalog.oid, %s::pg_catalog.int2, %s)', s.name, s.relid, s.attnum, s.vals),
+								 ', ' ORDER BY s.ord, s.name, s.relid) FILTER (WHERE NOT s.extended),
+		   pg_catalog.string_agg(pg_catalog.format('(%L, %s)', s.name, s.vals), ', ' ORDER BY s.ord, s.name)
+			   FILTER (WHERE s.extended),
+		   pg_catalog.array_agg(DISTINCT s.name), pg_catalog.array_agg(DISTINCT s.name || E'\x1f' || s.cond)
+	  INTO catalog_rows, extended_rows, names, conds
+	  FROM stats s;
 
-	IF stats_names IS NULL THEN
+	IF names IS NULL THEN
 		RETURN;
 	END IF;
-	conditions := pg_catalog.jsonb_object(stats_names, stats_conditions);
-	check_sql := pg_catalog.format($sql$SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(v.name, x.val))
-  FROM (SELECT t0.* %1$s) r
- CROSS JOIN LATERAL (VALUES %2$s) v(name, vals)
- CROSS JOIN LATERAL pg_catalog.unnest(v.vals) x(val)
- JOIN (SELECT a.attname::pg_catalog.text, %3$s
-		 FROM pg_catalog.pg_statistic s
-		 JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.starelid
-									   AND a.attnum OPERATOR(pg_catalog.=) s.staattnum
-		WHERE s.starelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
-	   UNION ALL
-	   SELECT 'i' OPERATOR(pg_catalog.||) s.starelid OPERATOR(pg_catalog.||) '.'
-				  OPERATOR(pg_catalog.||) s.staattnum, %3$s
-		 FROM pg_catalog.pg_index i
-		 JOIN pg_catalog.pg_statistic s ON s.starelid OPERATOR(pg_catalog.=) i.indexrelid
-		WHERE i.indrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
-	   UNION ALL
-	   SELECT 'e' OPERATOR(pg_catalog.||) x.oid OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) e.n, %5$s
-		 FROM pg_catalog.pg_statistic_ext x
-		 JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
-		CROSS JOIN LATERAL pg_catalog.generate_subscripts(d.stxdexpr, 1) e(n)
-		WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
-	   UNION ALL
-	   SELECT 'mcv', pg_catalog.array_agg(m.v)
-		 FROM pg_catalog.pg_statistic_ext x
-		 JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
-		CROSS JOIN LATERAL pg_catalog.pg_mcv_list_items(d.stxdmcv) i
-		CROSS JOIN LATERAL pg_catalog.unnest(i.values) m(v)
-		WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])) st(name, vals)
-   ON st.name OPERATOR(pg_catalog.=) v.name
- WHERE x.val OPERATOR(pg_catalog.=) ANY (st.vals)$sql$,
-		rows_sql,
-		(SELECT pg_catalog.string_agg(pg_catalog.format('(%L, %s)', n.name, n.vals), ', ' ORDER BY n.ord)
-		   FROM ROWS FROM (pg_catalog.unnest(stats_names), pg_catalog.unnest(stats_values)) WITH ORDINALITY n(name, vals, ord)),
-		pg_catalog.format(slot_values, 's'),
-		rels,
-		pg_catalog.format(slot_values, '(d.stxdexpr[e.n])'));
+	conditions := pg_catalog.jsonb_object(names,
+		ARRAY(SELECT pg_catalog.split_part(c, E'\x1f', 2) FROM pg_catalog.unnest(conds) c
+			   ORDER BY pg_catalog.array_position(names, pg_catalog.split_part(c, E'\x1f', 1))));
+	check_sql := 'SELECT pg_catalog.jsonb_agg(DISTINCT m.pair) FROM ('
+		|| CASE WHEN catalog_rows IS NOT NULL THEN pg_catalog.format($sql$
+	SELECT pg_catalog.jsonb_build_array(v.name, x.val)
+	  FROM (SELECT t0.* %1$s) r
+	 CROSS JOIN LATERAL (VALUES %2$s) v(name, relid, attnum, vals)
+	 CROSS JOIN LATERAL pg_catalog.unnest(privacy._statistics_values(v.relid, v.attnum, v.vals)) x(val)$sql$,
+			privacy._subject_rows_sql(kind, rel), catalog_rows) ELSE '' END
+		|| CASE WHEN catalog_rows IS NOT NULL AND extended_rows IS NOT NULL THEN ' UNION ALL ' ELSE '' END
+		|| CASE WHEN extended_rows IS NOT NULL THEN pg_catalog.format($sql$(
+	WITH st (name, vals) AS MATERIALIZED (
+		SELECT 'e' OPERATOR(pg_catalog.||) x.oid OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) e.n, %3$s
+		  FROM pg_catalog.pg_statistic_ext x
+		  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
+		 CROSS JOIN LATERAL pg_catalog.generate_subscripts(d.stxdexpr, 1) e(n)
+		 WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
+		UNION ALL
+		SELECT 'mcv', pg_catalog.array_agg(m.v)
+		  FROM pg_catalog.pg_statistic_ext x
+		  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
+		 CROSS JOIN LATERAL pg_catalog.pg_mcv_list_items(d.stxdmcv) i
+		 CROSS JOIN LATERAL pg_catalog.unnest(i.values) m(v)
+		 WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[]))
+	SELECT pg_catalog.jsonb_build_array(v.name, x.val)
+	  FROM (SELECT t0.* %1$s) r
+	 CROSS JOIN LATERAL (VALUES %2$s) v(name, vals)
+	 CROSS JOIN LATERAL pg_catalog.unnest(v.vals) x(val)
+	 JOIN st ON st.name OPERATOR(pg_catalog.=) v.name
+	 WHERE x.val OPERATOR(pg_catalog.=) ANY (st.vals))$sql$,
+			privacy._subject_rows_sql(kind, rel), extended_rows,
+			pg_catalog.format(slot_values, '(d.stxdexpr[e.n])'), rels) ELSE '' END
+		|| ') m(pair)';
 END
 $$;
-REVOKE ALL ON FUNCTION privacy._statistics_check_sql(regclass, name[], text) FROM PUBLIC;
-COMMENT ON FUNCTION privacy._statistics_check_sql(regclass, name[], text) IS
+REVOKE ALL ON FUNCTION privacy._statistics_check_sql(text, regclass) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._statistics_check_sql(text, regclass) IS
 'The statement giving the values of one subject''s rows in a table that the table''s statistics hold, and how to find each value in the table';
+
+-- The plan cache keeps them with the other statements of each table.
+SELECT privacy._forget_subject_caches();
+ALTER TABLE privacy._subject_plans ADD COLUMN statistics_sql text, ADD COLUMN statistics_conditions jsonb;
+
+CREATE OR REPLACE FUNCTION privacy._fill_subject_plans(kind text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM privacy._subject_plans p WHERE p.kind = _fill_subject_plans.kind) THEN
+		INSERT INTO privacy._subject_plans (kind, table_name, depth, personal, hops, rows_sql, delete_sql, erase_sql,
+											statistics_sql, statistics_conditions)
+		SELECT m.kind, m.table_name, m.depth, m.personal,
+			   privacy._subject_path(m.kind, m.table_name),
+			   privacy._subject_rows_sql(m.kind, m.table_name),
+			   privacy._delete_unreferenced_sql(m.table_name),
+			   privacy._subject_erase_sql(m.kind, m.table_name),
+			   st.check_sql, st.conditions
+		  FROM privacy.subject_map m
+		  LEFT JOIN LATERAL privacy._statistics_check_sql(m.kind, m.table_name) st ON m.personal
+		 WHERE m.kind = _fill_subject_plans.kind
+		ON CONFLICT DO NOTHING;
+	END IF;
+END
+$$;
 
 -- Whether one of the values the statistics of rel held (matches: pairs of
 -- statistics and value, from privacy._statistics_check_sql) is gone from
@@ -439,7 +483,6 @@ DECLARE
 	anonymized bigint := 0;
 	retained bigint := 0;
 	held bigint := 0;
-	checks record;
 	in_statistics jsonb;
 	stale regclass[] := '{}';
 	refreshed text[] := '{}';
@@ -494,20 +537,10 @@ BEGIN
 				 WHERE p.kind = _erase_subject.kind AND p.personal
 				 ORDER BY p.depth DESC, p.table_name::text LOOP
 		-- The values of the subject's rows in the table that its statistics
-		-- hold, asked before the rows change: of the personal columns and
-		-- of the column that ties a row to the subject (the key itself in
-		-- the anchor table).
-		checks := privacy._statistics_check_sql(plan.table_name,
-			ARRAY(SELECT cc.column_name FROM privacy.classified_columns cc WHERE cc.table_name = plan.table_name
-				  UNION
-				  SELECT pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(plan.hops) = 0
-												THEN ARRAY[(privacy._subject_kind_key(kind)).key_column]
-												ELSE (SELECT f.from_columns FROM privacy.foreign_keys f
-													   WHERE f.constraint_oid = plan.hops[1]) END)),
-			plan.rows_sql);
+		-- hold, asked before the rows change.
 		in_statistics := NULL;
-		IF checks.check_sql IS NOT NULL THEN
-			in_statistics := privacy._cached_value(checks.check_sql, NULL::jsonb, subject);
+		IF plan.statistics_sql IS NOT NULL THEN
+			in_statistics := privacy._cached_value(plan.statistics_sql, NULL::jsonb, subject);
 		END IF;
 		IF subject_held OR plan.table_name = ANY (careful_tables) THEN
 			line := privacy._erase_table(kind, subject, plan);
@@ -537,7 +570,7 @@ BEGIN
 			deleted := deleted + COALESCE((line ->> 'deleted')::integer, 0);
 			IF in_statistics IS NOT NULL
 			   AND (COALESCE((line ->> 'deleted')::integer, 0) > 0 OR COALESCE((line ->> 'anonymized')::integer, 0) > 0)
-			   AND privacy._statistics_value_gone(plan.table_name, in_statistics, checks.conditions) THEN
+			   AND privacy._statistics_value_gone(plan.table_name, in_statistics, plan.statistics_conditions) THEN
 				stale := stale || plan.table_name;
 			END IF;
 		END IF;
