@@ -265,21 +265,39 @@ REVOKE ALL ON FUNCTION privacy._statistics_values(oid, smallint, text[]) FROM PU
 COMMENT ON FUNCTION privacy._statistics_values(oid, smallint, text[]) IS
 'Which of the given texts are values held by the planner statistics of a column of a table or index';
 
+-- Removes the values with these texts from the statistics of a column (of
+-- a table or an index), with their frequencies, in the current
+-- transaction; the number removed, or -1 when one of them is in statistics
+-- of a kind it does not edit. Writes pg_statistic: not for PUBLIC.
+CREATE FUNCTION privacy._statistics_remove_values(rel oid, attnum smallint, gone text[])
+RETURNS integer
+AS 'MODULE_PATHNAME', 'privacy_statistics_remove_values'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION privacy._statistics_remove_values(oid, smallint, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._statistics_remove_values(oid, smallint, text[]) IS
+'Removes values from the planner statistics of a column of a table or index, with their frequencies';
+
 -- What the statistics of rel are asked about a subject of kind: check_sql
 -- (NULL when no statistics of rel could hold a personal value) gives the
 -- values of the subject's rows ($1 the subject's key) that the statistics
 -- hold, as a jsonb array of [statistics, value] pairs; conditions maps each
 -- statistics' name to the condition on a row r of rel that it has the
--- value $1. Values are compared as text (the type's output). Looked at are
--- the personal columns and the column(s) tying a row to the subject (the
--- key itself in the anchor table), each with its own statistics (and a
+-- value $1; targets maps the name of column and index expression
+-- statistics to the [relation, column number] pairs holding them (a
+-- partitioned table's partitions each hold their own). Values are compared
+-- as text (the type's output). Looked at are
+-- the personal (classified) columns, each with its own statistics (and a
 -- partitioned table's partitions' statistics), an array's elements too;
 -- every index expression and every expression of extended statistics,
--- evaluated on the subject's rows; and those columns with the MCV lists of
--- extended statistics. The statement depends on the table's definition
--- only (not on what ANALYZE found), so it is kept in the plan cache, which
--- DDL clears.
-CREATE FUNCTION privacy._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb)
+-- evaluated on the subject's rows; and the personal columns with the MCV
+-- lists of extended statistics. A key or foreign key column is looked at
+-- only if it is classified: a surrogate key whose row is gone tells
+-- nothing about the person, and erasing subjects in key order would
+-- otherwise refresh a table at nearly every histogram bound. The statement
+-- depends on the table's definition only (not on what ANALYZE found), so it
+-- is kept in the plan cache, which DDL clears.
+CREATE FUNCTION privacy._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb,
+											  OUT targets jsonb)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -287,7 +305,6 @@ DECLARE
 	-- The table and, if it is partitioned, its partitions.
 	rels oid[] := COALESCE(NULLIF(ARRAY(SELECT pt.relid FROM pg_catalog.pg_partition_tree(rel) pt), '{}'),
 						   ARRAY[rel::oid]);
-	hops oid[] := privacy._subject_path(kind, rel);
 	columns name[];
 	-- The values of pg_statistic's slots of the row %1$s, as text.
 	slot_values text := $s$COALESCE(%1$s.stavalues1::pg_catalog.text::pg_catalog.text[], '{}')
@@ -303,15 +320,10 @@ DECLARE
 	names text[];
 	conds text[];
 BEGIN
-	columns := ARRAY(SELECT cc.column_name FROM privacy.classified_columns cc WHERE cc.table_name = rel
-					 UNION
-					 SELECT pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(hops) = 0
-												   THEN ARRAY[(privacy._subject_kind_key(kind)).key_column]
-												   ELSE (SELECT f.from_columns FROM privacy.foreign_keys f
-														  WHERE f.constraint_oid = hops[1]) END));
-	WITH stats (ord, name, relid, attnum, vals, cond, extended) AS (
+	columns := ARRAY(SELECT cc.column_name FROM privacy.classified_columns cc WHERE cc.table_name = rel);
+	WITH stats (ord, name, relid, attnum, relation, vals, cond, extended) AS (
 		-- The columns, each under its name, in the table and its partitions.
-		SELECT 1, a.attname::text, pa.attrelid, pa.attnum,
+		SELECT 1, a.attname::text, pa.attrelid::text, pa.attnum, privacy._qualified_name(pa.attrelid::regclass),
 			   pg_catalog.format('ARRAY[r.%1$I::pg_catalog.text]%2$s', a.attname,
 					CASE WHEN t.typcategory = 'A'
 						 THEN pg_catalog.format(' OPERATOR(pg_catalog.||) r.%I::pg_catalog.text[]', a.attname) END),
@@ -325,18 +337,28 @@ BEGIN
 		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
 		UNION ALL
 		-- Index expressions (of the table's indexes and its partitions'), as
-		-- 'i<index oid>.<column number>'.
-		SELECT 2, 'i' || i.indexrelid || '.' || k.n, i.indexrelid, k.n::smallint,
-			   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true)),
-			   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1',
-								 pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true)),
+		-- 'i<index oid>.<column number>'; of a partial index, only on rows
+		-- its predicate admits (those ANALYZE sampled). The index is named,
+		-- not given by oid: REINDEX CONCURRENTLY keeps the name, not the oid.
+		SELECT 2, 'i' || i.indexrelid || '.' || k.n,
+			   pg_catalog.format('pg_catalog.to_regclass(%L)', privacy._qualified_name(i.indexrelid::regclass)),
+			   k.n::smallint, privacy._qualified_name(i.indexrelid::regclass),
+			   pg_catalog.format('ARRAY[%s(%s)::pg_catalog.text%s]',
+					CASE WHEN i.indpred IS NOT NULL
+						 THEN pg_catalog.format('CASE WHEN %s THEN ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,
+					pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true),
+					CASE WHEN i.indpred IS NOT NULL THEN ' END' END),
+			   pg_catalog.format('%s(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1',
+					CASE WHEN i.indpred IS NOT NULL
+						 THEN pg_catalog.format('(%s) AND ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,
+					pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true)),
 			   false
 		  FROM pg_catalog.pg_index i
 		 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n)
 		 WHERE i.indrelid = ANY (rels) AND k.attnum = 0
 		UNION ALL
 		-- Expressions of extended statistics, as 'e<statistics oid>.<number>'.
-		SELECT 3, 'e' || x.oid || '.' || e.n, NULL, NULL,
+		SELECT 3, 'e' || x.oid || '.' || e.n, NULL, NULL, NULL,
 			   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', e.expr),
 			   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1', e.expr),
 			   true
@@ -345,7 +367,7 @@ BEGIN
 		 WHERE x.stxrelid = ANY (rels)
 		UNION ALL
 		-- The MCV lists of extended statistics, as 'mcv', with the columns.
-		SELECT 4, 'mcv', NULL, NULL,
+		SELECT 4, 'mcv', NULL, NULL, NULL,
 			   pg_catalog.format('ARRAY[%s]', pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text', a.attname), ', ' ORDER BY a.attnum)),
 			   pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text OPERATOR(pg_catalog.=) $1', a.attname), ' OR ' ORDER BY a.attnum),
 			   true
@@ -354,12 +376,16 @@ BEGIN
 		   AND EXISTS (SELECT FROM pg_catalog.pg_statistic_ext x
 						WHERE x.stxrelid = ANY (rels) AND 'm' = ANY (x.stxkind))
 		HAVING pg_catalog.count(*) > 0)
-	SELECT pg_catalog.string_agg(pg_catalog.format('(%L, %s::pg_catalog.oid, %s::pg_catalog.int2, %s)', s.name, s.relid, s.attnum, s.vals),
+	SELECT pg_catalog.string_agg(pg_catalog.format('(%L, (%s)::pg_catalog.oid, %s::pg_catalog.int2, %s)', s.name, s.relid, s.attnum, s.vals),
 								 ', ' ORDER BY s.ord, s.name, s.relid) FILTER (WHERE NOT s.extended),
 		   pg_catalog.string_agg(pg_catalog.format('(%L, %s)', s.name, s.vals), ', ' ORDER BY s.ord, s.name)
 			   FILTER (WHERE s.extended),
-		   pg_catalog.array_agg(DISTINCT s.name), pg_catalog.array_agg(DISTINCT s.name || E'\x1f' || s.cond)
-	  INTO catalog_rows, extended_rows, names, conds
+		   pg_catalog.array_agg(DISTINCT s.name), pg_catalog.array_agg(DISTINCT s.name || E'\x1f' || s.cond),
+		   (SELECT pg_catalog.jsonb_object_agg(t.name, t.pairs)
+			  FROM (SELECT t.name, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.relation, t.attnum)
+														ORDER BY t.relation, t.attnum) AS pairs
+					  FROM stats t WHERE NOT t.extended GROUP BY t.name) t)
+	  INTO catalog_rows, extended_rows, names, conds, targets
 	  FROM stats s;
 
 	IF names IS NULL THEN
@@ -407,7 +433,8 @@ COMMENT ON FUNCTION privacy._statistics_check_sql(text, regclass) IS
 
 -- The plan cache keeps them with the other statements of each table.
 SELECT privacy._forget_subject_caches();
-ALTER TABLE privacy._subject_plans ADD COLUMN statistics_sql text, ADD COLUMN statistics_conditions jsonb;
+ALTER TABLE privacy._subject_plans ADD COLUMN statistics_sql text, ADD COLUMN statistics_conditions jsonb,
+	ADD COLUMN statistics_targets jsonb;
 
 CREATE OR REPLACE FUNCTION privacy._fill_subject_plans(kind text)
 RETURNS void
@@ -417,13 +444,13 @@ AS $$
 BEGIN
 	IF NOT EXISTS (SELECT FROM privacy._subject_plans p WHERE p.kind = _fill_subject_plans.kind) THEN
 		INSERT INTO privacy._subject_plans (kind, table_name, depth, personal, hops, rows_sql, delete_sql, erase_sql,
-											statistics_sql, statistics_conditions)
+											statistics_sql, statistics_conditions, statistics_targets)
 		SELECT m.kind, m.table_name, m.depth, m.personal,
 			   privacy._subject_path(m.kind, m.table_name),
 			   privacy._subject_rows_sql(m.kind, m.table_name),
 			   privacy._delete_unreferenced_sql(m.table_name),
 			   privacy._subject_erase_sql(m.kind, m.table_name),
-			   st.check_sql, st.conditions
+			   st.check_sql, st.conditions, st.targets
 		  FROM privacy.subject_map m
 		  LEFT JOIN LATERAL privacy._statistics_check_sql(m.kind, m.table_name) st ON m.personal
 		 WHERE m.kind = _fill_subject_plans.kind
@@ -432,31 +459,76 @@ BEGIN
 END
 $$;
 
--- Whether one of the values the statistics of rel held (matches: pairs of
--- statistics and value, from privacy._statistics_check_sql) is gone from
--- rel, after an erasure changed it.
-CREATE FUNCTION privacy._statistics_value_gone(rel regclass, matches jsonb, conditions jsonb)
-RETURNS boolean
+-- Of the values the statistics of rel held (matches: [statistics, value]
+-- pairs from the statement of privacy._statistics_check_sql), those not
+-- found in rel after an erasure changed it, or NULL if none. It looks at
+-- the first 1000 rows only, so that a rare value costs no scan of a large
+-- table: a common value (one the statistics should keep) is found there,
+-- and removing a value that some later row still has from the statistics
+-- costs the planner a little accuracy until the next ANALYZE, nothing more.
+CREATE FUNCTION privacy._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb)
+RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	pair jsonb;
+	gone jsonb[] := '{}';
 BEGIN
 	FOR pair IN SELECT m.pair FROM pg_catalog.jsonb_array_elements(matches) m(pair) LOOP
 		IF NOT privacy._cached_value(
-				pg_catalog.format('SELECT EXISTS (SELECT FROM %s r WHERE %s)',
+				pg_catalog.format('SELECT EXISTS (SELECT FROM (SELECT * FROM %s LIMIT 1000) r WHERE %s)',
 								  privacy._qualified_name(rel), conditions ->> (pair ->> 0)),
 				NULL::boolean, pair ->> 1) THEN
-			RETURN true;
+			gone := gone || pair;
 		END IF;
 	END LOOP;
-	RETURN false;
+	RETURN CASE WHEN pg_catalog.cardinality(gone) > 0 THEN pg_catalog.to_jsonb(gone) END;
 END
 $$;
-REVOKE ALL ON FUNCTION privacy._statistics_value_gone(regclass, jsonb, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION privacy._statistics_value_gone(regclass, jsonb, jsonb) IS
-'Whether a value that the statistics of a table held is no longer in the table';
+REVOKE ALL ON FUNCTION privacy._statistics_gone_values(regclass, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._statistics_gone_values(regclass, jsonb, jsonb) IS
+'Which of the values that the statistics of a table held are no longer in the table';
+
+-- Refreshes the statistics of rel after an erasure removed values (gone:
+-- [statistics, value] pairs) from it: removes them from the statistics of
+-- columns and index expressions that held them (targets, from
+-- privacy._statistics_check_sql), and runs ANALYZE instead where that
+-- cannot be done (extended statistics, statistics of other kinds). Takes
+-- the lock ANALYZE takes, until the end of the transaction.
+CREATE FUNCTION privacy._refresh_statistics(rel regclass, gone jsonb, targets jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	entry record;
+	target jsonb;
+	analyze_it boolean := false;
+BEGIN
+	EXECUTE 'LOCK TABLE ' || privacy._qualified_name(rel) || ' IN SHARE UPDATE EXCLUSIVE MODE';
+	FOR entry IN SELECT g.pair ->> 0 AS name, pg_catalog.array_agg(DISTINCT g.pair ->> 1) AS vals
+				   FROM pg_catalog.jsonb_array_elements(gone) g(pair)
+				  GROUP BY 1 ORDER BY 1 LOOP
+		IF NOT COALESCE(targets ? entry.name, false) THEN
+			analyze_it := true;
+			CONTINUE;
+		END IF;
+		FOR target IN SELECT t.x FROM pg_catalog.jsonb_array_elements(targets -> entry.name) t(x) LOOP
+			IF privacy._statistics_remove_values(pg_catalog.to_regclass(target ->> 0)::pg_catalog.oid,
+												 (target ->> 1)::pg_catalog.int2, entry.vals) < 0 THEN
+				analyze_it := true;
+			END IF;
+		END LOOP;
+	END LOOP;
+	IF analyze_it THEN
+		EXECUTE 'ANALYZE ' || privacy._qualified_name(rel);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._refresh_statistics(regclass, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._refresh_statistics(regclass, jsonb, jsonb) IS
+'Removes values an erasure removed from a table from its statistics, or analyzes it again where that cannot be done';
 
 -- As in 1.7, with the subject's canonical key from the start, holds found
 -- and stripped of the raw key by the subject's reference, and the
@@ -484,9 +556,12 @@ DECLARE
 	retained bigint := 0;
 	held bigint := 0;
 	in_statistics jsonb;
+	gone jsonb;
 	stale regclass[] := '{}';
+	stale_values jsonb[] := '{}';
+	stale_targets jsonb[] := '{}';
 	refreshed text[] := '{}';
-	rel regclass;
+	i integer;
 BEGIN
 	IF kind IS NULL OR subject IS NULL THEN
 		RAISE EXCEPTION 'kind and subject must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -569,17 +644,21 @@ BEGIN
 			END IF;
 			deleted := deleted + COALESCE((line ->> 'deleted')::integer, 0);
 			IF in_statistics IS NOT NULL
-			   AND (COALESCE((line ->> 'deleted')::integer, 0) > 0 OR COALESCE((line ->> 'anonymized')::integer, 0) > 0)
-			   AND privacy._statistics_value_gone(plan.table_name, in_statistics, plan.statistics_conditions) THEN
-				stale := stale || plan.table_name;
+			   AND (COALESCE((line ->> 'deleted')::integer, 0) > 0 OR COALESCE((line ->> 'anonymized')::integer, 0) > 0) THEN
+				gone := privacy._statistics_gone_values(plan.table_name, in_statistics, plan.statistics_conditions);
+				IF gone IS NOT NULL THEN
+					stale := stale || plan.table_name;
+					stale_values := stale_values || gone;
+					stale_targets := stale_targets || plan.statistics_targets;
+				END IF;
 			END IF;
 		END IF;
 	END LOOP;
 	-- In the order of the tables' oids, so that two erasures never wait for
 	-- each other's refresh the other way round.
-	FOR rel IN SELECT s.rel FROM pg_catalog.unnest(stale) s(rel) ORDER BY s.rel::oid LOOP
-		EXECUTE 'ANALYZE ' || privacy._qualified_name(rel);
-		refreshed := refreshed || privacy._qualified_name(rel);
+	FOR i IN SELECT s.i FROM pg_catalog.generate_subscripts(stale, 1) s(i) ORDER BY stale[s.i]::oid LOOP
+		PERFORM privacy._refresh_statistics(stale[i], stale_values[i], stale_targets[i]);
+		refreshed := refreshed || privacy._qualified_name(stale[i]);
 	END LOOP;
 	ledgers := privacy._forget_subject_in_ledgers(kind, subject);
 	UPDATE privacy.subject_requests sr SET subject = NULL
