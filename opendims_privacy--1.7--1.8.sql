@@ -45,23 +45,24 @@ BEGIN
 		BEGIN
 			key := privacy._canonical_subject(r.kind, r.subject, false);
 			ref := privacy.subject_ref(r.kind, key);
-			gone := EXISTS (SELECT FROM privacy.erasures e WHERE e.kind = r.kind AND e.subject_ref = ref)
+			gone := EXISTS (SELECT FROM privacy.erasures e
+							 WHERE e.kind OPERATOR(pg_catalog.=) r.kind AND e.subject_ref OPERATOR(pg_catalog.=) ref)
 					AND NOT privacy._subject_exists(r.kind, key, false);
 		EXCEPTION WHEN invalid_parameter_value THEN
 			key := r.subject;
 			ref := privacy.subject_ref(r.kind, key);
 		END;
-		IF r.what = 'hold' THEN
+		IF r.what OPERATOR(pg_catalog.=) 'hold' THEN
 			BEGIN
 				UPDATE privacy.legal_holds h SET subject = CASE WHEN NOT gone THEN key END, subject_ref = ref
-				 WHERE h.id = r.id;
+				 WHERE h.id OPERATOR(pg_catalog.=) r.id;
 			EXCEPTION WHEN unique_violation THEN
 				-- The same hold under two spellings: the second keeps its own.
-				UPDATE privacy.legal_holds h SET subject_ref = ref WHERE h.id = r.id;
+				UPDATE privacy.legal_holds h SET subject_ref = ref WHERE h.id OPERATOR(pg_catalog.=) r.id;
 			END;
 		ELSE
 			UPDATE privacy.subject_requests sr SET subject = CASE WHEN NOT gone THEN key END, subject_ref = ref
-			 WHERE sr.id = r.id;
+			 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
 		END IF;
 	END LOOP;
 END
@@ -578,7 +579,6 @@ BEGIN
 
 	-- One erasure of a subject at a time; the anchor row stays locked, so
 	-- that no new row can be attached to the subject until this commits.
-	-- (privacy._subject_exists checks the kind and the key first.)
 	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('privacy.erase ' || ref, 0));
 	IF NOT privacy._subject_exists(kind, subject, true) THEN
 		SELECT * INTO previous FROM privacy.erasures e
