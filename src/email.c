@@ -48,7 +48,7 @@ email_make(const char *in, size_t len, bool binary)
 		email_error_detail(err, in, len, errpos, detail, sizeof(detail));
 		if (binary)
 			pd_type_invalid_binary("email", detail);
-		pd_type_invalid_input("email", in, detail, NULL);
+		pd_type_invalid_input("email", detail, NULL);
 	}
 	return cstring_to_text_with_len(out, (int) outlen);
 }

@@ -60,7 +60,7 @@ privacy_ip_address_in(PG_FUNCTION_ARGS)
 		char		detail[IP_DETAIL_BUFSIZE];
 
 		ip_error_detail(err, str, strlen(str), errpos, detail, sizeof(detail));
-		pd_type_invalid_input("ip_address", str, detail,
+		pd_type_invalid_input("ip_address", detail,
 							  err == IP_PREFIX ?
 							  "Use the inet type for an address with a netmask, or privacy.truncate_ip() to keep only a network." :
 							  NULL);

@@ -12,12 +12,11 @@
 #include "pd_type.h"
 
 void
-pd_type_invalid_input(const char *typname, const char *input,
-					  const char *detail, const char *hint)
+pd_type_invalid_input(const char *typname, const char *detail, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type %s: \"%s\"", typname, input),
+			 errmsg("invalid input syntax for type %s", typname),
 			 errdetail("%s", detail),
 			 hint ? errhint("%s", hint) : 0));
 	pg_unreachable();

@@ -11,10 +11,11 @@
 #include "lib/stringinfo.h"
 
 /*
- * Raises "invalid input syntax for type typname" (22P02) for the text
- * input, with detail saying what is wrong and an optional hint.
+ * Raises "invalid input syntax for type typname" (22P02) for a text input,
+ * with detail saying what is wrong and an optional hint. The input itself
+ * is personal data and never part of the error: errors reach the server log.
  */
-extern void pd_type_invalid_input(const char *typname, const char *input,
+extern void pd_type_invalid_input(const char *typname,
 								  const char *detail, const char *hint) pg_attribute_noreturn();
 
 /* Raises an invalid binary representation error (22P03) for typname. */

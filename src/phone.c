@@ -70,7 +70,7 @@ privacy_phone_in(PG_FUNCTION_ARGS)
 		char		detail[PHONE_DETAIL_BUFSIZE];
 
 		phone_error_detail(err, str, strlen(str), errpos, detail, sizeof(detail));
-		pd_type_invalid_input("phone", str, detail,
+		pd_type_invalid_input("phone", detail,
 							  err == PHONE_NO_COUNTRY_CODE ?
 							  "Write the number with its country code, as in +4512345678, or set privacy.default_country_code." :
 							  NULL);
