@@ -89,3 +89,160 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION privacy._audit_rectification() FROM PUBLIC;
+COMMENT ON FUNCTION privacy._audit_rectification() IS
+'Trigger installed by privacy.protect(): records each rectification in the audit log, naming the changed columns but not their values; refuses to run as any other trigger';
+
+-- Erasure receipts are evidence: like the audit log, they are append-only.
+-- (Only a superuser acting as a replica gets past these triggers;
+-- privacy.verify_audit_log() detects what such a session removes.)
+CREATE FUNCTION privacy._erasures_are_append_only()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE EXCEPTION 'privacy.erasures is append-only'
+		USING ERRCODE = 'insufficient_privilege',
+			  DETAIL = pg_catalog.format('%s is not allowed on erasure receipts.', TG_OP),
+			  HINT = 'Receipts are added by privacy.erase_subject(); privacy.verify_audit_log() detects a receipt removed or changed by other means.';
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._erasures_are_append_only() FROM PUBLIC;
+COMMENT ON FUNCTION privacy._erasures_are_append_only() IS
+'Trigger: refuses UPDATE, DELETE and TRUNCATE on the erasure receipts';
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON privacy.erasures
+	FOR EACH ROW EXECUTE FUNCTION privacy._erasures_are_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy.erasures
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy._erasures_are_append_only();
+
+-- Evidence that the hash chain does not cover, checked against what does:
+-- each erasure entry of the audit log must have its receipt (the entry's
+-- summary is part of the receipt; an entry carrying receipt_sha256 must
+-- match the receipt's digest), each receipt newer than the oldest entry
+-- kept must have its entry, and the ledger state the row check reads must
+-- be what the append-only ledger says. One row per difference.
+CREATE FUNCTION privacy.verify_evidence()
+RETURNS TABLE (evidence text, id bigint, problem text)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	oldest_kept timestamptz;
+BEGIN
+	RETURN QUERY
+		SELECT 'erasure entry', a.id,
+			   'the audit log records an erasure whose receipt is missing from privacy.erasures or was changed'
+		  FROM privacy.audit_log a
+		 WHERE a.action OPERATOR(pg_catalog.=) 'erasure'
+		   AND a.summary OPERATOR(pg_catalog.?) 'erased_at'
+		   AND NOT EXISTS (
+				SELECT FROM privacy.erasures e
+				 WHERE e.subject_ref OPERATOR(pg_catalog.=) a.subject_ref
+				   AND e.receipt OPERATOR(pg_catalog.@>) (a.summary OPERATOR(pg_catalog.-) 'receipt_sha256'::text)
+				   AND (NOT a.summary OPERATOR(pg_catalog.?) 'receipt_sha256'
+						OR pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(e.receipt::text, 'UTF8')), 'hex')
+						   OPERATOR(pg_catalog.=) (a.summary OPERATOR(pg_catalog.->>) 'receipt_sha256')))
+		 ORDER BY a.id;
+
+	-- Receipts older than the oldest entry kept may have lost their entry
+	-- to privacy.prune_audit_log().
+	SELECT pg_catalog.min(a.logged_at) INTO oldest_kept FROM privacy.audit_log a;
+	RETURN QUERY
+		SELECT 'erasure receipt', e.id,
+			   'an erasure receipt has no erasure entry in the audit log: it was added or changed by other means'
+		  FROM privacy.erasures e
+		 WHERE (e.erased_at OPERATOR(pg_catalog.>=) oldest_kept
+				OR NOT EXISTS (SELECT FROM privacy._audit_head h WHERE h.pruned_through_id IS NOT NULL))
+		   AND NOT EXISTS (
+				SELECT FROM privacy.audit_log a
+				 WHERE a.action OPERATOR(pg_catalog.=) 'erasure'
+				   AND a.subject_ref OPERATOR(pg_catalog.=) e.subject_ref
+				   AND e.receipt OPERATOR(pg_catalog.@>) (a.summary OPERATOR(pg_catalog.-) 'receipt_sha256'::text))
+		 ORDER BY e.id;
+
+	RETURN QUERY
+		SELECT 'ledger state', COALESCE(cs.event_id, s.event_id),
+			   pg_catalog.format('subject kind "%s", purpose "%s": the ledger says %s, privacy._ledger_state says %s',
+								 COALESCE(cs.kind, s.kind),
+								 CASE WHEN COALESCE(cs.purpose, s.purpose) OPERATOR(pg_catalog.=) ''
+									  THEN '(restriction)' ELSE COALESCE(cs.purpose, s.purpose) END,
+								 COALESCE(cs.status || ' (event ' || cs.event_id || ')', 'nothing in force'),
+								 COALESCE(s.status || ' (event ' || s.event_id || ')', 'nothing in force'))
+		  FROM privacy.consent_state cs
+		  FULL JOIN privacy._ledger_state s
+			ON s.kind OPERATOR(pg_catalog.=) cs.kind AND s.purpose OPERATOR(pg_catalog.=) cs.purpose
+		   AND s.subject OPERATOR(pg_catalog.=) cs.subject
+		 WHERE cs.kind IS NULL OR s.kind IS NULL
+			OR s.status OPERATOR(pg_catalog.<>) cs.status OR s.event_id OPERATOR(pg_catalog.<>) cs.event_id
+		 ORDER BY 2;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy.verify_evidence() FROM PUBLIC;
+COMMENT ON FUNCTION privacy.verify_evidence() IS
+'Every difference between the audit log and the erasure receipts, and between the consent ledger and the ledger state the row check reads';
+
+-- verify_audit_log() keeps its result and reports, after an intact chain,
+-- the first difference privacy.verify_evidence() finds.
+CREATE OR REPLACE FUNCTION privacy.verify_audit_log(
+	OUT intact boolean, OUT entries bigint, OUT first_broken_id bigint, OUT problem text)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e privacy.audit_log;
+	head privacy._audit_head;
+	prev bytea;
+	last_id bigint;
+	finding record;
+	findings bigint;
+BEGIN
+	SELECT * INTO head FROM privacy._audit_head;
+	prev := COALESCE(head.pruned_through_hash,
+					 pg_catalog.sha256(pg_catalog.convert_to('opendims_privacy audit log', 'UTF8')));
+	last_id := head.pruned_through_id;
+	intact := true;
+	entries := 0;
+	FOR e IN SELECT * FROM privacy.audit_log ORDER BY id LOOP
+		entries := entries + 1;
+		IF e.prev_hash OPERATOR(pg_catalog.<>) prev THEN
+			intact := false; first_broken_id := e.id;
+			problem := 'the entry does not chain to the one before it: an entry was removed or changed';
+			RETURN;
+		END IF;
+		IF e.hash OPERATOR(pg_catalog.<>) privacy._audit_entry_hash(e.prev_hash, e.id, e.logged_at, e.actor,
+											   e.session_role, e.action, e.subject_ref,
+											   e.request_id, e.summary) THEN
+			intact := false; first_broken_id := e.id;
+			problem := 'the entry''s contents do not match its hash: it was changed';
+			RETURN;
+		END IF;
+		prev := e.hash;
+		last_id := e.id;
+	END LOOP;
+	IF head.last_hash OPERATOR(pg_catalog.<>) prev OR head.last_id IS DISTINCT FROM last_id THEN
+		intact := false; first_broken_id := head.last_id;
+		problem := 'the newest entries are missing: the log was truncated';
+		RETURN;
+	END IF;
+	findings := 0;
+	FOR finding IN SELECT * FROM privacy.verify_evidence() LOOP
+		findings := findings + 1;
+		IF findings OPERATOR(pg_catalog.=) 1 THEN
+			intact := false;
+			first_broken_id := CASE WHEN finding.evidence OPERATOR(pg_catalog.=) 'erasure entry' THEN finding.id END;
+			problem := CASE WHEN finding.evidence OPERATOR(pg_catalog.=) 'ledger state'
+							THEN 'ledger state: ' || finding.problem
+							ELSE pg_catalog.format('%s %s: %s', finding.evidence, finding.id, finding.problem) END;
+		END IF;
+	END LOOP;
+	IF findings OPERATOR(pg_catalog.>) 1 THEN
+		problem := pg_catalog.format('%s; %s more: privacy.verify_evidence() lists every difference',
+									 problem, findings - 1);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION privacy.verify_audit_log() IS
+'Recomputes the audit log''s hash chain (from the last pruning, if any) and reports the first broken link; with the chain intact, the first difference privacy.verify_evidence() finds';
