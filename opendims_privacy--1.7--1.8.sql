@@ -246,3 +246,117 @@ END
 $$;
 COMMENT ON FUNCTION privacy.verify_audit_log() IS
 'Recomputes the audit log''s hash chain (from the last pruning, if any) and reports the first broken link; with the chain intact, the first difference privacy.verify_evidence() finds';
+
+-- Whether a row policy expression as pg_policy stores it is what CREATE
+-- POLICY makes of an expression now (compared as pg_get_expr() shows both,
+-- so spelling, a dump and restore, or a renamed column make no difference).
+CREATE FUNCTION privacy._same_policy_expression(rel regclass, installed pg_catalog.pg_node_tree, expression text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'privacy_same_policy_expression'
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION privacy._same_policy_expression(regclass, pg_catalog.pg_node_tree, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._same_policy_expression(regclass, pg_catalog.pg_node_tree, text) IS
+'Whether an installed row policy expression (pg_policy.polqual or polwithcheck) is what CREATE POLICY makes of the given expression';
+
+-- lint: protection installed by protect(), guard() and
+-- install_retention_triggers() that a table owner weakened since: a row
+-- policy rewritten (ALTER POLICY), made permissive, narrowed to some roles
+-- or commands; a rectification, guard or retention trigger disabled or
+-- dropped. (Row security switched off or the policy dropped:
+-- privacy._lint_protection(); a missing or outdated retention trigger:
+-- privacy._lint_retention_enforcement().)
+CREATE FUNCTION privacy._lint_installed_protection()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pt privacy.protected_tables;
+	pol pg_catalog.pg_policy;
+	qname text;
+	same_using boolean;
+	same_check boolean;
+	tg record;
+BEGIN
+	FOR pt IN SELECT p.* FROM privacy.protected_tables p
+				JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.table_name
+			   ORDER BY p.table_name::text LOOP
+		qname := privacy._qualified_name(pt.table_name);
+		severity := 'error';
+		object := qname;
+		hint := pg_catalog.format('Restore it: SELECT privacy.unprotect(%1$L); SELECT privacy.protect(%1$L);', qname);
+		SELECT * INTO pol FROM pg_catalog.pg_policy p
+		 WHERE p.polrelid OPERATOR(pg_catalog.=) pt.table_name AND p.polname OPERATOR(pg_catalog.=) 'privacy_purpose';
+		IF FOUND THEN
+			IF pol.polpermissive THEN
+				problem := 'policy "privacy_purpose" was made permissive: other policies can now show rows it hides';
+				RETURN NEXT;
+			END IF;
+			IF pol.polcmd OPERATOR(pg_catalog.<>) '*' THEN
+				problem := 'policy "privacy_purpose" no longer applies to every command';
+				RETURN NEXT;
+			END IF;
+			IF pol.polroles OPERATOR(pg_catalog.<>) '{0}'::pg_catalog.oid[] THEN
+				problem := 'policy "privacy_purpose" no longer applies to every role';
+				RETURN NEXT;
+			END IF;
+			BEGIN
+				same_using := privacy._same_policy_expression(pt.table_name, pol.polqual,
+					privacy._protection_expr(pt.table_name, pt.kinds, 'privacy._may_process'));
+				same_check := privacy._same_policy_expression(pt.table_name, pol.polwithcheck,
+					privacy._protection_expr(pt.table_name, pt.kinds, 'privacy._may_write'));
+			EXCEPTION WHEN OTHERS THEN
+				RETURN QUERY SELECT 'warning'::text, qname,
+					'policy "privacy_purpose" cannot be compared with what privacy.protect() installs: ' || SQLERRM,
+					'Repair the subject map (see privacy.subject_map), then restore the protection: '
+					|| pg_catalog.format('SELECT privacy.unprotect(%1$L); SELECT privacy.protect(%1$L);', qname);
+				same_using := true;
+				same_check := true;
+			END;
+			IF NOT COALESCE(same_using, false) THEN
+				problem := pg_catalog.format('policy "privacy_purpose" was changed: it shows the rows where %s',
+											 COALESCE(pg_catalog.pg_get_expr(pol.polqual, pol.polrelid), 'true'));
+				RETURN NEXT;
+			END IF;
+			IF NOT COALESCE(same_check, false) THEN
+				problem := pg_catalog.format('policy "privacy_purpose" was changed: it accepts the rows written where %s',
+											 COALESCE(pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid),
+													  pg_catalog.pg_get_expr(pol.polqual, pol.polrelid), 'true'));
+				RETURN NEXT;
+			END IF;
+		END IF;
+		SELECT t.tgenabled INTO tg FROM pg_catalog.pg_trigger t
+		 WHERE t.tgrelid OPERATOR(pg_catalog.=) pt.table_name
+		   AND t.tgname OPERATOR(pg_catalog.=) 'privacy_rectification'
+		   AND t.tgfoid OPERATOR(pg_catalog.=) 'privacy._audit_rectification()'::pg_catalog.regprocedure;
+		IF NOT FOUND THEN
+			problem := 'trigger "privacy_rectification" was dropped: rectifications are no longer audited';
+			RETURN NEXT;
+		ELSIF tg.tgenabled OPERATOR(pg_catalog.=) ANY ('{D,R}'::"char"[]) THEN
+			problem := 'trigger "privacy_rectification" is disabled: rectifications are not audited';
+			hint := pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER privacy_rectification;', qname);
+			RETURN NEXT;
+		END IF;
+	END LOOP;
+
+	RETURN QUERY
+		SELECT 'error', privacy._qualified_name(t.tgrelid),
+			   pg_catalog.format('trigger "%s" is disabled: %s', t.tgname,
+								 CASE WHEN t.tgfoid OPERATOR(pg_catalog.=) 'privacy._guard_trigger()'::pg_catalog.regprocedure
+									  THEN 'the sensitive-data guard lets CPR and card numbers in'
+									  ELSE 'the retention guard no longer keeps rows under their legal minimum' END),
+			   pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER %I;', privacy._qualified_name(t.tgrelid), t.tgname)
+		  FROM pg_catalog.pg_trigger t
+		 WHERE t.tgfoid OPERATOR(pg_catalog.=) ANY (ARRAY['privacy._guard_trigger()'::pg_catalog.regprocedure,
+														  'privacy._retention_guard()'::pg_catalog.regprocedure]::pg_catalog.oid[])
+		   AND t.tgparentid OPERATOR(pg_catalog.=) 0
+		   AND t.tgenabled OPERATOR(pg_catalog.=) ANY ('{D,R}'::"char"[])
+		 ORDER BY 2, t.tgname;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._lint_installed_protection() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy._lint_installed_protection() TO PUBLIC;
+COMMENT ON FUNCTION privacy._lint_installed_protection() IS
+'lint: row policies, rectification, guard and retention triggers that a table owner changed, disabled or dropped since the extension installed them';

@@ -15,6 +15,8 @@ SELECT privacy._audit(current_user, 'test.entry', 'customer', '7', NULL, '{}') >
 \i test/fixtures/shop_data.sql
 SELECT privacy.grant_consent('customer', '2', 'marketing', 'direct', '{}') > 0 AS granted;
 SELECT (privacy.erase_subject('customer', '3', 'no longer a customer') ->> 'changed')::boolean AS erased;
+-- Protected tables: the restored policies are still what protect() installs.
+SELECT privacy.protect(t) FROM unnest(ARRAY['shop.customers', 'shop.order_lines']::regclass[]) t;
 
 CREATE TABLE public.dump_expected AS
 SELECT privacy.policy() AS policy,
@@ -40,6 +42,7 @@ SELECT e.policy = privacy.policy() AS same_policy,
   FROM public.dump_expected e;
 SELECT intact FROM privacy.verify_audit_log();
 SELECT * FROM privacy.verify_evidence();
+SELECT * FROM privacy._lint_installed_protection();
 SELECT count(*) AS receipts, count(*) FILTER (WHERE subject_ref = privacy.subject_ref('customer', '3')) AS cy
   FROM privacy.erasures;
 -- The restored chain goes on.
