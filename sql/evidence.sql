@@ -50,6 +50,27 @@ SELECT intact, problem ~ '; 2 more: ' AS counts_the_rest FROM privacy.verify_aud
 SELECT evidence, problem FROM privacy.verify_evidence();
 ROLLBACK;
 
+-- An erasure entry that carries the digest of its receipt (receipt_sha256)
+-- covers the whole receipt, the per-table lines the summary leaves out too.
+BEGIN;
+SELECT jsonb_build_object('kind', 'customer', 'subject_ref', privacy.subject_ref('customer', '77'),
+						  'erased_at', now(), 'reason', 'test', 'changed', true, 'rows_deleted', 1,
+						  'tables', jsonb_build_array(jsonb_build_object('table', 'shop.orders', 'deleted', 1)))
+	   AS receipt \gset
+INSERT INTO privacy.erasures (kind, subject_ref, erased_at, reason, receipt)
+VALUES ('customer', privacy.subject_ref('customer', '77'), now(), 'test', :'receipt');
+SELECT privacy._audit(current_user, 'erasure', 'customer', '77', NULL,
+					  (:'receipt'::jsonb - 'tables' - 'subject_ref' - 'kind')
+					  || jsonb_build_object('receipt_sha256', encode(sha256(convert_to(:'receipt', 'UTF8')), 'hex')))
+	   > 0 AS audited;
+SELECT count(*) AS differences FROM privacy.verify_evidence();
+SET LOCAL session_replication_role = replica;
+UPDATE privacy.erasures SET receipt = jsonb_set(receipt, '{tables,0,deleted}', '0')
+ WHERE subject_ref = privacy.subject_ref('customer', '77');
+SET LOCAL session_replication_role = origin;
+SELECT evidence, problem FROM privacy.verify_evidence();
+ROLLBACK;
+
 -- A forged ledger state: customer 2, who withdrew, flipped back to granted,
 -- and customer 2's restriction removed. Each difference is reported, without
 -- the subject's key.
