@@ -10,6 +10,13 @@ SELECT (privacy.apply_policy(:'doc') ->> 'changed')::boolean AS applied;
 SECURITY LABEL FOR privacy ON COLUMN shop.shipments.tracking_note IS 'content';
 UPDATE privacy.categories SET description = description;
 SELECT privacy._audit(current_user, 'test.entry', 'customer', '7', NULL, '{}') > 0 AS audited;
+-- Ledger events and an erasure receipt travel too, and still agree with
+-- the log after the restore.
+\i test/fixtures/shop_data.sql
+SELECT privacy.grant_consent('customer', '2', 'marketing', 'direct', '{}') > 0 AS granted;
+SELECT (privacy.erase_subject('customer', '3', 'no longer a customer') ->> 'changed')::boolean AS erased;
+-- Protected tables: the restored policies are still what protect() installs.
+SELECT privacy.protect(t) FROM unnest(ARRAY['shop.customers', 'shop.order_lines']::regclass[]) t;
 
 CREATE TABLE public.dump_expected AS
 SELECT privacy.policy() AS policy,
@@ -34,6 +41,10 @@ SELECT e.policy = privacy.policy() AS same_policy,
        e.versions = (SELECT count(*) FROM privacy.policy_versions) AS same_versions
   FROM public.dump_expected e;
 SELECT intact FROM privacy.verify_audit_log();
+SELECT * FROM privacy.verify_evidence();
+SELECT * FROM privacy._lint_installed_protection();
+SELECT count(*) AS receipts, count(*) FILTER (WHERE subject_ref = privacy.subject_ref('customer', '3')) AS cy
+  FROM privacy.erasures;
 -- The restored chain goes on.
 SELECT privacy._audit(current_user, 'test.after_restore', NULL, NULL, NULL, NULL) > 0 AS audited;
 SELECT intact, entries FROM privacy.verify_audit_log();
