@@ -1874,8 +1874,12 @@ BEGIN
 
 	INSERT INTO privacy.erasures (kind, subject_ref, erased_at, request_id, reason, receipt)
 	VALUES (kind, ref, erased_at, request_id, reason, receipt);
+	-- The entry carries the receipt's digest, so that privacy.verify_evidence()
+	-- detects a receipt changed or removed by any means.
 	PERFORM privacy._audit(SESSION_USER, 'erasure', kind, subject, request_id,
-						   receipt - 'tables' - 'subject_ref' - 'kind' - 'ledgers' - 'statistics_refreshed');
+						   receipt - 'tables' - 'subject_ref' - 'kind' - 'ledgers' - 'statistics_refreshed'
+						   || pg_catalog.jsonb_build_object('receipt_sha256',
+								pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(receipt::pg_catalog.text, 'UTF8')), 'hex')));
 	RETURN receipt;
 END
 $$;
