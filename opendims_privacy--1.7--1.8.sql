@@ -1892,8 +1892,6 @@ $$;
 -- Internal functions are executable by the extension's owner only, except
 -- those that ordinary roles reach as themselves:
 --   row security on protected tables: _may_process, _may_write;
---   CREATE TRIGGER by whoever calls privacy.guard() (or restores a guarded
---     table): _guard_trigger, which cannot be called other than as a trigger;
 --   the read-only entry points granted to PUBLIC, which run as the caller:
 --     lint() (_run_lint_checks and the _lint_* checks), the subject_map view
 --     (_subject_paths, _path_text, _resolve_path, _qualified_name), policy()
@@ -1913,6 +1911,11 @@ REVOKE ALL ON FUNCTION privacy._audit_entry_hash(bytea, bigint, timestamptz, nam
 	privacy._anonymized_value_sql(regclass, name, text),
 	privacy._forget_subject_plans_on_policy()
 	FROM PUBLIC;
+
+-- privacy.guard() creates its trigger as the extension's owner, so no other
+-- role needs to execute the trigger function: a role attaching it to a table
+-- of its own could have it write guard.redact entries at will.
+REVOKE ALL ON FUNCTION privacy._guard_trigger() FROM PUBLIC;
 
 -- The rectification trigger writes its audit entry itself, as the owner of
 -- the log. Only the trigger manager can call a trigger function, and only

@@ -224,7 +224,7 @@ privacy_guard(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	StringInfoData sql;
 	GuardState	state;
-	int			nestlevel;
+	PrivacyUserContext owner;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -260,7 +260,12 @@ privacy_guard(PG_FUNCTION_ARGS)
 		appendStringInfo(&sql, ", %s", quote_literal_cstr((char *) lfirst(lc)));
 	appendStringInfoChar(&sql, ')');
 
-	nestlevel = privacy_pin_search_path();
+	/*
+	 * The trigger is created as the extension's owner: no other role may
+	 * execute the trigger function, so no role can attach it to a table of
+	 * its choosing and have it write audit entries.
+	 */
+	privacy_begin_as_owner("audit_log", &owner);
 	PG_TRY();
 	{
 		SPI_connect();
@@ -281,7 +286,7 @@ privacy_guard(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		privacy_unpin_search_path(nestlevel);
+		privacy_end_as_owner(&owner);
 	}
 	PG_END_TRY();
 
@@ -302,7 +307,7 @@ privacy_unguard(PG_FUNCTION_ARGS)
 {
 	Relation	rel;
 	GuardState	state;
-	int			nestlevel;
+	PrivacyUserContext owner;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -310,7 +315,7 @@ privacy_unguard(PG_FUNCTION_ARGS)
 				 errmsg("table_name must not be null")));
 	rel = open_guarded_table(PG_GETARG_OID(0));
 
-	nestlevel = privacy_pin_search_path();
+	privacy_begin_as_owner("audit_log", &owner);
 	PG_TRY();
 	{
 		SPI_connect();
@@ -328,7 +333,7 @@ privacy_unguard(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		privacy_unpin_search_path(nestlevel);
+		privacy_end_as_owner(&owner);
 	}
 	PG_END_TRY();
 
