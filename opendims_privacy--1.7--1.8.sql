@@ -2245,3 +2245,16 @@ REVOKE ALL ON FUNCTION privacy._lint_installed_protection() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy._lint_installed_protection() TO PUBLIC;
 COMMENT ON FUNCTION privacy._lint_installed_protection() IS
 'lint: row policies, rectification, guard and retention triggers that a table owner changed, disabled or dropped since the extension installed them';
+
+------------------------------------------------------------------------------
+-- Pseudonyms are computed by the roles granted it
+------------------------------------------------------------------------------
+
+-- A pseudonym is a keyed hash: whoever may compute it can test guesses (a
+-- phone number space, an IPv4 range, likely e-mail addresses) against a
+-- pseudonym it sees, without the key. Computing pseudonyms is therefore
+-- granted to the roles that produce them, not to PUBLIC.
+REVOKE ALL ON FUNCTION privacy.pseudonymize(privacy.email),
+	privacy.pseudonymize(privacy.phone),
+	privacy.pseudonymize(privacy.ip_address)
+	FROM PUBLIC;

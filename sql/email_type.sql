@@ -209,13 +209,21 @@ SELECT length(:'pseudonym') AS length, :'pseudonym' ~ '^[0-9a-f]{64}$' AS hex,
 								  (SELECT key FROM privacy._keys WHERE name = 'pseudonym'), 'sha256'), 'hex')
 		   AS is_keyed_hmac;
 
--- An ordinary role can pseudonymize and mask, but cannot read the key.
+-- An ordinary role can mask, and pseudonymize once granted, but cannot read
+-- the key.
 CREATE ROLE email_type_user;
+SET ROLE email_type_user;
+-- Computing pseudonyms is granted, not public: a role that may compute them
+-- can test guesses against a pseudonym it sees.
+SELECT privacy.pseudonymize('JENS@example.dk'::privacy.email);
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION privacy.pseudonymize(privacy.email) TO email_type_user;
 SET ROLE email_type_user;
 SELECT privacy.pseudonymize('JENS@example.dk'::privacy.email) = :'pseudonym' AS same_pseudonym,
 	   privacy.mask('jens@example.dk'::privacy.email) AS mask;
 SELECT key FROM privacy._keys;
 RESET ROLE;
+REVOKE EXECUTE ON FUNCTION privacy.pseudonymize(privacy.email) FROM email_type_user;
 DROP ROLE email_type_user;
 
 -- Columns of the type are classified as contact.email without a label or

@@ -248,11 +248,18 @@ SELECT length(:'pseudonym') AS length, :'pseudonym' ~ '^[0-9a-f]{64}$' AS hex,
 		   AS is_keyed_hmac;
 CREATE ROLE ip_address_type_user;
 SET ROLE ip_address_type_user;
+-- Computing pseudonyms is granted, not public: a role that may compute them
+-- can test guesses against a pseudonym it sees.
+SELECT privacy.pseudonymize('2001:db8::1'::privacy.ip_address);
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION privacy.pseudonymize(privacy.ip_address) TO ip_address_type_user;
+SET ROLE ip_address_type_user;
 SELECT privacy.pseudonymize('2001:db8::1'::privacy.ip_address) = :'pseudonym' AS same_pseudonym,
 	   privacy.mask('192.168.1.20'::privacy.ip_address) AS mask,
 	   privacy.truncate_ip('192.168.1.20', 16) AS truncated;
 SELECT key FROM privacy._keys;
 RESET ROLE;
+REVOKE EXECUTE ON FUNCTION privacy.pseudonymize(privacy.ip_address) FROM ip_address_type_user;
 DROP ROLE ip_address_type_user;
 
 -- Columns of the type are classified as credentials.ip_address without a

@@ -24,6 +24,7 @@ GRANT USAGE ON SCHEMA osp TO PUBLIC;
 GRANT USAGE ON SCHEMA shop TO osp_app, osp_dba;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA shop TO osp_app;
 GRANT EXECUTE ON FUNCTION privacy.apply_policy(text) TO osp_dba;
+GRANT EXECUTE ON FUNCTION privacy.pseudonymize(privacy.email) TO osp_app;
 CREATE TABLE shop.notes (id integer PRIMARY KEY, body text);
 SELECT privacy.guard('shop.notes', ARRAY['body'], 'redact');
 GRANT INSERT ON shop.notes TO osp_app;
