@@ -82,7 +82,9 @@ retention_local_from_datum(Datum value, Oid typid, int64 *local, int *infinite)
 					*infinite = DATE_IS_NOBEGIN(d) ? -1 : 1;
 					return false;
 				}
-				*local = (int64) d * USECS_PER_DAY;
+				/* A date after the last timestamp is after every deadline. */
+				*local = (d >= (DateADT) (RD_TIMESTAMP_END / USECS_PER_DAY)) ?
+					RD_NEVER : (int64) d * USECS_PER_DAY;
 				return true;
 			}
 		case TIMESTAMPOID:
