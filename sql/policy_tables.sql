@@ -30,9 +30,9 @@ INSERT INTO ledger.vledger VALUES (1, '2020-01-01', 10), (2, '2021-01-01', 20);
 
 -- The document in force with extra entries: \set new to the extra entries
 -- of one section, and :with_rules, :with_kinds build the document
--- (as version "candidate", applied only where a test gives it a version).
-\set with_rules 'jsonb_set(jsonb_set(:''doc''::jsonb, ''{version}'', ''"candidate"''), ''{retention_rules}'', (:''doc''::jsonb -> ''retention_rules'') || :''new''::jsonb)::text'
-\set with_kinds 'jsonb_set(jsonb_set(:''doc''::jsonb, ''{version}'', ''"candidate"''), ''{subject_kinds}'', (:''doc''::jsonb -> ''subject_kinds'') || :''new''::jsonb)::text'
+-- (each as a version of its own, so that every attempt stands alone).
+\set with_rules 'jsonb_set(jsonb_set(:''doc''::jsonb, ''{version}'', to_jsonb(''candidate '' || md5(:''new''))), ''{retention_rules}'', (:''doc''::jsonb -> ''retention_rules'') || :''new''::jsonb)::text'
+\set with_kinds 'jsonb_set(jsonb_set(:''doc''::jsonb, ''{version}'', to_jsonb(''candidate '' || md5(:''new''))), ''{subject_kinds}'', (:''doc''::jsonb -> ''subject_kinds'') || :''new''::jsonb)::text'
 
 SET ROLE policy_loader;
 -- A retention rule on another role's table is refused, naming the table.
@@ -62,11 +62,11 @@ SELECT (privacy.apply_policy(jsonb_set(jsonb_set(:'doc'::jsonb, '{version}', '"s
 SELECT (privacy.apply_policy(jsonb_set(jsonb_set(privacy.policy(), '{version}', '"shop-3"'), '{retention_rules}',
 	(privacy.policy() -> 'retention_rules') || :'new'::jsonb)::text)) -> 'changes' AS changes;
 -- Changing or removing an entry of a table it does not own is refused.
-SELECT privacy.apply_policy(jsonb_set(jsonb_set(privacy.policy(), '{version}', '"shop-4"'),
+SELECT privacy.apply_policy(jsonb_set(jsonb_set(privacy.policy(), '{version}', '"shop-4a"'),
 	'{retention_rules,0,period}', '"1 day"')::text);
-SELECT privacy.apply_policy(jsonb_set(jsonb_set(privacy.policy(), '{version}', '"shop-4"'), '{classifications}',
+SELECT privacy.apply_policy(jsonb_set(jsonb_set(privacy.policy(), '{version}', '"shop-4b"'), '{classifications}',
 	(privacy.policy() -> 'classifications') - 0)::text);
-SELECT privacy.apply_policy((jsonb_set(privacy.policy(), '{version}', '"shop-4"') #- '{subject_kinds,0,paths}')::text);
+SELECT privacy.apply_policy((jsonb_set(privacy.policy(), '{version}', '"shop-4c"') #- '{subject_kinds,0,paths}')::text);
 RESET ROLE;
 SELECT name, table_name, period FROM privacy.retention_rules ORDER BY name;
 
