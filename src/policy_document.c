@@ -170,7 +170,7 @@ resolve_table(const PolicyRef *ref)
 }
 
 /*
- * Whether attnum of relid alone is covered by a unique index without a
+ * Whether column attnum of rel alone is covered by a unique index without a
  * predicate or an expression that is valid and checked immediately: only
  * then does a key value name at most one row.
  */
