@@ -850,6 +850,7 @@ DECLARE
 	stale privacy.retention_runs;
 	rr privacy.retention_rules;
 	counts record;
+	problem text;
 	locked regclass;
 	locked_rules text[] := '{}';
 	locked_tables regclass[] := '{}';
@@ -867,6 +868,19 @@ BEGIN
 		RETURNING r.*
 	LOOP
 		PERFORM privacy._retention_audit_run(stale);
+	END LOOP;
+
+	-- A rule whose table was dropped or no longer fits it is skipped and
+	-- recorded with the reason; the other rules run.
+	FOR rr IN SELECT r.* FROM privacy.retention_rules r ORDER BY r.name LOOP
+		problem := privacy._retention_rule_problem(rr);
+		CONTINUE WHEN problem IS NULL;
+		RAISE WARNING 'retention rule "%" skipped: %', rr.name, problem
+			USING HINT = 'Apply a policy document that matches the schema; privacy.lint() lists what does not.';
+		rules := rules OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(rr.name, pg_catalog.jsonb_build_object(
+			'table', COALESCE(privacy._qualified_name(rr.table_name), (rr.table_name::pg_catalog.oid)::pg_catalog.text),
+			'action', rr.action, 'due', 0, 'done', 0, 'held', 0, 'blocked', 0,
+			'status', 'skipped', 'problem', problem));
 	END LOOP;
 
 	-- Counting reads each rule's table: one that another session keeps
@@ -1156,17 +1170,24 @@ DECLARE
 BEGIN
 	PERFORM pg_catalog.set_config('lock_timeout', privacy._retention_lock_timeout()::text, true);
 	FOR rr IN SELECT * FROM privacy.retention_rules ORDER BY name LOOP
-		BEGIN
-			counts := privacy._retention_counts(rr, pg_catalog.now());
-		EXCEPTION WHEN lock_not_available THEN
+		-- A rule that cannot be enforced (its table dropped or changed), or
+		-- whose table another session keeps locked, shows no counts.
+		IF privacy._retention_rule_problem(rr) IS NULL THEN
+			BEGIN
+				counts := privacy._retention_counts(rr, pg_catalog.now());
+			EXCEPTION WHEN lock_not_available THEN
+				SELECT NULL::bigint AS rows_due, NULL::timestamptz AS oldest_due, NULL::bigint AS rows_held INTO counts;
+			END;
+		ELSE
 			SELECT NULL::bigint AS rows_due, NULL::timestamptz AS oldest_due, NULL::bigint AS rows_held INTO counts;
-		END;
+		END IF;
 		rule := rr.name;
 		table_name := rr.table_name;
 		action := rr.action;
 		period := rr.period;
 		minimum := rr.minimum;
-		due_through := privacy._retention_rule_cutoff(rr, pg_catalog.now());
+		due_through := CASE WHEN privacy._retention_rule_problem(rr) IS NULL
+							THEN privacy._retention_rule_cutoff(rr, pg_catalog.now()) END;
 		rows_due := counts.rows_due;
 		oldest_due := counts.oldest_due;
 		rows_held := counts.rows_held;
@@ -2258,3 +2279,254 @@ REVOKE ALL ON FUNCTION privacy.pseudonymize(privacy.email),
 	privacy.pseudonymize(privacy.phone),
 	privacy.pseudonymize(privacy.ip_address)
 	FROM PUBLIC;
+------------------------------------------------------------------------------
+-- The tables a policy may name
+--
+-- apply_policy() writes the catalog as the extension's owner, and what the
+-- catalog names, the retention job (run by a superuser from pg_cron)
+-- deletes and rewrites and export reads. So the document's tables are
+-- checked: apply_policy() (C, src/policy_document.c) refuses system
+-- catalogs, the information schema, TOAST tables, the extension's own
+-- tables and temporary tables, and subject keys that are not NOT NULL and
+-- unique on their own; and privacy._apply_document() refuses a document
+-- that adds, changes or removes a subject kind, path, classification or
+-- retention rule of a table the caller does not own (is not a member of
+-- its owner role). Entries the document leaves as they are need no such
+-- right, so that a role granted apply_policy may change the parts of the
+-- policy that are its own, or that name no table, without owning every
+-- table the policy names.
+--
+-- A table the catalog names may still be dropped or change afterwards:
+-- the retention job then skips its rules and records why in its run
+-- (status "skipped"), going on with the others, and lint() reports it.
+------------------------------------------------------------------------------
+
+-- Every catalog entry that names a table, as the table and the entry's text
+-- (two states of the catalog differ for a table exactly when these differ).
+CREATE FUNCTION privacy._policy_table_entries()
+RETURNS TABLE (table_name oid, entry text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT k.table_name::oid, pg_catalog.format('subject kind %s', pg_catalog.to_jsonb(k))
+	  FROM privacy.subject_kinds k
+	UNION ALL
+	SELECT p.table_name::oid, pg_catalog.format('path %s', pg_catalog.to_jsonb(p))
+	  FROM privacy.subject_paths p
+	UNION ALL
+	SELECT c.table_name::oid, pg_catalog.format('classification %s', pg_catalog.to_jsonb(c))
+	  FROM privacy.classifications c
+	UNION ALL
+	SELECT r.table_name::oid, pg_catalog.format('retention rule %s', pg_catalog.to_jsonb(r))
+	  FROM privacy.retention_rules r;
+END;
+REVOKE ALL ON FUNCTION privacy._policy_table_entries() FROM PUBLIC;
+COMMENT ON FUNCTION privacy._policy_table_entries() IS
+'Every subject kind, path, classification and retention rule of the catalog, with the table it names';
+
+-- Raises an error if the catalog differs from before (entries as
+-- privacy._policy_table_entries() gave them, as a JSON array of
+-- {"table_name", "entry"}) for a table that actor does not own.
+CREATE FUNCTION privacy._check_policy_owners(before jsonb, actor name)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	denied regclass;
+BEGIN
+	SELECT c.oid::regclass INTO denied
+	  FROM (SELECT d.table_name
+			  FROM (SELECT b.table_name, b.entry
+					  FROM pg_catalog.jsonb_to_recordset(before) AS b(table_name oid, entry text)
+					EXCEPT
+					SELECT e.table_name, e.entry FROM privacy._policy_table_entries() e
+					UNION
+					(SELECT e.table_name, e.entry FROM privacy._policy_table_entries() e
+					 EXCEPT
+					 SELECT b.table_name, b.entry
+					   FROM pg_catalog.jsonb_to_recordset(before) AS b(table_name oid, entry text))) d) changed
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) changed.table_name
+	 WHERE NOT pg_catalog.pg_has_role(actor, c.relowner, 'USAGE')
+	 ORDER BY c.oid
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'permission denied to change the policy of table %', privacy._qualified_name(denied)
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'The document adds, changes or removes a subject kind, path, classification or retention rule of this table; only a member of the role that owns a table may change what the policy declares about it.',
+				  HINT = 'Leave the entries of this table as privacy.policy() has them, or have the table''s owner apply the document.';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._check_policy_owners(jsonb, name) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._check_policy_owners(jsonb, name) IS
+'Raises an error if a policy change touches the entries of a table the actor does not own';
+
+-- As in 1.0, and the catalog's entries of a table change only if the actor
+-- owns the table.
+CREATE OR REPLACE FUNCTION privacy._apply_document(doc jsonb, tables jsonb, actor name)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	before jsonb;
+	after jsonb;
+	changes jsonb;
+	before_entries jsonb;
+BEGIN
+	-- One policy change at a time; readers are not blocked.
+	LOCK TABLE privacy.policy_versions IN SHARE ROW EXCLUSIVE MODE;
+
+	before := privacy.policy();
+	before_entries := COALESCE((SELECT pg_catalog.jsonb_agg(e) FROM privacy._policy_table_entries() e), '[]');
+	PERFORM privacy._write_catalog(doc, tables);
+	PERFORM privacy._check_policy_owners(before_entries, actor);
+	PERFORM privacy._check_catalog();
+	after := privacy._catalog_document(doc);
+	changes := privacy._document_changes(before, after);
+
+	IF changes OPERATOR(pg_catalog.=) '{}'::pg_catalog.jsonb THEN
+		RETURN pg_catalog.jsonb_build_object('changed', false, 'version', after OPERATOR(pg_catalog.->) 'version');
+	END IF;
+
+	IF EXISTS (SELECT FROM privacy.policy_versions v
+				WHERE v.version OPERATOR(pg_catalog.=) (after OPERATOR(pg_catalog.->>) 'version')
+				  AND v.document OPERATOR(pg_catalog.<>) after) THEN
+		RAISE EXCEPTION 'policy version "%" was already applied with different content', after OPERATOR(pg_catalog.->>) 'version'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Consent given under a policy version must be traceable to exactly one text.',
+				  HINT = 'Give the changed document a new "version".';
+	END IF;
+
+	INSERT INTO privacy.policy_versions (version, effective_date, document, applied_by)
+	VALUES (after OPERATOR(pg_catalog.->>) 'version', (after OPERATOR(pg_catalog.->>) 'effective_date')::pg_catalog.date, after, actor);
+
+	PERFORM privacy._audit(actor, 'policy.apply', NULL, NULL, NULL,
+						   pg_catalog.jsonb_build_object('version', after OPERATOR(pg_catalog.->) 'version',
+														 'previous_version', before OPERATOR(pg_catalog.->) 'version',
+														 'changes', changes));
+
+	RETURN pg_catalog.jsonb_build_object('changed', true,
+										 'version', after OPERATOR(pg_catalog.->) 'version',
+										 'previous_version', before OPERATOR(pg_catalog.->) 'version',
+										 'changes', changes);
+END
+$$;
+
+-- Why the retention job cannot enforce a rule on its table as it is now
+-- (the table was dropped, is temporary or not a table, or a column is
+-- missing or of the wrong type), or NULL if it can.
+CREATE FUNCTION privacy._retention_rule_problem(rule privacy.retention_rules)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel record;
+BEGIN
+	SELECT c.relkind, c.relpersistence, n.nspname INTO rel
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	 WHERE c.oid OPERATOR(pg_catalog.=) rule.table_name::oid;
+	IF NOT FOUND THEN
+		RETURN 'its table was dropped';
+	ELSIF rel.relpersistence OPERATOR(pg_catalog.=) 't' THEN
+		RETURN 'its table is a temporary table';
+	ELSIF rel.relkind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::"char"[]) THEN
+		RETURN 'it names a relation that is not a table';
+	ELSIF rel.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog', 'information_schema', 'pg_toast', 'privacy']::name[]) THEN
+		RETURN pg_catalog.format('its table is in schema %s, which a policy cannot name', rel.nspname);
+	END IF;
+	BEGIN
+		PERFORM privacy._retention_rule_sql(rule);
+	EXCEPTION WHEN undefined_column OR datatype_mismatch THEN
+		RETURN SQLERRM;
+	END;
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._retention_rule_problem(privacy.retention_rules) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._retention_rule_problem(privacy.retention_rules) IS
+'Why a retention rule cannot be enforced on its table as it is now, or NULL if it can';
+
+-- As in 1.3, without the rules that cannot be enforced now (the job skips
+-- them; privacy._retention_run_start() records them).
+CREATE OR REPLACE FUNCTION privacy._retention_order()
+RETURNS TABLE (rule_name text, table_name regclass, height integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH RECURSIVE usable AS MATERIALIZED (
+		SELECT rr.* FROM privacy.retention_rules rr
+		 WHERE privacy._retention_rule_problem(rr) IS NULL
+	), down(rel, start, depth, visited) AS (
+		SELECT DISTINCT u.table_name::oid, u.table_name::oid, 0, ARRAY[u.table_name::oid]
+		  FROM usable u
+		UNION ALL
+		SELECT c.conrelid, d.start, d.depth OPERATOR(pg_catalog.+) 1, d.visited OPERATOR(pg_catalog.||) c.conrelid
+		  FROM down d
+		  JOIN pg_catalog.pg_constraint c ON c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) d.rel
+		 WHERE c.conrelid OPERATOR(pg_catalog.<>) ALL (d.visited) AND d.depth OPERATOR(pg_catalog.<) 8
+	), heights AS (
+		SELECT d.start, pg_catalog.max(d.depth) AS height FROM down d GROUP BY d.start
+	)
+	SELECT u.name, u.table_name, h.height::integer
+	  FROM usable u
+	  JOIN heights h ON h.start OPERATOR(pg_catalog.=) u.table_name::oid
+	 ORDER BY h.height, u.table_name::oid, u.action OPERATOR(pg_catalog.=) 'delete', u.name;
+END;
+
+-- The run's start records a rule that cannot be enforced now as skipped,
+-- with the reason, instead of failing the whole run, and the status view
+-- shows it without counts (both are defined above, with the lock timeout).
+
+-- Catalog entries on tables a policy may not name (left by an earlier
+-- version, which did not refuse them), subject keys that no longer name one
+-- row, and retention rules the job skips because their table was dropped.
+CREATE FUNCTION privacy._lint_policy_tables()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT DISTINCT 'error', privacy._qualified_name(c.oid::regclass),
+		   CASE WHEN c.relpersistence OPERATOR(pg_catalog.=) 't'
+				THEN 'is a temporary table named by the policy'
+				ELSE pg_catalog.format('is in schema %s, which a policy cannot name', n.nspname) END,
+		   'Remove its entries from the policy document and apply it again: the retention job skips them, and export must not read them.'
+	  FROM privacy._policy_table_entries() e
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) e.table_name
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	 WHERE c.relpersistence OPERATOR(pg_catalog.=) 't'
+		OR n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog', 'information_schema', 'pg_toast', 'privacy']::name[])
+	UNION ALL
+	SELECT 'error', pg_catalog.format('%s(%I)', privacy._qualified_name(k.table_name), k.key_column),
+		   pg_catalog.format('key of subject kind "%s" %s', k.name,
+							 CASE WHEN NOT a.attnotnull THEN 'allows NULL'
+								  ELSE 'is not unique on its own' END),
+		   pg_catalog.format('Export and erasure treat every row sharing a key value as one subject: restore the constraint (ALTER TABLE %s ADD UNIQUE (%I), and SET NOT NULL), or declare another key.',
+							 privacy._qualified_name(k.table_name), k.key_column)
+	  FROM privacy.subject_kinds k
+	  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) k.table_name
+									AND a.attname OPERATOR(pg_catalog.=) k.key_column
+									AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	 WHERE NOT a.attnotnull
+		OR NOT EXISTS (SELECT FROM pg_catalog.pg_index i
+						WHERE i.indrelid OPERATOR(pg_catalog.=) k.table_name
+						  AND i.indisunique AND i.indimmediate AND i.indisvalid
+						  AND i.indnkeyatts OPERATOR(pg_catalog.=) 1
+						  AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum
+						  AND i.indpred IS NULL AND i.indexprs IS NULL)
+	UNION ALL
+	SELECT 'error', pg_catalog.format('retention rule "%s"', rr.name),
+		   pg_catalog.format('is skipped by the retention job: %s', privacy._retention_rule_problem(rr)),
+		   'Apply a policy document that matches the schema, or restore the table.'
+	  FROM privacy.retention_rules rr
+	 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rr.table_name::oid);
+END;
+REVOKE ALL ON FUNCTION privacy._lint_policy_tables() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy._lint_policy_tables() TO PUBLIC;
+COMMENT ON FUNCTION privacy._lint_policy_tables() IS
+'lint: policy entries on temporary or system tables, subject keys that are not NOT NULL and unique on their own, retention rules whose table was dropped';

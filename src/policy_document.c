@@ -6,13 +6,20 @@
  * The document is parsed and validated by the pure parser in policy_json.c
  * (libjson-c, no backend headers); this file supplies the built-in names it
  * needs, turns its errors into ereports naming line, column and JSON path,
- * checks every table and column the document names against the catalog, and
- * hands the canonical document to privacy._apply_document(), which writes
- * the catalog tables as the extension's owner.
+ * checks every table and column the document names against the catalog
+ * (refusing tables a policy may not name, and subject keys that do not name
+ * one row), and hands the canonical document to privacy._apply_document(),
+ * which writes the catalog tables as the extension's owner once it has
+ * checked that the caller owns every table whose entries the document
+ * changes.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/catalog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -22,6 +29,9 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
 
 #include "compat.h"
 #include "extension_objects.h"
@@ -96,6 +106,39 @@ report_parse_error(const PolicyParseError *err)
 }
 
 /*
+ * Refuses a table a policy may not name: the retention job deletes and
+ * rewrites rows of the tables it names, and export reads them, with rights
+ * the document's author may not have. System catalogs, the information
+ * schema, TOAST tables and the extension's own tables are never the
+ * application's personal data; a temporary table is gone (and its rule
+ * dangling) when the session that created it ends, and no other session,
+ * the retention job's included, can read it.
+ */
+static void
+check_table_allowed(const PolicyRef *ref, Oid relid)
+{
+	Oid			nsp = get_rel_namespace(relid);
+
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP || isAnyTempNamespace(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("invalid policy document: \"%s\" is a temporary table", ref->table),
+				 errdetail("The problem is at line %d, column %d, in %s. A temporary table disappears with the session that created it, and no other session can read it.",
+						   ref->line, ref->column_no, ref->path),
+				 errhint("Name a permanent table.")));
+	if (IsCatalogNamespace(nsp) || IsToastNamespace(nsp) ||
+		nsp == get_namespace_oid("information_schema", true) ||
+		nsp == get_namespace_oid(PRIVACY_SCHEMA, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("invalid policy document: table \"%s\" is in schema \"%s\", which a policy cannot name",
+						ref->table, get_namespace_name(nsp)),
+				 errdetail("The problem is at line %d, column %d, in %s.",
+						   ref->line, ref->column_no, ref->path),
+				 errhint("A policy declares the application's own tables, never system catalogs or the extension's own tables.")));
+}
+
+/*
  * Resolves a table named by the document (as SQL would: optionally
  * schema-qualified and quoted, through search_path) and checks it is a table.
  */
@@ -122,7 +165,74 @@ resolve_table(const PolicyRef *ref)
 				 errmsg("invalid policy document: \"%s\" is not a table", ref->table),
 				 errdetail("The problem is at line %d, column %d, in %s.",
 						   ref->line, ref->column_no, ref->path)));
+	check_table_allowed(ref, relid);
 	return relid;
+}
+
+/*
+ * Whether column attnum of rel alone is covered by a unique index without a
+ * predicate or an expression that is valid and checked immediately: only
+ * then does a key value name at most one row.
+ */
+static bool
+column_is_unique(Relation rel, AttrNumber attnum)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		unique = false;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index index;
+
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
+		index = (Form_pg_index) GETSTRUCT(tuple);
+		unique = index->indisunique && index->indimmediate && index->indisvalid &&
+			index->indnkeyatts == 1 && index->indkey.values[0] == attnum &&
+			heap_attisnull(tuple, Anum_pg_index_indpred, NULL) &&
+			heap_attisnull(tuple, Anum_pg_index_indexprs, NULL);
+		ReleaseSysCache(tuple);
+		if (unique)
+			break;
+	}
+	list_free(indexes);
+	return unique;
+}
+
+/*
+ * Checks that a subject kind's key column names at most one row per value:
+ * NOT NULL and unique on its own. Otherwise export would return several
+ * people as one subject, and erasure would erase them all.
+ */
+static void
+check_subject_key(const PolicyRef *ref, Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	AttrNumber	attnum = get_attnum(relid, ref->column);
+	bool		notnull = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attnotnull;
+	bool		unique = column_is_unique(rel, attnum);
+
+	table_close(rel, AccessShareLock);
+	if (!unique)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid policy document: subject key column \"%s\" of relation \"%s\" is not unique",
+						ref->column, ref->table),
+				 errdetail("The problem is at line %d, column %d, in %s. A subject key must name one person: export and erasure would treat every row sharing a key value as one subject.",
+						   ref->line, ref->column_no, ref->path),
+				 errhint("Name a column that is unique on its own (a primary key, or a UNIQUE constraint without a WHERE clause), or add one: ALTER TABLE %s ADD UNIQUE (%s);",
+						 ref->table, quote_identifier(ref->column))));
+	if (!notnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid policy document: subject key column \"%s\" of relation \"%s\" allows NULL",
+						ref->column, ref->table),
+				 errdetail("The problem is at line %d, column %d, in %s. A row without a key belongs to no subject that export or erasure can name.",
+						   ref->line, ref->column_no, ref->path),
+				 errhint("Make the column NOT NULL: ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;",
+						 ref->table, quote_identifier(ref->column))));
 }
 
 /* Checks that a column named by the document exists in its table. */
@@ -160,7 +270,11 @@ check_references(const PolicyParsed *parsed)
 		Oid			relid = resolve_table(ref);
 
 		if (ref->kind == POLICY_REF_COLUMN)
+		{
 			check_column(ref, relid);
+			if (ref->subject_key)
+				check_subject_key(ref, relid);
+		}
 		else
 		{
 			if (!first)

@@ -1707,9 +1707,11 @@ subject_kind_refs(ParseContext *ctx, RefList *list, json_object *item)
 {
 	const char *table = member_string(item, "table");
 
-	return add_member_ref(ctx, list, item, "table", NULL) &&
-		add_member_ref(ctx, list, item, "key", table) &&
-		add_list_refs(ctx, list, item, "paths", "table", NULL);
+	if (!add_member_ref(ctx, list, item, "table", NULL) ||
+		!add_member_ref(ctx, list, item, "key", table))
+		return false;
+	list->refs[list->nrefs - 1].subject_key = true;
+	return add_list_refs(ctx, list, item, "paths", "table", NULL);
 }
 
 static bool

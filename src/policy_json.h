@@ -35,6 +35,7 @@ typedef struct PolicyRef
 								 * "$.classifications[0].column" */
 	int			line;			/* 1-based */
 	int			column_no;		/* 1-based, in characters */
+	bool		subject_key;	/* the key column of a subject kind */
 } PolicyRef;
 
 /* Names that exist without being declared in the document. */

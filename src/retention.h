@@ -27,7 +27,8 @@ extern void retention_rule_from_text(RdRule *rule, const char *rule_name,
 /*
  * The local timestamp of an anchor value of type typid (date, timestamp or
  * timestamptz). Returns false for -infinity and +infinity, setting
- * *infinite to -1 or 1; an error for another type.
+ * *infinite to -1 or 1; an error for another type. A date after the last
+ * representable timestamp is RD_NEVER.
  */
 extern bool retention_local_from_datum(Datum value, Oid typid, int64 *local, int *infinite);
 

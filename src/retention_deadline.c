@@ -135,6 +135,19 @@ split(int64_t ts, int32_t *days, int64_t *time)
 	*time = ts - (int64_t) *days * RD_USECS_PER_DAY;
 }
 
+/*
+ * The local timestamp of a day count and a time into the day, or RD_NEVER
+ * if it is at or after RD_TIMESTAMP_END (where the product would also
+ * overflow).
+ */
+static int64_t
+from_days(int64_t days, int64_t time)
+{
+	if (days >= RD_TIMESTAMP_END / RD_USECS_PER_DAY)
+		return RD_NEVER;
+	return days * RD_USECS_PER_DAY + time;
+}
+
 int64_t
 rd_add_period(int64_t ts, const RdPeriod *period)
 {
@@ -145,6 +158,8 @@ rd_add_period(int64_t ts, const RdPeriod *period)
 				d;
 	int64_t		month_index;
 
+	if (ts >= RD_TIMESTAMP_END)
+		return RD_NEVER;
 	split(ts, &days, &time);
 	rd_civil_from_days(days, &y, &m, &d);
 	month_index = (int64_t) y * 12 + (m - 1) + period->months;
@@ -153,11 +168,10 @@ rd_add_period(int64_t ts, const RdPeriod *period)
 	if (d > days_in_month(y, m))
 	{
 		/* A day the month lacks rolls over to the start of the next month. */
-		days = rd_days_from_civil(y, m, days_in_month(y, m)) + 1 + period->days;
-		return (int64_t) days * RD_USECS_PER_DAY;
+		return from_days((int64_t) rd_days_from_civil(y, m, days_in_month(y, m)) + 1 +
+						 period->days, 0);
 	}
-	days = rd_days_from_civil(y, m, d) + period->days;
-	return (int64_t) days * RD_USECS_PER_DAY + time;
+	return from_days((int64_t) rd_days_from_civil(y, m, d) + period->days, time);
 }
 
 int64_t
@@ -170,11 +184,13 @@ rd_end_of_financial_year(int64_t ts, int fy_month, int fy_day)
 				d;
 	int			end_year;
 
+	if (ts >= RD_TIMESTAMP_END)
+		return RD_NEVER;
 	split(ts, &days, &time);
 	rd_civil_from_days(days, &y, &m, &d);
 	/* The financial year ends on the first fy_month-fy_day on or after ts. */
 	end_year = (m < fy_month || (m == fy_month && d <= fy_day)) ? y : y + 1;
-	return ((int64_t) rd_days_from_civil(end_year, fy_month, fy_day) + 1) * RD_USECS_PER_DAY;
+	return from_days((int64_t) rd_days_from_civil(end_year, fy_month, fy_day) + 1, 0);
 }
 
 int64_t

@@ -24,6 +24,16 @@
 
 #define RD_USECS_PER_DAY INT64_C(86400000000)
 
+/*
+ * The first local timestamp PostgreSQL cannot represent, 294277-01-01
+ * 00:00 (its END_TIMESTAMP). A period, a minimum or a due time that would
+ * end at or after it ends never: the functions below return RD_NEVER (the
+ * representation of timestamp 'infinity'), which no time reaches, and take
+ * RD_NEVER as an input that stays RD_NEVER.
+ */
+#define RD_TIMESTAMP_END INT64_C(9223371331200000000)
+#define RD_NEVER INT64_MAX
+
 /* A retention period: a number of months and a number of days. */
 typedef struct RdPeriod
 {
@@ -57,7 +67,7 @@ extern bool rd_parse_fy_end(const char *text, int *month, int *day);
 extern int32_t rd_days_from_civil(int year, int month, int day);
 extern void rd_civil_from_days(int32_t days, int *year, int *month, int *day);
 
-/* ts plus period (see above for days a month lacks). */
+/* ts plus period (see above for days a month lacks); RD_NEVER past the end. */
 extern int64_t rd_add_period(int64_t ts, const RdPeriod *period);
 
 /*
@@ -66,7 +76,10 @@ extern int64_t rd_add_period(int64_t ts, const RdPeriod *period);
  */
 extern int64_t rd_end_of_financial_year(int64_t ts, int fy_month, int fy_day);
 
-/* When the legal minimum of rule ends for a row with this anchor. */
+/*
+ * When the legal minimum of rule ends for a row with this anchor; RD_NEVER
+ * if that is past the last representable timestamp.
+ */
 extern int64_t rd_minimum_end(const RdRule *rule, int64_t anchor);
 
 /*

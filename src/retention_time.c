@@ -82,7 +82,9 @@ retention_local_from_datum(Datum value, Oid typid, int64 *local, int *infinite)
 					*infinite = DATE_IS_NOBEGIN(d) ? -1 : 1;
 					return false;
 				}
-				*local = (int64) d * USECS_PER_DAY;
+				/* A date after the last timestamp is after every deadline. */
+				*local = (d >= (DateADT) (RD_TIMESTAMP_END / USECS_PER_DAY)) ?
+					RD_NEVER : (int64) d * USECS_PER_DAY;
 				return true;
 			}
 		case TIMESTAMPOID:
@@ -147,6 +149,7 @@ privacy_retention_cutoff(PG_FUNCTION_ARGS)
 {
 	RdRule		rule;
 	TimestampTz at;
+	int64		cutoff;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(4))
 		PG_RETURN_NULL();
@@ -155,8 +158,21 @@ privacy_retention_cutoff(PG_FUNCTION_ARGS)
 	at = PG_GETARG_TIMESTAMPTZ(4);
 	if (TIMESTAMP_NOT_FINITE(at))
 		PG_RETURN_TIMESTAMPTZ(at);
-	PG_RETURN_TIMESTAMPTZ(retention_local_to_timestamptz(
-							  rd_due_cutoff(&rule, retention_timestamptz_to_local(at))));
+	cutoff = rd_due_cutoff(&rule, retention_timestamptz_to_local(at));
+
+	/*
+	 * A long period counted back from now can pass the first representable
+	 * timestamp (4714 BC, a day's margin for the time zone): no anchor is
+	 * due then.
+	 */
+	if (cutoff < MIN_TIMESTAMP + USECS_PER_DAY)
+	{
+		TimestampTz nobegin;
+
+		TIMESTAMP_NOBEGIN(nobegin);
+		PG_RETURN_TIMESTAMPTZ(nobegin);
+	}
+	PG_RETURN_TIMESTAMPTZ(retention_local_to_timestamptz(cutoff));
 }
 
 /*

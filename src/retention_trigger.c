@@ -173,7 +173,8 @@ guard_fnumber(TupleDesc tupdesc, const char *column, const GuardRule *rule, cons
 /*
  * When the minimum of rule ends for the row tuple, as a local timestamp;
  * false if it has no end to wait for (a NULL or -infinity anchor), with
- * *forever set for a +infinity anchor.
+ * *forever set for a +infinity anchor (*end untouched) and for a minimum
+ * that would end after the last representable timestamp (*end RD_NEVER).
  */
 static bool
 row_minimum_end(const GuardRule *rule, HeapTuple tuple, TupleDesc tupdesc, const char *relname,
@@ -195,6 +196,7 @@ row_minimum_end(const GuardRule *rule, HeapTuple tuple, TupleDesc tupdesc, const
 		return *forever;
 	}
 	*end = rd_minimum_end(&rule->time, local);
+	*forever = (*end == RD_NEVER);
 	return true;
 }
 
@@ -230,6 +232,8 @@ format_end(int64 end, bool forever)
 {
 	char		buf[RD_FORMAT_BUFSIZE];
 
+	if (forever && end == RD_NEVER)
+		return pstrdup("never (it would end after the last date PostgreSQL can represent)");
 	if (forever)
 		return pstrdup("never (the anchor is infinity)");
 	rd_format(end, buf);

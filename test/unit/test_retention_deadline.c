@@ -175,6 +175,51 @@ test_rules(void)
 		  "and nothing newer is due");
 }
 
+/*
+ * Periods and minimums that would end after the last timestamp PostgreSQL
+ * can represent (294276-12-31) end never, instead of overflowing into the
+ * past.
+ */
+static void
+test_far_future(void)
+{
+	RdRule		bookkeeping = {period("5 years"), true, period("5 years"), true, 12, 31};
+	RdRule		from_anchor = {period("1 day"), true, period("5 years"), false, 12, 31};
+	RdPeriod	day = period("1 day");
+	RdPeriod	longest = period("9999 years");
+	int64_t		now;
+	int64_t		cutoff;
+
+	CHECK(RD_TIMESTAMP_END == (int64_t) rd_days_from_civil(294277, 1, 1) * RD_USECS_PER_DAY,
+		  "the end of representable time is 294277-01-01 00:00");
+	CHECK_STR(fmt(rd_add_period(ts(294276, 12, 30, 23, 59, 59), &day)), "294276-12-31 23:59:59",
+			  "a period ending on the last representable day still ends");
+	CHECK(rd_add_period(ts(294276, 12, 31, 0, 0, 0), &day) == RD_NEVER,
+		  "a period ending at 294277-01-01 ends never");
+	CHECK(rd_add_period(ts(294270, 6, 1, 0, 0, 0), &longest) == RD_NEVER,
+		  "9999 years from 294270 end never");
+	CHECK(rd_add_period(RD_NEVER, &day) == RD_NEVER, "never plus a period is never");
+	CHECK(rd_minimum_end(&from_anchor, ts(294273, 6, 1, 0, 0, 0)) == RD_NEVER,
+		  "a 5-year minimum from 294273-06-01 ends never");
+	CHECK_STR(fmt(rd_minimum_end(&from_anchor, ts(294271, 6, 1, 0, 0, 0))), "294276-06-01",
+			  "a 5-year minimum from 294271-06-01 ends on 294276-06-01");
+	CHECK(rd_end_of_financial_year(ts(294276, 6, 1, 0, 0, 0), 12, 31) == RD_NEVER,
+		  "the financial year of 294276 is over only at the end of time");
+	CHECK(rd_minimum_end(&bookkeeping, ts(294272, 6, 1, 0, 0, 0)) == RD_NEVER &&
+		  rd_due_at(&bookkeeping, ts(294272, 6, 1, 0, 0, 0)) == RD_NEVER,
+		  "an invoice of 294272 under the bookkeeping rule is never due");
+	CHECK(rd_minimum_end(&bookkeeping, RD_NEVER) == RD_NEVER &&
+		  rd_due_at(&bookkeeping, RD_NEVER) == RD_NEVER,
+		  "an anchor after the end of time is never due");
+
+	now = ts(294276, 12, 1, 0, 0, 0);
+	cutoff = rd_due_cutoff(&bookkeeping, now);
+	CHECK_STR(fmt(cutoff + 1), "294271-01-01",
+			  "near the end of time the cutoff is still exact");
+	CHECK(rd_due_at(&bookkeeping, cutoff) <= now && rd_due_at(&bookkeeping, cutoff + 1) > now,
+		  "and nothing newer is due");
+}
+
 int
 main(void)
 {
@@ -183,5 +228,6 @@ main(void)
 	test_add_period();
 	test_financial_year();
 	test_rules();
+	test_far_future();
 	return unit_done();
 }
