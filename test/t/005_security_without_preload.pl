@@ -1,10 +1,13 @@
-# The search_path attacks without the library preloaded: the regression
-# tests owner_search_path (operators and types planted for what the
-# extension runs on someone's behalf) and install_hijack (objects planted
-# for the install and update scripts) run against a server whose
-# shared_preload_libraries does not name the extension, so that the library
-# is loaded by the first call of one of its functions in each session. They
-# must give exactly the output they give with the library preloaded.
+# The attacks on the extension without the library preloaded: the
+# regression tests of its security (operators and types planted for what the
+# extension runs on someone's behalf and for its install and update
+# scripts, internal functions and forged evidence, hidden subjects reached
+# through path tables, locks an outsider could hold, subject keys and
+# erased values, weakened protection, the tables a policy may name) run
+# against a server whose shared_preload_libraries does not name the
+# extension, so that the library is loaded by the first call of one of its
+# functions in each session. They must give exactly the output they give
+# with the library preloaded.
 
 use strict;
 use warnings;
@@ -25,6 +28,12 @@ is($node->safe_psql('postgres', 'SHOW shared_preload_libraries'),
 	'', 'the library is not preloaded');
 $node->safe_psql('postgres', 'CREATE DATABASE regress_unpreloaded');
 
+my @security_tests = qw(
+  adversarial owner_search_path install_hijack internal_privileges evidence
+  path_protection row_security_limits lock_denial subject_keys error_messages
+  erasure_statistics lint_installed_protection policy_tables
+  retention_far_future);
+
 # pg_regress runs psql from the top directory, where the tests find their
 # fixtures.
 my $outdir = PostgreSQL::Test::Utils::tempdir;
@@ -33,12 +42,12 @@ my $rc = system($ENV{PG_REGRESS},
 	"--inputdir=$top", "--outputdir=$outdir",
 	'--use-existing', '--dbname=regress_unpreloaded',
 	'--host=' . $node->host, '--port=' . $node->port,
-	'owner_search_path', 'install_hijack');
+	@security_tests);
 if ($rc != 0 && -f "$outdir/regression.diffs")
 {
 	diag(slurp_file("$outdir/regression.diffs"));
 }
-is($rc, 0, 'owner_search_path and install_hijack give the same output without preloading');
+is($rc, 0, 'the security regression tests give the same output without preloading');
 
 is($node->safe_psql('regress_unpreloaded',
 		"SELECT count(*) FROM pg_roles WHERE rolsuper AND rolname <> current_user"),
