@@ -619,6 +619,10 @@ BEGIN
 		 WHERE NOT EXISTS (SELECT FROM privacy.protected_tables st WHERE st.table_name OPERATOR(pg_catalog.=) d.child)
 		 ORDER BY d.child, d.depth
 	LOOP
+		-- The event trigger may have protected it meanwhile (see below).
+		IF EXISTS (SELECT FROM privacy.protected_tables st WHERE st.table_name OPERATOR(pg_catalog.=) c.child) THEN
+			CONTINUE;
+		END IF;
 		IF check_owner AND NOT pg_catalog.pg_has_role(privacy._acting_role(), c.relowner, 'USAGE') THEN
 			RAISE EXCEPTION 'must be owner of table %', privacy._qualified_name(c.child)
 				USING ERRCODE = 'insufficient_privilege',
@@ -761,3 +765,41 @@ REVOKE ALL ON FUNCTION privacy._lint_children() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy._lint_children() TO PUBLIC;
 COMMENT ON FUNCTION privacy._lint_children() IS
 'lint: partitions and inheritance children of a protected table that are not protected';
+
+-- A table whose subject path begins with a foreign key that may be NULL
+-- while another of its foreign keys also leads to the kind: a row with the
+-- path's key NULL counts as no subject's (every purpose sees it, export
+-- and erasure pass it by) though the other key makes it a subject's.
+CREATE FUNCTION privacy._lint_nullable_paths()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH paths AS MATERIALIZED (SELECT * FROM privacy._subject_paths())
+	SELECT 'error', privacy._qualified_name(p.table_name),
+		   pg_catalog.format('reaches subject kind "%s" through foreign key "%s", whose columns may be NULL, while its foreign key "%s" also leads to that kind: a row with the first NULL and the second set belongs to no subject for row security, export and erasure',
+							 p.kind, f.constraint_name, other.constraint_name),
+		   pg_catalog.format('Make %s NOT NULL, or pin the path of %s for kind "%s" through a foreign key that is never NULL.',
+							 pg_catalog.array_to_string(f.from_columns, ', '), privacy._qualified_name(p.table_name), p.kind)
+	  FROM paths p
+	  JOIN privacy.subject_kinds k ON k.name OPERATOR(pg_catalog.=) p.kind
+	  JOIN privacy.foreign_keys f ON f.constraint_oid OPERATOR(pg_catalog.=) p.hops[1]
+	 CROSS JOIN LATERAL (
+		SELECT o.constraint_name FROM privacy.foreign_keys o
+		 WHERE o.from_table OPERATOR(pg_catalog.=) p.table_name
+		   AND o.constraint_oid OPERATOR(pg_catalog.<>) f.constraint_oid
+		   AND o.to_table OPERATOR(pg_catalog.<>) p.table_name
+		   AND (o.to_table OPERATOR(pg_catalog.=) k.table_name
+				OR EXISTS (SELECT FROM paths q
+							WHERE q.kind OPERATOR(pg_catalog.=) p.kind AND q.table_name OPERATOR(pg_catalog.=) o.to_table))
+		 ORDER BY o.constraint_name LIMIT 1) other
+	 WHERE p.status OPERATOR(pg_catalog.=) ANY (ARRAY['ok', 'pinned'])
+	   AND EXISTS (SELECT FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid OPERATOR(pg_catalog.=) p.table_name
+					  AND a.attname OPERATOR(pg_catalog.=) ANY (f.from_columns) AND NOT a.attnotnull);
+END;
+REVOKE ALL ON FUNCTION privacy._lint_nullable_paths() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy._lint_nullable_paths() TO PUBLIC;
+COMMENT ON FUNCTION privacy._lint_nullable_paths() IS
+'lint: subject paths that begin with a nullable foreign key while another foreign key leads to the same kind';
