@@ -477,6 +477,11 @@ COMMENT ON FUNCTION privacy._lint_path_tables() IS
 -- NULL belongs to no subject along the path though it belongs to one.
 ------------------------------------------------------------------------------
 
+COMMENT ON FUNCTION privacy._may_write(text, bigint, boolean) IS
+'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
+COMMENT ON FUNCTION privacy._may_write(text, text, boolean) IS
+'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
+
 -- An erasure receipt changes what the write check allows.
 CREATE TRIGGER invalidate_consent_cache
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.erasures
