@@ -676,7 +676,7 @@ COMMENT ON FUNCTION privacy._protect_children(boolean, regclass) IS
 'Protects every partition and inheritance child of a protected table with its ancestor''s check; returns those it protected';
 
 -- Releases the partitions and children protected with an ancestor that is
--- no longer protected; returns them.
+-- no longer protected (and forgets those dropped since); returns them.
 CREATE FUNCTION privacy._release_children()
 RETURNS regclass[]
 LANGUAGE plpgsql
@@ -693,8 +693,12 @@ BEGIN
 							WHERE a.table_name OPERATOR(pg_catalog.=) pt.child_of)
 		 ORDER BY pt.table_name
 	LOOP
-		PERFORM privacy._remove_protection(rel);
-		released := released OPERATOR(pg_catalog.||) rel;
+		IF EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel) THEN
+			PERFORM privacy._remove_protection(rel);
+			released := released OPERATOR(pg_catalog.||) rel;
+		ELSE
+			DELETE FROM privacy.protected_tables pt WHERE pt.table_name OPERATOR(pg_catalog.=) rel;
+		END IF;
 	END LOOP;
 	RETURN released;
 END

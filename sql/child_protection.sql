@@ -113,8 +113,10 @@ SELECT privacy.protect('ch.orders');
 
 -- A protected child stays protected while its parent is.
 SELECT privacy.unprotect('ch.orders_archive');
--- Unprotecting the parent releases its partitions and children, and
--- restores their row-security settings.
+-- Unprotecting the parent releases its partitions and children (a
+-- partition dropped meanwhile is forgotten), and restores their
+-- row-security settings.
+DROP TABLE ch.events_2027;
 SELECT privacy.unprotect('ch.events'), privacy.unprotect('ch.orders');
 SELECT count(*) AS protected FROM privacy.protected_tables;
 SELECT relname FROM pg_class WHERE relnamespace = 'ch'::regnamespace AND relrowsecurity ORDER BY relname;
