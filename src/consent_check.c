@@ -141,6 +141,7 @@ typedef struct SubjectSet
 	subj_int_hash *ints;
 	subj_text_hash *texts;
 	const StateImageSet *image_set;
+	bool		none;			/* an erased set known to be empty */
 	struct SubjectSet *next;
 } SubjectSet;
 
@@ -617,7 +618,8 @@ erasures_index(Relation rel, AttrNumber kind_att, AttrNumber ref_att)
 
 /*
  * Whether privacy.erasures has a receipt for the subject: one index probe
- * for its reference (the keyed hash erasure records it by).
+ * for its reference (the keyed hash erasure records it by). With subject
+ * NULL: whether it has one for any subject of the kind.
  */
 static bool
 probe_erasures(const char *kind, const char *subject, size_t len)
@@ -637,13 +639,16 @@ probe_erasures(const char *kind, const char *subject, size_t len)
 
 	if (!OidIsValid(relid))
 		return false;
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, kind);
-	appendStringInfoChar(&buf, '\0');
-	appendBinaryStringInfo(&buf, subject, len);
-	privacy_keyed_hash(PRIVACY_KEY_SUBJECT_REF, buf.data, buf.len, mac);
-	hex[hex_encode((const char *) mac, PRIVACY_HMAC_LEN, hex)] = '\0';
-	pfree(buf.data);
+	if (subject != NULL)
+	{
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, kind);
+		appendStringInfoChar(&buf, '\0');
+		appendBinaryStringInfo(&buf, subject, len);
+		privacy_keyed_hash(PRIVACY_KEY_SUBJECT_REF, buf.data, buf.len, mac);
+		hex[hex_encode((const char *) mac, PRIVACY_HMAC_LEN, hex)] = '\0';
+		pfree(buf.data);
+	}
 
 	kind_att = get_attnum(relid, "kind");
 	ref_att = get_attnum(relid, "subject_ref");
@@ -653,12 +658,14 @@ probe_erasures(const char *kind, const char *subject, size_t len)
 	snapshot = state_snapshot();
 	ScanKeyEntryInitialize(&keys[0], 0, kind_att, BTEqualStrategyNumber, InvalidOid,
 						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(kind));
-	ScanKeyEntryInitialize(&keys[1], 0, ref_att, BTEqualStrategyNumber, InvalidOid,
-						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(hex));
+	if (subject != NULL)
+		ScanKeyEntryInitialize(&keys[1], 0, ref_att, BTEqualStrategyNumber, InvalidOid,
+							   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(hex));
 	{
 		Oid			index = erasures_index(rel, kind_att, ref_att);
 
-		scan = systable_beginscan(rel, index, OidIsValid(index), snapshot, 2, keys);
+		scan = systable_beginscan(rel, index, OidIsValid(index), snapshot,
+								  subject != NULL ? 2 : 1, keys);
 	}
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
@@ -669,7 +676,8 @@ probe_erasures(const char *kind, const char *subject, size_t len)
 
 /*
  * Whether the subject (key as text) of the kind was erased; each subject is
- * looked up once per cache generation.
+ * looked up once per cache generation, none at all while no subject of the
+ * kind was erased.
  */
 static bool
 subject_erased(const char *kind, const char *subject, size_t len)
@@ -686,9 +694,12 @@ subject_erased(const char *kind, const char *subject, size_t len)
 		set = MemoryContextAllocZero(cache_context, sizeof(SubjectSet));
 		strlcpy(set->kind, kind, NAMEDATALEN);
 		strlcpy(set->status, "erased", sizeof(set->status));
+		set->none = !probe_erasures(kind, NULL, 0);
 		set->next = erased_sets;
 		erased_sets = set;
 	}
+	if (set->none)
+		return false;
 	if (consent_subject_int_key(subject, len, &ikey))
 	{
 		IntEntry   *e = set->ints ? subj_int_lookup(set->ints, ikey) : NULL;
