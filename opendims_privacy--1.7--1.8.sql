@@ -440,6 +440,7 @@ DECLARE
 	qname text;
 	kinds text[];
 	path_tables regclass[];
+	children regclass[];
 	summary jsonb;
 BEGIN
 	IF rel IS NULL THEN
@@ -454,6 +455,17 @@ BEGIN
 	IF NOT pg_catalog.pg_has_role(privacy._acting_role(), cls.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table %', qname
 			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	-- Run again on a protected table, protects its partitions and
+	-- children that are not protected yet (as after an update from a
+	-- version that left them open).
+	IF EXISTS (SELECT FROM privacy.protected_tables pt WHERE pt.table_name OPERATOR(pg_catalog.=) rel) THEN
+		children := privacy._protect_children(true, rel);
+		IF pg_catalog.cardinality(children) OPERATOR(pg_catalog.>) 0 THEN
+			PERFORM privacy._audit(privacy._acting_role(), 'protect', NULL, NULL, NULL,
+								   pg_catalog.jsonb_build_object('table', qname, 'children', privacy._qualified_names(children)));
+			RETURN;
+		END IF;
 	END IF;
 	IF EXISTS (SELECT FROM privacy.protected_tables pt
 				WHERE pt.table_name OPERATOR(pg_catalog.=) rel AND NOT pt.path_only) THEN
@@ -480,12 +492,18 @@ BEGIN
 		PERFORM privacy._remove_protection(rel);
 	END IF;
 	PERFORM privacy._install_protection(rel, kinds, false);
+	children := privacy._protect_children(true, rel);
 	path_tables := privacy._protect_path_tables();
+	children := children OPERATOR(pg_catalog.||) privacy._protect_children(true, NULL);
 
 	summary := pg_catalog.jsonb_build_object('table', qname, 'kinds', pg_catalog.to_jsonb(kinds));
 	IF pg_catalog.cardinality(path_tables) OPERATOR(pg_catalog.>) 0 THEN
 		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('path_tables',
 			privacy._qualified_names(path_tables));
+	END IF;
+	IF pg_catalog.cardinality(children) OPERATOR(pg_catalog.>) 0 THEN
+		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('children',
+			privacy._qualified_names(children));
 	END IF;
 	PERFORM privacy._audit(privacy._acting_role(), 'protect', NULL, NULL, NULL, summary);
 END
@@ -506,6 +524,7 @@ DECLARE
 	qname text;
 	needed_by regclass[];
 	released regclass[];
+	children regclass[];
 	summary jsonb;
 BEGIN
 	IF "table" IS NULL THEN
@@ -522,6 +541,14 @@ BEGIN
 	IF NOT pg_catalog.pg_has_role(privacy._acting_role(), cls.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table %', qname
 			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	IF pt.child_of IS NOT NULL
+	   AND EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhrelid OPERATOR(pg_catalog.=) rel) THEN
+		RAISE EXCEPTION 'cannot unprotect table % because it is a partition or child of protected table %',
+			qname, privacy._qualified_name(pt.child_of)
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  DETAIL = 'A query that names it would read its rows unchecked; it is unprotected with that table.',
+				  HINT = pg_catalog.format('Unprotect %s, or detach the table from it first.', privacy._qualified_name(pt.child_of));
 	END IF;
 	needed_by := privacy._path_needed_by(rel);
 	summary := pg_catalog.jsonb_build_object('table', qname);
@@ -545,9 +572,14 @@ BEGIN
 		PERFORM privacy._remove_protection(rel);
 	END IF;
 	released := privacy._release_path_tables();
+	children := privacy._release_children();
 	IF pg_catalog.cardinality(released) OPERATOR(pg_catalog.>) 0 THEN
 		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('path_tables',
 			privacy._qualified_names(released));
+	END IF;
+	IF pg_catalog.cardinality(children) OPERATOR(pg_catalog.>) 0 THEN
+		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('children',
+			privacy._qualified_names(children));
 	END IF;
 	PERFORM privacy._audit(privacy._acting_role(), 'unprotect', NULL, NULL, NULL, summary);
 END
@@ -1957,6 +1989,7 @@ DECLARE
 	kinds text[];
 	changed text[];
 	subject text;
+	row_name name;
 	i integer;
 BEGIN
 	SELECT pt.kinds INTO kinds
@@ -1978,6 +2011,17 @@ BEGIN
 	IF changed IS NULL THEN
 		RETURN NULL;
 	END IF;
+	-- The key expressions name the row by the table protect() was called
+	-- for: on a partition, the trigger is a clone of its root's.
+	WITH RECURSIVE up AS (
+		SELECT t.tgrelid, t.tgparentid FROM pg_catalog.pg_trigger t
+		 WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID AND t.tgname OPERATOR(pg_catalog.=) TG_NAME
+		UNION ALL
+		SELECT t.tgrelid, t.tgparentid FROM up JOIN pg_catalog.pg_trigger t ON t.oid OPERATOR(pg_catalog.=) up.tgparentid
+	)
+	SELECT c.relname INTO row_name
+	  FROM up JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) up.tgrelid
+	 WHERE up.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid;
 	FOR i IN 0 .. TG_NARGS / 2 - 1 LOOP
 		IF NOT TG_ARGV[2 * i] OPERATOR(pg_catalog.=) ANY (kinds) THEN
 			RAISE EXCEPTION 'privacy._audit_rectification() may only run as the rectification trigger of a protected table'
@@ -1985,7 +2029,8 @@ BEGIN
 					  DETAIL = 'The trigger names a subject kind the table is not protected for.',
 					  HINT = 'privacy.protect() installs this trigger.';
 		END IF;
-		EXECUTE pg_catalog.format('SELECT (%s)::text FROM (SELECT ($1).*) AS %I', TG_ARGV[2 * i + 1], TG_TABLE_NAME)
+		EXECUTE pg_catalog.format('SELECT (%s)::pg_catalog.text FROM (SELECT ($1).*) AS %I', TG_ARGV[2 * i + 1],
+								  COALESCE(row_name, TG_TABLE_NAME))
 		   INTO subject USING NEW;
 		PERFORM privacy._audit(privacy._acting_role(), 'rectification', TG_ARGV[2 * i], subject, NULL,
 							   pg_catalog.jsonb_build_object('table', privacy._qualified_name(TG_RELID),
@@ -2530,3 +2575,321 @@ REVOKE ALL ON FUNCTION privacy._lint_policy_tables() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy._lint_policy_tables() TO PUBLIC;
 COMMENT ON FUNCTION privacy._lint_policy_tables() IS
 'lint: policy entries on temporary or system tables, subject keys that are not NOT NULL and unique on their own, retention rules whose table was dropped';
+
+------------------------------------------------------------------------------
+-- Row security for partitions, inheritance children and erased subjects
+--
+-- A query names a partition or an inheritance child directly and reads it
+-- under its own row policies, not its parent's: protect() now protects
+-- every partition and child of a protected table (recursively) with the
+-- parent's check, along the parent's subject path; an event trigger
+-- protects the ones created, attached or made children later; unprotect()
+-- releases them; lint() reports one left open. The write check refuses a
+-- row of an erased subject (reading the kept, anonymised rows stays as it
+-- was), so it learns of every erasure as it learns of consent changes; and
+-- lint() reports a subject path that begins with a nullable foreign key
+-- while another path to the same kind exists, since a row with that key
+-- NULL belongs to no subject along the path though it belongs to one.
+------------------------------------------------------------------------------
+
+COMMENT ON FUNCTION privacy._may_write(text, bigint, boolean) IS
+'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
+COMMENT ON FUNCTION privacy._may_write(text, text, boolean) IS
+'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
+
+-- An erasure receipt changes what the write check allows.
+CREATE TRIGGER invalidate_consent_cache
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.erasures
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy._invalidate_consent_cache();
+CREATE TRIGGER invalidate_consent_cache_on_apply
+	AFTER INSERT OR UPDATE OR DELETE ON privacy.erasures
+	FOR EACH ROW EXECUTE FUNCTION privacy._invalidate_consent_cache();
+ALTER TABLE privacy.erasures ENABLE REPLICA TRIGGER invalidate_consent_cache_on_apply;
+
+ALTER TABLE privacy.protected_tables ADD COLUMN child_of regclass;
+COMMENT ON COLUMN privacy.protected_tables.child_of IS
+'For a partition or inheritance child protected with its ancestor: that protected ancestor, whose subject path and kinds its policies check; released with it';
+
+-- The row policy expression of row_rel checking every subject kind in kinds
+-- along the subject path of path_rel: row_rel is path_rel itself, or a
+-- partition or inheritance child of it, whose rows have path_rel's columns
+-- and reach its subjects the way path_rel's rows do. A row whose first
+-- foreign key on the path is NULL belongs to no subject of that kind (owned
+-- is false); a row whose parent the querying role cannot see has a NULL key
+-- and is hidden.
+CREATE FUNCTION privacy._protection_expr(path_rel regclass, kinds text[], check_fn text, row_rel regclass)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k privacy.subject_kinds;
+	relname name;
+	alias text;
+	hops oid[];
+	hop privacy.foreign_keys;
+	key_type regtype;
+	guard text;
+	terms text[] := '{}';
+BEGIN
+	SELECT c.relname INTO STRICT relname FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) row_rel;
+	alias := pg_catalog.quote_ident(relname);
+	FOR k IN SELECT * FROM privacy.subject_kinds sk WHERE sk.name OPERATOR(pg_catalog.=) ANY (kinds) ORDER BY sk.name LOOP
+		hops := privacy._subject_path(k.name, path_rel);
+		SELECT a.atttypid::pg_catalog.regtype INTO STRICT key_type
+		  FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid OPERATOR(pg_catalog.=) k.table_name AND a.attname OPERATOR(pg_catalog.=) k.key_column
+		   AND NOT a.attisdropped;
+		guard := NULL;
+		IF pg_catalog.cardinality(hops) OPERATOR(pg_catalog.>) 0 THEN
+			SELECT * INTO STRICT hop FROM privacy.foreign_keys f WHERE f.constraint_oid OPERATOR(pg_catalog.=) hops[1];
+			SELECT pg_catalog.string_agg(pg_catalog.format('%s.%I IS NULL', alias, c), ' OR ')
+			  INTO guard FROM pg_catalog.unnest(hop.from_columns) c;
+		END IF;
+		terms := terms OPERATOR(pg_catalog.||) pg_catalog.format('%s(%L, (%s)::%s%s)',
+			check_fn, k.name, privacy._subject_key_sql(k.name, path_rel, relname),
+			CASE WHEN key_type OPERATOR(pg_catalog.=) ANY (ARRAY['smallint', 'integer', 'bigint']::pg_catalog.regtype[])
+				 THEN 'bigint' ELSE 'text' END,
+			CASE WHEN guard IS NOT NULL THEN ', NOT (' OPERATOR(pg_catalog.||) guard OPERATOR(pg_catalog.||) ')' ELSE '' END);
+	END LOOP;
+	RETURN pg_catalog.array_to_string(terms, ' AND ');
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._protection_expr(regclass, text[], text, regclass) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._protection_expr(regclass, text[], text, regclass) IS
+'The row policy expression of a table (or of a partition or child of it) checking every subject kind along the table''s subject path';
+
+CREATE OR REPLACE FUNCTION privacy._protection_expr(rel regclass, kinds text[], check_fn text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN privacy._protection_expr(rel, kinds, check_fn, rel);
+
+-- The rectification trigger of a partitioned table is cloned onto its
+-- partitions with the same arguments, written for the partitioned table's
+-- name: privacy._audit_rectification() (under "Evidence" above) names the
+-- row after the table the trigger was created on.
+
+-- Protects, with the check of their protected ancestor along its subject
+-- path, every partition and inheritance child (at any depth) of a
+-- protected table (of that one only, unless of is NULL) that is not
+-- protected itself; with check_owner, refuses one the acting role does not
+-- own. Returns the tables it protected.
+CREATE FUNCTION privacy._protect_children(check_owner boolean, of regclass)
+RETURNS regclass[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c record;
+	trigger_args text;
+	k text;
+	added regclass[] := '{}';
+BEGIN
+	FOR c IN
+		WITH RECURSIVE descendant(root, child, depth) AS (
+			SELECT pt.table_name::pg_catalog.oid, i.inhrelid, 1
+			  FROM privacy.protected_tables pt
+			  JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) pt.table_name
+			 WHERE pt.child_of IS NULL AND (of IS NULL OR pt.table_name OPERATOR(pg_catalog.=) of)
+			UNION
+			SELECT d.root, i.inhrelid, d.depth OPERATOR(pg_catalog.+) 1
+			  FROM descendant d JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) d.child
+			 WHERE d.depth OPERATOR(pg_catalog.<) 32
+		)
+		SELECT DISTINCT ON (d.child) d.child::pg_catalog.regclass AS child, d.root::pg_catalog.regclass AS root,
+			   pt.kinds, cls.relowner, cls.relname, cls.relrowsecurity, cls.relforcerowsecurity, cls.relispartition
+		  FROM descendant d
+		  JOIN privacy.protected_tables pt ON pt.table_name OPERATOR(pg_catalog.=) d.root
+		  JOIN pg_catalog.pg_class cls ON cls.oid OPERATOR(pg_catalog.=) d.child
+		 WHERE NOT EXISTS (SELECT FROM privacy.protected_tables st WHERE st.table_name OPERATOR(pg_catalog.=) d.child)
+		 ORDER BY d.child, d.depth
+	LOOP
+		-- The event trigger may have protected it meanwhile (see below).
+		IF EXISTS (SELECT FROM privacy.protected_tables st WHERE st.table_name OPERATOR(pg_catalog.=) c.child) THEN
+			CONTINUE;
+		END IF;
+		IF check_owner AND NOT pg_catalog.pg_has_role(privacy._acting_role(), c.relowner, 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of table %', privacy._qualified_name(c.child)
+				USING ERRCODE = 'insufficient_privilege',
+					  DETAIL = pg_catalog.format('It is a partition or child of protected table %s, whose rows it holds.',
+												 privacy._qualified_name(c.root));
+		END IF;
+		-- Registered first: the statements below fire the event trigger
+		-- that calls this function, which must find nothing left to do.
+		INSERT INTO privacy.protected_tables (table_name, kinds, base_policy, had_row_security,
+											  had_force_row_security, protected_by, path_only, child_of)
+		VALUES (c.child, c.kinds, NOT c.relrowsecurity, c.relrowsecurity, c.relforcerowsecurity,
+				privacy._acting_role(), false, c.root);
+		EXECUTE pg_catalog.format('CREATE POLICY privacy_purpose ON %s AS RESTRICTIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
+								  privacy._qualified_name(c.child),
+								  privacy._protection_expr(c.root, c.kinds, 'privacy._may_process', c.child),
+								  privacy._protection_expr(c.root, c.kinds, 'privacy._may_write', c.child));
+		IF NOT c.relrowsecurity THEN
+			EXECUTE pg_catalog.format('CREATE POLICY privacy_rows ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true)',
+									  privacy._qualified_name(c.child));
+		END IF;
+		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY',
+								  privacy._qualified_name(c.child));
+		-- A partition has the clone of its partitioned table's trigger; an
+		-- inheritance child gets its own.
+		IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+					WHERE t.tgrelid OPERATOR(pg_catalog.=) c.root AND t.tgname OPERATOR(pg_catalog.=) 'privacy_rectification')
+		   AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+							WHERE t.tgrelid OPERATOR(pg_catalog.=) c.child
+							  AND t.tgname OPERATOR(pg_catalog.=) 'privacy_rectification') THEN
+			trigger_args := '';
+			FOREACH k IN ARRAY c.kinds LOOP
+				trigger_args := trigger_args OPERATOR(pg_catalog.||)
+					pg_catalog.format('%s%L, %L', CASE WHEN trigger_args OPERATOR(pg_catalog.=) '' THEN '' ELSE ', ' END,
+									  k, privacy._subject_key_sql(k, c.root, c.relname));
+			END LOOP;
+			EXECUTE pg_catalog.format('CREATE TRIGGER privacy_rectification AFTER UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION privacy._audit_rectification(%s)',
+									  privacy._qualified_name(c.child), trigger_args);
+		END IF;
+		added := added OPERATOR(pg_catalog.||) c.child;
+	END LOOP;
+	RETURN added;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._protect_children(boolean, regclass) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._protect_children(boolean, regclass) IS
+'Protects every partition and inheritance child of a protected table with its ancestor''s check; returns those it protected';
+
+-- Releases the partitions and children protected with an ancestor that is
+-- no longer protected (and forgets those dropped since); returns them.
+CREATE FUNCTION privacy._release_children()
+RETURNS regclass[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel regclass;
+	released regclass[] := '{}';
+BEGIN
+	FOR rel IN
+		SELECT pt.table_name FROM privacy.protected_tables pt
+		 WHERE pt.child_of IS NOT NULL
+		   AND NOT EXISTS (SELECT FROM privacy.protected_tables a
+							WHERE a.table_name OPERATOR(pg_catalog.=) pt.child_of)
+		 ORDER BY pt.table_name
+	LOOP
+		IF EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel) THEN
+			PERFORM privacy._remove_protection(rel);
+			released := released OPERATOR(pg_catalog.||) rel;
+		ELSE
+			DELETE FROM privacy.protected_tables pt WHERE pt.table_name OPERATOR(pg_catalog.=) rel;
+		END IF;
+	END LOOP;
+	RETURN released;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._release_children() FROM PUBLIC;
+COMMENT ON FUNCTION privacy._release_children() IS
+'Unprotects the partitions and inheritance children whose protected ancestor is no longer protected; returns them';
+
+-- Event trigger: a table created as a partition or child of a protected
+-- table, attached to one, or made a child of one (all of which need the
+-- ownership of the protected table) is protected with it in the same
+-- statement. Runs as the extension's owner, which writes the registry.
+CREATE FUNCTION privacy._protect_new_children()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	added regclass[];
+BEGIN
+	IF NOT EXISTS (SELECT FROM privacy.protected_tables pt
+					JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) pt.table_name
+				   WHERE NOT EXISTS (SELECT FROM privacy.protected_tables st
+									  WHERE st.table_name OPERATOR(pg_catalog.=) i.inhrelid)) THEN
+		RETURN;
+	END IF;
+	added := privacy._protect_children(false, NULL);
+	IF pg_catalog.cardinality(added) OPERATOR(pg_catalog.>) 0 THEN
+		PERFORM privacy._audit(privacy._acting_role(), 'protect', NULL, NULL, NULL,
+							   pg_catalog.jsonb_build_object('children', privacy._qualified_names(added)));
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._protect_new_children() FROM PUBLIC;
+COMMENT ON FUNCTION privacy._protect_new_children() IS
+'Event trigger: protects a new partition or inheritance child of a protected table with it';
+
+CREATE EVENT TRIGGER privacy_protect_new_children ON ddl_command_end
+	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+	EXECUTE FUNCTION privacy._protect_new_children();
+
+-- A partition or inheritance child (at any depth) of a protected table that
+-- is not protected: a query that names it reads its rows unchecked.
+CREATE FUNCTION privacy._lint_children()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH RECURSIVE descendant(root, child, depth) AS (
+		SELECT pt.table_name::pg_catalog.oid, i.inhrelid, 1
+		  FROM privacy.protected_tables pt
+		  JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) pt.table_name
+		 WHERE pt.child_of IS NULL
+		UNION
+		SELECT d.root, i.inhrelid, d.depth OPERATOR(pg_catalog.+) 1
+		  FROM descendant d JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) d.child
+		 WHERE d.depth OPERATOR(pg_catalog.<) 32
+	)
+	SELECT DISTINCT ON (d.child) 'error', privacy._qualified_name(d.child::pg_catalog.regclass),
+		   pg_catalog.format('is a %s of protected table %s but is not protected: a query that names it reads every row',
+							 CASE WHEN c.relispartition THEN 'partition' ELSE 'child' END,
+							 privacy._qualified_name(d.root::pg_catalog.regclass)),
+		   pg_catalog.format('Protect it with its parent: SELECT privacy.protect(%L);',
+							 privacy._qualified_name(d.root::pg_catalog.regclass))
+	  FROM descendant d
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.child
+	 WHERE NOT EXISTS (SELECT FROM privacy.protected_tables st WHERE st.table_name OPERATOR(pg_catalog.=) d.child)
+	 ORDER BY d.child, d.depth;
+END;
+REVOKE ALL ON FUNCTION privacy._lint_children() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy._lint_children() TO PUBLIC;
+COMMENT ON FUNCTION privacy._lint_children() IS
+'lint: partitions and inheritance children of a protected table that are not protected';
+
+-- A table whose subject path begins with a foreign key that may be NULL
+-- while another of its foreign keys also leads to the kind: a row with the
+-- path's key NULL counts as no subject's (every purpose sees it, export
+-- and erasure pass it by) though the other key makes it a subject's.
+CREATE FUNCTION privacy._lint_nullable_paths()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH paths AS MATERIALIZED (SELECT * FROM privacy._subject_paths())
+	SELECT 'error', privacy._qualified_name(p.table_name),
+		   pg_catalog.format('reaches subject kind "%s" through foreign key "%s", whose columns may be NULL, while its foreign key "%s" also leads to that kind: a row with the first NULL and the second set belongs to no subject for row security, export and erasure',
+							 p.kind, f.constraint_name, other.constraint_name),
+		   pg_catalog.format('Make %s NOT NULL, or pin the path of %s for kind "%s" through a foreign key that is never NULL.',
+							 pg_catalog.array_to_string(f.from_columns, ', '), privacy._qualified_name(p.table_name), p.kind)
+	  FROM paths p
+	  JOIN privacy.subject_kinds k ON k.name OPERATOR(pg_catalog.=) p.kind
+	  JOIN privacy.foreign_keys f ON f.constraint_oid OPERATOR(pg_catalog.=) p.hops[1]
+	 CROSS JOIN LATERAL (
+		SELECT o.constraint_name FROM privacy.foreign_keys o
+		 WHERE o.from_table OPERATOR(pg_catalog.=) p.table_name
+		   AND o.constraint_oid OPERATOR(pg_catalog.<>) f.constraint_oid
+		   AND o.to_table OPERATOR(pg_catalog.<>) p.table_name
+		   AND (o.to_table OPERATOR(pg_catalog.=) k.table_name
+				OR EXISTS (SELECT FROM paths q
+							WHERE q.kind OPERATOR(pg_catalog.=) p.kind AND q.table_name OPERATOR(pg_catalog.=) o.to_table))
+		 ORDER BY o.constraint_name LIMIT 1) other
+	 WHERE p.status OPERATOR(pg_catalog.=) ANY (ARRAY['ok', 'pinned'])
+	   AND EXISTS (SELECT FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid OPERATOR(pg_catalog.=) p.table_name
+					  AND a.attname OPERATOR(pg_catalog.=) ANY (f.from_columns) AND NOT a.attnotnull);
+END;
+REVOKE ALL ON FUNCTION privacy._lint_nullable_paths() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy._lint_nullable_paths() TO PUBLIC;
+COMMENT ON FUNCTION privacy._lint_nullable_paths() IS
+'lint: subject paths that begin with a nullable foreign key while another foreign key leads to the same kind';

@@ -4,9 +4,14 @@
  *		tables: may the purpose in force process this subject's data now?
  *
  * Policies call privacy._may_process(kind, subject, owned) (USING) and
- * privacy._may_write(kind, subject, owned) (WITH CHECK, which explains a
- * refusal with an error); owned is false for a row that belongs to no
- * subject of the kind, which any declared purpose may process. Each call
+ * privacy._may_write(kind, subject, owned) (WITH CHECK, which refuses a row
+ * with one error, whatever the reason, so that a refused write tells
+ * nothing of the subject's consent, objection or restriction); owned is
+ * false for a row that belongs to no subject of the kind, which any
+ * declared purpose may process. A row whose subject was erased (its kept
+ * rows are anonymised) may be read but not written: privacy.erasures knows
+ * the erased subjects by reference, and each write check looks the row's
+ * subject up there once per cache generation. Each call
  * site keeps, in fn_extra, the resolved purpose and pointers to the sets of
  * subjects it needs: those who consented (for a consent purpose) or
  * objected (legitimate interest), and those whose processing is restricted
@@ -23,8 +28,8 @@
  * (consent_state.c), which is shared, and every later lookup stays in
  * memory. Parallel workers start from the shared image too.
  *
- * Every change of the ledger state, the purposes, the purpose grants or the
- * subject kinds fires a statement trigger that invalidates the relcache
+ * Every change of the ledger state, the purposes, the purpose grants, the
+ * subject kinds or the erasures fires a statement trigger that invalidates the relcache
  * entry of its table; the relcache callback here bumps the cache
  * generation, and each call site compares generations before it uses its
  * sets. Invalidations are accepted at the first call of every statement
@@ -50,6 +55,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_index.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -71,6 +77,7 @@
 #include "consent_shared.h"
 #include "consent_state.h"
 #include "extension_objects.h"
+#include "keys.h"
 #include "purpose.h"
 
 PG_FUNCTION_INFO_V1(privacy_may_process_int8);
@@ -134,6 +141,7 @@ typedef struct SubjectSet
 	subj_int_hash *ints;
 	subj_text_hash *texts;
 	const StateImageSet *image_set;
+	bool		none;			/* an erased set known to be empty */
 	struct SubjectSet *next;
 } SubjectSet;
 
@@ -145,7 +153,8 @@ typedef enum CheckResult
 	CHECK_NO_SUBJECT,
 	CHECK_RESTRICTED,
 	CHECK_NO_CONSENT,
-	CHECK_OBJECTED
+	CHECK_OBJECTED,
+	CHECK_ERASED
 } CheckResult;
 
 /* What one call site (one policy expression in one plan) has resolved. */
@@ -164,6 +173,9 @@ static uint64 cache_generation = 1;
 static MemoryContext cache_context = NULL;
 static uint64 cache_context_generation = 0;
 static SubjectSet *subject_sets = NULL;
+
+/* Per kind, the subjects looked up in privacy.erasures (status "erased"). */
+static SubjectSet *erased_sets = NULL;
 static bool sets_snapshot_bound = false;
 
 /* The whole state, once read or copied from shared memory (else NULL). */
@@ -194,9 +206,9 @@ static PurposeStamp memo_stamp;
 static uint64 memo_generation = 0;
 
 /* The tables whose changes invalidate the cache, as last looked up. */
-#define N_WATCHED 4
+#define N_WATCHED 5
 static const char *const watched_names[N_WATCHED] = {
-	"_ledger_state", "purposes", "purpose_grants", "subject_kinds"
+	"_ledger_state", "purposes", "purpose_grants", "subject_kinds", "erasures"
 };
 static Oid	watched_oids[N_WATCHED];
 
@@ -322,6 +334,7 @@ ensure_cache_current(void)
 
 		MemoryContextReset(cache_context);
 		subject_sets = NULL;
+		erased_sets = NULL;
 		cache_image = NULL;
 		cache_source = "empty";
 		probes_done = 0;
@@ -571,6 +584,143 @@ set_has_text(SubjectSet *set, const char *key, size_t len)
 	return present;
 }
 
+/*
+ * The index of privacy.erasures on (kind, subject_ref), or InvalidOid if
+ * there is none (the lookup then scans the table).
+ */
+static Oid
+erasures_index(Relation rel, AttrNumber kind_att, AttrNumber ref_att)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			result = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index index;
+
+		if (!HeapTupleIsValid(tuple))
+			continue;
+		index = (Form_pg_index) GETSTRUCT(tuple);
+		if (index->indnkeyatts >= 2 && index->indkey.values[0] == kind_att &&
+			index->indkey.values[1] == ref_att &&
+			heap_attisnull(tuple, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(tuple, Anum_pg_index_indpred, NULL))
+			result = index->indexrelid;
+		ReleaseSysCache(tuple);
+		if (OidIsValid(result))
+			break;
+	}
+	list_free(indexes);
+	return result;
+}
+
+/*
+ * Whether privacy.erasures has a receipt for the subject: one index probe
+ * for its reference (the keyed hash erasure records it by). With subject
+ * NULL: whether it has one for any subject of the kind.
+ */
+static bool
+probe_erasures(const char *kind, const char *subject, size_t len)
+{
+	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, false);
+	Oid			relid = get_relname_relid("erasures", nsp);
+	StringInfoData buf;
+	uint8_t		mac[PRIVACY_HMAC_LEN];
+	char		hex[PRIVACY_HMAC_LEN * 2 + 1];
+	AttrNumber	kind_att;
+	AttrNumber	ref_att;
+	Relation	rel;
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	ScanKeyData keys[2];
+	bool		found;
+
+	if (!OidIsValid(relid))
+		return false;
+	if (subject != NULL)
+	{
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, kind);
+		appendStringInfoChar(&buf, '\0');
+		appendBinaryStringInfo(&buf, subject, len);
+		privacy_keyed_hash(PRIVACY_KEY_SUBJECT_REF, buf.data, buf.len, mac);
+		hex[hex_encode((const char *) mac, PRIVACY_HMAC_LEN, hex)] = '\0';
+		pfree(buf.data);
+	}
+
+	kind_att = get_attnum(relid, "kind");
+	ref_att = get_attnum(relid, "subject_ref");
+	if (kind_att == InvalidAttrNumber || ref_att == InvalidAttrNumber)
+		elog(ERROR, "table \"%s.erasures\" lacks its kind or subject_ref column", PRIVACY_SCHEMA);
+	rel = table_open(relid, AccessShareLock);
+	snapshot = state_snapshot();
+	ScanKeyEntryInitialize(&keys[0], 0, kind_att, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(kind));
+	if (subject != NULL)
+		ScanKeyEntryInitialize(&keys[1], 0, ref_att, BTEqualStrategyNumber, InvalidOid,
+							   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(hex));
+	{
+		Oid			index = erasures_index(rel, kind_att, ref_att);
+
+		scan = systable_beginscan(rel, index, OidIsValid(index), snapshot,
+								  subject != NULL ? 2 : 1, keys);
+	}
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
+	return found;
+}
+
+/*
+ * Whether the subject (key as text) of the kind was erased; each subject is
+ * looked up once per cache generation, none at all while no subject of the
+ * kind was erased.
+ */
+static bool
+subject_erased(const char *kind, const char *subject, size_t len)
+{
+	SubjectSet *set;
+	int64		ikey;
+	bool		present;
+
+	for (set = erased_sets; set != NULL; set = set->next)
+		if (strcmp(set->kind, kind) == 0)
+			break;
+	if (set == NULL)
+	{
+		set = MemoryContextAllocZero(cache_context, sizeof(SubjectSet));
+		strlcpy(set->kind, kind, NAMEDATALEN);
+		strlcpy(set->status, "erased", sizeof(set->status));
+		set->none = !probe_erasures(kind, NULL, 0);
+		set->next = erased_sets;
+		erased_sets = set;
+	}
+	if (set->none)
+		return false;
+	if (consent_subject_int_key(subject, len, &ikey))
+	{
+		IntEntry   *e = set->ints ? subj_int_lookup(set->ints, ikey) : NULL;
+
+		if (e != NULL)
+			return e->present;
+	}
+	else if (set->texts != NULL)
+	{
+		char	   *copy = pnstrdup(subject, len);
+		TextEntry  *e = subj_text_lookup(set->texts, copy);
+
+		pfree(copy);
+		if (e != NULL)
+			return e->present;
+	}
+	present = probe_erasures(kind, subject, len);
+	set_record(set, subject, len, present);
+	return present;
+}
+
 /* (Re)resolves a call site for the current purpose, role and cache. */
 static void
 resolve_site(CheckSite *site, text *kind, bool first_call)
@@ -713,51 +863,58 @@ check_text(FunctionCallInfo fcinfo, CheckSite **site_out)
 				  set_has_text(site->restricted, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)));
 }
 
-/* Explains why a row may not be written, as an error. */
+/*
+ * Refuses a row that may not be written. Without a purpose, says so; for
+ * any other reason gives one error, naming the purpose but not the reason:
+ * whether the subject withdrew, objected, asked for restriction, was
+ * erased or is not visible is not the writer's to learn.
+ */
 static void
 report_refusal(CheckResult result, const CheckSite *site)
 {
-	switch (result)
-	{
-		case CHECK_OK:
-			return;
-		case CHECK_NO_PURPOSE:
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("cannot write personal data of a subject of kind \"%s\" without a declared purpose",
-							site->kind),
-					 errdetail("The table is protected by purpose-aware row policies."),
-					 errhint("Declare the purpose of the processing with SET privacy.purpose.")));
-			break;
-		case CHECK_NO_SUBJECT:
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("cannot write personal data for purpose \"%s\": its subject of kind \"%s\" is not visible",
-							site->purpose.name, site->kind),
-					 errdetail("The row references a row that this purpose may not process.")));
-			break;
-		case CHECK_RESTRICTED:
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("cannot process personal data of a subject of kind \"%s\" for purpose \"%s\"",
-							site->kind, site->purpose.name),
-					 errdetail("The data subject has asked for restriction of processing (GDPR Art. 18); only purposes allowed under restriction may process the data.")));
-			break;
-		case CHECK_NO_CONSENT:
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("cannot process personal data of a subject of kind \"%s\" for purpose \"%s\"",
-							site->kind, site->purpose.name),
-					 errdetail("The data subject has not given consent to this purpose, or has withdrawn it.")));
-			break;
-		case CHECK_OBJECTED:
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("cannot process personal data of a subject of kind \"%s\" for purpose \"%s\"",
-							site->kind, site->purpose.name),
-					 errdetail("The data subject has objected to processing for this purpose (GDPR Art. 21).")));
-			break;
-	}
+	if (result == CHECK_OK)
+		return;
+	if (result == CHECK_NO_PURPOSE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot write personal data of a subject of kind \"%s\" without a declared purpose",
+						site->kind),
+				 errdetail("The table is protected by purpose-aware row policies."),
+				 errhint("Declare the purpose of the processing with SET privacy.purpose.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("new row belongs to a data subject this purpose may not process"),
+			 errdetail("The table is protected by purpose-aware row policies for subjects of kind \"%s\".",
+					   site->kind),
+			 errhint("Rows are written only for subjects the purpose may process, never for an erased subject; purpose \"%s\" may not write this one.",
+					 site->purpose.name)));
+}
+
+/*
+ * A row the purpose may process may still not be written if its subject
+ * was erased: writing it would attach new personal data to the person.
+ */
+static CheckResult
+check_erased_int8(FunctionCallInfo fcinfo, const CheckSite *site, CheckResult result)
+{
+	char		buf[MAXINT8LEN + 1];
+	int			len;
+
+	if (result != CHECK_OK || !row_is_owned(fcinfo) || PG_ARGISNULL(1))
+		return result;
+	len = pg_lltoa(PG_GETARG_INT64(1), buf);
+	return subject_erased(site->kind, buf, len) ? CHECK_ERASED : CHECK_OK;
+}
+
+static CheckResult
+check_erased_text(FunctionCallInfo fcinfo, const CheckSite *site, CheckResult result)
+{
+	text	   *key;
+
+	if (result != CHECK_OK || !row_is_owned(fcinfo) || PG_ARGISNULL(1))
+		return result;
+	key = PG_GETARG_TEXT_PP(1);
+	return subject_erased(site->kind, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)) ? CHECK_ERASED : CHECK_OK;
 }
 
 /* privacy._may_process(kind text, subject bigint, owned boolean) → boolean */
@@ -785,7 +942,7 @@ privacy_may_write_int8(PG_FUNCTION_ARGS)
 	CheckSite  *site = NULL;
 	CheckResult result = check_int8(fcinfo, &site);
 
-	report_refusal(result, site);
+	report_refusal(check_erased_int8(fcinfo, site, result), site);
 	PG_RETURN_BOOL(true);
 }
 
@@ -796,7 +953,7 @@ privacy_may_write_text(PG_FUNCTION_ARGS)
 	CheckSite  *site = NULL;
 	CheckResult result = check_text(fcinfo, &site);
 
-	report_refusal(result, site);
+	report_refusal(check_erased_text(fcinfo, site, result), site);
 	PG_RETURN_BOOL(true);
 }
 
