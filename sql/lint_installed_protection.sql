@@ -32,9 +32,12 @@ ALTER TABLE shop.orders RENAME COLUMN buyer_id TO customer_id;
 
 -- Each weakening, made by the owner (an ordinary role, who runs lint()
 -- itself), shows in lint() with its hint.
+-- (The fixture's nullable invoice path is reported too, by another check
+-- that nothing here changes: it is left out.)
 CREATE VIEW public.drift AS
 SELECT severity, object, problem, hint FROM privacy.lint()
- WHERE problem ~ 'privacy_purpose|row security|trigger';
+ WHERE problem ~ 'privacy_purpose|row security|trigger'
+   AND problem !~ 'whose columns may be NULL';
 GRANT SELECT ON public.drift TO PUBLIC;
 SET ROLE lip_owner;
 BEGIN;
