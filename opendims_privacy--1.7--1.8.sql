@@ -2258,3 +2258,260 @@ REVOKE ALL ON FUNCTION privacy.pseudonymize(privacy.email),
 	privacy.pseudonymize(privacy.phone),
 	privacy.pseudonymize(privacy.ip_address)
 	FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Unsubscribing: nothing raw about an erased subject, no replays
+------------------------------------------------------------------------------
+
+-- Up to 1.7 a kept unsubscribe token still worked after its subject was
+-- erased: the withdrawal went into the append-only ledger under the raw
+-- key (for a kind keyed by e-mail address, the address, for good), with
+-- forgotten = false and no effect on the state the erasure had moved to
+-- the subject's reference. And each replay of a valid token appended one
+-- more ledger event and one more audit entry.
+--
+-- Now the ledger never records an event under the raw key of a subject
+-- that was erased and does not exist any more: withdraw_consent() refuses
+-- it (grant_consent(), object(), restrict() and lift_restriction() need an
+-- existing subject already), and unsubscribe() answers that there is
+-- nothing to withdraw and records nothing. A subject that exists again
+-- under an erased key (a new customer with the e-mail address of an erased
+-- one) is a subject like any other. Unsubscribing when the last event for
+-- the purpose is a withdrawal already changes nothing either: no ledger
+-- event, no audit entry. withdraw_consent() called by the application still
+-- records every withdrawal it is given: an authorised role may have reason
+-- to record a repeated withdrawal as evidence.
+
+-- Whether a subject (canonical key) was erased and does not exist now.
+CREATE FUNCTION privacy._subject_erased(kind text, subject text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT EXISTS (SELECT FROM privacy.erasures e
+					WHERE e.kind OPERATOR(pg_catalog.=) $1
+					  AND e.subject_ref OPERATOR(pg_catalog.=) privacy.subject_ref($1, $2))
+		   AND NOT privacy._subject_exists($1, $2, false);
+END;
+REVOKE ALL ON FUNCTION privacy._subject_erased(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._subject_erased(text, text) IS
+'Whether a subject, given by its canonical key, was erased and does not exist now';
+
+-- As before, and a withdrawal for an erased subject is refused before
+-- anything is written.
+CREATE OR REPLACE FUNCTION privacy._record(action text, kind text, subject text, purpose text,
+								source text, evidence jsonb)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p privacy.purposes;
+	key text;
+	version text := privacy._policy_version();
+	event_id bigint;
+	actor name := privacy._acting_role();
+BEGIN
+	key := privacy._canonical_subject(kind, subject, action OPERATOR(pg_catalog.<>) 'consent.withdraw');
+	IF action OPERATOR(pg_catalog.=) ANY (ARRAY['consent.grant', 'consent.withdraw']) THEN
+		p := privacy._require_purpose(purpose, ARRAY['consent'],
+									  CASE action WHEN 'consent.grant' THEN 'record consent for'
+												  ELSE 'withdraw consent for' END);
+	ELSIF action OPERATOR(pg_catalog.=) 'objection' THEN
+		p := privacy._require_purpose(purpose, ARRAY['legitimate_interest'], 'record an objection to');
+	END IF;
+	IF source IS NULL OR NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) source) THEN
+		RAISE EXCEPTION 'unrecognized source "%"', source
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Sources are declared by the policy document; privacy.sources lists them.';
+	END IF;
+	IF evidence IS NULL OR pg_catalog.jsonb_typeof(evidence) OPERATOR(pg_catalog.<>) 'object' THEN
+		RAISE EXCEPTION 'evidence must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Describe how the event was captured, for example {"form": "signup", "text_version": "3"}.';
+	END IF;
+
+	PERFORM privacy._lock_subject('consent_ledger', kind, key);
+	IF action OPERATOR(pg_catalog.=) 'consent.withdraw' AND privacy._subject_erased(kind, key) THEN
+		RAISE EXCEPTION 'cannot withdraw consent for a subject of kind "%" that was erased', kind
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The erasure ended every consent of the subject; the ledger keeps its events under the subject''s reference only.',
+				  HINT = 'privacy.erasures holds the receipt of the erasure.';
+	END IF;
+	IF action OPERATOR(pg_catalog.=) 'restriction.lift' AND NOT EXISTS (
+			SELECT FROM privacy._ledger_state s
+			 WHERE s.kind OPERATOR(pg_catalog.=) $2 AND s.purpose OPERATOR(pg_catalog.=) ''
+			   AND s.subject OPERATOR(pg_catalog.=) key) THEN
+		RAISE EXCEPTION 'processing of this subject of kind "%" is not restricted', kind
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'privacy.consent_history() shows the subject''s restrictions.';
+	END IF;
+
+	INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)
+	VALUES (actor, kind, key, action, p.name, source, version, evidence)
+	RETURNING id INTO event_id;
+	PERFORM privacy._audit(actor, action, kind, key, NULL,
+						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+							   'event_id', event_id, 'purpose', p.name, 'source', source,
+							   'policy_version', version)));
+	RETURN event_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy.unsubscribe(token text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	claim record;
+	key text;
+	last_action text;
+	result jsonb;
+BEGIN
+	IF token IS NULL THEN
+		RAISE EXCEPTION 'unsubscribe token must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO STRICT claim FROM privacy._verify_unsubscribe_token(token);
+	key := privacy._canonical_subject(claim.kind, claim.subject, false);
+	result := pg_catalog.jsonb_build_object('kind', claim.kind, 'purpose', claim.purpose);
+	-- Under the subject's ledger lock, so that two replays of a token
+	-- record one withdrawal.
+	PERFORM privacy._lock_subject('consent_ledger', claim.kind, key);
+	IF NOT privacy._subject_exists(claim.kind, key, false) THEN
+		RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', false,
+			'note', 'The subject does not exist any more; there is no consent to withdraw.');
+	END IF;
+	SELECT l.action INTO last_action
+	  FROM privacy.consent_ledger l
+	 WHERE l.kind OPERATOR(pg_catalog.=) claim.kind AND l.subject OPERATOR(pg_catalog.=) key
+	   AND NOT l.forgotten AND l.purpose OPERATOR(pg_catalog.=) claim.purpose
+	 ORDER BY l.id DESC LIMIT 1;
+	IF last_action OPERATOR(pg_catalog.=) 'consent.withdraw' THEN
+		RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', true,
+			'note', 'The consent was withdrawn already; nothing was recorded.');
+	END IF;
+	PERFORM privacy._record('consent.withdraw', claim.kind, key, claim.purpose, 'direct',
+							pg_catalog.jsonb_build_object('via', 'unsubscribe_token'));
+	RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', true);
+END
+$$;
+COMMENT ON FUNCTION privacy.unsubscribe(text) IS
+'Withdraws the consent an unsubscribe token names; needs no other privilege; a forged or altered token is an error and changes nothing; a consent withdrawn already, or a subject that no longer exists, records nothing';
+
+------------------------------------------------------------------------------
+-- Personal-data types inside other types
+------------------------------------------------------------------------------
+
+-- Up to 1.7 a column was classified by its type only when the type was a
+-- personal-data type, a domain over one or an array of one: a column of a
+-- composite type with an e-mail field (or an array of such, a domain over
+-- it, a range over a personal type) was not classified, so it was neither
+-- exported, nor erased, nor reported unprotected by lint(). The types that
+-- hold personal data are now found by following every way one type holds
+-- another, from the personal-data types up: the base type of a domain, the
+-- element type of an array, the attributes of a composite type (a table's
+-- row type included), the subtype of a range and the range of a multirange.
+-- Such a column gets the category of a personal type it holds (the first by
+-- name, when it holds several).
+
+-- Every type that holds a value of a personal-data type, with the category
+-- of that type.
+CREATE FUNCTION privacy._personal_types()
+RETURNS TABLE (type_oid oid, category text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH RECURSIVE holds(held, holder) AS MATERIALIZED (
+		SELECT t.typbasetype, t.oid FROM pg_catalog.pg_type t
+		 WHERE t.typtype OPERATOR(pg_catalog.=) 'd'
+		UNION ALL
+		SELECT t.oid, t.typarray FROM pg_catalog.pg_type t
+		 WHERE t.typarray OPERATOR(pg_catalog.<>) 0::pg_catalog.oid
+		UNION ALL
+		SELECT a.atttypid, t.oid
+		  FROM pg_catalog.pg_type t
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) t.typrelid
+		 WHERE t.typtype OPERATOR(pg_catalog.=) 'c' AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+		UNION ALL
+		SELECT r.rngsubtype, r.rngtypid FROM pg_catalog.pg_range r
+		UNION ALL
+		SELECT r.rngtypid, r.rngmultitypid FROM pg_catalog.pg_range r
+	), personal(type_oid, category) AS (
+		SELECT tc.type_name::pg_catalog.oid, tc.category FROM privacy._type_categories tc
+		UNION
+		SELECT h.holder, p.category
+		  FROM personal p
+		  JOIN holds h ON h.held OPERATOR(pg_catalog.=) p.type_oid
+	)
+	SELECT DISTINCT ON (p.type_oid) p.type_oid, p.category
+	  FROM personal p
+	 ORDER BY p.type_oid, p.category;
+END;
+REVOKE ALL ON FUNCTION privacy._personal_types() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy._personal_types() TO PUBLIC;
+COMMENT ON FUNCTION privacy._personal_types() IS
+'Every type holding a value of a personal-data type (the type itself, a domain, array, composite, range or multirange over one), with the category it classifies its columns into';
+
+CREATE OR REPLACE VIEW privacy.classified_columns AS
+SELECT DISTINCT ON (table_name, column_name)
+	   table_name, column_name, category, source, origin
+  FROM (
+	SELECT cl.table_name, cl.column_name, cl.category, cl.source, 'policy'::text AS origin, 1 AS rank
+	  FROM privacy.classifications cl
+	UNION ALL
+	SELECT l.objoid::pg_catalog.regclass, a.attname, l.label, 'direct', 'label', 2
+	  FROM pg_catalog.pg_seclabel l
+	  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) l.objoid
+									AND a.attnum OPERATOR(pg_catalog.=) l.objsubid
+	 WHERE l.provider OPERATOR(pg_catalog.=) 'privacy'
+	   AND l.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+	   AND l.objsubid OPERATOR(pg_catalog.>) 0
+	UNION ALL
+	SELECT a.attrelid::pg_catalog.regclass, a.attname, pt.category, 'direct', 'type', 3
+	  FROM pg_catalog.pg_attribute a
+	  JOIN privacy._personal_types() pt ON pt.type_oid OPERATOR(pg_catalog.=) a.atttypid
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
+	 WHERE a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+	   AND c.relnamespace OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog'::pg_catalog.regnamespace,
+															 'information_schema'::pg_catalog.regnamespace,
+															 'privacy'::pg_catalog.regnamespace]::pg_catalog.oid[])
+  ) AS all_classifications
+ ORDER BY table_name, column_name, rank;
+COMMENT ON VIEW privacy.classified_columns IS
+'Every column holding personal data: classified by the policy document, a SECURITY LABEL FOR privacy, or its type (a personal-data type, or a domain, array, composite or range holding one)';
+
+-- lint: personal data that export and erasure do not reach: a column of a
+-- materialized view or a foreign table whose type holds a personal-data
+-- type. Only tables and partitioned tables are classified, mapped to
+-- subjects, exported and erased; these keep their copies after an erasure.
+CREATE FUNCTION privacy._lint_unreached_personal_data()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT 'warning',
+		   pg_catalog.format('%s(%s)', privacy._qualified_name(c.oid), pg_catalog.quote_ident(a.attname)),
+		   pg_catalog.format('%s column of type %s holds personal data that export and erasure do not reach',
+							 CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END,
+							 pg_catalog.format_type(a.atttypid, a.atttypmod)),
+		   CASE c.relkind
+				WHEN 'm' THEN pg_catalog.format('Refresh it after each erasure (REFRESH MATERIALIZED VIEW %s), or leave the column out of it.',
+												privacy._qualified_name(c.oid))
+				ELSE 'Erase the subject in the foreign server too, or leave the column out of the foreign table.' END
+	  FROM pg_catalog.pg_attribute a
+	  JOIN privacy._personal_types() pt ON pt.type_oid OPERATOR(pg_catalog.=) a.atttypid
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
+	 WHERE a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['m', 'f']::"char"[])
+	   AND c.relnamespace OPERATOR(pg_catalog.<>) 'privacy'::pg_catalog.regnamespace
+	 ORDER BY 2;
+END;
+REVOKE ALL ON FUNCTION privacy._lint_unreached_personal_data() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy._lint_unreached_personal_data() TO PUBLIC;
+COMMENT ON FUNCTION privacy._lint_unreached_personal_data() IS
+'lint: columns of materialized views and foreign tables holding personal data, which export and erasure do not reach';
