@@ -2451,6 +2451,9 @@ BEGIN ATOMIC
 	  FROM personal p
 	 ORDER BY p.type_oid, p.category;
 END;
+-- Executable by PUBLIC: the view privacy.classified_columns, which any role
+-- may read, calls it as the reading role; it reads only the catalogs and
+-- privacy._type_categories, which PUBLIC may read, and writes nothing.
 REVOKE ALL ON FUNCTION privacy._personal_types() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy._personal_types() TO PUBLIC;
 COMMENT ON FUNCTION privacy._personal_types() IS
@@ -2515,3 +2518,252 @@ REVOKE ALL ON FUNCTION privacy._lint_unreached_personal_data() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy._lint_unreached_personal_data() TO PUBLIC;
 COMMENT ON FUNCTION privacy._lint_unreached_personal_data() IS
 'lint: columns of materialized views and foreign tables holding personal data, which export and erasure do not reach';
+
+------------------------------------------------------------------------------
+-- Requests are completed by what fulfils them; free text stays out of the
+-- append-only evidence
+------------------------------------------------------------------------------
+
+-- Up to 1.7 close_request() set any request to "completed" with any
+-- outcome: a role allowed to close requests recorded an erasure as done
+-- (with a made-up receipt) while the subject still existed, and the
+-- outcome, free text included, went verbatim into the append-only audit
+-- log; erase_subject()'s reason went verbatim into the receipt, which is
+-- append-only too, and into the log.
+--
+-- Now:
+-- * an erasure, access or portability request is completed only by
+--   erase_subject(request_id, reason) or export_subject(request_id), whose
+--   receipt or export summary becomes its outcome (an erasure request of a
+--   subject erased meanwhile is completed by erase_subject(request_id, ...)
+--   with the earlier erasure's receipt);
+-- * close_request(request_id, 'completed') completes a rectification,
+--   restriction or objection request only when the extension recorded the
+--   act that fulfils it since the request was received (a rectification
+--   in the audit log, a restriction or objection in the ledger); the
+--   outcome names that record, and the caller's outcome is kept beside it
+--   as a note;
+-- * close_request(request_id, 'rejected', outcome) needs the reasons, as
+--   a JSON object, kept as the note;
+-- * notes and extension reasons stay in the request's row only, which is
+--   not append-only: erasing the subject replaces them by a keyed hash.
+--   The audit log gets that keyed hash ("note_ref"), which proves what the
+--   note said to whoever holds it, without keeping it;
+-- * an erasure's reason goes into the receipt as given only when it is one
+--   of the grounds of GDPR Art. 17(1) (privacy._erasure_grounds()); any
+--   other text is recorded as "other ground" with its keyed hash.
+
+-- The grounds of GDPR Art. 17(1) an erasure's reason is recorded as.
+CREATE FUNCTION privacy._erasure_grounds()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN ARRAY['no longer necessary', 'consent withdrawn', 'objection', 'objection upheld',
+			 'unlawful processing', 'legal obligation', 'child consent', 'retention period expired'];
+REVOKE ALL ON FUNCTION privacy._erasure_grounds() FROM PUBLIC;
+COMMENT ON FUNCTION privacy._erasure_grounds() IS
+'The erasure reasons recorded as given (grounds of GDPR Art. 17(1)); any other reason is recorded by its keyed hash';
+
+-- The reason an erasure records: a ground of privacy._erasure_grounds() in
+-- its canonical spelling, or "other ground" and the keyed hash of the text
+-- (NULL and blank stay as they are, for the erasure's own error).
+CREATE FUNCTION privacy._erasure_reason(reason text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT CASE
+		WHEN reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN reason
+		WHEN pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.btrim(reason), '\s+', ' ', 'g'))
+			 OPERATOR(pg_catalog.=) ANY (privacy._erasure_grounds())
+			THEN pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.btrim(reason), '\s+', ' ', 'g'))
+		ELSE 'other ground (keyed hash ' OPERATOR(pg_catalog.||) privacy.subject_ref('erasure.reason', reason)
+			 OPERATOR(pg_catalog.||) ')' END;
+END;
+REVOKE ALL ON FUNCTION privacy._erasure_reason(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._erasure_reason(text) IS
+'The reason an erasure records: a ground of GDPR Art. 17(1), or "other ground" with the keyed hash of the text given';
+
+-- The keyed hash standing for a note of a request (privacy._redacted_evidence
+-- of the same value gives the same hash).
+CREATE FUNCTION privacy._note_ref(note jsonb)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN privacy.subject_ref('evidence', note::pg_catalog.text);
+REVOKE ALL ON FUNCTION privacy._note_ref(jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._note_ref(jsonb) IS
+'The keyed hash that stands for a request''s note in the audit log and after its subject''s erasure';
+
+-- After an erasure: the notes and extension reasons of the subject's
+-- requests are replaced by their keyed hashes.
+CREATE FUNCTION privacy._redact_requests(kind text, ref text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE privacy.subject_requests sr
+	   SET outcome = CASE WHEN sr.outcome OPERATOR(pg_catalog.?) 'note'
+						  THEN sr.outcome OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('note',
+								privacy._redacted_evidence(sr.outcome OPERATOR(pg_catalog.->) 'note'))
+						  ELSE sr.outcome END,
+		   extension_reason = CASE WHEN sr.extension_reason IS NOT NULL
+								   THEN 'redacted (keyed hash ' OPERATOR(pg_catalog.||)
+										privacy.subject_ref('request.extension', sr.extension_reason) OPERATOR(pg_catalog.||) ')' END
+	 WHERE sr.kind OPERATOR(pg_catalog.=) $1 AND sr.subject_ref OPERATOR(pg_catalog.=) $2
+	   AND ((sr.outcome OPERATOR(pg_catalog.?) 'note'
+			 AND NOT COALESCE((sr.outcome OPERATOR(pg_catalog.->) 'note' OPERATOR(pg_catalog.->>) 'redacted')::boolean, false))
+			OR (sr.extension_reason IS NOT NULL AND sr.extension_reason NOT LIKE 'redacted (keyed hash %'));
+END;
+REVOKE ALL ON FUNCTION privacy._redact_requests(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._redact_requests(text, text) IS
+'After an erasure: replaces the notes and extension reasons of the subject''s requests by their keyed hashes';
+
+CREATE OR REPLACE FUNCTION privacy.erase_subject(kind text, subject text, reason text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	receipt jsonb;
+BEGIN
+	receipt := privacy._erase_subject(kind, subject, privacy._erasure_reason(reason), NULL);
+	PERFORM privacy._redact_requests(kind, receipt OPERATOR(pg_catalog.->>) 'subject_ref');
+	RETURN receipt;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy.erase_subject(request_id bigint, reason text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r privacy.subject_requests;
+	previous privacy.erasures;
+	receipt jsonb;
+	result jsonb;
+BEGIN
+	r := privacy._open_request_for(request_id, ARRAY['erasure']);
+	IF r.subject IS NULL THEN
+		-- The subject was erased after the request was opened: that
+		-- erasure's receipt is the request's outcome.
+		SELECT * INTO previous FROM privacy.erasures e
+		 WHERE e.kind OPERATOR(pg_catalog.=) r.kind AND e.subject_ref OPERATOR(pg_catalog.=) r.subject_ref
+		 ORDER BY e.id DESC LIMIT 1;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'request % names a subject that no longer exists and has no erasure receipt', request_id
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Close the request as rejected with privacy.close_request(), giving the reasons.';
+		END IF;
+		receipt := pg_catalog.jsonb_build_object('kind', r.kind, 'subject_ref', r.subject_ref, 'changed', false,
+			'already_erased', true, 'erased_at', previous.erased_at, 'erasure_id', previous.id,
+			'request_id', r.id, 'tables', '[]'::jsonb,
+			'note', 'The subject was erased before; nothing more was found to erase.');
+		result := (previous.receipt OPERATOR(pg_catalog.-) 'tables'::text OPERATOR(pg_catalog.-) 'ledgers'::text)
+				   OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('erasure_id', previous.id);
+	ELSE
+		receipt := privacy._erase_subject(r.kind, r.subject, privacy._erasure_reason(reason), r.id);
+		result := receipt OPERATOR(pg_catalog.-) 'tables'::text OPERATOR(pg_catalog.-) 'ledgers'::text;
+	END IF;
+	UPDATE privacy.subject_requests sr
+	   SET status = 'completed', completed_at = pg_catalog.now(), outcome = result
+	 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
+	PERFORM privacy._redact_requests(r.kind, r.subject_ref);
+	PERFORM privacy._audit(SESSION_USER, 'request.completed', r.kind, NULL, r.id,
+						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('right', 'erasure',
+								'erasure_id', previous.id)));
+	RETURN receipt;
+END
+$$;
+COMMENT ON FUNCTION privacy.erase_subject(bigint, text) IS
+'Runs the erasure an erasure request asks for and marks the request completed, with the receipt as its outcome (the earlier receipt if the subject was erased meanwhile)';
+
+CREATE OR REPLACE FUNCTION privacy.close_request(request_id bigint, status text, outcome jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r privacy.subject_requests;
+	evidence jsonb := '{}';
+	found_id bigint;
+	summary jsonb;
+BEGIN
+	IF status IS NULL OR status OPERATOR(pg_catalog.<>) ALL (ARRAY['completed', 'rejected']) THEN
+		RAISE EXCEPTION 'a request is closed as "completed" or "rejected"'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	outcome := COALESCE(outcome, '{}');
+	IF pg_catalog.jsonb_typeof(outcome) OPERATOR(pg_catalog.<>) 'object' THEN
+		RAISE EXCEPTION 'the outcome of a request must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"reason": "manifestly unfounded"}.';
+	END IF;
+	SELECT * INTO r FROM privacy.subject_requests sr WHERE sr.id OPERATOR(pg_catalog.=) request_id FOR UPDATE;
+	IF NOT FOUND OR r.status OPERATOR(pg_catalog.<>) 'open' THEN
+		RAISE EXCEPTION 'request % does not exist or is not open', request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+
+	IF status OPERATOR(pg_catalog.=) 'rejected' THEN
+		IF outcome OPERATOR(pg_catalog.=) '{}'::jsonb THEN
+			RAISE EXCEPTION 'a rejected request needs the reasons for the rejection'
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'GDPR Art. 12(4) requires telling the subject why no action is taken.',
+					  HINT = 'Give them as the outcome, for example {"reason": "manifestly unfounded"}.';
+		END IF;
+	ELSIF r.request_right OPERATOR(pg_catalog.=) ANY (ARRAY['erasure', 'access', 'portability']) THEN
+		RAISE EXCEPTION 'cannot close request % as completed: it asks for %, which only its fulfilment completes',
+			request_id, r.request_right
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The receipt of the erasure or the summary of the export becomes the request''s outcome.',
+				  HINT = CASE r.request_right WHEN 'erasure'
+						 THEN pg_catalog.format('Run privacy.erase_subject(%s, reason), or close the request as rejected with the reasons.', request_id)
+						 ELSE pg_catalog.format('Run privacy.export_subject(%s), or close the request as rejected with the reasons.', request_id) END;
+	ELSE
+		-- The act that fulfils the request, recorded since its receipt.
+		IF r.request_right OPERATOR(pg_catalog.=) 'rectification' THEN
+			SELECT a.id INTO found_id FROM privacy.audit_log a
+			 WHERE a.action OPERATOR(pg_catalog.=) 'rectification'
+			   AND a.subject_ref OPERATOR(pg_catalog.=) r.subject_ref
+			   AND a.logged_at OPERATOR(pg_catalog.>=) r.received_at
+			 ORDER BY a.id DESC LIMIT 1;
+			evidence := pg_catalog.jsonb_build_object('audit_id', found_id);
+		ELSE
+			SELECT l.id INTO found_id FROM privacy.consent_ledger l
+			 WHERE l.kind OPERATOR(pg_catalog.=) r.kind
+			   AND l.subject OPERATOR(pg_catalog.=) ANY (ARRAY[r.subject, r.subject_ref])
+			   AND l.subject OPERATOR(pg_catalog.=) CASE WHEN l.forgotten THEN r.subject_ref ELSE r.subject END
+			   AND l.action OPERATOR(pg_catalog.=) CASE r.request_right WHEN 'restriction' THEN 'restriction' ELSE 'objection' END
+			   AND l.recorded_at OPERATOR(pg_catalog.>=) r.received_at
+			 ORDER BY l.id DESC LIMIT 1;
+			evidence := pg_catalog.jsonb_build_object('ledger_event_id', found_id);
+		END IF;
+		IF found_id IS NULL THEN
+			RAISE EXCEPTION 'cannot close request % as completed: no % of its subject was recorded since it was received',
+				request_id, r.request_right
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = CASE r.request_right
+							 WHEN 'rectification' THEN 'Rectify the data in a protected table (its rectification trigger records it), or close the request as rejected with the reasons.'
+							 WHEN 'restriction' THEN 'Record it with privacy.restrict(), or close the request as rejected with the reasons.'
+							 ELSE 'Record it with privacy.object(), or close the request as rejected with the reasons.' END;
+		END IF;
+	END IF;
+
+	summary := pg_catalog.jsonb_build_object('right', r.request_right) OPERATOR(pg_catalog.||) evidence;
+	IF outcome OPERATOR(pg_catalog.<>) '{}'::jsonb THEN
+		evidence := evidence OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('note', outcome);
+		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('note_ref', privacy._note_ref(outcome));
+	END IF;
+	UPDATE privacy.subject_requests sr
+	   SET status = close_request.status, completed_at = pg_catalog.now(), outcome = evidence
+	 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
+	PERFORM privacy._audit(SESSION_USER, 'request.' OPERATOR(pg_catalog.||) status, NULL, NULL, request_id, summary);
+END
+$$;
+COMMENT ON FUNCTION privacy.close_request(bigint, text, jsonb) IS
+'Rejects a request with the reasons, or completes a rectification, restriction or objection request whose fulfilment was recorded; erasure, access and portability requests are completed by erase_subject() and export_subject()';

@@ -18,9 +18,12 @@ SELECT subject, subject_ref = privacy.subject_ref('customer', '3') AS canonical_
 SELECT r ->> 'rows_deleted' AS deleted, r ->> 'subject_ref' = privacy.subject_ref('customer', '3') AS canonical_ref
   FROM privacy.erase_subject('customer', '03', 'consent withdrawn') r;
 SELECT subject IS NULL AS key_dropped, status FROM privacy.subject_requests WHERE id = :request_3;
-SELECT privacy.erase_subject(:request_3, 'consent withdrawn');
-SELECT privacy.close_request(:request_3, 'completed', '{"note": "erased before"}');
-SELECT status FROM privacy.subject_requests WHERE id = :request_3;
+-- The request is completed by erase_subject() with the earlier receipt.
+SELECT r ->> 'already_erased' AS already_erased, r ->> 'changed' AS changed,
+       r ->> 'subject_ref' = privacy.subject_ref('customer', '3') AS canonical_ref
+  FROM privacy.erase_subject(:request_3, 'consent withdrawn') r;
+SELECT status, outcome ->> 'erasure_id' = (SELECT max(id)::text FROM privacy.erasures) AS outcome_is_receipt
+  FROM privacy.subject_requests WHERE id = :request_3;
 
 -- Erasing '02' and then '2': one reference, and the second knows the
 -- first (already_erased), even though the row is gone.
