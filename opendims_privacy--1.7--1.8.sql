@@ -2274,7 +2274,9 @@ REVOKE ALL ON FUNCTION privacy.pseudonymize(privacy.email),
 -- that was erased and does not exist any more: withdraw_consent() refuses
 -- it (grant_consent(), object(), restrict() and lift_restriction() need an
 -- existing subject already), and unsubscribe() answers that there is
--- nothing to withdraw and records nothing. A subject that exists again
+-- nothing to withdraw and records nothing. (A subject the application
+-- deleted without erase_subject() is still in the ledger under its key; a
+-- withdrawal for it is recorded as before.) A subject that exists again
 -- under an erased key (a new customer with the e-mail address of an erased
 -- one) is a subject like any other. Unsubscribing when the last event for
 -- the purpose is a withdrawal already changes nothing either: no ledger
@@ -2282,17 +2284,24 @@ REVOKE ALL ON FUNCTION privacy.pseudonymize(privacy.email),
 -- records every withdrawal it is given: an authorised role may have reason
 -- to record a repeated withdrawal as evidence.
 
--- Whether a subject (canonical key) was erased and does not exist now.
+-- Whether a subject (canonical key) was erased and does not exist now. The
+-- anchor table is read only for a subject that has an erasure receipt: a
+-- withdrawal or unsubscribe of any other subject goes through while another
+-- session keeps the anchor table locked.
 CREATE FUNCTION privacy._subject_erased(kind text, subject text)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT EXISTS (SELECT FROM privacy.erasures e
-					WHERE e.kind OPERATOR(pg_catalog.=) $1
-					  AND e.subject_ref OPERATOR(pg_catalog.=) privacy.subject_ref($1, $2))
-		   AND NOT privacy._subject_exists($1, $2, false);
-END;
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM privacy.erasures e
+					WHERE e.kind OPERATOR(pg_catalog.=) _subject_erased.kind
+					  AND e.subject_ref OPERATOR(pg_catalog.=) privacy.subject_ref(_subject_erased.kind, subject)) THEN
+		RETURN false;
+	END IF;
+	RETURN NOT privacy._subject_exists(kind, subject, false);
+END
+$$;
 REVOKE ALL ON FUNCTION privacy._subject_erased(text, text) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._subject_erased(text, text) IS
 'Whether a subject, given by its canonical key, was erased and does not exist now';
@@ -2381,9 +2390,9 @@ BEGIN
 	-- Under the subject's ledger lock, so that two replays of a token
 	-- record one withdrawal.
 	PERFORM privacy._lock_subject('consent_ledger', claim.kind, key);
-	IF NOT privacy._subject_exists(claim.kind, key, false) THEN
+	IF privacy._subject_erased(claim.kind, key) THEN
 		RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', false,
-			'note', 'The subject does not exist any more; there is no consent to withdraw.');
+			'note', 'The subject was erased; there is no consent to withdraw.');
 	END IF;
 	SELECT l.action INTO last_action
 	  FROM privacy.consent_ledger l
@@ -2400,7 +2409,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.unsubscribe(text) IS
-'Withdraws the consent an unsubscribe token names; needs no other privilege; a forged or altered token is an error and changes nothing; a consent withdrawn already, or a subject that no longer exists, records nothing';
+'Withdraws the consent an unsubscribe token names; needs no other privilege; a forged or altered token is an error and changes nothing; a consent withdrawn already, or an erased subject, records nothing';
 
 ------------------------------------------------------------------------------
 -- Personal-data types inside other types
