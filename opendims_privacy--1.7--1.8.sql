@@ -2561,6 +2561,10 @@ COMMENT ON FUNCTION privacy._lint_unreached_personal_data() IS
 -- * an erasure's reason goes into the receipt as given only when it is one
 --   of the grounds of GDPR Art. 17(1) (privacy._erasure_grounds()); any
 --   other text is recorded as "other ground" with its keyed hash.
+-- * a legal hold on a subject is named in the audit log by the keyed hash
+--   of its case reference (its row keeps the reference);
+-- * an access or portability request of a subject erased since it was
+--   opened cannot be exported: it is rejected, with the reasons.
 
 -- The grounds of GDPR Art. 17(1) an erasure's reason is recorded as.
 CREATE FUNCTION privacy._erasure_grounds()
@@ -2776,3 +2780,133 @@ END
 $$;
 COMMENT ON FUNCTION privacy.close_request(bigint, text, jsonb) IS
 'Rejects a request with the reasons, or completes a rectification, restriction or objection request whose fulfilment was recorded; erasure, access and portability requests are completed by erase_subject() and export_subject()';
+
+-- A legal hold on a subject names its case in the audit log by the keyed
+-- hash of its reference ("reference_ref"): a reference is free text and may
+-- name the person. The hold's row keeps the reference itself. A hold on a
+-- table names no subject; its entries keep the reference as given.
+CREATE FUNCTION privacy._hold_reference_ref(reference text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN privacy.subject_ref('hold.reference', reference);
+REVOKE ALL ON FUNCTION privacy._hold_reference_ref(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._hold_reference_ref(text) IS
+'The keyed hash that stands for the reference of a legal hold on a subject in the audit log';
+
+CREATE OR REPLACE FUNCTION privacy.place_hold(kind text, subject text, reason text, reference text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	key text;
+	ref text;
+	hold_id bigint;
+BEGIN
+	-- Every argument is checked before the row is written, so that no
+	-- constraint's error shows the row (and the key) in its detail.
+	IF kind IS NULL OR subject IS NULL OR reason IS NULL OR reference IS NULL THEN
+		RAISE EXCEPTION 'kind, subject, reason and reference must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF reason = '' OR reference = '' THEN
+		RAISE EXCEPTION 'a legal hold needs a reason and a reference'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give the reason for the hold and the reference of the case or order behind it.';
+	END IF;
+	key := privacy._canonical_subject(kind, subject, true);
+	ref := privacy.subject_ref(kind, key);
+	-- A hold on a subject erased while held names it by reference only.
+	IF EXISTS (SELECT FROM privacy.legal_holds h
+				WHERE h.released_at IS NULL AND h.kind = place_hold.kind AND h.subject_ref = ref
+				  AND h.reference = place_hold.reference) THEN
+		RAISE EXCEPTION 'the subject of kind "%" is already held under reference "%"', kind, reference
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'privacy.legal_holds lists the holds in force.';
+	END IF;
+	INSERT INTO privacy.legal_holds (kind, subject, subject_ref, reason, reference)
+	VALUES (kind, key, ref, reason, reference)
+	RETURNING id INTO hold_id;
+	PERFORM privacy._audit(SESSION_USER, 'retention.hold.place', kind, key, NULL,
+						   pg_catalog.jsonb_build_object('hold_id', hold_id,
+														 'reference_ref', privacy._hold_reference_ref(reference)));
+	RETURN hold_id;
+EXCEPTION WHEN unique_violation THEN
+	RAISE EXCEPTION 'the subject of kind "%" is already held under reference "%"', kind, reference
+		USING ERRCODE = 'duplicate_object',
+			  HINT = 'privacy.legal_holds lists the holds in force.';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy.release_hold(hold_id bigint, reason text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h privacy.legal_holds;
+BEGIN
+	IF hold_id IS NULL OR reason IS NULL THEN
+		RAISE EXCEPTION 'hold id and reason must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO h FROM privacy.legal_holds lh WHERE lh.id OPERATOR(pg_catalog.=) hold_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'legal hold % does not exist', hold_id
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'privacy.legal_holds lists the holds.';
+	END IF;
+	IF h.released_at IS NOT NULL THEN
+		RAISE EXCEPTION 'legal hold % was already released', hold_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('It was released by %s.', h.released_by),
+				  HINT = 'privacy.legal_holds lists the holds in force.';
+	END IF;
+	IF reason OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'releasing a legal hold needs a reason'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Say why the hold ends, for example that the case was closed.';
+	END IF;
+	UPDATE privacy.legal_holds lh
+	   SET released_at = pg_catalog.now(), released_by = SESSION_USER, release_reason = release_hold.reason
+	 WHERE lh.id OPERATOR(pg_catalog.=) hold_id;
+	PERFORM privacy._audit(SESSION_USER, 'retention.hold.release', h.kind, h.subject, NULL,
+						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+							'hold_id', h.id, 'table', privacy._qualified_name(h.table_name),
+							'reference', CASE WHEN h.table_name IS NOT NULL THEN h.reference END,
+							'reference_ref', CASE WHEN h.table_name IS NULL
+												  THEN privacy._hold_reference_ref(h.reference) END)));
+END
+$$;
+
+-- An access or portability request of a subject erased since it was opened
+-- cannot be answered with an export: it is rejected, with the reasons.
+CREATE OR REPLACE FUNCTION privacy.export_subject(request_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r privacy.subject_requests;
+	result jsonb;
+BEGIN
+	r := privacy._open_request_for(request_id, ARRAY['access', 'portability']);
+	IF r.subject IS NULL THEN
+		RAISE EXCEPTION 'request % names a subject that was erased', request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Close the request as rejected with privacy.close_request(), giving the reasons.';
+	END IF;
+	result := privacy._export_subject(r.kind, r.subject, r.id);
+	UPDATE privacy.subject_requests sr
+	   SET status = 'completed', completed_at = pg_catalog.now(),
+		   outcome = pg_catalog.jsonb_build_object('exported_tables',
+				(SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(result OPERATOR(pg_catalog.->) 'data')))
+	 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
+	PERFORM privacy._audit(SESSION_USER, 'request.completed', r.kind, r.subject, r.id,
+						   pg_catalog.jsonb_build_object('right', r.request_right));
+	RETURN result;
+END
+$$;

@@ -46,8 +46,11 @@ CALL privacy.enforce_retention();
 SELECT count(*) AS invoices_left FROM shop.invoices;
 SELECT count(*) FILTER (WHERE delivery_address IS NOT NULL) AS orders_kept FROM shop.orders;
 
--- Holds are audited, with a subject reference instead of the subject.
-SELECT action, subject_ref IS NOT NULL AS names_subject, summary
+-- Holds are audited, with a subject reference instead of the subject, and
+-- a subject hold's case reference by its keyed hash.
+SELECT action, subject_ref IS NOT NULL AS names_subject,
+       summary ->> 'reference_ref' = privacy._hold_reference_ref('Case 2026-17') AS reference_hashed,
+       summary - 'reference_ref' AS summary
   FROM privacy.audit_log WHERE action LIKE 'retention.hold%' ORDER BY id;
 SELECT count(*) AS raw_subject_in_log FROM privacy.audit_log
  WHERE action LIKE 'retention.hold%' AND summary::text LIKE '%"2"%';

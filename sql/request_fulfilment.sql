@@ -86,6 +86,18 @@ SELECT r.outcome -> 'note' ->> 'evidence_ref' = a.summary ->> 'note_ref' AS same
 SELECT count(*) AS free_text_in_requests FROM privacy.subject_requests
  WHERE outcome::text ~* 'unique' OR extension_reason ~* 'unique';
 
+-- An access request of a subject erased since is rejected, not exported;
+-- a hold's case reference, free text too, reaches the log as a keyed hash.
+SELECT privacy.open_request('customer', '1', 'access') AS access_1 \gset
+SELECT privacy.place_hold('customer', '1', 'Dispute with Ada Unique', 'Case Ada Lovelace-Unique') AS hold_1 \gset
+SELECT privacy.release_hold(:hold_1, 'Settled with Ada Unique');
+SELECT (privacy.erase_subject('customer', '1', 'consent withdrawn') ->> 'changed')::boolean AS erased;
+SELECT privacy.export_subject(:access_1);
+SELECT privacy.close_request(:access_1, 'rejected', '{"reason": "subject erased before the export"}');
+SELECT action, summary ->> 'reference_ref' = privacy._hold_reference_ref('Case Ada Lovelace-Unique') AS reference_hashed
+  FROM privacy.audit_log WHERE action LIKE 'retention.hold.%' ORDER BY id;
+SELECT count(*) AS free_text_in_log FROM privacy.audit_log WHERE summary::text ~* 'unique';
+
 SET client_min_messages = warning;
 DROP OWNED BY desk_clerk;
 DROP ROLE desk_clerk;
