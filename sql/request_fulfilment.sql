@@ -6,7 +6,9 @@ CREATE EXTENSION opendims_privacy CASCADE;
 RESET client_min_messages;
 \i test/fixtures/shop_schema.sql
 \set doc `cat test/fixtures/shop-policy.json`
-SELECT (privacy.apply_policy(:'doc') ->> 'changed')::boolean AS applied;
+-- (with a purpose based on legitimate interest, which a subject may object to)
+SELECT (privacy.apply_policy((:'doc'::jsonb || jsonb_build_object('purposes', (:'doc'::jsonb -> 'purposes')
+		|| '[{"name": "analytics", "legal_basis": "legitimate_interest"}]'::jsonb))::text) ->> 'changed')::boolean AS applied;
 \i test/fixtures/shop_data.sql
 \set SHOW_CONTEXT never
 
@@ -85,6 +87,14 @@ SELECT r.outcome -> 'note' ->> 'evidence_ref' = a.summary ->> 'note_ref' AS same
  WHERE r.id = :portability_2;
 SELECT count(*) AS free_text_in_requests FROM privacy.subject_requests
  WHERE outcome::text ~* 'unique' OR extension_reason ~* 'unique';
+
+-- An objection request is completed once the objection is recorded.
+SELECT privacy.open_request('customer', '1', 'objection', now() - interval '1 hour') AS objection_1 \gset
+SELECT privacy.close_request(:objection_1, 'completed');
+SELECT privacy.object('customer', '1', 'analytics') AS objection_event \gset
+SELECT privacy.close_request(:objection_1, 'completed');
+SELECT status, (outcome ->> 'ledger_event_id')::bigint = :objection_event AS names_objection
+  FROM privacy.requests WHERE id = :objection_1;
 
 -- An access request of a subject erased since is rejected, not exported;
 -- a hold's case reference, free text too, reaches the log as a keyed hash.
