@@ -2428,11 +2428,13 @@ COMMENT ON FUNCTION privacy.unsubscribe(text) IS
 -- name, when it holds several).
 
 -- Every type that holds a value of a personal-data type, with the category
--- of that type.
+-- of that type. (Without JIT: the catalog scans are estimated costly enough
+-- to be compiled, which takes several times as long as running them.)
 CREATE FUNCTION privacy._personal_types()
 RETURNS TABLE (type_oid oid, category text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 BEGIN ATOMIC
 	WITH RECURSIVE holds(held, holder) AS MATERIALIZED (
 		SELECT t.typbasetype, t.oid FROM pg_catalog.pg_type t
