@@ -2557,9 +2557,9 @@ COMMENT ON FUNCTION privacy._lint_unreached_personal_data() IS
 -- * close_request(request_id, 'rejected', outcome) needs the reasons, as
 --   a JSON object, kept as the note;
 -- * notes and extension reasons stay in the request's row only, which is
---   not append-only: erasing the subject replaces them by a keyed hash.
---   The audit log gets that keyed hash ("note_ref"), which proves what the
---   note said to whoever holds it, without keeping it;
+--   not append-only: erasing the subject replaces them by keyed hashes.
+--   The audit log gets the note's keyed hash ("note_ref"), which proves
+--   what the note said to whoever holds it, without keeping it;
 -- * an erasure's reason goes into the receipt as given only when it is one
 --   of the grounds of GDPR Art. 17(1) (privacy._erasure_grounds()); any
 --   other text is recorded as "other ground" with its keyed hash.
@@ -2599,8 +2599,8 @@ REVOKE ALL ON FUNCTION privacy._erasure_reason(text) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._erasure_reason(text) IS
 'The reason an erasure records: a ground of GDPR Art. 17(1), or "other ground" with the keyed hash of the text given';
 
--- The keyed hash standing for a note of a request (privacy._redacted_evidence
--- of the same value gives the same hash).
+-- The keyed hash standing for the note of a request in the audit log and,
+-- once its subject is erased, in the request.
 CREATE FUNCTION privacy._note_ref(note jsonb)
 RETURNS text
 LANGUAGE sql STABLE
@@ -2610,8 +2610,11 @@ REVOKE ALL ON FUNCTION privacy._note_ref(jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._note_ref(jsonb) IS
 'The keyed hash that stands for a request''s note in the audit log and after its subject''s erasure';
 
--- After an erasure: the notes and extension reasons of the subject's
--- requests are replaced by their keyed hashes.
+-- After an erasure: the note of each of the subject's requests is replaced
+-- by its keyed hash ("note_ref", the one the audit log holds), and each
+-- extension reason by a text naming its keyed hash. Whatever a caller put
+-- in a note stays under "note", so a redacted request is one without it; an
+-- extension reason is redacted unless it is exactly such a text.
 CREATE FUNCTION privacy._redact_requests(kind text, ref text)
 RETURNS void
 LANGUAGE sql
@@ -2619,16 +2622,18 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	UPDATE privacy.subject_requests sr
 	   SET outcome = CASE WHEN sr.outcome OPERATOR(pg_catalog.?) 'note'
-						  THEN sr.outcome OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('note',
-								privacy._redacted_evidence(sr.outcome OPERATOR(pg_catalog.->) 'note'))
+						  THEN (sr.outcome OPERATOR(pg_catalog.-) 'note'::text) OPERATOR(pg_catalog.||)
+							   pg_catalog.jsonb_build_object('note_ref',
+									privacy._note_ref(sr.outcome OPERATOR(pg_catalog.->) 'note'))
 						  ELSE sr.outcome END,
-		   extension_reason = CASE WHEN sr.extension_reason IS NOT NULL
-								   THEN 'redacted (keyed hash ' OPERATOR(pg_catalog.||)
+		   extension_reason = CASE WHEN sr.extension_reason IS NULL
+									 OR sr.extension_reason OPERATOR(pg_catalog.~) '^redacted \(keyed hash [0-9a-f]{64}\)$'
+								   THEN sr.extension_reason
+								   ELSE 'redacted (keyed hash ' OPERATOR(pg_catalog.||)
 										privacy.subject_ref('request.extension', sr.extension_reason) OPERATOR(pg_catalog.||) ')' END
 	 WHERE sr.kind OPERATOR(pg_catalog.=) $1 AND sr.subject_ref OPERATOR(pg_catalog.=) $2
-	   AND ((sr.outcome OPERATOR(pg_catalog.?) 'note'
-			 AND NOT COALESCE((sr.outcome OPERATOR(pg_catalog.->) 'note' OPERATOR(pg_catalog.->>) 'redacted')::boolean, false))
-			OR (sr.extension_reason IS NOT NULL AND sr.extension_reason NOT LIKE 'redacted (keyed hash %'));
+	   AND (sr.outcome OPERATOR(pg_catalog.?) 'note'
+			OR NOT sr.extension_reason OPERATOR(pg_catalog.~) '^redacted \(keyed hash [0-9a-f]{64}\)$');
 END;
 REVOKE ALL ON FUNCTION privacy._redact_requests(text, text) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._redact_requests(text, text) IS
