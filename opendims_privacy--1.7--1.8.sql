@@ -2563,8 +2563,10 @@ COMMENT ON FUNCTION privacy._lint_unreached_personal_data() IS
 -- * an erasure's reason goes into the receipt as given only when it is one
 --   of the grounds of GDPR Art. 17(1) (privacy._erasure_grounds()); any
 --   other text is recorded as "other ground" with its keyed hash.
--- * a legal hold on a subject is named in the audit log by the keyed hash
---   of its case reference (its row keeps the reference);
+-- * a legal hold on a subject is named in the audit log and in erasure
+--   receipts by the keyed hash of its case reference; once the subject is erased and the hold
+--   released, its row keeps keyed hashes of its reason, reference and
+--   release reason only;
 -- * an access or portability request of a subject erased since it was
 --   opened cannot be exported: it is rejected, with the reasons.
 
@@ -2610,12 +2612,45 @@ REVOKE ALL ON FUNCTION privacy._note_ref(jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._note_ref(jsonb) IS
 'The keyed hash that stands for a request''s note in the audit log and after its subject''s erasure';
 
--- After an erasure: the note of each of the subject's requests is replaced
--- by its keyed hash ("note_ref", the one the audit log holds), and each
--- extension reason by a text naming its keyed hash. Whatever a caller put
--- in a note stays under "note", so a redacted request is one without it; an
--- extension reason is redacted unless it is exactly such a text.
-CREATE FUNCTION privacy._redact_requests(kind text, ref text)
+-- A legal hold on a subject names its case in the audit log by the keyed
+-- hash of its reference ("reference_ref"): a reference is free text and may
+-- name the person. The hold's row keeps the reference itself until the
+-- subject is erased and the hold released. A hold on a table names no
+-- subject; its entries keep the reference as given.
+CREATE FUNCTION privacy._hold_reference_ref(reference text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN privacy.subject_ref('hold.reference', reference);
+REVOKE ALL ON FUNCTION privacy._hold_reference_ref(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._hold_reference_ref(text) IS
+'The keyed hash that stands for the reference of a legal hold on a subject in the audit log';
+
+-- Free text kept with an erased subject's requests and released holds,
+-- replaced by keyed hashes once the subject is erased (and, for a hold on a
+-- subject erased while held, once the hold is released):
+-- * the note of each request becomes its keyed hash ("note_ref", the one
+--   the audit log holds). Whatever a caller put in a note stays under
+--   "note", so a redacted request is one without it;
+-- * an extension reason, and a released hold's reason, reference and
+--   release reason, become a text naming their keyed hash (a reference's
+--   is the audit log's "reference_ref"); a text already of exactly that
+--   form is left as it is.
+-- A hold in force keeps its reason and reference: they are what keeps the
+-- subject's rows.
+CREATE FUNCTION privacy._redacted_text(what text, value text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN value IS NULL OR value OPERATOR(pg_catalog.~) '^redacted \(keyed hash [0-9a-f]{64}\)$' THEN value
+			ELSE 'redacted (keyed hash ' OPERATOR(pg_catalog.||)
+				 CASE what WHEN 'hold.reference' THEN privacy._hold_reference_ref(value)
+						   ELSE privacy.subject_ref(what, value) END OPERATOR(pg_catalog.||) ')' END;
+REVOKE ALL ON FUNCTION privacy._redacted_text(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._redacted_text(text, text) IS
+'Free text of an erased subject replaced by a text naming its keyed hash (unchanged if it is such a text already)';
+
+CREATE FUNCTION privacy._redact_erased_subject_text(kind text, ref text)
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
@@ -2626,18 +2661,42 @@ BEGIN ATOMIC
 							   pg_catalog.jsonb_build_object('note_ref',
 									privacy._note_ref(sr.outcome OPERATOR(pg_catalog.->) 'note'))
 						  ELSE sr.outcome END,
-		   extension_reason = CASE WHEN sr.extension_reason IS NULL
-									 OR sr.extension_reason OPERATOR(pg_catalog.~) '^redacted \(keyed hash [0-9a-f]{64}\)$'
-								   THEN sr.extension_reason
-								   ELSE 'redacted (keyed hash ' OPERATOR(pg_catalog.||)
-										privacy.subject_ref('request.extension', sr.extension_reason) OPERATOR(pg_catalog.||) ')' END
+		   extension_reason = privacy._redacted_text('request.extension', sr.extension_reason)
 	 WHERE sr.kind OPERATOR(pg_catalog.=) $1 AND sr.subject_ref OPERATOR(pg_catalog.=) $2
 	   AND (sr.outcome OPERATOR(pg_catalog.?) 'note'
-			OR NOT sr.extension_reason OPERATOR(pg_catalog.~) '^redacted \(keyed hash [0-9a-f]{64}\)$');
+			OR sr.extension_reason IS DISTINCT FROM privacy._redacted_text('request.extension', sr.extension_reason));
+	UPDATE privacy.legal_holds h
+	   SET reason = privacy._redacted_text('hold.reason', h.reason),
+		   reference = privacy._redacted_text('hold.reference', h.reference),
+		   release_reason = privacy._redacted_text('hold.release_reason', h.release_reason)
+	 WHERE h.kind OPERATOR(pg_catalog.=) $1 AND h.subject_ref OPERATOR(pg_catalog.=) $2
+	   AND h.released_at IS NOT NULL
+	   AND (h.reason, h.reference, h.release_reason) IS DISTINCT FROM
+		   (privacy._redacted_text('hold.reason', h.reason), privacy._redacted_text('hold.reference', h.reference),
+			privacy._redacted_text('hold.release_reason', h.release_reason));
 END;
-REVOKE ALL ON FUNCTION privacy._redact_requests(text, text) FROM PUBLIC;
-COMMENT ON FUNCTION privacy._redact_requests(text, text) IS
-'After an erasure: replaces the notes and extension reasons of the subject''s requests by their keyed hashes';
+REVOKE ALL ON FUNCTION privacy._redact_erased_subject_text(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._redact_erased_subject_text(text, text) IS
+'After an erasure: replaces the notes and extension reasons of the subject''s requests, and the reasons and references of its released holds, by keyed hashes';
+
+-- An erasure receipt, append-only, names the hold that keeps a table's rows
+-- of the subject: a hold on the subject by the keyed hash of its reference
+-- (as its row will once released), a hold on the table by its reference.
+CREATE OR REPLACE FUNCTION privacy._hold_reference(kind text, subject text, rel regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT CASE WHEN h.table_name IS NULL THEN privacy._redacted_text('hold.reference', h.reference)
+				ELSE h.reference END
+	  FROM privacy.legal_holds h
+	 WHERE h.released_at IS NULL
+	   AND (h.table_name OPERATOR(pg_catalog.=) $3
+			OR (h.kind OPERATOR(pg_catalog.=) $1 AND h.subject_ref OPERATOR(pg_catalog.=) privacy.subject_ref($1, $2)))
+	 ORDER BY h.table_name IS NULL, h.placed_at, h.id
+	 LIMIT 1;
+END;
 
 CREATE OR REPLACE FUNCTION privacy.erase_subject(kind text, subject text, reason text)
 RETURNS jsonb
@@ -2649,7 +2708,7 @@ DECLARE
 	receipt jsonb;
 BEGIN
 	receipt := privacy._erase_subject(kind, subject, privacy._erasure_reason(reason), NULL);
-	PERFORM privacy._redact_requests(kind, receipt OPERATOR(pg_catalog.->>) 'subject_ref');
+	PERFORM privacy._redact_erased_subject_text(kind, receipt OPERATOR(pg_catalog.->>) 'subject_ref');
 	RETURN receipt;
 END
 $$;
@@ -2691,7 +2750,7 @@ BEGIN
 	UPDATE privacy.subject_requests sr
 	   SET status = 'completed', completed_at = pg_catalog.now(), outcome = result
 	 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
-	PERFORM privacy._redact_requests(r.kind, r.subject_ref);
+	PERFORM privacy._redact_erased_subject_text(r.kind, r.subject_ref);
 	PERFORM privacy._audit(SESSION_USER, 'request.completed', r.kind, NULL, r.id,
 						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('right', 'erasure',
 								'erasure_id', previous.id)));
@@ -2788,18 +2847,6 @@ $$;
 COMMENT ON FUNCTION privacy.close_request(bigint, text, jsonb) IS
 'Rejects a request with the reasons, or completes a rectification, restriction or objection request whose fulfilment was recorded; erasure, access and portability requests are completed by erase_subject() and export_subject()';
 
--- A legal hold on a subject names its case in the audit log by the keyed
--- hash of its reference ("reference_ref"): a reference is free text and may
--- name the person. The hold's row keeps the reference itself. A hold on a
--- table names no subject; its entries keep the reference as given.
-CREATE FUNCTION privacy._hold_reference_ref(reference text)
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-RETURN privacy.subject_ref('hold.reference', reference);
-REVOKE ALL ON FUNCTION privacy._hold_reference_ref(text) FROM PUBLIC;
-COMMENT ON FUNCTION privacy._hold_reference_ref(text) IS
-'The keyed hash that stands for the reference of a legal hold on a subject in the audit log';
 
 CREATE OR REPLACE FUNCTION privacy.place_hold(kind text, subject text, reason text, reference text)
 RETURNS bigint
@@ -2885,6 +2932,10 @@ BEGIN
 							'reference', CASE WHEN h.table_name IS NOT NULL THEN h.reference END,
 							'reference_ref', CASE WHEN h.table_name IS NULL
 												  THEN privacy._hold_reference_ref(h.reference) END)));
+	-- A hold on a subject erased while held keeps no free text once released.
+	IF h.kind IS NOT NULL AND h.subject IS NULL THEN
+		PERFORM privacy._redact_erased_subject_text(h.kind, h.subject_ref);
+	END IF;
 END
 $$;
 

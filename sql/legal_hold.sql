@@ -25,10 +25,14 @@ SELECT privacy.place_hold('shop.orders', 'Tax audit of 2015', 'SKAT-2026-0042') 
 SELECT id, kind, subject, table_name, reason, reference, released_at FROM privacy.legal_holds ORDER BY id;
 
 -- What erasure asks: the reference of a hold on a subject or a table.
-SELECT privacy._hold_reference('customer', '2', 'shop.invoices') AS customer_2,
+-- (A hold on a subject is named by its reference's keyed hash, a hold on a
+-- table by its reference: erasure receipts are append-only.)
+SELECT privacy._hold_reference('customer', '2', 'shop.invoices')
+	   = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 2026-17') || ')' AS customer_2_case_2026_17,
 	   privacy._hold_reference('customer', '1', 'shop.invoices') AS customer_1,
 	   privacy._hold_reference('customer', '1', 'shop.orders') AS customer_1_orders,
-	   privacy._hold_reference('customer', '2', NULL) AS customer_2_anywhere;
+	   privacy._hold_reference('customer', '2', NULL)
+	   = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 2026-17') || ')' AS customer_2_anywhere_case_2026_17;
 
 SELECT rule, rows_due, rows_held, table_hold FROM privacy.retention_status ORDER BY rule;
 CALL privacy.enforce_retention();

@@ -70,12 +70,17 @@ SELECT count(*) AS free_text_in_log FROM privacy.audit_log
 -- An erasure's reason is recorded as given only when it is a ground of
 -- GDPR Art. 17(1); other text is recorded by its keyed hash.
 SELECT privacy.open_request('customer', '2', 'rectification') AS rectification_2 \gset
+SELECT privacy.place_hold('customer', '2', 'Dispute with Bo Unique', 'Case Bo Bramsen-Unique') AS hold_2 \gset
 SELECT privacy.extend_request(:rectification_2, 'Bo asked to wait for bo.private-unique@example.net', '1 month') IS NOT NULL AS extended;
 SELECT r ->> 'reason' ~ '^other ground \(keyed hash [0-9a-f]{64}\)$' AS reason_hashed,
        r ->> 'reason' = 'other ground (keyed hash ' || privacy.subject_ref('erasure.reason', 'asked by Gus Unique gus.unique@example.com') || ')' AS verifiable
   FROM privacy.erase_subject('customer', '2', 'asked by Gus Unique gus.unique@example.com') r;
 SELECT count(*) AS free_text_in_receipts FROM privacy.erasures
  WHERE reason ~* 'unique' OR receipt::text ~* 'unique';
+-- The receipt names the hold on Bo by its reference's keyed hash.
+SELECT DISTINCT t ->> 'hold_reference' = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case Bo Bramsen-Unique') || ')' AS hold_named
+  FROM privacy.erasures e, jsonb_array_elements(e.receipt -> 'tables') t
+ WHERE e.subject_ref = privacy.subject_ref('customer', '2') AND t ? 'hold_reference';
 SELECT count(*) AS free_text_in_log FROM privacy.audit_log WHERE summary::text ~* 'unique';
 -- Erasing the subject replaces the notes and extension reasons of its
 -- requests by keyed hashes, the same the audit log holds.
@@ -87,6 +92,14 @@ SELECT r.outcome ->> 'note_ref' = a.summary ->> 'note_ref' AS same_keyed_hash
  WHERE r.id = :portability_2;
 SELECT count(*) AS free_text_in_requests FROM privacy.subject_requests
  WHERE outcome::text ~* 'unique' OR extension_reason ~* 'unique';
+-- A hold in force keeps its reason and reference; released, it keeps their
+-- keyed hashes only (the reference's is the audit log's).
+SELECT reason, reference FROM privacy.legal_holds WHERE id = :hold_2;
+SELECT privacy.release_hold(:hold_2, 'Settled with Bo Unique');
+SELECT reason ~ '^redacted \(keyed hash [0-9a-f]{64}\)$' AS reason_redacted,
+       reference = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case Bo Bramsen-Unique') || ')' AS reference_redacted,
+       release_reason ~ '^redacted \(keyed hash [0-9a-f]{64}\)$' AS release_reason_redacted
+  FROM privacy.legal_holds WHERE id = :hold_2;
 
 -- An objection request is completed once the objection is recorded.
 SELECT privacy.open_request('customer', '1', 'objection', now() - interval '1 hour') AS objection_1 \gset
@@ -105,8 +118,10 @@ SELECT (privacy.erase_subject('customer', '1', 'consent withdrawn') ->> 'changed
 SELECT privacy.export_subject(:access_1);
 SELECT privacy.close_request(:access_1, 'rejected', '{"reason": "subject erased before the export"}');
 SELECT action, summary ->> 'reference_ref' = privacy._hold_reference_ref('Case Ada Lovelace-Unique') AS reference_hashed
-  FROM privacy.audit_log WHERE action LIKE 'retention.hold.%' ORDER BY id;
+  FROM privacy.audit_log WHERE action LIKE 'retention.hold.%' AND (summary ->> 'hold_id')::bigint = :hold_1 ORDER BY id;
 SELECT count(*) AS free_text_in_log FROM privacy.audit_log WHERE summary::text ~* 'unique';
+SELECT count(*) AS free_text_in_holds FROM privacy.legal_holds
+ WHERE reason ~* 'unique' OR reference ~* 'unique' OR release_reason ~* 'unique';
 
 SET client_min_messages = warning;
 DROP OWNED BY desk_clerk;

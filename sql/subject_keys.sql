@@ -60,7 +60,8 @@ SELECT privacy.place_hold('customer', '005', 'Dispute', 'Case 1') AS hold_5 \gse
 SELECT kind, subject, subject_ref = privacy.subject_ref('customer', '5') AS canonical_ref
   FROM privacy.legal_holds WHERE id = :hold_5;
 SELECT privacy.place_hold('customer', '5', 'Dispute', 'Case 1');
-SELECT privacy._hold_reference('customer', '5', 'shop.customers') AS held_under;
+SELECT privacy._hold_reference('customer', '5', 'shop.customers')
+       = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 1') || ')' AS held_under_case_1;
 
 -- Erasing a held subject keeps its rows and the hold (reason, reference),
 -- but the hold names the subject by reference only; the retention job's
@@ -69,7 +70,8 @@ SELECT r ->> 'rows_held' AS held, r ->> 'rows_deleted' AS deleted
   FROM privacy.erase_subject('customer', '05', 'consent withdrawn') r;
 SELECT kind, subject, subject_ref = privacy.subject_ref('customer', '5') AS canonical_ref, reason, reference
   FROM privacy.legal_holds WHERE id = :hold_5;
-SELECT privacy._hold_reference('customer', '5', 'shop.customers') AS still_held_under;
+SELECT privacy._hold_reference('customer', '5', 'shop.customers')
+       = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 1') || ')' AS still_held_under_case_1;
 SELECT privacy._retention_held_sql('shop.orders') LIKE '%privacy.subject_ref(%' AS held_by_reference;
 SELECT privacy.place_hold('customer', '5', 'Dispute', 'Case 1');
 SELECT privacy.release_hold(:hold_5, 'settled');
@@ -116,7 +118,8 @@ SELECT kind, subject, subject_ref = privacy.subject_ref(kind, COALESCE(subject, 
   FROM privacy.subject_requests ORDER BY id;
 SELECT kind, subject, subject_ref = privacy.subject_ref(kind, subject) AS canonical_ref
   FROM privacy.legal_holds ORDER BY id;
-SELECT privacy._hold_reference('customer', '8', 'shop.customers') AS held_under;
+SELECT privacy._hold_reference('customer', '8', 'shop.customers')
+       = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 3') || ')' AS held_under_case_3;
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
