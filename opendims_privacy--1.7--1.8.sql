@@ -2893,3 +2893,713 @@ REVOKE ALL ON FUNCTION privacy._lint_nullable_paths() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy._lint_nullable_paths() TO PUBLIC;
 COMMENT ON FUNCTION privacy._lint_nullable_paths() IS
 'lint: subject paths that begin with a nullable foreign key while another foreign key leads to the same kind';
+
+------------------------------------------------------------------------------
+-- Unsubscribing: nothing raw about an erased subject, no replays
+------------------------------------------------------------------------------
+
+-- Up to 1.7 a kept unsubscribe token still worked after its subject was
+-- erased: the withdrawal went into the append-only ledger under the raw
+-- key (for a kind keyed by e-mail address, the address, for good), with
+-- forgotten = false and no effect on the state the erasure had moved to
+-- the subject's reference. And each replay of a valid token appended one
+-- more ledger event and one more audit entry.
+--
+-- Now the ledger never records an event under the raw key of a subject
+-- that was erased and does not exist any more: withdraw_consent() refuses
+-- it (grant_consent(), object(), restrict() and lift_restriction() need an
+-- existing subject already), and unsubscribe() answers that there is
+-- nothing to withdraw and records nothing. (A subject the application
+-- deleted without erase_subject() is still in the ledger under its key; a
+-- withdrawal for it is recorded as before.) A subject that exists again
+-- under an erased key (a new customer with the e-mail address of an erased
+-- one) is a subject like any other. Unsubscribing when the last event for
+-- the purpose is a withdrawal already changes nothing either: no ledger
+-- event, no audit entry. withdraw_consent() called by the application still
+-- records every withdrawal it is given: an authorised role may have reason
+-- to record a repeated withdrawal as evidence.
+
+-- Whether a subject (canonical key) was erased and does not exist now. The
+-- anchor table is read only for a subject that has an erasure receipt: a
+-- withdrawal or unsubscribe of any other subject goes through while another
+-- session keeps the anchor table locked.
+CREATE FUNCTION privacy._subject_erased(kind text, subject text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM privacy.erasures e
+					WHERE e.kind OPERATOR(pg_catalog.=) _subject_erased.kind
+					  AND e.subject_ref OPERATOR(pg_catalog.=) privacy.subject_ref(_subject_erased.kind, subject)) THEN
+		RETURN false;
+	END IF;
+	RETURN NOT privacy._subject_exists(kind, subject, false);
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._subject_erased(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._subject_erased(text, text) IS
+'Whether a subject, given by its canonical key, was erased and does not exist now';
+
+-- As before, and a withdrawal for an erased subject is refused before
+-- anything is written.
+CREATE OR REPLACE FUNCTION privacy._record(action text, kind text, subject text, purpose text,
+								source text, evidence jsonb)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p privacy.purposes;
+	key text;
+	version text := privacy._policy_version();
+	event_id bigint;
+	actor name := privacy._acting_role();
+BEGIN
+	key := privacy._canonical_subject(kind, subject, action OPERATOR(pg_catalog.<>) 'consent.withdraw');
+	IF action OPERATOR(pg_catalog.=) ANY (ARRAY['consent.grant', 'consent.withdraw']) THEN
+		p := privacy._require_purpose(purpose, ARRAY['consent'],
+									  CASE action WHEN 'consent.grant' THEN 'record consent for'
+												  ELSE 'withdraw consent for' END);
+	ELSIF action OPERATOR(pg_catalog.=) 'objection' THEN
+		p := privacy._require_purpose(purpose, ARRAY['legitimate_interest'], 'record an objection to');
+	END IF;
+	IF source IS NULL OR NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) source) THEN
+		RAISE EXCEPTION 'unrecognized source "%"', source
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Sources are declared by the policy document; privacy.sources lists them.';
+	END IF;
+	IF evidence IS NULL OR pg_catalog.jsonb_typeof(evidence) OPERATOR(pg_catalog.<>) 'object' THEN
+		RAISE EXCEPTION 'evidence must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Describe how the event was captured, for example {"form": "signup", "text_version": "3"}.';
+	END IF;
+
+	PERFORM privacy._lock_subject('consent_ledger', kind, key);
+	IF action OPERATOR(pg_catalog.=) 'consent.withdraw' AND privacy._subject_erased(kind, key) THEN
+		RAISE EXCEPTION 'cannot withdraw consent for a subject of kind "%" that was erased', kind
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The erasure ended every consent of the subject; the ledger keeps its events under the subject''s reference only.',
+				  HINT = 'privacy.erasures holds the receipt of the erasure.';
+	END IF;
+	IF action OPERATOR(pg_catalog.=) 'restriction.lift' AND NOT EXISTS (
+			SELECT FROM privacy._ledger_state s
+			 WHERE s.kind OPERATOR(pg_catalog.=) $2 AND s.purpose OPERATOR(pg_catalog.=) ''
+			   AND s.subject OPERATOR(pg_catalog.=) key) THEN
+		RAISE EXCEPTION 'processing of this subject of kind "%" is not restricted', kind
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'privacy.consent_history() shows the subject''s restrictions.';
+	END IF;
+
+	INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)
+	VALUES (actor, kind, key, action, p.name, source, version, evidence)
+	RETURNING id INTO event_id;
+	PERFORM privacy._audit(actor, action, kind, key, NULL,
+						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+							   'event_id', event_id, 'purpose', p.name, 'source', source,
+							   'policy_version', version)));
+	RETURN event_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy.unsubscribe(token text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	claim record;
+	key text;
+	last_action text;
+	result jsonb;
+BEGIN
+	IF token IS NULL THEN
+		RAISE EXCEPTION 'unsubscribe token must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO STRICT claim FROM privacy._verify_unsubscribe_token(token);
+	key := privacy._canonical_subject(claim.kind, claim.subject, false);
+	result := pg_catalog.jsonb_build_object('kind', claim.kind, 'purpose', claim.purpose);
+	-- Under the subject's ledger lock, so that two replays of a token
+	-- record one withdrawal.
+	PERFORM privacy._lock_subject('consent_ledger', claim.kind, key);
+	IF privacy._subject_erased(claim.kind, key) THEN
+		RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', false,
+			'note', 'The subject was erased; there is no consent to withdraw.');
+	END IF;
+	SELECT l.action INTO last_action
+	  FROM privacy.consent_ledger l
+	 WHERE l.kind OPERATOR(pg_catalog.=) claim.kind AND l.subject OPERATOR(pg_catalog.=) key
+	   AND NOT l.forgotten AND l.purpose OPERATOR(pg_catalog.=) claim.purpose
+	 ORDER BY l.id DESC LIMIT 1;
+	IF last_action OPERATOR(pg_catalog.=) 'consent.withdraw' THEN
+		RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', true,
+			'note', 'The consent was withdrawn already; nothing was recorded.');
+	END IF;
+	PERFORM privacy._record('consent.withdraw', claim.kind, key, claim.purpose, 'direct',
+							pg_catalog.jsonb_build_object('via', 'unsubscribe_token'));
+	RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', true);
+END
+$$;
+COMMENT ON FUNCTION privacy.unsubscribe(text) IS
+'Withdraws the consent an unsubscribe token names; needs no other privilege; a forged or altered token is an error and changes nothing; a consent withdrawn already, or an erased subject, records nothing';
+
+------------------------------------------------------------------------------
+-- Personal-data types inside other types
+------------------------------------------------------------------------------
+
+-- Up to 1.7 a column was classified by its type only when the type was a
+-- personal-data type, a domain over one or an array of one: a column of a
+-- composite type with an e-mail field (or an array of such, a domain over
+-- it, a range over a personal type) was not classified, so it was neither
+-- exported, nor erased, nor reported unprotected by lint(). The types that
+-- hold personal data are now found by following every way one type holds
+-- another, from the personal-data types up: the base type of a domain, the
+-- element type of an array, the attributes of a composite type (a table's
+-- row type included), the subtype of a range and the range of a multirange.
+-- Such a column gets the category of a personal type it holds (the first by
+-- name, when it holds several).
+
+-- Every type that holds a value of a personal-data type, with the category
+-- of that type. (Without JIT: the catalog scans are estimated costly enough
+-- to be compiled, which takes several times as long as running them.)
+CREATE FUNCTION privacy._personal_types()
+RETURNS TABLE (type_oid oid, category text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+BEGIN ATOMIC
+	WITH RECURSIVE holds(held, holder) AS MATERIALIZED (
+		SELECT t.typbasetype, t.oid FROM pg_catalog.pg_type t
+		 WHERE t.typtype OPERATOR(pg_catalog.=) 'd'
+		UNION ALL
+		SELECT t.oid, t.typarray FROM pg_catalog.pg_type t
+		 WHERE t.typarray OPERATOR(pg_catalog.<>) 0::pg_catalog.oid
+		UNION ALL
+		SELECT a.atttypid, t.oid
+		  FROM pg_catalog.pg_type t
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) t.typrelid
+		 WHERE t.typtype OPERATOR(pg_catalog.=) 'c' AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+		UNION ALL
+		SELECT r.rngsubtype, r.rngtypid FROM pg_catalog.pg_range r
+		UNION ALL
+		SELECT r.rngtypid, r.rngmultitypid FROM pg_catalog.pg_range r
+	), personal(type_oid, category) AS (
+		SELECT tc.type_name::pg_catalog.oid, tc.category FROM privacy._type_categories tc
+		UNION
+		SELECT h.holder, p.category
+		  FROM personal p
+		  JOIN holds h ON h.held OPERATOR(pg_catalog.=) p.type_oid
+	)
+	SELECT DISTINCT ON (p.type_oid) p.type_oid, p.category
+	  FROM personal p
+	 ORDER BY p.type_oid, p.category;
+END;
+-- Executable by PUBLIC: the view privacy.classified_columns, which any role
+-- may read, calls it as the reading role; it reads only the catalogs and
+-- privacy._type_categories, which PUBLIC may read, and writes nothing.
+REVOKE ALL ON FUNCTION privacy._personal_types() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy._personal_types() TO PUBLIC;
+COMMENT ON FUNCTION privacy._personal_types() IS
+'Every type holding a value of a personal-data type (the type itself, a domain, array, composite, range or multirange over one), with the category it classifies its columns into';
+
+CREATE OR REPLACE VIEW privacy.classified_columns AS
+SELECT DISTINCT ON (table_name, column_name)
+	   table_name, column_name, category, source, origin
+  FROM (
+	SELECT cl.table_name, cl.column_name, cl.category, cl.source, 'policy'::text AS origin, 1 AS rank
+	  FROM privacy.classifications cl
+	UNION ALL
+	SELECT l.objoid::pg_catalog.regclass, a.attname, l.label, 'direct', 'label', 2
+	  FROM pg_catalog.pg_seclabel l
+	  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) l.objoid
+									AND a.attnum OPERATOR(pg_catalog.=) l.objsubid
+	 WHERE l.provider OPERATOR(pg_catalog.=) 'privacy'
+	   AND l.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+	   AND l.objsubid OPERATOR(pg_catalog.>) 0
+	UNION ALL
+	SELECT a.attrelid::pg_catalog.regclass, a.attname, pt.category, 'direct', 'type', 3
+	  FROM pg_catalog.pg_attribute a
+	  JOIN privacy._personal_types() pt ON pt.type_oid OPERATOR(pg_catalog.=) a.atttypid
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
+	 WHERE a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+	   AND c.relnamespace OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog'::pg_catalog.regnamespace,
+															 'information_schema'::pg_catalog.regnamespace,
+															 'privacy'::pg_catalog.regnamespace]::pg_catalog.oid[])
+  ) AS all_classifications
+ ORDER BY table_name, column_name, rank;
+COMMENT ON VIEW privacy.classified_columns IS
+'Every column holding personal data: classified by the policy document, a SECURITY LABEL FOR privacy, or its type (a personal-data type, or a domain, array, composite or range holding one)';
+
+-- lint: personal data that export and erasure do not reach: a column of a
+-- materialized view or a foreign table whose type holds a personal-data
+-- type. Only tables and partitioned tables are classified, mapped to
+-- subjects, exported and erased; these keep their copies after an erasure.
+CREATE FUNCTION privacy._lint_unreached_personal_data()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT 'warning',
+		   pg_catalog.format('%s(%s)', privacy._qualified_name(c.oid), pg_catalog.quote_ident(a.attname)),
+		   pg_catalog.format('%s column of type %s holds personal data that export and erasure do not reach',
+							 CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END,
+							 pg_catalog.format_type(a.atttypid, a.atttypmod)),
+		   CASE c.relkind
+				WHEN 'm' THEN pg_catalog.format('Refresh it after each erasure (REFRESH MATERIALIZED VIEW %s), or leave the column out of it.',
+												privacy._qualified_name(c.oid))
+				ELSE 'Erase the subject in the foreign server too, or leave the column out of the foreign table.' END
+	  FROM pg_catalog.pg_attribute a
+	  JOIN privacy._personal_types() pt ON pt.type_oid OPERATOR(pg_catalog.=) a.atttypid
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
+	 WHERE a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['m', 'f']::"char"[])
+	   AND c.relnamespace OPERATOR(pg_catalog.<>) 'privacy'::pg_catalog.regnamespace
+	 ORDER BY 2;
+END;
+REVOKE ALL ON FUNCTION privacy._lint_unreached_personal_data() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy._lint_unreached_personal_data() TO PUBLIC;
+COMMENT ON FUNCTION privacy._lint_unreached_personal_data() IS
+'lint: columns of materialized views and foreign tables holding personal data, which export and erasure do not reach';
+
+------------------------------------------------------------------------------
+-- Requests are completed by what fulfils them; free text stays out of the
+-- append-only evidence
+------------------------------------------------------------------------------
+
+-- Up to 1.7 close_request() set any request to "completed" with any
+-- outcome: a role allowed to close requests recorded an erasure as done
+-- (with a made-up receipt) while the subject still existed, and the
+-- outcome, free text included, went verbatim into the append-only audit
+-- log; erase_subject()'s reason went verbatim into the receipt, which is
+-- append-only too, and into the log.
+--
+-- Now:
+-- * an erasure, access or portability request is completed only by
+--   erase_subject(request_id, reason) or export_subject(request_id), whose
+--   receipt or export summary becomes its outcome (an erasure request of a
+--   subject erased meanwhile is completed by erase_subject(request_id, ...)
+--   with the earlier erasure's receipt);
+-- * close_request(request_id, 'completed') completes a rectification,
+--   restriction or objection request only when the extension recorded the
+--   act that fulfils it since the request was received (a rectification
+--   in the audit log, a restriction or objection in the ledger); the
+--   outcome names that record, and the caller's outcome is kept beside it
+--   as a note;
+-- * close_request(request_id, 'rejected', outcome) needs the reasons, as
+--   a JSON object, kept as the note;
+-- * notes and extension reasons stay in the request's row only, which is
+--   not append-only: erasing the subject replaces them by keyed hashes.
+--   The audit log gets the note's keyed hash ("note_ref"), which proves
+--   what the note said to whoever holds it, without keeping it;
+-- * an erasure's reason goes into the receipt as given only when it is one
+--   of the grounds of GDPR Art. 17(1) (privacy._erasure_grounds()); any
+--   other text is recorded as "other ground" with its keyed hash.
+-- * a legal hold on a subject is named in the audit log and in erasure
+--   receipts by the keyed hash of its case reference; once the subject is erased and the hold
+--   released, its row keeps keyed hashes of its reason, reference and
+--   release reason only;
+-- * an access or portability request of a subject erased since it was
+--   opened cannot be exported: it is rejected, with the reasons.
+
+-- The grounds of GDPR Art. 17(1) an erasure's reason is recorded as.
+CREATE FUNCTION privacy._erasure_grounds()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN ARRAY['no longer necessary', 'consent withdrawn', 'objection', 'objection upheld',
+			 'unlawful processing', 'legal obligation', 'child consent', 'retention period expired'];
+REVOKE ALL ON FUNCTION privacy._erasure_grounds() FROM PUBLIC;
+COMMENT ON FUNCTION privacy._erasure_grounds() IS
+'The erasure reasons recorded as given (grounds of GDPR Art. 17(1)); any other reason is recorded by its keyed hash';
+
+-- The reason an erasure records: a ground of privacy._erasure_grounds() in
+-- its canonical spelling, or "other ground" and the keyed hash of the text
+-- (NULL and blank stay as they are, for the erasure's own error).
+CREATE FUNCTION privacy._erasure_reason(reason text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT CASE
+		WHEN reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN reason
+		WHEN pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.btrim(reason), '\s+', ' ', 'g'))
+			 OPERATOR(pg_catalog.=) ANY (privacy._erasure_grounds())
+			THEN pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.btrim(reason), '\s+', ' ', 'g'))
+		ELSE 'other ground (keyed hash ' OPERATOR(pg_catalog.||) privacy.subject_ref('erasure.reason', reason)
+			 OPERATOR(pg_catalog.||) ')' END;
+END;
+REVOKE ALL ON FUNCTION privacy._erasure_reason(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._erasure_reason(text) IS
+'The reason an erasure records: a ground of GDPR Art. 17(1), or "other ground" with the keyed hash of the text given';
+
+-- The keyed hash standing for the note of a request in the audit log and,
+-- once its subject is erased, in the request.
+CREATE FUNCTION privacy._note_ref(note jsonb)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN privacy.subject_ref('evidence', note::pg_catalog.text);
+REVOKE ALL ON FUNCTION privacy._note_ref(jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._note_ref(jsonb) IS
+'The keyed hash that stands for a request''s note in the audit log and after its subject''s erasure';
+
+-- A legal hold on a subject names its case in the audit log by the keyed
+-- hash of its reference ("reference_ref"): a reference is free text and may
+-- name the person. The hold's row keeps the reference itself until the
+-- subject is erased and the hold released. A hold on a table names no
+-- subject; its entries keep the reference as given.
+CREATE FUNCTION privacy._hold_reference_ref(reference text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN privacy.subject_ref('hold.reference', reference);
+REVOKE ALL ON FUNCTION privacy._hold_reference_ref(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._hold_reference_ref(text) IS
+'The keyed hash that stands for the reference of a legal hold on a subject in the audit log';
+
+-- Free text kept with an erased subject's requests and released holds,
+-- replaced by keyed hashes once the subject is erased (and, for a hold on a
+-- subject erased while held, once the hold is released):
+-- * the note of each request becomes its keyed hash ("note_ref", the one
+--   the audit log holds). Whatever a caller put in a note stays under
+--   "note", so a redacted request is one without it;
+-- * an extension reason, and a released hold's reason, reference and
+--   release reason, become a text naming their keyed hash (a reference's
+--   is the audit log's "reference_ref"); a text already of exactly that
+--   form is left as it is.
+-- A hold in force keeps its reason and reference: they are what keeps the
+-- subject's rows.
+CREATE FUNCTION privacy._redacted_text(what text, value text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN value IS NULL OR value OPERATOR(pg_catalog.~) '^redacted \(keyed hash [0-9a-f]{64}\)$' THEN value
+			ELSE 'redacted (keyed hash ' OPERATOR(pg_catalog.||)
+				 CASE what WHEN 'hold.reference' THEN privacy._hold_reference_ref(value)
+						   ELSE privacy.subject_ref(what, value) END OPERATOR(pg_catalog.||) ')' END;
+REVOKE ALL ON FUNCTION privacy._redacted_text(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._redacted_text(text, text) IS
+'Free text of an erased subject replaced by a text naming its keyed hash (unchanged if it is such a text already)';
+
+CREATE FUNCTION privacy._redact_erased_subject_text(kind text, ref text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE privacy.subject_requests sr
+	   SET outcome = CASE WHEN sr.outcome OPERATOR(pg_catalog.?) 'note'
+						  THEN (sr.outcome OPERATOR(pg_catalog.-) 'note'::text) OPERATOR(pg_catalog.||)
+							   pg_catalog.jsonb_build_object('note_ref',
+									privacy._note_ref(sr.outcome OPERATOR(pg_catalog.->) 'note'))
+						  ELSE sr.outcome END,
+		   extension_reason = privacy._redacted_text('request.extension', sr.extension_reason)
+	 WHERE sr.kind OPERATOR(pg_catalog.=) $1 AND sr.subject_ref OPERATOR(pg_catalog.=) $2
+	   AND (sr.outcome OPERATOR(pg_catalog.?) 'note'
+			OR sr.extension_reason IS DISTINCT FROM privacy._redacted_text('request.extension', sr.extension_reason));
+	UPDATE privacy.legal_holds h
+	   SET reason = privacy._redacted_text('hold.reason', h.reason),
+		   reference = privacy._redacted_text('hold.reference', h.reference),
+		   release_reason = privacy._redacted_text('hold.release_reason', h.release_reason)
+	 WHERE h.kind OPERATOR(pg_catalog.=) $1 AND h.subject_ref OPERATOR(pg_catalog.=) $2
+	   AND h.released_at IS NOT NULL
+	   AND (h.reason, h.reference, h.release_reason) IS DISTINCT FROM
+		   (privacy._redacted_text('hold.reason', h.reason), privacy._redacted_text('hold.reference', h.reference),
+			privacy._redacted_text('hold.release_reason', h.release_reason));
+END;
+REVOKE ALL ON FUNCTION privacy._redact_erased_subject_text(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._redact_erased_subject_text(text, text) IS
+'After an erasure: replaces the notes and extension reasons of the subject''s requests, and the reasons and references of its released holds, by keyed hashes';
+
+-- An erasure receipt, append-only, names the hold that keeps a table's rows
+-- of the subject: a hold on the subject by the keyed hash of its reference
+-- (as its row will once released), a hold on the table by its reference.
+CREATE OR REPLACE FUNCTION privacy._hold_reference(kind text, subject text, rel regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT CASE WHEN h.table_name IS NULL THEN privacy._redacted_text('hold.reference', h.reference)
+				ELSE h.reference END
+	  FROM privacy.legal_holds h
+	 WHERE h.released_at IS NULL
+	   AND (h.table_name OPERATOR(pg_catalog.=) $3
+			OR (h.kind OPERATOR(pg_catalog.=) $1 AND h.subject_ref OPERATOR(pg_catalog.=) privacy.subject_ref($1, $2)))
+	 ORDER BY h.table_name IS NULL, h.placed_at, h.id
+	 LIMIT 1;
+END;
+
+CREATE OR REPLACE FUNCTION privacy.erase_subject(kind text, subject text, reason text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	receipt jsonb;
+BEGIN
+	receipt := privacy._erase_subject(kind, subject, privacy._erasure_reason(reason), NULL);
+	PERFORM privacy._redact_erased_subject_text(kind, receipt OPERATOR(pg_catalog.->>) 'subject_ref');
+	RETURN receipt;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy.erase_subject(request_id bigint, reason text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r privacy.subject_requests;
+	previous privacy.erasures;
+	receipt jsonb;
+	result jsonb;
+BEGIN
+	r := privacy._open_request_for(request_id, ARRAY['erasure']);
+	IF r.subject IS NULL THEN
+		-- The subject was erased after the request was opened: that
+		-- erasure's receipt is the request's outcome.
+		SELECT * INTO previous FROM privacy.erasures e
+		 WHERE e.kind OPERATOR(pg_catalog.=) r.kind AND e.subject_ref OPERATOR(pg_catalog.=) r.subject_ref
+		 ORDER BY e.id DESC LIMIT 1;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'request % names a subject that no longer exists and has no erasure receipt', request_id
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Close the request as rejected with privacy.close_request(), giving the reasons.';
+		END IF;
+		receipt := pg_catalog.jsonb_build_object('kind', r.kind, 'subject_ref', r.subject_ref, 'changed', false,
+			'already_erased', true, 'erased_at', previous.erased_at, 'erasure_id', previous.id,
+			'request_id', r.id, 'tables', '[]'::jsonb,
+			'note', 'The subject was erased before; nothing more was found to erase.');
+		result := (previous.receipt OPERATOR(pg_catalog.-) 'tables'::text OPERATOR(pg_catalog.-) 'ledgers'::text)
+				   OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('erasure_id', previous.id);
+	ELSE
+		receipt := privacy._erase_subject(r.kind, r.subject, privacy._erasure_reason(reason), r.id);
+		result := receipt OPERATOR(pg_catalog.-) 'tables'::text OPERATOR(pg_catalog.-) 'ledgers'::text;
+	END IF;
+	UPDATE privacy.subject_requests sr
+	   SET status = 'completed', completed_at = pg_catalog.now(), outcome = result
+	 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
+	PERFORM privacy._redact_erased_subject_text(r.kind, r.subject_ref);
+	PERFORM privacy._audit(SESSION_USER, 'request.completed', r.kind, NULL, r.id,
+						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('right', 'erasure',
+								'erasure_id', previous.id)));
+	RETURN receipt;
+END
+$$;
+COMMENT ON FUNCTION privacy.erase_subject(bigint, text) IS
+'Runs the erasure an erasure request asks for and marks the request completed, with the receipt as its outcome (the earlier receipt if the subject was erased meanwhile)';
+
+CREATE OR REPLACE FUNCTION privacy.close_request(request_id bigint, status text, outcome jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r privacy.subject_requests;
+	evidence jsonb := '{}';
+	found_id bigint;
+	summary jsonb;
+BEGIN
+	IF status IS NULL OR status OPERATOR(pg_catalog.<>) ALL (ARRAY['completed', 'rejected']) THEN
+		RAISE EXCEPTION 'a request is closed as "completed" or "rejected"'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	outcome := COALESCE(outcome, '{}');
+	IF pg_catalog.jsonb_typeof(outcome) OPERATOR(pg_catalog.<>) 'object' THEN
+		RAISE EXCEPTION 'the outcome of a request must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'For example {"reason": "manifestly unfounded"}.';
+	END IF;
+	SELECT * INTO r FROM privacy.subject_requests sr WHERE sr.id OPERATOR(pg_catalog.=) request_id FOR UPDATE;
+	IF NOT FOUND OR r.status OPERATOR(pg_catalog.<>) 'open' THEN
+		RAISE EXCEPTION 'request % does not exist or is not open', request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+
+	IF status OPERATOR(pg_catalog.=) 'rejected' THEN
+		IF outcome OPERATOR(pg_catalog.=) '{}'::jsonb THEN
+			RAISE EXCEPTION 'a rejected request needs the reasons for the rejection'
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'GDPR Art. 12(4) requires telling the subject why no action is taken.',
+					  HINT = 'Give them as the outcome, for example {"reason": "manifestly unfounded"}.';
+		END IF;
+	ELSIF r.request_right OPERATOR(pg_catalog.=) ANY (ARRAY['erasure', 'access', 'portability']) THEN
+		RAISE EXCEPTION 'cannot close request % as completed: it asks for %, which only its fulfilment completes',
+			request_id, r.request_right
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The receipt of the erasure or the summary of the export becomes the request''s outcome.',
+				  HINT = CASE r.request_right WHEN 'erasure'
+						 THEN pg_catalog.format('Run privacy.erase_subject(%s, reason), or close the request as rejected with the reasons.', request_id)
+						 ELSE pg_catalog.format('Run privacy.export_subject(%s), or close the request as rejected with the reasons.', request_id) END;
+	ELSE
+		-- The act that fulfils the request, recorded since its receipt.
+		IF r.request_right OPERATOR(pg_catalog.=) 'rectification' THEN
+			SELECT a.id INTO found_id FROM privacy.audit_log a
+			 WHERE a.action OPERATOR(pg_catalog.=) 'rectification'
+			   AND a.subject_ref OPERATOR(pg_catalog.=) r.subject_ref
+			   AND a.logged_at OPERATOR(pg_catalog.>=) r.received_at
+			 ORDER BY a.id DESC LIMIT 1;
+			evidence := pg_catalog.jsonb_build_object('audit_id', found_id);
+		ELSE
+			SELECT l.id INTO found_id FROM privacy.consent_ledger l
+			 WHERE l.kind OPERATOR(pg_catalog.=) r.kind
+			   AND l.subject OPERATOR(pg_catalog.=) ANY (ARRAY[r.subject, r.subject_ref])
+			   AND l.subject OPERATOR(pg_catalog.=) CASE WHEN l.forgotten THEN r.subject_ref ELSE r.subject END
+			   AND l.action OPERATOR(pg_catalog.=) CASE r.request_right WHEN 'restriction' THEN 'restriction' ELSE 'objection' END
+			   AND l.recorded_at OPERATOR(pg_catalog.>=) r.received_at
+			 ORDER BY l.id DESC LIMIT 1;
+			evidence := pg_catalog.jsonb_build_object('ledger_event_id', found_id);
+		END IF;
+		IF found_id IS NULL THEN
+			RAISE EXCEPTION 'cannot close request % as completed: no % of its subject was recorded since it was received',
+				request_id, r.request_right
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = CASE r.request_right
+							 WHEN 'rectification' THEN 'Rectify the data in a protected table (its rectification trigger records it), or close the request as rejected with the reasons.'
+							 WHEN 'restriction' THEN 'Record it with privacy.restrict(), or close the request as rejected with the reasons.'
+							 ELSE 'Record it with privacy.object(), or close the request as rejected with the reasons.' END;
+		END IF;
+	END IF;
+
+	summary := pg_catalog.jsonb_build_object('right', r.request_right) OPERATOR(pg_catalog.||) evidence;
+	IF outcome OPERATOR(pg_catalog.<>) '{}'::jsonb THEN
+		evidence := evidence OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('note', outcome);
+		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('note_ref', privacy._note_ref(outcome));
+	END IF;
+	UPDATE privacy.subject_requests sr
+	   SET status = close_request.status, completed_at = pg_catalog.now(), outcome = evidence
+	 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
+	PERFORM privacy._audit(SESSION_USER, 'request.' OPERATOR(pg_catalog.||) status, NULL, NULL, request_id, summary);
+END
+$$;
+COMMENT ON FUNCTION privacy.close_request(bigint, text, jsonb) IS
+'Rejects a request with the reasons, or completes a rectification, restriction or objection request whose fulfilment was recorded; erasure, access and portability requests are completed by erase_subject() and export_subject()';
+
+
+CREATE OR REPLACE FUNCTION privacy.place_hold(kind text, subject text, reason text, reference text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	key text;
+	ref text;
+	hold_id bigint;
+BEGIN
+	-- Every argument is checked before the row is written, so that no
+	-- constraint's error shows the row (and the key) in its detail.
+	IF kind IS NULL OR subject IS NULL OR reason IS NULL OR reference IS NULL THEN
+		RAISE EXCEPTION 'kind, subject, reason and reference must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF reason = '' OR reference = '' THEN
+		RAISE EXCEPTION 'a legal hold needs a reason and a reference'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give the reason for the hold and the reference of the case or order behind it.';
+	END IF;
+	key := privacy._canonical_subject(kind, subject, true);
+	ref := privacy.subject_ref(kind, key);
+	-- A hold on a subject erased while held names it by reference only.
+	IF EXISTS (SELECT FROM privacy.legal_holds h
+				WHERE h.released_at IS NULL AND h.kind = place_hold.kind AND h.subject_ref = ref
+				  AND h.reference = place_hold.reference) THEN
+		RAISE EXCEPTION 'the subject of kind "%" is already held under reference "%"', kind, reference
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'privacy.legal_holds lists the holds in force.';
+	END IF;
+	INSERT INTO privacy.legal_holds (kind, subject, subject_ref, reason, reference)
+	VALUES (kind, key, ref, reason, reference)
+	RETURNING id INTO hold_id;
+	PERFORM privacy._audit(SESSION_USER, 'retention.hold.place', kind, key, NULL,
+						   pg_catalog.jsonb_build_object('hold_id', hold_id,
+														 'reference_ref', privacy._hold_reference_ref(reference)));
+	RETURN hold_id;
+EXCEPTION WHEN unique_violation THEN
+	RAISE EXCEPTION 'the subject of kind "%" is already held under reference "%"', kind, reference
+		USING ERRCODE = 'duplicate_object',
+			  HINT = 'privacy.legal_holds lists the holds in force.';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy.release_hold(hold_id bigint, reason text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h privacy.legal_holds;
+BEGIN
+	IF hold_id IS NULL OR reason IS NULL THEN
+		RAISE EXCEPTION 'hold id and reason must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO h FROM privacy.legal_holds lh WHERE lh.id OPERATOR(pg_catalog.=) hold_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'legal hold % does not exist', hold_id
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'privacy.legal_holds lists the holds.';
+	END IF;
+	IF h.released_at IS NOT NULL THEN
+		RAISE EXCEPTION 'legal hold % was already released', hold_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = pg_catalog.format('It was released by %s.', h.released_by),
+				  HINT = 'privacy.legal_holds lists the holds in force.';
+	END IF;
+	IF reason OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'releasing a legal hold needs a reason'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Say why the hold ends, for example that the case was closed.';
+	END IF;
+	UPDATE privacy.legal_holds lh
+	   SET released_at = pg_catalog.now(), released_by = SESSION_USER, release_reason = release_hold.reason
+	 WHERE lh.id OPERATOR(pg_catalog.=) hold_id;
+	PERFORM privacy._audit(SESSION_USER, 'retention.hold.release', h.kind, h.subject, NULL,
+						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+							'hold_id', h.id, 'table', privacy._qualified_name(h.table_name),
+							'reference', CASE WHEN h.table_name IS NOT NULL THEN h.reference END,
+							'reference_ref', CASE WHEN h.table_name IS NULL
+												  THEN privacy._hold_reference_ref(h.reference) END)));
+	-- A hold on a subject erased while held keeps no free text once released.
+	IF h.kind IS NOT NULL AND h.subject IS NULL THEN
+		PERFORM privacy._redact_erased_subject_text(h.kind, h.subject_ref);
+	END IF;
+END
+$$;
+
+-- An access or portability request of a subject erased since it was opened
+-- cannot be answered with an export: it is rejected, with the reasons.
+CREATE OR REPLACE FUNCTION privacy.export_subject(request_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r privacy.subject_requests;
+	result jsonb;
+BEGIN
+	r := privacy._open_request_for(request_id, ARRAY['access', 'portability']);
+	IF r.subject IS NULL THEN
+		RAISE EXCEPTION 'request % names a subject that was erased', request_id
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Close the request as rejected with privacy.close_request(), giving the reasons.';
+	END IF;
+	result := privacy._export_subject(r.kind, r.subject, r.id);
+	UPDATE privacy.subject_requests sr
+	   SET status = 'completed', completed_at = pg_catalog.now(),
+		   outcome = pg_catalog.jsonb_build_object('exported_tables',
+				(SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(result OPERATOR(pg_catalog.->) 'data')))
+	 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
+	PERFORM privacy._audit(SESSION_USER, 'request.completed', r.kind, r.subject, r.id,
+						   pg_catalog.jsonb_build_object('right', r.request_right));
+	RETURN result;
+END
+$$;

@@ -25,10 +25,14 @@ SELECT privacy.place_hold('shop.orders', 'Tax audit of 2015', 'SKAT-2026-0042') 
 SELECT id, kind, subject, table_name, reason, reference, released_at FROM privacy.legal_holds ORDER BY id;
 
 -- What erasure asks: the reference of a hold on a subject or a table.
-SELECT privacy._hold_reference('customer', '2', 'shop.invoices') AS customer_2,
+-- (A hold on a subject is named by its reference's keyed hash, a hold on a
+-- table by its reference: erasure receipts are append-only.)
+SELECT privacy._hold_reference('customer', '2', 'shop.invoices')
+	   = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 2026-17') || ')' AS customer_2_case_2026_17,
 	   privacy._hold_reference('customer', '1', 'shop.invoices') AS customer_1,
 	   privacy._hold_reference('customer', '1', 'shop.orders') AS customer_1_orders,
-	   privacy._hold_reference('customer', '2', NULL) AS customer_2_anywhere;
+	   privacy._hold_reference('customer', '2', NULL)
+	   = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 2026-17') || ')' AS customer_2_anywhere_case_2026_17;
 
 SELECT rule, rows_due, rows_held, table_hold FROM privacy.retention_status ORDER BY rule;
 CALL privacy.enforce_retention();
@@ -46,8 +50,11 @@ CALL privacy.enforce_retention();
 SELECT count(*) AS invoices_left FROM shop.invoices;
 SELECT count(*) FILTER (WHERE delivery_address IS NOT NULL) AS orders_kept FROM shop.orders;
 
--- Holds are audited, with a subject reference instead of the subject.
-SELECT action, subject_ref IS NOT NULL AS names_subject, summary
+-- Holds are audited, with a subject reference instead of the subject, and
+-- a subject hold's case reference by its keyed hash.
+SELECT action, subject_ref IS NOT NULL AS names_subject,
+       summary ->> 'reference_ref' = privacy._hold_reference_ref('Case 2026-17') AS reference_hashed,
+       summary - 'reference_ref' AS summary
   FROM privacy.audit_log WHERE action LIKE 'retention.hold%' ORDER BY id;
 SELECT count(*) AS raw_subject_in_log FROM privacy.audit_log
  WHERE action LIKE 'retention.hold%' AND summary::text LIKE '%"2"%';

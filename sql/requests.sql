@@ -36,9 +36,11 @@ SELECT status, outcome ->> 'request_id' = :'erasure_id' AS linked FROM privacy.r
 SELECT subject IS NULL AS subject_dropped FROM privacy.subject_requests WHERE id = :erasure_id;
 SELECT request_id - :access_id AS n, action FROM privacy.audit_log WHERE request_id IS NOT NULL ORDER BY id;
 
--- Closing by hand, and errors.
-SELECT privacy.close_request(:late_id, 'completed', '{"note": "address corrected"}');
-SELECT privacy.close_request(:late_id, 'completed');
+-- Closing by hand: a rejection with its reasons (request_fulfilment tests
+-- what completes a request), and errors.
+SELECT privacy.close_request(:late_id, 'rejected', '{"reason": "manifestly unfounded"}');
+SELECT status, outcome FROM privacy.requests WHERE id = :late_id;
+SELECT privacy.close_request(:late_id, 'rejected', '{"reason": "again"}');
 SELECT privacy.close_request(:late_id, 'maybe');
 SELECT privacy.open_request('customer', '1', 'forgetting');
 SELECT privacy.open_request('customer', '999', 'access');

@@ -18,9 +18,12 @@ SELECT subject, subject_ref = privacy.subject_ref('customer', '3') AS canonical_
 SELECT r ->> 'rows_deleted' AS deleted, r ->> 'subject_ref' = privacy.subject_ref('customer', '3') AS canonical_ref
   FROM privacy.erase_subject('customer', '03', 'consent withdrawn') r;
 SELECT subject IS NULL AS key_dropped, status FROM privacy.subject_requests WHERE id = :request_3;
-SELECT privacy.erase_subject(:request_3, 'consent withdrawn');
-SELECT privacy.close_request(:request_3, 'completed', '{"note": "erased before"}');
-SELECT status FROM privacy.subject_requests WHERE id = :request_3;
+-- The request is completed by erase_subject() with the earlier receipt.
+SELECT r ->> 'already_erased' AS already_erased, r ->> 'changed' AS changed,
+       r ->> 'subject_ref' = privacy.subject_ref('customer', '3') AS canonical_ref
+  FROM privacy.erase_subject(:request_3, 'consent withdrawn') r;
+SELECT status, outcome ->> 'erasure_id' = (SELECT max(id)::text FROM privacy.erasures) AS outcome_is_receipt
+  FROM privacy.subject_requests WHERE id = :request_3;
 
 -- Erasing '02' and then '2': one reference, and the second knows the
 -- first (already_erased), even though the row is gone.
@@ -57,7 +60,8 @@ SELECT privacy.place_hold('customer', '005', 'Dispute', 'Case 1') AS hold_5 \gse
 SELECT kind, subject, subject_ref = privacy.subject_ref('customer', '5') AS canonical_ref
   FROM privacy.legal_holds WHERE id = :hold_5;
 SELECT privacy.place_hold('customer', '5', 'Dispute', 'Case 1');
-SELECT privacy._hold_reference('customer', '5', 'shop.customers') AS held_under;
+SELECT privacy._hold_reference('customer', '5', 'shop.customers')
+       = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 1') || ')' AS held_under_case_1;
 
 -- Erasing a held subject keeps its rows and the hold (reason, reference),
 -- but the hold names the subject by reference only; the retention job's
@@ -66,7 +70,8 @@ SELECT r ->> 'rows_held' AS held, r ->> 'rows_deleted' AS deleted
   FROM privacy.erase_subject('customer', '05', 'consent withdrawn') r;
 SELECT kind, subject, subject_ref = privacy.subject_ref('customer', '5') AS canonical_ref, reason, reference
   FROM privacy.legal_holds WHERE id = :hold_5;
-SELECT privacy._hold_reference('customer', '5', 'shop.customers') AS still_held_under;
+SELECT privacy._hold_reference('customer', '5', 'shop.customers')
+       = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 1') || ')' AS still_held_under_case_1;
 SELECT privacy._retention_held_sql('shop.orders') LIKE '%privacy.subject_ref(%' AS held_by_reference;
 SELECT privacy.place_hold('customer', '5', 'Dispute', 'Case 1');
 SELECT privacy.release_hold(:hold_5, 'settled');
@@ -113,7 +118,8 @@ SELECT kind, subject, subject_ref = privacy.subject_ref(kind, COALESCE(subject, 
   FROM privacy.subject_requests ORDER BY id;
 SELECT kind, subject, subject_ref = privacy.subject_ref(kind, subject) AS canonical_ref
   FROM privacy.legal_holds ORDER BY id;
-SELECT privacy._hold_reference('customer', '8', 'shop.customers') AS held_under;
+SELECT privacy._hold_reference('customer', '8', 'shop.customers')
+       = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 3') || ')' AS held_under_case_3;
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;

@@ -58,7 +58,7 @@ RESET ROLE;
 SELECT kind, subject, action, purpose, source, evidence, actor FROM privacy.consent_ledger
  WHERE action = 'consent.withdraw' ORDER BY id;
 SELECT kind, subject, status FROM privacy.consent_state ORDER BY kind, subject;
--- Unsubscribing twice records the request again; the state stays withdrawn.
+-- Unsubscribing twice records nothing more (unsubscribe_replay tests it).
 SET ROLE unsub_web;
 SELECT privacy.unsubscribe(:'token1') ->> 'withdrawn' AS withdrawn_again;
 RESET ROLE;
