@@ -32,7 +32,8 @@ my @security_tests = qw(
   adversarial owner_search_path install_hijack internal_privileges evidence
   path_protection row_security_limits lock_denial subject_keys error_messages
   erasure_statistics lint_installed_protection policy_tables
-  retention_far_future child_protection write_refusal nullable_path);
+  retention_far_future child_protection write_refusal nullable_path
+  unsubscribe_replay request_fulfilment nested_personal_types);
 
 # pg_regress runs psql from the top directory, where the tests find their
 # fixtures.
