@@ -9,7 +9,7 @@ RESET client_min_messages;
 SELECT (privacy.apply_policy(:'doc') ->> 'changed')::boolean AS applied;
 SECURITY LABEL FOR privacy ON COLUMN shop.shipments.tracking_note IS 'content';
 UPDATE privacy.categories SET description = description;
-SELECT privacy._audit(current_user, 'test.entry', 'customer', '7', NULL, '{}') > 0 AS audited;
+SELECT privacy._audit(current_user, 'test.entry', 'customer', '7', NULL, '{}') IS NULL AS audited_at_commit;
 
 CREATE TABLE public.dump_expected AS
 SELECT privacy.policy() AS policy,
@@ -35,7 +35,7 @@ SELECT e.policy = privacy.policy() AS same_policy,
   FROM public.dump_expected e;
 SELECT intact FROM privacy.verify_audit_log();
 -- The restored chain goes on.
-SELECT privacy._audit(current_user, 'test.after_restore', NULL, NULL, NULL, NULL) > 0 AS audited;
+SELECT privacy._audit(current_user, 'test.after_restore', NULL, NULL, NULL, NULL) IS NULL AS audited_at_commit;
 SELECT intact, entries FROM privacy.verify_audit_log();
 -- The restored policy is applied again without change.
 SELECT privacy.apply_policy(privacy.policy()::text) ->> 'changed' AS changed;

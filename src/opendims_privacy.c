@@ -26,6 +26,7 @@ _PG_init(void)
 	PurposeInit();
 	RetentionJobInit();
 	ConsentSharedInit();
+	AuditInit();
 
 	MarkGUCPrefixReserved("privacy");
 }
