@@ -173,9 +173,13 @@ append_pending_entries(Oid head_relid)
 	int64		last_id = 0;
 	Snapshot	snapshot;
 
-	prepare_statements();
-
+	/*
+	 * The lock comes first: preparing the head's UPDATE takes a ROW
+	 * EXCLUSIVE lock on it, which two backends preparing at once would each
+	 * hold while waiting for the other's SHARE ROW EXCLUSIVE lock.
+	 */
 	LockRelationOid(head_relid, ShareRowExclusiveLock);
+	prepare_statements();
 	PushActiveSnapshot(GetLatestSnapshot());
 	snapshot = GetActiveSnapshot();
 
