@@ -59,6 +59,14 @@ ROLLBACK PREPARED 'audit_log_prepared';
 \endif
 SELECT count(*) AS appended FROM privacy.audit_log WHERE action = 'test.pending.prepared';
 
+-- A read-only transaction cannot write an entry: the audited action is
+-- refused before it returns anything, not when the transaction commits.
+\set VERBOSITY terse
+BEGIN READ ONLY;
+SELECT privacy._audit(current_user, 'test.read_only', NULL, NULL, NULL, NULL);
+ROLLBACK;
+\set VERBOSITY default
+
 -- Timestamps hash the same whatever the session's settings.
 SET TimeZone = 'America/New_York';
 SET DateStyle = 'SQL, DMY';

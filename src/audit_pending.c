@@ -38,6 +38,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -330,6 +331,9 @@ privacy_audit_append(PG_FUNCTION_ARGS)
 
 	if (IsParallelWorker())
 		elog(ERROR, "audit log entries cannot be written by a parallel worker");
+	/* refused now, before the audited action returns anything, not at commit */
+	PreventCommandIfReadOnly("privacy._audit()");
+	PreventCommandDuringRecovery("privacy._audit()");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
 		PG_ARGISNULL(3) || PG_ARGISNULL(6))
 		ereport(ERROR,
