@@ -3603,3 +3603,95 @@ BEGIN
 	RETURN result;
 END
 $$;
+
+------------------------------------------------------------------------------
+-- Audit entries are appended to the chain at commit
+------------------------------------------------------------------------------
+
+-- Before 1.8 privacy._audit() locked the chain's head (privacy._audit_head)
+-- and held it until the writer's transaction ended: any role that could make
+-- the extension write an entry (an UPDATE of a protected table, an insert
+-- into a table guarded in redact mode, privacy.unsubscribe() with a valid
+-- token) could leave its transaction open and stop every withdrawal, export,
+-- erasure and retention run. Now an entry's fields are computed when it is
+-- written and kept in the writing backend's memory (privacy._audit_append);
+-- the library appends the transaction's entries to the chain when it
+-- commits, in commit order, holding the head from pre-commit to the end of
+-- the commit only (src/audit_pending.c). A transaction sees its own entries
+-- in privacy.audit_log once it has committed.
+
+CREATE FUNCTION privacy._audit_append(logged_at timestamptz, actor name, session_role name,
+									  action text, subject_ref text, request_id bigint,
+									  summary jsonb)
+RETURNS void
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'privacy_audit_append';
+REVOKE ALL ON FUNCTION privacy._audit_append(timestamptz, name, name, text, text, bigint, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._audit_append(timestamptz, name, name, text, text, bigint, jsonb) IS
+'Queues one audit log entry of the current transaction; the entries are appended to the hash chain when the transaction commits';
+
+-- Writes an entry; kind and subject become a keyed subject reference, so
+-- the log never holds a raw identifier. The entry gets its id and its place
+-- in the chain when the transaction commits; the function returns NULL.
+CREATE OR REPLACE FUNCTION privacy._audit(actor name, action text, kind text, subject text,
+										  request_id bigint, summary jsonb)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM privacy._audit_append(
+		pg_catalog.clock_timestamp(),
+		COALESCE(actor, SESSION_USER),
+		SESSION_USER,
+		action,
+		CASE WHEN subject IS NOT NULL THEN privacy.subject_ref(COALESCE(kind, ''), subject) END,
+		request_id,
+		COALESCE(summary, '{}'::pg_catalog.jsonb));
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION privacy._audit(name, text, text, text, bigint, jsonb) IS
+'Writes one audit log entry, appended to the hash chain when the transaction commits; returns NULL (the entry''s id is assigned at commit)';
+
+-- Appending locks the head in SHARE ROW EXCLUSIVE mode (which conflicts with
+-- itself) before reading it; pruning takes the same lock instead of the
+-- head's row lock, so that an append waiting for the head and a pruning
+-- transaction cannot each wait for the other.
+CREATE OR REPLACE FUNCTION privacy.prune_audit_log(older_than interval)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	last_pruned privacy.audit_log;
+	pruned bigint;
+BEGIN
+	IF older_than IS NULL OR older_than < interval '1 year' THEN
+		RAISE EXCEPTION 'audit log entries are kept for at least one year'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass an age of one year or more, e.g. ''6 years''.';
+	END IF;
+	LOCK TABLE privacy._audit_head IN SHARE ROW EXCLUSIVE MODE;
+	SELECT * INTO last_pruned FROM privacy.audit_log a
+	 WHERE a.logged_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) older_than)
+	 ORDER BY a.id DESC LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	-- The log's append-only triggers let only this path through: ordinary
+	-- triggers do not fire while the session acts as a replica.
+	SET LOCAL session_replication_role = replica;
+	DELETE FROM privacy.audit_log a WHERE a.id OPERATOR(pg_catalog.<=) last_pruned.id;
+	GET DIAGNOSTICS pruned = ROW_COUNT;
+	SET LOCAL session_replication_role = origin;
+	UPDATE privacy._audit_head
+	   SET pruned_through_id = last_pruned.id, pruned_through_hash = last_pruned.hash;
+	PERFORM privacy._audit(SESSION_USER, 'audit.prune', NULL, NULL, NULL,
+						   pg_catalog.jsonb_build_object('entries', pruned, 'through_id', last_pruned.id,
+														 'older_than', older_than::text));
+	RETURN pruned;
+END
+$$;

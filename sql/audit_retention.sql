@@ -24,7 +24,7 @@ BEGIN
 		UPDATE privacy._audit_head SET last_id = e.id, last_hash = e.hash;
 	END LOOP;
 END $$;
-SELECT privacy._audit(current_user, 'test.new', NULL, NULL, NULL, '{}') > 0 AS audited;
+SELECT privacy._audit(current_user, 'test.new', NULL, NULL, NULL, '{}') IS NULL AS audited_at_commit;
 SELECT intact, entries FROM privacy.verify_audit_log();
 
 SELECT privacy.prune_audit_log('3 months');

@@ -3,9 +3,10 @@
  *		Appends entries to the audit log from C code (triggers, the policy
  *		loader), by calling privacy._audit() as the log's owner.
  *
- * The hash chain itself is computed in SQL by privacy._audit(), so that C
- * and SQL callers share one definition of an entry's hash. The entry names
- * the calling role as its actor.
+ * C and SQL callers share one definition of an entry: privacy._audit()
+ * computes its fields, and the entry is appended to the hash chain when the
+ * transaction commits (audit_pending.c). The entry names the calling role as
+ * its actor.
  */
 #include "postgres.h"
 

@@ -6,10 +6,10 @@
 #define PRIVACY_AUDIT_H
 
 /*
- * Appends one entry to privacy.audit_log, as the log's owner, so it works for
- * callers with no privilege on the log. kind and subject may be NULL (the
- * entry then names no data subject); summary_json is a JSON object that must
- * hold no personal values.
+ * Writes one entry to privacy.audit_log (appended when the transaction
+ * commits), as the log's owner, so it works for callers with no privilege
+ * on the log. kind and subject may be NULL (the entry then names no data
+ * subject); summary_json is a JSON object that must hold no personal values.
  */
 extern void privacy_audit_event(const char *action, const char *kind,
 								const char *subject, const char *summary_json);

@@ -21,6 +21,13 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/*
+	 * First, because PostgreSQL calls the most recently registered
+	 * transaction callbacks first: the audit log's entries are appended after
+	 * the other subsystems' pre-commit work, and a more specific refusal of
+	 * PREPARE TRANSACTION is reported before the audit log's.
+	 */
+	AuditInit();
 	SecurityLabelInit();
 	PhoneInit();
 	PurposeInit();

@@ -18,4 +18,7 @@ extern void PurposeInit(void);
 /* retention_job.c: the privacy.retention_nice setting */
 extern void RetentionJobInit(void);
 
+/* audit_pending.c: a transaction's audit log entries, appended when it commits */
+extern void AuditInit(void);
+
 #endif							/* OPENDIMS_PRIVACY_H */
