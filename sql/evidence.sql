@@ -52,18 +52,23 @@ ROLLBACK;
 
 -- An erasure entry that carries the digest of its receipt (receipt_sha256)
 -- covers the whole receipt, the per-table lines the summary leaves out too.
-BEGIN;
+-- (Audit entries join the log when their transaction commits: the receipt
+-- and its entry are committed first, then changed in a transaction that is
+-- rolled back.)
 SELECT jsonb_build_object('kind', 'customer', 'subject_ref', privacy.subject_ref('customer', '77'),
 						  'erased_at', now(), 'reason', 'test', 'changed', true, 'rows_deleted', 1,
 						  'tables', jsonb_build_array(jsonb_build_object('table', 'shop.orders', 'deleted', 1)))
 	   AS receipt \gset
+BEGIN;
 INSERT INTO privacy.erasures (kind, subject_ref, erased_at, reason, receipt)
 VALUES ('customer', privacy.subject_ref('customer', '77'), now(), 'test', :'receipt');
 SELECT privacy._audit(current_user, 'erasure', 'customer', '77', NULL,
 					  (:'receipt'::jsonb - 'tables' - 'subject_ref' - 'kind')
 					  || jsonb_build_object('receipt_sha256', encode(sha256(convert_to(:'receipt', 'UTF8')), 'hex')))
-	   > 0 AS audited;
+	   IS NULL AS audited_at_commit;
+COMMIT;
 SELECT count(*) AS differences FROM privacy.verify_evidence();
+BEGIN;
 SET LOCAL session_replication_role = replica;
 UPDATE privacy.erasures SET receipt = jsonb_set(receipt, '{tables,0,deleted}', '0')
  WHERE subject_ref = privacy.subject_ref('customer', '77');
