@@ -686,61 +686,10 @@ COMMENT ON FUNCTION privacy._lock_subject(text, text, text) IS
 
 -- The consent ledger and the forgetting of an erased subject in the ledgers
 -- take the subject's lock with privacy._lock_subject() instead of an
--- advisory lock; nothing else changes in them. Erasure takes it too (see its
--- definition under "Subject keys" below).
-CREATE OR REPLACE FUNCTION privacy._record(action text, kind text, subject text, purpose text,
-								source text, evidence jsonb)
-RETURNS bigint
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	p privacy.purposes;
-	key text;
-	version text := privacy._policy_version();
-	event_id bigint;
-	actor name := privacy._acting_role();
-BEGIN
-	key := privacy._canonical_subject(kind, subject, action <> 'consent.withdraw');
-	IF action IN ('consent.grant', 'consent.withdraw') THEN
-		p := privacy._require_purpose(purpose, ARRAY['consent'],
-									  CASE action WHEN 'consent.grant' THEN 'record consent for'
-												  ELSE 'withdraw consent for' END);
-	ELSIF action = 'objection' THEN
-		p := privacy._require_purpose(purpose, ARRAY['legitimate_interest'], 'record an objection to');
-	END IF;
-	IF source IS NULL OR NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name = source) THEN
-		RAISE EXCEPTION 'unrecognized source "%"', source
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Sources are declared by the policy document; privacy.sources lists them.';
-	END IF;
-	IF evidence IS NULL OR pg_catalog.jsonb_typeof(evidence) <> 'object' THEN
-		RAISE EXCEPTION 'evidence must be a JSON object'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Describe how the event was captured, for example {"form": "signup", "text_version": "3"}.';
-	END IF;
-
-	PERFORM privacy._lock_subject('consent_ledger', kind, key);
-	IF action = 'restriction.lift' AND NOT EXISTS (
-			SELECT FROM privacy._ledger_state s
-			 WHERE s.kind = $2 AND s.purpose = '' AND s.subject = key) THEN
-		RAISE EXCEPTION 'processing of this subject of kind "%" is not restricted', kind
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'privacy.consent_history() shows the subject''s restrictions.';
-	END IF;
-
-	INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)
-	VALUES (actor, kind, key, action, p.name, source, version, evidence)
-	RETURNING id INTO event_id;
-	PERFORM privacy._audit(actor, action, kind, key, NULL,
-						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-							   'event_id', event_id, 'purpose', p.name, 'source', source,
-							   'policy_version', version)));
-	RETURN event_id;
-END
-$$;
-
+-- advisory lock; nothing else changes in the forgetting. Erasure takes it
+-- too (see its definition under "Subject keys" below), and so does
+-- privacy._record() (defined under "Unsubscribing" below, which also
+-- refuses an erased subject).
 CREATE OR REPLACE FUNCTION privacy._forget_subject_in_ledgers(kind text, subject text)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -1372,67 +1321,6 @@ BEGIN
 	RETURN export.document;
 END
 $$;
-
-CREATE OR REPLACE FUNCTION privacy.place_hold(kind text, subject text, reason text, reference text)
-RETURNS bigint
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	key text;
-	ref text;
-	hold_id bigint;
-BEGIN
-	-- Every argument is checked before the row is written, so that no
-	-- constraint's error shows the row (and the key) in its detail.
-	IF kind IS NULL OR subject IS NULL OR reason IS NULL OR reference IS NULL THEN
-		RAISE EXCEPTION 'kind, subject, reason and reference must not be null'
-			USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF reason = '' OR reference = '' THEN
-		RAISE EXCEPTION 'a legal hold needs a reason and a reference'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Give the reason for the hold and the reference of the case or order behind it.';
-	END IF;
-	key := privacy._canonical_subject(kind, subject, true);
-	ref := privacy.subject_ref(kind, key);
-	-- A hold on a subject erased while held names it by reference only.
-	IF EXISTS (SELECT FROM privacy.legal_holds h
-				WHERE h.released_at IS NULL AND h.kind = place_hold.kind AND h.subject_ref = ref
-				  AND h.reference = place_hold.reference) THEN
-		RAISE EXCEPTION 'the subject of kind "%" is already held under reference "%"', kind, reference
-			USING ERRCODE = 'duplicate_object',
-				  HINT = 'privacy.legal_holds lists the holds in force.';
-	END IF;
-	INSERT INTO privacy.legal_holds (kind, subject, subject_ref, reason, reference)
-	VALUES (kind, key, ref, reason, reference)
-	RETURNING id INTO hold_id;
-	PERFORM privacy._audit(SESSION_USER, 'retention.hold.place', kind, key, NULL,
-						   pg_catalog.jsonb_build_object('hold_id', hold_id, 'reference', reference));
-	RETURN hold_id;
-EXCEPTION WHEN unique_violation THEN
-	RAISE EXCEPTION 'the subject of kind "%" is already held under reference "%"', kind, reference
-		USING ERRCODE = 'duplicate_object',
-			  HINT = 'privacy.legal_holds lists the holds in force.';
-END
-$$;
-
--- The hold keeping rel's rows of a subject (given by its canonical key):
--- one on the table, or one on the subject, found by its reference.
-CREATE OR REPLACE FUNCTION privacy._hold_reference(kind text, subject text, rel regclass)
-RETURNS text
-LANGUAGE sql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT h.reference
-	  FROM privacy.legal_holds h
-	 WHERE h.released_at IS NULL
-	   AND (h.table_name = $3 OR (h.kind = $1 AND h.subject_ref = privacy.subject_ref($1, $2)))
-	 ORDER BY h.table_name IS NULL, h.placed_at, h.id
-	 LIMIT 1;
-END;
 
 -- As in 1.3, and a hold on a subject erased while held (its key gone from
 -- the hold) keeps the rows whose key has the hold's reference.
