@@ -2170,7 +2170,10 @@ BEGIN
 		 WHERE t.tgrelid OPERATOR(pg_catalog.=) pt.table_name
 		   AND t.tgname OPERATOR(pg_catalog.=) 'privacy_rectification'
 		   AND t.tgfoid OPERATOR(pg_catalog.=) 'privacy._audit_rectification()'::pg_catalog.regprocedure;
-		IF NOT FOUND THEN
+		-- protect() installs the trigger only on a table holding personal data
+		-- (a table protected for its path alone has none).
+		IF NOT FOUND AND EXISTS (SELECT FROM privacy.classified_columns cc
+								  WHERE cc.table_name OPERATOR(pg_catalog.=) pt.table_name) THEN
 			problem := 'trigger "privacy_rectification" was dropped: rectifications are no longer audited';
 			RETURN NEXT;
 		ELSIF tg.tgenabled OPERATOR(pg_catalog.=) ANY ('{D,R}'::"char"[]) THEN
@@ -2959,27 +2962,42 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 BEGIN ATOMIC
-	WITH RECURSIVE holds(held, holder) AS MATERIALIZED (
-		SELECT t.typbasetype, t.oid FROM pg_catalog.pg_type t
+	-- Which type holds which: a domain its base type, an array its element,
+	-- a composite its attributes, a range its subtype, a multirange its
+	-- range. Types in temporary schemas are left out: no table a policy may
+	-- name can use them, and any role may create them (a chain of them in
+	-- another session would otherwise cost every caller its length).
+	WITH RECURSIVE permanent AS MATERIALIZED (
+		SELECT t.oid, t.typtype, t.typbasetype, t.typarray, t.typrelid
+		  FROM pg_catalog.pg_type t
+		  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
+		 WHERE n.nspname OPERATOR(pg_catalog.!~) '^pg_(toast_)?temp_'
+	), holds(held, holder) AS MATERIALIZED (
+		SELECT t.typbasetype, t.oid FROM permanent t
 		 WHERE t.typtype OPERATOR(pg_catalog.=) 'd'
 		UNION ALL
-		SELECT t.oid, t.typarray FROM pg_catalog.pg_type t
+		SELECT t.oid, t.typarray FROM permanent t
 		 WHERE t.typarray OPERATOR(pg_catalog.<>) 0::pg_catalog.oid
 		UNION ALL
 		SELECT a.atttypid, t.oid
-		  FROM pg_catalog.pg_type t
+		  FROM permanent t
 		  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) t.typrelid
 		 WHERE t.typtype OPERATOR(pg_catalog.=) 'c' AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
 		UNION ALL
-		SELECT r.rngsubtype, r.rngtypid FROM pg_catalog.pg_range r
+		SELECT r.rngsubtype, r.rngtypid
+		  FROM pg_catalog.pg_range r JOIN permanent t ON t.oid OPERATOR(pg_catalog.=) r.rngtypid
 		UNION ALL
-		SELECT r.rngtypid, r.rngmultitypid FROM pg_catalog.pg_range r
-	), personal(type_oid, category) AS (
-		SELECT tc.type_name::pg_catalog.oid, tc.category FROM privacy._type_categories tc
+		SELECT r.rngtypid, r.rngmultitypid
+		  FROM pg_catalog.pg_range r JOIN permanent t ON t.oid OPERATOR(pg_catalog.=) r.rngmultitypid
+	), personal(type_oid, category, depth) AS (
+		SELECT tc.type_name::pg_catalog.oid, tc.category, 0 FROM privacy._type_categories tc
 		UNION
-		SELECT h.holder, p.category
+		-- Nesting deeper than 32 types is not followed: that bounds the walk
+		-- whatever the catalog holds.
+		SELECT h.holder, p.category, p.depth OPERATOR(pg_catalog.+) 1
 		  FROM personal p
 		  JOIN holds h ON h.held OPERATOR(pg_catalog.=) p.type_oid
+		 WHERE p.depth OPERATOR(pg_catalog.<) 32
 	)
 	SELECT DISTINCT ON (p.type_oid) p.type_oid, p.category
 	  FROM personal p

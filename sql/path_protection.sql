@@ -66,6 +66,9 @@ SELECT tgrelid::regclass AS rectification_trigger_on FROM pg_trigger
  WHERE tgname = 'privacy_rectification' ORDER BY tgrelid::regclass::text;
 SELECT summary FROM privacy.audit_log WHERE action IN ('protect', 'unprotect') ORDER BY id DESC LIMIT 2;
 SELECT count(*) AS path_findings FROM privacy.lint() WHERE problem LIKE '%subject path%';
+-- A table protected for its path holds no personal data, so it has no
+-- rectification trigger, and lint does not miss one.
+SELECT count(*) AS installed_findings FROM privacy._lint_installed_protection();
 
 -- Customers 1 and 2 consent to marketing, 5 consented and withdrew; 4
 -- objected to analytics.
