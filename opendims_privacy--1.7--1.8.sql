@@ -2649,9 +2649,9 @@ $$;
 
 -- The job: as above, with every batch's statements on a rule's table run
 -- as the table's owner (the job's role must still have SELECT and DELETE or
--- UPDATE on it), and on a table whose triggers or rules may keep rows, or
--- under a hold on its subjects, each batch the careful way: rows locked,
--- changed as the owner, and a row that stayed as it was an error.
+-- UPDATE on it); under a hold on the table's subjects each batch takes the
+-- careful way (rows locked, then changed as the owner). On a table whose
+-- triggers or rules may keep rows, a row a batch left due is an error.
 CREATE OR REPLACE PROCEDURE privacy.enforce_retention(batch_size integer DEFAULT 5000,
 										   time_budget interval DEFAULT '1 minute')
 LANGUAGE plpgsql
@@ -2743,9 +2743,9 @@ BEGIN
 						rule_name, CASE WHEN rule.action OPERATOR(pg_catalog.=) 'delete' THEN 'deletes' ELSE 'updates' END,
 						CASE WHEN rule.action OPERATOR(pg_catalog.=) 'delete' THEN 'DELETE' ELSE 'UPDATE' END);
 		END IF;
-		-- On a table whose triggers or rules may keep rows, every batch
-		-- takes the careful way, which checks that each row it locked
-		-- changed (kept_sql: of a changed row, whether it still is to do).
+		-- On a table whose triggers or rules may keep rows, each batch
+		-- checks that the rows it meant to change changed (kept_sql: of a
+		-- changed row, whether it still is to do).
 		may_keep := privacy._rows_may_be_kept(rule.table_name);
 		kept_sql := CASE WHEN rule.action OPERATOR(pg_catalog.=) 'delete' THEN 'false' ELSE s.todo END;
 		anchor_col := pg_catalog.quote_ident(rule.anchor);
@@ -2817,7 +2817,7 @@ BEGIN
 				-- The range statement runs as the table's owner, which may
 				-- not compute the subject references of holds: under a hold
 				-- on the table's subjects each batch takes the careful way.
-				IF window_rows OPERATOR(pg_catalog.>) 0 AND NOT may_keep AND held OPERATOR(pg_catalog.=) 'false'
+				IF window_rows OPERATOR(pg_catalog.>) 0 AND held OPERATOR(pg_catalog.=) 'false'
 				   AND (window_rows OPERATOR(pg_catalog.<) batch_size OR window_first OPERATOR(pg_catalog.<>) window_last) THEN
 					done := privacy._cached_row_count_as_owner(rule.table_name, pg_catalog.format(
 						'%1$s WHERE %2$s AND t.%3$s OPERATOR(pg_catalog.<=) (SELECT $5::%4$s)%5$s%6$s',
@@ -2826,9 +2826,17 @@ BEGIN
 						CASE WHEN pg_catalog.cardinality(excluded) OPERATOR(pg_catalog.=) 0 THEN ''
 							 ELSE ' AND t.ctid OPERATOR(pg_catalog.<>) ALL ($4)' END),
 						cutoff, last_anchor, batch_size, excluded, window_last);
+					-- A row a trigger or rule kept is still due in the range.
+					IF may_keep AND privacy._cached_value(pg_catalog.format(
+							'SELECT EXISTS (SELECT FROM %1$s t WHERE %2$s AND t.%3$s OPERATOR(pg_catalog.<=) (SELECT $5::%4$s)%5$s)',
+							rel, due_sql, anchor_col, s.anchor_type,
+							CASE WHEN pg_catalog.cardinality(excluded) OPERATOR(pg_catalog.=) 0 THEN ''
+								 ELSE ' AND t.ctid OPERATOR(pg_catalog.<>) ALL ($4)' END),
+							NULL::boolean, cutoff, last_anchor, batch_size, excluded, window_last) THEN
+						PERFORM privacy._rows_kept_error(rule.table_name, pg_catalog.format('retention rule "%s"', rule_name));
+					END IF;
 				END IF;
-				careful := (window_rows OPERATOR(pg_catalog.>) 0
-							AND (may_keep OR held OPERATOR(pg_catalog.<>) 'false'))
+				careful := (window_rows OPERATOR(pg_catalog.>) 0 AND held OPERATOR(pg_catalog.<>) 'false')
 						   OR (window_rows OPERATOR(pg_catalog.=) batch_size
 							   AND window_first OPERATOR(pg_catalog.=) window_last);
 				IF NOT careful THEN

@@ -113,7 +113,7 @@ SELECT privacy.erase_subject('customer', '2', 'request');
 \set VERBOSITY terse
 SELECT customer_id, note, deleted FROM appschema.notes;
 SELECT id, name FROM shop.customers WHERE id = 2;
-SELECT severity, object, problem FROM privacy.lint() WHERE object LIKE 'appschema.%' ORDER BY 2, 3;
+SELECT severity, object, problem FROM privacy.lint() WHERE problem LIKE '%can keep rows%' ORDER BY 2, 3;
 -- A BEFORE UPDATE trigger that gives anonymised values back is refused too.
 SET ROLE eto_app;
 DROP TRIGGER soft_delete ON appschema.notes;
@@ -172,3 +172,9 @@ SET client_min_messages = warning;
 CALL privacy.enforce_retention();
 RESET client_min_messages;
 SELECT customer_id, detail FROM appschema.events ORDER BY at;
+
+DROP SCHEMA appschema CASCADE;
+DROP SCHEMA shop CASCADE;
+DROP EXTENSION opendims_privacy CASCADE;
+DROP EXTENSION pgcrypto;
+DROP ROLE eto_app;
