@@ -3601,3 +3601,707 @@ BEGIN
 	RETURN pruned;
 END
 $$;
+
+------------------------------------------------------------------------------
+-- Erasure and retention change each table as its owner
+------------------------------------------------------------------------------
+
+-- Erasure (SECURITY DEFINER, as the extension's owner) and the retention
+-- job (as the role that runs it, usually a superuser from pg_cron) change
+-- tables of any owner. Changing a row runs code the table's owner chose:
+-- triggers, rules, domain and CHECK constraints, generated columns, index
+-- expressions, and the triggers of referential actions. Run as the
+-- extension's owner or a superuser, that code made its author superuser.
+-- Every statement that changes a table (and the erasure's reads that
+-- evaluate the table's expressions) now runs as the table's owner, the way
+-- PostgreSQL runs ANALYZE and REFRESH MATERIALIZED VIEW: a restricted
+-- security context, search_path pinned to pg_catalog, pg_temp, and forced
+-- row security of the table not hiding its rows from its owner. A table
+-- the statement reads whose row security applies to that owner is an
+-- error (rows it hid would stay), and so is any privilege the owner lacks
+-- (SELECT on the tables of the subject's path).
+
+-- privacy._cached_value, run as the owner of rel.
+CREATE FUNCTION privacy._cached_value_as_owner(rel regclass, sql text, result_type anyelement, VARIADIC args "any")
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'privacy_cached_value_as_owner'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION privacy._cached_value_as_owner(regclass, text, anyelement, "any") FROM PUBLIC;
+COMMENT ON FUNCTION privacy._cached_value_as_owner(regclass, text, anyelement, "any") IS
+'Runs a generated statement as the owner of a table (restricted, search_path pinned, forced row security of its own tables off) with its plan kept, and returns the first column of its only row';
+
+-- privacy._cached_row_count, run as the owner of rel.
+CREATE FUNCTION privacy._cached_row_count_as_owner(rel regclass, sql text, VARIADIC args "any")
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'privacy_cached_row_count_as_owner'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION privacy._cached_row_count_as_owner(regclass, text, "any") FROM PUBLIC;
+COMMENT ON FUNCTION privacy._cached_row_count_as_owner(regclass, text, "any") IS
+'Runs a generated statement (an UPDATE or DELETE) as the owner of a table, with its plan kept, and returns how many rows it processed';
+
+-- A BEFORE ROW trigger on DELETE or UPDATE that returns NULL (a soft
+-- delete) or gives a row its old values back, or a rule on DELETE or
+-- UPDATE, keeps rows that erasure and the retention job set out to delete
+-- or anonymise. On such tables both check that every row they meant to
+-- change did change, and fail naming the table (never the key) otherwise.
+CREATE FUNCTION privacy._rows_may_be_kept(rel regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'privacy_rows_may_be_kept'
+LANGUAGE C STRICT STABLE;
+REVOKE ALL ON FUNCTION privacy._rows_may_be_kept(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._rows_may_be_kept(regclass) IS
+'Whether a trigger or rule of a table (or of a table inheriting from it) may keep a row that a DELETE or UPDATE meant to change';
+
+-- The error of an erasure or a retention batch that left rows of rel it
+-- meant to delete or anonymise as they were.
+CREATE FUNCTION privacy._rows_kept_error(rel regclass, what text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE EXCEPTION '% left rows of table % unchanged', what, privacy._qualified_name(rel)
+		USING ERRCODE = 'object_not_in_prerequisite_state',
+			  DETAIL = 'A trigger or rule of the table kept rows that were to be deleted or anonymised; nothing of this was done.',
+			  HINT = 'A BEFORE DELETE or BEFORE UPDATE trigger that returns NULL (a soft delete) or restores values, or a rule on DELETE or UPDATE, keeps rows: let it pass these changes. privacy.lint() lists such triggers.';
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._rows_kept_error(regclass, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._rows_kept_error(regclass, text) IS
+'Raises the error of an erasure or retention batch that a trigger or rule kept rows from';
+
+-- As in 1.6, with every statement on the table run as its owner, and the
+-- rows it meant to delete or anonymise checked: a row a trigger or rule
+-- kept is an error, not a silent gap in the receipt.
+CREATE OR REPLACE FUNCTION privacy._erase_table(kind text, subject text, plan privacy._subject_plans)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel regclass := plan.table_name;
+	ctids tid[];
+	kept tid[];
+	retained tid[] := '{}';
+	deleted_ctids tid[] := '{}';
+	rule record;
+	retained_until timestamptz;
+	entry jsonb;
+	hold text;
+	anonymize_columns name[];
+	anonymize_rule text;
+	detach text := '';
+	set_list text;
+	not_yet_anonymized text;
+	counts integer[];
+BEGIN
+	IF NOT plan.personal THEN
+		RETURN NULL;
+	END IF;
+	ctids := privacy._cached_value_as_owner(rel,
+		'SELECT pg_catalog.array_agg(s.ctid) FROM (SELECT t0.ctid ' || plan.rows_sql || ' FOR UPDATE OF t0) s',
+		NULL::tid[], subject);
+	IF ctids IS NULL THEN
+		RETURN NULL;
+	END IF;
+	entry := pg_catalog.jsonb_build_object('table', privacy._qualified_name(rel), 'rows', pg_catalog.cardinality(ctids));
+
+	hold := privacy._hold_reference(kind, subject, rel);
+	IF hold IS NOT NULL THEN
+		RETURN entry || pg_catalog.jsonb_build_object('held', pg_catalog.cardinality(ctids), 'hold_reference', hold);
+	END IF;
+
+	-- Rows a legal minimum still keeps stay untouched, with their end date.
+	-- (These read the rows' anchors only, of a date or timestamp type.)
+	FOR rule IN SELECT rr.name, rr.anchor, rr.legal_basis FROM privacy.retention_rules rr
+				 WHERE rr.table_name = rel AND rr.minimum IS NOT NULL ORDER BY rr.name LOOP
+		kept := privacy._cached_value(pg_catalog.format(
+			'SELECT pg_catalog.array_agg(t.ctid) FROM %s t '
+			'WHERE t.ctid = ANY ($1) AND privacy._minimum_end(%L, t.%I::timestamptz) > pg_catalog.now()',
+			privacy._qualified_name(rel), rule.name, rule.anchor), NULL::tid[], ctids);
+		IF kept IS NOT NULL THEN
+			retained_until := privacy._cached_value(pg_catalog.format(
+				'SELECT pg_catalog.max(privacy._minimum_end(%L, t.%I::timestamptz)) FROM %s t WHERE t.ctid = ANY ($1)',
+				rule.name, rule.anchor, privacy._qualified_name(rel)), NULL::timestamptz, kept);
+			ctids := ARRAY(SELECT c FROM pg_catalog.unnest(ctids) c EXCEPT SELECT k FROM pg_catalog.unnest(kept) k);
+			retained := retained || kept;
+			entry := entry || pg_catalog.jsonb_build_object(
+				'retained', pg_catalog.cardinality(kept), 'retained_until', retained_until::date,
+				'retention_rule', rule.name, 'basis', rule.legal_basis);
+		END IF;
+	END LOOP;
+
+	SELECT rr.name INTO anonymize_rule FROM privacy.retention_rules rr
+	 WHERE rr.table_name = rel AND rr.action = 'anonymize' ORDER BY rr.name LIMIT 1;
+
+	IF anonymize_rule IS NULL AND pg_catalog.cardinality(ctids) > 0 THEN
+		-- Delete what no remaining row references.
+		deleted_ctids := privacy._cached_value_as_owner(rel, plan.delete_sql, NULL::tid[], ctids);
+		ctids := ARRAY(SELECT c FROM pg_catalog.unnest(ctids) c EXCEPT SELECT d FROM pg_catalog.unnest(deleted_ctids) d);
+		entry := entry || pg_catalog.jsonb_build_object('deleted', pg_catalog.cardinality(deleted_ctids));
+		-- Every row of the subject left, but those retained, must be one
+		-- that rows kept elsewhere reference (the rows are locked: only a
+		-- trigger or rule can have kept another, perhaps as a new version).
+		IF privacy._rows_may_be_kept(rel)
+		   AND privacy._cached_value_as_owner(rel,
+				'SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 ' || plan.rows_sql
+				|| ' AND t0.ctid OPERATOR(pg_catalog.<>) ALL ($2)' || privacy._unreferenced_condition(rel, 't0'),
+				NULL::boolean, subject, retained) THEN
+			PERFORM privacy._rows_kept_error(rel, 'the erasure');
+		END IF;
+	END IF;
+
+	IF pg_catalog.cardinality(ctids) > 0 THEN
+		-- The personal columns, and the foreign key that ties the row to the
+		-- subject where it can be cleared.
+		SELECT pg_catalog.array_agg(DISTINCT c) INTO anonymize_columns
+		  FROM (SELECT cc.column_name AS c FROM privacy.classified_columns cc WHERE cc.table_name = rel
+				UNION
+				SELECT pg_catalog.unnest(rr.columns) FROM privacy.retention_rules rr
+				 WHERE rr.table_name = rel AND rr.action = 'anonymize') cols;
+		IF pg_catalog.cardinality(plan.hops) > 0 AND NOT EXISTS (
+				SELECT FROM privacy.foreign_keys f
+				  JOIN pg_catalog.pg_attribute a ON a.attrelid = f.from_table AND a.attname = ANY (f.from_columns)
+				 WHERE f.constraint_oid = plan.hops[1] AND a.attnotnull) THEN
+			SELECT pg_catalog.string_agg(pg_catalog.format(', %I = NULL', c), '')
+			  INTO detach
+			  FROM privacy.foreign_keys f, pg_catalog.unnest(f.from_columns) c
+			 WHERE f.constraint_oid = plan.hops[1];
+		END IF;
+		-- Rows already anonymised (by an earlier erasure) are left as they are.
+		SELECT pg_catalog.string_agg(pg_catalog.format('%I = %s', c, privacy._anonymized_value_sql(rel, c, 't')), ', '),
+			   pg_catalog.string_agg(pg_catalog.format(
+					'(t.%1$I IS NOT NULL AND t.%1$I::pg_catalog.text NOT LIKE ''[erased %%'' AND t.%1$I::pg_catalog.text NOT LIKE ''erased-%%@erased.invalid'')', c), ' OR ')
+		  INTO set_list, not_yet_anonymized
+		  FROM pg_catalog.unnest(anonymize_columns) c;
+		IF detach <> '' THEN
+			SELECT not_yet_anonymized || ' OR ' || pg_catalog.string_agg(pg_catalog.format('t.%I IS NOT NULL', c), ' OR ')
+			  INTO not_yet_anonymized
+			  FROM privacy.foreign_keys f, pg_catalog.unnest(f.from_columns) c
+			 WHERE f.constraint_oid = plan.hops[1];
+		END IF;
+		-- {rows to anonymise, rows changed, changed rows still personal}: a
+		-- row a trigger or rule skipped, or gave its values back, is an error.
+		counts := privacy._cached_value_as_owner(rel, pg_catalog.format(
+			'WITH changed AS (UPDATE %1$s t SET %2$s%3$s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND (%4$s) RETURNING (%4$s) AS personal) '
+			'SELECT ARRAY[(SELECT pg_catalog.count(*) FROM %1$s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND (%4$s)), '
+			'pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE changed.personal)]::pg_catalog.int4[] FROM changed',
+			privacy._qualified_name(rel), set_list, detach, not_yet_anonymized), NULL::integer[], ctids);
+		IF counts[2] OPERATOR(pg_catalog.<) counts[1] OR counts[3] OPERATOR(pg_catalog.>) 0 THEN
+			PERFORM privacy._rows_kept_error(rel, 'the erasure');
+		END IF;
+		entry := entry || pg_catalog.jsonb_build_object('anonymized', counts[2], 'kept_anonymous', pg_catalog.cardinality(ctids),
+			'anonymized_because', CASE WHEN anonymize_rule IS NOT NULL
+									   THEN pg_catalog.format('retention rule "%s" keeps the rows without the person', anonymize_rule)
+									   ELSE 'rows that are kept reference them' END);
+	END IF;
+	RETURN entry;
+END
+$$;
+
+-- As before, run as the table's owner: the conditions evaluate the table's
+-- index expressions.
+CREATE OR REPLACE FUNCTION privacy._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pair jsonb;
+	gone jsonb[] := '{}';
+BEGIN
+	FOR pair IN SELECT m.pair FROM pg_catalog.jsonb_array_elements(matches) m(pair) LOOP
+		IF NOT privacy._cached_value_as_owner(rel,
+				pg_catalog.format('SELECT EXISTS (SELECT FROM (SELECT * FROM %s LIMIT 1000) r WHERE %s)',
+								  privacy._qualified_name(rel), conditions ->> (pair ->> 0)),
+				NULL::boolean, pair ->> 1) THEN
+			gone := gone || pair;
+		END IF;
+	END LOOP;
+	RETURN CASE WHEN pg_catalog.cardinality(gone) > 0 THEN pg_catalog.to_jsonb(gone) END;
+END
+$$;
+
+-- As above (statistics), with the statements that change each table run
+-- as the table's owner, and a table whose triggers or rules may keep rows
+-- erased the careful way, which fails rather than leave a row it meant to
+-- delete or anonymise.
+CREATE OR REPLACE FUNCTION privacy._erase_subject(kind text, subject text, reason text, request_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ref text;
+	plan privacy._subject_plans;
+	line jsonb;
+	lines jsonb[] := '{}';
+	previous privacy.erasures;
+	ledgers jsonb;
+	receipt jsonb;
+	erased_at timestamptz := pg_catalog.now();
+	subject_held boolean;
+	careful_tables regclass[];
+	counts integer[];
+	deleted bigint := 0;
+	anonymized bigint := 0;
+	retained bigint := 0;
+	held bigint := 0;
+	in_statistics jsonb;
+	gone jsonb;
+	stale regclass[] := '{}';
+	stale_values jsonb[] := '{}';
+	stale_targets jsonb[] := '{}';
+	refreshed text[] := '{}';
+	i integer;
+BEGIN
+	IF kind IS NULL OR subject IS NULL THEN
+		RAISE EXCEPTION 'kind and subject must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF reason IS NULL OR pg_catalog.btrim(reason) = '' THEN
+		RAISE EXCEPTION 'an erasure needs a reason'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give the ground of GDPR Art. 17(1), e.g. ''consent withdrawn'', without personal data.';
+	END IF;
+	-- From here on the subject is its canonical key (errors name the kind,
+	-- never the key).
+	subject := privacy._canonical_subject(kind, subject, false);
+	ref := privacy.subject_ref(kind, subject);
+
+	-- One erasure of a subject at a time (a lock no ordinary role can take or
+	-- hold); the anchor row stays locked, so that no new row can be attached
+	-- to the subject until this commits.
+	PERFORM privacy._lock_subject('erase', kind, ref);
+	IF NOT privacy._subject_exists(kind, subject, true) THEN
+		SELECT * INTO previous FROM privacy.erasures e
+		 WHERE e.kind = _erase_subject.kind AND e.subject_ref = ref ORDER BY e.id DESC LIMIT 1;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'subject of kind "%" does not exist', kind
+				USING ERRCODE = 'no_data_found';
+		END IF;
+		receipt := pg_catalog.jsonb_build_object('kind', kind, 'subject_ref', ref, 'changed', false,
+			'already_erased', true, 'erased_at', previous.erased_at, 'tables', '[]'::jsonb,
+			'note', 'The subject was erased before; nothing more was found to erase.');
+		PERFORM privacy._audit(SESSION_USER, 'erasure', kind, subject, request_id,
+							   pg_catalog.jsonb_build_object('changed', false, 'already_erased', true));
+		RETURN receipt;
+	END IF;
+
+	PERFORM privacy._allow_protected_changes();
+	-- Most tables need one statement: delete the subject's rows that no row
+	-- references. Tables under a hold or with a retention rule that keeps
+	-- rows (a legal minimum, or anonymisation), and every table while the
+	-- subject is held, take the careful way row set by row set.
+	subject_held := EXISTS (SELECT FROM privacy.legal_holds h
+							 WHERE h.released_at IS NULL AND h.kind = _erase_subject.kind AND h.subject_ref = ref);
+	careful_tables := ARRAY(SELECT h.table_name FROM privacy.legal_holds h
+							 WHERE h.released_at IS NULL AND h.table_name IS NOT NULL
+							UNION
+							SELECT rr.table_name FROM privacy.retention_rules rr
+							 WHERE rr.minimum IS NOT NULL OR rr.action = 'anonymize');
+	PERFORM privacy._fill_subject_plans(kind);
+	FOR plan IN SELECT * FROM privacy._subject_plans p
+				 WHERE p.kind = _erase_subject.kind AND p.personal
+				 ORDER BY p.depth DESC, p.table_name::text LOOP
+		-- The values of the subject's rows in the table that its statistics
+		-- hold, asked before the rows change.
+		in_statistics := NULL;
+		IF plan.statistics_sql IS NOT NULL THEN
+			in_statistics := privacy._cached_value(plan.statistics_sql, NULL::jsonb, subject);
+		END IF;
+		-- A table whose triggers or rules may keep rows takes the careful
+		-- way too, which checks that every row it meant to change changed.
+		IF subject_held OR plan.table_name = ANY (careful_tables) OR privacy._rows_may_be_kept(plan.table_name) THEN
+			line := privacy._erase_table(kind, subject, plan);
+		ELSE
+			counts := privacy._cached_value_as_owner(plan.table_name, plan.erase_sql, NULL::integer[], subject);
+			IF counts[1] > counts[2] THEN
+				-- Rows that rows kept elsewhere still reference are anonymised.
+				line := privacy._erase_table(kind, subject, plan);
+				line := COALESCE(line, pg_catalog.jsonb_build_object('table', privacy._qualified_name(plan.table_name)))
+					|| pg_catalog.jsonb_build_object(
+						'rows', counts[2] + COALESCE((line ->> 'rows')::integer, 0),
+						'deleted', counts[2] + COALESCE((line ->> 'deleted')::integer, 0));
+			ELSIF counts[2] > 0 THEN
+				line := pg_catalog.jsonb_build_object('table', privacy._qualified_name(plan.table_name),
+													  'rows', counts[2], 'deleted', counts[2]);
+			ELSE
+				line := NULL;
+			END IF;
+		END IF;
+		IF line IS NOT NULL THEN
+			lines := lines || line;
+			IF line ?| '{anonymized,retained,held}' THEN
+				anonymized := anonymized + COALESCE((line ->> 'anonymized')::integer, 0);
+				retained := retained + COALESCE((line ->> 'retained')::integer, 0);
+				held := held + COALESCE((line ->> 'held')::integer, 0);
+			END IF;
+			deleted := deleted + COALESCE((line ->> 'deleted')::integer, 0);
+			IF in_statistics IS NOT NULL
+			   AND (COALESCE((line ->> 'deleted')::integer, 0) > 0 OR COALESCE((line ->> 'anonymized')::integer, 0) > 0) THEN
+				gone := privacy._statistics_gone_values(plan.table_name, in_statistics, plan.statistics_conditions);
+				IF gone IS NOT NULL THEN
+					stale := stale || plan.table_name;
+					stale_values := stale_values || gone;
+					stale_targets := stale_targets || plan.statistics_targets;
+				END IF;
+			END IF;
+		END IF;
+	END LOOP;
+	-- In the order of the tables' oids, so that two erasures never wait for
+	-- each other's refresh the other way round.
+	FOR i IN SELECT s.i FROM pg_catalog.generate_subscripts(stale, 1) s(i) ORDER BY stale[s.i]::oid LOOP
+		PERFORM privacy._refresh_statistics(stale[i], stale_values[i], stale_targets[i]);
+		refreshed := refreshed || privacy._qualified_name(stale[i]);
+	END LOOP;
+	ledgers := privacy._forget_subject_in_ledgers(kind, subject);
+	UPDATE privacy.subject_requests sr SET subject = NULL
+	 WHERE sr.kind = _erase_subject.kind AND sr.subject_ref = ref;
+	-- Holds stay, with their reason and reference, and name the subject by
+	-- its reference only.
+	UPDATE privacy.legal_holds h SET subject = NULL
+	 WHERE h.kind = _erase_subject.kind AND h.subject_ref = ref AND h.subject IS NOT NULL;
+
+	receipt := pg_catalog.jsonb_build_object(
+		'kind', kind, 'subject_ref', ref, 'erased_at', erased_at, 'reason', reason,
+		'request_id', request_id,
+		'changed', deleted + anonymized > 0,
+		'already_erased', EXISTS (SELECT FROM privacy.erasures e
+								   WHERE e.kind = _erase_subject.kind AND e.subject_ref = ref),
+		'rows_deleted', deleted,
+		'rows_anonymized', anonymized,
+		'rows_retained', retained,
+		'rows_held', held,
+		'tables', pg_catalog.to_jsonb(lines),
+		'ledgers', ledgers);
+	IF pg_catalog.cardinality(refreshed) > 0 THEN
+		receipt := receipt || pg_catalog.jsonb_build_object('statistics_refreshed', pg_catalog.to_jsonb(refreshed));
+	END IF;
+
+	INSERT INTO privacy.erasures (kind, subject_ref, erased_at, request_id, reason, receipt)
+	VALUES (kind, ref, erased_at, request_id, reason, receipt);
+	-- The entry carries the receipt's digest, so that privacy.verify_evidence()
+	-- detects a receipt changed or removed by any means.
+	PERFORM privacy._audit(SESSION_USER, 'erasure', kind, subject, request_id,
+						   receipt - 'tables' - 'subject_ref' - 'kind' - 'ledgers' - 'statistics_refreshed'
+						   || pg_catalog.jsonb_build_object('receipt_sha256',
+								pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(receipt::pg_catalog.text, 'UTF8')), 'hex')));
+	RETURN receipt;
+END
+$$;
+
+-- The job: as above, with every batch's statements on a rule's table run
+-- as the table's owner (the job's role must still have SELECT and DELETE or
+-- UPDATE on it); under a hold on the table's subjects each batch takes the
+-- careful way (rows locked, then changed as the owner). On a table whose
+-- triggers or rules may keep rows, a row a batch left due is an error.
+CREATE OR REPLACE PROCEDURE privacy.enforce_retention(batch_size integer DEFAULT 5000,
+										   time_budget interval DEFAULT '1 minute')
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	run_id bigint;
+	stop_at timestamptz;
+	run_status text := 'finished';
+	run_due bigint;
+	run_done bigint := 0;
+	rule_names text[];
+	rule_name text;
+	rule privacy.retention_rules;
+	s record;
+	rel text;
+	anchor_col text;
+	cutoff timestamptz;
+	held text;
+	locked regclass;
+	skipped text[];
+	due_sql text;
+	last_anchor text;
+	after_last boolean;
+	window_first text;
+	window_last text;
+	window_rows integer;
+	excluded tid[];
+	tids tid[];
+	batch_last text;
+	found_rows integer;
+	done bigint;
+	blocked bigint;
+	one tid;
+	rule_done bigint;
+	careful boolean;
+	batch_result text[];
+	wal_method text;
+	run privacy.retention_runs;
+	may_keep boolean;
+	kept_sql text;
+	changed bigint[];
+BEGIN
+	PERFORM privacy._retention_require_own_transactions();
+	PERFORM privacy._retention_lower_priority();
+	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 THEN
+		RAISE EXCEPTION 'batch_size must be a positive number of rows'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF time_budget IS NULL OR time_budget OPERATOR(pg_catalog.<=) '0'::interval THEN
+		RAISE EXCEPTION 'time_budget must be a positive interval'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	stop_at := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) time_budget;
+	-- Most of the WAL a batch writes is full-page images of the pages it
+	-- changes first after a checkpoint; compressed, they weigh less on the
+	-- WAL writer and on the sessions writing WAL beside the job. Unless the
+	-- server compresses them already, the job's own batches do (lz4 where
+	-- the server has it).
+	IF pg_catalog.current_setting('wal_compression') OPERATOR(pg_catalog.=) 'off' THEN
+		wal_method := CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_settings ps
+										 WHERE ps.name OPERATOR(pg_catalog.=) 'wal_compression'
+										   AND 'lz4' OPERATOR(pg_catalog.=) ANY (ps.enumvals))
+						   THEN 'lz4' ELSE 'pglz' END;
+	END IF;
+	run_id := privacy._retention_run_start(batch_size, time_budget);
+	rule_names := ARRAY(SELECT o.rule_name FROM privacy._retention_order() o);
+	-- Rules whose table was locked when the run counted them wait for the next run.
+	SELECT r.rows_due,
+		   ARRAY(SELECT e.key FROM pg_catalog.jsonb_each(r.rules) e
+				  WHERE e.value OPERATOR(pg_catalog.->>) 'status' OPERATOR(pg_catalog.=) 'locked')
+	  INTO run_due, skipped
+	  FROM privacy.retention_runs r WHERE r.id OPERATOR(pg_catalog.=) run_id;
+	COMMIT;
+
+	<<rules>>
+	FOREACH rule_name IN ARRAY rule_names LOOP
+		SELECT * INTO rule FROM privacy.retention_rules rr WHERE rr.name OPERATOR(pg_catalog.=) rule_name;
+		CONTINUE WHEN NOT FOUND OR rule_name OPERATOR(pg_catalog.=) ANY (skipped);
+		s := privacy._retention_rule_sql(rule);
+		rel := privacy._qualified_name(rule.table_name);
+		-- The batches run as the table's owner; the job's role must still
+		-- have the rights it would use to change the rows itself.
+		IF NOT (pg_catalog.has_table_privilege(rule.table_name, 'SELECT')
+				AND pg_catalog.has_table_privilege(rule.table_name,
+					CASE WHEN rule.action OPERATOR(pg_catalog.=) 'delete' THEN 'DELETE' ELSE 'UPDATE' END)) THEN
+			RAISE EXCEPTION 'permission denied for table %', rel
+				USING ERRCODE = 'insufficient_privilege',
+					  DETAIL = pg_catalog.format('Retention rule "%s" %s rows of the table; the role running the job needs SELECT and %s on it.',
+						rule_name, CASE WHEN rule.action OPERATOR(pg_catalog.=) 'delete' THEN 'deletes' ELSE 'updates' END,
+						CASE WHEN rule.action OPERATOR(pg_catalog.=) 'delete' THEN 'DELETE' ELSE 'UPDATE' END);
+		END IF;
+		-- On a table whose triggers or rules may keep rows, each batch
+		-- checks that the rows it meant to change changed (kept_sql: of a
+		-- changed row, whether it still is to do).
+		may_keep := privacy._rows_may_be_kept(rule.table_name);
+		kept_sql := CASE WHEN rule.action OPERATOR(pg_catalog.=) 'delete' THEN 'false' ELSE s.todo END;
+		anchor_col := pg_catalog.quote_ident(rule.anchor);
+		-- Rows are due up to the cutoff at the rule's start; rows that fall
+		-- due during the run are left to the next one.
+		cutoff := privacy._retention_rule_cutoff(rule, pg_catalog.now());
+		PERFORM privacy._retention_run_rule_status(run_id, rule_name, 'running');
+		COMMIT;
+		last_anchor := NULL;
+		after_last := false;
+		excluded := '{}';
+		rule_done := 0;
+		LOOP
+			IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>=) stop_at THEN
+				run_status := 'time_budget';
+				PERFORM privacy._retention_run_rule_status(run_id, rule_name, 'time_budget');
+				COMMIT;
+				EXIT rules;
+			END IF;
+			-- Each batch first locks the tables it writes, waiting at most
+			-- privacy.retention_lock_timeout: a table another session keeps
+			-- locked is skipped until the next run.
+			locked := privacy._retention_lock_tables(rule);
+			IF locked IS NOT NULL THEN
+				PERFORM privacy._retention_run_rule_locked(run_id, rule_name, locked);
+				COMMIT;
+				CONTINUE rules;
+			END IF;
+			held := privacy._retention_lock_holds(rule.table_name);
+			IF held IS NULL THEN
+				PERFORM privacy._retention_run_rule_status(run_id, rule_name, 'held');
+				RAISE NOTICE 'retention rule "%": table % is under a legal hold, skipped', rule_name, rule.table_name;
+				COMMIT;
+				CONTINUE rules;
+			END IF;
+
+			-- Due rows still to do after the last batch ($1 the cutoff, $2
+			-- the last batch's end).
+			-- (Each bound is cast once, in a subquery, not once per row.)
+			due_sql := pg_catalog.format('t.%1$s OPERATOR(pg_catalog.<=) (SELECT $1::%2$s) %3$s AND %4$s',
+				anchor_col, s.anchor_type,
+				CASE WHEN last_anchor IS NULL THEN ''
+					 ELSE pg_catalog.format('AND t.%s OPERATOR(pg_catalog.%s) (SELECT $2::%s)', anchor_col,
+											CASE WHEN after_last THEN '>' ELSE '>=' END, s.anchor_type) END,
+				s.todo);
+			done := 0;
+			blocked := 0;
+			window_rows := NULL;
+			-- No wait of this batch for a row lock lasts longer than this.
+			PERFORM pg_catalog.set_config('lock_timeout', '100ms', true);
+			IF wal_method IS NOT NULL THEN
+				PERFORM pg_catalog.set_config('wal_compression', wal_method, true);
+			END IF;
+			BEGIN
+				-- The window: the anchors of the next batch_size such rows,
+				-- from the index. The range statement acts on every row up
+				-- to the window's last anchor, unless the whole window has
+				-- one anchor value (a range would not bound the batch).
+				-- (Both statements are the same for every batch of the rule,
+				-- so their plans are kept: privacy._cached_value.)
+				batch_result := privacy._cached_value_as_owner(rule.table_name, pg_catalog.format(
+					'SELECT ARRAY[pg_catalog.min(x.a)::text, pg_catalog.max(x.a)::text, pg_catalog.count(*)::text]
+					   FROM (SELECT t.%1$s AS a FROM %2$s t WHERE %3$s ORDER BY t.%1$s LIMIT $3) x',
+					anchor_col, rel, due_sql),
+					NULL::text[], cutoff, last_anchor, batch_size, excluded);
+				window_first := batch_result[1];
+				window_last := batch_result[2];
+				window_rows := batch_result[3]::integer;
+				-- The range statement runs as the table's owner, which may
+				-- not compute the subject references of holds: under a hold
+				-- on the table's subjects each batch takes the careful way.
+				IF window_rows OPERATOR(pg_catalog.>) 0 AND held OPERATOR(pg_catalog.=) 'false'
+				   AND (window_rows OPERATOR(pg_catalog.<) batch_size OR window_first OPERATOR(pg_catalog.<>) window_last) THEN
+					done := privacy._cached_row_count_as_owner(rule.table_name, pg_catalog.format(
+						'%1$s WHERE %2$s AND t.%3$s OPERATOR(pg_catalog.<=) (SELECT $5::%4$s)%5$s%6$s',
+						s.action, due_sql, anchor_col, s.anchor_type,
+						CASE WHEN held OPERATOR(pg_catalog.=) 'false' THEN '' ELSE ' AND NOT ' OPERATOR(pg_catalog.||) held END,
+						CASE WHEN pg_catalog.cardinality(excluded) OPERATOR(pg_catalog.=) 0 THEN ''
+							 ELSE ' AND t.ctid OPERATOR(pg_catalog.<>) ALL ($4)' END),
+						cutoff, last_anchor, batch_size, excluded, window_last);
+					-- A row a trigger or rule kept is still due in the range.
+					IF may_keep AND privacy._cached_value(pg_catalog.format(
+							'SELECT EXISTS (SELECT FROM %1$s t WHERE %2$s AND t.%3$s OPERATOR(pg_catalog.<=) (SELECT $5::%4$s)%5$s)',
+							rel, due_sql, anchor_col, s.anchor_type,
+							CASE WHEN pg_catalog.cardinality(excluded) OPERATOR(pg_catalog.=) 0 THEN ''
+								 ELSE ' AND t.ctid OPERATOR(pg_catalog.<>) ALL ($4)' END),
+							NULL::boolean, cutoff, last_anchor, batch_size, excluded, window_last) THEN
+						PERFORM privacy._rows_kept_error(rule.table_name, pg_catalog.format('retention rule "%s"', rule_name));
+					END IF;
+				END IF;
+				careful := (window_rows OPERATOR(pg_catalog.>) 0 AND held OPERATOR(pg_catalog.<>) 'false')
+						   OR (window_rows OPERATOR(pg_catalog.=) batch_size
+							   AND window_first OPERATOR(pg_catalog.=) window_last);
+				IF NOT careful THEN
+					found_rows := window_rows;
+					batch_last := window_last;
+					after_last := true;
+				END IF;
+			EXCEPTION WHEN foreign_key_violation OR lock_not_available THEN
+				careful := true;
+			END;
+			EXIT WHEN NOT careful AND window_rows OPERATOR(pg_catalog.=) 0;
+			IF careful THEN
+				-- Lock the next batch_size rows that are free, never waiting
+				-- for the others, and act on them; one by one if the batch
+				-- fails as a whole.
+				EXECUTE pg_catalog.format(
+					'SELECT pg_catalog.array_agg(b.tid), pg_catalog.max(b.a)::text FROM (
+					   SELECT t.ctid AS tid, t.%1$s AS a FROM %2$s t
+						WHERE %3$s AND NOT %4$s AND t.ctid OPERATOR(pg_catalog.<>) ALL ($4)
+						ORDER BY t.%1$s LIMIT $3 FOR UPDATE OF t SKIP LOCKED) b',
+					anchor_col, rel, due_sql, held)
+				   INTO tids, batch_last
+				  USING cutoff, last_anchor, batch_size, excluded;
+				found_rows := COALESCE(pg_catalog.cardinality(tids), 0);
+				after_last := false;
+				BEGIN
+					-- {rows changed, changed rows still to do}, as the owner.
+					changed := privacy._cached_value_as_owner(rule.table_name, pg_catalog.format(
+						'WITH c AS (%s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) RETURNING %s AS k) '
+						'SELECT ARRAY[pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE c.k)] FROM c',
+						s.action, kept_sql), NULL::bigint[], tids);
+					IF changed[1] OPERATOR(pg_catalog.<) COALESCE(pg_catalog.cardinality(tids), 0)
+					   OR changed[2] OPERATOR(pg_catalog.>) 0 THEN
+						PERFORM privacy._rows_kept_error(rule.table_name, pg_catalog.format('retention rule "%s"', rule_name));
+					END IF;
+					done := changed[1];
+				EXCEPTION WHEN foreign_key_violation OR lock_not_available THEN
+					done := 0;
+					FOREACH one IN ARRAY COALESCE(tids, '{}') LOOP
+						BEGIN
+							changed := privacy._cached_value_as_owner(rule.table_name, pg_catalog.format(
+								'WITH c AS (%s WHERE t.ctid OPERATOR(pg_catalog.=) $1 RETURNING %s AS k) '
+								'SELECT ARRAY[pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE c.k)] FROM c',
+								s.action, kept_sql), NULL::bigint[], one);
+							IF changed[1] OPERATOR(pg_catalog.<) 1 OR changed[2] OPERATOR(pg_catalog.>) 0 THEN
+								PERFORM privacy._rows_kept_error(rule.table_name, pg_catalog.format('retention rule "%s"', rule_name));
+							END IF;
+							done := done OPERATOR(pg_catalog.+) changed[1];
+						EXCEPTION WHEN foreign_key_violation THEN
+							blocked := blocked OPERATOR(pg_catalog.+) 1;
+							excluded := excluded OPERATOR(pg_catalog.||) one;
+						WHEN lock_not_available THEN
+							excluded := excluded OPERATOR(pg_catalog.||) one;
+						END;
+					END LOOP;
+				END;
+			END IF;
+			IF found_rows OPERATOR(pg_catalog.>) 0 THEN
+				last_anchor := batch_last;
+			END IF;
+			rule_done := rule_done OPERATOR(pg_catalog.+) done;
+			run_done := run_done OPERATOR(pg_catalog.+) done;
+			PERFORM privacy._retention_run_progress(run_id, rule_name, done, blocked, 'running');
+			IF found_rows OPERATOR(pg_catalog.>) 0 THEN
+				RAISE NOTICE 'retention rule "%": % done in this batch, % in all; run % has done % of % due rows',
+					rule_name, done, rule_done, run_id, run_done, run_due;
+			END IF;
+			COMMIT;
+			-- The last batch: the range took every row left, or the careful
+			-- path found fewer free rows than it asked for.
+			EXIT WHEN (NOT careful AND window_rows OPERATOR(pg_catalog.<) batch_size)
+				   OR (careful AND found_rows OPERATOR(pg_catalog.<) batch_size);
+		END LOOP;
+		PERFORM privacy._retention_run_rule_status(run_id, rule_name, 'done');
+		COMMIT;
+	END LOOP;
+
+	run := privacy._retention_run_finish(run_id, run_status);
+	RAISE NOTICE 'retention run % %: % of % due rows done in % batches', run_id,
+		CASE WHEN run_status OPERATOR(pg_catalog.=) 'finished' THEN 'finished' ELSE 'stopped at its time budget' END,
+		run.rows_done, run.rows_due, run.batches;
+	COMMIT;
+END
+$$;
+
+-- lint: user triggers and rules on the tables of the subject map that can
+-- keep rows erasure or the retention job set out to delete or anonymise
+-- (erasure and the job then fail on the table rather than leave them).
+CREATE FUNCTION privacy._lint_row_keepers()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT 'warning', privacy._qualified_name(x.table_name),
+		   pg_catalog.format('%s can keep rows that erasure or the retention job delete or anonymise: both then fail on this table', x.what),
+		   'Let erasure and retention pass (a BEFORE trigger must return the row it was given, unchanged in the personal columns), or drop it.'
+	  FROM (SELECT DISTINCT c.oid::regclass AS table_name,
+				   pg_catalog.format('trigger "%s" (BEFORE %s FOR EACH ROW%s)', tg.tgname,
+						pg_catalog.concat_ws(' OR ', CASE WHEN tg.tgtype::integer OPERATOR(pg_catalog.&) 8 OPERATOR(pg_catalog.<>) 0 THEN 'DELETE' END,
+												  CASE WHEN tg.tgtype::integer OPERATOR(pg_catalog.&) 16 OPERATOR(pg_catalog.<>) 0 THEN 'UPDATE' END),
+						CASE WHEN tg.tgrelid OPERATOR(pg_catalog.<>) c.oid
+							 THEN pg_catalog.format(' on %s', privacy._qualified_name(tg.tgrelid)) ELSE '' END) AS what
+			  FROM pg_catalog.pg_class c
+			  JOIN pg_catalog.pg_trigger tg
+				ON tg.tgrelid OPERATOR(pg_catalog.=) c.oid
+				OR tg.tgrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT pt.relid FROM pg_catalog.pg_partition_tree(c.oid) pt))
+			  JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) tg.tgfoid
+			 WHERE c.oid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT m.table_name::pg_catalog.oid FROM privacy.subject_map m))
+			   AND NOT tg.tgisinternal AND tg.tgenabled OPERATOR(pg_catalog.<>) 'D'
+			   AND tg.tgtype::integer OPERATOR(pg_catalog.&) 3 OPERATOR(pg_catalog.=) 3
+			   AND tg.tgtype::integer OPERATOR(pg_catalog.&) 24 OPERATOR(pg_catalog.<>) 0
+			   AND p.pronamespace OPERATOR(pg_catalog.<>) 'privacy'::pg_catalog.regnamespace
+			UNION
+			SELECT DISTINCT c.oid::regclass,
+				   pg_catalog.format('rule "%s" (ON %s)', r.rulename, CASE WHEN r.ev_type OPERATOR(pg_catalog.=) '4' THEN 'DELETE' ELSE 'UPDATE' END)
+			  FROM pg_catalog.pg_class c
+			  JOIN pg_catalog.pg_rewrite r ON r.ev_class OPERATOR(pg_catalog.=) c.oid
+			 WHERE c.oid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT m.table_name::pg_catalog.oid FROM privacy.subject_map m))
+			   AND r.ev_type OPERATOR(pg_catalog.=) ANY ('{2,4}'::pg_catalog."char"[]) AND r.ev_enabled OPERATOR(pg_catalog.<>) 'D') x
+	 ORDER BY 2, 3;
+END;
+REVOKE ALL ON FUNCTION privacy._lint_row_keepers() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy._lint_row_keepers() TO PUBLIC;
+COMMENT ON FUNCTION privacy._lint_row_keepers() IS
+'lint: triggers and rules on subject-map tables that can keep rows erasure or retention delete or anonymise';

@@ -18,29 +18,53 @@
  *		A statement runs as the calling role, exactly as EXECUTE would; the
  *		functions are for the extension's own functions and are not granted
  *		to PUBLIC.
+ *
+ *		privacy._cached_value_as_owner(rel, sql, ...) and
+ *		privacy._cached_row_count_as_owner(rel, sql, ...) run a statement on
+ *		a table as the table's owner, the way PostgreSQL runs ANALYZE,
+ *		REFRESH MATERIALIZED VIEW and its referential actions: erasure and
+ *		retention change tables of any owner, and that owner's triggers,
+ *		rules, domain and CHECK constraints, generated columns and index
+ *		expressions must run with the owner's rights, never with those of
+ *		the extension's owner or of the role running the job. The switch is
+ *		a restricted security operation with search_path pinned to
+ *		pg_catalog, pg_temp; forced row security of the table does not hide
+ *		its rows from its owner. Row security of another table the statement
+ *		reads would hide rows silently, so it is an error.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
+
+#include "extension_objects.h"
 
 PG_FUNCTION_INFO_V1(privacy_cached_value);
 PG_FUNCTION_INFO_V1(privacy_cached_row_count);
+PG_FUNCTION_INFO_V1(privacy_cached_value_as_owner);
+PG_FUNCTION_INFO_V1(privacy_cached_row_count_as_owner);
 
 /* More distinct statements than this in one session empty the cache. */
 #define CACHED_STATEMENTS_MAX 256
 
 typedef struct CachedStatement
 {
-	uint64		key;			/* hash of text and argument types; hash key */
+	uint64		key;			/* hash of text, argument types and mode; hash key */
 	char	   *sql;			/* the statement's text */
+	bool		as_owner;		/* planned to run as the owner of a table */
 	int			nargs;
 	Oid		   *argtypes;
 	SPIPlanPtr	plan;			/* kept with SPI_keepplan */
@@ -55,10 +79,15 @@ static MemoryContext cached_statements_context = NULL;
  */
 static int	statements_running = 0;
 
+/*
+ * A statement run as a table's owner has plans of its own: the plan cache
+ * replans for another role, but not for the forced row security that the
+ * owner's run ignores.
+ */
 static uint64
-statement_key(const char *sql, int nargs, const Oid *argtypes)
+statement_key(const char *sql, bool as_owner, int nargs, const Oid *argtypes)
 {
-	uint64		key = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
+	uint64		key = hash_bytes_extended((const unsigned char *) sql, strlen(sql), as_owner ? 1 : 0);
 
 	if (nargs > 0)
 		key = hash_bytes_extended((const unsigned char *) argtypes,
@@ -67,10 +96,10 @@ statement_key(const char *sql, int nargs, const Oid *argtypes)
 }
 
 static bool
-statement_matches(const CachedStatement *entry, const char *sql, int nargs,
-				  const Oid *argtypes)
+statement_matches(const CachedStatement *entry, const char *sql, bool as_owner,
+				  int nargs, const Oid *argtypes)
 {
-	return entry->nargs == nargs &&
+	return entry->nargs == nargs && entry->as_owner == as_owner &&
 		strcmp(entry->sql, sql) == 0 &&
 		(nargs == 0 || memcmp(entry->argtypes, argtypes, nargs * sizeof(Oid)) == 0);
 }
@@ -120,15 +149,15 @@ statement_table(void)
  * goes with SPI_finish).
  */
 static SPIPlanPtr
-statement_plan(const char *sql, int nargs, Oid *argtypes)
+statement_plan(const char *sql, bool as_owner, int nargs, Oid *argtypes)
 {
-	uint64		key = statement_key(sql, nargs, argtypes);
+	uint64		key = statement_key(sql, as_owner, nargs, argtypes);
 	CachedStatement *entry;
 	SPIPlanPtr	plan;
 	bool		found;
 
 	entry = hash_search(statement_table(), &key, HASH_FIND, NULL);
-	if (entry != NULL && statement_matches(entry, sql, nargs, argtypes))
+	if (entry != NULL && statement_matches(entry, sql, as_owner, nargs, argtypes))
 		return entry->plan;
 
 	/*
@@ -158,6 +187,7 @@ statement_plan(const char *sql, int nargs, Oid *argtypes)
 
 	entry = hash_search(statement_table(), &key, HASH_ENTER, &found);
 	entry->sql = MemoryContextStrdup(cached_statements_context, sql);
+	entry->as_owner = as_owner;
 	entry->nargs = nargs;
 	entry->argtypes = NULL;
 	if (nargs > 0)
@@ -180,16 +210,16 @@ typedef struct StatementCall
 } StatementCall;
 
 /*
- * Reads the statement (argument 0) and its arguments (from argument first_arg
- * on, each of its own type) of a call of fname.
+ * Reads the statement (argument sql_arg) and its arguments (from argument
+ * first_arg on, each of its own type) of a call of fname.
  */
 static void
-read_statement_call(FunctionCallInfo fcinfo, int first_arg, const char *fname,
-					StatementCall *call)
+read_statement_call(FunctionCallInfo fcinfo, int sql_arg, int first_arg,
+					const char *fname, StatementCall *call)
 {
 	int			nargs = PG_NARGS() - first_arg;
 
-	if (PG_ARGISNULL(0))
+	if (PG_ARGISNULL(sql_arg))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the statement must not be null")));
@@ -199,7 +229,7 @@ read_statement_call(FunctionCallInfo fcinfo, int first_arg, const char *fname,
 				 errmsg("%s cannot take its arguments as a VARIADIC array", fname),
 				 errhint("Pass each argument of the statement as an argument of its own.")));
 
-	call->sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	call->sql = text_to_cstring(PG_GETARG_TEXT_PP(sql_arg));
 	call->nargs = nargs;
 	call->argtypes = palloc(Max(nargs, 1) * sizeof(Oid));
 	call->values = palloc(Max(nargs, 1) * sizeof(Datum));
@@ -227,19 +257,18 @@ read_statement_call(FunctionCallInfo fcinfo, int first_arg, const char *fname,
 
 /*
  * Runs the statement with its kept plan, returning at most tcount rows (0:
- * all) in SPI_tuptable. Must be called inside SPI_connect. A statement SPI
- * cannot run (COPY, transaction control) is the caller's error, in fname.
+ * all) in SPI_tuptable, and returns the plan. Must be called inside
+ * SPI_connect. A statement SPI cannot run (COPY, transaction control) is
+ * the caller's error, in fname.
  *
- * The statement runs under the caller's search_path, as EXECUTE would. The
+ * The statement runs under the caller's search_path, as EXECUTE would; the
  * extension's SQL callers set it to pg_catalog, pg_temp (SET search_path),
- * but for the retention job: a procedure run as the calling role, which by
- * design fires the users' triggers under the caller's search_path in all its
- * batches, and whose statements qualify every operator, function and table.
+ * and a statement run as a table's owner has it pinned.
  */
-static void
-execute_statement_call(StatementCall *call, long tcount, const char *fname)
+static SPIPlanPtr
+execute_statement_call(StatementCall *call, bool as_owner, long tcount, const char *fname)
 {
-	SPIPlanPtr	plan = statement_plan(call->sql, call->nargs, call->argtypes);
+	SPIPlanPtr	plan = statement_plan(call->sql, as_owner, call->nargs, call->argtypes);
 	int			rc;
 
 	statements_running++;
@@ -258,6 +287,117 @@ execute_statement_call(StatementCall *call, long tcount, const char *fname)
 				 errmsg("%s cannot run this statement", fname),
 				 errdetail("SPI refused it with %s.", SPI_result_code_string(rc)),
 				 errhint("COPY and transaction control statements cannot run inside a function.")));
+	return plan;
+}
+
+/* What the error context of a statement run as a table's owner names. */
+typedef struct OwnerRun
+{
+	Oid			relid;
+	Oid			owner;
+} OwnerRun;
+
+static void
+owner_run_context(void *arg)
+{
+	OwnerRun   *run = (OwnerRun *) arg;
+	char	   *relname = get_rel_name(run->relid);
+	char	   *nspname = get_namespace_name(get_rel_namespace(run->relid));
+
+	if (relname != NULL && nspname != NULL)
+		errcontext("statement on table %s run as its owner \"%s\"",
+				   quote_qualified_identifier(nspname, relname),
+				   GetUserNameFromId(run->owner, true));
+}
+
+/*
+ * An error if row security applied to the statement just run (plan) for
+ * the current user, the owner of the table it is about: rows it did not see
+ * would be left unerased or unexpired without a word. Names the first table
+ * whose row security applies. (A plan depends on row security also where
+ * the environment only exempts the user from it, as for a superuser or
+ * with the owner's forced row security off; those tables are not errors.)
+ */
+static void
+check_no_row_security(SPIPlanPtr plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *source = (CachedPlanSource *) lfirst(lc);
+		ListCell   *rc;
+
+		if (!source->dependsOnRLS)
+			continue;
+		foreach(rc, source->relationOids)
+		{
+			Oid			relid = lfirst_oid(rc);
+			char	   *relname;
+
+			if (check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED)
+				continue;
+			relname = get_rel_name(relid);
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("row security of table %s applies to role \"%s\"",
+							relname ? quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname) : "?",
+							GetUserNameFromId(GetUserId(), true)),
+					 errdetail("The statement reads that table as the owner of the table it changes, and rows that row security hides would be left unchanged."),
+					 errhint("Let the table's owner bypass its row security (ALTER ROLE ... BYPASSRLS) or give both tables the same owner.")));
+		}
+	}
+}
+
+/*
+ * Runs the statement as the owner of relid (see the file's header): the
+ * owner's user id in a restricted security context that does not force row
+ * security on the owner's tables, search_path pinned; restored however the
+ * statement ends.
+ */
+static void
+execute_as_owner(Oid relid, StatementCall *call, long tcount, const char *fname)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	OwnerRun	run;
+	ErrorContextCallback context;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	run.relid = relid;
+	run.owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	save_nestlevel = privacy_pin_search_path();
+	SetUserIdAndSecContext(run.owner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION |
+						   SECURITY_NOFORCE_RLS);
+	PG_TRY();
+	{
+		SPIPlanPtr	plan;
+
+		/* PG_TRY restores error_context_stack on error, PG_END_TRY always. */
+		context.callback = owner_run_context;
+		context.arg = &run;
+		context.previous = error_context_stack;
+		error_context_stack = &context;
+		plan = execute_statement_call(call, true, tcount, fname);
+		check_no_row_security(plan);
+		error_context_stack = context.previous;
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		privacy_unpin_search_path(save_nestlevel);
+	}
+	PG_END_TRY();
 }
 
 static void
@@ -270,45 +410,35 @@ connect_spi(void)
 }
 
 /*
- * privacy._cached_value(sql text, result_type anyelement, VARIADIC args "any")
- * → anyelement: the first column of the statement's only row (NULL when it
- * returns no row); the statement's $1, $2, ... are args, of their own types.
- * result_type is only a type marker, e.g. NULL::jsonb.
+ * The first column of the only row the statement just run returned, copied
+ * out of SPI; *isnull when it returned no row. fname names the function.
  */
-Datum
-privacy_cached_value(PG_FUNCTION_ARGS)
+static Datum
+statement_value(Oid result_type, const char *fname, bool *isnull)
 {
-	Oid			result_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
-	StatementCall call;
 	Datum		result = (Datum) 0;
-	bool		result_isnull = true;
 
-	if (!OidIsValid(result_type))
-		elog(ERROR, "could not determine the result type of privacy._cached_value");
-	read_statement_call(fcinfo, 2, "privacy._cached_value", &call);
-
-	connect_spi();
-	execute_statement_call(&call, 2, "privacy._cached_value");
+	*isnull = true;
 	if (SPI_tuptable == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the statement given to privacy._cached_value does not return rows"),
+				 errmsg("the statement given to %s does not return rows", fname),
 				 errdetail("Only a statement that returns one column can be run this way."),
 				 errhint("Use privacy._cached_row_count() for a statement without a result.")));
 	if (SPI_processed > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_TOO_MANY_ROWS),
-				 errmsg("the statement given to privacy._cached_value returned more than one row")));
+				 errmsg("the statement given to %s returned more than one row", fname)));
 	if (SPI_tuptable->tupdesc->natts < 1 ||
 		SPI_gettypeid(SPI_tuptable->tupdesc, 1) != result_type)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("the statement given to privacy._cached_value does not return type %s",
-						format_type_be(result_type))));
+				 errmsg("the statement given to %s does not return type %s",
+						fname, format_type_be(result_type))));
 	if (SPI_processed == 1)
 	{
-		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &result_isnull);
-		if (!result_isnull)
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+		if (!*isnull)
 		{
 			int16		typlen;
 			bool		typbyval;
@@ -317,11 +447,78 @@ privacy_cached_value(PG_FUNCTION_ARGS)
 			result = SPI_datumTransfer(result, typbyval, typlen);
 		}
 	}
+	return result;
+}
+
+/*
+ * A call of privacy._cached_value or privacy._cached_value_as_owner: the
+ * table (as_owner), the statement, the result type marker, the arguments.
+ */
+static Datum
+cached_value(FunctionCallInfo fcinfo, bool as_owner)
+{
+	const char *fname = as_owner ? "privacy._cached_value_as_owner" : "privacy._cached_value";
+	int			first = as_owner ? 1 : 0;
+	Oid			result_type = get_fn_expr_argtype(fcinfo->flinfo, first + 1);
+	StatementCall call;
+	Datum		result;
+	bool		result_isnull;
+
+	if (!OidIsValid(result_type))
+		elog(ERROR, "could not determine the result type of %s", fname);
+	if (as_owner && PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the table must not be null")));
+	read_statement_call(fcinfo, first, first + 2, fname, &call);
+
+	connect_spi();
+	if (as_owner)
+		execute_as_owner(PG_GETARG_OID(0), &call, 2, fname);
+	else
+		(void) execute_statement_call(&call, false, 2, fname);
+	result = statement_value(result_type, fname, &result_isnull);
 	SPI_finish();
 
 	if (result_isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
+}
+
+/* A call of privacy._cached_row_count or privacy._cached_row_count_as_owner. */
+static Datum
+cached_row_count(FunctionCallInfo fcinfo, bool as_owner)
+{
+	const char *fname = as_owner ? "privacy._cached_row_count_as_owner" : "privacy._cached_row_count";
+	int			first = as_owner ? 1 : 0;
+	StatementCall call;
+	uint64		processed;
+
+	if (as_owner && PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the table must not be null")));
+	read_statement_call(fcinfo, first, first + 1, fname, &call);
+	connect_spi();
+	if (as_owner)
+		execute_as_owner(PG_GETARG_OID(0), &call, 0, fname);
+	else
+		(void) execute_statement_call(&call, false, 0, fname);
+	processed = SPI_processed;
+	SPI_finish();
+	PG_RETURN_INT64((int64) processed);
+}
+
+/*
+ * privacy._cached_value(sql text, result_type anyelement, VARIADIC args "any")
+ * → anyelement: the first column of the statement's only row (NULL when it
+ * returns no row); the statement's $1, $2, ... are args, of their own types.
+ * result_type is only a type marker, e.g. NULL::jsonb.
+ */
+Datum
+privacy_cached_value(PG_FUNCTION_ARGS)
+{
+	return cached_value(fcinfo, false);
 }
 
 /*
@@ -332,13 +529,26 @@ privacy_cached_value(PG_FUNCTION_ARGS)
 Datum
 privacy_cached_row_count(PG_FUNCTION_ARGS)
 {
-	StatementCall call;
-	uint64		processed;
+	return cached_row_count(fcinfo, false);
+}
 
-	read_statement_call(fcinfo, 1, "privacy._cached_row_count", &call);
-	connect_spi();
-	execute_statement_call(&call, 0, "privacy._cached_row_count");
-	processed = SPI_processed;
-	SPI_finish();
-	PG_RETURN_INT64((int64) processed);
+/*
+ * privacy._cached_value_as_owner(rel regclass, sql text, result_type
+ * anyelement, VARIADIC args "any"): privacy._cached_value, run as the owner
+ * of rel.
+ */
+Datum
+privacy_cached_value_as_owner(PG_FUNCTION_ARGS)
+{
+	return cached_value(fcinfo, true);
+}
+
+/*
+ * privacy._cached_row_count_as_owner(rel regclass, sql text, VARIADIC args
+ * "any"): privacy._cached_row_count, run as the owner of rel.
+ */
+Datum
+privacy_cached_row_count_as_owner(PG_FUNCTION_ARGS)
+{
+	return cached_row_count(fcinfo, true);
 }
