@@ -33,7 +33,8 @@ my @security_tests = qw(
   path_protection row_security_limits lock_denial subject_keys error_messages
   erasure_statistics lint_installed_protection policy_tables
   retention_far_future child_protection write_refusal nullable_path
-  unsubscribe_replay request_fulfilment nested_personal_types);
+  unsubscribe_replay request_fulfilment nested_personal_types
+  erasure_table_owner);
 
 # pg_regress runs psql from the top directory, where the tests find their
 # fixtures.
