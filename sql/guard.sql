@@ -162,7 +162,9 @@ SELECT privacy._guard_trigger();
 
 -- Numbers as people type them are caught in both modes: a space, Unicode
 -- hyphens, dashes, minus and spaces, dotted dates, full-width and
--- Arabic-Indic digits, card groups separated by dots or slashes.
+-- Arabic-Indic digits, card groups separated by dots or slashes, invisible
+-- format characters (zero-width space, soft hyphen, word joiner, byte order
+-- mark) anywhere among the digits, an underscore and a date in spaced pairs.
 CREATE TABLE spelled (id integer PRIMARY KEY, body text);
 CREATE TABLE spellings (id integer PRIMARY KEY, spelling text, what text);
 INSERT INTO spellings VALUES
@@ -181,7 +183,14 @@ INSERT INTO spellings VALUES
 	(13, '4111/1111/1111/1111', 'card, slashes'),
 	(14, E'4111\u20131111\u20131111\u20131111', 'card, en dashes'),
 	(15, E'4111\u20091111\u20091111\u20091111', 'card, thin spaces'),
-	(16, E'\uFF14\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11', 'card, full-width digits');
+	(16, E'\uFF14\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11', 'card, full-width digits'),
+	(17, E'010190\u200B-1234', 'U+200B zero-width space before the dash'),
+	(18, E'0101\u00AD90-1234', 'U+00AD soft hyphen inside the date'),
+	(19, E'4111\u200B1111\u200B1111\u200B1111', 'card, zero-width spaces'),
+	(20, E'4111\u20601111\uFEFF1111\u200C1111', 'card, word joiner, U+FEFF, U+200C'),
+	(21, '010190_1234', 'underscore'),
+	(22, '01 01 90 12 34', 'date and digits in spaced pairs'),
+	(23, '01 01 90-1234', 'date in spaced pairs, dash');
 CREATE FUNCTION spelled_insert(spelling text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO spelled VALUES (0, 'Ref: ' || spelling || ', tak.');

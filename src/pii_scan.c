@@ -6,8 +6,10 @@
  * The scan walks the text once, without copying it: the few multibyte
  * characters people type in numbers (Unicode dashes and spaces, full-width
  * and Arabic-Indic digits) are read in place as the ASCII character they
- * stand for (char_at, char_before), so a match's span is in the bytes of
- * the text as given. At a byte that can start a match and whose left
+ * stand for, and invisible format characters (zero-width space and joiners,
+ * word joiner, byte order mark, soft hyphen, direction marks) are skipped as
+ * if absent (char_at, char_before), so a match's span is in the bytes of
+ * the text as given and covers every invisible character inside it. At a byte that can start a match and whose left
  * context is a word boundary, each pattern is tried in a fixed order
  * (e-mail, IPv6, IPv4, card, CPR, Danish telephone, international
  * telephone); each reads at most a few hundred bytes forward, so the scan is
@@ -93,17 +95,18 @@ at(const Scan *sc, size_t i)
  * A character as word boundaries and the CPR and card patterns see it: c is
  * an ASCII byte itself, the ASCII equivalent of a character people type in
  * numbers (see special_char), or 0x80, a letter, for any other byte above
- * 0x7f, taken one byte at a time; width is its length in bytes. None (past
- * the end, or before the text or inside a match) is {0, 0}.
+ * 0x7f, taken one byte at a time; width is its length in bytes, counting
+ * the invisible format characters read over to reach it (see ignorable).
+ * None (past the end, or before the text or inside a match) is {0, 0}.
  */
 typedef struct Char
 {
 	unsigned char c;
-	unsigned char width;
+	size_t		width;
 } Char;
 
 static inline Char
-make_char(unsigned char c, unsigned char width)
+make_char(unsigned char c, size_t width)
 {
 	Char		ch = {c, width};
 
@@ -169,42 +172,106 @@ special_char(const unsigned char *s, size_t width)
 	return make_char(0, 0);
 }
 
-/* The character at i; none past the end. */
+/*
+ * Whether the width bytes at s are an invisible format character, one that
+ * is typed or pasted into a number without showing: U+00AD soft hyphen,
+ * U+200B zero-width space, U+200C/200D zero-width non-joiner and joiner,
+ * U+200E/200F direction marks, U+202A..202E direction embeddings and
+ * overrides, U+2060 word joiner, U+2061..2064 invisible operators,
+ * U+2066..2069 direction isolates, U+FEFF zero-width no-break space (byte
+ * order mark). Like special_char's, no sequence is the start or the end of
+ * another recognised one.
+ */
+static bool
+ignorable(const unsigned char *s, size_t width)
+{
+	if (width == 2)
+		return s[0] == 0xC2 && s[1] == 0xAD;
+	if (width != 3)
+		return false;
+	if (s[0] == 0xE2 && s[1] == 0x80)
+		return (s[2] >= 0x8B && s[2] <= 0x8F) || (s[2] >= 0xAA && s[2] <= 0xAE);
+	if (s[0] == 0xE2 && s[1] == 0x81)
+		return (s[2] >= 0xA0 && s[2] <= 0xA4) || (s[2] >= 0xA6 && s[2] <= 0xA9);
+	return s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF;
+}
+
+/* The length of the invisible format character at i, or 0. */
+static size_t
+ignorable_at(const Scan *sc, size_t i)
+{
+	for (size_t width = 2; width <= 3; width++)
+		if (sc->len - i >= width && ignorable(sc->text + i, width))
+			return width;
+	return 0;
+}
+
+/* The length of the invisible format character ending at pos, or 0. */
+static size_t
+ignorable_before(const Scan *sc, size_t pos)
+{
+	for (size_t width = 3; width >= 2; width--)
+		if (pos - sc->floor >= width && ignorable(sc->text + pos - width, width))
+			return width;
+	return 0;
+}
+
+/*
+ * The character at i, after any invisible format characters, whose width
+ * counts them too; none past the end.
+ */
 static Char
 char_at(const Scan *sc, size_t i)
 {
 	Char		ch;
+	size_t		skipped = 0;
+	size_t		w;
 
+	while (i < sc->len && (w = ignorable_at(sc, i)) != 0)
+	{
+		i += w;
+		skipped += w;
+	}
 	if (i >= sc->len)
 		return make_char(0, 0);
 	if (sc->text[i] < 0x80)
-		return make_char(sc->text[i], 1);
+		return make_char(sc->text[i], 1 + skipped);
 	for (size_t width = 2; width <= 3; width++)
 	{
 		if (sc->len - i >= width &&
 			(ch = special_char(sc->text + i, width)).width != 0)
-			return ch;
+			return make_char(ch.c, ch.width + skipped);
 	}
-	return make_char(0x80, 1);
+	return make_char(0x80, 1 + skipped);
 }
 
-/* The character ending at pos; none before the text or inside a match. */
+/*
+ * The character ending at pos, before any invisible format characters,
+ * whose width counts them too; none before the text or inside a match.
+ */
 static Char
 char_before(const Scan *sc, size_t pos)
 {
 	Char		ch;
+	size_t		skipped = 0;
+	size_t		w;
 
+	while (pos > sc->floor && (w = ignorable_before(sc, pos)) != 0)
+	{
+		pos -= w;
+		skipped += w;
+	}
 	if (pos <= sc->floor)
 		return make_char(0, 0);
 	if (sc->text[pos - 1] < 0x80)
-		return make_char(sc->text[pos - 1], 1);
+		return make_char(sc->text[pos - 1], 1 + skipped);
 	for (size_t width = 3; width >= 2; width--)
 	{
 		if (pos - sc->floor >= width &&
 			(ch = special_char(sc->text + pos - width, width)).width != 0)
-			return ch;
+			return make_char(ch.c, ch.width + skipped);
 	}
-	return make_char(0x80, 1);
+	return make_char(0x80, 1 + skipped);
 }
 
 /* Whether a match may start at pos: no word, address or number ends there. */
@@ -231,7 +298,7 @@ left_ok_number(const Scan *sc, size_t pos)
 
 	if (!left_ok(sc, pos) || p1.c == '+')
 		return false;
-	if (p1.c == ',' && is_digit(char_before(sc, pos - 1).c))
+	if (p1.c == ',' && is_digit(char_before(sc, pos - p1.width).c))
 		return false;
 	return true;
 }
@@ -595,10 +662,12 @@ preceded_by_number(const Scan *sc, size_t pos)
 
 /*
  * A CPR number at pos, its end or 0: ten digits, or a date and four digits,
- * the date written ddmmyy before a dash or a space, or dd.mm.yy, dd-mm-yy or
- * dd/mm/yy before a dash. Dashes and spaces are any that special_char knows.
- * Six and four digits separated by a space are also a date and a time, or
- * two of many numbers, so they are not taken after another number.
+ * the date written ddmmyy before a dash, a space or an underscore, dd.mm.yy,
+ * dd-mm-yy or dd/mm/yy before a dash, or dd mm yy before a dash, a space or
+ * the four digits in two pairs ("01 01 90 12 34"). Dashes and spaces are
+ * any that special_char knows. Numbers separated by a space are also a date
+ * and a time, or two of many numbers, so they are not taken after another
+ * number.
  */
 static size_t
 parse_cpr(const Scan *sc, size_t pos)
@@ -607,11 +676,12 @@ parse_cpr(const Scan *sc, size_t pos)
 	size_t		i;
 	size_t		n = read_digits(sc, pos, digits, 10, &i);
 	Char		sep;
+	bool		pairs = false;
 
 	if (n == 10)
 		return pii_cpr_valid(digits) ? i : 0;
 	sep = char_at(sc, i);
-	if (n == 2 && (sep.c == '.' || sep.c == '-' || sep.c == '/'))
+	if (n == 2 && (sep.c == '.' || sep.c == '-' || sep.c == '/' || sep.c == ' '))
 	{
 		unsigned char date_sep = sep.c;
 
@@ -623,15 +693,26 @@ parse_cpr(const Scan *sc, size_t pos)
 				return 0;
 		}
 		sep = char_at(sc, i);
-		if (sep.c != '-')
+		pairs = date_sep == ' ';
+		if (sep.c != '-' && !(pairs && sep.c == ' '))
 			return 0;
 	}
-	else if (n != 6 || (sep.c != '-' && sep.c != ' '))
+	else if (n != 6 || (sep.c != '-' && sep.c != ' ' && sep.c != '_'))
 		return 0;
-	else if (sep.c == ' ' && preceded_by_number(sc, pos))
+	if ((pairs || sep.c == ' ') && preceded_by_number(sc, pos))
 		return 0;
 	i += sep.width;
-	if (read_digits(sc, i, digits + 6, 4, &i) != 4)
+	if (pairs && sep.c == ' ')
+	{
+		/* The four digits in two pairs, or together. */
+		if (read_digits(sc, i, digits + 6, 2, &i) != 2)
+			return 0;
+		if (char_at(sc, i).c == ' ')
+			i += char_at(sc, i).width;
+		if (read_digits(sc, i, digits + 8, 2, &i) != 2)
+			return 0;
+	}
+	else if (read_digits(sc, i, digits + 6, 4, &i) != 4)
 		return 0;
 	return pii_cpr_valid(digits) ? i : 0;
 }
@@ -803,7 +884,14 @@ pii_scan(const char *text, size_t len, unsigned kinds,
 		unsigned char c = sc.text[pos];
 		PiiKind		kind = PII_NONE;
 		size_t		end = 0;
+		size_t		skip = ignorable_at(&sc, pos);
 
+		/* No match starts with an invisible character; step over it whole. */
+		if (skip != 0)
+		{
+			pos += skip;
+			continue;
+		}
 		if (is_alnum(c) || c == '+' || c == ':')
 			end = match_at(&sc, pos, kinds, &kind);
 		if (end == 0)

@@ -420,6 +420,16 @@ static const Spelling cpr_spellings[] = {
 	{"\u0660\u0661\u0660\u0661\u0669\u0660-\u0661\u0662\u0663\u0664", "Arabic-Indic digits"},
 	{"\u06F0\u06F1\u06F0\u06F1\u06F9\u06F0-\u06F1\u06F2\u06F3\u06F4", "extended Arabic-Indic digits"},
 	{"0101\uFF19\uFF10-1234", "digits of two scripts"},
+	{"010190\u200B-1234", "U+200B zero-width space before the dash"},
+	{"0101\u00AD90-1234", "U+00AD soft hyphen inside the date"},
+	{"01\u200C01\u200D90\u20601234", "U+200C, U+200D, U+2060 between the digits"},
+	{"0\uFEFF1\uFEFF0\uFEFF1\uFEFF9\uFEFF0\uFEFF1\uFEFF2\uFEFF3\uFEFF4",
+	"U+FEFF between every two digits"},
+	{"010190-\u200E1234", "U+200E direction mark after the dash"},
+	{"010190_1234", "an underscore"},
+	{"01 01 90 12 34", "a date and the four digits in spaced pairs"},
+	{"01 01 90-1234", "a date in spaced pairs, then a dash"},
+	{"01 01 90 1234", "a date in spaced pairs, then a space"},
 };
 
 /* Card number 4111111111111111 as people type it; each must be found whole. */
@@ -444,6 +454,12 @@ static const Spelling card_spellings[] = {
 	{"\u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661",
 	"Arabic-Indic digits"},
 	{"3782.822463.10005", "American Express 4-6-5, dots"},
+	{"4111\u200B1111\u200B1111\u200B1111", "U+200B zero-width spaces"},
+	{"4111\u00AD1111\u00AD1111\u00AD1111", "U+00AD soft hyphens"},
+	{"4111\u20601111\uFEFF1111\u200D1111", "word joiner, U+FEFF, U+200D"},
+	{"4111 \u200B1111\u200B-1111\u200C\u20601111", "invisible characters next to separators"},
+	{"4\u200B1\u200B1\u200B1\u200B1\u200B1\u200B1\u200B1\u200B1\u200B1\u200B1\u200B1\u200B1\u200B1\u200B1\u200B1",
+	"U+200B between every two digits"},
 };
 
 static void
@@ -496,6 +512,44 @@ test_spellings(void)
 	CHECK_STR(scan("4111\u00A01111\u00A01111\u00A01111\u2010\uFF11"), "",
 			  "not inside a longer run joined by Unicode dashes");
 	CHECK_STR(scan("CPR\u00A0010190-1234"), "cpr=010190-1234", "after a no-break space");
+
+	/* Invisible format characters are read as if absent, boundaries too. */
+	CHECK_STR(scan("x\u200B010190-1234"), "", "not after a letter and a zero-width space");
+	CHECK_STR(scan("010190-1234\u200B5"), "", "not before a zero-width space and a digit");
+	CHECK_STR(scan("5\u00AD4111111111111111"), "", "not after a digit and a soft hyphen");
+	CHECK_STR(scan("\u200B\u200B\u200B"), "", "invisible characters alone are nothing");
+	{
+		const char *text = "CPR \u200B010190\u200B-1234\uFEFF.";
+		SpanList	l = {.n = 0};
+
+		pii_scan(text, strlen(text), PII_SENSITIVE_KINDS, collect_span, &l);
+		CHECK(l.n == 1 && l.spans[0].kind == PII_CPR && l.spans[0].start == 4 + 3 &&
+			  l.spans[0].end == 7 + 6 + 3 + 1 + 4,
+			  "a span covers the invisible characters inside the number, not around it");
+	}
+	{
+		/* A long run of invisible characters still joins the groups. */
+		char		text[4096];
+		size_t		used = (size_t) snprintf(text, sizeof(text), "4111");
+
+		for (int k = 0; k < 3; k++)
+		{
+			for (int z = 0; z < 300; z++)
+				used += (size_t) snprintf(text + used, sizeof(text) - used, "\u200B");
+			used += (size_t) snprintf(text + used, sizeof(text) - used, "1111");
+		}
+		CHECK(pii_scan_kinds(text, used, PII_SENSITIVE_KINDS) == PII_MASK(PII_CARD),
+			  "a card number with 300 zero-width spaces between groups is found");
+		CHECK(pii_classify(text, used) == PII_CARD,
+			  "a card number with 300 zero-width spaces between groups is one value");
+	}
+
+	/* The spaced-pair and underscore CPR spellings keep the number rules. */
+	CHECK_STR(scan("7 01 01 90 12 34"), "", "spaced pairs not taken after another number");
+	CHECK_STR(scan("01 01 90 12 345"), "", "spaced pairs need a final pair");
+	CHECK_STR(scan("32 01 90-1234"), "", "spaced pairs must be a date");
+	CHECK_STR(scan("x010190_1234"), "", "underscore form not after a letter");
+	CHECK_STR(scan("010190_1234_5"), "", "underscore form not before an underscore and more");
 	CHECK_STR(scan("kort\u202F4111111111111111."), "card=4111111111111111",
 			  "after a narrow no-break space");
 	CHECK_STR(scan("\u00E6010190-1234"), "", "not after a non-ASCII letter");
