@@ -4081,3 +4081,170 @@ REVOKE ALL ON FUNCTION privacy._lint_row_keepers() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy._lint_row_keepers() TO PUBLIC;
 COMMENT ON FUNCTION privacy._lint_row_keepers() IS
 'lint: triggers and rules on subject-map tables that can keep rows erasure or retention delete or anonymise';
+
+-- ===========================================================================
+-- The erasure's statistics check evaluates the table's expressions as the
+-- table's owner.
+-- ===========================================================================
+-- The values of the subject's rows that the statistics are asked about are
+-- computed by the table's index expressions, the expressions of its
+-- extended statistics and casts of its column types to text: code the
+-- table's owner chose. They are computed as that owner (restricted, with
+-- search_path pinned, by privacy._cached_value_as_owner), and only the
+-- comparison with pg_statistic and pg_statistic_ext_data, which the owner
+-- may not read, runs as the extension's owner.
+
+-- Of the values found (a jsonb array of [statistics, values, extended]
+-- triples, computed on a subject's rows of rel as its owner), the
+-- [statistics, value] pairs that the statistics of rel hold (targets as
+-- from privacy._statistics_check_sql), or NULL if none.
+CREATE FUNCTION privacy._statistics_matches(rel regclass, found jsonb, targets jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH f (name, vals, extended) AS (
+		SELECT p.x ->> 0, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p.x -> 1)), (p.x ->> 2)::boolean
+		  FROM pg_catalog.jsonb_array_elements(COALESCE(found, '[]')) p(x)),
+	rels (relids) AS (
+		SELECT COALESCE(NULLIF(ARRAY(SELECT pt.relid::oid FROM pg_catalog.pg_partition_tree(rel) pt), '{}'), ARRAY[rel::oid])),
+	st (name, vals) AS MATERIALIZED (
+		SELECT 'e' || x.oid || '.' || e.n,
+			   COALESCE(d.stxdexpr[e.n].stavalues1::text::text[], '{}') || COALESCE(d.stxdexpr[e.n].stavalues2::text::text[], '{}')
+			   || COALESCE(d.stxdexpr[e.n].stavalues3::text::text[], '{}') || COALESCE(d.stxdexpr[e.n].stavalues4::text::text[], '{}')
+			   || COALESCE(d.stxdexpr[e.n].stavalues5::text::text[], '{}')
+		  FROM pg_catalog.pg_statistic_ext x
+		  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
+		 CROSS JOIN LATERAL pg_catalog.generate_subscripts(d.stxdexpr, 1) e(n)
+		 WHERE x.stxrelid IN (SELECT pg_catalog.unnest(r.relids) FROM rels r)
+		UNION ALL
+		SELECT 'mcv', pg_catalog.array_agg(m.v)
+		  FROM pg_catalog.pg_statistic_ext x
+		  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
+		 CROSS JOIN LATERAL pg_catalog.pg_mcv_list_items(d.stxdmcv) i
+		 CROSS JOIN LATERAL pg_catalog.unnest(i.values) m(v)
+		 WHERE x.stxrelid IN (SELECT pg_catalog.unnest(r.relids) FROM rels r))
+	SELECT pg_catalog.jsonb_agg(DISTINCT m.pair) FROM (
+		SELECT pg_catalog.jsonb_build_array(f.name, v.val)
+		  FROM f
+		 CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(targets -> f.name) t(target)
+		 CROSS JOIN LATERAL pg_catalog.unnest(privacy._statistics_values(pg_catalog.to_regclass(t.target ->> 0)::oid,
+																		 (t.target ->> 1)::smallint, f.vals)) v(val)
+		 WHERE NOT f.extended
+		UNION ALL
+		SELECT pg_catalog.jsonb_build_array(f.name, v.val)
+		  FROM f
+		  JOIN st ON st.name = f.name
+		 CROSS JOIN LATERAL pg_catalog.unnest(f.vals) v(val)
+		 WHERE f.extended AND v.val = ANY (st.vals)) m(pair)
+$$;
+REVOKE ALL ON FUNCTION privacy._statistics_matches(regclass, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._statistics_matches(regclass, jsonb, jsonb) IS
+'Which of the values computed on a subject''s rows of a table the table''s statistics hold';
+
+-- As before, with the values computed as the table's owner and compared
+-- with the statistics by privacy._statistics_matches.
+CREATE OR REPLACE FUNCTION privacy._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb,
+											  OUT targets jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- The table and, if it is partitioned, its partitions.
+	rels oid[] := COALESCE(NULLIF(ARRAY(SELECT pt.relid FROM pg_catalog.pg_partition_tree(rel) pt), '{}'),
+						   ARRAY[rel::oid]);
+	columns name[];
+	-- VALUES rows (name, the row's values as a text array, whether extended
+	-- statistics hold them), one per statistics.
+	value_rows text;
+	names text[];
+	conds text[];
+BEGIN
+	columns := ARRAY(SELECT cc.column_name FROM privacy.classified_columns cc WHERE cc.table_name = rel);
+	WITH stats (ord, name, relid, attnum, relation, vals, cond, extended) AS (
+		-- The columns, each under its name, in the table and its partitions.
+		SELECT 1, a.attname::text, pa.attrelid::text, pa.attnum, privacy._qualified_name(pa.attrelid::regclass),
+			   pg_catalog.format('ARRAY[r.%1$I::pg_catalog.text]%2$s', a.attname,
+					CASE WHEN t.typcategory = 'A'
+						 THEN pg_catalog.format(' OPERATOR(pg_catalog.||) r.%I::pg_catalog.text[]', a.attname) END),
+			   pg_catalog.format('r.%1$I::pg_catalog.text OPERATOR(pg_catalog.=) $1%2$s', a.attname,
+					CASE WHEN t.typcategory = 'A'
+						 THEN pg_catalog.format(' OR $1 OPERATOR(pg_catalog.=) ANY (r.%I::pg_catalog.text[])', a.attname) END),
+			   false
+		  FROM pg_catalog.pg_attribute a
+		  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+		  JOIN pg_catalog.pg_attribute pa ON pa.attrelid = ANY (rels) AND pa.attname = a.attname AND NOT pa.attisdropped
+		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
+		UNION ALL
+		-- Index expressions (of the table's indexes and its partitions'), as
+		-- 'i<index oid>.<column number>'; of a partial index, only on rows
+		-- its predicate admits (those ANALYZE sampled). The index is named,
+		-- not given by oid: REINDEX CONCURRENTLY keeps the name, not the oid.
+		SELECT 2, 'i' || i.indexrelid || '.' || k.n,
+			   pg_catalog.format('pg_catalog.to_regclass(%L)', privacy._qualified_name(i.indexrelid::regclass)),
+			   k.n::smallint, privacy._qualified_name(i.indexrelid::regclass),
+			   pg_catalog.format('ARRAY[%s(%s)::pg_catalog.text%s]',
+					CASE WHEN i.indpred IS NOT NULL
+						 THEN pg_catalog.format('CASE WHEN %s THEN ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,
+					pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true),
+					CASE WHEN i.indpred IS NOT NULL THEN ' END' END),
+			   pg_catalog.format('%s(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1',
+					CASE WHEN i.indpred IS NOT NULL
+						 THEN pg_catalog.format('(%s) AND ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,
+					pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true)),
+			   false
+		  FROM pg_catalog.pg_index i
+		 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n)
+		 WHERE i.indrelid = ANY (rels) AND k.attnum = 0
+		UNION ALL
+		-- Expressions of extended statistics, as 'e<statistics oid>.<number>'.
+		SELECT 3, 'e' || x.oid || '.' || e.n, NULL, NULL, NULL,
+			   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', e.expr),
+			   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1', e.expr),
+			   true
+		  FROM pg_catalog.pg_statistic_ext x
+		 CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_get_statisticsobjdef_expressions(x.oid)) WITH ORDINALITY e(expr, n)
+		 WHERE x.stxrelid = ANY (rels)
+		UNION ALL
+		-- The MCV lists of extended statistics, as 'mcv', with the columns.
+		SELECT 4, 'mcv', NULL, NULL, NULL,
+			   pg_catalog.format('ARRAY[%s]', pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text', a.attname), ', ' ORDER BY a.attnum)),
+			   pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text OPERATOR(pg_catalog.=) $1', a.attname), ' OR ' ORDER BY a.attnum),
+			   true
+		  FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
+		   AND EXISTS (SELECT FROM pg_catalog.pg_statistic_ext x
+						WHERE x.stxrelid = ANY (rels) AND 'm' = ANY (x.stxkind))
+		HAVING pg_catalog.count(*) > 0)
+	SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('(%L, %s, %L::pg_catalog.bool)', s.name, s.vals, s.extended), ', '),
+		   pg_catalog.array_agg(DISTINCT s.name), pg_catalog.array_agg(DISTINCT s.name || E'\x1f' || s.cond),
+		   (SELECT pg_catalog.jsonb_object_agg(t.name, t.pairs)
+			  FROM (SELECT t.name, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.relation, t.attnum)
+														ORDER BY t.relation, t.attnum) AS pairs
+					  FROM stats t WHERE NOT t.extended GROUP BY t.name) t)
+	  INTO value_rows, names, conds, targets
+	  FROM stats s;
+
+	IF names IS NULL THEN
+		RETURN;
+	END IF;
+	conditions := pg_catalog.jsonb_object(names,
+		ARRAY(SELECT pg_catalog.split_part(c, E'\x1f', 2) FROM pg_catalog.unnest(conds) c
+			   ORDER BY pg_catalog.array_position(names, pg_catalog.split_part(c, E'\x1f', 1))));
+	-- The subject's rows and every expression on them are evaluated as the
+	-- table's owner; the statistics are read as the extension's owner.
+	check_sql := pg_catalog.format(
+		'SELECT privacy._statistics_matches(%1$L::pg_catalog.regclass, '
+		'privacy._cached_value_as_owner(%1$L::pg_catalog.regclass, %2$L, NULL::pg_catalog.jsonb, $1), %3$L::pg_catalog.jsonb)',
+		privacy._qualified_name(rel),
+		pg_catalog.format($sql$SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(v.name, v.vals, v.extended))
+	  FROM (SELECT t0.* %1$s) r
+	 CROSS JOIN LATERAL (VALUES %2$s) v(name, vals, extended)$sql$,
+			privacy._subject_rows_sql(kind, rel), value_rows),
+		targets);
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._statistics_check_sql(text, regclass) FROM PUBLIC;
+
+-- The plan cache keeps the statements of the old form.
+SELECT privacy._forget_subject_caches();
