@@ -4248,3 +4248,120 @@ REVOKE ALL ON FUNCTION privacy._statistics_check_sql(text, regclass) FROM PUBLIC
 
 -- The plan cache keeps the statements of the old form.
 SELECT privacy._forget_subject_caches();
+
+-- ===========================================================================
+-- The export reads each table's rows as the table's owner.
+-- ===========================================================================
+-- An export turns each of the subject's rows into JSON: a column of a type
+-- the table's owner made, with a cast of its own to json, runs the owner's
+-- cast function. Each table's rows are read and turned into JSON as the
+-- table's owner (restricted, search_path pinned, by
+-- privacy._cached_value_as_owner), never as the role asking for the export
+-- or the extension's owner; the owner needs SELECT on the tables of its
+-- rows' path to the subject, as for erasure. As in 1.7 otherwise.
+CREATE OR REPLACE FUNCTION privacy._export_sql(kind text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k record := privacy._subject_kind_key(kind);
+	-- The personal tables in the order of the export, and the FROM clause
+	-- of each one's rows of the subject; the sections below name the tables
+	-- they concern by their number in this order.
+	personal regclass[];
+	from_clauses text[];
+	tables text;
+	categories text;
+	sources text;
+	retention text;
+	policy_sections text;
+BEGIN
+	SELECT pg_catalog.array_agg(p.table_name ORDER BY p.depth, p.table_name::text),
+		   pg_catalog.array_agg(p.rows_sql ORDER BY p.depth, p.table_name::text)
+	  INTO personal, from_clauses
+	  FROM privacy._subject_plan(kind) p
+	 WHERE p.personal;
+
+	SELECT pg_catalog.string_agg(pg_catalog.format(
+				'(%s, %L, privacy._cached_value_as_owner(%L::pg_catalog.regclass, %L, NULL::pg_catalog.jsonb, $1))',
+				t.n, privacy._qualified_name(t.table_name), privacy._qualified_name(t.table_name),
+				pg_catalog.format(
+					'SELECT pg_catalog.jsonb_build_object(''categories'', %L::pg_catalog.jsonb, '
+					'''rows'', pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0))) %s HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0',
+					(SELECT pg_catalog.jsonb_object_agg(cc.column_name, cc.category ORDER BY cc.column_name)
+					   FROM privacy.classified_columns cc WHERE cc.table_name = t.table_name),
+					t.rows_sql)), ', ' ORDER BY t.n)
+	  INTO tables
+	  FROM ROWS FROM (pg_catalog.unnest(personal), pg_catalog.unnest(from_clauses)) WITH ORDINALITY t(table_name, rows_sql, n);
+
+	-- The categories and the sources of the personal columns, each with the
+	-- tables whose columns have it.
+	SELECT pg_catalog.string_agg(privacy._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
+			   FILTER (WHERE e.section = 'categories'),
+		   pg_catalog.string_agg(privacy._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
+			   FILTER (WHERE e.section = 'sources')
+	  INTO categories, sources
+	  FROM (SELECT x.section, x.entry, pg_catalog.array_agg(DISTINCT t.n) AS ns,
+				   pg_catalog.row_number() OVER (PARTITION BY x.section ORDER BY x.name) AS ord
+			  FROM pg_catalog.unnest(personal) WITH ORDINALITY t(table_name, n)
+			  JOIN privacy.classified_columns cc ON cc.table_name = t.table_name
+			  CROSS JOIN LATERAL (
+					SELECT 'categories', c.name, pg_catalog.jsonb_build_object('category', c.name, 'description', c.description)
+					  FROM privacy.categories c WHERE c.name = cc.category
+					UNION ALL
+					SELECT 'sources', s.name, pg_catalog.jsonb_build_object('source', s.name, 'description', s.description)
+					  FROM privacy.sources s WHERE s.name = cc.source) x(section, name, entry)
+			 GROUP BY x.section, x.name, x.entry) e;
+
+	SELECT pg_catalog.string_agg(privacy._export_entry_sql(e.ord, ARRAY[e.n], e.entry), ', ' ORDER BY e.ord)
+	  INTO retention
+	  FROM (SELECT pg_catalog.row_number() OVER (ORDER BY rr.name) AS ord, t.n,
+				   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+						'table', privacy._qualified_name(rr.table_name), 'period', rr.period,
+						'counted_from', rr.anchor, 'action', rr.action, 'legal_basis', rr.legal_basis,
+						'minimum', rr.minimum,
+						'minimum_from', CASE WHEN rr.minimum IS NOT NULL THEN rr.minimum_from END,
+						'description', NULLIF(rr.description, ''))) AS entry
+			  FROM privacy.retention_rules rr
+			  JOIN pg_catalog.unnest(personal) WITH ORDINALITY t(table_name, n) ON t.table_name = rr.table_name) e;
+
+	SELECT pg_catalog.string_agg(pg_catalog.format('%L, %L::pg_catalog.jsonb', x.key, x.value), ', ' ORDER BY x.key)
+	  INTO policy_sections
+	  FROM pg_catalog.jsonb_each(privacy._export_policy_sections()) x;
+
+	RETURN pg_catalog.format($sql$
+WITH tables (n, name, entry) AS (%1$s),
+present AS (
+	SELECT pg_catalog.array_agg(t.n) AS ns,
+		   COALESCE(pg_catalog.jsonb_object_agg(t.name, t.entry), '{}') AS data,
+		   COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(t.entry -> 'rows')), 0) AS row_count
+	  FROM tables t
+	 WHERE t.entry IS NOT NULL)
+SELECT ROW(pg_catalog.jsonb_build_object(
+	%2$s,
+	'subject', pg_catalog.jsonb_build_object('kind', %3$L, 'key', $1),
+	'generated_at', pg_catalog.now(),
+	'data', p.data,
+	'categories', %4$s,
+	'sources', %5$s,
+	'retention', %6$s,
+	'consent_history', %8$s),
+	COALESCE(pg_catalog.cardinality(p.ns), 0), p.row_count)::privacy._export_result
+  FROM present p
+ WHERE (%7$s)$sql$,
+		-- A kind whose tables hold no personal column has no rows to read.
+		COALESCE('VALUES ' || tables,
+				 'SELECT NULL::pg_catalog.int4, NULL::pg_catalog.text, NULL::pg_catalog.jsonb WHERE false'),
+		policy_sections, kind,
+		privacy._export_section_sql(categories),
+		privacy._export_section_sql(sources),
+		privacy._export_section_sql(retention),
+		privacy._subject_exists_sql(k.table_name, k.key_column, k.key_type, false),
+		privacy._consent_history_sql(pg_catalog.quote_literal(kind), pg_catalog.format('($1::%s)::text', k.key_type)));
+END
+$$;
+
+
+-- The cache keeps the statements of the old form.
+SELECT privacy._forget_subject_caches();

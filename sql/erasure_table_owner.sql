@@ -92,6 +92,14 @@ BEGIN
 END
 $$;
 CREATE CAST (appschema.label AS text) WITH FUNCTION appschema.label_text(appschema.label);
+-- And a cast to json, which the export's to_jsonb runs.
+CREATE FUNCTION appschema.label_json(v appschema.label) RETURNS json LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	PERFORM appschema.record('cast to json');
+	RETURN pg_catalog.to_json(v::name::text);
+END
+$$;
+CREATE CAST (appschema.label AS json) WITH FUNCTION appschema.label_json(appschema.label);
 CREATE TABLE appschema.tags (customer_id integer REFERENCES shop.customers, label appschema.label, name text);
 CREATE INDEX tags_folded ON appschema.tags (appschema.folded(name));
 INSERT INTO appschema.tags VALUES (3, 'vip', 'Cy Tag');
@@ -116,6 +124,13 @@ SELECT (privacy.apply_policy(jsonb_set(jsonb_set(:'doc'::jsonb,
 	'{retention_rules}', (:'doc'::jsonb -> 'retention_rules') || '[
 		{"name": "app_events", "table": "appschema.events", "anchor": "at", "period": "1 year",
 		 "action": "delete", "legal_basis": "contract"}]'::jsonb)::text) ->> 'changed')::boolean AS applied;
+
+-- A superuser exports customer 3: the rows of eto_app's table are read,
+-- and turned into JSON by eto_app's cast, as eto_app.
+SELECT privacy.export_subject('customer', '3') -> 'data' -> 'appschema.tags' -> 'rows' AS tags;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'eto_app';
+SELECT what, who, count(*) FROM appschema.ran GROUP BY what, who ORDER BY what;
+DELETE FROM appschema.ran;
 
 -- A superuser erases customer 3: each application table is changed as
 -- eto_app, whose code runs as eto_app and cannot make it a superuser; the
