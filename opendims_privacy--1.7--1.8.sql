@@ -4081,3 +4081,287 @@ REVOKE ALL ON FUNCTION privacy._lint_row_keepers() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy._lint_row_keepers() TO PUBLIC;
 COMMENT ON FUNCTION privacy._lint_row_keepers() IS
 'lint: triggers and rules on subject-map tables that can keep rows erasure or retention delete or anonymise';
+
+-- ===========================================================================
+-- The erasure's statistics check evaluates the table's expressions as the
+-- table's owner.
+-- ===========================================================================
+-- The values of the subject's rows that the statistics are asked about are
+-- computed by the table's index expressions, the expressions of its
+-- extended statistics and casts of its column types to text: code the
+-- table's owner chose. They are computed as that owner (restricted, with
+-- search_path pinned, by privacy._cached_value_as_owner), and only the
+-- comparison with pg_statistic and pg_statistic_ext_data, which the owner
+-- may not read, runs as the extension's owner.
+
+-- Of the values found (a jsonb array of [statistics, values, extended]
+-- triples, computed on a subject's rows of rel as its owner), the
+-- [statistics, value] pairs that the statistics of rel hold (targets as
+-- from privacy._statistics_check_sql), or NULL if none.
+CREATE FUNCTION privacy._statistics_matches(rel regclass, found jsonb, targets jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH f (name, vals, extended) AS (
+		SELECT p.x ->> 0, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p.x -> 1)), (p.x ->> 2)::boolean
+		  FROM pg_catalog.jsonb_array_elements(COALESCE(found, '[]')) p(x)),
+	rels (relids) AS (
+		SELECT COALESCE(NULLIF(ARRAY(SELECT pt.relid::oid FROM pg_catalog.pg_partition_tree(rel) pt), '{}'), ARRAY[rel::oid])),
+	st (name, vals) AS MATERIALIZED (
+		SELECT 'e' || x.oid || '.' || e.n,
+			   COALESCE(d.stxdexpr[e.n].stavalues1::text::text[], '{}') || COALESCE(d.stxdexpr[e.n].stavalues2::text::text[], '{}')
+			   || COALESCE(d.stxdexpr[e.n].stavalues3::text::text[], '{}') || COALESCE(d.stxdexpr[e.n].stavalues4::text::text[], '{}')
+			   || COALESCE(d.stxdexpr[e.n].stavalues5::text::text[], '{}')
+		  FROM pg_catalog.pg_statistic_ext x
+		  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
+		 CROSS JOIN LATERAL pg_catalog.generate_subscripts(d.stxdexpr, 1) e(n)
+		 WHERE x.stxrelid IN (SELECT pg_catalog.unnest(r.relids) FROM rels r)
+		UNION ALL
+		SELECT 'mcv', pg_catalog.array_agg(m.v)
+		  FROM pg_catalog.pg_statistic_ext x
+		  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid = x.oid
+		 CROSS JOIN LATERAL pg_catalog.pg_mcv_list_items(d.stxdmcv) i
+		 CROSS JOIN LATERAL pg_catalog.unnest(i.values) m(v)
+		 WHERE x.stxrelid IN (SELECT pg_catalog.unnest(r.relids) FROM rels r))
+	SELECT pg_catalog.jsonb_agg(DISTINCT m.pair) FROM (
+		SELECT pg_catalog.jsonb_build_array(f.name, v.val)
+		  FROM f
+		 CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(targets -> f.name) t(target)
+		 CROSS JOIN LATERAL pg_catalog.unnest(privacy._statistics_values(pg_catalog.to_regclass(t.target ->> 0)::oid,
+																		 (t.target ->> 1)::smallint, f.vals)) v(val)
+		 WHERE NOT f.extended
+		UNION ALL
+		SELECT pg_catalog.jsonb_build_array(f.name, v.val)
+		  FROM f
+		  JOIN st ON st.name = f.name
+		 CROSS JOIN LATERAL pg_catalog.unnest(f.vals) v(val)
+		 WHERE f.extended AND v.val = ANY (st.vals)) m(pair)
+$$;
+REVOKE ALL ON FUNCTION privacy._statistics_matches(regclass, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION privacy._statistics_matches(regclass, jsonb, jsonb) IS
+'Which of the values computed on a subject''s rows of a table the table''s statistics hold';
+
+-- As before, with the values computed as the table's owner and compared
+-- with the statistics by privacy._statistics_matches.
+CREATE OR REPLACE FUNCTION privacy._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb,
+											  OUT targets jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- The table and, if it is partitioned, its partitions.
+	rels oid[] := COALESCE(NULLIF(ARRAY(SELECT pt.relid FROM pg_catalog.pg_partition_tree(rel) pt), '{}'),
+						   ARRAY[rel::oid]);
+	columns name[];
+	-- VALUES rows (name, the row's values as a text array, whether extended
+	-- statistics hold them), one per statistics.
+	value_rows text;
+	names text[];
+	conds text[];
+BEGIN
+	columns := ARRAY(SELECT cc.column_name FROM privacy.classified_columns cc WHERE cc.table_name = rel);
+	WITH stats (ord, name, relid, attnum, relation, vals, cond, extended) AS (
+		-- The columns, each under its name, in the table and its partitions.
+		SELECT 1, a.attname::text, pa.attrelid::text, pa.attnum, privacy._qualified_name(pa.attrelid::regclass),
+			   pg_catalog.format('ARRAY[r.%1$I::pg_catalog.text]%2$s', a.attname,
+					CASE WHEN t.typcategory = 'A'
+						 THEN pg_catalog.format(' OPERATOR(pg_catalog.||) r.%I::pg_catalog.text[]', a.attname) END),
+			   pg_catalog.format('r.%1$I::pg_catalog.text OPERATOR(pg_catalog.=) $1%2$s', a.attname,
+					CASE WHEN t.typcategory = 'A'
+						 THEN pg_catalog.format(' OR $1 OPERATOR(pg_catalog.=) ANY (r.%I::pg_catalog.text[])', a.attname) END),
+			   false
+		  FROM pg_catalog.pg_attribute a
+		  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+		  JOIN pg_catalog.pg_attribute pa ON pa.attrelid = ANY (rels) AND pa.attname = a.attname AND NOT pa.attisdropped
+		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
+		UNION ALL
+		-- Index expressions (of the table's indexes and its partitions'), as
+		-- 'i<index oid>.<column number>'; of a partial index, only on rows
+		-- its predicate admits (those ANALYZE sampled). The index is named,
+		-- not given by oid: REINDEX CONCURRENTLY keeps the name, not the oid.
+		SELECT 2, 'i' || i.indexrelid || '.' || k.n,
+			   pg_catalog.format('pg_catalog.to_regclass(%L)', privacy._qualified_name(i.indexrelid::regclass)),
+			   k.n::smallint, privacy._qualified_name(i.indexrelid::regclass),
+			   pg_catalog.format('ARRAY[%s(%s)::pg_catalog.text%s]',
+					CASE WHEN i.indpred IS NOT NULL
+						 THEN pg_catalog.format('CASE WHEN %s THEN ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,
+					pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true),
+					CASE WHEN i.indpred IS NOT NULL THEN ' END' END),
+			   pg_catalog.format('%s(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1',
+					CASE WHEN i.indpred IS NOT NULL
+						 THEN pg_catalog.format('(%s) AND ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,
+					pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true)),
+			   false
+		  FROM pg_catalog.pg_index i
+		 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n)
+		 WHERE i.indrelid = ANY (rels) AND k.attnum = 0
+		UNION ALL
+		-- Expressions of extended statistics, as 'e<statistics oid>.<number>'.
+		SELECT 3, 'e' || x.oid || '.' || e.n, NULL, NULL, NULL,
+			   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', e.expr),
+			   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1', e.expr),
+			   true
+		  FROM pg_catalog.pg_statistic_ext x
+		 CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_get_statisticsobjdef_expressions(x.oid)) WITH ORDINALITY e(expr, n)
+		 WHERE x.stxrelid = ANY (rels)
+		UNION ALL
+		-- The MCV lists of extended statistics, as 'mcv', with the columns.
+		SELECT 4, 'mcv', NULL, NULL, NULL,
+			   pg_catalog.format('ARRAY[%s]', pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text', a.attname), ', ' ORDER BY a.attnum)),
+			   pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text OPERATOR(pg_catalog.=) $1', a.attname), ' OR ' ORDER BY a.attnum),
+			   true
+		  FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
+		   AND EXISTS (SELECT FROM pg_catalog.pg_statistic_ext x
+						WHERE x.stxrelid = ANY (rels) AND 'm' = ANY (x.stxkind))
+		HAVING pg_catalog.count(*) > 0)
+	SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('(%L, %s, %L::pg_catalog.bool)', s.name, s.vals, s.extended), ', '),
+		   pg_catalog.array_agg(DISTINCT s.name), pg_catalog.array_agg(DISTINCT s.name || E'\x1f' || s.cond),
+		   (SELECT pg_catalog.jsonb_object_agg(t.name, t.pairs)
+			  FROM (SELECT t.name, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.relation, t.attnum)
+														ORDER BY t.relation, t.attnum) AS pairs
+					  FROM stats t WHERE NOT t.extended GROUP BY t.name) t)
+	  INTO value_rows, names, conds, targets
+	  FROM stats s;
+
+	IF names IS NULL THEN
+		RETURN;
+	END IF;
+	conditions := pg_catalog.jsonb_object(names,
+		ARRAY(SELECT pg_catalog.split_part(c, E'\x1f', 2) FROM pg_catalog.unnest(conds) c
+			   ORDER BY pg_catalog.array_position(names, pg_catalog.split_part(c, E'\x1f', 1))));
+	-- The subject's rows and every expression on them are evaluated as the
+	-- table's owner; the statistics are read as the extension's owner.
+	check_sql := pg_catalog.format(
+		'SELECT privacy._statistics_matches(%1$L::pg_catalog.regclass, '
+		'privacy._cached_value_as_owner(%1$L::pg_catalog.regclass, %2$L, NULL::pg_catalog.jsonb, $1), %3$L::pg_catalog.jsonb)',
+		privacy._qualified_name(rel),
+		pg_catalog.format($sql$SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(v.name, v.vals, v.extended))
+	  FROM (SELECT t0.* %1$s) r
+	 CROSS JOIN LATERAL (VALUES %2$s) v(name, vals, extended)$sql$,
+			privacy._subject_rows_sql(kind, rel), value_rows),
+		targets);
+END
+$$;
+REVOKE ALL ON FUNCTION privacy._statistics_check_sql(text, regclass) FROM PUBLIC;
+
+-- The plan cache keeps the statements of the old form.
+SELECT privacy._forget_subject_caches();
+
+-- ===========================================================================
+-- The export reads each table's rows as the table's owner.
+-- ===========================================================================
+-- An export turns each of the subject's rows into JSON: a column of a type
+-- the table's owner made, with a cast of its own to json, runs the owner's
+-- cast function. Each table's rows are read and turned into JSON as the
+-- table's owner (restricted, search_path pinned, by
+-- privacy._cached_value_as_owner), never as the role asking for the export
+-- or the extension's owner; the owner needs SELECT on the tables of its
+-- rows' path to the subject, as for erasure. As in 1.7 otherwise.
+CREATE OR REPLACE FUNCTION privacy._export_sql(kind text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k record := privacy._subject_kind_key(kind);
+	-- The personal tables in the order of the export, and the FROM clause
+	-- of each one's rows of the subject; the sections below name the tables
+	-- they concern by their number in this order.
+	personal regclass[];
+	from_clauses text[];
+	tables text;
+	categories text;
+	sources text;
+	retention text;
+	policy_sections text;
+BEGIN
+	SELECT pg_catalog.array_agg(p.table_name ORDER BY p.depth, p.table_name::text),
+		   pg_catalog.array_agg(p.rows_sql ORDER BY p.depth, p.table_name::text)
+	  INTO personal, from_clauses
+	  FROM privacy._subject_plan(kind) p
+	 WHERE p.personal;
+
+	SELECT pg_catalog.string_agg(pg_catalog.format(
+				'(%s, %L, privacy._cached_value_as_owner(%L::pg_catalog.regclass, %L, NULL::pg_catalog.jsonb, $1))',
+				t.n, privacy._qualified_name(t.table_name), privacy._qualified_name(t.table_name),
+				pg_catalog.format(
+					'SELECT pg_catalog.jsonb_build_object(''categories'', %L::pg_catalog.jsonb, '
+					'''rows'', pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0))) %s HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0',
+					(SELECT pg_catalog.jsonb_object_agg(cc.column_name, cc.category ORDER BY cc.column_name)
+					   FROM privacy.classified_columns cc WHERE cc.table_name = t.table_name),
+					t.rows_sql)), ', ' ORDER BY t.n)
+	  INTO tables
+	  FROM ROWS FROM (pg_catalog.unnest(personal), pg_catalog.unnest(from_clauses)) WITH ORDINALITY t(table_name, rows_sql, n);
+
+	-- The categories and the sources of the personal columns, each with the
+	-- tables whose columns have it.
+	SELECT pg_catalog.string_agg(privacy._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
+			   FILTER (WHERE e.section = 'categories'),
+		   pg_catalog.string_agg(privacy._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
+			   FILTER (WHERE e.section = 'sources')
+	  INTO categories, sources
+	  FROM (SELECT x.section, x.entry, pg_catalog.array_agg(DISTINCT t.n) AS ns,
+				   pg_catalog.row_number() OVER (PARTITION BY x.section ORDER BY x.name) AS ord
+			  FROM pg_catalog.unnest(personal) WITH ORDINALITY t(table_name, n)
+			  JOIN privacy.classified_columns cc ON cc.table_name = t.table_name
+			  CROSS JOIN LATERAL (
+					SELECT 'categories', c.name, pg_catalog.jsonb_build_object('category', c.name, 'description', c.description)
+					  FROM privacy.categories c WHERE c.name = cc.category
+					UNION ALL
+					SELECT 'sources', s.name, pg_catalog.jsonb_build_object('source', s.name, 'description', s.description)
+					  FROM privacy.sources s WHERE s.name = cc.source) x(section, name, entry)
+			 GROUP BY x.section, x.name, x.entry) e;
+
+	SELECT pg_catalog.string_agg(privacy._export_entry_sql(e.ord, ARRAY[e.n], e.entry), ', ' ORDER BY e.ord)
+	  INTO retention
+	  FROM (SELECT pg_catalog.row_number() OVER (ORDER BY rr.name) AS ord, t.n,
+				   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+						'table', privacy._qualified_name(rr.table_name), 'period', rr.period,
+						'counted_from', rr.anchor, 'action', rr.action, 'legal_basis', rr.legal_basis,
+						'minimum', rr.minimum,
+						'minimum_from', CASE WHEN rr.minimum IS NOT NULL THEN rr.minimum_from END,
+						'description', NULLIF(rr.description, ''))) AS entry
+			  FROM privacy.retention_rules rr
+			  JOIN pg_catalog.unnest(personal) WITH ORDINALITY t(table_name, n) ON t.table_name = rr.table_name) e;
+
+	SELECT pg_catalog.string_agg(pg_catalog.format('%L, %L::pg_catalog.jsonb', x.key, x.value), ', ' ORDER BY x.key)
+	  INTO policy_sections
+	  FROM pg_catalog.jsonb_each(privacy._export_policy_sections()) x;
+
+	RETURN pg_catalog.format($sql$
+WITH tables (n, name, entry) AS (%1$s),
+present AS (
+	SELECT pg_catalog.array_agg(t.n) AS ns,
+		   COALESCE(pg_catalog.jsonb_object_agg(t.name, t.entry), '{}') AS data,
+		   COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(t.entry -> 'rows')), 0) AS row_count
+	  FROM tables t
+	 WHERE t.entry IS NOT NULL)
+SELECT ROW(pg_catalog.jsonb_build_object(
+	%2$s,
+	'subject', pg_catalog.jsonb_build_object('kind', %3$L, 'key', $1),
+	'generated_at', pg_catalog.now(),
+	'data', p.data,
+	'categories', %4$s,
+	'sources', %5$s,
+	'retention', %6$s,
+	'consent_history', %8$s),
+	COALESCE(pg_catalog.cardinality(p.ns), 0), p.row_count)::privacy._export_result
+  FROM present p
+ WHERE (%7$s)$sql$,
+		-- A kind whose tables hold no personal column has no rows to read.
+		COALESCE('VALUES ' || tables,
+				 'SELECT NULL::pg_catalog.int4, NULL::pg_catalog.text, NULL::pg_catalog.jsonb WHERE false'),
+		policy_sections, kind,
+		privacy._export_section_sql(categories),
+		privacy._export_section_sql(sources),
+		privacy._export_section_sql(retention),
+		privacy._subject_exists_sql(k.table_name, k.key_column, k.key_type, false),
+		privacy._consent_history_sql(pg_catalog.quote_literal(kind), pg_catalog.format('($1::%s)::text', k.key_type)));
+END
+$$;
+
+
+-- The cache keeps the statements of the old form.
+SELECT privacy._forget_subject_caches();

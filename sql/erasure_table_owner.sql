@@ -65,6 +65,45 @@ CREATE TRIGGER trap_statement BEFORE DELETE ON appschema.events
 	FOR EACH STATEMENT EXECUTE FUNCTION appschema.trap();
 CREATE TRIGGER trap_row BEFORE DELETE ON appschema.events
 	FOR EACH ROW EXECUTE FUNCTION appschema.trap();
+-- Code the erasure's statistics check evaluates on the subject's rows: an
+-- IMMUTABLE function in an index expression and a cast of the owner's
+-- type to text.
+CREATE FUNCTION appschema.record(what text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO appschema.ran VALUES (what, current_user);
+	BEGIN
+		EXECUTE 'ALTER ROLE eto_app SUPERUSER';
+	EXCEPTION WHEN OTHERS THEN
+		NULL;
+	END;
+END
+$$;
+CREATE FUNCTION appschema.folded(v text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	PERFORM appschema.record('index expression');
+	RETURN pg_catalog.lower(v);
+END
+$$;
+CREATE TYPE appschema.label AS ENUM ('plain', 'vip');
+CREATE FUNCTION appschema.label_text(v appschema.label) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	PERFORM appschema.record('cast to text');
+	RETURN v::name::text;
+END
+$$;
+CREATE CAST (appschema.label AS text) WITH FUNCTION appschema.label_text(appschema.label);
+-- And a cast to json, which the export's to_jsonb runs.
+CREATE FUNCTION appschema.label_json(v appschema.label) RETURNS json LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	PERFORM appschema.record('cast to json');
+	RETURN pg_catalog.to_json(v::name::text);
+END
+$$;
+CREATE CAST (appschema.label AS json) WITH FUNCTION appschema.label_json(appschema.label);
+CREATE TABLE appschema.tags (customer_id integer REFERENCES shop.customers, label appschema.label, name text);
+CREATE INDEX tags_folded ON appschema.tags (appschema.folded(name));
+INSERT INTO appschema.tags VALUES (3, 'vip', 'Cy Tag');
+DELETE FROM appschema.ran;
 INSERT INTO appschema.prefs VALUES (3, 'cy.prefs@example.com');
 INSERT INTO appschema.notes VALUES (3, 'Cy note');
 INSERT INTO appschema.contacts VALUES (30, 3, 'cy.contact@example.com');
@@ -79,19 +118,31 @@ SELECT (privacy.apply_policy(jsonb_set(jsonb_set(:'doc'::jsonb,
 		{"table": "appschema.prefs", "column": "email", "category": "contact.email"},
 		{"table": "appschema.notes", "column": "note", "category": "contact.name"},
 		{"table": "appschema.contacts", "column": "email", "category": "contact.email"},
-		{"table": "appschema.events", "column": "detail", "category": "contact.name"}]'::jsonb),
+		{"table": "appschema.events", "column": "detail", "category": "contact.name"},
+		{"table": "appschema.tags", "column": "label", "category": "contact.name"},
+		{"table": "appschema.tags", "column": "name", "category": "contact.name"}]'::jsonb),
 	'{retention_rules}', (:'doc'::jsonb -> 'retention_rules') || '[
 		{"name": "app_events", "table": "appschema.events", "anchor": "at", "period": "1 year",
 		 "action": "delete", "legal_basis": "contract"}]'::jsonb)::text) ->> 'changed')::boolean AS applied;
 
+-- A superuser exports customer 3: the rows of eto_app's table are read,
+-- and turned into JSON by eto_app's cast, as eto_app.
+SELECT privacy.export_subject('customer', '3') -> 'data' -> 'appschema.tags' -> 'rows' AS tags;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'eto_app';
+SELECT what, who, count(*) FROM appschema.ran GROUP BY what, who ORDER BY what;
+DELETE FROM appschema.ran;
+
 -- A superuser erases customer 3: each application table is changed as
--- eto_app, whose code runs as eto_app and cannot make it a superuser.
+-- eto_app, whose code runs as eto_app and cannot make it a superuser; the
+-- statistics check evaluates eto_app's index expression and cast as
+-- eto_app too.
 SELECT r -> 'tables' AS tables FROM privacy.erase_subject('customer', '3', 'request') r;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'eto_app';
 SELECT what, who, count(*) FROM appschema.ran GROUP BY what, who ORDER BY what;
 SELECT * FROM appschema.prefs;
 SELECT * FROM appschema.notes;
 SELECT * FROM appschema.contacts;
+SELECT * FROM appschema.tags;
 DELETE FROM appschema.ran;
 
 -- A soft delete: a BEFORE DELETE trigger that keeps the row. The erasure

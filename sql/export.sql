@@ -60,8 +60,10 @@ SELECT privacy.export_subject('customer', '1') -> 'data' -> 'shop.notes' -> 'row
 
 -- Every lookup of the export statement can use an index: with sequential
 -- scans disabled, its plan for any subject (the generic plan, which the
--- export keeps) scans sequentially only the tables whose path the subject
--- map reports as not indexed. The ledger holds other subjects' events too.
+-- export keeps), and that of the statement reading each table's rows (run
+-- as the table's owner), scan sequentially only the tables whose path the
+-- subject map reports as not indexed. The ledger holds other subjects'
+-- events too.
 INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
 SELECT current_user, 'customer', g::text, 'consent.grant', 'marketing', 'webshop' FROM generate_series(1000, 3000) g;
 ANALYZE privacy.consent_ledger;
@@ -71,14 +73,22 @@ CREATE TEMP TABLE export_plan (line text);
 DO $$
 DECLARE
 	line text;
+	rows_sql text;
 BEGIN
 	EXECUTE 'PREPARE export_statement(text) AS ' || privacy._export_statement('customer');
 	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) EXECUTE export_statement(''1'')' LOOP
 		INSERT INTO export_plan VALUES (line);
 	END LOOP;
+	DEALLOCATE export_statement;
+	FOR rows_sql IN SELECT p.rows_sql FROM privacy._subject_plan('customer') p WHERE p.personal LOOP
+		EXECUTE 'PREPARE export_statement(text) AS SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0)) ' || rows_sql;
+		FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) EXECUTE export_statement(''1'')' LOOP
+			INSERT INTO export_plan VALUES (line);
+		END LOOP;
+		DEALLOCATE export_statement;
+	END LOOP;
 END
 $$;
-DEALLOCATE export_statement;
 RESET plan_cache_mode;
 RESET enable_seqscan;
 SELECT DISTINCT substring(line FROM 'Seq Scan on (\S+)') AS scanned_sequentially
