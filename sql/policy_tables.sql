@@ -102,6 +102,18 @@ SELECT privacy.apply_policy(:with_kinds);
 SELECT privacy.apply_policy(:with_kinds);
 \set new '[{"name": "member", "table": "shop.members", "key": "region"}]'
 SELECT privacy.apply_policy(:with_kinds);
+-- A key of a type defined in the database (its casts and domain checks
+-- would run for every call that names a subject, whoever makes it).
+CREATE TYPE shop.tier AS ENUM ('gold', 'silver');
+CREATE DOMAIN shop.member_no AS integer CHECK (VALUE > 0);
+CREATE TABLE shop.tiered (tier shop.tier PRIMARY KEY, no shop.member_no NOT NULL UNIQUE);
+\set new '[{"name": "tiered", "table": "shop.tiered", "key": "tier"}]'
+SELECT privacy.apply_policy(:with_kinds);
+\set new '[{"name": "tiered", "table": "shop.tiered", "key": "no"}]'
+SELECT privacy.apply_policy(:with_kinds);
+DROP TABLE shop.tiered;
+DROP DOMAIN shop.member_no;
+DROP TYPE shop.tier;
 ALTER TABLE shop.members ALTER COLUMN code SET NOT NULL;
 \set new '[{"name": "member", "table": "shop.members", "key": "code"}]'
 SELECT (privacy.apply_policy(jsonb_set(:with_kinds::jsonb, '{version}', '"shop-5"')::text)) -> 'changes' AS changes;

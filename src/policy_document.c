@@ -20,6 +20,7 @@
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -214,7 +215,32 @@ check_subject_key(const PolicyRef *ref, Oid relid)
 	bool		notnull = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attnotnull;
 	bool		unique = column_is_unique(rel, attnum);
 
+	Oid			keytype = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid;
+	HeapTuple	typtup;
+	Oid			keytypnsp;
+
 	table_close(rel, AccessShareLock);
+
+	/*
+	 * The key is converted to its canonical text (through its type's casts,
+	 * and a domain's checks) by every call that names a subject, whoever
+	 * makes it: only the built-in types and the extension's own can be
+	 * trusted not to run a table owner's code there.
+	 */
+	typtup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(keytype));
+	if (!HeapTupleIsValid(typtup))
+		elog(ERROR, "cache lookup failed for type %u", keytype);
+	keytypnsp = ((Form_pg_type) GETSTRUCT(typtup))->typnamespace;
+	ReleaseSysCache(typtup);
+	if (keytypnsp != PG_CATALOG_NAMESPACE &&
+		keytypnsp != get_namespace_oid(PRIVACY_SCHEMA, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid policy document: subject key column \"%s\" of relation \"%s\" is of type %s, which is not a built-in type",
+						ref->column, ref->table, format_type_be_qualified(keytype)),
+				 errdetail("The problem is at line %d, column %d, in %s. A subject key is converted to its canonical text for every call that names a subject, whoever makes it; a cast or domain check of a type defined in the database would run there.",
+						   ref->line, ref->column_no, ref->path),
+				 errhint("Key subjects on a column of a built-in type (integer, bigint, text, uuid, ...) or of privacy.email, privacy.phone or privacy.ip_address.")));
 	if (!unique)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
