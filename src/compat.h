@@ -30,4 +30,20 @@
 #define PRIVACY_EXECUTOR_RUN_ARGS queryDesc, direction, count, execute_once
 #endif
 
+/* PostgreSQL 17 moved the backend's local transaction id into its vxid. */
+#if PG_VERSION_NUM >= 170000
+#define PRIVACY_LOCAL_XID() (MyProc->vxid.lxid)
+#else
+#define PRIVACY_LOCAL_XID() (MyProc->lxid)
+#endif
+
+/* PostgreSQL 16 gave stringToQualifiedNameList a soft-error argument. */
+#if PG_VERSION_NUM >= 160000
+#define privacy_string_to_qualified_name_list(string) \
+	stringToQualifiedNameList((string), NULL)
+#else
+#define privacy_string_to_qualified_name_list(string) \
+	stringToQualifiedNameList(string)
+#endif
+
 #endif							/* PRIVACY_COMPAT_H */

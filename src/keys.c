@@ -90,12 +90,12 @@ privacy_get_key(const char *name)
 {
 	int			i;
 
-	if (cached_lxid != MyProc->lxid)
+	if (cached_lxid != PRIVACY_LOCAL_XID())
 	{
 		for (i = 0; i < n_cached_keys; i++)
 			pfree(cached_keys[i].key);
 		n_cached_keys = 0;
-		cached_lxid = MyProc->lxid;
+		cached_lxid = PRIVACY_LOCAL_XID();
 	}
 	for (i = 0; i < n_cached_keys; i++)
 		if (strcmp(cached_keys[i].name, name) == 0)

@@ -150,7 +150,7 @@ resolve_table(const PolicyRef *ref)
 	Oid			relid;
 	char		relkind;
 
-	names = stringToQualifiedNameList(ref->table);
+	names = privacy_string_to_qualified_name_list(ref->table);
 	relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
 	if (!OidIsValid(relid))
 		ereport(ERROR,
