@@ -1211,17 +1211,9 @@ DECLARE
 	rels oid[] := COALESCE(NULLIF(ARRAY(SELECT pt.relid FROM pg_catalog.pg_partition_tree(rel) pt), '{}'),
 						   ARRAY[rel::oid]);
 	columns name[];
-	-- The values of pg_statistic's slots of the row %1$s, as text.
-	slot_values text := $s$COALESCE(%1$s.stavalues1::pg_catalog.text::pg_catalog.text[], '{}')
-		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues2::pg_catalog.text::pg_catalog.text[], '{}')
-		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues3::pg_catalog.text::pg_catalog.text[], '{}')
-		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues4::pg_catalog.text::pg_catalog.text[], '{}')
-		OPERATOR(pg_catalog.||) COALESCE(%1$s.stavalues5::pg_catalog.text::pg_catalog.text[], '{}')$s$;
-	-- VALUES rows (name, relation, column number, the row's values as a
-	-- text array) of the statistics of columns and index expressions, and
-	-- (name, values) of those of extended statistics.
-	catalog_rows text;
-	extended_rows text;
+	-- VALUES rows (name, the row's values as a text array, whether extended
+	-- statistics hold them), one per statistics.
+	value_rows text;
 	names text[];
 	conds text[];
 BEGIN
@@ -1281,16 +1273,13 @@ BEGIN
 		   AND EXISTS (SELECT FROM pg_catalog.pg_statistic_ext x
 						WHERE x.stxrelid = ANY (rels) AND 'm' = ANY (x.stxkind))
 		HAVING pg_catalog.count(*) > 0)
-	SELECT pg_catalog.string_agg(pg_catalog.format('(%L, (%s)::pg_catalog.oid, %s::pg_catalog.int2, %s)', s.name, s.relid, s.attnum, s.vals),
-								 ', ' ORDER BY s.ord, s.name, s.relid) FILTER (WHERE NOT s.extended),
-		   pg_catalog.string_agg(pg_catalog.format('(%L, %s)', s.name, s.vals), ', ' ORDER BY s.ord, s.name)
-			   FILTER (WHERE s.extended),
+	SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('(%L, %s, %L::pg_catalog.bool)', s.name, s.vals, s.extended), ', '),
 		   pg_catalog.array_agg(DISTINCT s.name), pg_catalog.array_agg(DISTINCT s.name || E'\x1f' || s.cond),
 		   (SELECT pg_catalog.jsonb_object_agg(t.name, t.pairs)
 			  FROM (SELECT t.name, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.relation, t.attnum)
 														ORDER BY t.relation, t.attnum) AS pairs
 					  FROM stats t WHERE NOT t.extended GROUP BY t.name) t)
-	  INTO catalog_rows, extended_rows, names, conds, targets
+	  INTO value_rows, names, conds, targets
 	  FROM stats s;
 
 	IF names IS NULL THEN
@@ -1299,37 +1288,17 @@ BEGIN
 	conditions := pg_catalog.jsonb_object(names,
 		ARRAY(SELECT pg_catalog.split_part(c, E'\x1f', 2) FROM pg_catalog.unnest(conds) c
 			   ORDER BY pg_catalog.array_position(names, pg_catalog.split_part(c, E'\x1f', 1))));
-	check_sql := 'SELECT pg_catalog.jsonb_agg(DISTINCT m.pair) FROM ('
-		|| CASE WHEN catalog_rows IS NOT NULL THEN pg_catalog.format($sql$
-	SELECT pg_catalog.jsonb_build_array(v.name, x.val)
+	-- The subject's rows and every expression on them are evaluated as the
+	-- table's owner; the statistics are read as the extension's owner.
+	check_sql := pg_catalog.format(
+		'SELECT privacy._statistics_matches(%1$L::pg_catalog.regclass, '
+		'privacy._cached_value_as_owner(%1$L::pg_catalog.regclass, %2$L, NULL::pg_catalog.jsonb, $1), %3$L::pg_catalog.jsonb)',
+		privacy._qualified_name(rel),
+		pg_catalog.format($sql$SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(v.name, v.vals, v.extended))
 	  FROM (SELECT t0.* %1$s) r
-	 CROSS JOIN LATERAL (VALUES %2$s) v(name, relid, attnum, vals)
-	 CROSS JOIN LATERAL pg_catalog.unnest(privacy._statistics_values(v.relid, v.attnum, v.vals)) x(val)$sql$,
-			privacy._subject_rows_sql(kind, rel), catalog_rows) ELSE '' END
-		|| CASE WHEN catalog_rows IS NOT NULL AND extended_rows IS NOT NULL THEN ' UNION ALL ' ELSE '' END
-		|| CASE WHEN extended_rows IS NOT NULL THEN pg_catalog.format($sql$(
-	WITH st (name, vals) AS MATERIALIZED (
-		SELECT 'e' OPERATOR(pg_catalog.||) x.oid OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) e.n, %3$s
-		  FROM pg_catalog.pg_statistic_ext x
-		  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
-		 CROSS JOIN LATERAL pg_catalog.generate_subscripts(d.stxdexpr, 1) e(n)
-		 WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[])
-		UNION ALL
-		SELECT 'mcv', pg_catalog.array_agg(m.v)
-		  FROM pg_catalog.pg_statistic_ext x
-		  JOIN pg_catalog.pg_statistic_ext_data d ON d.stxoid OPERATOR(pg_catalog.=) x.oid
-		 CROSS JOIN LATERAL pg_catalog.pg_mcv_list_items(d.stxdmcv) i
-		 CROSS JOIN LATERAL pg_catalog.unnest(i.values) m(v)
-		 WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (%4$L::pg_catalog.oid[]))
-	SELECT pg_catalog.jsonb_build_array(v.name, x.val)
-	  FROM (SELECT t0.* %1$s) r
-	 CROSS JOIN LATERAL (VALUES %2$s) v(name, vals)
-	 CROSS JOIN LATERAL pg_catalog.unnest(v.vals) x(val)
-	 JOIN st ON st.name OPERATOR(pg_catalog.=) v.name
-	 WHERE x.val OPERATOR(pg_catalog.=) ANY (st.vals))$sql$,
-			privacy._subject_rows_sql(kind, rel), extended_rows,
-			pg_catalog.format(slot_values, '(d.stxdexpr[e.n])'), rels) ELSE '' END
-		|| ') m(pair)';
+	 CROSS JOIN LATERAL (VALUES %2$s) v(name, vals, extended)$sql$,
+			privacy._subject_rows_sql(kind, rel), value_rows),
+		targets);
 END
 $$;
 REVOKE ALL ON FUNCTION privacy._statistics_check_sql(text, regclass) FROM PUBLIC;
@@ -1381,7 +1350,7 @@ DECLARE
 	gone jsonb[] := '{}';
 BEGIN
 	FOR pair IN SELECT m.pair FROM pg_catalog.jsonb_array_elements(matches) m(pair) LOOP
-		IF NOT privacy._cached_value(
+		IF NOT privacy._cached_value_as_owner(rel,
 				pg_catalog.format('SELECT EXISTS (SELECT FROM (SELECT * FROM %s LIMIT 1000) r WHERE %s)',
 								  privacy._qualified_name(rel), conditions ->> (pair ->> 0)),
 				NULL::boolean, pair ->> 1) THEN
@@ -1435,171 +1404,12 @@ REVOKE ALL ON FUNCTION privacy._refresh_statistics(regclass, jsonb, jsonb) FROM 
 COMMENT ON FUNCTION privacy._refresh_statistics(regclass, jsonb, jsonb) IS
 'Removes values an erasure removed from a table from its statistics, or analyzes it again where that cannot be done';
 
--- As in 1.7, with the subject's canonical key from the start, holds found
--- and stripped of the raw key by the subject's reference, and the
--- statistics of the tables it changed refreshed where they held a value of
--- the subject's rows (the receipt lists them under "statistics_refreshed").
-CREATE OR REPLACE FUNCTION privacy._erase_subject(kind text, subject text, reason text, request_id bigint)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	ref text;
-	plan privacy._subject_plans;
-	line jsonb;
-	lines jsonb[] := '{}';
-	previous privacy.erasures;
-	ledgers jsonb;
-	receipt jsonb;
-	erased_at timestamptz := pg_catalog.now();
-	subject_held boolean;
-	careful_tables regclass[];
-	counts integer[];
-	deleted bigint := 0;
-	anonymized bigint := 0;
-	retained bigint := 0;
-	held bigint := 0;
-	in_statistics jsonb;
-	gone jsonb;
-	stale regclass[] := '{}';
-	stale_values jsonb[] := '{}';
-	stale_targets jsonb[] := '{}';
-	refreshed text[] := '{}';
-	i integer;
-BEGIN
-	IF kind IS NULL OR subject IS NULL THEN
-		RAISE EXCEPTION 'kind and subject must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF reason IS NULL OR pg_catalog.btrim(reason) = '' THEN
-		RAISE EXCEPTION 'an erasure needs a reason'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Give the ground of GDPR Art. 17(1), e.g. ''consent withdrawn'', without personal data.';
-	END IF;
-	-- From here on the subject is its canonical key (errors name the kind,
-	-- never the key).
-	subject := privacy._canonical_subject(kind, subject, false);
-	ref := privacy.subject_ref(kind, subject);
-
-	-- One erasure of a subject at a time (a lock no ordinary role can take or
-	-- hold); the anchor row stays locked, so that no new row can be attached
-	-- to the subject until this commits.
-	PERFORM privacy._lock_subject('erase', kind, ref);
-	IF NOT privacy._subject_exists(kind, subject, true) THEN
-		SELECT * INTO previous FROM privacy.erasures e
-		 WHERE e.kind = _erase_subject.kind AND e.subject_ref = ref ORDER BY e.id DESC LIMIT 1;
-		IF NOT FOUND THEN
-			RAISE EXCEPTION 'subject of kind "%" does not exist', kind
-				USING ERRCODE = 'no_data_found';
-		END IF;
-		receipt := pg_catalog.jsonb_build_object('kind', kind, 'subject_ref', ref, 'changed', false,
-			'already_erased', true, 'erased_at', previous.erased_at, 'tables', '[]'::jsonb,
-			'note', 'The subject was erased before; nothing more was found to erase.');
-		PERFORM privacy._audit(SESSION_USER, 'erasure', kind, subject, request_id,
-							   pg_catalog.jsonb_build_object('changed', false, 'already_erased', true));
-		RETURN receipt;
-	END IF;
-
-	PERFORM privacy._allow_protected_changes();
-	-- Most tables need one statement: delete the subject's rows that no row
-	-- references. Tables under a hold or with a retention rule that keeps
-	-- rows (a legal minimum, or anonymisation), and every table while the
-	-- subject is held, take the careful way row set by row set.
-	subject_held := EXISTS (SELECT FROM privacy.legal_holds h
-							 WHERE h.released_at IS NULL AND h.kind = _erase_subject.kind AND h.subject_ref = ref);
-	careful_tables := ARRAY(SELECT h.table_name FROM privacy.legal_holds h
-							 WHERE h.released_at IS NULL AND h.table_name IS NOT NULL
-							UNION
-							SELECT rr.table_name FROM privacy.retention_rules rr
-							 WHERE rr.minimum IS NOT NULL OR rr.action = 'anonymize');
-	PERFORM privacy._fill_subject_plans(kind);
-	FOR plan IN SELECT * FROM privacy._subject_plans p
-				 WHERE p.kind = _erase_subject.kind AND p.personal
-				 ORDER BY p.depth DESC, p.table_name::text LOOP
-		-- The values of the subject's rows in the table that its statistics
-		-- hold, asked before the rows change.
-		in_statistics := NULL;
-		IF plan.statistics_sql IS NOT NULL THEN
-			in_statistics := privacy._cached_value(plan.statistics_sql, NULL::jsonb, subject);
-		END IF;
-		IF subject_held OR plan.table_name = ANY (careful_tables) THEN
-			line := privacy._erase_table(kind, subject, plan);
-		ELSE
-			counts := privacy._cached_value(plan.erase_sql, NULL::integer[], subject);
-			IF counts[1] > counts[2] THEN
-				-- Rows that rows kept elsewhere still reference are anonymised.
-				line := privacy._erase_table(kind, subject, plan);
-				line := COALESCE(line, pg_catalog.jsonb_build_object('table', privacy._qualified_name(plan.table_name)))
-					|| pg_catalog.jsonb_build_object(
-						'rows', counts[2] + COALESCE((line ->> 'rows')::integer, 0),
-						'deleted', counts[2] + COALESCE((line ->> 'deleted')::integer, 0));
-			ELSIF counts[2] > 0 THEN
-				line := pg_catalog.jsonb_build_object('table', privacy._qualified_name(plan.table_name),
-													  'rows', counts[2], 'deleted', counts[2]);
-			ELSE
-				line := NULL;
-			END IF;
-		END IF;
-		IF line IS NOT NULL THEN
-			lines := lines || line;
-			IF line ?| '{anonymized,retained,held}' THEN
-				anonymized := anonymized + COALESCE((line ->> 'anonymized')::integer, 0);
-				retained := retained + COALESCE((line ->> 'retained')::integer, 0);
-				held := held + COALESCE((line ->> 'held')::integer, 0);
-			END IF;
-			deleted := deleted + COALESCE((line ->> 'deleted')::integer, 0);
-			IF in_statistics IS NOT NULL
-			   AND (COALESCE((line ->> 'deleted')::integer, 0) > 0 OR COALESCE((line ->> 'anonymized')::integer, 0) > 0) THEN
-				gone := privacy._statistics_gone_values(plan.table_name, in_statistics, plan.statistics_conditions);
-				IF gone IS NOT NULL THEN
-					stale := stale || plan.table_name;
-					stale_values := stale_values || gone;
-					stale_targets := stale_targets || plan.statistics_targets;
-				END IF;
-			END IF;
-		END IF;
-	END LOOP;
-	-- In the order of the tables' oids, so that two erasures never wait for
-	-- each other's refresh the other way round.
-	FOR i IN SELECT s.i FROM pg_catalog.generate_subscripts(stale, 1) s(i) ORDER BY stale[s.i]::oid LOOP
-		PERFORM privacy._refresh_statistics(stale[i], stale_values[i], stale_targets[i]);
-		refreshed := refreshed || privacy._qualified_name(stale[i]);
-	END LOOP;
-	ledgers := privacy._forget_subject_in_ledgers(kind, subject);
-	UPDATE privacy.subject_requests sr SET subject = NULL
-	 WHERE sr.kind = _erase_subject.kind AND sr.subject_ref = ref;
-	-- Holds stay, with their reason and reference, and name the subject by
-	-- its reference only.
-	UPDATE privacy.legal_holds h SET subject = NULL
-	 WHERE h.kind = _erase_subject.kind AND h.subject_ref = ref AND h.subject IS NOT NULL;
-
-	receipt := pg_catalog.jsonb_build_object(
-		'kind', kind, 'subject_ref', ref, 'erased_at', erased_at, 'reason', reason,
-		'request_id', request_id,
-		'changed', deleted + anonymized > 0,
-		'already_erased', EXISTS (SELECT FROM privacy.erasures e
-								   WHERE e.kind = _erase_subject.kind AND e.subject_ref = ref),
-		'rows_deleted', deleted,
-		'rows_anonymized', anonymized,
-		'rows_retained', retained,
-		'rows_held', held,
-		'tables', pg_catalog.to_jsonb(lines),
-		'ledgers', ledgers);
-	IF pg_catalog.cardinality(refreshed) > 0 THEN
-		receipt := receipt || pg_catalog.jsonb_build_object('statistics_refreshed', pg_catalog.to_jsonb(refreshed));
-	END IF;
-
-	INSERT INTO privacy.erasures (kind, subject_ref, erased_at, request_id, reason, receipt)
-	VALUES (kind, ref, erased_at, request_id, reason, receipt);
-	-- The entry carries the receipt's digest, so that privacy.verify_evidence()
-	-- detects a receipt changed or removed by any means.
-	PERFORM privacy._audit(SESSION_USER, 'erasure', kind, subject, request_id,
-						   receipt - 'tables' - 'subject_ref' - 'kind' - 'ledgers' - 'statistics_refreshed'
-						   || pg_catalog.jsonb_build_object('receipt_sha256',
-								pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(receipt::pg_catalog.text, 'UTF8')), 'hex')));
-	RETURN receipt;
-END
-$$;
+-- Erasure works with the subject's canonical key from the start, finds holds
+-- and strips them of the raw key by the subject's reference, and refreshes
+-- the statistics of the tables it changed where they held a value of the
+-- subject's rows (the receipt lists them under "statistics_refreshed"); its
+-- definition is under "Erasure and retention change each table as its
+-- owner" below.
 
 ------------------------------------------------------------------------------
 -- Evidence: internal functions, erasure receipts, the ledger state and
@@ -3575,28 +3385,9 @@ BEGIN
 END
 $$;
 
--- As before, run as the table's owner: the conditions evaluate the table's
+-- privacy._statistics_gone_values() (with the statistics above) runs its
+-- statement as the table's owner too: the conditions evaluate the table's
 -- index expressions.
-CREATE OR REPLACE FUNCTION privacy._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	pair jsonb;
-	gone jsonb[] := '{}';
-BEGIN
-	FOR pair IN SELECT m.pair FROM pg_catalog.jsonb_array_elements(matches) m(pair) LOOP
-		IF NOT privacy._cached_value_as_owner(rel,
-				pg_catalog.format('SELECT EXISTS (SELECT FROM (SELECT * FROM %s LIMIT 1000) r WHERE %s)',
-								  privacy._qualified_name(rel), conditions ->> (pair ->> 0)),
-				NULL::boolean, pair ->> 1) THEN
-			gone := gone || pair;
-		END IF;
-	END LOOP;
-	RETURN CASE WHEN pg_catalog.cardinality(gone) > 0 THEN pg_catalog.to_jsonb(gone) END;
-END
-$$;
 
 -- As above (statistics), with the statements that change each table run
 -- as the table's owner, and a table whose triggers or rules may keep rows
@@ -4142,109 +3933,9 @@ REVOKE ALL ON FUNCTION privacy._statistics_matches(regclass, jsonb, jsonb) FROM 
 COMMENT ON FUNCTION privacy._statistics_matches(regclass, jsonb, jsonb) IS
 'Which of the values computed on a subject''s rows of a table the table''s statistics hold';
 
--- As before, with the values computed as the table's owner and compared
--- with the statistics by privacy._statistics_matches.
-CREATE OR REPLACE FUNCTION privacy._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb,
-											  OUT targets jsonb)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	-- The table and, if it is partitioned, its partitions.
-	rels oid[] := COALESCE(NULLIF(ARRAY(SELECT pt.relid FROM pg_catalog.pg_partition_tree(rel) pt), '{}'),
-						   ARRAY[rel::oid]);
-	columns name[];
-	-- VALUES rows (name, the row's values as a text array, whether extended
-	-- statistics hold them), one per statistics.
-	value_rows text;
-	names text[];
-	conds text[];
-BEGIN
-	columns := ARRAY(SELECT cc.column_name FROM privacy.classified_columns cc WHERE cc.table_name = rel);
-	WITH stats (ord, name, relid, attnum, relation, vals, cond, extended) AS (
-		-- The columns, each under its name, in the table and its partitions.
-		SELECT 1, a.attname::text, pa.attrelid::text, pa.attnum, privacy._qualified_name(pa.attrelid::regclass),
-			   pg_catalog.format('ARRAY[r.%1$I::pg_catalog.text]%2$s', a.attname,
-					CASE WHEN t.typcategory = 'A'
-						 THEN pg_catalog.format(' OPERATOR(pg_catalog.||) r.%I::pg_catalog.text[]', a.attname) END),
-			   pg_catalog.format('r.%1$I::pg_catalog.text OPERATOR(pg_catalog.=) $1%2$s', a.attname,
-					CASE WHEN t.typcategory = 'A'
-						 THEN pg_catalog.format(' OR $1 OPERATOR(pg_catalog.=) ANY (r.%I::pg_catalog.text[])', a.attname) END),
-			   false
-		  FROM pg_catalog.pg_attribute a
-		  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-		  JOIN pg_catalog.pg_attribute pa ON pa.attrelid = ANY (rels) AND pa.attname = a.attname AND NOT pa.attisdropped
-		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
-		UNION ALL
-		-- Index expressions (of the table's indexes and its partitions'), as
-		-- 'i<index oid>.<column number>'; of a partial index, only on rows
-		-- its predicate admits (those ANALYZE sampled). The index is named,
-		-- not given by oid: REINDEX CONCURRENTLY keeps the name, not the oid.
-		SELECT 2, 'i' || i.indexrelid || '.' || k.n,
-			   pg_catalog.format('pg_catalog.to_regclass(%L)', privacy._qualified_name(i.indexrelid::regclass)),
-			   k.n::smallint, privacy._qualified_name(i.indexrelid::regclass),
-			   pg_catalog.format('ARRAY[%s(%s)::pg_catalog.text%s]',
-					CASE WHEN i.indpred IS NOT NULL
-						 THEN pg_catalog.format('CASE WHEN %s THEN ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,
-					pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true),
-					CASE WHEN i.indpred IS NOT NULL THEN ' END' END),
-			   pg_catalog.format('%s(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1',
-					CASE WHEN i.indpred IS NOT NULL
-						 THEN pg_catalog.format('(%s) AND ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,
-					pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true)),
-			   false
-		  FROM pg_catalog.pg_index i
-		 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n)
-		 WHERE i.indrelid = ANY (rels) AND k.attnum = 0
-		UNION ALL
-		-- Expressions of extended statistics, as 'e<statistics oid>.<number>'.
-		SELECT 3, 'e' || x.oid || '.' || e.n, NULL, NULL, NULL,
-			   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', e.expr),
-			   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1', e.expr),
-			   true
-		  FROM pg_catalog.pg_statistic_ext x
-		 CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_get_statisticsobjdef_expressions(x.oid)) WITH ORDINALITY e(expr, n)
-		 WHERE x.stxrelid = ANY (rels)
-		UNION ALL
-		-- The MCV lists of extended statistics, as 'mcv', with the columns.
-		SELECT 4, 'mcv', NULL, NULL, NULL,
-			   pg_catalog.format('ARRAY[%s]', pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text', a.attname), ', ' ORDER BY a.attnum)),
-			   pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text OPERATOR(pg_catalog.=) $1', a.attname), ' OR ' ORDER BY a.attnum),
-			   true
-		  FROM pg_catalog.pg_attribute a
-		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
-		   AND EXISTS (SELECT FROM pg_catalog.pg_statistic_ext x
-						WHERE x.stxrelid = ANY (rels) AND 'm' = ANY (x.stxkind))
-		HAVING pg_catalog.count(*) > 0)
-	SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('(%L, %s, %L::pg_catalog.bool)', s.name, s.vals, s.extended), ', '),
-		   pg_catalog.array_agg(DISTINCT s.name), pg_catalog.array_agg(DISTINCT s.name || E'\x1f' || s.cond),
-		   (SELECT pg_catalog.jsonb_object_agg(t.name, t.pairs)
-			  FROM (SELECT t.name, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.relation, t.attnum)
-														ORDER BY t.relation, t.attnum) AS pairs
-					  FROM stats t WHERE NOT t.extended GROUP BY t.name) t)
-	  INTO value_rows, names, conds, targets
-	  FROM stats s;
-
-	IF names IS NULL THEN
-		RETURN;
-	END IF;
-	conditions := pg_catalog.jsonb_object(names,
-		ARRAY(SELECT pg_catalog.split_part(c, E'\x1f', 2) FROM pg_catalog.unnest(conds) c
-			   ORDER BY pg_catalog.array_position(names, pg_catalog.split_part(c, E'\x1f', 1))));
-	-- The subject's rows and every expression on them are evaluated as the
-	-- table's owner; the statistics are read as the extension's owner.
-	check_sql := pg_catalog.format(
-		'SELECT privacy._statistics_matches(%1$L::pg_catalog.regclass, '
-		'privacy._cached_value_as_owner(%1$L::pg_catalog.regclass, %2$L, NULL::pg_catalog.jsonb, $1), %3$L::pg_catalog.jsonb)',
-		privacy._qualified_name(rel),
-		pg_catalog.format($sql$SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(v.name, v.vals, v.extended))
-	  FROM (SELECT t0.* %1$s) r
-	 CROSS JOIN LATERAL (VALUES %2$s) v(name, vals, extended)$sql$,
-			privacy._subject_rows_sql(kind, rel), value_rows),
-		targets);
-END
-$$;
-REVOKE ALL ON FUNCTION privacy._statistics_check_sql(text, regclass) FROM PUBLIC;
+-- privacy._statistics_check_sql() (with the statistics above) builds the
+-- part that computes the values as the table's owner; they are compared with
+-- the statistics by privacy._statistics_matches().
 
 -- The plan cache keeps the statements of the old form.
 SELECT privacy._forget_subject_caches();
