@@ -361,9 +361,7 @@ execute_as_owner(Oid relid, StatementCall *call, long tcount, const char *fname)
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	OwnerRun	run;
 	ErrorContextCallback context;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
+	PrivacyUserContext save;
 
 	if (!HeapTupleIsValid(tuple))
 		ereport(ERROR,
@@ -373,12 +371,7 @@ execute_as_owner(Oid relid, StatementCall *call, long tcount, const char *fname)
 	run.owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	save_nestlevel = privacy_pin_search_path();
-	SetUserIdAndSecContext(run.owner, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION |
-						   SECURITY_NOFORCE_RLS);
+	privacy_begin_as_role(run.owner, SECURITY_NOFORCE_RLS, &save);
 	PG_TRY();
 	{
 		SPIPlanPtr	plan;
@@ -394,8 +387,7 @@ execute_as_owner(Oid relid, StatementCall *call, long tcount, const char *fname)
 	}
 	PG_FINALLY();
 	{
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-		privacy_unpin_search_path(save_nestlevel);
+		privacy_end_as_owner(&save);
 	}
 	PG_END_TRY();
 }

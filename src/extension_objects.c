@@ -64,15 +64,20 @@ privacy_unpin_search_path(int nestlevel)
 }
 
 void
-privacy_begin_as_owner(const char *relname, PrivacyUserContext *save)
+privacy_begin_as_role(Oid role, int extra_sec_context, PrivacyUserContext *save)
 {
-	Oid			owner = privacy_table_owner(relname);
-
 	GetUserIdAndSecContext(&save->userid, &save->sec_context);
 	save->guc_nestlevel = privacy_pin_search_path();
-	SetUserIdAndSecContext(owner, save->sec_context |
+	SetUserIdAndSecContext(role, save->sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+						   SECURITY_RESTRICTED_OPERATION |
+						   extra_sec_context);
+}
+
+void
+privacy_begin_as_owner(const char *relname, PrivacyUserContext *save)
+{
+	privacy_begin_as_role(privacy_table_owner(relname), 0, save);
 }
 
 void

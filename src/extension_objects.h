@@ -43,4 +43,11 @@ typedef struct PrivacyUserContext
 extern void privacy_begin_as_owner(const char *relname, PrivacyUserContext *save);
 extern void privacy_end_as_owner(const PrivacyUserContext *save);
 
+/*
+ * The same for any role (a table's owner, for statements run on its table),
+ * with extra security-context flags such as SECURITY_NOFORCE_RLS; ended by
+ * privacy_end_as_owner().
+ */
+extern void privacy_begin_as_role(Oid role, int extra_sec_context, PrivacyUserContext *save);
+
 #endif							/* PRIVACY_EXTENSION_OBJECTS_H */
