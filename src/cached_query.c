@@ -51,6 +51,7 @@
 #include "utils/syscache.h"
 
 #include "extension_objects.h"
+#include "qualified_name.h"
 
 PG_FUNCTION_INFO_V1(privacy_cached_value);
 PG_FUNCTION_INFO_V1(privacy_cached_row_count);
@@ -301,13 +302,11 @@ static void
 owner_run_context(void *arg)
 {
 	OwnerRun   *run = (OwnerRun *) arg;
-	char	   *relname = get_rel_name(run->relid);
-	char	   *nspname = get_namespace_name(get_rel_namespace(run->relid));
+	char	   *name = privacy_qualified_name(run->relid);
 
-	if (relname != NULL && nspname != NULL)
+	if (name != NULL)
 		errcontext("statement on table %s run as its owner \"%s\"",
-				   quote_qualified_identifier(nspname, relname),
-				   GetUserNameFromId(run->owner, true));
+				   name, GetUserNameFromId(run->owner, true));
 }
 
 /*
@@ -333,15 +332,15 @@ check_no_row_security(SPIPlanPtr plan)
 		foreach(rc, source->relationOids)
 		{
 			Oid			relid = lfirst_oid(rc);
-			char	   *relname;
+			char	   *name;
 
 			if (check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED)
 				continue;
-			relname = get_rel_name(relid);
+			name = privacy_qualified_name(relid);
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("row security of table %s applies to role \"%s\"",
-							relname ? quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname) : "?",
+							name ? name : "?",
 							GetUserNameFromId(GetUserId(), true)),
 					 errdetail("The statement reads that table as the owner of the table it changes, and rows that row security hides would be left unchanged."),
 					 errhint("Let the table's owner bypass its row security (ALTER ROLE ... BYPASSRLS) or give both tables the same owner.")));
