@@ -4,20 +4,34 @@
 EXTENSION = opendims_privacy
 MODULE_big = opendims_privacy
 
-# Every C file in src/ is part of the module; pure files (no backend needed)
-# are also compiled on their own by the unit tests and fuzzers in test/.
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# src/ is organised by area (see "Layout" in README.md): each area's C files
+# are part of the module, and src/pure/ (no backend needed) is also compiled
+# on its own by the unit tests and fuzzers in test/.
+AREAS = base types policy audit subject consent protection retention rights guard
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/pure/*.c $(foreach a,$(AREAS),src/$(a)/*.c))))
 
-# Install and upgrade scripts live at the top of the tree.
-DATA = $(sort $(wildcard opendims_privacy--*.sql))
+# One install script per release, built from the areas' SQL in the order of
+# AREAS (an area's objects may use those of the areas before it), plus the
+# hand-written upgrade script from the previous release.
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
+AREA_SQL = $(foreach a,$(AREAS),src/$(a)/$(a).sql)
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard $(EXTENSION)--*--*.sql)
+
+$(EXTENSION)--$(EXTVERSION).sql: src/script_header.sql $(AREA_SQL) $(EXTENSION).control Makefile
+	cat src/script_header.sql $(AREA_SQL) > $@
 
 # pg_regress: one file per feature in sql/ with its output in expected/.
 REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=.
 
-# Isolation specs live in test/specs with their output in test/expected.
-ISOLATION = $(sort $(basename $(notdir $(wildcard test/specs/*.spec))))
-ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso
+# Isolation specs live in test/isolation with their output in expected/,
+# beside pg_regress's. pg_isolation_regress reads specs from specs/ under
+# its output or input directory, so they are copied to the output directory
+# (isolation-specs below).
+ISOLATION = $(sort $(basename $(notdir $(wildcard test/isolation/*.spec))))
+ISOLATION_OPTS = --inputdir=. --outputdir=test/output_iso
+
 
 PKG_CONFIG ?= pkg-config
 PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags json-c libcrypto 2>/dev/null)
@@ -48,7 +62,13 @@ all install installcheck:
 	@exit 1
 endif
 
-.PHONY: test demo bench unit fuzz-replay
+.PHONY: test demo bench unit fuzz-replay isolation-specs
+
+# pg_isolation_regress reads specs from specs/ under its output directory.
+installcheck: isolation-specs
+isolation-specs:
+	@mkdir -p test/output_iso/specs
+	@cp test/isolation/*.spec test/output_iso/specs/
 
 # Every suite on a throw-away cluster; prints "N passed, N failed".
 test:
@@ -69,3 +89,11 @@ unit:
 # Replays the fuzzers' seed corpora (clang with libFuzzer).
 fuzz-replay:
 	@$(MAKE) -s -C test/fuzz replay
+
+# The previous release, which the upgrade test (test/scripts/upgrade-test.sh)
+# builds from its commit and updates to this one.
+PREVIOUS_VERSION = 1.8
+PREVIOUS_COMMIT = 4c8e51c82fa33a73a3723f21c67c0b822f862e84
+
+print-%:
+	@echo '$($*)'

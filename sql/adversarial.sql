@@ -19,18 +19,6 @@ DROP SCHEMA privacy CASCADE;
 DROP ROLE squatter;
 SELECT count(*) AS installed FROM pg_extension WHERE extname = 'opendims_privacy';
 
--- Before ALTER EXTENSION UPDATE: an object the next version creates, made
--- in the schema beforehand, makes the update fail rather than be adopted.
-CREATE EXTENSION opendims_privacy VERSION '1.3' CASCADE;
-CREATE FUNCTION privacy.export_subject(kind text, subject text) RETURNS jsonb
-	LANGUAGE sql AS 'SELECT ''{"planted": true}''::jsonb';
-ALTER EXTENSION opendims_privacy UPDATE;
-SELECT extversion FROM pg_extension WHERE extname = 'opendims_privacy';
-DROP FUNCTION privacy.export_subject(text, text);
-ALTER EXTENSION opendims_privacy UPDATE;
-SELECT extversion FROM pg_extension WHERE extname = 'opendims_privacy';
-DROP EXTENSION opendims_privacy;
-
 CREATE EXTENSION opendims_privacy CASCADE;
 RESET client_min_messages;
 \i test/fixtures/shop_schema.sql
@@ -184,4 +172,3 @@ DROP ROLE marketer;
 DROP ROLE intruder;
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -101,4 +101,3 @@ RESET ROLE;
 DROP ROLE audit_stranger;
 
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

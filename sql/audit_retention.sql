@@ -48,4 +48,3 @@ RESET ROLE;
 DROP ROLE prune_stranger;
 
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -68,4 +68,3 @@ RESET ROLE;
 DROP ROLE cs_user;
 DROP SCHEMA cs CASCADE;
 DROP EXTENSION opendims_privacy;
-DROP EXTENSION pgcrypto;

@@ -167,4 +167,3 @@ REVOKE EXECUTE ON FUNCTION privacy.grant_consent(text, text, text, text, jsonb) 
 DROP ROLE consent_app;
 DROP SCHEMA crm CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -157,4 +157,3 @@ REVOKE EXECUTE ON FUNCTION privacy.discover(integer) FROM regress_discovery_read
 DROP ROLE regress_discovery_reader;
 DROP ROLE regress_discovery_nobody;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -57,4 +57,3 @@ SELECT privacy.apply_policy(privacy.policy()::text) ->> 'changed' AS changed;
 DROP TABLE public.dump_expected;
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

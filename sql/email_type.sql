@@ -3,6 +3,8 @@
 -- pseudonyms, and self-classification.
 SET client_min_messages = warning;
 CREATE EXTENSION opendims_privacy CASCADE;
+-- pgcrypto checks the pseudonyms independently of the extension's code.
+CREATE EXTENSION pgcrypto;
 RESET client_min_messages;
 -- The operators live in schema privacy with the type: a query finds them
 -- through the search path, or names them as OPERATOR(privacy.=).
@@ -249,5 +251,5 @@ SELECT obj_description('privacy.email'::regtype, 'pg_type') IS NOT NULL AS type_
 
 DROP TABLE binary_copy;
 DROP TABLE public.contacts, public.newsletter, public.hashed, public.people, public.email_source, public.email_target;
-DROP EXTENSION opendims_privacy CASCADE;
 DROP EXTENSION pgcrypto;
+DROP EXTENSION opendims_privacy CASCADE;

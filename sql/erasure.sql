@@ -74,4 +74,3 @@ DROP ROLE erase_stranger;
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -123,4 +123,3 @@ SELECT summary ? 'statistics_refreshed' AS audit_names_tables
 DROP SCHEMA shop CASCADE;
 DROP ROLE stats_reader;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

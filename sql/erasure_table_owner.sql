@@ -227,5 +227,4 @@ SELECT customer_id, detail FROM appschema.events ORDER BY at;
 DROP SCHEMA appschema CASCADE;
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;
 DROP ROLE eto_app;

@@ -95,4 +95,3 @@ SELECT c.n, e.code, e.message, e.leaks
 
 DROP SCHEMA leak CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -97,4 +97,3 @@ DROP ROLE evidence_stranger;
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -110,4 +110,3 @@ DROP ROLE export_stranger;
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

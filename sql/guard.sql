@@ -228,4 +228,3 @@ REVOKE EXECUTE ON FUNCTION privacy.guard(regclass, text[], text),
 	privacy.unguard(regclass) FROM regress_guard_stranger;
 DROP ROLE regress_guard_stranger;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

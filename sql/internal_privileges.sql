@@ -97,4 +97,3 @@ SELECT intact FROM privacy.verify_audit_log();
 DROP SCHEMA crm CASCADE;
 DROP ROLE ip_app;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -3,6 +3,8 @@
 -- masking, truncation, pseudonyms, and self-classification.
 SET client_min_messages = warning;
 CREATE EXTENSION opendims_privacy CASCADE;
+-- pgcrypto checks the pseudonyms independently of the extension's code.
+CREATE EXTENSION pgcrypto;
 RESET client_min_messages;
 SET search_path = public, privacy;
 
@@ -287,5 +289,5 @@ SELECT typlen, typbyval, typalign, obj_description(oid, 'pg_type') IS NOT NULL A
 DROP FUNCTION pg_temp.try_truncate(privacy.ip_address, int);
 DROP TABLE binary_copy, samples;
 DROP TABLE public.sessions, public.blocked, public.hashed, public.logins, public.ip_source;
-DROP EXTENSION opendims_privacy CASCADE;
 DROP EXTENSION pgcrypto;
+DROP EXTENSION opendims_privacy CASCADE;

@@ -108,4 +108,3 @@ DROP ROLE hold_clerk;
 SELECT intact FROM privacy.verify_audit_log();
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

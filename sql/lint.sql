@@ -28,4 +28,3 @@ DROP ROLE lint_reader;
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -92,4 +92,3 @@ DROP SCHEMA shop CASCADE;
 DROP OWNED BY lip_owner;
 DROP ROLE lip_owner;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -65,4 +65,3 @@ SELECT privacy._retention_lock_timeout();
 DROP ROLE lock_outsider;
 DROP SCHEMA crm CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

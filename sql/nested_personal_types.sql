@@ -76,4 +76,3 @@ SET client_min_messages = warning;
 DROP SCHEMA crm2 CASCADE;
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -150,4 +150,3 @@ DROP OWNED BY osp_app, osp_dba;
 DROP ROLE osp_app, osp_dba;
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -4,6 +4,8 @@
 -- self-classification.
 SET client_min_messages = warning;
 CREATE EXTENSION opendims_privacy CASCADE;
+-- pgcrypto checks the pseudonyms independently of the extension's code.
+CREATE EXTENSION pgcrypto;
 RESET client_min_messages;
 SET search_path = public, privacy;
 
@@ -276,5 +278,5 @@ SELECT typlen, typbyval, obj_description(oid, 'pg_type') IS NOT NULL AS type_com
 
 DROP TABLE binary_copy;
 DROP TABLE public.contacts, public.callers, public.hashed, public.phones, public.phone_source;
-DROP EXTENSION opendims_privacy CASCADE;
 DROP EXTENSION pgcrypto;
+DROP EXTENSION opendims_privacy CASCADE;

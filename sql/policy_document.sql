@@ -166,4 +166,3 @@ DROP ROLE policy_reader;
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -158,6 +158,5 @@ DELETE FROM privacy.retention_rules WHERE name = 'leftover';
 
 DROP SCHEMA shop, loader_own, ledger CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;
 DROP ROLE policy_loader;
 DROP ROLE ledger_keeper;

@@ -12,4 +12,3 @@ SELECT (privacy.processing_record() ->> 'generated_at')::timestamptz <= now() AS
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

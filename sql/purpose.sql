@@ -209,7 +209,6 @@ SET privacy.purpose = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 SET client_min_messages = warning;
 DROP SCHEMA crm CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;
 DROP ROLE purpose_clerk;
 DROP OWNED BY purpose_team;
 DROP ROLE purpose_team;

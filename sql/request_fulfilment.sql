@@ -128,4 +128,3 @@ DROP OWNED BY desk_clerk;
 DROP ROLE desk_clerk;
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -50,4 +50,3 @@ SELECT privacy.extend_request(123456, 'x');
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

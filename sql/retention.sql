@@ -269,4 +269,3 @@ DROP SCHEMA shop CASCADE;
 DROP OWNED BY retention_clerk;
 DROP ROLE retention_clerk;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -56,4 +56,3 @@ SELECT id FROM shop.invoices ORDER BY id;
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

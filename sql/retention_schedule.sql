@@ -41,4 +41,3 @@ DROP ROLE cron_clerk;
 
 DROP EXTENSION pg_cron;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -250,7 +250,6 @@ RESET ROLE;
 SET client_min_messages = warning;
 DROP SCHEMA crm CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;
 DROP OWNED BY rp_app, rp_owner;
 DROP ROLE rp_app;
 DROP ROLE rp_owner;

@@ -52,6 +52,5 @@ RESET ROLE;
 SET client_min_messages = warning;
 DROP SCHEMA lim CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;
 DROP OWNED BY lim_app;
 DROP ROLE lim_app;

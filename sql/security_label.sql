@@ -46,4 +46,3 @@ DROP ROLE label_stranger;
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

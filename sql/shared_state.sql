@@ -128,6 +128,5 @@ RESET ROLE;
 SET client_min_messages = warning;
 DROP SCHEMA par CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;
 DROP OWNED BY par_reader;
 DROP ROLE par_reader;

@@ -97,30 +97,5 @@ SELECT count(*) AS receipts_with_raw_key FROM privacy.erasures
 SELECT count(*) AS audit_entries_with_raw_key FROM privacy.audit_log
  WHERE summary::text ~ '"(0*2|0*3|0*5|0*6)"';
 
--- Updating from 1.7, which stored keys as they were given: requests and
--- holds get the canonical key and reference, and lose the key of a subject
--- erased since (customer 9, erased as '9' after a request for '09').
-DROP EXTENSION opendims_privacy CASCADE;
-DELETE FROM shop.customers;
-SET client_min_messages = warning;
-CREATE EXTENSION opendims_privacy VERSION '1.7';
-RESET client_min_messages;
-SELECT (privacy.apply_policy(:'doc') ->> 'changed')::boolean AS applied;
-INSERT INTO shop.customers (id, name) VALUES (7, 'Gy'), (8, 'Hy'), (9, 'Iy');
-SELECT privacy.open_request('customer', '07', 'access') IS NOT NULL AS opened_7,
-	   privacy.open_request('customer', '09', 'erasure') IS NOT NULL AS opened_9,
-	   privacy.place_hold('customer', '008', 'Dispute', 'Case 3') IS NOT NULL AS held_8;
-SELECT r ->> 'rows_deleted' AS deleted FROM privacy.erase_subject('customer', '9', 'consent withdrawn') r;
-SELECT 'request' AS what, subject FROM privacy.subject_requests
-UNION ALL SELECT 'hold', subject FROM privacy.legal_holds ORDER BY 1, 2;
-ALTER EXTENSION opendims_privacy UPDATE TO '1.8';
-SELECT kind, subject, subject_ref = privacy.subject_ref(kind, COALESCE(subject, '9')) AS canonical_ref
-  FROM privacy.subject_requests ORDER BY id;
-SELECT kind, subject, subject_ref = privacy.subject_ref(kind, subject) AS canonical_ref
-  FROM privacy.legal_holds ORDER BY id;
-SELECT privacy._hold_reference('customer', '8', 'shop.customers')
-       = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 3') || ')' AS held_under_case_3;
-
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

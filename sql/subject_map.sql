@@ -106,4 +106,3 @@ SELECT constraint_name, from_table, from_columns, to_table, to_columns, indexed
 
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

@@ -114,4 +114,3 @@ DROP ROLE unsub_web;
 SET client_min_messages = warning;
 DROP SCHEMA crm CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

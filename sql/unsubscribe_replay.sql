@@ -98,4 +98,3 @@ SET client_min_messages = warning;
 DROP ROLE unsub_anyone;
 DROP SCHEMA crm CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;
-DROP EXTENSION pgcrypto;

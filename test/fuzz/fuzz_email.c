@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "email_syntax.h"
+#include "pure/email_syntax.h"
 
 #define REQUIRE(cond) do { if (!(cond)) abort(); } while (0)
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "phone_syntax.h"
+#include "pure/phone_syntax.h"
 
 #define REQUIRE(cond) do { if (!(cond)) abort(); } while (0)
 

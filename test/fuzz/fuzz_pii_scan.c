@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pii_scan.h"
+#include "pure/pii_scan.h"
 
 typedef struct Spans
 {

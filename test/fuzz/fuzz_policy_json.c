@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_position.h"
-#include "policy_json.h"
+#include "pure/json_position.h"
+#include "pure/policy_json.h"
 
 #define REQUIRE(cond) do { if (!(cond)) abort(); } while (0)
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "unsubscribe_token.h"
+#include "pure/unsubscribe_token.h"
 
 #define REQUIRE(cond) do { if (!(cond)) abort(); } while (0)
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make test: installs missing packages, builds with warnings as errors,
 # installs, runs the C unit tests, the fuzz-corpus replay, pg_regress, the
-# isolation specs and the TAP tests against throw-away clusters, and prints
-# one closing line "N passed, N failed". Exits non-zero if anything failed.
+# isolation specs, the TAP tests and the upgrade test against throw-away
+# clusters, and prints one closing line "N passed, N failed". Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . test/scripts/common.sh
@@ -60,7 +60,7 @@ if start_cluster "shared_preload_libraries = 'pg_cron,opendims_privacy'"; then
 	run_suite "pg_regress" make -s installcheck ISOLATION= PG_CONFIG="$PG_BINDIR/pg_config" \
 		REGRESS_OPTS="--inputdir=. --use-existing --dbname=$CRON_DATABASE"
 	[ -f regression.diffs ] && head -n 200 regression.diffs
-	if [ -n "$(ls test/specs/*.spec 2>/dev/null)" ]; then
+	if [ -n "$(ls test/isolation/*.spec 2>/dev/null)" ]; then
 		run_suite "isolation" make -s installcheck REGRESS= PG_CONFIG="$PG_BINDIR/pg_config"
 		[ -f test/output_iso/regression.diffs ] && head -n 200 test/output_iso/regression.diffs
 	fi
@@ -84,6 +84,10 @@ if [ -n "$(ls test/t/*.pl 2>/dev/null)" ]; then
 		PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" prove -v --ext=.pl t/
 	rm -rf "$tap_dir"
 fi
+
+# Last, since it installs the previous release and then the current build
+# again: the previous release updated to this one matches a fresh install.
+run_suite "upgrade" bash test/scripts/upgrade-test.sh
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failing suites: ${failures[*]}"

@@ -1,5 +1,5 @@
 # An open cursor and a withdrawal, on a server that does not preload the
-# library (test/specs/consent_cursor.spec shows the same with preloading):
+# library (test/isolation/consent_cursor.spec shows the same with preloading):
 # the library is loaded by the session's first row check, and from then on
 # every FETCH checks the rows it reads against the consent state committed
 # before it began. The reader first reads every customer, so that its

@@ -1,5 +1,5 @@
 # Audit entries appended at commit, on a server that does not preload the
-# library (test/specs/audit_append_at_commit.spec shows the same with
+# library (test/isolation/audit_append_at_commit.spec shows the same with
 # preloading): the library is loaded by a session's first call of one of
 # its functions, and its transaction callbacks are registered then, so the
 # entries of that very transaction are appended when it commits. An

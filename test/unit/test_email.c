@@ -7,7 +7,7 @@
 
 #include "unit.h"
 #include "syntax_cases.h"
-#include "email_syntax.h"
+#include "pure/email_syntax.h"
 
 typedef struct ValidCase
 {

@@ -6,7 +6,7 @@
  */
 #include "unit.h"
 #include "syntax_cases.h"
-#include "ip_syntax.h"
+#include "pure/ip_syntax.h"
 
 typedef struct ValidCase
 {

@@ -8,7 +8,7 @@
 
 #include "unit.h"
 #include "syntax_cases.h"
-#include "phone_syntax.h"
+#include "pure/phone_syntax.h"
 
 typedef struct ValidCase
 {

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pii_scan.h"
+#include "pure/pii_scan.h"
 #include "unit.h"
 
 #define SAMPLES			10000

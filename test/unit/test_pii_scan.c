@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pii_scan.h"
+#include "pure/pii_scan.h"
 #include "unit.h"
 
 typedef struct Found

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 
 #include "unit.h"
-#include "json_position.h"
-#include "policy_json.h"
+#include "pure/json_position.h"
+#include "pure/policy_json.h"
 
 static const char *const builtin_categories[] = {
 	"contact", "contact.email", "identity"

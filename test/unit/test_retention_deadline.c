@@ -5,7 +5,7 @@
  *		financial year, legal minimums, due times and the due cutoff.
  */
 #include "unit.h"
-#include "retention_deadline.h"
+#include "pure/retention_deadline.h"
 
 /* A local timestamp from a date and a time of day. */
 static int64_t

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "unit.h"
-#include "unsubscribe_token.h"
+#include "pure/unsubscribe_token.h"
 
 static const uint8_t key[32] = "0123456789abcdef0123456789abcdef";
 static const uint8_t other_key[32] = "fedcba9876543210fedcba9876543210";

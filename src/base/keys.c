@@ -1,0 +1,165 @@
+/*
+ * keys.c
+ *		The extension's secret keys and the keyed hashes built on them.
+ *
+ * Keys live in privacy._keys, created with random contents by the install
+ * script, dumped with the database (so pseudonyms, subject references and
+ * signed tokens stay valid after a restore) and readable by no ordinary role.
+ * C code reads them as the table's owner and caches them for the rest of the
+ * transaction.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "base/compat.h"
+#include "base/extension_objects.h"
+#include "base/keys.h"
+
+PG_FUNCTION_INFO_V1(privacy_random_key);
+PG_FUNCTION_INFO_V1(privacy_subject_ref);
+
+#define MAX_CACHED_KEYS 8
+
+typedef struct CachedKey
+{
+	char		name[NAMEDATALEN];
+	bytea	   *key;
+} CachedKey;
+
+static CachedKey cached_keys[MAX_CACHED_KEYS];
+static int	n_cached_keys = 0;
+static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+
+/* Reads one key with SPI, as the owner of the key table. */
+static bytea *
+read_key(const char *name)
+{
+	PrivacyUserContext save;
+	bytea	   *result = NULL;
+
+	privacy_begin_as_owner("_keys", &save);
+	PG_TRY();
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(name)};
+		bool		isnull;
+
+		SPI_connect();
+		if (SPI_execute_with_args("SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
+								  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read key \"%s\"", name);
+		if (SPI_processed == 1)
+		{
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+			{
+				bytea	   *key = DatumGetByteaPP(d);
+
+				result = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(key));
+				memcpy(result, key, VARSIZE_ANY(key));
+			}
+		}
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		privacy_end_as_owner(&save);
+	}
+	PG_END_TRY();
+
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("key \"%s\" does not exist", name),
+				 errdetail("The table privacy._keys has no row for this key."),
+				 errhint("Restore the key from a backup of the database; a new key would invalidate every pseudonym and token made with the old one.")));
+	return result;
+}
+
+const bytea *
+privacy_get_key(const char *name)
+{
+	int			i;
+
+	if (cached_lxid != PRIVACY_LOCAL_XID())
+	{
+		for (i = 0; i < n_cached_keys; i++)
+			pfree(cached_keys[i].key);
+		n_cached_keys = 0;
+		cached_lxid = PRIVACY_LOCAL_XID();
+	}
+	for (i = 0; i < n_cached_keys; i++)
+		if (strcmp(cached_keys[i].name, name) == 0)
+			return cached_keys[i].key;
+
+	if (n_cached_keys == MAX_CACHED_KEYS)
+		elog(ERROR, "too many distinct keys requested in one transaction");
+	cached_keys[n_cached_keys].key = read_key(name);
+	strlcpy(cached_keys[n_cached_keys].name, name, NAMEDATALEN);
+	return cached_keys[n_cached_keys++].key;
+}
+
+void
+privacy_keyed_hash(const char *key_name, const void *data, size_t len,
+				   uint8_t out[PRIVACY_HMAC_LEN])
+{
+	const bytea *key = privacy_get_key(key_name);
+
+	if (!privacy_hmac_sha256((const uint8_t *) VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+							 (const uint8_t *) data, len, out))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute HMAC-SHA-256")));
+}
+
+/* privacy._random_key(bytes int) → bytea: a key from the strong random source. */
+Datum
+privacy_random_key(PG_FUNCTION_ARGS)
+{
+	int32		nbytes = PG_GETARG_INT32(0);
+	bytea	   *result;
+
+	if (nbytes < 16 || nbytes > 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key length must be between 16 and 1024 bytes")));
+	result = palloc(VARHDRSZ + nbytes);
+	SET_VARSIZE(result, VARHDRSZ + nbytes);
+	if (!pg_strong_random(VARDATA(result), nbytes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random key")));
+	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * privacy.subject_ref(kind text, subject text) → text: the keyed hash that
+ * stands for a data subject in the audit log and the ledgers, so that they
+ * hold no raw identifier.
+ */
+Datum
+privacy_subject_ref(PG_FUNCTION_ARGS)
+{
+	text	   *kind = PG_GETARG_TEXT_PP(0);
+	text	   *subject = PG_GETARG_TEXT_PP(1);
+	StringInfoData buf;
+	uint8_t		mac[PRIVACY_HMAC_LEN];
+	char		hex[PRIVACY_HMAC_LEN * 2 + 1];
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind));
+	appendStringInfoChar(&buf, '\0');
+	appendBinaryStringInfo(&buf, VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
+	privacy_keyed_hash(PRIVACY_KEY_SUBJECT_REF, buf.data, buf.len, mac);
+	hex[hex_encode((const char *) mac, PRIVACY_HMAC_LEN, hex)] = '\0';
+	PG_RETURN_TEXT_P(cstring_to_text(hex));
+}

@@ -1,0 +1,27 @@
+/*
+ * keys.h
+ *		Access to the extension's secret keys (table privacy._keys), which no
+ *		ordinary role can read, and the keyed hashes built on them.
+ */
+#ifndef PRIVACY_KEYS_H
+#define PRIVACY_KEYS_H
+
+#include "pure/hmac_sha256.h"
+
+/* Names of the keys created by the install script. */
+#define PRIVACY_KEY_PSEUDONYM	"pseudonym"
+#define PRIVACY_KEY_SUBJECT_REF	"subject_ref"
+#define PRIVACY_KEY_TOKEN		"token"
+
+/*
+ * Returns the key called name (cached for the life of the backend until the
+ * key table changes); the caller needs no privilege on the key table. The
+ * result lives in TopMemoryContext: do not pfree it.
+ */
+extern const bytea *privacy_get_key(const char *name);
+
+/* HMAC-SHA-256 of data under the named key. */
+extern void privacy_keyed_hash(const char *key_name, const void *data, size_t len,
+							   uint8_t out[PRIVACY_HMAC_LEN]);
+
+#endif							/* PRIVACY_KEYS_H */

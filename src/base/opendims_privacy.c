@@ -1,0 +1,45 @@
+/*
+ * opendims_privacy.c
+ *		Module entry point: calls each area's initialisation when the
+ *		library loads.
+ *
+ * The library works whether it is loaded by shared_preload_libraries,
+ * session_preload_libraries, or on first use of one of its functions;
+ * docs/operations.md explains what each choice means.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "audit/audit.h"
+#include "consent/consent.h"
+#include "policy/policy.h"
+#include "retention/retention.h"
+#include "types/types.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/*
+ * Areas without settings, callbacks or shared memory (base, protection,
+ * subject, rights, guard) have nothing to register here.
+ */
+void
+_PG_init(void)
+{
+	/*
+	 * First, because PostgreSQL calls the most recently registered
+	 * transaction callbacks first: the audit log's entries are appended after
+	 * the other areas' pre-commit work, and a more specific refusal of
+	 * PREPARE TRANSACTION is reported before the audit log's.
+	 */
+	AuditInit();
+	PolicyInit();
+	TypesInit();
+	ConsentInit();
+	RetentionInit();
+
+	MarkGUCPrefixReserved("privacy");
+}

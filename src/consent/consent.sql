@@ -1,0 +1,554 @@
+-- consent: purposes and who may use them, the consent ledger and its state,
+-- the per-row checks row security calls, and unsubscribe links.
+-- C: src/consent/.
+
+CREATE FUNCTION privacy._consent_history_sql(kind_sql text, key_sql text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.format($sql$(
+	SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'time', l.recorded_at, 'action', l.action, 'purpose', l.purpose,
+				'source', l.source, 'policy_version', l.policy_version,
+				'evidence', l.evidence, 'recorded_by', l.actor) ORDER BY l.id), '[]')
+	  FROM privacy.consent_ledger l,
+		   (SELECT k.key, privacy.subject_ref(%1$s, k.key) AS ref FROM (SELECT %2$s AS key) k) s
+	 WHERE l.kind = %1$s AND l.subject = ANY (ARRAY[s.key, s.ref])
+	   AND l.subject = CASE WHEN l.forgotten THEN s.ref ELSE s.key END)$sql$, kind_sql, key_sql);
+
+COMMENT ON FUNCTION privacy._consent_history_sql(kind_sql text, key_sql text) IS 'The expression giving a subject''s consent history, for privacy.consent_history() and the export statement';
+
+REVOKE ALL ON FUNCTION privacy._consent_history_sql(kind_sql text, key_sql text) FROM PUBLIC;
+
+CREATE FUNCTION privacy._consent_ledger_is_append_only() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+	IF TG_OP = 'UPDATE' AND NOT OLD.forgotten AND NEW.forgotten
+	   AND NEW.subject = privacy.subject_ref(OLD.kind, OLD.subject)
+	   AND NEW.evidence = privacy._redacted_evidence(OLD.evidence)
+	   AND (NEW.id, NEW.recorded_at, NEW.actor, NEW.kind, NEW.action, NEW.purpose, NEW.source, NEW.policy_version)
+		   IS NOT DISTINCT FROM
+		   (OLD.id, OLD.recorded_at, OLD.actor, OLD.kind, OLD.action, OLD.purpose, OLD.source, OLD.policy_version) THEN
+		RETURN NEW;
+	END IF;
+	RAISE EXCEPTION 'privacy.consent_ledger is append-only'
+		USING ERRCODE = 'insufficient_privilege',
+			  DETAIL = pg_catalog.format('%s is not allowed on the consent ledger.', TG_OP),
+			  HINT = 'Events are added by privacy.grant_consent(), privacy.withdraw_consent(), privacy.object(), privacy.restrict() and privacy.lift_restriction().';
+END
+$$;
+
+COMMENT ON FUNCTION privacy._consent_ledger_is_append_only() IS 'Trigger: refuses UPDATE (except forgetting an erased subject), DELETE and TRUNCATE on the consent ledger';
+
+REVOKE ALL ON FUNCTION privacy._consent_ledger_is_append_only() FROM PUBLIC;
+
+CREATE FUNCTION privacy._forget_subject_in_ledgers(kind text, subject text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+	key text := privacy._canonical_subject(kind, subject, false);
+	ref text := privacy.subject_ref(kind, key);
+	n_events bigint;
+	n_state bigint;
+BEGIN
+	PERFORM privacy._lock_subject('consent_ledger', kind, key);
+	UPDATE privacy.consent_ledger l
+	   SET subject = ref, forgotten = true, evidence = privacy._redacted_evidence(l.evidence)
+	 WHERE l.kind = $1 AND l.subject = key AND NOT l.forgotten;
+	GET DIAGNOSTICS n_events = ROW_COUNT;
+	-- The state moves to the reference; a subject who never consented or
+	-- objected changes nothing (so sessions keep their cached state).
+	n_state := 0;
+	IF n_events > 0 OR EXISTS (SELECT FROM privacy._ledger_state s WHERE s.kind = $1 AND s.subject = key) THEN
+		DELETE FROM privacy._ledger_state s WHERE s.kind = $1 AND s.subject IN (key, ref);
+		INSERT INTO privacy._ledger_state (kind, purpose, subject, status, event_id)
+		SELECT cs.kind, cs.purpose, cs.subject, cs.status, cs.event_id
+		  FROM privacy.consent_state cs
+		 WHERE cs.kind = $1 AND cs.subject = ref;
+		GET DIAGNOSTICS n_state = ROW_COUNT;
+	END IF;
+	RETURN pg_catalog.jsonb_build_object('consent_ledger', n_events, 'ledger_state', n_state);
+END
+$_$;
+
+COMMENT ON FUNCTION privacy._forget_subject_in_ledgers(kind text, subject text) IS 'After erasure: replaces an erased subject''s key by its reference in the ledgers; returns the counts of events and state rows changed';
+
+REVOKE ALL ON FUNCTION privacy._forget_subject_in_ledgers(kind text, subject text) FROM PUBLIC;
+
+CREATE FUNCTION privacy._invalidate_consent_cache() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'privacy_invalidate_consent_cache';
+
+COMMENT ON FUNCTION privacy._invalidate_consent_cache() IS 'Trigger: tells every session that the ledger state or the purposes changed, so that their row-check caches are rebuilt';
+
+REVOKE ALL ON FUNCTION privacy._invalidate_consent_cache() FROM PUBLIC;
+
+CREATE FUNCTION privacy._maintain_ledger_state() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+	IF NEW.action IN ('consent.grant', 'objection', 'restriction') THEN
+		INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)
+		VALUES (NEW.kind, COALESCE(NEW.purpose, ''), NEW.subject,
+				CASE NEW.action WHEN 'consent.grant' THEN 'granted'
+								WHEN 'objection' THEN 'objected'
+								ELSE 'restricted' END,
+				NEW.id)
+		ON CONFLICT (kind, purpose, subject)
+		DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id;
+	ELSE
+		DELETE FROM privacy._ledger_state s
+		 WHERE s.kind = NEW.kind AND s.purpose = COALESCE(NEW.purpose, '') AND s.subject = NEW.subject;
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION privacy._maintain_ledger_state() IS 'Trigger: applies a new ledger event to privacy._ledger_state';
+
+REVOKE ALL ON FUNCTION privacy._maintain_ledger_state() FROM PUBLIC;
+
+CREATE FUNCTION privacy._may_process(kind text, subject bigint, owned boolean DEFAULT true) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'privacy_may_process_int8';
+
+COMMENT ON FUNCTION privacy._may_process(kind text, subject bigint, owned boolean) IS 'Row policy check: whether the current purpose may process the data of this subject now (false without a purpose)';
+
+CREATE FUNCTION privacy._may_process(kind text, subject text, owned boolean DEFAULT true) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'privacy_may_process_text';
+
+COMMENT ON FUNCTION privacy._may_process(kind text, subject text, owned boolean) IS 'Row policy check: whether the current purpose may process the data of this subject now (false without a purpose)';
+
+CREATE FUNCTION privacy._may_write(kind text, subject bigint, owned boolean DEFAULT true) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'privacy_may_write_int8';
+
+COMMENT ON FUNCTION privacy._may_write(kind text, subject bigint, owned boolean) IS 'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
+
+CREATE FUNCTION privacy._may_write(kind text, subject text, owned boolean DEFAULT true) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'privacy_may_write_text';
+
+COMMENT ON FUNCTION privacy._may_write(kind text, subject text, owned boolean) IS 'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
+
+CREATE FUNCTION privacy._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+	p privacy.purposes;
+	key text;
+	version text := privacy._policy_version();
+	event_id bigint;
+	actor name := privacy._acting_role();
+BEGIN
+	key := privacy._canonical_subject(kind, subject, action OPERATOR(pg_catalog.<>) 'consent.withdraw');
+	IF action OPERATOR(pg_catalog.=) ANY (ARRAY['consent.grant', 'consent.withdraw']) THEN
+		p := privacy._require_purpose(purpose, ARRAY['consent'],
+									  CASE action WHEN 'consent.grant' THEN 'record consent for'
+												  ELSE 'withdraw consent for' END);
+	ELSIF action OPERATOR(pg_catalog.=) 'objection' THEN
+		p := privacy._require_purpose(purpose, ARRAY['legitimate_interest'], 'record an objection to');
+	END IF;
+	IF source IS NULL OR NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) source) THEN
+		RAISE EXCEPTION 'unrecognized source "%"', source
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Sources are declared by the policy document; privacy.sources lists them.';
+	END IF;
+	IF evidence IS NULL OR pg_catalog.jsonb_typeof(evidence) OPERATOR(pg_catalog.<>) 'object' THEN
+		RAISE EXCEPTION 'evidence must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Describe how the event was captured, for example {"form": "signup", "text_version": "3"}.';
+	END IF;
+
+	PERFORM privacy._lock_subject('consent_ledger', kind, key);
+	IF action OPERATOR(pg_catalog.=) 'consent.withdraw' AND privacy._subject_erased(kind, key) THEN
+		RAISE EXCEPTION 'cannot withdraw consent for a subject of kind "%" that was erased', kind
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The erasure ended every consent of the subject; the ledger keeps its events under the subject''s reference only.',
+				  HINT = 'privacy.erasures holds the receipt of the erasure.';
+	END IF;
+	IF action OPERATOR(pg_catalog.=) 'restriction.lift' AND NOT EXISTS (
+			SELECT FROM privacy._ledger_state s
+			 WHERE s.kind OPERATOR(pg_catalog.=) $2 AND s.purpose OPERATOR(pg_catalog.=) ''
+			   AND s.subject OPERATOR(pg_catalog.=) key) THEN
+		RAISE EXCEPTION 'processing of this subject of kind "%" is not restricted', kind
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'privacy.consent_history() shows the subject''s restrictions.';
+	END IF;
+
+	INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)
+	VALUES (actor, kind, key, action, p.name, source, version, evidence)
+	RETURNING id INTO event_id;
+	PERFORM privacy._audit(actor, action, kind, key, NULL,
+						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+							   'event_id', event_id, 'purpose', p.name, 'source', source,
+							   'policy_version', version)));
+	RETURN event_id;
+END
+$_$;
+
+COMMENT ON FUNCTION privacy._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) IS 'Appends one validated, audited event to the consent ledger and returns its id';
+
+REVOKE ALL ON FUNCTION privacy._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) FROM PUBLIC;
+
+CREATE FUNCTION privacy._redacted_evidence(evidence jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT CASE WHEN evidence OPERATOR(pg_catalog.=) '{}'::jsonb THEN '{}'::jsonb
+				ELSE pg_catalog.jsonb_build_object('redacted', true,
+					'evidence_ref', privacy.subject_ref('evidence', evidence::text)) END;
+END;
+
+COMMENT ON FUNCTION privacy._redacted_evidence(evidence jsonb) IS 'The evidence of a ledger event after its subject is erased: a keyed hash of it';
+
+REVOKE ALL ON FUNCTION privacy._redacted_evidence(evidence jsonb) FROM PUBLIC;
+
+CREATE FUNCTION privacy._require_purpose(name text, bases text[], action text) RETURNS privacy.purposes
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+	p privacy.purposes;
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'purpose must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO p FROM privacy.purposes pp WHERE pp.name = $1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unrecognized purpose "%"', name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Purposes are declared by the policy document; privacy.purposes lists them.';
+	END IF;
+	IF NOT (p.legal_basis = ANY (bases)) THEN
+		RAISE EXCEPTION 'cannot % purpose "%"', action, name
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Its legal basis is %s, not %s.', p.legal_basis,
+											 pg_catalog.array_to_string(bases, ' or ')),
+				  HINT = CASE WHEN p.legal_basis = 'legitimate_interest'
+							  THEN 'A data subject objects to processing based on legitimate interest with privacy.object().'
+							  WHEN p.legal_basis = 'consent'
+							  THEN 'A data subject who no longer wants processing based on consent withdraws it with privacy.withdraw_consent().'
+							  ELSE 'Processing based on contract or legal obligation needs neither consent nor gives a right to object; a data subject may ask for restriction with privacy.restrict().' END;
+	END IF;
+	RETURN p;
+END
+$_$;
+
+COMMENT ON FUNCTION privacy._require_purpose(name text, bases text[], action text) IS 'The named purpose, or an error if it does not exist or does not rest on one of the given legal bases';
+
+REVOKE ALL ON FUNCTION privacy._require_purpose(name text, bases text[], action text) FROM PUBLIC;
+
+CREATE FUNCTION privacy._sign_unsubscribe_token(kind text, subject text, purpose text) RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'privacy_sign_unsubscribe_token';
+
+COMMENT ON FUNCTION privacy._sign_unsubscribe_token(kind text, subject text, purpose text) IS 'The signed, URL-safe token naming a subject and a purpose (no checks: see privacy.unsubscribe_token)';
+
+REVOKE ALL ON FUNCTION privacy._sign_unsubscribe_token(kind text, subject text, purpose text) FROM PUBLIC;
+
+CREATE FUNCTION privacy._verify_unsubscribe_token(token text, OUT kind text, OUT subject text, OUT purpose text) RETURNS record
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'privacy_verify_unsubscribe_token';
+
+COMMENT ON FUNCTION privacy._verify_unsubscribe_token(token text, OUT kind text, OUT subject text, OUT purpose text) IS 'What an unsubscribe token names, if its signature is valid; an error otherwise';
+
+REVOKE ALL ON FUNCTION privacy._verify_unsubscribe_token(token text, OUT kind text, OUT subject text, OUT purpose text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.allow_purpose(purpose text, role regrole) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+	p privacy.purposes := privacy._require_purpose(purpose, ARRAY['contract', 'legitimate_interest', 'consent', 'legal_obligation'], 'allow');
+BEGIN
+	IF role IS NULL THEN
+		RAISE EXCEPTION 'role must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF EXISTS (SELECT FROM privacy.purpose_grants g WHERE g.purpose = p.name AND g.role = $2) THEN
+		RAISE EXCEPTION 'role "%" is already allowed purpose "%"', pg_catalog.pg_get_userbyid(role), p.name
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	INSERT INTO privacy.purpose_grants (purpose, role, granted_by)
+	VALUES (p.name, role, privacy._acting_role());
+	PERFORM privacy._audit(privacy._acting_role(), 'purpose.allow', NULL, NULL, NULL,
+						   pg_catalog.jsonb_build_object('purpose', p.name, 'role', pg_catalog.pg_get_userbyid(role)));
+END
+$_$;
+
+COMMENT ON FUNCTION privacy.allow_purpose(purpose text, role regrole) IS 'Allows a role (and its members) to declare a purpose for its sessions';
+
+REVOKE ALL ON FUNCTION privacy.allow_purpose(purpose text, role regrole) FROM PUBLIC;
+
+CREATE FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) RETURNS record
+    LANGUAGE c STRICT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'privacy_consent_cache_status';
+
+COMMENT ON FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) IS 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session) or shared (copied from another session''s image); shared_memory says whether sessions can share it (library preloaded, not a standby)';
+
+CREATE FUNCTION privacy.consent_history(kind text, subject text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+BEGIN
+	RETURN privacy._cached_value('SELECT ' || privacy._consent_history_sql('$1', '$2'), NULL::jsonb,
+								 kind, privacy._canonical_subject(kind, subject, false));
+END
+$_$;
+
+COMMENT ON FUNCTION privacy.consent_history(kind text, subject text) IS 'A data subject''s consents, withdrawals, objections and restrictions, oldest first: time, action, purpose, source, policy version, evidence';
+
+REVOKE ALL ON FUNCTION privacy.consent_history(kind text, subject text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.current_purpose() RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'privacy_current_purpose';
+
+COMMENT ON FUNCTION privacy.current_purpose() IS 'The purpose the current statement processes personal data for (privacy.purpose, else privacy.default_purpose), checked against the current role; NULL if none';
+
+CREATE FUNCTION privacy.grant_consent(kind text, subject text, purpose text,
+									  source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT privacy._record('consent.grant', kind, subject, purpose, source, evidence);
+END;
+
+COMMENT ON FUNCTION privacy.grant_consent(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records that a data subject consents to a purpose whose legal basis is consent; returns the ledger event id';
+
+REVOKE ALL ON FUNCTION privacy.grant_consent(kind text, subject text, purpose text, source text, evidence jsonb) FROM PUBLIC;
+
+CREATE FUNCTION privacy.lift_restriction(kind text, subject text, reason text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT privacy._record('restriction.lift', kind, subject, NULL, 'direct',
+						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('reason', reason)));
+END;
+
+COMMENT ON FUNCTION privacy.lift_restriction(kind text, subject text, reason text) IS 'Lifts a restriction of processing; an error if the subject''s processing is not restricted';
+
+REVOKE ALL ON FUNCTION privacy.lift_restriction(kind text, subject text, reason text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.object(kind text, subject text, purpose text,
+							   source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT privacy._record('objection', kind, subject, purpose, source, evidence);
+END;
+
+COMMENT ON FUNCTION privacy.object(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records a data subject''s objection (GDPR Art. 21) to a purpose based on legitimate interest; returns the ledger event id';
+
+REVOKE ALL ON FUNCTION privacy.object(kind text, subject text, purpose text, source text, evidence jsonb) FROM PUBLIC;
+
+CREATE FUNCTION privacy.restrict(kind text, subject text, reason text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+	IF reason IS NULL OR pg_catalog.btrim(reason) = '' THEN
+		RAISE EXCEPTION 'reason for restriction must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'GDPR Art. 18 names the grounds, for example "accuracy contested" or "objection pending".';
+	END IF;
+	RETURN privacy._record('restriction', kind, subject, NULL, 'direct',
+						   pg_catalog.jsonb_build_object('reason', reason));
+END
+$$;
+
+COMMENT ON FUNCTION privacy.restrict(kind text, subject text, reason text) IS 'Restricts processing of a data subject''s data (GDPR Art. 18) to the purposes allowed under restriction; returns the ledger event id';
+
+REVOKE ALL ON FUNCTION privacy.restrict(kind text, subject text, reason text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.revoke_purpose(purpose text, role regrole) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+BEGIN
+	IF purpose IS NULL OR role IS NULL THEN
+		RAISE EXCEPTION 'purpose and role must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	DELETE FROM privacy.purpose_grants g WHERE g.purpose = $1 AND g.role = $2;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'role "%" is not allowed purpose "%"', pg_catalog.pg_get_userbyid(role), purpose
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'privacy.purpose_grants lists the purposes allowed to each role.';
+	END IF;
+	PERFORM privacy._audit(privacy._acting_role(), 'purpose.revoke', NULL, NULL, NULL,
+						   pg_catalog.jsonb_build_object('purpose', purpose, 'role', pg_catalog.pg_get_userbyid(role)));
+END
+$_$;
+
+COMMENT ON FUNCTION privacy.revoke_purpose(purpose text, role regrole) IS 'Takes a purpose away from a role; sessions of the role that declared it fail at their next statement on a protected table';
+
+REVOKE ALL ON FUNCTION privacy.revoke_purpose(purpose text, role regrole) FROM PUBLIC;
+
+CREATE FUNCTION privacy.unsubscribe(token text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	claim record;
+	key text;
+	last_action text;
+	result jsonb;
+BEGIN
+	IF token IS NULL THEN
+		RAISE EXCEPTION 'unsubscribe token must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO STRICT claim FROM privacy._verify_unsubscribe_token(token);
+	key := privacy._canonical_subject(claim.kind, claim.subject, false);
+	result := pg_catalog.jsonb_build_object('kind', claim.kind, 'purpose', claim.purpose);
+	-- Under the subject's ledger lock, so that two replays of a token
+	-- record one withdrawal.
+	PERFORM privacy._lock_subject('consent_ledger', claim.kind, key);
+	IF privacy._subject_erased(claim.kind, key) THEN
+		RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', false,
+			'note', 'The subject was erased; there is no consent to withdraw.');
+	END IF;
+	SELECT l.action INTO last_action
+	  FROM privacy.consent_ledger l
+	 WHERE l.kind OPERATOR(pg_catalog.=) claim.kind AND l.subject OPERATOR(pg_catalog.=) key
+	   AND NOT l.forgotten AND l.purpose OPERATOR(pg_catalog.=) claim.purpose
+	 ORDER BY l.id DESC LIMIT 1;
+	IF last_action OPERATOR(pg_catalog.=) 'consent.withdraw' THEN
+		RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', true,
+			'note', 'The consent was withdrawn already; nothing was recorded.');
+	END IF;
+	PERFORM privacy._record('consent.withdraw', claim.kind, key, claim.purpose, 'direct',
+							pg_catalog.jsonb_build_object('via', 'unsubscribe_token'));
+	RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', true);
+END
+$$;
+
+COMMENT ON FUNCTION privacy.unsubscribe(token text) IS 'Withdraws the consent an unsubscribe token names; needs no other privilege; a forged or altered token is an error and changes nothing; a consent withdrawn already, or an erased subject, records nothing';
+
+CREATE FUNCTION privacy.unsubscribe_token(kind text, subject text, purpose text) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	key text := privacy._canonical_subject(kind, subject, true);
+	p privacy.purposes := privacy._require_purpose(purpose, ARRAY['consent'], 'make an unsubscribe token for');
+BEGIN
+	RETURN privacy._sign_unsubscribe_token(kind, key, p.name);
+END
+$$;
+
+COMMENT ON FUNCTION privacy.unsubscribe_token(kind text, subject text, purpose text) IS 'A signed, URL-safe token with which the subject withdraws consent to a purpose through privacy.unsubscribe()';
+
+REVOKE ALL ON FUNCTION privacy.unsubscribe_token(kind text, subject text, purpose text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.withdraw_consent(kind text, subject text, purpose text,
+										 source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT privacy._record('consent.withdraw', kind, subject, purpose, source, evidence);
+END;
+
+COMMENT ON FUNCTION privacy.withdraw_consent(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records that a data subject withdraws consent to a purpose (at any time, even if none was recorded); returns the ledger event id';
+
+REVOKE ALL ON FUNCTION privacy.withdraw_consent(kind text, subject text, purpose text, source text, evidence jsonb) FROM PUBLIC;
+
+CREATE TABLE privacy._ledger_state (
+    kind text NOT NULL,
+    purpose text NOT NULL,
+    subject text NOT NULL,
+    status text NOT NULL,
+    event_id bigint NOT NULL,
+    CONSTRAINT _ledger_state_status_check CHECK ((status = ANY (ARRAY['granted'::text, 'objected'::text, 'restricted'::text]))),
+    CONSTRAINT _ledger_state_pkey PRIMARY KEY (kind, purpose, subject)
+);
+
+COMMENT ON TABLE privacy._ledger_state IS 'The current state of privacy.consent_ledger (as privacy.consent_state derives it), maintained by a trigger, read by the row check';
+
+CREATE TABLE privacy.consent_ledger (
+    id bigint GENERATED BY DEFAULT AS IDENTITY,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    actor name NOT NULL,
+    kind text NOT NULL,
+    subject text NOT NULL,
+    forgotten boolean DEFAULT false NOT NULL,
+    action text NOT NULL,
+    purpose text,
+    source text NOT NULL,
+    policy_version text,
+    evidence jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT consent_ledger_action_check CHECK ((action = ANY (ARRAY['consent.grant'::text, 'consent.withdraw'::text, 'objection'::text, 'restriction'::text, 'restriction.lift'::text]))),
+    CONSTRAINT consent_ledger_check CHECK (((purpose IS NULL) = (action = ANY (ARRAY['restriction'::text, 'restriction.lift'::text])))),
+    CONSTRAINT consent_ledger_evidence_check CHECK ((jsonb_typeof(evidence) = 'object'::text)),
+    CONSTRAINT consent_ledger_pkey PRIMARY KEY (id)
+);
+
+COMMENT ON TABLE privacy.consent_ledger IS 'Every consent given or withdrawn, objection, restriction and lifted restriction: append-only; the current state is derived from it';
+SELECT pg_catalog.pg_extension_config_dump('privacy.consent_ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.consent_ledger_id_seq', '');
+
+CREATE VIEW privacy.consent_state AS
+SELECT latest.kind, latest.subject, latest.purpose, latest.status, latest.event_id, latest.since
+  FROM (SELECT DISTINCT ON (l.kind, l.subject, COALESCE(l.purpose, ''))
+			   l.kind, l.subject, COALESCE(l.purpose, '') AS purpose,
+			   CASE l.action WHEN 'consent.grant' THEN 'granted'
+							 WHEN 'objection' THEN 'objected'
+							 WHEN 'restriction' THEN 'restricted' END AS status,
+			   l.id AS event_id, l.recorded_at AS since
+		  FROM privacy.consent_ledger l
+		 ORDER BY l.kind, l.subject, COALESCE(l.purpose, ''), l.id DESC) latest
+ WHERE latest.status IS NOT NULL;
+
+COMMENT ON VIEW privacy.consent_state IS 'Current consents, objections and restrictions, derived from privacy.consent_ledger (purpose '''' is a restriction)';
+
+CREATE TABLE privacy.purpose_grants (
+    purpose text NOT NULL,
+    role regrole NOT NULL,
+    granted_at timestamp with time zone DEFAULT now() NOT NULL,
+    granted_by name NOT NULL,
+    CONSTRAINT purpose_grants_pkey PRIMARY KEY (purpose, role)
+);
+
+COMMENT ON TABLE privacy.purpose_grants IS 'The purposes each role may declare for its session (privacy.purpose); members of a role inherit its purposes';
+
+GRANT SELECT ON TABLE privacy.purpose_grants TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy.purpose_grants', '');
+
+CREATE INDEX _ledger_state_subject_idx ON privacy._ledger_state USING btree (kind, subject);
+
+CREATE INDEX consent_ledger_subject_idx ON privacy.consent_ledger USING btree (kind, subject);
+
+CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy.consent_ledger FOR EACH ROW EXECUTE FUNCTION privacy._consent_ledger_is_append_only();
+
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy.consent_ledger FOR EACH STATEMENT EXECUTE FUNCTION privacy._consent_ledger_is_append_only();
+
+CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy._ledger_state FOR EACH STATEMENT EXECUTE FUNCTION privacy._invalidate_consent_cache();
+
+CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy.purpose_grants FOR EACH STATEMENT EXECUTE FUNCTION privacy._invalidate_consent_cache();
+
+CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy.purposes FOR EACH STATEMENT EXECUTE FUNCTION privacy._invalidate_consent_cache();
+
+CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy.subject_kinds FOR EACH STATEMENT EXECUTE FUNCTION privacy._invalidate_consent_cache();
+
+CREATE TRIGGER invalidate_consent_cache_on_apply AFTER INSERT OR DELETE OR UPDATE ON privacy._ledger_state FOR EACH ROW EXECUTE FUNCTION privacy._invalidate_consent_cache();
+
+ALTER TABLE privacy._ledger_state ENABLE REPLICA TRIGGER invalidate_consent_cache_on_apply;
+
+CREATE TRIGGER maintain_state AFTER INSERT ON privacy.consent_ledger FOR EACH ROW EXECUTE FUNCTION privacy._maintain_ledger_state();

@@ -1,0 +1,42 @@
+/*
+ * consent_shared.h
+ *		The consent state image shared by all sessions of a server, so that a
+ *		new session, or a parallel worker, starts with the state in memory
+ *		instead of reading the ledger state again.
+ */
+#ifndef PRIVACY_CONSENT_SHARED_H
+#define PRIVACY_CONSENT_SHARED_H
+
+#include "consent/consent_state.h"
+
+/* Requests the shared memory; from _PG_init under shared_preload_libraries. */
+extern void ConsentSharedInit(void);
+
+/*
+ * Whether images can be shared here: the library was preloaded and the
+ * server is not a hot standby (whose changes arrive by WAL replay, which
+ * the commit-time counting below does not see).
+ */
+extern bool consent_shared_available(void);
+
+/*
+ * The number of committed transactions that changed the consent state, as
+ * counted so far. Read it before taking the snapshot an image is built
+ * from, and publish the image with it.
+ */
+extern uint64 consent_shared_changes(void);
+
+/* Counts one committed change; called after the commit is visible. */
+extern void consent_shared_count_change(void);
+
+/*
+ * A private copy, in context, of this database's image if it reflects
+ * every counted change and was built from the given ledger state table;
+ * NULL otherwise.
+ */
+extern StateImage *consent_shared_fetch(Oid ledger_relid, MemoryContext context);
+
+/* Offers an image built after changes had been counted. */
+extern void consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes);
+
+#endif							/* PRIVACY_CONSENT_SHARED_H */
