@@ -45,7 +45,7 @@ endif
 # No LLVM bitcode is installed: JIT-compiled queries call the extension's
 # functions instead of inlining them. Inlining the row check into every
 # JIT-compiled scan of a protected table costs more compile time than it
-# saves (see "Performance" in the README).
+# saves (see docs/performance.md, "JIT and LLVM bitcode").
 override with_llvm = no
 
 EXTRA_CLEAN = test/unit/build test/fuzz/build test/output_iso test/bench/out

@@ -1,9 +1,9 @@
--- What row security does not hide, as the README says: PostgreSQL applies
--- row policies as filters and checks constraints against every row, so a
--- role can learn that a hidden row exists (never its values) from the
--- filter counts of EXPLAIN ANALYZE and from a unique violation. These
--- tests keep the README honest: if one starts failing, PostgreSQL changed
--- and the README must say so.
+-- What row security does not hide, as docs/security.md says ("What row
+-- security does not cover"): PostgreSQL applies row policies as filters and
+-- checks constraints against every row, so a role can learn that a hidden
+-- row exists (never its values) from the filter counts of EXPLAIN ANALYZE
+-- and from a unique violation. These tests keep that document honest: if
+-- one starts failing, PostgreSQL changed and docs/security.md must say so.
 SET client_min_messages = warning;
 CREATE EXTENSION opendims_privacy CASCADE;
 RESET client_min_messages;

@@ -5,7 +5,8 @@
  *
  * The library works whether it is loaded by shared_preload_libraries,
  * session_preload_libraries, or on first use of one of its functions;
- * docs/operations.md explains what each choice means.
+ * docs/operations.md ("Preloading the library") explains what each choice
+ * means.
  */
 #include "postgres.h"
 

@@ -1,7 +1,7 @@
 /*
  * policy_json.c
- *		Parser and validator of the policy document (test/fixtures/
- *		POLICY-FORMAT.md), independent of the PostgreSQL backend.
+ *		Parser and validator of the policy document (docs/policy-format.md),
+ *		independent of the PostgreSQL backend.
  *
  * A document goes through four stages, each stopping at the first error:
  *

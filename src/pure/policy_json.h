@@ -1,7 +1,7 @@
 /*
  * policy_json.h
- *		Parser and validator of the policy document (test/fixtures/
- *		POLICY-FORMAT.md), independent of the PostgreSQL backend.
+ *		Parser and validator of the policy document (docs/policy-format.md),
+ *		independent of the PostgreSQL backend.
  *
  * policy_parse checks a document against every rule of the format and
  * returns its canonical text plus the catalog objects it names, or the first
@@ -64,7 +64,7 @@ typedef struct PolicyParseError
 
 typedef struct PolicyParsed
 {
-	char	   *canonical;		/* canonical JSON text (POLICY-FORMAT.md
+	char	   *canonical;		/* canonical JSON text (docs/policy-format.md,
 								 * "Canonical form") */
 	PolicyRef  *refs;
 	int			nrefs;

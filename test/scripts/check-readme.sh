@@ -35,10 +35,8 @@
 #   - docs/reference.md's generated part is what test/scripts/reference.sh
 #     prints for the walk-through's database.
 #
-# The walk-through's CREATE EXTENSION names no CASCADE: release 2.0 needs
-# no other extension.  If the installed control file still requires
-# pgcrypto (an older build), pgcrypto is created first so that the rest of
-# the walk-through can still be checked.
+# The walk-through's CREATE EXTENSION names no CASCADE: the extension needs
+# no other extension.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . test/scripts/common.sh
@@ -135,12 +133,6 @@ check_walk_through() {
 		not_ok "sample schema and data load" "$(tail -n 3 "$WORK/load.err")"
 		return
 	fi
-	if grep -Eq "^[[:space:]]*requires[[:space:]]*=.*pgcrypto" \
-		"$(pg_config --sharedir)/extension/opendims_privacy.control"; then
-		echo "# the installed opendims_privacy still requires pgcrypto: creating it first"
-		psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c 'CREATE EXTENSION pgcrypto' >/dev/null 2>&1
-	fi
-
 	psql -X -v ON_ERROR_STOP=1 -d "$DB" -f "$combined" >"$WORK/walk-through.out" 2>"$WORK/walk-through.err"
 	[ -z "${CHECK_README_OUTPUT:-}" ] ||
 		cat "$WORK/walk-through.out" "$WORK/walk-through.err" >"$CHECK_README_OUTPUT"

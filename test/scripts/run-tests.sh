@@ -85,6 +85,10 @@ if [ -n "$(ls test/t/*.pl 2>/dev/null)" ]; then
 	rm -rf "$tap_dir"
 fi
 
+# The README's walk-through runs as written; its links and the reference's
+# generated part are current.
+run_suite "README" bash test/scripts/check-readme.sh
+
 # Last, since it installs the previous release and then the current build
 # again: the previous release updated to this one matches a fresh install.
 run_suite "upgrade" bash test/scripts/upgrade-test.sh

@@ -6,7 +6,7 @@
 # happened: every table of the shop is exactly as before (every row and
 # value of subject 1 is still there), there is no privacy.erasures row and
 # no erasure in the audit log, and the audit chain verifies. Running the
-# erasure again completes it with the receipt the README describes
+# erasure again completes it with the receipt docs/erasure.md describes
 # (children deleted, the recent invoice retained, orders and the customer
 # row anonymised), records it once, and the chain still verifies.
 

@@ -33,7 +33,7 @@
 # It also shows, with test_decoding on the primary, that the WAL-decoded
 # changes of an erasure carry the old row's personal values for a table with
 # REPLICA IDENTITY FULL and not for tables with the default identity (the
-# README's reason not to use FULL on personal tables), and that a personal
+# docs/operations.md's reason not to use FULL on personal tables), and that a personal
 # table without a primary key in a publication that publishes deletes makes
 # the erasure fail (as a whole) on the primary.
 
