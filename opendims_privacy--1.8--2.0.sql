@@ -12,3 +12,128 @@ SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 
 -- 2.0 no longer requires pgcrypto (the control file says so; ALTER
 -- EXTENSION drops the dependency). pgcrypto itself stays installed.
+
+-- The functions only the extension calls (names starting with "_") move to
+-- the schema privacy_internal, so that privacy holds the product's surface.
+-- Row policies, triggers, defaults and SQL-standard function bodies refer to
+-- them by OID and follow; bodies written as text (PL/pgSQL, and SQL given as
+-- a string) are recreated with the new qualified names.
+CREATE SCHEMA privacy_internal;
+COMMENT ON SCHEMA privacy_internal IS 'Internal functions of opendims_privacy: called by the extension, its row policies and its triggers, not by applications';
+REVOKE ALL ON SCHEMA privacy_internal FROM PUBLIC;
+GRANT USAGE ON SCHEMA privacy_internal TO PUBLIC;
+
+-- The extension's event triggers would call functions half-way through
+-- their move: they are off until it is done.
+ALTER EVENT TRIGGER privacy_forget_subject_plans DISABLE;
+ALTER EVENT TRIGGER privacy_forget_subject_plans_on_drop DISABLE;
+ALTER EVENT TRIGGER privacy_protect_new_children DISABLE;
+
+DO $$
+DECLARE
+	f record;
+	moved text[];
+	pattern text;
+	def text;
+BEGIN
+	SELECT pg_catalog.array_agg(DISTINCT p.proname::text) INTO moved
+	  FROM pg_catalog.pg_proc p
+	  JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+		   AND d.objid OPERATOR(pg_catalog.=) p.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
+	  JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+		   AND e.extname OPERATOR(pg_catalog.=) 'opendims_privacy'
+	 WHERE p.pronamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace
+	   AND p.proname OPERATOR(pg_catalog.~~) '\_%';
+	pattern := '\mprivacy\.(' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(moved, '|')
+			   OPERATOR(pg_catalog.||) ')\M';
+
+	FOR f IN SELECT p.oid::pg_catalog.regprocedure AS fn
+			   FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace
+				AND p.proname::text OPERATOR(pg_catalog.=) ANY (moved) LOOP
+		EXECUTE pg_catalog.format('ALTER ROUTINE %s SET SCHEMA privacy_internal', f.fn);
+	END LOOP;
+
+	-- Bodies kept as text: recreated with the new names (the definition keeps
+	-- its attributes, privileges, comment and dependants).
+	FOR f IN SELECT p.oid
+			   FROM pg_catalog.pg_proc p
+			   JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+					AND d.objid OPERATOR(pg_catalog.=) p.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
+			   JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+					AND e.extname OPERATOR(pg_catalog.=) 'opendims_privacy'
+			  WHERE p.prosqlbody IS NULL
+				AND p.prolang OPERATOR(pg_catalog.<>) (SELECT l.oid FROM pg_catalog.pg_language l
+														 WHERE l.lanname OPERATOR(pg_catalog.=) 'c')
+				AND p.prosrc OPERATOR(pg_catalog.~) pattern LOOP
+		def := pg_catalog.regexp_replace(pg_catalog.pg_get_functiondef(f.oid), pattern, 'privacy_internal.\1', 'g');
+		EXECUTE def;
+	END LOOP;
+
+END
+$$;
+
+ALTER EVENT TRIGGER privacy_forget_subject_plans ENABLE;
+ALTER EVENT TRIGGER privacy_forget_subject_plans_on_drop ENABLE;
+ALTER EVENT TRIGGER privacy_protect_new_children ENABLE;
+
+-- Comments that name a moved function.
+COMMENT ON FUNCTION privacy_internal._run_lint_checks() IS 'The findings of every privacy_internal._lint_* check function';
+COMMENT ON FUNCTION privacy_internal._retention_run_rule_status(run_id bigint, rule_name text, rule_status text) IS 'Sets the state of one rule in a retention run (running, done, held, time_budget; locked is set by privacy_internal._retention_run_rule_locked)';
+COMMENT ON TABLE privacy._subject_locks IS 'Keys of the subjects locked by transactions in progress (privacy_internal._lock_subject); empty between transactions';
+
+-- Two functions that told the extension's functions apart by their schema.
+CREATE OR REPLACE FUNCTION privacy_internal._run_lint_checks() RETURNS TABLE(severity text, object text, problem text, hint text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	check_fn regprocedure;
+BEGIN
+	FOR check_fn IN
+		SELECT p.oid::regprocedure
+		  FROM pg_catalog.pg_proc p
+		 WHERE p.pronamespace = 'privacy_internal'::pg_catalog.regnamespace
+		   AND p.proname LIKE '\_lint\_%' AND p.pronargs = 0
+		   AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')
+		 ORDER BY p.proname
+	LOOP
+		RETURN QUERY EXECUTE pg_catalog.format('SELECT * FROM %s', check_fn);
+	END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy_internal._lint_row_keepers()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT 'warning', privacy_internal._qualified_name(x.table_name),
+		   pg_catalog.format('%s can keep rows that erasure or the retention job delete or anonymise: both then fail on this table', x.what),
+		   'Let erasure and retention pass (a BEFORE trigger must return the row it was given, unchanged in the personal columns), or drop it.'
+	  FROM (SELECT DISTINCT c.oid::regclass AS table_name,
+				   pg_catalog.format('trigger "%s" (BEFORE %s FOR EACH ROW%s)', tg.tgname,
+						pg_catalog.concat_ws(' OR ', CASE WHEN tg.tgtype::integer OPERATOR(pg_catalog.&) 8 OPERATOR(pg_catalog.<>) 0 THEN 'DELETE' END,
+												  CASE WHEN tg.tgtype::integer OPERATOR(pg_catalog.&) 16 OPERATOR(pg_catalog.<>) 0 THEN 'UPDATE' END),
+						CASE WHEN tg.tgrelid OPERATOR(pg_catalog.<>) c.oid
+							 THEN pg_catalog.format(' on %s', privacy_internal._qualified_name(tg.tgrelid)) ELSE '' END) AS what
+			  FROM pg_catalog.pg_class c
+			  JOIN pg_catalog.pg_trigger tg
+				ON tg.tgrelid OPERATOR(pg_catalog.=) c.oid
+				OR tg.tgrelid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT pt.relid FROM pg_catalog.pg_partition_tree(c.oid) pt))
+			  JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) tg.tgfoid
+			 WHERE c.oid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT m.table_name::pg_catalog.oid FROM privacy.subject_map m))
+			   AND NOT tg.tgisinternal AND tg.tgenabled OPERATOR(pg_catalog.<>) 'D'
+			   AND tg.tgtype::integer OPERATOR(pg_catalog.&) 3 OPERATOR(pg_catalog.=) 3
+			   AND tg.tgtype::integer OPERATOR(pg_catalog.&) 24 OPERATOR(pg_catalog.<>) 0
+			   AND p.pronamespace OPERATOR(pg_catalog.<>) ALL (ARRAY['privacy'::pg_catalog.regnamespace,
+																	 'privacy_internal'::pg_catalog.regnamespace]::pg_catalog.oid[])
+			UNION
+			SELECT DISTINCT c.oid::regclass,
+				   pg_catalog.format('rule "%s" (ON %s)', r.rulename, CASE WHEN r.ev_type OPERATOR(pg_catalog.=) '4' THEN 'DELETE' ELSE 'UPDATE' END)
+			  FROM pg_catalog.pg_class c
+			  JOIN pg_catalog.pg_rewrite r ON r.ev_class OPERATOR(pg_catalog.=) c.oid
+			 WHERE c.oid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT m.table_name::pg_catalog.oid FROM privacy.subject_map m))
+			   AND r.ev_type OPERATOR(pg_catalog.=) ANY ('{2,4}'::pg_catalog."char"[]) AND r.ev_enabled OPERATOR(pg_catalog.<>) 'D') x
+	 ORDER BY 2, 3;
+END;

@@ -129,8 +129,8 @@ SELECT privacy.export_subject('customer', '2');
 SELECT privacy.erase_subject('customer', '2', 'x');
 SELECT privacy.open_request('customer', '2', 'access');
 SELECT privacy.prune_audit_log('10 years');
-SELECT privacy._audit('intruder', 'forged', NULL, NULL, NULL, NULL);
-SELECT privacy._erase_subject('customer', '2', 'x', NULL);
+SELECT privacy_internal._audit('intruder', 'forged', NULL, NULL, NULL, NULL);
+SELECT privacy_internal._erase_subject('customer', '2', 'x', NULL);
 SELECT privacy.subject_ref('customer', '2');
 -- What it may read: the catalog, which holds no personal data.
 SELECT count(*) > 0 AS catalog_readable FROM privacy.classified_columns;

@@ -5,10 +5,10 @@ CREATE EXTENSION opendims_privacy CASCADE;
 RESET client_min_messages;
 
 SELECT privacy.verify_audit_log();
--- An entry gets its id when its transaction commits: privacy._audit() returns NULL.
-SELECT privacy._audit(current_user, 'test.one', 'customer', '42', NULL, '{"n": 1}') IS NULL AS id_at_commit;
-SELECT privacy._audit(current_user, 'test.two', 'customer', '42', 7, '{"n": 2}') IS NULL AS id_at_commit;
-SELECT privacy._audit(current_user, 'test.three', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
+-- An entry gets its id when its transaction commits: privacy_internal._audit() returns NULL.
+SELECT privacy_internal._audit(current_user, 'test.one', 'customer', '42', NULL, '{"n": 1}') IS NULL AS id_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.two', 'customer', '42', 7, '{"n": 2}') IS NULL AS id_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.three', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
 SELECT id AS first_id FROM privacy.audit_log WHERE action = 'test.one' \gset
 SELECT id - :first_id AS n, actor = current_user AS by_me, action, request_id, summary,
        subject_ref ~ '^[0-9a-f]{64}$' AS keyed_hash, subject_ref = privacy.subject_ref('customer', '42') AS same_ref
@@ -22,26 +22,26 @@ SELECT privacy.verify_audit_log();
 -- the chain is locked. Entries of a rolled-back subtransaction or of an
 -- aborted transaction are never appended; a committed subtransaction's are.
 BEGIN;
-SELECT privacy._audit(current_user, 'test.pending.first', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.pending.first', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
 SELECT count(*) AS visible_before_commit FROM privacy.audit_log WHERE action LIKE 'test.pending.%';
 SELECT count(*) AS head_locked FROM pg_locks
  WHERE locktype = 'relation' AND relation = 'privacy._audit_head'::regclass AND pid = pg_backend_pid();
 SAVEPOINT rolled_back;
-SELECT privacy._audit(current_user, 'test.pending.rolled_back', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.pending.rolled_back', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
 ROLLBACK TO SAVEPOINT rolled_back;
 SAVEPOINT released;
 SAVEPOINT inner_released;
-SELECT privacy._audit(current_user, 'test.pending.released', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.pending.released', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
 RELEASE SAVEPOINT released;
 SAVEPOINT rolled_back_after_release;
 SAVEPOINT nested;
-SELECT privacy._audit(current_user, 'test.pending.inner_rolled_back', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.pending.inner_rolled_back', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
 RELEASE SAVEPOINT nested;
 ROLLBACK TO SAVEPOINT rolled_back_after_release;
-SELECT privacy._audit(current_user, 'test.pending.last', 'customer', '42', NULL, NULL) IS NULL AS id_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.pending.last', 'customer', '42', NULL, NULL) IS NULL AS id_at_commit;
 COMMIT;
 BEGIN;
-SELECT privacy._audit(current_user, 'test.pending.aborted', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.pending.aborted', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
 ROLLBACK;
 SELECT action, id > :first_id AS after_first,
        subject_ref = privacy.subject_ref('customer', '42') AS same_ref
@@ -50,7 +50,7 @@ SELECT intact, entries FROM privacy.verify_audit_log();
 -- A transaction with entries cannot be prepared: they are appended at
 -- commit, which COMMIT PREPARED cannot do.
 BEGIN;
-SELECT privacy._audit(current_user, 'test.pending.prepared', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.pending.prepared', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
 PREPARE TRANSACTION 'audit_log_prepared';
 SELECT count(*) > 0 AS prepared FROM pg_prepared_xacts WHERE gid = 'audit_log_prepared' \gset
 SELECT :'prepared' AS prepared;
@@ -63,7 +63,7 @@ SELECT count(*) AS appended FROM privacy.audit_log WHERE action = 'test.pending.
 -- refused before it returns anything, not when the transaction commits.
 \set VERBOSITY terse
 BEGIN READ ONLY;
-SELECT privacy._audit(current_user, 'test.read_only', NULL, NULL, NULL, NULL);
+SELECT privacy_internal._audit(current_user, 'test.read_only', NULL, NULL, NULL, NULL);
 ROLLBACK;
 \set VERBOSITY default
 
@@ -93,7 +93,7 @@ ALTER TABLE privacy.audit_log ENABLE TRIGGER append_only;
 CREATE ROLE audit_stranger;
 SET ROLE audit_stranger;
 SELECT count(*) FROM privacy.audit_log;
-SELECT privacy._audit('x', 'forged', NULL, NULL, NULL, NULL);
+SELECT privacy_internal._audit('x', 'forged', NULL, NULL, NULL, NULL);
 SELECT count(*) FROM privacy._keys;
 SELECT privacy.verify_audit_log();
 SELECT privacy.subject_ref('customer', '42');

@@ -4,7 +4,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION opendims_privacy CASCADE;
 RESET client_min_messages;
 
--- Three entries from two years ago, chained as privacy._audit() would.
+-- Three entries from two years ago, chained as privacy_internal._audit() would.
 DO $$
 DECLARE
 	head privacy._audit_head;
@@ -18,13 +18,13 @@ BEGIN
 		e.actor := current_user; e.session_role := session_user;
 		e.action := 'test.old'; e.summary := jsonb_build_object('i', i);
 		e.prev_hash := head.last_hash;
-		e.hash := privacy._audit_entry_hash(e.prev_hash, e.id, e.logged_at, e.actor, e.session_role,
+		e.hash := privacy_internal._audit_entry_hash(e.prev_hash, e.id, e.logged_at, e.actor, e.session_role,
 											e.action, e.subject_ref, e.request_id, e.summary);
 		INSERT INTO privacy.audit_log VALUES (e.*);
 		UPDATE privacy._audit_head SET last_id = e.id, last_hash = e.hash;
 	END LOOP;
 END $$;
-SELECT privacy._audit(current_user, 'test.new', NULL, NULL, NULL, '{}') IS NULL AS audited_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.new', NULL, NULL, NULL, '{}') IS NULL AS audited_at_commit;
 SELECT intact, entries FROM privacy.verify_audit_log();
 
 SELECT privacy.prune_audit_log('3 months');

@@ -129,8 +129,8 @@ SELECT privacy.withdraw_consent('customer', '1', 'marketing');
 SELECT privacy.object('customer', '5', 'analytics');
 SELECT privacy.restrict('customer', '5', 'accuracy contested');
 SELECT privacy.lift_restriction('customer', '3');
-SELECT privacy._record('consent.grant', 'customer', '5', 'marketing', 'direct', '{}');
-SELECT privacy._forget_subject_in_ledgers('customer', '1');
+SELECT privacy_internal._record('consent.grant', 'customer', '5', 'marketing', 'direct', '{}');
+SELECT privacy_internal._forget_subject_in_ledgers('customer', '1');
 RESET ROLE;
 
 -- An application role given the functions records events in its own name,
@@ -146,7 +146,7 @@ SELECT actor FROM privacy.audit_log ORDER BY id DESC LIMIT 1;
 
 -- After erasure: the subject key becomes its reference, evidence a keyed
 -- hash; the history still proves what happened, without personal data.
-SELECT privacy._forget_subject_in_ledgers('customer', '07');
+SELECT privacy_internal._forget_subject_in_ledgers('customer', '07');
 SELECT id, subject = privacy.subject_ref('customer', '7') AS subject_is_ref, forgotten, action,
        purpose, source, policy_version,
        CASE WHEN evidence = '{}' THEN '{}' ELSE evidence - 'evidence_ref' END AS evidence,
@@ -159,8 +159,8 @@ SELECT subject = privacy.subject_ref('customer', '7') AS state_is_ref, status
   FROM privacy._ledger_state WHERE kind = 'customer' AND subject <> ALL (ARRAY['1', '3', '5']);
 SELECT * FROM crm.drift;
 -- Forgetting twice changes nothing more.
-SELECT privacy._forget_subject_in_ledgers('customer', '7');
-SELECT privacy._forget_subject_in_ledgers('customer', 'abc');
+SELECT privacy_internal._forget_subject_in_ledgers('customer', '7');
+SELECT privacy_internal._forget_subject_in_ledgers('customer', 'abc');
 
 DROP ROLE ledger_stranger;
 REVOKE EXECUTE ON FUNCTION privacy.grant_consent(text, text, text, text, jsonb) FROM consent_app;

@@ -138,7 +138,7 @@ RESET ROLE;
 
 -- lint() reports the columns discover(100) flags: errors for CPR and card
 -- numbers, which the policy refuses, warnings for the rest.
-SELECT severity, object, problem, hint FROM privacy._lint_discovery()
+SELECT severity, object, problem, hint FROM privacy_internal._lint_discovery()
  WHERE object LIKE 'disc.people.%'
  ORDER BY object, problem;
 SELECT severity, object, problem FROM privacy.lint()

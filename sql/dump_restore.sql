@@ -9,7 +9,7 @@ RESET client_min_messages;
 SELECT (privacy.apply_policy(:'doc') ->> 'changed')::boolean AS applied;
 SECURITY LABEL FOR privacy ON COLUMN shop.shipments.tracking_note IS 'content';
 UPDATE privacy.categories SET description = description;
-SELECT privacy._audit(current_user, 'test.entry', 'customer', '7', NULL, '{}') IS NULL AS audited_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.entry', 'customer', '7', NULL, '{}') IS NULL AS audited_at_commit;
 -- Ledger events and an erasure receipt travel too, and still agree with
 -- the log after the restore.
 \i test/fixtures/shop_data.sql
@@ -42,11 +42,11 @@ SELECT e.policy = privacy.policy() AS same_policy,
   FROM public.dump_expected e;
 SELECT intact FROM privacy.verify_audit_log();
 SELECT * FROM privacy.verify_evidence();
-SELECT * FROM privacy._lint_installed_protection();
+SELECT * FROM privacy_internal._lint_installed_protection();
 SELECT count(*) AS receipts, count(*) FILTER (WHERE subject_ref = privacy.subject_ref('customer', '3')) AS cy
   FROM privacy.erasures;
 -- The restored chain goes on.
-SELECT privacy._audit(current_user, 'test.after_restore', NULL, NULL, NULL, NULL) IS NULL AS audited_at_commit;
+SELECT privacy_internal._audit(current_user, 'test.after_restore', NULL, NULL, NULL, NULL) IS NULL AS audited_at_commit;
 SELECT intact, entries FROM privacy.verify_audit_log();
 -- The restored policy is applied again without change.
 SELECT privacy.apply_policy(privacy.policy()::text) ->> 'changed' AS changed;

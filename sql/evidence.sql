@@ -62,7 +62,7 @@ SELECT jsonb_build_object('kind', 'customer', 'subject_ref', privacy.subject_ref
 BEGIN;
 INSERT INTO privacy.erasures (kind, subject_ref, erased_at, reason, receipt)
 VALUES ('customer', privacy.subject_ref('customer', '77'), now(), 'test', :'receipt');
-SELECT privacy._audit(current_user, 'erasure', 'customer', '77', NULL,
+SELECT privacy_internal._audit(current_user, 'erasure', 'customer', '77', NULL,
 					  (:'receipt'::jsonb - 'tables' - 'subject_ref' - 'kind')
 					  || jsonb_build_object('receipt_sha256', encode(sha256(convert_to(:'receipt', 'UTF8')), 'hex')))
 	   IS NULL AS audited_at_commit;

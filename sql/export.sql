@@ -75,12 +75,12 @@ DECLARE
 	line text;
 	rows_sql text;
 BEGIN
-	EXECUTE 'PREPARE export_statement(text) AS ' || privacy._export_statement('customer');
+	EXECUTE 'PREPARE export_statement(text) AS ' || privacy_internal._export_statement('customer');
 	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) EXECUTE export_statement(''1'')' LOOP
 		INSERT INTO export_plan VALUES (line);
 	END LOOP;
 	DEALLOCATE export_statement;
-	FOR rows_sql IN SELECT p.rows_sql FROM privacy._subject_plan('customer') p WHERE p.personal LOOP
+	FOR rows_sql IN SELECT p.rows_sql FROM privacy_internal._subject_plan('customer') p WHERE p.personal LOOP
 		EXECUTE 'PREPARE export_statement(text) AS SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0)) ' || rows_sql;
 		FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) EXECUTE export_statement(''1'')' LOOP
 			INSERT INTO export_plan VALUES (line);

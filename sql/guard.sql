@@ -158,7 +158,7 @@ SELECT * FROM privacy.guards;
 INSERT INTO tickets (id, message) VALUES (40, 'CPR 010190-1234') RETURNING message;
 
 -- The trigger function cannot be called directly.
-SELECT privacy._guard_trigger();
+SELECT privacy_internal._guard_trigger();
 
 -- Numbers as people type them are caught in both modes: a space, Unicode
 -- hyphens, dashes, minus and spaces, dotted dates, full-width and

@@ -53,23 +53,23 @@ $$;
 CREATE TRIGGER forge AFTER INSERT ON decoy FOR EACH ROW EXECUTE FUNCTION pg_temp.forge();
 INSERT INTO decoy VALUES (1);
 CREATE TRIGGER privacy_rectification AFTER UPDATE ON decoy
-	FOR EACH ROW EXECUTE FUNCTION privacy._audit_rectification('customer', '2');
+	FOR EACH ROW EXECUTE FUNCTION privacy_internal._audit_rectification('customer', '2');
 CREATE TABLE crm.decoy (x integer);
 CREATE TRIGGER privacy_rectification AFTER UPDATE ON crm.decoy
-	FOR EACH ROW EXECUTE FUNCTION privacy._audit_rectification('customer', '2');
+	FOR EACH ROW EXECUTE FUNCTION privacy_internal._audit_rectification('customer', '2');
 -- Calling the internal writers directly.
-SELECT privacy._audit('ip_app', 'rectification', 'customer', '2', NULL, '{"columns": ["010190-1234"]}');
-SELECT privacy._record('consent.grant', 'customer', '2', 'service', 'forged', '{}');
-SELECT privacy._forget_subject_in_ledgers('customer', '2');
-SELECT privacy._erase_subject('customer', '2', 'forged', NULL);
-SELECT privacy._retention_run_start(10, '1 minute');
-SELECT privacy._apply_document('{}', '{}', 'ip_app');
-SELECT privacy._audit_entry_hash('\x00', 1, now(), 'a', 'a', 'a', NULL, NULL, '{}');
+SELECT privacy_internal._audit('ip_app', 'rectification', 'customer', '2', NULL, '{"columns": ["010190-1234"]}');
+SELECT privacy_internal._record('consent.grant', 'customer', '2', 'service', 'forged', '{}');
+SELECT privacy_internal._forget_subject_in_ledgers('customer', '2');
+SELECT privacy_internal._erase_subject('customer', '2', 'forged', NULL);
+SELECT privacy_internal._retention_run_start(10, '1 minute');
+SELECT privacy_internal._apply_document('{}', '{}', 'ip_app');
+SELECT privacy_internal._audit_entry_hash('\x00', 1, now(), 'a', 'a', 'a', NULL, NULL, '{}');
 -- The guard's trigger function cannot be attached to a table of the role's
 -- own, where it would write guard.redact entries at will.
 CREATE TABLE crm.own_notes (note text);
 CREATE TRIGGER privacy_guard BEFORE INSERT ON crm.own_notes
-	FOR EACH ROW EXECUTE FUNCTION privacy._guard_trigger('redact', 'note');
+	FOR EACH ROW EXECUTE FUNCTION privacy_internal._guard_trigger('redact', 'note');
 DROP TABLE crm.own_notes;
 -- What the role may do is still audited, as itself: a real rectification.
 SET privacy.purpose = 'service';
@@ -84,7 +84,7 @@ SELECT actor, action, subject_ref = privacy.subject_ref('customer', '1') AS cust
 -- Even the extension's owner cannot point the trigger function at a table
 -- privacy.protect() does not protect, or give it another name.
 CREATE TRIGGER privacy_rectification AFTER UPDATE ON crm.decoy
-	FOR EACH ROW EXECUTE FUNCTION privacy._audit_rectification('customer', '2');
+	FOR EACH ROW EXECUTE FUNCTION privacy_internal._audit_rectification('customer', '2');
 INSERT INTO crm.decoy VALUES (1);
 UPDATE crm.decoy SET x = 2;
 ALTER TRIGGER privacy_rectification ON crm.customers RENAME TO renamed;

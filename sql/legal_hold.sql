@@ -1,6 +1,6 @@
 -- Legal holds: on a subject and on a table; the retention job keeps held
 -- rows (reporting them) and processes them once the hold is released;
--- privacy._hold_reference() for erasure; holds are audited; bad input.
+-- privacy_internal._hold_reference() for erasure; holds are audited; bad input.
 SET client_min_messages = warning;
 CREATE EXTENSION opendims_privacy CASCADE;
 RESET client_min_messages;
@@ -27,12 +27,12 @@ SELECT id, kind, subject, table_name, reason, reference, released_at FROM privac
 -- What erasure asks: the reference of a hold on a subject or a table.
 -- (A hold on a subject is named by its reference's keyed hash, a hold on a
 -- table by its reference: erasure receipts are append-only.)
-SELECT privacy._hold_reference('customer', '2', 'shop.invoices')
-	   = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 2026-17') || ')' AS customer_2_case_2026_17,
-	   privacy._hold_reference('customer', '1', 'shop.invoices') AS customer_1,
-	   privacy._hold_reference('customer', '1', 'shop.orders') AS customer_1_orders,
-	   privacy._hold_reference('customer', '2', NULL)
-	   = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 2026-17') || ')' AS customer_2_anywhere_case_2026_17;
+SELECT privacy_internal._hold_reference('customer', '2', 'shop.invoices')
+	   = 'redacted (keyed hash ' || privacy_internal._hold_reference_ref('Case 2026-17') || ')' AS customer_2_case_2026_17,
+	   privacy_internal._hold_reference('customer', '1', 'shop.invoices') AS customer_1,
+	   privacy_internal._hold_reference('customer', '1', 'shop.orders') AS customer_1_orders,
+	   privacy_internal._hold_reference('customer', '2', NULL)
+	   = 'redacted (keyed hash ' || privacy_internal._hold_reference_ref('Case 2026-17') || ')' AS customer_2_anywhere_case_2026_17;
 
 SELECT rule, rows_due, rows_held, table_hold FROM privacy.retention_status ORDER BY rule;
 CALL privacy.enforce_retention();
@@ -45,7 +45,7 @@ SELECT rules -> 'invoices' AS invoices, rules -> 'orders' AS orders
 SELECT privacy.release_hold(1, 'Dispute settled');
 SELECT privacy.release_hold(2, 'Audit closed');
 SELECT id, released_by IS NOT NULL AS released, release_reason FROM privacy.legal_holds ORDER BY id;
-SELECT privacy._hold_reference('customer', '2', 'shop.orders') AS after_release;
+SELECT privacy_internal._hold_reference('customer', '2', 'shop.orders') AS after_release;
 CALL privacy.enforce_retention();
 SELECT count(*) AS invoices_left FROM shop.invoices;
 SELECT count(*) FILTER (WHERE delivery_address IS NOT NULL) AS orders_kept FROM shop.orders;
@@ -53,7 +53,7 @@ SELECT count(*) FILTER (WHERE delivery_address IS NOT NULL) AS orders_kept FROM 
 -- Holds are audited, with a subject reference instead of the subject, and
 -- a subject hold's case reference by its keyed hash.
 SELECT action, subject_ref IS NOT NULL AS names_subject,
-       summary ->> 'reference_ref' = privacy._hold_reference_ref('Case 2026-17') AS reference_hashed,
+       summary ->> 'reference_ref' = privacy_internal._hold_reference_ref('Case 2026-17') AS reference_hashed,
        summary - 'reference_ref' AS summary
   FROM privacy.audit_log WHERE action LIKE 'retention.hold%' ORDER BY id;
 SELECT count(*) AS raw_subject_in_log FROM privacy.audit_log
@@ -62,7 +62,7 @@ SELECT count(*) AS raw_subject_in_log FROM privacy.audit_log
 -- A hold placed while a batch runs waits for the batch to commit, so no
 -- batch acts on rows it did not know were held: the job locks the holds.
 BEGIN;
-SELECT privacy._retention_lock_holds('shop.invoices') AS held_condition;
+SELECT privacy_internal._retention_lock_holds('shop.invoices') AS held_condition;
 SELECT mode, granted FROM pg_locks WHERE relation = 'privacy.legal_holds'::regclass;
 ROLLBACK;
 
@@ -73,8 +73,8 @@ SELECT privacy.apply_policy(jsonb_set(jsonb_set(:'doc'::jsonb, '{version}', '"sh
 CREATE TABLE shop.notes (id integer PRIMARY KEY, customer_id integer REFERENCES shop.customers,
 						 other_customer_id integer REFERENCES shop.customers, written_on date, note text);
 SELECT privacy.place_hold('customer', '3', 'Complaint', 'Case 2026-18');
-SELECT privacy._retention_held_sql('shop.notes') IS NULL AS whole_table_kept,
-	   privacy._retention_held_sql('shop.invoices') AS invoices_condition;
+SELECT privacy_internal._retention_held_sql('shop.notes') IS NULL AS whole_table_kept,
+	   privacy_internal._retention_held_sql('shop.invoices') AS invoices_condition;
 
 -- Bad input.
 SELECT privacy.place_hold('supplier', '1', 'Reason', 'Ref');
@@ -93,7 +93,7 @@ SELECT privacy.release_hold(3, '');
 -- released holds do not pin a kind.
 SELECT privacy.apply_policy(jsonb_set(jsonb_set(:'doc'::jsonb, '{version}', '"shop-no-kinds"'),
 	'{subject_kinds}', '[]')::text) ->> 'changed' AS applied;
-SELECT severity, object, problem FROM privacy._lint_retention_enforcement() WHERE object LIKE 'legal hold%';
+SELECT severity, object, problem FROM privacy_internal._lint_retention_enforcement() WHERE object LIKE 'legal hold%';
 
 -- Only privileged roles place, release or read holds.
 CREATE ROLE hold_clerk;
@@ -101,7 +101,7 @@ SET ROLE hold_clerk;
 SELECT privacy.place_hold('customer', '1', 'Reason', 'Ref');
 SELECT privacy.release_hold(3, 'Reason');
 SELECT * FROM privacy.legal_holds;
-SELECT privacy._hold_reference('customer', '1', NULL);
+SELECT privacy_internal._hold_reference('customer', '1', NULL);
 RESET ROLE;
 DROP ROLE hold_clerk;
 

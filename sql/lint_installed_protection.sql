@@ -24,10 +24,10 @@ SELECT table_name, installed, current FROM privacy._retention_guards;
 -- Untouched, nothing drifted: the installed policies read exactly as
 -- protect() would write them (order_lines reaches its customer through a
 -- subquery on orders).
-SELECT * FROM privacy._lint_installed_protection();
+SELECT * FROM privacy_internal._lint_installed_protection();
 -- Renaming a column on the path changes nothing either.
 ALTER TABLE shop.orders RENAME COLUMN customer_id TO buyer_id;
-SELECT * FROM privacy._lint_installed_protection();
+SELECT * FROM privacy_internal._lint_installed_protection();
 ALTER TABLE shop.orders RENAME COLUMN buyer_id TO customer_id;
 
 -- Each weakening, made by the owner (an ordinary role, who runs lint()
@@ -84,7 +84,7 @@ RESET ROLE;
 -- foreign key that is gone) is reported, not skipped.
 BEGIN;
 ALTER TABLE shop.invoices DROP CONSTRAINT invoices_customer_id_fkey;
-SELECT severity, object, problem FROM privacy._lint_installed_protection();
+SELECT severity, object, problem FROM privacy_internal._lint_installed_protection();
 ROLLBACK;
 
 DROP VIEW public.drift;

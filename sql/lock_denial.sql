@@ -35,9 +35,9 @@ SELECT count(*) AS lock_rows_left FROM privacy._subject_locks;
 SELECT relpersistence FROM pg_class WHERE oid = 'privacy._subject_locks'::regclass;
 -- The same subject twice in one transaction, and a NULL part.
 BEGIN;
-SELECT privacy._lock_subject('consent_ledger', 'customer', '1'), privacy._lock_subject('consent_ledger', 'customer', '1');
+SELECT privacy_internal._lock_subject('consent_ledger', 'customer', '1'), privacy_internal._lock_subject('consent_ledger', 'customer', '1');
 ROLLBACK;
-SELECT privacy._lock_subject('consent_ledger', 'customer', NULL);
+SELECT privacy_internal._lock_subject('consent_ledger', 'customer', NULL);
 
 -- An ordinary role can neither see, write, lock nor take a subject lock.
 CREATE ROLE lock_outsider;
@@ -47,7 +47,7 @@ INSERT INTO privacy._subject_locks VALUES (1);
 BEGIN;
 LOCK TABLE privacy._subject_locks IN ACCESS SHARE MODE;
 ROLLBACK;
-SELECT privacy._lock_subject('consent_ledger', 'customer', '1');
+SELECT privacy_internal._lock_subject('consent_ledger', 'customer', '1');
 RESET ROLE;
 
 -- privacy.retention_lock_timeout: 5 s by default, at least 1 ms, and any
@@ -58,9 +58,9 @@ SET ROLE lock_outsider;
 SET privacy.retention_lock_timeout = '250ms';
 SHOW privacy.retention_lock_timeout;
 RESET privacy.retention_lock_timeout;
-SELECT privacy._retention_lock_timeout();
+SELECT privacy_internal._retention_lock_timeout();
 RESET ROLE;
-SELECT privacy._retention_lock_timeout();
+SELECT privacy_internal._retention_lock_timeout();
 
 DROP ROLE lock_outsider;
 DROP SCHEMA crm CASCADE;

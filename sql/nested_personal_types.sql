@@ -41,7 +41,7 @@ SELECT table_name, column_name, category, origin FROM privacy.classified_columns
  WHERE table_name IN ('crm2.contacts2'::regclass, 'shop.customers'::regclass) ORDER BY 1, 2;
 -- A plain composite holds no personal data; a range over IP addresses does.
 SELECT t.oid::regtype AS type, pt.category
-  FROM pg_type t LEFT JOIN privacy._personal_types() pt ON pt.type_oid = t.oid
+  FROM pg_type t LEFT JOIN privacy_internal._personal_types() pt ON pt.type_oid = t.oid
  WHERE t.oid IN ('crm2.ct'::regtype, 'crm2.ct[]'::regtype, 'crm2.ct_domain'::regtype, 'crm2.card'::regtype,
 				 'crm2.plain'::regtype, 'crm2.ip_range'::regtype, 'crm2.ip_multirange'::regtype,
 				 'shop.customers'::regtype, 'shop.products'::regtype)

@@ -52,7 +52,7 @@ SELECT privacy.apply_policy(pp.policy('[]')) ->> 'changed' AS applied;
 -- A protection that left the sales orders and the customers open (as one
 -- made before 1.8 did, simulated by removing their protection): lint says so.
 SELECT privacy.protect('pp.invoice');
-SELECT privacy._remove_protection('pp.sales_order'), privacy._remove_protection('pp.customers');
+SELECT privacy_internal._remove_protection('pp.sales_order'), privacy_internal._remove_protection('pp.customers');
 SELECT severity, object, problem, hint FROM privacy.lint() WHERE problem LIKE '%subject path%';
 -- Following the hint protects the path.
 SELECT privacy.unprotect('pp.invoice'), privacy.protect('pp.invoice');
@@ -67,7 +67,7 @@ SELECT summary FROM privacy.audit_log WHERE action IN ('protect', 'unprotect') O
 SELECT count(*) AS path_findings FROM privacy.lint() WHERE problem LIKE '%subject path%';
 -- A table protected for its path holds no personal data, so it has no
 -- rectification trigger, and lint does not miss one.
-SELECT count(*) AS installed_findings FROM privacy._lint_installed_protection();
+SELECT count(*) AS installed_findings FROM privacy_internal._lint_installed_protection();
 
 -- Customers 1 and 2 consent to marketing, 5 consented and withdrew; 4
 -- objected to analytics.
@@ -171,7 +171,7 @@ SELECT privacy.apply_policy(pp.policy(jsonb_build_array(jsonb_build_object(
 	'table', 'pp.invoice',
 	'via', jsonb_build_array('invoice_order_id_fkey', 'sales_order_account_id_fkey', 'accounts_customer_id_fkey')))))
 	->> 'changed' AS applied;
-SELECT severity, object, problem, hint FROM privacy._lint_path_tables() ORDER BY object, problem;
+SELECT severity, object, problem, hint FROM privacy_internal._lint_path_tables() ORDER BY object, problem;
 SELECT privacy.unprotect('pp.invoice');
 SELECT privacy.protect('pp.invoice');
 SELECT table_name, path_only FROM privacy.protected_tables ORDER BY table_name::text;
@@ -183,7 +183,7 @@ SELECT privacy.apply_policy(pp.policy(jsonb_build_array(
 	->> 'changed' AS applied;
 SELECT privacy.protect('pp.invoice');
 SELECT table_name, path_only FROM privacy.protected_tables ORDER BY table_name::text;
-SELECT count(*) AS path_findings FROM privacy._lint_path_tables();
+SELECT count(*) AS path_findings FROM privacy_internal._lint_path_tables();
 -- The moved order is now reached through its account, which is protected.
 SET ROLE pp_app;
 SET privacy.purpose = 'marketing';

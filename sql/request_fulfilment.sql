@@ -78,7 +78,7 @@ SELECT r ->> 'reason' ~ '^other ground \(keyed hash [0-9a-f]{64}\)$' AS reason_h
 SELECT count(*) AS free_text_in_receipts FROM privacy.erasures
  WHERE reason ~* 'unique' OR receipt::text ~* 'unique';
 -- The receipt names the hold on Bo by its reference's keyed hash.
-SELECT DISTINCT t ->> 'hold_reference' = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case Bo Bramsen-Unique') || ')' AS hold_named
+SELECT DISTINCT t ->> 'hold_reference' = 'redacted (keyed hash ' || privacy_internal._hold_reference_ref('Case Bo Bramsen-Unique') || ')' AS hold_named
   FROM privacy.erasures e, jsonb_array_elements(e.receipt -> 'tables') t
  WHERE e.subject_ref = privacy.subject_ref('customer', '2') AND t ? 'hold_reference';
 SELECT count(*) AS free_text_in_log FROM privacy.audit_log WHERE summary::text ~* 'unique';
@@ -97,7 +97,7 @@ SELECT count(*) AS free_text_in_requests FROM privacy.subject_requests
 SELECT reason, reference FROM privacy.legal_holds WHERE id = :hold_2;
 SELECT privacy.release_hold(:hold_2, 'Settled with Bo Unique');
 SELECT reason ~ '^redacted \(keyed hash [0-9a-f]{64}\)$' AS reason_redacted,
-       reference = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case Bo Bramsen-Unique') || ')' AS reference_redacted,
+       reference = 'redacted (keyed hash ' || privacy_internal._hold_reference_ref('Case Bo Bramsen-Unique') || ')' AS reference_redacted,
        release_reason ~ '^redacted \(keyed hash [0-9a-f]{64}\)$' AS release_reason_redacted
   FROM privacy.legal_holds WHERE id = :hold_2;
 
@@ -117,7 +117,7 @@ SELECT privacy.release_hold(:hold_1, 'Settled with Ada Unique');
 SELECT (privacy.erase_subject('customer', '1', 'consent withdrawn') ->> 'changed')::boolean AS erased;
 SELECT privacy.export_subject(:access_1);
 SELECT privacy.close_request(:access_1, 'rejected', '{"reason": "subject erased before the export"}');
-SELECT action, summary ->> 'reference_ref' = privacy._hold_reference_ref('Case Ada Lovelace-Unique') AS reference_hashed
+SELECT action, summary ->> 'reference_ref' = privacy_internal._hold_reference_ref('Case Ada Lovelace-Unique') AS reference_hashed
   FROM privacy.audit_log WHERE action LIKE 'retention.hold.%' AND (summary ->> 'hold_id')::bigint = :hold_1 ORDER BY id;
 SELECT count(*) AS free_text_in_log FROM privacy.audit_log WHERE summary::text ~* 'unique';
 SELECT count(*) AS free_text_in_holds FROM privacy.legal_holds

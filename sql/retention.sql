@@ -43,19 +43,19 @@ SELECT (privacy.apply_policy(jsonb_set(jsonb_set(:'doc'::jsonb, '{retention_rule
 -- Deadline arithmetic. Invoices: 5 years from the end of the financial
 -- year of issued_on; the year ends on 12-31 unless the controller says
 -- otherwise.
-SELECT privacy._minimum_end('invoices', '2020-03-15') AS invoice_2020_03_15_kept_until,
-	   privacy._minimum_end('invoices', '2020-12-31 23:00') AS invoice_2020_12_31_kept_until,
-	   privacy._minimum_end('invoices', '2021-01-01') AS invoice_2021_01_01_kept_until,
-	   privacy._minimum_end('logins', '2020-03-15') AS no_minimum;
-SELECT privacy._retention_minimum_end('5 years', 'end_of_financial_year', '06-30', '2020-06-30') AS fy_06_30_on_last_day,
-	   privacy._retention_minimum_end('5 years', 'end_of_financial_year', '06-30', '2020-07-01') AS fy_06_30_day_after,
-	   privacy._retention_minimum_end('1 year', 'anchor', '12-31', '2020-02-29 10:00') AS from_29_february;
+SELECT privacy_internal._minimum_end('invoices', '2020-03-15') AS invoice_2020_03_15_kept_until,
+	   privacy_internal._minimum_end('invoices', '2020-12-31 23:00') AS invoice_2020_12_31_kept_until,
+	   privacy_internal._minimum_end('invoices', '2021-01-01') AS invoice_2021_01_01_kept_until,
+	   privacy_internal._minimum_end('logins', '2020-03-15') AS no_minimum;
+SELECT privacy_internal._retention_minimum_end('5 years', 'end_of_financial_year', '06-30', '2020-06-30') AS fy_06_30_on_last_day,
+	   privacy_internal._retention_minimum_end('5 years', 'end_of_financial_year', '06-30', '2020-07-01') AS fy_06_30_day_after,
+	   privacy_internal._retention_minimum_end('1 year', 'anchor', '12-31', '2020-02-29 10:00') AS from_29_february;
 -- The cutoff: rows whose anchor is at most it are due.
-SELECT privacy._retention_cutoff('5 years', '5 years', 'end_of_financial_year', '12-31', '2026-06-01 12:00') AS invoices_due_through,
-	   privacy._retention_cutoff('3 years', NULL, 'anchor', '12-31', '2026-06-01 12:00') AS orders_due_through,
-	   privacy._retention_due_at('3 years', '5 years', 'anchor', '12-31', '2020-01-01') AS minimum_longer_than_period;
-SELECT privacy._minimum_end('no_such_rule', now());
-SELECT privacy._retention_cutoff('5 yrs', NULL, 'anchor', '12-31', now());
+SELECT privacy_internal._retention_cutoff('5 years', '5 years', 'end_of_financial_year', '12-31', '2026-06-01 12:00') AS invoices_due_through,
+	   privacy_internal._retention_cutoff('3 years', NULL, 'anchor', '12-31', '2026-06-01 12:00') AS orders_due_through,
+	   privacy_internal._retention_due_at('3 years', '5 years', 'anchor', '12-31', '2020-01-01') AS minimum_longer_than_period;
+SELECT privacy_internal._minimum_end('no_such_rule', now());
+SELECT privacy_internal._retention_cutoff('5 yrs', NULL, 'anchor', '12-31', now());
 
 -- The guard triggers: one table has a rule with a minimum.
 SELECT privacy.install_retention_triggers();
@@ -63,13 +63,13 @@ SELECT privacy.install_retention_triggers() AS second_install_changes_nothing;
 SELECT tgrelid::regclass AS "table", tgname, tgtype FROM pg_trigger
  WHERE tgname LIKE 'privacy_retention%' ORDER BY 1, 2;
 -- lint reports anchors without an index, until they have one.
-SELECT severity, object, problem FROM privacy._lint_retention_enforcement();
+SELECT severity, object, problem FROM privacy_internal._lint_retention_enforcement();
 CREATE INDEX ON shop.invoices (issued_on);
 CREATE INDEX ON shop.orders (closed_at);
 CREATE INDEX ON shop.logins (logged_in_at);
 CREATE INDEX ON shop.accounts (closed_at);
 CREATE INDEX ON shop.account_events (happened_at);
-SELECT count(*) AS lint_findings FROM privacy._lint_retention_enforcement();
+SELECT count(*) AS lint_findings FROM privacy_internal._lint_retention_enforcement();
 
 -- Data: anchors long past, and anchors years ahead (still under a minimum
 -- whenever this test runs before 2031).
@@ -114,11 +114,11 @@ DELETE FROM shop.invoices WHERE id = 1;
 ROLLBACK;
 
 -- Erasure paths: within a transaction that called
--- privacy._allow_protected_changes(), the columns an anonymize rule names
+-- privacy_internal._allow_protected_changes(), the columns an anonymize rule names
 -- may change early; deleting and other columns stay refused.
 UPDATE shop.orders SET delivery_address = 'Elsewhere' WHERE id = 6;
 BEGIN;
-SELECT privacy._allow_protected_changes();
+SELECT privacy_internal._allow_protected_changes();
 UPDATE shop.orders SET delivery_address = NULL WHERE id = 6;
 SAVEPOINT s;
 DELETE FROM shop.orders WHERE id = 6;
@@ -130,7 +130,7 @@ ROLLBACK;
 UPDATE shop.orders SET delivery_address = NULL WHERE id = 6;
 BEGIN;
 SAVEPOINT s;
-SELECT privacy._allow_protected_changes();
+SELECT privacy_internal._allow_protected_changes();
 ROLLBACK TO s;
 UPDATE shop.orders SET delivery_address = NULL WHERE id = 6;
 ROLLBACK;
@@ -140,7 +140,7 @@ CREATE ROLE retention_clerk;
 GRANT USAGE ON SCHEMA shop TO retention_clerk;
 GRANT SELECT, UPDATE, DELETE ON shop.orders TO retention_clerk;
 SET ROLE retention_clerk;
-SELECT privacy._allow_protected_changes();
+SELECT privacy_internal._allow_protected_changes();
 DELETE FROM shop.orders WHERE id = 6;
 RESET ROLE;
 
@@ -207,7 +207,7 @@ SELECT summary ->> 'status' AS audited_status FROM privacy.audit_log
 SELECT privacy.apply_policy(jsonb_set(jsonb_set(privacy.policy(), '{version}', '"shop-no-minimum"'),
 	'{retention_rules}',
 	(SELECT jsonb_agg(r - 'minimum' - 'minimum_from') FROM jsonb_array_elements(privacy.policy() -> 'retention_rules') r))::text) ->> 'changed' AS applied;
-SELECT severity, object, problem FROM privacy._lint_retention_enforcement();
+SELECT severity, object, problem FROM privacy_internal._lint_retention_enforcement();
 SELECT privacy.install_retention_triggers();
 SELECT count(*) AS guard_triggers FROM pg_trigger WHERE tgname LIKE 'privacy_retention%';
 
@@ -226,7 +226,7 @@ SELECT privacy.apply_policy(pg_temp.with_rule('shop-bad', '{"name": "holders", "
 SELECT privacy.apply_policy(pg_temp.with_rule('shop-bad', '{"name": "holders", "table": "shop.accounts",
 	"anchor": "holder", "period": "1 year", "action": "delete", "legal_basis": "contract"}'));
 SELECT count(*) AS holders_rules FROM privacy.retention_rules WHERE name = 'holders';
-SELECT severity, object, problem FROM privacy._lint_retention_enforcement();
+SELECT severity, object, problem FROM privacy_internal._lint_retention_enforcement();
 SELECT privacy.install_retention_triggers();
 
 -- Bad arguments.
@@ -243,22 +243,22 @@ SHOW privacy.retention_nice;
 SET privacy.retention_nice = 20;
 \c
 SET privacy.retention_nice = 3;
-SELECT privacy._retention_lower_priority() AS lowered_to;
+SELECT privacy_internal._retention_lower_priority() AS lowered_to;
 SET privacy.retention_nice = 1;
-SELECT privacy._retention_lower_priority() AS not_raised;
+SELECT privacy_internal._retention_lower_priority() AS not_raised;
 \c
 SET privacy.retention_nice = 5;
 SET client_min_messages = warning;
 CALL privacy.enforce_retention();
 RESET client_min_messages;
 SET privacy.retention_nice = 0;
-SELECT privacy._retention_lower_priority() AS after_the_job;
+SELECT privacy_internal._retention_lower_priority() AS after_the_job;
 RESET privacy.retention_nice;
 
 -- Only privileged roles run the job, set its priority or read the status.
 SET ROLE retention_clerk;
 SET privacy.retention_nice = 0;
-SELECT privacy._retention_lower_priority();
+SELECT privacy_internal._retention_lower_priority();
 CALL privacy.enforce_retention();
 SELECT * FROM privacy.retention_status;
 SELECT count(*) >= 0 AS can_read_progress FROM privacy.retention_progress;

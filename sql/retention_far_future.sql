@@ -45,10 +45,10 @@ SELECT issued_on FROM shop.invoices WHERE id = 2;
 UPDATE shop.invoices SET issued_on = '294270-06-01' WHERE id = 4;
 
 -- The SQL face agrees: the minimum of an anchor near the end is infinity.
-SELECT privacy._retention_minimum_end('5 years', 'anchor', '12-31', '294273-06-01') AS minimum_end,
-       privacy._retention_due_at('1 day', '5 years', 'end_of_financial_year', '12-31',
+SELECT privacy_internal._retention_minimum_end('5 years', 'anchor', '12-31', '294273-06-01') AS minimum_end,
+       privacy_internal._retention_due_at('1 day', '5 years', 'end_of_financial_year', '12-31',
 								 '294276-06-01') AS due_at,
-       privacy._retention_minimum_end('5 years', 'anchor', '12-31', '294271-06-01') AS in_range;
+       privacy_internal._retention_minimum_end('5 years', 'anchor', '12-31', '294271-06-01') AS in_range;
 
 -- The job leaves them all.
 CALL privacy.enforce_retention();

@@ -52,7 +52,7 @@ SELECT privacy.apply_policy(jsonb_build_object(
 	->> 'changed' AS applied;
 
 -- lint reports personal tables without row policies.
-SELECT severity, object, problem FROM privacy._lint_protection() ORDER BY object;
+SELECT severity, object, problem FROM privacy_internal._lint_protection() ORDER BY object;
 
 -- What protect() refuses.
 CREATE VIEW crm.customer_view AS SELECT * FROM crm.customers;
@@ -88,7 +88,7 @@ SELECT tablename, policyname, permissive, cmd, qual, with_check
 SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
  WHERE relnamespace = 'crm'::regnamespace AND relkind = 'r' ORDER BY relname;
 SELECT summary FROM privacy.audit_log WHERE action = 'protect' ORDER BY id;
-SELECT severity, object, problem FROM privacy._lint_protection() ORDER BY object;
+SELECT severity, object, problem FROM privacy_internal._lint_protection() ORDER BY object;
 
 -- The ledger: customers 1 and 2 consent to marketing, 3 consented and
 -- withdrew, 4 asked for restriction, 5 objected to analytics; member ada
@@ -230,7 +230,7 @@ SELECT count(*) AS values_in_audit FROM privacy.audit_log WHERE summary::text LI
 
 -- lint notices protection that was removed behind the extension's back.
 ALTER TABLE crm.visits NO FORCE ROW LEVEL SECURITY;
-SELECT severity, object, problem FROM privacy._lint_protection() ORDER BY object;
+SELECT severity, object, problem FROM privacy_internal._lint_protection() ORDER BY object;
 ALTER TABLE crm.visits FORCE ROW LEVEL SECURITY;
 
 -- unprotect() removes what protect() added and restores the table's own

@@ -60,8 +60,8 @@ SELECT privacy.place_hold('customer', '005', 'Dispute', 'Case 1') AS hold_5 \gse
 SELECT kind, subject, subject_ref = privacy.subject_ref('customer', '5') AS canonical_ref
   FROM privacy.legal_holds WHERE id = :hold_5;
 SELECT privacy.place_hold('customer', '5', 'Dispute', 'Case 1');
-SELECT privacy._hold_reference('customer', '5', 'shop.customers')
-       = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 1') || ')' AS held_under_case_1;
+SELECT privacy_internal._hold_reference('customer', '5', 'shop.customers')
+       = 'redacted (keyed hash ' || privacy_internal._hold_reference_ref('Case 1') || ')' AS held_under_case_1;
 
 -- Erasing a held subject keeps its rows and the hold (reason, reference),
 -- but the hold names the subject by reference only; the retention job's
@@ -70,9 +70,9 @@ SELECT r ->> 'rows_held' AS held, r ->> 'rows_deleted' AS deleted
   FROM privacy.erase_subject('customer', '05', 'consent withdrawn') r;
 SELECT kind, subject, subject_ref = privacy.subject_ref('customer', '5') AS canonical_ref, reason, reference
   FROM privacy.legal_holds WHERE id = :hold_5;
-SELECT privacy._hold_reference('customer', '5', 'shop.customers')
-       = 'redacted (keyed hash ' || privacy._hold_reference_ref('Case 1') || ')' AS still_held_under_case_1;
-SELECT privacy._retention_held_sql('shop.orders') LIKE '%privacy.subject_ref(%' AS held_by_reference;
+SELECT privacy_internal._hold_reference('customer', '5', 'shop.customers')
+       = 'redacted (keyed hash ' || privacy_internal._hold_reference_ref('Case 1') || ')' AS still_held_under_case_1;
+SELECT privacy_internal._retention_held_sql('shop.orders') LIKE '%privacy.subject_ref(%' AS held_by_reference;
 SELECT privacy.place_hold('customer', '5', 'Dispute', 'Case 1');
 SELECT privacy.release_hold(:hold_5, 'settled');
 SELECT r ->> 'rows_deleted' AS deleted FROM privacy.erase_subject('customer', '5', 'consent withdrawn') r;

@@ -66,21 +66,21 @@ INSERT INTO shop.orders VALUES (10, 1, now(), NULL, 'Street 1'), (11, 2, now(), 
 INSERT INTO shop.order_lines VALUES (10, 1, 'tea', NULL), (10, 2, 'cup', 'Happy birthday'), (11, 1, 'tea', NULL);
 INSERT INTO shop.shipments VALUES (10, 2, 'left at door'), (11, 1, NULL);
 INSERT INTO shop.invoices VALUES (100, 10, 1, '2026-01-01', 'Ada'), (101, 11, 2, '2026-01-02', 'Bo');
-SELECT privacy._subject_key_sql('customer', 'shop.shipments', 'row');
-SELECT privacy._subject_key_sql('customer', 'shop.orders', 'row');
-SELECT privacy._subject_key_sql('customer', 'shop.customers', 'row');
-SELECT privacy._subject_rows_sql('customer', 'shop.shipments');
-SELECT privacy._subject_rows_sql('customer', 'shop.invoices');
+SELECT privacy_internal._subject_key_sql('customer', 'shop.shipments', 'row');
+SELECT privacy_internal._subject_key_sql('customer', 'shop.orders', 'row');
+SELECT privacy_internal._subject_key_sql('customer', 'shop.customers', 'row');
+SELECT privacy_internal._subject_rows_sql('customer', 'shop.shipments');
+SELECT privacy_internal._subject_rows_sql('customer', 'shop.invoices');
 CREATE FUNCTION pg_temp.subject_of(rel regclass) RETURNS TABLE (row_data text, subject integer)
 LANGUAGE plpgsql AS $$
 BEGIN
 	RETURN QUERY EXECUTE format('SELECT to_jsonb(r)::text, %s FROM %s r ORDER BY 1',
-								privacy._subject_key_sql('customer', rel, 'r'), rel);
+								privacy_internal._subject_key_sql('customer', rel, 'r'), rel);
 END $$;
 CREATE FUNCTION pg_temp.rows_of(rel regclass, subject text) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 BEGIN
-	RETURN QUERY EXECUTE 'SELECT to_jsonb(t0)::text ' || privacy._subject_rows_sql('customer', rel) || ' ORDER BY 1'
+	RETURN QUERY EXECUTE 'SELECT to_jsonb(t0)::text ' || privacy_internal._subject_rows_sql('customer', rel) || ' ORDER BY 1'
 	USING subject;
 END $$;
 SELECT * FROM pg_temp.subject_of('shop.shipments');
@@ -94,11 +94,11 @@ SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT t0.* FROM shop.shipments AS t0 JOIN shop.order_lines AS t1 ON t1.order_id = t0.order_id AND t1.line = t0.line JOIN shop.orders AS t2 ON t2.id = t1.order_id WHERE t2.customer_id = 1;
 RESET enable_seqscan;
 -- Errors: unknown kind, unreachable table, ambiguous path.
-SELECT privacy._subject_rows_sql('supplier', 'shop.orders');
-SELECT privacy._subject_rows_sql('customer', 'shop.products');
+SELECT privacy_internal._subject_rows_sql('supplier', 'shop.orders');
+SELECT privacy_internal._subject_rows_sql('customer', 'shop.products');
 SELECT privacy.apply_policy(jsonb_set(jsonb_set(:'doc'::jsonb, '{version}', '"shop-5"'),
                                       '{subject_kinds,0,paths}', '[]')::text) ->> 'changed' AS changed;
-SELECT privacy._subject_key_sql('customer', 'shop.referrals', 'r');
+SELECT privacy_internal._subject_key_sql('customer', 'shop.referrals', 'r');
 
 -- foreign_keys reports index coverage per constraint.
 SELECT constraint_name, from_table, from_columns, to_table, to_columns, indexed

@@ -35,14 +35,14 @@ SELECT :'token1' ~ '^[A-Za-z0-9_-]+$' AS url_safe, length(:'token1') AS length,
        privacy.unsubscribe_token('customer', '001', 'marketing') = :'token1' AS canonical,
        privacy.unsubscribe_token('customer', '2', 'marketing') <> :'token1' AS per_subject;
 SELECT privacy.unsubscribe_token('member', 'ada', 'marketing') AS token_ada \gset
-SELECT * FROM privacy._verify_unsubscribe_token(:'token1');
+SELECT * FROM privacy_internal._verify_unsubscribe_token(:'token1');
 
 -- What cannot have a token.
 SELECT privacy.unsubscribe_token('customer', '9', 'marketing');
 SELECT privacy.unsubscribe_token('customer', '1', 'analytics');
 SELECT privacy.unsubscribe_token('customer', '1', 'newsletter');
 SELECT privacy.unsubscribe_token('supplier', '1', 'marketing');
-SELECT privacy._sign_unsubscribe_token('customer', repeat('9', 513), 'marketing');
+SELECT privacy_internal._sign_unsubscribe_token('customer', repeat('9', 513), 'marketing');
 
 -- A role with no other rights unsubscribes with the token alone.
 CREATE ROLE unsub_web;
@@ -51,8 +51,8 @@ SELECT privacy.unsubscribe(:'token1');
 SELECT privacy.unsubscribe(:'token_ada');
 -- It can do nothing else with the functions behind it.
 SELECT privacy.unsubscribe_token('customer', '2', 'marketing');
-SELECT * FROM privacy._verify_unsubscribe_token(:'token1');
-SELECT privacy._sign_unsubscribe_token('customer', '2', 'marketing');
+SELECT * FROM privacy_internal._verify_unsubscribe_token(:'token1');
+SELECT privacy_internal._sign_unsubscribe_token('customer', '2', 'marketing');
 SELECT privacy.withdraw_consent('customer', '2', 'marketing');
 RESET ROLE;
 SELECT kind, subject, action, purpose, source, evidence, actor FROM privacy.consent_ledger
@@ -103,7 +103,7 @@ SELECT privacy.unsubscribe(:'token2');
 RESET ROLE;
 
 -- A new token key invalidates every token made with the old one.
-UPDATE privacy._keys SET key = privacy._random_key(32) WHERE name = 'token';
+UPDATE privacy._keys SET key = privacy_internal._random_key(32) WHERE name = 'token';
 SET ROLE unsub_web;
 SELECT privacy.unsubscribe(:'token_ada');
 RESET ROLE;

@@ -1,9 +1,9 @@
 /*
  * audit.c
  *		Appends entries to the audit log from C code (triggers, the policy
- *		loader), by calling privacy._audit() as the log's owner.
+ *		loader), by calling privacy_internal._audit() as the log's owner.
  *
- * C and SQL callers share one definition of an entry: privacy._audit()
+ * C and SQL callers share one definition of an entry: privacy_internal._audit()
  * computes its fields, and the entry is appended to the hash chain when the
  * transaction commits (audit_pending.c). The entry names the calling role as
  * its actor.
@@ -42,7 +42,7 @@ privacy_audit_event(const char *action, const char *kind,
 	PG_TRY();
 	{
 		SPI_connect();
-		if (SPI_execute_with_args("SELECT privacy._audit($1::pg_catalog.name, $2, $3, $4, NULL, $5::pg_catalog.jsonb)",
+		if (SPI_execute_with_args("SELECT privacy_internal._audit($1::pg_catalog.name, $2, $3, $4, NULL, $5::pg_catalog.jsonb)",
 								  5, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not write audit log entry");
 		SPI_finish();

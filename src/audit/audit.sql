@@ -1,12 +1,12 @@
 -- audit: the hash-chained audit log, its verification and pruning, and the
 -- evidence check over receipts and ledgers. C: src/audit/.
 
-CREATE FUNCTION privacy._audit(actor name, action text, kind text, subject text, request_id bigint, summary jsonb) RETURNS bigint
+CREATE FUNCTION privacy_internal._audit(actor name, action text, kind text, subject text, request_id bigint, summary jsonb) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-	PERFORM privacy._audit_append(
+	PERFORM privacy_internal._audit_append(
 		pg_catalog.clock_timestamp(),
 		COALESCE(actor, SESSION_USER),
 		SESSION_USER,
@@ -18,19 +18,19 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._audit(actor name, action text, kind text, subject text, request_id bigint, summary jsonb) IS 'Writes one audit log entry, appended to the hash chain when the transaction commits; returns NULL (the entry''s id is assigned at commit)';
+COMMENT ON FUNCTION privacy_internal._audit(actor name, action text, kind text, subject text, request_id bigint, summary jsonb) IS 'Writes one audit log entry, appended to the hash chain when the transaction commits; returns NULL (the entry''s id is assigned at commit)';
 
-REVOKE ALL ON FUNCTION privacy._audit(actor name, action text, kind text, subject text, request_id bigint, summary jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._audit(actor name, action text, kind text, subject text, request_id bigint, summary jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy._audit_append(logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) RETURNS void
+CREATE FUNCTION privacy_internal._audit_append(logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) RETURNS void
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'privacy_audit_append';
 
-COMMENT ON FUNCTION privacy._audit_append(logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) IS 'Queues one audit log entry of the current transaction; the entries are appended to the hash chain when the transaction commits';
+COMMENT ON FUNCTION privacy_internal._audit_append(logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) IS 'Queues one audit log entry of the current transaction; the entries are appended to the hash chain when the transaction commits';
 
-REVOKE ALL ON FUNCTION privacy._audit_append(logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._audit_append(logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy._audit_entry_hash(prev_hash bytea, id bigint, logged_at timestamptz,
+CREATE FUNCTION privacy_internal._audit_entry_hash(prev_hash bytea, id bigint, logged_at timestamptz,
 										  actor name, session_role name, action text,
 										  subject_ref text, request_id bigint, summary jsonb)
 RETURNS bytea
@@ -46,11 +46,11 @@ BEGIN ATOMIC
 			summary::text), 'UTF8'));
 END;
 
-COMMENT ON FUNCTION privacy._audit_entry_hash(prev_hash bytea, id bigint, logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) IS 'The chained hash of one audit log entry';
+COMMENT ON FUNCTION privacy_internal._audit_entry_hash(prev_hash bytea, id bigint, logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) IS 'The chained hash of one audit log entry';
 
-REVOKE ALL ON FUNCTION privacy._audit_entry_hash(prev_hash bytea, id bigint, logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._audit_entry_hash(prev_hash bytea, id bigint, logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy._audit_log_is_append_only() RETURNS trigger
+CREATE FUNCTION privacy_internal._audit_log_is_append_only() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -62,9 +62,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._audit_log_is_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on the audit log';
+COMMENT ON FUNCTION privacy_internal._audit_log_is_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on the audit log';
 
-REVOKE ALL ON FUNCTION privacy._audit_log_is_append_only() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._audit_log_is_append_only() FROM PUBLIC;
 
 CREATE FUNCTION privacy.prune_audit_log(older_than interval) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -94,7 +94,7 @@ BEGIN
 	SET LOCAL session_replication_role = origin;
 	UPDATE privacy._audit_head
 	   SET pruned_through_id = last_pruned.id, pruned_through_hash = last_pruned.hash;
-	PERFORM privacy._audit(SESSION_USER, 'audit.prune', NULL, NULL, NULL,
+	PERFORM privacy_internal._audit(SESSION_USER, 'audit.prune', NULL, NULL, NULL,
 						   pg_catalog.jsonb_build_object('entries', pruned, 'through_id', last_pruned.id,
 														 'older_than', older_than::text));
 	RETURN pruned;
@@ -130,7 +130,7 @@ BEGIN
 			problem := 'the entry does not chain to the one before it: an entry was removed or changed';
 			RETURN;
 		END IF;
-		IF e.hash OPERATOR(pg_catalog.<>) privacy._audit_entry_hash(e.prev_hash, e.id, e.logged_at, e.actor,
+		IF e.hash OPERATOR(pg_catalog.<>) privacy_internal._audit_entry_hash(e.prev_hash, e.id, e.logged_at, e.actor,
 											   e.session_role, e.action, e.subject_ref,
 											   e.request_id, e.summary) THEN
 			intact := false; first_broken_id := e.id;
@@ -261,8 +261,8 @@ COMMENT ON TABLE privacy.audit_log IS 'Every export, erasure, consent change and
 SELECT pg_catalog.pg_extension_config_dump('privacy.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.audit_log_id_seq', '');
 
-CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy.audit_log FOR EACH ROW EXECUTE FUNCTION privacy._audit_log_is_append_only();
+CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy.audit_log FOR EACH ROW EXECUTE FUNCTION privacy_internal._audit_log_is_append_only();
 
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy.audit_log FOR EACH STATEMENT EXECUTE FUNCTION privacy._audit_log_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy.audit_log FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._audit_log_is_append_only();
 
-CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy._audit_head FOR EACH ROW EXECUTE FUNCTION privacy._restore_over_seed('singleton');
+CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy._audit_head FOR EACH ROW EXECUTE FUNCTION privacy_internal._restore_over_seed('singleton');

@@ -3,8 +3,8 @@
  *		Appends a transaction's audit log entries to the hash chain when the
  *		transaction commits.
  *
- * privacy._audit() computes an entry's fields (time, actor, action, subject
- * reference, summary) and hands them to privacy._audit_append(), which only
+ * privacy_internal._audit() computes an entry's fields (time, actor, action, subject
+ * reference, summary) and hands them to privacy_internal._audit_append(), which only
  * keeps them in a backend-local list in transaction memory, each tagged with
  * the subtransaction that wrote it. Nothing is locked then: a transaction
  * left open after an audited statement blocks no one.
@@ -13,7 +13,7 @@
  * triggers have fired), its entries are appended in the order they were
  * written, as the log's owner with search_path pinned: the chain's head
  * (privacy._audit_head) is locked, each entry gets the next id and its hash
- * chained to the one before it (privacy._audit_entry_hash(), the definition
+ * chained to the one before it (privacy_internal._audit_entry_hash(), the definition
  * privacy.verify_audit_log() recomputes), and the head moves to the last
  * one. The head is held from there to the end of the commit only, so the
  * chain is in commit order and writers queue for the length of an append,
@@ -82,7 +82,7 @@ static const char *const insert_sql =
 "INSERT INTO privacy.audit_log"
 " (id, logged_at, actor, session_role, action, subject_ref, request_id, summary, prev_hash, hash)"
 " SELECT e.id, $2, $3, $4, $5, $6, $7, $8, $1,"
-" privacy._audit_entry_hash($1, e.id, $2, $3, $4, $5, $6, $7, $8)"
+" privacy_internal._audit_entry_hash($1, e.id, $2, $3, $4, $5, $6, $7, $8)"
 " FROM (SELECT pg_catalog.nextval('privacy.audit_log_id_seq'::pg_catalog.regclass) AS id) e"
 " RETURNING id, hash";
 
@@ -129,7 +129,7 @@ privacy_relid(const char *relname)
 
 /*
  * Inserts one entry chained to prev_hash; returns its hash and sets *id.
- * The entry's hash is computed by privacy._audit_entry_hash(), the
+ * The entry's hash is computed by privacy_internal._audit_entry_hash(), the
  * definition privacy.verify_audit_log() recomputes.
  */
 static Datum
@@ -319,9 +319,9 @@ copy_arg(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
- * privacy._audit_append(logged_at, actor, session_role, action, subject_ref,
+ * privacy_internal._audit_append(logged_at, actor, session_role, action, subject_ref,
  * request_id, summary): queues one entry, to be appended to the log when the
- * transaction commits. Called by privacy._audit() only.
+ * transaction commits. Called by privacy_internal._audit() only.
  */
 Datum
 privacy_audit_append(PG_FUNCTION_ARGS)
@@ -332,8 +332,8 @@ privacy_audit_append(PG_FUNCTION_ARGS)
 	if (IsParallelWorker())
 		elog(ERROR, "audit log entries cannot be written by a parallel worker");
 	/* refused now, before the audited action returns anything, not at commit */
-	PreventCommandIfReadOnly("privacy._audit()");
-	PreventCommandDuringRecovery("privacy._audit()");
+	PreventCommandIfReadOnly("privacy_internal._audit()");
+	PreventCommandDuringRecovery("privacy_internal._audit()");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
 		PG_ARGISNULL(3) || PG_ARGISNULL(6))
 		ereport(ERROR,

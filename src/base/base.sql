@@ -29,7 +29,17 @@ $$;
 REVOKE ALL ON SCHEMA privacy FROM PUBLIC;
 GRANT USAGE ON SCHEMA privacy TO PUBLIC;
 
-CREATE FUNCTION privacy._acting_role()
+-- The functions only the extension calls (their names start with "_") live
+-- in a schema of their own, so that privacy holds the product's surface.
+-- Row security and triggers on users' tables call some of them as the
+-- querying role, hence USAGE for PUBLIC; EXECUTE is granted function by
+-- function.
+CREATE SCHEMA privacy_internal;
+COMMENT ON SCHEMA privacy_internal IS 'Internal functions of opendims_privacy: called by the extension, its row policies and its triggers, not by applications';
+REVOKE ALL ON SCHEMA privacy_internal FROM PUBLIC;
+GRANT USAGE ON SCHEMA privacy_internal TO PUBLIC;
+
+CREATE FUNCTION privacy_internal._acting_role()
 RETURNS name
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -37,38 +47,38 @@ BEGIN ATOMIC
 	SELECT COALESCE(NULLIF(pg_catalog.current_setting('role'), 'none'), SESSION_USER::text)::name;
 END;
 
-COMMENT ON FUNCTION privacy._acting_role() IS 'The role on whose behalf a function runs: the role set by SET ROLE, else the session user';
+COMMENT ON FUNCTION privacy_internal._acting_role() IS 'The role on whose behalf a function runs: the role set by SET ROLE, else the session user';
 
-REVOKE ALL ON FUNCTION privacy._acting_role() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._acting_role() FROM PUBLIC;
 
-CREATE FUNCTION privacy._qualified_name(rel regclass) RETURNS text
+CREATE FUNCTION privacy_internal._qualified_name(rel regclass) RETURNS text
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'privacy_qualified_name_sql';
 
-COMMENT ON FUNCTION privacy._qualified_name(rel regclass) IS 'The schema-qualified, quoted name of a table';
+COMMENT ON FUNCTION privacy_internal._qualified_name(rel regclass) IS 'The schema-qualified, quoted name of a table';
 
-CREATE FUNCTION privacy._qualified_names(tables regclass[])
+CREATE FUNCTION privacy_internal._qualified_names(tables regclass[])
 RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT pg_catalog.jsonb_agg(privacy._qualified_name(u.t) ORDER BY u.o)
+	SELECT pg_catalog.jsonb_agg(privacy_internal._qualified_name(u.t) ORDER BY u.o)
 	  FROM pg_catalog.unnest(tables) WITH ORDINALITY AS u(t, o);
 END;
 
-COMMENT ON FUNCTION privacy._qualified_names(tables regclass[]) IS 'Tables as a JSON array of qualified names (for audit summaries)';
+COMMENT ON FUNCTION privacy_internal._qualified_names(tables regclass[]) IS 'Tables as a JSON array of qualified names (for audit summaries)';
 
-REVOKE ALL ON FUNCTION privacy._qualified_names(tables regclass[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._qualified_names(tables regclass[]) FROM PUBLIC;
 
-CREATE FUNCTION privacy._random_key(bytes integer) RETURNS bytea
+CREATE FUNCTION privacy_internal._random_key(bytes integer) RETURNS bytea
     LANGUAGE c STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'privacy_random_key';
 
-COMMENT ON FUNCTION privacy._random_key(bytes integer) IS 'A random key of the given length from the server''s strong random source';
+COMMENT ON FUNCTION privacy_internal._random_key(bytes integer) IS 'A random key of the given length from the server''s strong random source';
 
-REVOKE ALL ON FUNCTION privacy._random_key(bytes integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._random_key(bytes integer) FROM PUBLIC;
 
-CREATE FUNCTION privacy._restore_over_seed() RETURNS trigger
+CREATE FUNCTION privacy_internal._restore_over_seed() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -92,11 +102,11 @@ BEGIN
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._restore_over_seed() IS 'Trigger: an inserted row whose key matches a row seeded by CREATE EXTENSION updates that row instead (used when restoring a dump)';
+COMMENT ON FUNCTION privacy_internal._restore_over_seed() IS 'Trigger: an inserted row whose key matches a row seeded by CREATE EXTENSION updates that row instead (used when restoring a dump)';
 
-REVOKE ALL ON FUNCTION privacy._restore_over_seed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._restore_over_seed() FROM PUBLIC;
 
-CREATE FUNCTION privacy._trigger_args_bytea(args text[])
+CREATE FUNCTION privacy_internal._trigger_args_bytea(args text[])
 RETURNS bytea
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -106,9 +116,9 @@ BEGIN ATOMIC
 	  FROM pg_catalog.unnest(args) WITH ORDINALITY AS u(a, o);
 END;
 
-COMMENT ON FUNCTION privacy._trigger_args_bytea(args text[]) IS 'Trigger arguments in the form of pg_trigger.tgargs';
+COMMENT ON FUNCTION privacy_internal._trigger_args_bytea(args text[]) IS 'Trigger arguments in the form of pg_trigger.tgargs';
 
-REVOKE ALL ON FUNCTION privacy._trigger_args_bytea(args text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._trigger_args_bytea(args text[]) FROM PUBLIC;
 
 CREATE TABLE privacy._keys (
     name text NOT NULL,
@@ -120,8 +130,8 @@ CREATE TABLE privacy._keys (
 COMMENT ON TABLE privacy._keys IS 'Secret keys for pseudonyms, subject references and signed tokens; readable by no ordinary role';
 
 INSERT INTO privacy._keys (name, key)
-SELECT k, privacy._random_key(32)
+SELECT k, privacy_internal._random_key(32)
   FROM pg_catalog.unnest(ARRAY['pseudonym', 'subject_ref', 'token']) AS k;
 SELECT pg_catalog.pg_extension_config_dump('privacy._keys', '');
 
-CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy._keys FOR EACH ROW EXECUTE FUNCTION privacy._restore_over_seed('name');
+CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy._keys FOR EACH ROW EXECUTE FUNCTION privacy_internal._restore_over_seed('name');

@@ -5,8 +5,11 @@
 #ifndef PRIVACY_EXTENSION_OBJECTS_H
 #define PRIVACY_EXTENSION_OBJECTS_H
 
-/* The schema every object of the extension lives in (not relocatable). */
+/* The schema of the extension's public objects (not relocatable). */
 #define PRIVACY_SCHEMA "privacy"
+
+/* The schema of the functions only the extension calls. */
+#define PRIVACY_INTERNAL_SCHEMA "privacy_internal"
 
 /* The OID of the owner of table privacy.<relname>; an error if it is missing. */
 extern Oid	privacy_table_owner(const char *relname);

@@ -121,7 +121,7 @@ privacy_keyed_hash(const char *key_name, const void *data, size_t len,
 				 errmsg("could not compute HMAC-SHA-256")));
 }
 
-/* privacy._random_key(bytes int) → bytea: a key from the strong random source. */
+/* privacy_internal._random_key(bytes int) → bytea: a key from the strong random source. */
 Datum
 privacy_random_key(PG_FUNCTION_ARGS)
 {

@@ -1,7 +1,7 @@
 /*
  * qualified_name.c
  *		The schema-qualified, quoted name of a table, for C callers and as
- *		privacy._qualified_name(regclass) for the dynamic SQL the extension
+ *		privacy_internal._qualified_name(regclass) for the dynamic SQL the extension
  *		builds. Export, erasure and retention call it for every table on
  *		every call, so it reads the syscache instead of running a query.
  */
@@ -29,7 +29,7 @@ privacy_qualified_name(Oid relid)
 	return quote_qualified_identifier(nspname, relname);
 }
 
-/* privacy._qualified_name(rel regclass) → text, NULL if there is no such table */
+/* privacy_internal._qualified_name(rel regclass) → text, NULL if there is no such table */
 Datum
 privacy_qualified_name_sql(PG_FUNCTION_ARGS)
 {

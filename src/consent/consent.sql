@@ -2,7 +2,7 @@
 -- the per-row checks row security calls, and unsubscribe links.
 -- C: src/consent/.
 
-CREATE FUNCTION privacy._consent_history_sql(kind_sql text, key_sql text)
+CREATE FUNCTION privacy_internal._consent_history_sql(kind_sql text, key_sql text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -16,18 +16,18 @@ RETURN pg_catalog.format($sql$(
 	 WHERE l.kind = %1$s AND l.subject = ANY (ARRAY[s.key, s.ref])
 	   AND l.subject = CASE WHEN l.forgotten THEN s.ref ELSE s.key END)$sql$, kind_sql, key_sql);
 
-COMMENT ON FUNCTION privacy._consent_history_sql(kind_sql text, key_sql text) IS 'The expression giving a subject''s consent history, for privacy.consent_history() and the export statement';
+COMMENT ON FUNCTION privacy_internal._consent_history_sql(kind_sql text, key_sql text) IS 'The expression giving a subject''s consent history, for privacy.consent_history() and the export statement';
 
-REVOKE ALL ON FUNCTION privacy._consent_history_sql(kind_sql text, key_sql text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._consent_history_sql(kind_sql text, key_sql text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._consent_ledger_is_append_only() RETURNS trigger
+CREATE FUNCTION privacy_internal._consent_ledger_is_append_only() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
 	IF TG_OP = 'UPDATE' AND NOT OLD.forgotten AND NEW.forgotten
 	   AND NEW.subject = privacy.subject_ref(OLD.kind, OLD.subject)
-	   AND NEW.evidence = privacy._redacted_evidence(OLD.evidence)
+	   AND NEW.evidence = privacy_internal._redacted_evidence(OLD.evidence)
 	   AND (NEW.id, NEW.recorded_at, NEW.actor, NEW.kind, NEW.action, NEW.purpose, NEW.source, NEW.policy_version)
 		   IS NOT DISTINCT FROM
 		   (OLD.id, OLD.recorded_at, OLD.actor, OLD.kind, OLD.action, OLD.purpose, OLD.source, OLD.policy_version) THEN
@@ -40,23 +40,23 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._consent_ledger_is_append_only() IS 'Trigger: refuses UPDATE (except forgetting an erased subject), DELETE and TRUNCATE on the consent ledger';
+COMMENT ON FUNCTION privacy_internal._consent_ledger_is_append_only() IS 'Trigger: refuses UPDATE (except forgetting an erased subject), DELETE and TRUNCATE on the consent ledger';
 
-REVOKE ALL ON FUNCTION privacy._consent_ledger_is_append_only() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._consent_ledger_is_append_only() FROM PUBLIC;
 
-CREATE FUNCTION privacy._forget_subject_in_ledgers(kind text, subject text) RETURNS jsonb
+CREATE FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subject text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
-	key text := privacy._canonical_subject(kind, subject, false);
+	key text := privacy_internal._canonical_subject(kind, subject, false);
 	ref text := privacy.subject_ref(kind, key);
 	n_events bigint;
 	n_state bigint;
 BEGIN
-	PERFORM privacy._lock_subject('consent_ledger', kind, key);
+	PERFORM privacy_internal._lock_subject('consent_ledger', kind, key);
 	UPDATE privacy.consent_ledger l
-	   SET subject = ref, forgotten = true, evidence = privacy._redacted_evidence(l.evidence)
+	   SET subject = ref, forgotten = true, evidence = privacy_internal._redacted_evidence(l.evidence)
 	 WHERE l.kind = $1 AND l.subject = key AND NOT l.forgotten;
 	GET DIAGNOSTICS n_events = ROW_COUNT;
 	-- The state moves to the reference; a subject who never consented or
@@ -74,19 +74,19 @@ BEGIN
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._forget_subject_in_ledgers(kind text, subject text) IS 'After erasure: replaces an erased subject''s key by its reference in the ledgers; returns the counts of events and state rows changed';
+COMMENT ON FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subject text) IS 'After erasure: replaces an erased subject''s key by its reference in the ledgers; returns the counts of events and state rows changed';
 
-REVOKE ALL ON FUNCTION privacy._forget_subject_in_ledgers(kind text, subject text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subject text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._invalidate_consent_cache() RETURNS trigger
+CREATE FUNCTION privacy_internal._invalidate_consent_cache() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'privacy_invalidate_consent_cache';
 
-COMMENT ON FUNCTION privacy._invalidate_consent_cache() IS 'Trigger: tells every session that the ledger state or the purposes changed, so that their row-check caches are rebuilt';
+COMMENT ON FUNCTION privacy_internal._invalidate_consent_cache() IS 'Trigger: tells every session that the ledger state or the purposes changed, so that their row-check caches are rebuilt';
 
-REVOKE ALL ON FUNCTION privacy._invalidate_consent_cache() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._invalidate_consent_cache() FROM PUBLIC;
 
-CREATE FUNCTION privacy._maintain_ledger_state() RETURNS trigger
+CREATE FUNCTION privacy_internal._maintain_ledger_state() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -108,52 +108,52 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._maintain_ledger_state() IS 'Trigger: applies a new ledger event to privacy._ledger_state';
+COMMENT ON FUNCTION privacy_internal._maintain_ledger_state() IS 'Trigger: applies a new ledger event to privacy._ledger_state';
 
-REVOKE ALL ON FUNCTION privacy._maintain_ledger_state() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._maintain_ledger_state() FROM PUBLIC;
 
-CREATE FUNCTION privacy._may_process(kind text, subject bigint, owned boolean DEFAULT true) RETURNS boolean
+CREATE FUNCTION privacy_internal._may_process(kind text, subject bigint, owned boolean DEFAULT true) RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'privacy_may_process_int8';
 
-COMMENT ON FUNCTION privacy._may_process(kind text, subject bigint, owned boolean) IS 'Row policy check: whether the current purpose may process the data of this subject now (false without a purpose)';
+COMMENT ON FUNCTION privacy_internal._may_process(kind text, subject bigint, owned boolean) IS 'Row policy check: whether the current purpose may process the data of this subject now (false without a purpose)';
 
-CREATE FUNCTION privacy._may_process(kind text, subject text, owned boolean DEFAULT true) RETURNS boolean
+CREATE FUNCTION privacy_internal._may_process(kind text, subject text, owned boolean DEFAULT true) RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'privacy_may_process_text';
 
-COMMENT ON FUNCTION privacy._may_process(kind text, subject text, owned boolean) IS 'Row policy check: whether the current purpose may process the data of this subject now (false without a purpose)';
+COMMENT ON FUNCTION privacy_internal._may_process(kind text, subject text, owned boolean) IS 'Row policy check: whether the current purpose may process the data of this subject now (false without a purpose)';
 
-CREATE FUNCTION privacy._may_write(kind text, subject bigint, owned boolean DEFAULT true) RETURNS boolean
+CREATE FUNCTION privacy_internal._may_write(kind text, subject bigint, owned boolean DEFAULT true) RETURNS boolean
     LANGUAGE c STABLE PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'privacy_may_write_int8';
 
-COMMENT ON FUNCTION privacy._may_write(kind text, subject bigint, owned boolean) IS 'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
+COMMENT ON FUNCTION privacy_internal._may_write(kind text, subject bigint, owned boolean) IS 'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
 
-CREATE FUNCTION privacy._may_write(kind text, subject text, owned boolean DEFAULT true) RETURNS boolean
+CREATE FUNCTION privacy_internal._may_write(kind text, subject text, owned boolean DEFAULT true) RETURNS boolean
     LANGUAGE c STABLE PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'privacy_may_write_text';
 
-COMMENT ON FUNCTION privacy._may_write(kind text, subject text, owned boolean) IS 'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
+COMMENT ON FUNCTION privacy_internal._may_write(kind text, subject text, owned boolean) IS 'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
 
-CREATE FUNCTION privacy._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) RETURNS bigint
+CREATE FUNCTION privacy_internal._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
 	p privacy.purposes;
 	key text;
-	version text := privacy._policy_version();
+	version text := privacy_internal._policy_version();
 	event_id bigint;
-	actor name := privacy._acting_role();
+	actor name := privacy_internal._acting_role();
 BEGIN
-	key := privacy._canonical_subject(kind, subject, action OPERATOR(pg_catalog.<>) 'consent.withdraw');
+	key := privacy_internal._canonical_subject(kind, subject, action OPERATOR(pg_catalog.<>) 'consent.withdraw');
 	IF action OPERATOR(pg_catalog.=) ANY (ARRAY['consent.grant', 'consent.withdraw']) THEN
-		p := privacy._require_purpose(purpose, ARRAY['consent'],
+		p := privacy_internal._require_purpose(purpose, ARRAY['consent'],
 									  CASE action WHEN 'consent.grant' THEN 'record consent for'
 												  ELSE 'withdraw consent for' END);
 	ELSIF action OPERATOR(pg_catalog.=) 'objection' THEN
-		p := privacy._require_purpose(purpose, ARRAY['legitimate_interest'], 'record an objection to');
+		p := privacy_internal._require_purpose(purpose, ARRAY['legitimate_interest'], 'record an objection to');
 	END IF;
 	IF source IS NULL OR NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) source) THEN
 		RAISE EXCEPTION 'unrecognized source "%"', source
@@ -166,8 +166,8 @@ BEGIN
 				  HINT = 'Describe how the event was captured, for example {"form": "signup", "text_version": "3"}.';
 	END IF;
 
-	PERFORM privacy._lock_subject('consent_ledger', kind, key);
-	IF action OPERATOR(pg_catalog.=) 'consent.withdraw' AND privacy._subject_erased(kind, key) THEN
+	PERFORM privacy_internal._lock_subject('consent_ledger', kind, key);
+	IF action OPERATOR(pg_catalog.=) 'consent.withdraw' AND privacy_internal._subject_erased(kind, key) THEN
 		RAISE EXCEPTION 'cannot withdraw consent for a subject of kind "%" that was erased', kind
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'The erasure ended every consent of the subject; the ledger keeps its events under the subject''s reference only.',
@@ -185,7 +185,7 @@ BEGIN
 	INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)
 	VALUES (actor, kind, key, action, p.name, source, version, evidence)
 	RETURNING id INTO event_id;
-	PERFORM privacy._audit(actor, action, kind, key, NULL,
+	PERFORM privacy_internal._audit(actor, action, kind, key, NULL,
 						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
 							   'event_id', event_id, 'purpose', p.name, 'source', source,
 							   'policy_version', version)));
@@ -193,11 +193,11 @@ BEGIN
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) IS 'Appends one validated, audited event to the consent ledger and returns its id';
+COMMENT ON FUNCTION privacy_internal._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) IS 'Appends one validated, audited event to the consent ledger and returns its id';
 
-REVOKE ALL ON FUNCTION privacy._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy._redacted_evidence(evidence jsonb)
+CREATE FUNCTION privacy_internal._redacted_evidence(evidence jsonb)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -207,11 +207,11 @@ BEGIN ATOMIC
 					'evidence_ref', privacy.subject_ref('evidence', evidence::text)) END;
 END;
 
-COMMENT ON FUNCTION privacy._redacted_evidence(evidence jsonb) IS 'The evidence of a ledger event after its subject is erased: a keyed hash of it';
+COMMENT ON FUNCTION privacy_internal._redacted_evidence(evidence jsonb) IS 'The evidence of a ledger event after its subject is erased: a keyed hash of it';
 
-REVOKE ALL ON FUNCTION privacy._redacted_evidence(evidence jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._redacted_evidence(evidence jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy._require_purpose(name text, bases text[], action text) RETURNS privacy.purposes
+CREATE FUNCTION privacy_internal._require_purpose(name text, bases text[], action text) RETURNS privacy.purposes
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -243,32 +243,32 @@ BEGIN
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._require_purpose(name text, bases text[], action text) IS 'The named purpose, or an error if it does not exist or does not rest on one of the given legal bases';
+COMMENT ON FUNCTION privacy_internal._require_purpose(name text, bases text[], action text) IS 'The named purpose, or an error if it does not exist or does not rest on one of the given legal bases';
 
-REVOKE ALL ON FUNCTION privacy._require_purpose(name text, bases text[], action text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._require_purpose(name text, bases text[], action text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._sign_unsubscribe_token(kind text, subject text, purpose text) RETURNS text
+CREATE FUNCTION privacy_internal._sign_unsubscribe_token(kind text, subject text, purpose text) RETURNS text
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'privacy_sign_unsubscribe_token';
 
-COMMENT ON FUNCTION privacy._sign_unsubscribe_token(kind text, subject text, purpose text) IS 'The signed, URL-safe token naming a subject and a purpose (no checks: see privacy.unsubscribe_token)';
+COMMENT ON FUNCTION privacy_internal._sign_unsubscribe_token(kind text, subject text, purpose text) IS 'The signed, URL-safe token naming a subject and a purpose (no checks: see privacy.unsubscribe_token)';
 
-REVOKE ALL ON FUNCTION privacy._sign_unsubscribe_token(kind text, subject text, purpose text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._sign_unsubscribe_token(kind text, subject text, purpose text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._verify_unsubscribe_token(token text, OUT kind text, OUT subject text, OUT purpose text) RETURNS record
+CREATE FUNCTION privacy_internal._verify_unsubscribe_token(token text, OUT kind text, OUT subject text, OUT purpose text) RETURNS record
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'privacy_verify_unsubscribe_token';
 
-COMMENT ON FUNCTION privacy._verify_unsubscribe_token(token text, OUT kind text, OUT subject text, OUT purpose text) IS 'What an unsubscribe token names, if its signature is valid; an error otherwise';
+COMMENT ON FUNCTION privacy_internal._verify_unsubscribe_token(token text, OUT kind text, OUT subject text, OUT purpose text) IS 'What an unsubscribe token names, if its signature is valid; an error otherwise';
 
-REVOKE ALL ON FUNCTION privacy._verify_unsubscribe_token(token text, OUT kind text, OUT subject text, OUT purpose text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._verify_unsubscribe_token(token text, OUT kind text, OUT subject text, OUT purpose text) FROM PUBLIC;
 
 CREATE FUNCTION privacy.allow_purpose(purpose text, role regrole) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
-	p privacy.purposes := privacy._require_purpose(purpose, ARRAY['contract', 'legitimate_interest', 'consent', 'legal_obligation'], 'allow');
+	p privacy.purposes := privacy_internal._require_purpose(purpose, ARRAY['contract', 'legitimate_interest', 'consent', 'legal_obligation'], 'allow');
 BEGIN
 	IF role IS NULL THEN
 		RAISE EXCEPTION 'role must not be null'
@@ -279,8 +279,8 @@ BEGIN
 			USING ERRCODE = 'duplicate_object';
 	END IF;
 	INSERT INTO privacy.purpose_grants (purpose, role, granted_by)
-	VALUES (p.name, role, privacy._acting_role());
-	PERFORM privacy._audit(privacy._acting_role(), 'purpose.allow', NULL, NULL, NULL,
+	VALUES (p.name, role, privacy_internal._acting_role());
+	PERFORM privacy_internal._audit(privacy_internal._acting_role(), 'purpose.allow', NULL, NULL, NULL,
 						   pg_catalog.jsonb_build_object('purpose', p.name, 'role', pg_catalog.pg_get_userbyid(role)));
 END
 $_$;
@@ -300,8 +300,8 @@ CREATE FUNCTION privacy.consent_history(kind text, subject text) RETURNS jsonb
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 BEGIN
-	RETURN privacy._cached_value('SELECT ' || privacy._consent_history_sql('$1', '$2'), NULL::jsonb,
-								 kind, privacy._canonical_subject(kind, subject, false));
+	RETURN privacy_internal._cached_value('SELECT ' || privacy_internal._consent_history_sql('$1', '$2'), NULL::jsonb,
+								 kind, privacy_internal._canonical_subject(kind, subject, false));
 END
 $_$;
 
@@ -322,7 +322,7 @@ LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT privacy._record('consent.grant', kind, subject, purpose, source, evidence);
+	SELECT privacy_internal._record('consent.grant', kind, subject, purpose, source, evidence);
 END;
 
 COMMENT ON FUNCTION privacy.grant_consent(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records that a data subject consents to a purpose whose legal basis is consent; returns the ledger event id';
@@ -335,7 +335,7 @@ LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT privacy._record('restriction.lift', kind, subject, NULL, 'direct',
+	SELECT privacy_internal._record('restriction.lift', kind, subject, NULL, 'direct',
 						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('reason', reason)));
 END;
 
@@ -350,7 +350,7 @@ LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT privacy._record('objection', kind, subject, purpose, source, evidence);
+	SELECT privacy_internal._record('objection', kind, subject, purpose, source, evidence);
 END;
 
 COMMENT ON FUNCTION privacy.object(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records a data subject''s objection (GDPR Art. 21) to a purpose based on legitimate interest; returns the ledger event id';
@@ -367,7 +367,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'GDPR Art. 18 names the grounds, for example "accuracy contested" or "objection pending".';
 	END IF;
-	RETURN privacy._record('restriction', kind, subject, NULL, 'direct',
+	RETURN privacy_internal._record('restriction', kind, subject, NULL, 'direct',
 						   pg_catalog.jsonb_build_object('reason', reason));
 END
 $$;
@@ -390,7 +390,7 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 				  HINT = 'privacy.purpose_grants lists the purposes allowed to each role.';
 	END IF;
-	PERFORM privacy._audit(privacy._acting_role(), 'purpose.revoke', NULL, NULL, NULL,
+	PERFORM privacy_internal._audit(privacy_internal._acting_role(), 'purpose.revoke', NULL, NULL, NULL,
 						   pg_catalog.jsonb_build_object('purpose', purpose, 'role', pg_catalog.pg_get_userbyid(role)));
 END
 $_$;
@@ -413,13 +413,13 @@ BEGIN
 		RAISE EXCEPTION 'unsubscribe token must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT * INTO STRICT claim FROM privacy._verify_unsubscribe_token(token);
-	key := privacy._canonical_subject(claim.kind, claim.subject, false);
+	SELECT * INTO STRICT claim FROM privacy_internal._verify_unsubscribe_token(token);
+	key := privacy_internal._canonical_subject(claim.kind, claim.subject, false);
 	result := pg_catalog.jsonb_build_object('kind', claim.kind, 'purpose', claim.purpose);
 	-- Under the subject's ledger lock, so that two replays of a token
 	-- record one withdrawal.
-	PERFORM privacy._lock_subject('consent_ledger', claim.kind, key);
-	IF privacy._subject_erased(claim.kind, key) THEN
+	PERFORM privacy_internal._lock_subject('consent_ledger', claim.kind, key);
+	IF privacy_internal._subject_erased(claim.kind, key) THEN
 		RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', false,
 			'note', 'The subject was erased; there is no consent to withdraw.');
 	END IF;
@@ -432,7 +432,7 @@ BEGIN
 		RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', true,
 			'note', 'The consent was withdrawn already; nothing was recorded.');
 	END IF;
-	PERFORM privacy._record('consent.withdraw', claim.kind, key, claim.purpose, 'direct',
+	PERFORM privacy_internal._record('consent.withdraw', claim.kind, key, claim.purpose, 'direct',
 							pg_catalog.jsonb_build_object('via', 'unsubscribe_token'));
 	RETURN result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('withdrawn', true);
 END
@@ -445,10 +445,10 @@ CREATE FUNCTION privacy.unsubscribe_token(kind text, subject text, purpose text)
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-	key text := privacy._canonical_subject(kind, subject, true);
-	p privacy.purposes := privacy._require_purpose(purpose, ARRAY['consent'], 'make an unsubscribe token for');
+	key text := privacy_internal._canonical_subject(kind, subject, true);
+	p privacy.purposes := privacy_internal._require_purpose(purpose, ARRAY['consent'], 'make an unsubscribe token for');
 BEGIN
-	RETURN privacy._sign_unsubscribe_token(kind, key, p.name);
+	RETURN privacy_internal._sign_unsubscribe_token(kind, key, p.name);
 END
 $$;
 
@@ -463,7 +463,7 @@ LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT privacy._record('consent.withdraw', kind, subject, purpose, source, evidence);
+	SELECT privacy_internal._record('consent.withdraw', kind, subject, purpose, source, evidence);
 END;
 
 COMMENT ON FUNCTION privacy.withdraw_consent(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records that a data subject withdraws consent to a purpose (at any time, even if none was recorded); returns the ledger event id';
@@ -535,20 +535,20 @@ CREATE INDEX _ledger_state_subject_idx ON privacy._ledger_state USING btree (kin
 
 CREATE INDEX consent_ledger_subject_idx ON privacy.consent_ledger USING btree (kind, subject);
 
-CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy.consent_ledger FOR EACH ROW EXECUTE FUNCTION privacy._consent_ledger_is_append_only();
+CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy.consent_ledger FOR EACH ROW EXECUTE FUNCTION privacy_internal._consent_ledger_is_append_only();
 
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy.consent_ledger FOR EACH STATEMENT EXECUTE FUNCTION privacy._consent_ledger_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy.consent_ledger FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._consent_ledger_is_append_only();
 
-CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy._ledger_state FOR EACH STATEMENT EXECUTE FUNCTION privacy._invalidate_consent_cache();
+CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy._ledger_state FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_consent_cache();
 
-CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy.purpose_grants FOR EACH STATEMENT EXECUTE FUNCTION privacy._invalidate_consent_cache();
+CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy.purpose_grants FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_consent_cache();
 
-CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy.purposes FOR EACH STATEMENT EXECUTE FUNCTION privacy._invalidate_consent_cache();
+CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy.purposes FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_consent_cache();
 
-CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy.subject_kinds FOR EACH STATEMENT EXECUTE FUNCTION privacy._invalidate_consent_cache();
+CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy.subject_kinds FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_consent_cache();
 
-CREATE TRIGGER invalidate_consent_cache_on_apply AFTER INSERT OR DELETE OR UPDATE ON privacy._ledger_state FOR EACH ROW EXECUTE FUNCTION privacy._invalidate_consent_cache();
+CREATE TRIGGER invalidate_consent_cache_on_apply AFTER INSERT OR DELETE OR UPDATE ON privacy._ledger_state FOR EACH ROW EXECUTE FUNCTION privacy_internal._invalidate_consent_cache();
 
 ALTER TABLE privacy._ledger_state ENABLE REPLICA TRIGGER invalidate_consent_cache_on_apply;
 
-CREATE TRIGGER maintain_state AFTER INSERT ON privacy.consent_ledger FOR EACH ROW EXECUTE FUNCTION privacy._maintain_ledger_state();
+CREATE TRIGGER maintain_state AFTER INSERT ON privacy.consent_ledger FOR EACH ROW EXECUTE FUNCTION privacy_internal._maintain_ledger_state();

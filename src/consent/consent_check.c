@@ -3,8 +3,8 @@
  *		The per-row check of the row policies that privacy.protect() puts on
  *		tables: may the purpose in force process this subject's data now?
  *
- * Policies call privacy._may_process(kind, subject, owned) (USING) and
- * privacy._may_write(kind, subject, owned) (WITH CHECK, which refuses a row
+ * Policies call privacy_internal._may_process(kind, subject, owned) (USING) and
+ * privacy_internal._may_write(kind, subject, owned) (WITH CHECK, which refuses a row
  * with one error, whatever the reason, so that a refused write tells
  * nothing of the subject's consent, objection or restriction); owned is
  * false for a row that belongs to no subject of the kind, which any
@@ -917,7 +917,7 @@ check_erased_text(FunctionCallInfo fcinfo, const CheckSite *site, CheckResult re
 	return subject_erased(site->kind, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)) ? CHECK_ERASED : CHECK_OK;
 }
 
-/* privacy._may_process(kind text, subject bigint, owned boolean) → boolean */
+/* privacy_internal._may_process(kind text, subject bigint, owned boolean) → boolean */
 Datum
 privacy_may_process_int8(PG_FUNCTION_ARGS)
 {
@@ -926,7 +926,7 @@ privacy_may_process_int8(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(check_int8(fcinfo, &site) == CHECK_OK);
 }
 
-/* privacy._may_process(kind text, subject text, owned boolean) → boolean */
+/* privacy_internal._may_process(kind text, subject text, owned boolean) → boolean */
 Datum
 privacy_may_process_text(PG_FUNCTION_ARGS)
 {
@@ -935,7 +935,7 @@ privacy_may_process_text(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(check_text(fcinfo, &site) == CHECK_OK);
 }
 
-/* privacy._may_write(kind text, subject bigint, owned boolean) → true, or an error */
+/* privacy_internal._may_write(kind text, subject bigint, owned boolean) → true, or an error */
 Datum
 privacy_may_write_int8(PG_FUNCTION_ARGS)
 {
@@ -946,7 +946,7 @@ privacy_may_write_int8(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
-/* privacy._may_write(kind text, subject text, owned boolean) → true, or an error */
+/* privacy_internal._may_write(kind text, subject text, owned boolean) → true, or an error */
 Datum
 privacy_may_write_text(PG_FUNCTION_ARGS)
 {
@@ -971,7 +971,7 @@ privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("privacy._invalidate_consent_cache() must be called as a trigger")));
+				 errmsg("privacy_internal._invalidate_consent_cache() must be called as a trigger")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	state_changed_in_xact = true;
 	return PointerGetDatum(NULL);

@@ -20,7 +20,7 @@
 PG_FUNCTION_INFO_V1(privacy_sign_unsubscribe_token);
 PG_FUNCTION_INFO_V1(privacy_verify_unsubscribe_token);
 
-/* privacy._sign_unsubscribe_token(kind, subject, purpose) → text */
+/* privacy_internal._sign_unsubscribe_token(kind, subject, purpose) → text */
 Datum
 privacy_sign_unsubscribe_token(PG_FUNCTION_ARGS)
 {
@@ -51,7 +51,7 @@ privacy_sign_unsubscribe_token(PG_FUNCTION_ARGS)
 }
 
 /*
- * privacy._verify_unsubscribe_token(token, OUT kind, OUT subject,
+ * privacy_internal._verify_unsubscribe_token(token, OUT kind, OUT subject,
  * OUT purpose): what a valid token names; an error for any other input.
  */
 Datum

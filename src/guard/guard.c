@@ -5,7 +5,7 @@
  *		out of the named text columns, and privacy.unguard(table) removes it.
  *
  * The trigger, "privacy_guard", fires BEFORE INSERT OR UPDATE OF the guarded
- * columns and runs privacy._guard_trigger() with the mode and the column
+ * columns and runs privacy_internal._guard_trigger() with the mode and the column
  * names as arguments, so pg_dump restores a guard with its table. In reject
  * mode a value holding such a number fails the statement with SQLSTATE 23514
  * (check_violation); the message names the column and the kind of number,
@@ -51,7 +51,7 @@ PG_FUNCTION_INFO_V1(privacy_unguard);
 PG_FUNCTION_INFO_V1(privacy_guard_trigger);
 
 #define GUARD_TRIGGER_NAME		"privacy_guard"
-#define GUARD_FUNCTION			"privacy._guard_trigger"
+#define GUARD_FUNCTION			"privacy_internal._guard_trigger"
 
 typedef enum GuardMode
 {

@@ -1,13 +1,13 @@
 -- guard: guard() and unguard(), the trigger that keeps personal data out of
 -- free-text columns. C: src/guard/.
 
-CREATE FUNCTION privacy._guard_trigger() RETURNS trigger
+CREATE FUNCTION privacy_internal._guard_trigger() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'privacy_guard_trigger';
 
-COMMENT ON FUNCTION privacy._guard_trigger() IS 'Trigger installed by privacy.guard(): rejects or redacts CPR and payment card numbers in the columns named by its arguments (mode, column, ...)';
+COMMENT ON FUNCTION privacy_internal._guard_trigger() IS 'Trigger installed by privacy.guard(): rejects or redacts CPR and payment card numbers in the columns named by its arguments (mode, column, ...)';
 
-REVOKE ALL ON FUNCTION privacy._guard_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._guard_trigger() FROM PUBLIC;
 
 CREATE FUNCTION privacy.guard(table_name regclass, columns text[], mode text DEFAULT 'reject'::text) RETURNS void
     LANGUAGE c
@@ -35,7 +35,7 @@ SELECT t.tgrelid::pg_catalog.regclass AS table_name,
 			  ORDER BY g.ord) AS columns,
 	   pg_catalog.split_part(pg_catalog.encode(t.tgargs, 'escape'), '\000', 1) AS mode
   FROM pg_catalog.pg_trigger t
- WHERE t.tgfoid = 'privacy._guard_trigger()'::pg_catalog.regprocedure
+ WHERE t.tgfoid = 'privacy_internal._guard_trigger()'::pg_catalog.regprocedure
    AND t.tgparentid = 0;
 
 COMMENT ON VIEW privacy.guards IS 'Tables guarded by privacy.guard(): the columns examined and the mode (reject or redact)';

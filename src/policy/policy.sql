@@ -3,7 +3,7 @@
 -- retention rules), apply_policy() and policy(), lint(), processing_record()
 -- and discover(). C: src/policy/ (the JSON parser is in src/pure/).
 
-CREATE FUNCTION privacy._apply_document(doc jsonb, tables jsonb, actor name) RETURNS jsonb
+CREATE FUNCTION privacy_internal._apply_document(doc jsonb, tables jsonb, actor name) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -17,12 +17,12 @@ BEGIN
 	LOCK TABLE privacy.policy_versions IN SHARE ROW EXCLUSIVE MODE;
 
 	before := privacy.policy();
-	before_entries := COALESCE((SELECT pg_catalog.jsonb_agg(e) FROM privacy._policy_table_entries() e), '[]');
-	PERFORM privacy._write_catalog(doc, tables);
-	PERFORM privacy._check_policy_owners(before_entries, actor);
-	PERFORM privacy._check_catalog();
-	after := privacy._catalog_document(doc);
-	changes := privacy._document_changes(before, after);
+	before_entries := COALESCE((SELECT pg_catalog.jsonb_agg(e) FROM privacy_internal._policy_table_entries() e), '[]');
+	PERFORM privacy_internal._write_catalog(doc, tables);
+	PERFORM privacy_internal._check_policy_owners(before_entries, actor);
+	PERFORM privacy_internal._check_catalog();
+	after := privacy_internal._catalog_document(doc);
+	changes := privacy_internal._document_changes(before, after);
 
 	IF changes OPERATOR(pg_catalog.=) '{}'::pg_catalog.jsonb THEN
 		RETURN pg_catalog.jsonb_build_object('changed', false, 'version', after OPERATOR(pg_catalog.->) 'version');
@@ -40,7 +40,7 @@ BEGIN
 	INSERT INTO privacy.policy_versions (version, effective_date, document, applied_by)
 	VALUES (after OPERATOR(pg_catalog.->>) 'version', (after OPERATOR(pg_catalog.->>) 'effective_date')::pg_catalog.date, after, actor);
 
-	PERFORM privacy._audit(actor, 'policy.apply', NULL, NULL, NULL,
+	PERFORM privacy_internal._audit(actor, 'policy.apply', NULL, NULL, NULL,
 						   pg_catalog.jsonb_build_object('version', after OPERATOR(pg_catalog.->) 'version',
 														 'previous_version', before OPERATOR(pg_catalog.->) 'version',
 														 'changes', changes));
@@ -52,9 +52,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._apply_document(doc jsonb, tables jsonb, actor name) IS 'Applies a parsed and checked policy document; called by privacy.apply_policy()';
+COMMENT ON FUNCTION privacy_internal._apply_document(doc jsonb, tables jsonb, actor name) IS 'Applies a parsed and checked policy document; called by privacy.apply_policy()';
 
-REVOKE ALL ON FUNCTION privacy._apply_document(doc jsonb, tables jsonb, actor name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._apply_document(doc jsonb, tables jsonb, actor name) FROM PUBLIC;
 
 CREATE TABLE privacy.categories (
     name text NOT NULL,
@@ -207,7 +207,7 @@ COMMENT ON TABLE privacy.subject_paths IS 'Foreign-key paths pinned by the polic
 GRANT SELECT ON TABLE privacy.subject_paths TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('privacy.subject_paths', '');
 
-CREATE FUNCTION privacy._catalog_document(top jsonb)
+CREATE FUNCTION privacy_internal._catalog_document(top jsonb)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -245,24 +245,24 @@ SELECT pg_catalog.jsonb_build_object(
 		  FROM privacy.recipients r),
 	'subject_kinds', (
 		SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-			'name', k.name, 'table', privacy._qualified_name(k.table_name),
+			'name', k.name, 'table', privacy_internal._qualified_name(k.table_name),
 			'key', k.key_column, 'description', k.description,
 			'paths', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-						'table', privacy._qualified_name(sp.table_name), 'via', pg_catalog.to_jsonb(sp.via))
-						ORDER BY privacy._qualified_name(sp.table_name)), '[]')
+						'table', privacy_internal._qualified_name(sp.table_name), 'via', pg_catalog.to_jsonb(sp.via))
+						ORDER BY privacy_internal._qualified_name(sp.table_name)), '[]')
 						FROM privacy.subject_paths sp WHERE sp.kind = k.name))
 			ORDER BY k.name), '[]')
 		  FROM privacy.subject_kinds k),
 	'classifications', (
 		SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-			'table', privacy._qualified_name(cl.table_name), 'column', cl.column_name,
+			'table', privacy_internal._qualified_name(cl.table_name), 'column', cl.column_name,
 			'category', cl.category, 'source', cl.source)
-			ORDER BY privacy._qualified_name(cl.table_name), cl.column_name), '[]')
+			ORDER BY privacy_internal._qualified_name(cl.table_name), cl.column_name), '[]')
 		  FROM privacy.classifications cl),
 	'retention_rules', (
 		SELECT COALESCE(pg_catalog.jsonb_agg(
 			pg_catalog.jsonb_build_object(
-				'name', rr.name, 'table', privacy._qualified_name(rr.table_name),
+				'name', rr.name, 'table', privacy_internal._qualified_name(rr.table_name),
 				'anchor', rr.anchor, 'period', rr.period, 'action', rr.action,
 				'columns', pg_catalog.to_jsonb(rr.columns), 'legal_basis', rr.legal_basis)
 			|| CASE WHEN rr.minimum IS NULL THEN '{}'::jsonb
@@ -274,9 +274,9 @@ SELECT pg_catalog.jsonb_build_object(
 );
 END;
 
-COMMENT ON FUNCTION privacy._catalog_document(top jsonb) IS 'The catalog as a policy document, with the given version, effective date and controller';
+COMMENT ON FUNCTION privacy_internal._catalog_document(top jsonb) IS 'The catalog as a policy document, with the given version, effective date and controller';
 
-CREATE FUNCTION privacy._check_catalog() RETURNS void
+CREATE FUNCTION privacy_internal._check_catalog() RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -302,16 +302,16 @@ BEGIN
 		  FROM privacy.subject_paths sp
 		  JOIN privacy.subject_kinds k ON k.name = sp.kind
 	LOOP
-		PERFORM privacy._resolve_path(r.table_name, r.via, r.anchor, r.kind);
+		PERFORM privacy_internal._resolve_path(r.table_name, r.via, r.anchor, r.kind);
 	END LOOP;
 END
 $$;
 
-COMMENT ON FUNCTION privacy._check_catalog() IS 'Raises an error if the catalog contradicts itself after a policy change';
+COMMENT ON FUNCTION privacy_internal._check_catalog() IS 'Raises an error if the catalog contradicts itself after a policy change';
 
-REVOKE ALL ON FUNCTION privacy._check_catalog() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._check_catalog() FROM PUBLIC;
 
-CREATE FUNCTION privacy._check_policy_owners(before jsonb, actor name) RETURNS void
+CREATE FUNCTION privacy_internal._check_policy_owners(before jsonb, actor name) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -323,9 +323,9 @@ BEGIN
 			  FROM (SELECT b.table_name, b.entry
 					  FROM pg_catalog.jsonb_to_recordset(before) AS b(table_name oid, entry text)
 					EXCEPT
-					SELECT e.table_name, e.entry FROM privacy._policy_table_entries() e
+					SELECT e.table_name, e.entry FROM privacy_internal._policy_table_entries() e
 					UNION
-					(SELECT e.table_name, e.entry FROM privacy._policy_table_entries() e
+					(SELECT e.table_name, e.entry FROM privacy_internal._policy_table_entries() e
 					 EXCEPT
 					 SELECT b.table_name, b.entry
 					   FROM pg_catalog.jsonb_to_recordset(before) AS b(table_name oid, entry text))) d) changed
@@ -334,7 +334,7 @@ BEGIN
 	 ORDER BY c.oid
 	 LIMIT 1;
 	IF FOUND THEN
-		RAISE EXCEPTION 'permission denied to change the policy of table %', privacy._qualified_name(denied)
+		RAISE EXCEPTION 'permission denied to change the policy of table %', privacy_internal._qualified_name(denied)
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'The document adds, changes or removes a subject kind, path, classification or retention rule of this table; only a member of the role that owns a table may change what the policy declares about it.',
 				  HINT = 'Leave the entries of this table as privacy.policy() has them, or have the table''s owner apply the document.';
@@ -342,9 +342,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._check_policy_owners(before jsonb, actor name) IS 'Raises an error if a policy change touches the entries of a table the actor does not own';
+COMMENT ON FUNCTION privacy_internal._check_policy_owners(before jsonb, actor name) IS 'Raises an error if a policy change touches the entries of a table the actor does not own';
 
-REVOKE ALL ON FUNCTION privacy._check_policy_owners(before jsonb, actor name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._check_policy_owners(before jsonb, actor name) FROM PUBLIC;
 
 CREATE VIEW privacy.foreign_keys AS
 SELECT c.oid AS constraint_oid,
@@ -371,7 +371,7 @@ COMMENT ON VIEW privacy.foreign_keys IS 'Foreign keys with their columns and whe
 
 GRANT SELECT ON TABLE privacy.foreign_keys TO PUBLIC;
 
-CREATE FUNCTION privacy._document_changes(before jsonb, after jsonb)
+CREATE FUNCTION privacy_internal._document_changes(before jsonb, after jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -418,11 +418,11 @@ BEGIN ATOMIC
 	  FROM (SELECT * FROM top_level UNION ALL SELECT * FROM per_section) all_changes;
 END;
 
-COMMENT ON FUNCTION privacy._document_changes(before jsonb, after jsonb) IS 'What changed between two policy documents, section by section';
+COMMENT ON FUNCTION privacy_internal._document_changes(before jsonb, after jsonb) IS 'What changed between two policy documents, section by section';
 
-REVOKE ALL ON FUNCTION privacy._document_changes(before jsonb, after jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._document_changes(before jsonb, after jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy._legal_basis_article(legal_basis text)
+CREATE FUNCTION privacy_internal._legal_basis_article(legal_basis text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -435,7 +435,7 @@ BEGIN ATOMIC
 	END;
 END;
 
-COMMENT ON FUNCTION privacy._legal_basis_article(legal_basis text) IS 'The article of the GDPR that a legal basis rests on';
+COMMENT ON FUNCTION privacy_internal._legal_basis_article(legal_basis text) IS 'The article of the GDPR that a legal basis rests on';
 
 CREATE TABLE privacy.policy_versions (
     id bigint GENERATED BY DEFAULT AS IDENTITY,
@@ -453,7 +453,7 @@ GRANT SELECT ON TABLE privacy.policy_versions TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('privacy.policy_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.policy_versions_id_seq', '');
 
-CREATE FUNCTION privacy._lint_catalog()
+CREATE FUNCTION privacy_internal._lint_catalog()
 RETURNS TABLE (severity text, object text, problem text, hint text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -475,7 +475,7 @@ BEGIN ATOMIC
 						  AND a.attnum > 0 AND NOT a.attisdropped);
 END;
 
-COMMENT ON FUNCTION privacy._lint_catalog() IS 'lint: classifications, subject kinds and retention rules naming tables or columns that no longer exist';
+COMMENT ON FUNCTION privacy_internal._lint_catalog() IS 'lint: classifications, subject kinds and retention rules naming tables or columns that no longer exist';
 
 CREATE TABLE privacy._type_categories (
     type_name regtype NOT NULL,
@@ -493,7 +493,7 @@ INSERT INTO privacy._type_categories (type_name, category) VALUES
 	('privacy.phone', 'contact.phone'),
 	('privacy.ip_address', 'credentials.ip_address');
 
-CREATE FUNCTION privacy._personal_types()
+CREATE FUNCTION privacy_internal._personal_types()
 RETURNS TABLE (type_oid oid, category text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -541,7 +541,7 @@ BEGIN ATOMIC
 	 ORDER BY p.type_oid, p.category;
 END;
 
-COMMENT ON FUNCTION privacy._personal_types() IS 'Every type holding a value of a personal-data type (the type itself, a domain, array, composite, range or multirange over one), with the category it classifies its columns into';
+COMMENT ON FUNCTION privacy_internal._personal_types() IS 'Every type holding a value of a personal-data type (the type itself, a domain, array, composite, range or multirange over one), with the category it classifies its columns into';
 
 CREATE VIEW privacy.classified_columns AS
 SELECT DISTINCT ON (table_name, column_name)
@@ -560,7 +560,7 @@ SELECT DISTINCT ON (table_name, column_name)
 	UNION ALL
 	SELECT a.attrelid::pg_catalog.regclass, a.attname, pt.category, 'direct', 'type', 3
 	  FROM pg_catalog.pg_attribute a
-	  JOIN privacy._personal_types() pt ON pt.type_oid OPERATOR(pg_catalog.=) a.atttypid
+	  JOIN privacy_internal._personal_types() pt ON pt.type_oid OPERATOR(pg_catalog.=) a.atttypid
 	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
 	 WHERE a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
 	   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
@@ -574,15 +574,15 @@ COMMENT ON VIEW privacy.classified_columns IS 'Every column holding personal dat
 
 GRANT SELECT ON TABLE privacy.classified_columns TO PUBLIC;
 
-CREATE FUNCTION privacy._lint_column_names()
+CREATE FUNCTION privacy_internal._lint_column_names()
 RETURNS TABLE (severity text, object text, problem text, hint text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT 'notice', pg_catalog.format('%s.%I', privacy._qualified_name(c.oid), a.attname),
+	SELECT 'notice', pg_catalog.format('%s.%I', privacy_internal._qualified_name(c.oid), a.attname),
 		   'column name suggests personal data, but the column is not classified',
 		   pg_catalog.format('Classify it: SECURITY LABEL FOR privacy ON COLUMN %s.%I IS ''<category>''; or add it to "classifications".',
-							 privacy._qualified_name(c.oid), a.attname)
+							 privacy_internal._qualified_name(c.oid), a.attname)
 	  FROM pg_catalog.pg_class c
 	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 	  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -595,7 +595,7 @@ BEGIN ATOMIC
 	 ORDER BY 2;
 END;
 
-COMMENT ON FUNCTION privacy._lint_column_names() IS 'lint: unclassified columns whose names suggest personal data';
+COMMENT ON FUNCTION privacy_internal._lint_column_names() IS 'lint: unclassified columns whose names suggest personal data';
 
 CREATE FUNCTION privacy.discover(sample_rows integer DEFAULT 1000) RETURNS TABLE(table_name regclass, column_name name, suspected_category text, hit_ratio double precision, rows_sampled bigint)
     LANGUAGE c STRICT PARALLEL RESTRICTED
@@ -606,47 +606,47 @@ COMMENT ON FUNCTION privacy.discover(sample_rows integer) IS 'Samples up to samp
 
 REVOKE ALL ON FUNCTION privacy.discover(sample_rows integer) FROM PUBLIC;
 
-CREATE FUNCTION privacy._lint_discovery()
+CREATE FUNCTION privacy_internal._lint_discovery()
 RETURNS TABLE (severity text, object text, problem text, hint text)
 LANGUAGE sql VOLATILE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT CASE WHEN d.suspected_category IN ('national_id', 'payment_card')
 				THEN 'error' ELSE 'warning' END,
-		   pg_catalog.format('%s.%I', privacy._qualified_name(d.table_name), d.column_name),
+		   pg_catalog.format('%s.%I', privacy_internal._qualified_name(d.table_name), d.column_name),
 		   pg_catalog.format('column is not classified, but %s of %s sampled rows hold values that look like "%s"',
 							 pg_catalog.round(d.hit_ratio * d.rows_sampled), d.rows_sampled,
 							 d.suspected_category),
 		   CASE WHEN d.suspected_category IN ('national_id', 'payment_card')
 				THEN pg_catalog.format('The policy does not allow this data: remove the values, and keep new ones out with SELECT privacy.guard(%L, ARRAY[%L]);',
-									   privacy._qualified_name(d.table_name), d.column_name)
+									   privacy_internal._qualified_name(d.table_name), d.column_name)
 				ELSE pg_catalog.format('Classify it: SECURITY LABEL FOR privacy ON COLUMN %s.%I IS %L; or add it to "classifications" in the policy document.',
-									   privacy._qualified_name(d.table_name), d.column_name,
+									   privacy_internal._qualified_name(d.table_name), d.column_name,
 									   d.suspected_category)
 		   END
 	  FROM privacy.discover(100) d;
 END;
 
-COMMENT ON FUNCTION privacy._lint_discovery() IS 'lint: unclassified columns whose sampled values look like personal data (errors for CPR and payment card numbers, which the policy refuses)';
+COMMENT ON FUNCTION privacy_internal._lint_discovery() IS 'lint: unclassified columns whose sampled values look like personal data (errors for CPR and payment card numbers, which the policy refuses)';
 
-REVOKE ALL ON FUNCTION privacy._lint_discovery() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._lint_discovery() FROM PUBLIC;
 
-CREATE FUNCTION privacy._path_text(hops oid[])
+CREATE FUNCTION privacy_internal._path_text(hops oid[])
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT pg_catalog.string_agg(pg_catalog.format('%s(%s) -> %s(%s)',
-				privacy._qualified_name(f.from_table), pg_catalog.array_to_string(f.from_columns, ', '),
-				privacy._qualified_name(f.to_table), pg_catalog.array_to_string(f.to_columns, ', ')),
+				privacy_internal._qualified_name(f.from_table), pg_catalog.array_to_string(f.from_columns, ', '),
+				privacy_internal._qualified_name(f.to_table), pg_catalog.array_to_string(f.to_columns, ', ')),
 				' / ' ORDER BY h.ord)
 	  FROM pg_catalog.unnest(hops) WITH ORDINALITY AS h(oid, ord)
 	  JOIN privacy.foreign_keys f ON f.constraint_oid = h.oid;
 END;
 
-COMMENT ON FUNCTION privacy._path_text(hops oid[]) IS 'A foreign-key path as text: table(columns) -> table(columns) / ...';
+COMMENT ON FUNCTION privacy_internal._path_text(hops oid[]) IS 'A foreign-key path as text: table(columns) -> table(columns) / ...';
 
-CREATE FUNCTION privacy._resolve_path(rel regclass, via name[], anchor regclass, kind text) RETURNS oid[]
+CREATE FUNCTION privacy_internal._resolve_path(rel regclass, via name[], anchor regclass, kind text) RETURNS oid[]
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -679,9 +679,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._resolve_path(rel regclass, via name[], anchor regclass, kind text) IS 'Resolves a pinned foreign-key path to constraint OIDs, checking that it ends at the anchor';
+COMMENT ON FUNCTION privacy_internal._resolve_path(rel regclass, via name[], anchor regclass, kind text) IS 'Resolves a pinned foreign-key path to constraint OIDs, checking that it ends at the anchor';
 
-CREATE FUNCTION privacy._subject_paths()
+CREATE FUNCTION privacy_internal._subject_paths()
 RETURNS TABLE (kind text, table_name regclass, hops oid[], status text, path text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -704,29 +704,29 @@ BEGIN ATOMIC
 	),
 	grouped AS (
 		SELECT s.kind, s.rel, pg_catalog.count(*) AS n, pg_catalog.min(s.hops) AS hops,
-			   pg_catalog.string_agg(privacy._path_text(s.hops), ' | ' ORDER BY s.hops) AS candidates
+			   pg_catalog.string_agg(privacy_internal._path_text(s.hops), ' | ' ORDER BY s.hops) AS candidates
 		  FROM shortest s
 		 GROUP BY s.kind, s.rel
 	)
 	SELECT g.kind, g.rel::regclass,
 		   CASE WHEN pin.via IS NOT NULL
-				THEN privacy._resolve_path(pin.table_name, pin.via, k.table_name, g.kind)
+				THEN privacy_internal._resolve_path(pin.table_name, pin.via, k.table_name, g.kind)
 				WHEN g.n = 1 THEN g.hops END,
 		   CASE WHEN g.rel = k.table_name THEN 'anchor'
 				WHEN pin.via IS NOT NULL THEN 'pinned'
 				WHEN g.n = 1 THEN 'ok'
 				ELSE 'ambiguous' END,
 		   CASE WHEN pin.via IS NOT NULL
-				THEN privacy._path_text(privacy._resolve_path(pin.table_name, pin.via, k.table_name, g.kind))
+				THEN privacy_internal._path_text(privacy_internal._resolve_path(pin.table_name, pin.via, k.table_name, g.kind))
 				ELSE g.candidates END
 	  FROM grouped g
 	  JOIN privacy.subject_kinds k ON k.name = g.kind
 	  LEFT JOIN privacy.subject_paths pin ON pin.kind = g.kind AND pin.table_name = g.rel::regclass;
 END;
 
-COMMENT ON FUNCTION privacy._subject_paths() IS 'For each subject kind, every table it reaches through foreign keys and the path a per-subject lookup takes';
+COMMENT ON FUNCTION privacy_internal._subject_paths() IS 'For each subject kind, every table it reaches through foreign keys and the path a per-subject lookup takes';
 
-CREATE FUNCTION privacy._policy_table_entries()
+CREATE FUNCTION privacy_internal._policy_table_entries()
 RETURNS TABLE (table_name oid, entry text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -744,11 +744,11 @@ BEGIN ATOMIC
 	  FROM privacy.retention_rules r;
 END;
 
-COMMENT ON FUNCTION privacy._policy_table_entries() IS 'Every subject kind, path, classification and retention rule of the catalog, with the table it names';
+COMMENT ON FUNCTION privacy_internal._policy_table_entries() IS 'Every subject kind, path, classification and retention rule of the catalog, with the table it names';
 
-REVOKE ALL ON FUNCTION privacy._policy_table_entries() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._policy_table_entries() FROM PUBLIC;
 
-CREATE FUNCTION privacy._retention_rule_problem(rule privacy.retention_rules) RETURNS text
+CREATE FUNCTION privacy_internal._retention_rule_problem(rule privacy.retention_rules) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -769,7 +769,7 @@ BEGIN
 		RETURN pg_catalog.format('its table is in schema %s, which a policy cannot name', rel.nspname);
 	END IF;
 	BEGIN
-		PERFORM privacy._retention_rule_sql(rule);
+		PERFORM privacy_internal._retention_rule_sql(rule);
 	EXCEPTION WHEN undefined_column OR datatype_mismatch THEN
 		RETURN SQLERRM;
 	END;
@@ -777,33 +777,33 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._retention_rule_problem(rule privacy.retention_rules) IS 'Why a retention rule cannot be enforced on its table as it is now, or NULL if it can';
+COMMENT ON FUNCTION privacy_internal._retention_rule_problem(rule privacy.retention_rules) IS 'Why a retention rule cannot be enforced on its table as it is now, or NULL if it can';
 
-REVOKE ALL ON FUNCTION privacy._retention_rule_problem(rule privacy.retention_rules) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._retention_rule_problem(rule privacy.retention_rules) FROM PUBLIC;
 
-CREATE FUNCTION privacy._lint_policy_tables()
+CREATE FUNCTION privacy_internal._lint_policy_tables()
 RETURNS TABLE (severity text, object text, problem text, hint text)
 LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT DISTINCT 'error', privacy._qualified_name(c.oid::regclass),
+	SELECT DISTINCT 'error', privacy_internal._qualified_name(c.oid::regclass),
 		   CASE WHEN c.relpersistence OPERATOR(pg_catalog.=) 't'
 				THEN 'is a temporary table named by the policy'
 				ELSE pg_catalog.format('is in schema %s, which a policy cannot name', n.nspname) END,
 		   'Remove its entries from the policy document and apply it again: the retention job skips them, and export must not read them.'
-	  FROM privacy._policy_table_entries() e
+	  FROM privacy_internal._policy_table_entries() e
 	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) e.table_name
 	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
 	 WHERE c.relpersistence OPERATOR(pg_catalog.=) 't'
 		OR n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog', 'information_schema', 'pg_toast', 'privacy']::name[])
 	UNION ALL
-	SELECT 'error', pg_catalog.format('%s(%I)', privacy._qualified_name(k.table_name), k.key_column),
+	SELECT 'error', pg_catalog.format('%s(%I)', privacy_internal._qualified_name(k.table_name), k.key_column),
 		   pg_catalog.format('key of subject kind "%s" %s', k.name,
 							 CASE WHEN NOT a.attnotnull THEN 'allows NULL'
 								  ELSE 'is not unique on its own' END),
 		   pg_catalog.format('Export and erasure treat every row sharing a key value as one subject: restore the constraint (ALTER TABLE %s ADD UNIQUE (%I), and SET NOT NULL), or declare another key.',
-							 privacy._qualified_name(k.table_name), k.key_column)
+							 privacy_internal._qualified_name(k.table_name), k.key_column)
 	  FROM privacy.subject_kinds k
 	  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) k.table_name
 									AND a.attname OPERATOR(pg_catalog.=) k.key_column
@@ -817,17 +817,17 @@ BEGIN ATOMIC
 						  AND i.indpred IS NULL AND i.indexprs IS NULL)
 	UNION ALL
 	SELECT 'error', pg_catalog.format('retention rule "%s"', rr.name),
-		   pg_catalog.format('is skipped by the retention job: %s', privacy._retention_rule_problem(rr)),
+		   pg_catalog.format('is skipped by the retention job: %s', privacy_internal._retention_rule_problem(rr)),
 		   'Apply a policy document that matches the schema, or restore the table.'
 	  FROM privacy.retention_rules rr
 	 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rr.table_name::oid);
 END;
 
-COMMENT ON FUNCTION privacy._lint_policy_tables() IS 'lint: policy entries on temporary or system tables, subject keys that are not NOT NULL and unique on their own, retention rules whose table was dropped';
+COMMENT ON FUNCTION privacy_internal._lint_policy_tables() IS 'lint: policy entries on temporary or system tables, subject keys that are not NOT NULL and unique on their own, retention rules whose table was dropped';
 
 CREATE VIEW privacy.subject_map AS
 WITH paths AS MATERIALIZED (
-	SELECT * FROM privacy._subject_paths()
+	SELECT * FROM privacy_internal._subject_paths()
 ), personal AS (
 	SELECT DISTINCT cc.table_name FROM privacy.classified_columns cc
 ), fks AS MATERIALIZED (
@@ -843,9 +843,9 @@ SELECT p.kind,
 		 WHERE f.constraint_oid = ANY (p.hops)) AS indexed,
 	   (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'constraint', f.constraint_name,
-				'from_table', privacy._qualified_name(f.from_table),
+				'from_table', privacy_internal._qualified_name(f.from_table),
 				'from_columns', pg_catalog.to_jsonb(f.from_columns),
-				'to_table', privacy._qualified_name(f.to_table),
+				'to_table', privacy_internal._qualified_name(f.to_table),
 				'to_columns', pg_catalog.to_jsonb(f.to_columns),
 				'indexed', f.indexed) ORDER BY h.ord)
 		  FROM pg_catalog.unnest(p.hops) WITH ORDINALITY AS h(oid, ord)
@@ -860,53 +860,53 @@ COMMENT ON VIEW privacy.subject_map IS 'Per subject kind and table: the foreign-
 
 GRANT SELECT ON TABLE privacy.subject_map TO PUBLIC;
 
-CREATE FUNCTION privacy._lint_subject_map()
+CREATE FUNCTION privacy_internal._lint_subject_map()
 RETURNS TABLE (severity text, object text, problem text, hint text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT 'error', privacy._qualified_name(m.table_name),
+	SELECT 'error', privacy_internal._qualified_name(m.table_name),
 		   'holds personal data that no subject kind reaches',
 		   'Declare a subject kind whose anchor table this table references through foreign keys, or add the missing foreign key; until then export and erasure cannot find its rows.'
 	  FROM privacy.subject_map m WHERE m.status = 'unreachable'
 	UNION ALL
-	SELECT 'error', privacy._qualified_name(m.table_name),
+	SELECT 'error', privacy_internal._qualified_name(m.table_name),
 		   pg_catalog.format('reaches subject kind "%s" by more than one shortest path: %s', m.kind, m.path),
 		   'Pin one path in the policy document with "paths" under the subject kind.'
 	  FROM privacy.subject_map m WHERE m.status = 'ambiguous'
 	UNION ALL
 	SELECT DISTINCT 'warning',
-		   pg_catalog.format('%s(%s)', privacy._qualified_name(f.from_table),
+		   pg_catalog.format('%s(%s)', privacy_internal._qualified_name(f.from_table),
 							 pg_catalog.array_to_string(f.from_columns, ', ')),
 		   pg_catalog.format('foreign key "%s" on the path to subject kind "%s" has no index',
 							 f.constraint_name, p.kind),
 		   pg_catalog.format('Per-subject lookups scan the whole table: CREATE INDEX ON %s (%s);',
-							 privacy._qualified_name(f.from_table),
+							 privacy_internal._qualified_name(f.from_table),
 							 (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c), ', ')
 								FROM pg_catalog.unnest(f.from_columns) c))
-	  FROM privacy._subject_paths() p
+	  FROM privacy_internal._subject_paths() p
 	  JOIN privacy.foreign_keys f ON f.constraint_oid = ANY (p.hops)
 	 WHERE NOT f.indexed;
 END;
 
-COMMENT ON FUNCTION privacy._lint_subject_map() IS 'lint: personal tables no subject kind reaches, ambiguous paths, foreign keys on subject paths without an index';
+COMMENT ON FUNCTION privacy_internal._lint_subject_map() IS 'lint: personal tables no subject kind reaches, ambiguous paths, foreign keys on subject paths without an index';
 
-CREATE FUNCTION privacy._lint_unreached_personal_data()
+CREATE FUNCTION privacy_internal._lint_unreached_personal_data()
 RETURNS TABLE (severity text, object text, problem text, hint text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT 'warning',
-		   pg_catalog.format('%s(%s)', privacy._qualified_name(c.oid), pg_catalog.quote_ident(a.attname)),
+		   pg_catalog.format('%s(%s)', privacy_internal._qualified_name(c.oid), pg_catalog.quote_ident(a.attname)),
 		   pg_catalog.format('%s column of type %s holds personal data that export and erasure do not reach',
 							 CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END,
 							 pg_catalog.format_type(a.atttypid, a.atttypmod)),
 		   CASE c.relkind
 				WHEN 'm' THEN pg_catalog.format('Refresh it after each erasure (REFRESH MATERIALIZED VIEW %s), or leave the column out of it.',
-												privacy._qualified_name(c.oid))
+												privacy_internal._qualified_name(c.oid))
 				ELSE 'Erase the subject in the foreign server too, or leave the column out of the foreign table.' END
 	  FROM pg_catalog.pg_attribute a
-	  JOIN privacy._personal_types() pt ON pt.type_oid OPERATOR(pg_catalog.=) a.atttypid
+	  JOIN privacy_internal._personal_types() pt ON pt.type_oid OPERATOR(pg_catalog.=) a.atttypid
 	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
 	 WHERE a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
 	   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['m', 'f']::"char"[])
@@ -914,9 +914,9 @@ BEGIN ATOMIC
 	 ORDER BY 2;
 END;
 
-COMMENT ON FUNCTION privacy._lint_unreached_personal_data() IS 'lint: columns of materialized views and foreign tables holding personal data, which export and erasure do not reach';
+COMMENT ON FUNCTION privacy_internal._lint_unreached_personal_data() IS 'lint: columns of materialized views and foreign tables holding personal data, which export and erasure do not reach';
 
-CREATE FUNCTION privacy._policy_version()
+CREATE FUNCTION privacy_internal._policy_version()
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -924,11 +924,11 @@ BEGIN ATOMIC
 	SELECT pv.version FROM privacy.policy_versions pv ORDER BY pv.id DESC LIMIT 1;
 END;
 
-COMMENT ON FUNCTION privacy._policy_version() IS 'The version of the policy document in force';
+COMMENT ON FUNCTION privacy_internal._policy_version() IS 'The version of the policy document in force';
 
-REVOKE ALL ON FUNCTION privacy._policy_version() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._policy_version() FROM PUBLIC;
 
-CREATE FUNCTION privacy._run_lint_checks() RETURNS TABLE(severity text, object text, problem text, hint text)
+CREATE FUNCTION privacy_internal._run_lint_checks() RETURNS TABLE(severity text, object text, problem text, hint text)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -938,7 +938,7 @@ BEGIN
 	FOR check_fn IN
 		SELECT p.oid::regprocedure
 		  FROM pg_catalog.pg_proc p
-		 WHERE p.pronamespace = 'privacy'::pg_catalog.regnamespace
+		 WHERE p.pronamespace = 'privacy_internal'::pg_catalog.regnamespace
 		   AND p.proname LIKE '\_lint\_%' AND p.pronargs = 0
 		   AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')
 		 ORDER BY p.proname
@@ -948,9 +948,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._run_lint_checks() IS 'The findings of every privacy._lint_* check function';
+COMMENT ON FUNCTION privacy_internal._run_lint_checks() IS 'The findings of every privacy_internal._lint_* check function';
 
-CREATE FUNCTION privacy._write_catalog(doc jsonb, tables jsonb) RETURNS void
+CREATE FUNCTION privacy_internal._write_catalog(doc jsonb, tables jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -1071,9 +1071,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._write_catalog(doc jsonb, tables jsonb) IS 'Makes the catalog hold exactly what a checked, canonical policy document declares';
+COMMENT ON FUNCTION privacy_internal._write_catalog(doc jsonb, tables jsonb) IS 'Makes the catalog hold exactly what a checked, canonical policy document declares';
 
-REVOKE ALL ON FUNCTION privacy._write_catalog(doc jsonb, tables jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._write_catalog(doc jsonb, tables jsonb) FROM PUBLIC;
 
 CREATE FUNCTION privacy.apply_policy(document text) RETURNS jsonb
     LANGUAGE c STRICT
@@ -1089,7 +1089,7 @@ LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT f.severity, f.object, f.problem, f.hint
-	  FROM privacy._run_lint_checks() f
+	  FROM privacy_internal._run_lint_checks() f
 	 ORDER BY CASE f.severity WHEN 'error' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END,
 			  f.object, f.problem;
 END;
@@ -1101,7 +1101,7 @@ RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT privacy._catalog_document(COALESCE(
+	SELECT privacy_internal._catalog_document(COALESCE(
 		(SELECT v.document FROM privacy.policy_versions v ORDER BY v.id DESC LIMIT 1),
 		'{"version": null, "effective_date": null, "controller": null}'::jsonb));
 END;
@@ -1115,7 +1115,7 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	WITH doc AS (SELECT privacy.policy() AS d),
 	classified AS MATERIALIZED (
-		SELECT cc.*, privacy._qualified_name(cc.table_name) AS qualified
+		SELECT cc.*, privacy_internal._qualified_name(cc.table_name) AS qualified
 		  FROM privacy.classified_columns cc),
 	mapped AS MATERIALIZED (
 		SELECT m.kind, m.table_name, m.depth FROM privacy.subject_map m WHERE m.personal)
@@ -1129,15 +1129,15 @@ BEGIN ATOMIC
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'purpose', p.name, 'description', p.description,
 				'legal_basis', p.legal_basis,
-				'article', privacy._legal_basis_article(p.legal_basis),
+				'article', privacy_internal._legal_basis_article(p.legal_basis),
 				'allowed_under_restriction', p.allowed_under_restriction) ORDER BY p.name), '[]')
 			  FROM privacy.purposes p),
 		'categories_of_data_subjects', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'kind', k.name, 'description', k.description,
-				'anchor', pg_catalog.format('%s.%I', privacy._qualified_name(k.table_name), k.key_column),
+				'anchor', pg_catalog.format('%s.%I', privacy_internal._qualified_name(k.table_name), k.key_column),
 				'tables', (SELECT COALESCE(pg_catalog.jsonb_agg(
-								privacy._qualified_name(m.table_name) ORDER BY m.depth, m.table_name), '[]')
+								privacy_internal._qualified_name(m.table_name) ORDER BY m.depth, m.table_name), '[]')
 							 FROM mapped m WHERE m.kind = k.name))
 				ORDER BY k.name), '[]')
 			  FROM privacy.subject_kinds k),
@@ -1163,7 +1163,7 @@ BEGIN ATOMIC
 			  FROM privacy.recipients r),
 		'retention', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-				'rule', rr.name, 'table', privacy._qualified_name(rr.table_name),
+				'rule', rr.name, 'table', privacy_internal._qualified_name(rr.table_name),
 				'categories', (SELECT pg_catalog.jsonb_agg(DISTINCT cc.category) FROM classified cc
 								WHERE cc.table_name = rr.table_name
 								  AND (rr.action = 'delete' OR cc.column_name = ANY (rr.columns))),
@@ -1181,9 +1181,9 @@ END;
 
 COMMENT ON FUNCTION privacy.processing_record() IS 'The record of processing activities (GDPR Art. 30), generated from the catalog';
 
-CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy.categories FOR EACH ROW EXECUTE FUNCTION privacy._restore_over_seed('name');
+CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy.categories FOR EACH ROW EXECUTE FUNCTION privacy_internal._restore_over_seed('name');
 
-CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy.sources FOR EACH ROW EXECUTE FUNCTION privacy._restore_over_seed('name');
+CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy.sources FOR EACH ROW EXECUTE FUNCTION privacy_internal._restore_over_seed('name');
 
 ALTER TABLE ONLY privacy.classifications
     ADD CONSTRAINT classifications_source_fkey FOREIGN KEY (source) REFERENCES privacy.sources(name);

@@ -8,7 +8,7 @@
  * needs, turns its errors into ereports naming line, column and JSON path,
  * checks every table and column the document names against the catalog
  * (refusing tables a policy may not name, and subject keys that do not name
- * one row), and hands the canonical document to privacy._apply_document(),
+ * one row), and hands the canonical document to privacy_internal._apply_document(),
  * which writes the catalog tables as the extension's owner once it has
  * checked that the caller owns every table whose entries the document
  * changes.
@@ -401,7 +401,7 @@ privacy_apply_policy(PG_FUNCTION_ARGS)
 		privacy_begin_as_owner("policy_versions", &save);
 		PG_TRY();
 		{
-			if (SPI_execute_with_args("SELECT privacy._apply_document($1::pg_catalog.jsonb, $2::pg_catalog.jsonb, $3)",
+			if (SPI_execute_with_args("SELECT privacy_internal._apply_document($1::pg_catalog.jsonb, $2::pg_catalog.jsonb, $3)",
 									  3, argtypes, values, NULL, false, 1) != SPI_OK_SELECT ||
 				SPI_processed != 1)
 				elog(ERROR, "could not apply policy document");

@@ -1,6 +1,6 @@
 /*
  * policy_expression.c
- *		privacy._same_policy_expression(rel, installed, expression): whether
+ *		privacy_internal._same_policy_expression(rel, installed, expression): whether
  *		a row policy expression of rel as pg_policy stores it is what CREATE
  *		POLICY would make of expression now, so that lint can compare an
  *		installed policy with the one privacy.protect() would install.
@@ -92,7 +92,7 @@ deparse_policy_expression(Node *expr, Oid relid)
 }
 
 /*
- * privacy._same_policy_expression(rel regclass, installed pg_node_tree,
+ * privacy_internal._same_policy_expression(rel regclass, installed pg_node_tree,
  * expression text) returns boolean: whether a policy expression of rel as
  * pg_policy stores it (polqual or polwithcheck) is what CREATE POLICY makes
  * of expression now.

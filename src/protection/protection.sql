@@ -2,7 +2,7 @@
 -- tables, the tables on their paths and their children, rectification
 -- auditing, and the lint checks of installed protection. C: src/protection/.
 
-CREATE FUNCTION privacy._audit_rectification() RETURNS trigger
+CREATE FUNCTION privacy_internal._audit_rectification() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -22,7 +22,7 @@ BEGIN
 	   OR TG_NAME OPERATOR(pg_catalog.<>) 'privacy_rectification'
 	   OR TG_WHEN OPERATOR(pg_catalog.<>) 'AFTER' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW'
 	   OR TG_OP OPERATOR(pg_catalog.<>) 'UPDATE' THEN
-		RAISE EXCEPTION 'privacy._audit_rectification() may only run as the rectification trigger of a protected table'
+		RAISE EXCEPTION 'privacy_internal._audit_rectification() may only run as the rectification trigger of a protected table'
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'privacy.protect() installs this trigger.';
 	END IF;
@@ -45,7 +45,7 @@ BEGIN
 	 WHERE up.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid;
 	FOR i IN 0 .. TG_NARGS / 2 - 1 LOOP
 		IF NOT TG_ARGV[2 * i] OPERATOR(pg_catalog.=) ANY (kinds) THEN
-			RAISE EXCEPTION 'privacy._audit_rectification() may only run as the rectification trigger of a protected table'
+			RAISE EXCEPTION 'privacy_internal._audit_rectification() may only run as the rectification trigger of a protected table'
 				USING ERRCODE = 'insufficient_privilege',
 					  DETAIL = 'The trigger names a subject kind the table is not protected for.',
 					  HINT = 'privacy.protect() installs this trigger.';
@@ -53,32 +53,32 @@ BEGIN
 		EXECUTE pg_catalog.format('SELECT (%s)::pg_catalog.text FROM (SELECT ($1).*) AS %I', TG_ARGV[2 * i + 1],
 								  COALESCE(row_name, TG_TABLE_NAME))
 		   INTO subject USING NEW;
-		PERFORM privacy._audit(privacy._acting_role(), 'rectification', TG_ARGV[2 * i], subject, NULL,
-							   pg_catalog.jsonb_build_object('table', privacy._qualified_name(TG_RELID),
+		PERFORM privacy_internal._audit(privacy_internal._acting_role(), 'rectification', TG_ARGV[2 * i], subject, NULL,
+							   pg_catalog.jsonb_build_object('table', privacy_internal._qualified_name(TG_RELID),
 															 'columns', pg_catalog.to_jsonb(changed)));
 	END LOOP;
 	RETURN NULL;
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._audit_rectification() IS 'Trigger installed by privacy.protect(): records each rectification in the audit log, naming the changed columns but not their values; refuses to run as any other trigger';
+COMMENT ON FUNCTION privacy_internal._audit_rectification() IS 'Trigger installed by privacy.protect(): records each rectification in the audit log, naming the changed columns but not their values; refuses to run as any other trigger';
 
-REVOKE ALL ON FUNCTION privacy._audit_rectification() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._audit_rectification() FROM PUBLIC;
 
-CREATE FUNCTION privacy._install_protection(rel regclass, kinds text[], path_only boolean) RETURNS void
+CREATE FUNCTION privacy_internal._install_protection(rel regclass, kinds text[], path_only boolean) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
 	cls pg_catalog.pg_class;
-	qname text := privacy._qualified_name(rel);
+	qname text := privacy_internal._qualified_name(rel);
 	trigger_args text := '';
 	k text;
 BEGIN
 	SELECT * INTO STRICT cls FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
 	EXECUTE pg_catalog.format('CREATE POLICY privacy_purpose ON %s AS RESTRICTIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
-							  qname, privacy._protection_expr(rel, kinds, 'privacy._may_process'),
-							  privacy._protection_expr(rel, kinds, 'privacy._may_write'));
+							  qname, privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_process'),
+							  privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_write'));
 	IF NOT cls.relrowsecurity THEN
 		EXECUTE pg_catalog.format('CREATE POLICY privacy_rows ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true)', qname);
 	END IF;
@@ -87,21 +87,21 @@ BEGIN
 		FOREACH k IN ARRAY kinds LOOP
 			trigger_args := trigger_args OPERATOR(pg_catalog.||)
 				pg_catalog.format('%s%L, %L', CASE WHEN trigger_args OPERATOR(pg_catalog.=) '' THEN '' ELSE ', ' END,
-								  k, privacy._subject_key_sql(k, rel, cls.relname));
+								  k, privacy_internal._subject_key_sql(k, rel, cls.relname));
 		END LOOP;
-		EXECUTE pg_catalog.format('CREATE TRIGGER privacy_rectification AFTER UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION privacy._audit_rectification(%s)',
+		EXECUTE pg_catalog.format('CREATE TRIGGER privacy_rectification AFTER UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION privacy_internal._audit_rectification(%s)',
 								  qname, trigger_args);
 	END IF;
 	INSERT INTO privacy.protected_tables (table_name, kinds, base_policy, had_row_security,
 										  had_force_row_security, protected_by, path_only)
 	VALUES (rel, kinds, NOT cls.relrowsecurity, cls.relrowsecurity, cls.relforcerowsecurity,
-			privacy._acting_role(), path_only);
+			privacy_internal._acting_role(), path_only);
 END
 $$;
 
-COMMENT ON FUNCTION privacy._install_protection(rel regclass, kinds text[], path_only boolean) IS 'Puts purpose-aware row policies (and, on a personal table, the rectification trigger) on a table and registers it as protected';
+COMMENT ON FUNCTION privacy_internal._install_protection(rel regclass, kinds text[], path_only boolean) IS 'Puts purpose-aware row policies (and, on a personal table, the rectification trigger) on a table and registers it as protected';
 
-REVOKE ALL ON FUNCTION privacy._install_protection(rel regclass, kinds text[], path_only boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._install_protection(rel regclass, kinds text[], path_only boolean) FROM PUBLIC;
 
 CREATE TABLE privacy.protected_tables (
     table_name regclass NOT NULL,
@@ -125,7 +125,7 @@ COMMENT ON COLUMN privacy.protected_tables.child_of IS 'For a partition or inher
 GRANT SELECT ON TABLE privacy.protected_tables TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('privacy.protected_tables', '');
 
-CREATE FUNCTION privacy._lint_children()
+CREATE FUNCTION privacy_internal._lint_children()
 RETURNS TABLE (severity text, object text, problem text, hint text)
 LANGUAGE sql STABLE
 SECURITY DEFINER
@@ -141,21 +141,21 @@ BEGIN ATOMIC
 		  FROM descendant d JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) d.child
 		 WHERE d.depth OPERATOR(pg_catalog.<) 32
 	)
-	SELECT DISTINCT ON (d.child) 'error', privacy._qualified_name(d.child::pg_catalog.regclass),
+	SELECT DISTINCT ON (d.child) 'error', privacy_internal._qualified_name(d.child::pg_catalog.regclass),
 		   pg_catalog.format('is a %s of protected table %s but is not protected: a query that names it reads every row',
 							 CASE WHEN c.relispartition THEN 'partition' ELSE 'child' END,
-							 privacy._qualified_name(d.root::pg_catalog.regclass)),
+							 privacy_internal._qualified_name(d.root::pg_catalog.regclass)),
 		   pg_catalog.format('Protect it with its parent: SELECT privacy.protect(%L);',
-							 privacy._qualified_name(d.root::pg_catalog.regclass))
+							 privacy_internal._qualified_name(d.root::pg_catalog.regclass))
 	  FROM descendant d
 	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) d.child
 	 WHERE NOT EXISTS (SELECT FROM privacy.protected_tables st WHERE st.table_name OPERATOR(pg_catalog.=) d.child)
 	 ORDER BY d.child, d.depth;
 END;
 
-COMMENT ON FUNCTION privacy._lint_children() IS 'lint: partitions and inheritance children of a protected table that are not protected';
+COMMENT ON FUNCTION privacy_internal._lint_children() IS 'lint: partitions and inheritance children of a protected table that are not protected';
 
-CREATE FUNCTION privacy._lint_installed_protection() RETURNS TABLE(severity text, object text, problem text, hint text)
+CREATE FUNCTION privacy_internal._lint_installed_protection() RETURNS TABLE(severity text, object text, problem text, hint text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -170,7 +170,7 @@ BEGIN
 	FOR pt IN SELECT p.* FROM privacy.protected_tables p
 				JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.table_name
 			   ORDER BY p.table_name::text LOOP
-		qname := privacy._qualified_name(pt.table_name);
+		qname := privacy_internal._qualified_name(pt.table_name);
 		severity := 'error';
 		object := qname;
 		hint := pg_catalog.format('Restore it: SELECT privacy.unprotect(%1$L); SELECT privacy.protect(%1$L);', qname);
@@ -190,10 +190,10 @@ BEGIN
 				RETURN NEXT;
 			END IF;
 			BEGIN
-				same_using := privacy._same_policy_expression(pt.table_name, pol.polqual,
-					privacy._protection_expr(pt.table_name, pt.kinds, 'privacy._may_process'));
-				same_check := privacy._same_policy_expression(pt.table_name, pol.polwithcheck,
-					privacy._protection_expr(pt.table_name, pt.kinds, 'privacy._may_write'));
+				same_using := privacy_internal._same_policy_expression(pt.table_name, pol.polqual,
+					privacy_internal._protection_expr(pt.table_name, pt.kinds, 'privacy_internal._may_process'));
+				same_check := privacy_internal._same_policy_expression(pt.table_name, pol.polwithcheck,
+					privacy_internal._protection_expr(pt.table_name, pt.kinds, 'privacy_internal._may_write'));
 			EXCEPTION WHEN OTHERS THEN
 				RETURN QUERY SELECT 'warning'::text, qname,
 					'policy "privacy_purpose" cannot be compared with what privacy.protect() installs: ' || SQLERRM,
@@ -217,7 +217,7 @@ BEGIN
 		SELECT t.tgenabled INTO tg FROM pg_catalog.pg_trigger t
 		 WHERE t.tgrelid OPERATOR(pg_catalog.=) pt.table_name
 		   AND t.tgname OPERATOR(pg_catalog.=) 'privacy_rectification'
-		   AND t.tgfoid OPERATOR(pg_catalog.=) 'privacy._audit_rectification()'::pg_catalog.regprocedure;
+		   AND t.tgfoid OPERATOR(pg_catalog.=) 'privacy_internal._audit_rectification()'::pg_catalog.regprocedure;
 		-- protect() installs the trigger only on a table holding personal data
 		-- (a table protected for its path alone has none).
 		IF NOT FOUND AND EXISTS (SELECT FROM privacy.classified_columns cc
@@ -232,29 +232,29 @@ BEGIN
 	END LOOP;
 
 	RETURN QUERY
-		SELECT 'error', privacy._qualified_name(t.tgrelid),
+		SELECT 'error', privacy_internal._qualified_name(t.tgrelid),
 			   pg_catalog.format('trigger "%s" is disabled: %s', t.tgname,
-								 CASE WHEN t.tgfoid OPERATOR(pg_catalog.=) 'privacy._guard_trigger()'::pg_catalog.regprocedure
+								 CASE WHEN t.tgfoid OPERATOR(pg_catalog.=) 'privacy_internal._guard_trigger()'::pg_catalog.regprocedure
 									  THEN 'the sensitive-data guard lets CPR and card numbers in'
 									  ELSE 'the retention guard no longer keeps rows under their legal minimum' END),
-			   pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER %I;', privacy._qualified_name(t.tgrelid), t.tgname)
+			   pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER %I;', privacy_internal._qualified_name(t.tgrelid), t.tgname)
 		  FROM pg_catalog.pg_trigger t
-		 WHERE t.tgfoid OPERATOR(pg_catalog.=) ANY (ARRAY['privacy._guard_trigger()'::pg_catalog.regprocedure,
-														  'privacy._retention_guard()'::pg_catalog.regprocedure]::pg_catalog.oid[])
+		 WHERE t.tgfoid OPERATOR(pg_catalog.=) ANY (ARRAY['privacy_internal._guard_trigger()'::pg_catalog.regprocedure,
+														  'privacy_internal._retention_guard()'::pg_catalog.regprocedure]::pg_catalog.oid[])
 		   AND t.tgparentid OPERATOR(pg_catalog.=) 0
 		   AND t.tgenabled OPERATOR(pg_catalog.=) ANY ('{D,R}'::"char"[])
 		 ORDER BY 2, t.tgname;
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._lint_installed_protection() IS 'lint: row policies, rectification, guard and retention triggers that a table owner changed, disabled or dropped since the extension installed them';
+COMMENT ON FUNCTION privacy_internal._lint_installed_protection() IS 'lint: row policies, rectification, guard and retention triggers that a table owner changed, disabled or dropped since the extension installed them';
 
-CREATE FUNCTION privacy._protected_paths()
+CREATE FUNCTION privacy_internal._protected_paths()
 RETURNS TABLE (table_name regclass, kind text, path_table regclass, hops oid[], path_table_hops oid[])
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	WITH p AS MATERIALIZED (SELECT * FROM privacy._subject_paths())
+	WITH p AS MATERIALIZED (SELECT * FROM privacy_internal._subject_paths())
 	SELECT p.table_name, p.kind, f.to_table, p.hops[h.ord OPERATOR(pg_catalog.+) 1:], own.hops
 	  FROM p
 	  JOIN privacy.protected_tables pt ON pt.table_name OPERATOR(pg_catalog.=) p.table_name
@@ -265,21 +265,21 @@ BEGIN ATOMIC
 					 AND own.table_name OPERATOR(pg_catalog.=) f.to_table;
 END;
 
-COMMENT ON FUNCTION privacy._protected_paths() IS 'The tables on the path from each protected table to each of its subject kinds'' anchor, anchor included, with the path onward from each';
+COMMENT ON FUNCTION privacy_internal._protected_paths() IS 'The tables on the path from each protected table to each of its subject kinds'' anchor, anchor included, with the path onward from each';
 
-REVOKE ALL ON FUNCTION privacy._protected_paths() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._protected_paths() FROM PUBLIC;
 
-CREATE FUNCTION privacy._lint_path_tables()
+CREATE FUNCTION privacy_internal._lint_path_tables()
 RETURNS TABLE (severity text, object text, problem text, hint text)
 LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT DISTINCT 'error', privacy._qualified_name(r.path_table),
+	SELECT DISTINCT 'error', privacy_internal._qualified_name(r.path_table),
 		   pg_catalog.format('is on the subject path of protected table %s but is not protected: a role that may update it can move that table''s rows to another subject',
-							 privacy._qualified_name(r.reader)),
+							 privacy_internal._qualified_name(r.reader)),
 		   pg_catalog.format('Protect the whole path: SELECT privacy.unprotect(%1$L); SELECT privacy.protect(%1$L);',
-							 privacy._qualified_name(r.reader))
+							 privacy_internal._qualified_name(r.reader))
 	  FROM (SELECT pol.polrelid::regclass AS reader, d.refobjid::regclass AS path_table
 			  FROM privacy.protected_tables pt
 			  JOIN pg_catalog.pg_policy pol ON pol.polrelid OPERATOR(pg_catalog.=) pt.table_name
@@ -289,42 +289,42 @@ BEGIN ATOMIC
 										 AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
 										 AND d.refobjid OPERATOR(pg_catalog.<>) pol.polrelid
 			UNION
-			SELECT pp.table_name, pp.path_table FROM privacy._protected_paths() pp) r
+			SELECT pp.table_name, pp.path_table FROM privacy_internal._protected_paths() pp) r
 	 WHERE NOT EXISTS (SELECT FROM privacy.protected_tables st
 						WHERE st.table_name OPERATOR(pg_catalog.=) r.path_table)
 	UNION ALL
-	SELECT 'error', privacy._qualified_name(pp.path_table),
+	SELECT 'error', privacy_internal._qualified_name(pp.path_table),
 		   pg_catalog.format('is on the subject path of protected table %s for subject kind "%s", but its protection does not check that kind along the same path',
-							 privacy._qualified_name(pp.table_name), pp.kind),
+							 privacy_internal._qualified_name(pp.table_name), pp.kind),
 		   CASE WHEN pp.path_table_hops IS DISTINCT FROM pp.hops
 				THEN pg_catalog.format('Pin the path of %s to kind "%s" in the policy document to: %s; then rebuild the protection of %s.',
-									   privacy._qualified_name(pp.path_table), pp.kind,
-									   privacy._path_text(pp.hops), privacy._qualified_name(pp.table_name))
+									   privacy_internal._qualified_name(pp.path_table), pp.kind,
+									   privacy_internal._path_text(pp.hops), privacy_internal._qualified_name(pp.table_name))
 				ELSE pg_catalog.format('Rebuild its protection: SELECT privacy.unprotect(%1$L); SELECT privacy.protect(%1$L);',
-									   privacy._qualified_name(pp.path_table)) END
-	  FROM privacy._protected_paths() pp
+									   privacy_internal._qualified_name(pp.path_table)) END
+	  FROM privacy_internal._protected_paths() pp
 	  JOIN privacy.protected_tables st ON st.table_name OPERATOR(pg_catalog.=) pp.path_table
 	 WHERE NOT pp.kind OPERATOR(pg_catalog.=) ANY (st.kinds) OR pp.path_table_hops IS DISTINCT FROM pp.hops;
 END;
 
-COMMENT ON FUNCTION privacy._lint_path_tables() IS 'lint: tables on the subject path of a protected table that are not protected, or not for the same kind along the same path';
+COMMENT ON FUNCTION privacy_internal._lint_path_tables() IS 'lint: tables on the subject path of a protected table that are not protected, or not for the same kind along the same path';
 
-CREATE FUNCTION privacy._lint_protection()
+CREATE FUNCTION privacy_internal._lint_protection()
 RETURNS TABLE (severity text, object text, problem text, hint text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT DISTINCT 'warning', privacy._qualified_name(cc.table_name),
+	SELECT DISTINCT 'warning', privacy_internal._qualified_name(cc.table_name),
 		   'holds personal data but is not protected by purpose-aware row policies',
 		   pg_catalog.format('Every query sees its rows whatever its purpose, consent or restriction: SELECT privacy.protect(%L);',
-							 privacy._qualified_name(cc.table_name))
+							 privacy_internal._qualified_name(cc.table_name))
 	  FROM privacy.classified_columns cc
 	 WHERE NOT EXISTS (SELECT FROM privacy.protected_tables pt WHERE pt.table_name = cc.table_name)
 	UNION ALL
-	SELECT 'error', privacy._qualified_name(pt.table_name),
+	SELECT 'error', privacy_internal._qualified_name(pt.table_name),
 		   'is registered as protected, but its row security or its policy "privacy_purpose" was removed',
 		   pg_catalog.format('Restore the protection: SELECT privacy.unprotect(%1$L); SELECT privacy.protect(%1$L);',
-							 privacy._qualified_name(pt.table_name))
+							 privacy_internal._qualified_name(pt.table_name))
 	  FROM privacy.protected_tables pt
 	  JOIN pg_catalog.pg_class c ON c.oid = pt.table_name
 	 WHERE NOT (c.relrowsecurity AND c.relforcerowsecurity
@@ -332,24 +332,24 @@ BEGIN ATOMIC
 							 WHERE pol.polrelid = c.oid AND pol.polname = 'privacy_purpose'));
 END;
 
-COMMENT ON FUNCTION privacy._lint_protection() IS 'lint: tables holding personal data without purpose-aware row policies, and protected tables whose protection was removed';
+COMMENT ON FUNCTION privacy_internal._lint_protection() IS 'lint: tables holding personal data without purpose-aware row policies, and protected tables whose protection was removed';
 
-CREATE FUNCTION privacy._path_needed_by(rel regclass)
+CREATE FUNCTION privacy_internal._path_needed_by(rel regclass)
 RETURNS regclass[]
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT pg_catalog.array_agg(DISTINCT pp.table_name ORDER BY pp.table_name)
-	  FROM privacy._protected_paths() pp
+	  FROM privacy_internal._protected_paths() pp
 	 WHERE pp.path_table OPERATOR(pg_catalog.=) rel
 	   AND pp.table_name OPERATOR(pg_catalog.<>) rel;
 END;
 
-COMMENT ON FUNCTION privacy._path_needed_by(rel regclass) IS 'The protected tables whose subject path runs through a table';
+COMMENT ON FUNCTION privacy_internal._path_needed_by(rel regclass) IS 'The protected tables whose subject path runs through a table';
 
-REVOKE ALL ON FUNCTION privacy._path_needed_by(rel regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._path_needed_by(rel regclass) FROM PUBLIC;
 
-CREATE FUNCTION privacy._protect_children(check_owner boolean, of regclass) RETURNS regclass[]
+CREATE FUNCTION privacy_internal._protect_children(check_owner boolean, of regclass) RETURNS regclass[]
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -382,28 +382,28 @@ BEGIN
 		IF EXISTS (SELECT FROM privacy.protected_tables st WHERE st.table_name OPERATOR(pg_catalog.=) c.child) THEN
 			CONTINUE;
 		END IF;
-		IF check_owner AND NOT pg_catalog.pg_has_role(privacy._acting_role(), c.relowner, 'USAGE') THEN
-			RAISE EXCEPTION 'must be owner of table %', privacy._qualified_name(c.child)
+		IF check_owner AND NOT pg_catalog.pg_has_role(privacy_internal._acting_role(), c.relowner, 'USAGE') THEN
+			RAISE EXCEPTION 'must be owner of table %', privacy_internal._qualified_name(c.child)
 				USING ERRCODE = 'insufficient_privilege',
 					  DETAIL = pg_catalog.format('It is a partition or child of protected table %s, whose rows it holds.',
-												 privacy._qualified_name(c.root));
+												 privacy_internal._qualified_name(c.root));
 		END IF;
 		-- Registered first: the statements below fire the event trigger
 		-- that calls this function, which must find nothing left to do.
 		INSERT INTO privacy.protected_tables (table_name, kinds, base_policy, had_row_security,
 											  had_force_row_security, protected_by, path_only, child_of)
 		VALUES (c.child, c.kinds, NOT c.relrowsecurity, c.relrowsecurity, c.relforcerowsecurity,
-				privacy._acting_role(), false, c.root);
+				privacy_internal._acting_role(), false, c.root);
 		EXECUTE pg_catalog.format('CREATE POLICY privacy_purpose ON %s AS RESTRICTIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
-								  privacy._qualified_name(c.child),
-								  privacy._protection_expr(c.root, c.kinds, 'privacy._may_process', c.child),
-								  privacy._protection_expr(c.root, c.kinds, 'privacy._may_write', c.child));
+								  privacy_internal._qualified_name(c.child),
+								  privacy_internal._protection_expr(c.root, c.kinds, 'privacy_internal._may_process', c.child),
+								  privacy_internal._protection_expr(c.root, c.kinds, 'privacy_internal._may_write', c.child));
 		IF NOT c.relrowsecurity THEN
 			EXECUTE pg_catalog.format('CREATE POLICY privacy_rows ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true)',
-									  privacy._qualified_name(c.child));
+									  privacy_internal._qualified_name(c.child));
 		END IF;
 		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY',
-								  privacy._qualified_name(c.child));
+								  privacy_internal._qualified_name(c.child));
 		-- A partition has the clone of its partitioned table's trigger; an
 		-- inheritance child gets its own.
 		IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
@@ -415,10 +415,10 @@ BEGIN
 			FOREACH k IN ARRAY c.kinds LOOP
 				trigger_args := trigger_args OPERATOR(pg_catalog.||)
 					pg_catalog.format('%s%L, %L', CASE WHEN trigger_args OPERATOR(pg_catalog.=) '' THEN '' ELSE ', ' END,
-									  k, privacy._subject_key_sql(k, c.root, c.relname));
+									  k, privacy_internal._subject_key_sql(k, c.root, c.relname));
 			END LOOP;
-			EXECUTE pg_catalog.format('CREATE TRIGGER privacy_rectification AFTER UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION privacy._audit_rectification(%s)',
-									  privacy._qualified_name(c.child), trigger_args);
+			EXECUTE pg_catalog.format('CREATE TRIGGER privacy_rectification AFTER UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION privacy_internal._audit_rectification(%s)',
+									  privacy_internal._qualified_name(c.child), trigger_args);
 		END IF;
 		added := added OPERATOR(pg_catalog.||) c.child;
 	END LOOP;
@@ -426,11 +426,11 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._protect_children(check_owner boolean, of regclass) IS 'Protects every partition and inheritance child of a protected table with its ancestor''s check; returns those it protected';
+COMMENT ON FUNCTION privacy_internal._protect_children(check_owner boolean, of regclass) IS 'Protects every partition and inheritance child of a protected table with its ancestor''s check; returns those it protected';
 
-REVOKE ALL ON FUNCTION privacy._protect_children(check_owner boolean, of regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._protect_children(check_owner boolean, of regclass) FROM PUBLIC;
 
-CREATE FUNCTION privacy._protect_new_children() RETURNS event_trigger
+CREATE FUNCTION privacy_internal._protect_new_children() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -443,19 +443,19 @@ BEGIN
 									  WHERE st.table_name OPERATOR(pg_catalog.=) i.inhrelid)) THEN
 		RETURN;
 	END IF;
-	added := privacy._protect_children(false, NULL);
+	added := privacy_internal._protect_children(false, NULL);
 	IF pg_catalog.cardinality(added) OPERATOR(pg_catalog.>) 0 THEN
-		PERFORM privacy._audit(privacy._acting_role(), 'protect', NULL, NULL, NULL,
-							   pg_catalog.jsonb_build_object('children', privacy._qualified_names(added)));
+		PERFORM privacy_internal._audit(privacy_internal._acting_role(), 'protect', NULL, NULL, NULL,
+							   pg_catalog.jsonb_build_object('children', privacy_internal._qualified_names(added)));
 	END IF;
 END
 $$;
 
-COMMENT ON FUNCTION privacy._protect_new_children() IS 'Event trigger: protects a new partition or inheritance child of a protected table with it';
+COMMENT ON FUNCTION privacy_internal._protect_new_children() IS 'Event trigger: protects a new partition or inheritance child of a protected table with it';
 
-REVOKE ALL ON FUNCTION privacy._protect_new_children() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._protect_new_children() FROM PUBLIC;
 
-CREATE FUNCTION privacy._protect_path_tables() RETURNS regclass[]
+CREATE FUNCTION privacy_internal._protect_path_tables() RETURNS regclass[]
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -471,42 +471,42 @@ BEGIN
 		FOR p IN
 			SELECT pp.table_name AS reader, pp.kind, pp.path_table, pp.hops, pp.path_table_hops,
 				   st.table_name IS NOT NULL AS registered, st.path_only, st.kinds AS path_kinds
-			  FROM privacy._protected_paths() pp
+			  FROM privacy_internal._protected_paths() pp
 			  LEFT JOIN privacy.protected_tables st ON st.table_name OPERATOR(pg_catalog.=) pp.path_table
 			 ORDER BY pp.table_name, pp.kind, pp.path_table
 		LOOP
 			IF p.path_table_hops IS DISTINCT FROM p.hops THEN
 				RAISE EXCEPTION 'table % reaches subject kind "%" through table %, which reaches that kind by another path',
-					privacy._qualified_name(p.reader), p.kind, privacy._qualified_name(p.path_table)
+					privacy_internal._qualified_name(p.reader), p.kind, privacy_internal._qualified_name(p.path_table)
 					USING ERRCODE = 'invalid_foreign_key',
-						  DETAIL = pg_catalog.format('The path onward from %s is: %s.', privacy._qualified_name(p.path_table),
-													 privacy._path_text(p.hops)),
+						  DETAIL = pg_catalog.format('The path onward from %s is: %s.', privacy_internal._qualified_name(p.path_table),
+													 privacy_internal._path_text(p.hops)),
 						  HINT = pg_catalog.format('Pin the path of %s to that one in the policy document, with "paths" under the subject kind.',
-												   privacy._qualified_name(p.path_table));
+												   privacy_internal._qualified_name(p.path_table));
 			END IF;
 			IF p.registered AND p.kind OPERATOR(pg_catalog.=) ANY (p.path_kinds) THEN
 				CONTINUE;
 			END IF;
 			IF p.registered AND NOT p.path_only THEN
 				RAISE EXCEPTION 'table % reaches subject kind "%" through table %, whose protection does not check that kind',
-					privacy._qualified_name(p.reader), p.kind, privacy._qualified_name(p.path_table)
+					privacy_internal._qualified_name(p.reader), p.kind, privacy_internal._qualified_name(p.path_table)
 					USING ERRCODE = 'object_not_in_prerequisite_state',
 						  HINT = pg_catalog.format('Rebuild its protection: SELECT privacy.unprotect(%1$L); SELECT privacy.protect(%1$L);',
-												   privacy._qualified_name(p.path_table));
+												   privacy_internal._qualified_name(p.path_table));
 			END IF;
 			SELECT c.relowner INTO STRICT owner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p.path_table;
-			IF NOT pg_catalog.pg_has_role(privacy._acting_role(), owner, 'USAGE') THEN
-				RAISE EXCEPTION 'must be owner of table %', privacy._qualified_name(p.path_table)
+			IF NOT pg_catalog.pg_has_role(privacy_internal._acting_role(), owner, 'USAGE') THEN
+				RAISE EXCEPTION 'must be owner of table %', privacy_internal._qualified_name(p.path_table)
 					USING ERRCODE = 'insufficient_privilege',
 						  DETAIL = pg_catalog.format('It is on the subject path of table %s, so protecting %s protects it too.',
-													 privacy._qualified_name(p.reader), privacy._qualified_name(p.reader));
+													 privacy_internal._qualified_name(p.reader), privacy_internal._qualified_name(p.reader));
 			END IF;
 			IF p.registered THEN
-				PERFORM privacy._remove_protection(p.path_table);
+				PERFORM privacy_internal._remove_protection(p.path_table);
 			END IF;
 			SELECT pg_catalog.array_agg(sp.kind ORDER BY sp.kind) INTO kinds
-			  FROM privacy._subject_paths() sp WHERE sp.table_name OPERATOR(pg_catalog.=) p.path_table;
-			PERFORM privacy._install_protection(p.path_table, kinds, true);
+			  FROM privacy_internal._subject_paths() sp WHERE sp.table_name OPERATOR(pg_catalog.=) p.path_table;
+			PERFORM privacy_internal._install_protection(p.path_table, kinds, true);
 			IF NOT p.path_table OPERATOR(pg_catalog.=) ANY (added) THEN
 				added := added OPERATOR(pg_catalog.||) p.path_table;
 			END IF;
@@ -518,11 +518,11 @@ BEGIN
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._protect_path_tables() IS 'Protects every table on the subject path of a protected table; returns those it protected';
+COMMENT ON FUNCTION privacy_internal._protect_path_tables() IS 'Protects every table on the subject path of a protected table; returns those it protected';
 
-REVOKE ALL ON FUNCTION privacy._protect_path_tables() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._protect_path_tables() FROM PUBLIC;
 
-CREATE FUNCTION privacy._protection_expr(path_rel regclass, kinds text[], check_fn text, row_rel regclass) RETURNS text
+CREATE FUNCTION privacy_internal._protection_expr(path_rel regclass, kinds text[], check_fn text, row_rel regclass) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -539,7 +539,7 @@ BEGIN
 	SELECT c.relname INTO STRICT relname FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) row_rel;
 	alias := pg_catalog.quote_ident(relname);
 	FOR k IN SELECT * FROM privacy.subject_kinds sk WHERE sk.name OPERATOR(pg_catalog.=) ANY (kinds) ORDER BY sk.name LOOP
-		hops := privacy._subject_path(k.name, path_rel);
+		hops := privacy_internal._subject_path(k.name, path_rel);
 		SELECT a.atttypid::pg_catalog.regtype INTO STRICT key_type
 		  FROM pg_catalog.pg_attribute a
 		 WHERE a.attrelid OPERATOR(pg_catalog.=) k.table_name AND a.attname OPERATOR(pg_catalog.=) k.key_column
@@ -551,7 +551,7 @@ BEGIN
 			  INTO guard FROM pg_catalog.unnest(hop.from_columns) c;
 		END IF;
 		terms := terms OPERATOR(pg_catalog.||) pg_catalog.format('%s(%L, (%s)::%s%s)',
-			check_fn, k.name, privacy._subject_key_sql(k.name, path_rel, relname),
+			check_fn, k.name, privacy_internal._subject_key_sql(k.name, path_rel, relname),
 			CASE WHEN key_type OPERATOR(pg_catalog.=) ANY (ARRAY['smallint', 'integer', 'bigint']::pg_catalog.regtype[])
 				 THEN 'bigint' ELSE 'text' END,
 			CASE WHEN guard IS NOT NULL THEN ', NOT (' OPERATOR(pg_catalog.||) guard OPERATOR(pg_catalog.||) ')' ELSE '' END);
@@ -560,21 +560,21 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._protection_expr(path_rel regclass, kinds text[], check_fn text, row_rel regclass) IS 'The row policy expression of a table (or of a partition or child of it) checking every subject kind along the table''s subject path';
+COMMENT ON FUNCTION privacy_internal._protection_expr(path_rel regclass, kinds text[], check_fn text, row_rel regclass) IS 'The row policy expression of a table (or of a partition or child of it) checking every subject kind along the table''s subject path';
 
-REVOKE ALL ON FUNCTION privacy._protection_expr(path_rel regclass, kinds text[], check_fn text, row_rel regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._protection_expr(path_rel regclass, kinds text[], check_fn text, row_rel regclass) FROM PUBLIC;
 
-CREATE FUNCTION privacy._protection_expr(rel regclass, kinds text[], check_fn text)
+CREATE FUNCTION privacy_internal._protection_expr(rel regclass, kinds text[], check_fn text)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-RETURN privacy._protection_expr(rel, kinds, check_fn, rel);
+RETURN privacy_internal._protection_expr(rel, kinds, check_fn, rel);
 
-COMMENT ON FUNCTION privacy._protection_expr(rel regclass, kinds text[], check_fn text) IS 'The row policy expression checking every subject kind that reaches a table';
+COMMENT ON FUNCTION privacy_internal._protection_expr(rel regclass, kinds text[], check_fn text) IS 'The row policy expression checking every subject kind that reaches a table';
 
-REVOKE ALL ON FUNCTION privacy._protection_expr(rel regclass, kinds text[], check_fn text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._protection_expr(rel regclass, kinds text[], check_fn text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._release_children() RETURNS regclass[]
+CREATE FUNCTION privacy_internal._release_children() RETURNS regclass[]
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -590,7 +590,7 @@ BEGIN
 		 ORDER BY pt.table_name
 	LOOP
 		IF EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel) THEN
-			PERFORM privacy._remove_protection(rel);
+			PERFORM privacy_internal._remove_protection(rel);
 			released := released OPERATOR(pg_catalog.||) rel;
 		ELSE
 			DELETE FROM privacy.protected_tables pt WHERE pt.table_name OPERATOR(pg_catalog.=) rel;
@@ -600,11 +600,11 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._release_children() IS 'Unprotects the partitions and inheritance children whose protected ancestor is no longer protected; returns them';
+COMMENT ON FUNCTION privacy_internal._release_children() IS 'Unprotects the partitions and inheritance children whose protected ancestor is no longer protected; returns them';
 
-REVOKE ALL ON FUNCTION privacy._release_children() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._release_children() FROM PUBLIC;
 
-CREATE FUNCTION privacy._release_path_tables() RETURNS regclass[]
+CREATE FUNCTION privacy_internal._release_path_tables() RETURNS regclass[]
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -616,7 +616,7 @@ BEGIN
 	WHILE again LOOP
 		again := false;
 		FOR rel IN
-			WITH needed AS MATERIALIZED (SELECT pp.table_name, pp.path_table FROM privacy._protected_paths() pp)
+			WITH needed AS MATERIALIZED (SELECT pp.table_name, pp.path_table FROM privacy_internal._protected_paths() pp)
 			SELECT pt.table_name FROM privacy.protected_tables pt
 			 WHERE pt.path_only
 			   AND NOT EXISTS (SELECT FROM needed n
@@ -624,7 +624,7 @@ BEGIN
 								  AND n.table_name OPERATOR(pg_catalog.<>) pt.table_name)
 			 ORDER BY pt.table_name
 		LOOP
-			PERFORM privacy._remove_protection(rel);
+			PERFORM privacy_internal._remove_protection(rel);
 			released := released OPERATOR(pg_catalog.||) rel;
 			again := true;
 		END LOOP;
@@ -633,17 +633,17 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._release_path_tables() IS 'Unprotects the tables protected for their subject path only that no protected table needs any more; returns them';
+COMMENT ON FUNCTION privacy_internal._release_path_tables() IS 'Unprotects the tables protected for their subject path only that no protected table needs any more; returns them';
 
-REVOKE ALL ON FUNCTION privacy._release_path_tables() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._release_path_tables() FROM PUBLIC;
 
-CREATE FUNCTION privacy._remove_protection(rel regclass) RETURNS void
+CREATE FUNCTION privacy_internal._remove_protection(rel regclass) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
 	pt privacy.protected_tables;
-	qname text := privacy._qualified_name(rel);
+	qname text := privacy_internal._qualified_name(rel);
 BEGIN
 	SELECT * INTO STRICT pt FROM privacy.protected_tables p WHERE p.table_name OPERATOR(pg_catalog.=) rel;
 	IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
@@ -661,18 +661,18 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._remove_protection(rel regclass) IS 'Removes a table''s purpose-aware row policies and rectification trigger, restores its row-security settings and forgets it';
+COMMENT ON FUNCTION privacy_internal._remove_protection(rel regclass) IS 'Removes a table''s purpose-aware row policies and rectification trigger, restores its row-security settings and forgets it';
 
-REVOKE ALL ON FUNCTION privacy._remove_protection(rel regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._remove_protection(rel regclass) FROM PUBLIC;
 
-CREATE FUNCTION privacy._same_policy_expression(rel regclass, installed pg_node_tree, expression text) RETURNS boolean
+CREATE FUNCTION privacy_internal._same_policy_expression(rel regclass, installed pg_node_tree, expression text) RETURNS boolean
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS 'MODULE_PATHNAME', 'privacy_same_policy_expression';
 
-COMMENT ON FUNCTION privacy._same_policy_expression(rel regclass, installed pg_node_tree, expression text) IS 'Whether an installed row policy expression (pg_policy.polqual or polwithcheck) is what CREATE POLICY makes of the given expression';
+COMMENT ON FUNCTION privacy_internal._same_policy_expression(rel regclass, installed pg_node_tree, expression text) IS 'Whether an installed row policy expression (pg_policy.polqual or polwithcheck) is what CREATE POLICY makes of the given expression';
 
-REVOKE ALL ON FUNCTION privacy._same_policy_expression(rel regclass, installed pg_node_tree, expression text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._same_policy_expression(rel regclass, installed pg_node_tree, expression text) FROM PUBLIC;
 
 CREATE FUNCTION privacy.protect("table" regclass) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -691,12 +691,12 @@ BEGIN
 		RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	SELECT * INTO STRICT cls FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
-	qname := privacy._qualified_name(rel);
+	qname := privacy_internal._qualified_name(rel);
 	IF cls.relkind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::"char"[]) THEN
 		RAISE EXCEPTION 'cannot protect % because it is not a table', qname
 			USING ERRCODE = 'wrong_object_type';
 	END IF;
-	IF NOT pg_catalog.pg_has_role(privacy._acting_role(), cls.relowner, 'USAGE') THEN
+	IF NOT pg_catalog.pg_has_role(privacy_internal._acting_role(), cls.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table %', qname
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
@@ -704,10 +704,10 @@ BEGIN
 	-- children that are not protected yet (as after an update from a
 	-- version that left them open).
 	IF EXISTS (SELECT FROM privacy.protected_tables pt WHERE pt.table_name OPERATOR(pg_catalog.=) rel) THEN
-		children := privacy._protect_children(true, rel);
+		children := privacy_internal._protect_children(true, rel);
 		IF pg_catalog.cardinality(children) OPERATOR(pg_catalog.>) 0 THEN
-			PERFORM privacy._audit(privacy._acting_role(), 'protect', NULL, NULL, NULL,
-								   pg_catalog.jsonb_build_object('table', qname, 'children', privacy._qualified_names(children)));
+			PERFORM privacy_internal._audit(privacy_internal._acting_role(), 'protect', NULL, NULL, NULL,
+								   pg_catalog.jsonb_build_object('table', qname, 'children', privacy_internal._qualified_names(children)));
 			RETURN;
 		END IF;
 	END IF;
@@ -723,7 +723,7 @@ BEGIN
 				  HINT = 'Classify its personal columns in the policy document or with SECURITY LABEL FOR privacy first.';
 	END IF;
 	SELECT pg_catalog.array_agg(sp.kind ORDER BY sp.kind) INTO kinds
-	  FROM privacy._subject_paths() sp WHERE sp.table_name OPERATOR(pg_catalog.=) rel;
+	  FROM privacy_internal._subject_paths() sp WHERE sp.table_name OPERATOR(pg_catalog.=) rel;
 	IF kinds IS NULL THEN
 		RAISE EXCEPTION 'table % does not reach any subject kind', qname
 			USING ERRCODE = 'invalid_foreign_key',
@@ -733,23 +733,23 @@ BEGIN
 	-- A table protected for another's path so far is protected anew, for
 	-- itself and with the policies the subject map gives now.
 	IF EXISTS (SELECT FROM privacy.protected_tables pt WHERE pt.table_name OPERATOR(pg_catalog.=) rel) THEN
-		PERFORM privacy._remove_protection(rel);
+		PERFORM privacy_internal._remove_protection(rel);
 	END IF;
-	PERFORM privacy._install_protection(rel, kinds, false);
-	children := privacy._protect_children(true, rel);
-	path_tables := privacy._protect_path_tables();
-	children := children OPERATOR(pg_catalog.||) privacy._protect_children(true, NULL);
+	PERFORM privacy_internal._install_protection(rel, kinds, false);
+	children := privacy_internal._protect_children(true, rel);
+	path_tables := privacy_internal._protect_path_tables();
+	children := children OPERATOR(pg_catalog.||) privacy_internal._protect_children(true, NULL);
 
 	summary := pg_catalog.jsonb_build_object('table', qname, 'kinds', pg_catalog.to_jsonb(kinds));
 	IF pg_catalog.cardinality(path_tables) OPERATOR(pg_catalog.>) 0 THEN
 		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('path_tables',
-			privacy._qualified_names(path_tables));
+			privacy_internal._qualified_names(path_tables));
 	END IF;
 	IF pg_catalog.cardinality(children) OPERATOR(pg_catalog.>) 0 THEN
 		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('children',
-			privacy._qualified_names(children));
+			privacy_internal._qualified_names(children));
 	END IF;
-	PERFORM privacy._audit(privacy._acting_role(), 'protect', NULL, NULL, NULL, summary);
+	PERFORM privacy_internal._audit(privacy_internal._acting_role(), 'protect', NULL, NULL, NULL, summary);
 END
 $$;
 
@@ -781,51 +781,51 @@ BEGIN
 				  HINT = 'privacy.protected_tables lists the protected tables.';
 	END IF;
 	SELECT * INTO STRICT cls FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
-	qname := privacy._qualified_name(rel);
-	IF NOT pg_catalog.pg_has_role(privacy._acting_role(), cls.relowner, 'USAGE') THEN
+	qname := privacy_internal._qualified_name(rel);
+	IF NOT pg_catalog.pg_has_role(privacy_internal._acting_role(), cls.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table %', qname
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	IF pt.child_of IS NOT NULL
 	   AND EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhrelid OPERATOR(pg_catalog.=) rel) THEN
 		RAISE EXCEPTION 'cannot unprotect table % because it is a partition or child of protected table %',
-			qname, privacy._qualified_name(pt.child_of)
+			qname, privacy_internal._qualified_name(pt.child_of)
 			USING ERRCODE = 'dependent_objects_still_exist',
 				  DETAIL = 'A query that names it would read its rows unchecked; it is unprotected with that table.',
-				  HINT = pg_catalog.format('Unprotect %s, or detach the table from it first.', privacy._qualified_name(pt.child_of));
+				  HINT = pg_catalog.format('Unprotect %s, or detach the table from it first.', privacy_internal._qualified_name(pt.child_of));
 	END IF;
-	needed_by := privacy._path_needed_by(rel);
+	needed_by := privacy_internal._path_needed_by(rel);
 	summary := pg_catalog.jsonb_build_object('table', qname);
 	IF needed_by IS NOT NULL THEN
 		-- Other protected tables find their rows' subjects through it: it
 		-- stays protected for their sake until they are unprotected.
 		IF pt.path_only THEN
 			RAISE EXCEPTION 'cannot unprotect table % because it is on the subject path of protected table %',
-				qname, privacy._qualified_name(needed_by[1])
+				qname, privacy_internal._qualified_name(needed_by[1])
 				USING ERRCODE = 'dependent_objects_still_exist',
 					  DETAIL = 'It was protected because it is on the path from that table to its subjects; it is unprotected with the last table that needs it.',
-					  HINT = pg_catalog.format('Unprotect %s first.', privacy._qualified_name(needed_by[1]));
+					  HINT = pg_catalog.format('Unprotect %s first.', privacy_internal._qualified_name(needed_by[1]));
 		END IF;
 		UPDATE privacy.protected_tables p SET path_only = true WHERE p.table_name OPERATOR(pg_catalog.=) rel;
 		RAISE NOTICE 'table % stays protected because it is on the subject path of protected table %',
-			qname, privacy._qualified_name(needed_by[1])
+			qname, privacy_internal._qualified_name(needed_by[1])
 			USING DETAIL = 'It is on the path from that table to its subjects; it is unprotected with the last table that needs it.';
 		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('kept_for',
-			privacy._qualified_names(needed_by));
+			privacy_internal._qualified_names(needed_by));
 	ELSE
-		PERFORM privacy._remove_protection(rel);
+		PERFORM privacy_internal._remove_protection(rel);
 	END IF;
-	released := privacy._release_path_tables();
-	children := privacy._release_children();
+	released := privacy_internal._release_path_tables();
+	children := privacy_internal._release_children();
 	IF pg_catalog.cardinality(released) OPERATOR(pg_catalog.>) 0 THEN
 		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('path_tables',
-			privacy._qualified_names(released));
+			privacy_internal._qualified_names(released));
 	END IF;
 	IF pg_catalog.cardinality(children) OPERATOR(pg_catalog.>) 0 THEN
 		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('children',
-			privacy._qualified_names(children));
+			privacy_internal._qualified_names(children));
 	END IF;
-	PERFORM privacy._audit(privacy._acting_role(), 'unprotect', NULL, NULL, NULL, summary);
+	PERFORM privacy_internal._audit(privacy_internal._acting_role(), 'unprotect', NULL, NULL, NULL, summary);
 END
 $$;
 
@@ -835,4 +835,4 @@ REVOKE ALL ON FUNCTION privacy.unprotect("table" regclass) FROM PUBLIC;
 
 CREATE EVENT TRIGGER privacy_protect_new_children ON ddl_command_end
          WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
-   EXECUTE FUNCTION privacy._protect_new_children();
+   EXECUTE FUNCTION privacy_internal._protect_new_children();

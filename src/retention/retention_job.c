@@ -54,7 +54,7 @@ RetentionInit(void)
 }
 
 /*
- * privacy._retention_require_own_transactions(): an error inside a
+ * privacy_internal._retention_require_own_transactions(): an error inside a
  * transaction block, where the job could not commit after each batch.
  */
 Datum
@@ -70,7 +70,7 @@ privacy_retention_require_own_transactions(PG_FUNCTION_ARGS)
 }
 
 /*
- * privacy._retention_lower_priority() → integer: lowers this backend's CPU
+ * privacy_internal._retention_lower_priority() → integer: lowers this backend's CPU
  * priority to privacy.retention_nice (never raises it) and returns the nice
  * value it runs at. The job is a long stream of CPU-bound batches; at a
  * lower priority it takes the CPU only when the sessions beside it do not
@@ -102,7 +102,7 @@ privacy_retention_lower_priority(PG_FUNCTION_ARGS)
 }
 
 /*
- * privacy._retention_lock_timeout() → integer: privacy.retention_lock_timeout
+ * privacy_internal._retention_lock_timeout() → integer: privacy.retention_lock_timeout
  * in milliseconds, for the job's SQL to set lock_timeout from (calling it
  * loads the library, so the setting is defined whenever the job reads it).
  */

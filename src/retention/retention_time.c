@@ -2,8 +2,8 @@
  * retention_time.c
  *		The SQL face of the retention deadline arithmetic: reading rules'
  *		time settings, converting anchors to local time, and the functions
- *		privacy._retention_cutoff(), privacy._retention_due_at() and
- *		privacy._retention_minimum_end() that the job, the status view and
+ *		privacy_internal._retention_cutoff(), privacy_internal._retention_due_at() and
+ *		privacy_internal._retention_minimum_end() that the job, the status view and
  *		erasure use.
  *
  * The arithmetic itself is pure (retention_deadline.c). Local time is the
@@ -140,7 +140,7 @@ text_arg(FunctionCallInfo fcinfo, int n)
 }
 
 /*
- * privacy._retention_cutoff(period, minimum, minimum_from, fy_end, at)
+ * privacy_internal._retention_cutoff(period, minimum, minimum_from, fy_end, at)
  * → timestamptz: the newest anchor that is due at "at"; rows whose anchor is
  * at most this are due.
  */
@@ -176,7 +176,7 @@ privacy_retention_cutoff(PG_FUNCTION_ARGS)
 }
 
 /*
- * privacy._retention_due_at(period, minimum, minimum_from, fy_end, anchor)
+ * privacy_internal._retention_due_at(period, minimum, minimum_from, fy_end, anchor)
  * → timestamptz: when a row with this anchor is due.
  */
 Datum
@@ -197,7 +197,7 @@ privacy_retention_due_at(PG_FUNCTION_ARGS)
 }
 
 /*
- * privacy._retention_minimum_end(minimum, minimum_from, fy_end, anchor)
+ * privacy_internal._retention_minimum_end(minimum, minimum_from, fy_end, anchor)
  * → timestamptz: when the legal minimum ends for a row with this anchor;
  * NULL when there is no minimum.
  */

@@ -4,7 +4,7 @@
  *		transaction-scoped permission that lets the extension's erasure and
  *		anonymisation paths past it.
  *
- * privacy.install_retention_triggers() puts privacy._retention_guard() on
+ * privacy.install_retention_triggers() puts privacy_internal._retention_guard() on
  * every table with such a rule: BEFORE UPDATE OR DELETE FOR EACH ROW and
  * BEFORE TRUNCATE FOR EACH STATEMENT. Its arguments carry the rules, one
  * group each:
@@ -15,7 +15,7 @@
  *
  * A row whose minimum has not ended cannot be deleted, nor its guarded
  * columns changed, nor its anchor moved to an earlier minimum end. Within a
- * transaction that called privacy._allow_protected_changes() (only the
+ * transaction that called privacy_internal._allow_protected_changes() (only the
  * extension's own erasure and anonymisation paths can), the columns that an
  * anonymize or truncate_ip rule names may be changed; deleting stays refused
  * until the minimum ends, whoever asks. The permission is a backend-local
@@ -79,7 +79,7 @@ protected_changes_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * privacy._allow_protected_changes(): lets the rest of the current
+ * privacy_internal._allow_protected_changes(): lets the rest of the current
  * transaction make the changes that rules allow their erasure and
  * anonymisation paths (see above).
  */
@@ -375,7 +375,7 @@ guard_truncate(TriggerData *trigdata, GuardRule *rules, int nrules, const char *
 }
 
 /*
- * privacy._retention_guard(): the trigger function described at the top of
+ * privacy_internal._retention_guard(): the trigger function described at the top of
  * this file.
  */
 Datum
@@ -389,11 +389,11 @@ privacy_retention_guard(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("privacy._retention_guard() was not called by a trigger")));
+				 errmsg("privacy_internal._retention_guard() was not called by a trigger")));
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("privacy._retention_guard() must be fired BEFORE")));
+				 errmsg("privacy_internal._retention_guard() must be fired BEFORE")));
 
 	relname = privacy_qualified_name(RelationGetRelid(trigdata->tg_relation));
 	nrules = parse_guard_rules(trigdata->tg_trigger, relname, &rules);
@@ -407,7 +407,7 @@ privacy_retention_guard(PG_FUNCTION_ARGS)
 		!(TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("privacy._retention_guard() must be fired for UPDATE or DELETE of rows, or for TRUNCATE")));
+				 errmsg("privacy_internal._retention_guard() must be fired for UPDATE or DELETE of rows, or for TRUNCATE")));
 
 	guard_row(trigdata, rules, nrules, relname);
 	return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?

@@ -1,7 +1,7 @@
 /*
  * cached_query.c
- *		privacy._cached_value(sql, result_type, VARIADIC args "any") and
- *		privacy._cached_row_count(sql, VARIADIC args "any"): run one of the
+ *		privacy_internal._cached_value(sql, result_type, VARIADIC args "any") and
+ *		privacy_internal._cached_row_count(sql, VARIADIC args "any"): run one of the
  *		statements the extension generates (export, erasure, subject checks,
  *		retention batches) and return the first column of its single result
  *		row, or how many rows it processed.
@@ -19,8 +19,8 @@
  *		functions are for the extension's own functions and are not granted
  *		to PUBLIC.
  *
- *		privacy._cached_value_as_owner(rel, sql, ...) and
- *		privacy._cached_row_count_as_owner(rel, sql, ...) run a statement on
+ *		privacy_internal._cached_value_as_owner(rel, sql, ...) and
+ *		privacy_internal._cached_row_count_as_owner(rel, sql, ...) run a statement on
  *		a table as the table's owner, the way PostgreSQL runs ANALYZE,
  *		REFRESH MATERIALIZED VIEW and its referential actions: erasure and
  *		retention change tables of any owner, and that owner's triggers,
@@ -415,7 +415,7 @@ statement_value(Oid result_type, const char *fname, bool *isnull)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the statement given to %s does not return rows", fname),
 				 errdetail("Only a statement that returns one column can be run this way."),
-				 errhint("Use privacy._cached_row_count() for a statement without a result.")));
+				 errhint("Use privacy_internal._cached_row_count() for a statement without a result.")));
 	if (SPI_processed > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_TOO_MANY_ROWS),
@@ -442,13 +442,13 @@ statement_value(Oid result_type, const char *fname, bool *isnull)
 }
 
 /*
- * A call of privacy._cached_value or privacy._cached_value_as_owner: the
+ * A call of privacy_internal._cached_value or privacy_internal._cached_value_as_owner: the
  * table (as_owner), the statement, the result type marker, the arguments.
  */
 static Datum
 cached_value(FunctionCallInfo fcinfo, bool as_owner)
 {
-	const char *fname = as_owner ? "privacy._cached_value_as_owner" : "privacy._cached_value";
+	const char *fname = as_owner ? "privacy_internal._cached_value_as_owner" : "privacy_internal._cached_value";
 	int			first = as_owner ? 1 : 0;
 	Oid			result_type = get_fn_expr_argtype(fcinfo->flinfo, first + 1);
 	StatementCall call;
@@ -476,11 +476,11 @@ cached_value(FunctionCallInfo fcinfo, bool as_owner)
 	PG_RETURN_DATUM(result);
 }
 
-/* A call of privacy._cached_row_count or privacy._cached_row_count_as_owner. */
+/* A call of privacy_internal._cached_row_count or privacy_internal._cached_row_count_as_owner. */
 static Datum
 cached_row_count(FunctionCallInfo fcinfo, bool as_owner)
 {
-	const char *fname = as_owner ? "privacy._cached_row_count_as_owner" : "privacy._cached_row_count";
+	const char *fname = as_owner ? "privacy_internal._cached_row_count_as_owner" : "privacy_internal._cached_row_count";
 	int			first = as_owner ? 1 : 0;
 	StatementCall call;
 	uint64		processed;
@@ -501,7 +501,7 @@ cached_row_count(FunctionCallInfo fcinfo, bool as_owner)
 }
 
 /*
- * privacy._cached_value(sql text, result_type anyelement, VARIADIC args "any")
+ * privacy_internal._cached_value(sql text, result_type anyelement, VARIADIC args "any")
  * → anyelement: the first column of the statement's only row (NULL when it
  * returns no row); the statement's $1, $2, ... are args, of their own types.
  * result_type is only a type marker, e.g. NULL::jsonb.
@@ -513,7 +513,7 @@ privacy_cached_value(PG_FUNCTION_ARGS)
 }
 
 /*
- * privacy._cached_row_count(sql text, VARIADIC args "any") → bigint: runs a
+ * privacy_internal._cached_row_count(sql text, VARIADIC args "any") → bigint: runs a
  * statement (typically an INSERT, UPDATE or DELETE without RETURNING) and
  * returns how many rows it processed, as GET DIAGNOSTICS ROW_COUNT would.
  */
@@ -524,8 +524,8 @@ privacy_cached_row_count(PG_FUNCTION_ARGS)
 }
 
 /*
- * privacy._cached_value_as_owner(rel regclass, sql text, result_type
- * anyelement, VARIADIC args "any"): privacy._cached_value, run as the owner
+ * privacy_internal._cached_value_as_owner(rel regclass, sql text, result_type
+ * anyelement, VARIADIC args "any"): privacy_internal._cached_value, run as the owner
  * of rel.
  */
 Datum
@@ -535,8 +535,8 @@ privacy_cached_value_as_owner(PG_FUNCTION_ARGS)
 }
 
 /*
- * privacy._cached_row_count_as_owner(rel regclass, sql text, VARIADIC args
- * "any"): privacy._cached_row_count, run as the owner of rel.
+ * privacy_internal._cached_row_count_as_owner(rel regclass, sql text, VARIADIC args
+ * "any"): privacy_internal._cached_row_count, run as the owner of rel.
  */
 Datum
 privacy_cached_row_count_as_owner(PG_FUNCTION_ARGS)

@@ -2,7 +2,7 @@
 -- erasure receipts, and removing erased values from planner statistics.
 -- C: src/rights/.
 
-CREATE FUNCTION privacy._anonymized_value_sql(rel regclass, column_name name, row_alias text) RETURNS text
+CREATE FUNCTION privacy_internal._anonymized_value_sql(rel regclass, column_name name, row_alias text) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -34,27 +34,27 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._anonymized_value_sql(rel regclass, column_name name, row_alias text) IS 'SQL for the value an anonymised personal column gets';
+COMMENT ON FUNCTION privacy_internal._anonymized_value_sql(rel regclass, column_name name, row_alias text) IS 'SQL for the value an anonymised personal column gets';
 
-REVOKE ALL ON FUNCTION privacy._anonymized_value_sql(rel regclass, column_name name, row_alias text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._anonymized_value_sql(rel regclass, column_name name, row_alias text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._unreferenced_condition(rel regclass, row_alias text)
+CREATE FUNCTION privacy_internal._unreferenced_condition(rel regclass, row_alias text)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(
 						' AND NOT EXISTS (SELECT FROM %s r WHERE %s)',
-						privacy._qualified_name(f.from_table), privacy._join_condition(f, row_alias, 'r')), ''
+						privacy_internal._qualified_name(f.from_table), privacy_internal._join_condition(f, row_alias, 'r')), ''
 						ORDER BY f.constraint_name), '')
 	  FROM privacy.foreign_keys f WHERE f.to_table = rel;
 END;
 
-COMMENT ON FUNCTION privacy._unreferenced_condition(rel regclass, row_alias text) IS 'A condition true of the rows of a table that no row references';
+COMMENT ON FUNCTION privacy_internal._unreferenced_condition(rel regclass, row_alias text) IS 'A condition true of the rows of a table that no row references';
 
-REVOKE ALL ON FUNCTION privacy._unreferenced_condition(rel regclass, row_alias text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._unreferenced_condition(rel regclass, row_alias text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._delete_unreferenced_sql(rel regclass)
+CREATE FUNCTION privacy_internal._delete_unreferenced_sql(rel regclass)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -62,14 +62,14 @@ BEGIN ATOMIC
 	SELECT pg_catalog.format(
 		'WITH gone AS (DELETE FROM %s t WHERE t.ctid = ANY ($1)%s RETURNING t.ctid) '
 		'SELECT COALESCE(pg_catalog.array_agg(gone.ctid), ''{}'') FROM gone',
-		privacy._qualified_name(rel), privacy._unreferenced_condition(rel, 't'));
+		privacy_internal._qualified_name(rel), privacy_internal._unreferenced_condition(rel, 't'));
 END;
 
-COMMENT ON FUNCTION privacy._delete_unreferenced_sql(rel regclass) IS 'SQL deleting the given rows of a table that no other row references';
+COMMENT ON FUNCTION privacy_internal._delete_unreferenced_sql(rel regclass) IS 'SQL deleting the given rows of a table that no other row references';
 
-REVOKE ALL ON FUNCTION privacy._delete_unreferenced_sql(rel regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._delete_unreferenced_sql(rel regclass) FROM PUBLIC;
 
-CREATE FUNCTION privacy._erase_subject(kind text, subject text, reason text, request_id bigint) RETURNS jsonb
+CREATE FUNCTION privacy_internal._erase_subject(kind text, subject text, reason text, request_id bigint) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -107,14 +107,14 @@ BEGIN
 	END IF;
 	-- From here on the subject is its canonical key (errors name the kind,
 	-- never the key).
-	subject := privacy._canonical_subject(kind, subject, false);
+	subject := privacy_internal._canonical_subject(kind, subject, false);
 	ref := privacy.subject_ref(kind, subject);
 
 	-- One erasure of a subject at a time (a lock no ordinary role can take or
 	-- hold); the anchor row stays locked, so that no new row can be attached
 	-- to the subject until this commits.
-	PERFORM privacy._lock_subject('erase', kind, ref);
-	IF NOT privacy._subject_exists(kind, subject, true) THEN
+	PERFORM privacy_internal._lock_subject('erase', kind, ref);
+	IF NOT privacy_internal._subject_exists(kind, subject, true) THEN
 		SELECT * INTO previous FROM privacy.erasures e
 		 WHERE e.kind = _erase_subject.kind AND e.subject_ref = ref ORDER BY e.id DESC LIMIT 1;
 		IF NOT FOUND THEN
@@ -124,12 +124,12 @@ BEGIN
 		receipt := pg_catalog.jsonb_build_object('kind', kind, 'subject_ref', ref, 'changed', false,
 			'already_erased', true, 'erased_at', previous.erased_at, 'tables', '[]'::jsonb,
 			'note', 'The subject was erased before; nothing more was found to erase.');
-		PERFORM privacy._audit(SESSION_USER, 'erasure', kind, subject, request_id,
+		PERFORM privacy_internal._audit(SESSION_USER, 'erasure', kind, subject, request_id,
 							   pg_catalog.jsonb_build_object('changed', false, 'already_erased', true));
 		RETURN receipt;
 	END IF;
 
-	PERFORM privacy._allow_protected_changes();
+	PERFORM privacy_internal._allow_protected_changes();
 	-- Most tables need one statement: delete the subject's rows that no row
 	-- references. Tables under a hold or with a retention rule that keeps
 	-- rows (a legal minimum, or anonymisation), and every table while the
@@ -141,7 +141,7 @@ BEGIN
 							UNION
 							SELECT rr.table_name FROM privacy.retention_rules rr
 							 WHERE rr.minimum IS NOT NULL OR rr.action = 'anonymize');
-	PERFORM privacy._fill_subject_plans(kind);
+	PERFORM privacy_internal._fill_subject_plans(kind);
 	FOR plan IN SELECT * FROM privacy._subject_plans p
 				 WHERE p.kind = _erase_subject.kind AND p.personal
 				 ORDER BY p.depth DESC, p.table_name::text LOOP
@@ -149,23 +149,23 @@ BEGIN
 		-- hold, asked before the rows change.
 		in_statistics := NULL;
 		IF plan.statistics_sql IS NOT NULL THEN
-			in_statistics := privacy._cached_value(plan.statistics_sql, NULL::jsonb, subject);
+			in_statistics := privacy_internal._cached_value(plan.statistics_sql, NULL::jsonb, subject);
 		END IF;
 		-- A table whose triggers or rules may keep rows takes the careful
 		-- way too, which checks that every row it meant to change changed.
-		IF subject_held OR plan.table_name = ANY (careful_tables) OR privacy._rows_may_be_kept(plan.table_name) THEN
-			line := privacy._erase_table(kind, subject, plan);
+		IF subject_held OR plan.table_name = ANY (careful_tables) OR privacy_internal._rows_may_be_kept(plan.table_name) THEN
+			line := privacy_internal._erase_table(kind, subject, plan);
 		ELSE
-			counts := privacy._cached_value_as_owner(plan.table_name, plan.erase_sql, NULL::integer[], subject);
+			counts := privacy_internal._cached_value_as_owner(plan.table_name, plan.erase_sql, NULL::integer[], subject);
 			IF counts[1] > counts[2] THEN
 				-- Rows that rows kept elsewhere still reference are anonymised.
-				line := privacy._erase_table(kind, subject, plan);
-				line := COALESCE(line, pg_catalog.jsonb_build_object('table', privacy._qualified_name(plan.table_name)))
+				line := privacy_internal._erase_table(kind, subject, plan);
+				line := COALESCE(line, pg_catalog.jsonb_build_object('table', privacy_internal._qualified_name(plan.table_name)))
 					|| pg_catalog.jsonb_build_object(
 						'rows', counts[2] + COALESCE((line ->> 'rows')::integer, 0),
 						'deleted', counts[2] + COALESCE((line ->> 'deleted')::integer, 0));
 			ELSIF counts[2] > 0 THEN
-				line := pg_catalog.jsonb_build_object('table', privacy._qualified_name(plan.table_name),
+				line := pg_catalog.jsonb_build_object('table', privacy_internal._qualified_name(plan.table_name),
 													  'rows', counts[2], 'deleted', counts[2]);
 			ELSE
 				line := NULL;
@@ -181,7 +181,7 @@ BEGIN
 			deleted := deleted + COALESCE((line ->> 'deleted')::integer, 0);
 			IF in_statistics IS NOT NULL
 			   AND (COALESCE((line ->> 'deleted')::integer, 0) > 0 OR COALESCE((line ->> 'anonymized')::integer, 0) > 0) THEN
-				gone := privacy._statistics_gone_values(plan.table_name, in_statistics, plan.statistics_conditions);
+				gone := privacy_internal._statistics_gone_values(plan.table_name, in_statistics, plan.statistics_conditions);
 				IF gone IS NOT NULL THEN
 					stale := stale || plan.table_name;
 					stale_values := stale_values || gone;
@@ -193,10 +193,10 @@ BEGIN
 	-- In the order of the tables' oids, so that two erasures never wait for
 	-- each other's refresh the other way round.
 	FOR i IN SELECT s.i FROM pg_catalog.generate_subscripts(stale, 1) s(i) ORDER BY stale[s.i]::oid LOOP
-		PERFORM privacy._refresh_statistics(stale[i], stale_values[i], stale_targets[i]);
-		refreshed := refreshed || privacy._qualified_name(stale[i]);
+		PERFORM privacy_internal._refresh_statistics(stale[i], stale_values[i], stale_targets[i]);
+		refreshed := refreshed || privacy_internal._qualified_name(stale[i]);
 	END LOOP;
-	ledgers := privacy._forget_subject_in_ledgers(kind, subject);
+	ledgers := privacy_internal._forget_subject_in_ledgers(kind, subject);
 	UPDATE privacy.subject_requests sr SET subject = NULL
 	 WHERE sr.kind = _erase_subject.kind AND sr.subject_ref = ref;
 	-- Holds stay, with their reason and reference, and name the subject by
@@ -224,7 +224,7 @@ BEGIN
 	VALUES (kind, ref, erased_at, request_id, reason, receipt);
 	-- The entry carries the receipt's digest, so that privacy.verify_evidence()
 	-- detects a receipt changed or removed by any means.
-	PERFORM privacy._audit(SESSION_USER, 'erasure', kind, subject, request_id,
+	PERFORM privacy_internal._audit(SESSION_USER, 'erasure', kind, subject, request_id,
 						   receipt - 'tables' - 'subject_ref' - 'kind' - 'ledgers' - 'statistics_refreshed'
 						   || pg_catalog.jsonb_build_object('receipt_sha256',
 								pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(receipt::pg_catalog.text, 'UTF8')), 'hex')));
@@ -232,11 +232,11 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._erase_subject(kind text, subject text, reason text, request_id bigint) IS 'The erasure of one data subject, audited with the request it answers';
+COMMENT ON FUNCTION privacy_internal._erase_subject(kind text, subject text, reason text, request_id bigint) IS 'The erasure of one data subject, audited with the request it answers';
 
-REVOKE ALL ON FUNCTION privacy._erase_subject(kind text, subject text, reason text, request_id bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._erase_subject(kind text, subject text, reason text, request_id bigint) FROM PUBLIC;
 
-CREATE FUNCTION privacy._erase_table(kind text, subject text, plan privacy._subject_plans) RETURNS jsonb
+CREATE FUNCTION privacy_internal._erase_table(kind text, subject text, plan privacy._subject_plans) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -260,15 +260,15 @@ BEGIN
 	IF NOT plan.personal THEN
 		RETURN NULL;
 	END IF;
-	ctids := privacy._cached_value_as_owner(rel,
+	ctids := privacy_internal._cached_value_as_owner(rel,
 		'SELECT pg_catalog.array_agg(s.ctid) FROM (SELECT t0.ctid ' || plan.rows_sql || ' FOR UPDATE OF t0) s',
 		NULL::tid[], subject);
 	IF ctids IS NULL THEN
 		RETURN NULL;
 	END IF;
-	entry := pg_catalog.jsonb_build_object('table', privacy._qualified_name(rel), 'rows', pg_catalog.cardinality(ctids));
+	entry := pg_catalog.jsonb_build_object('table', privacy_internal._qualified_name(rel), 'rows', pg_catalog.cardinality(ctids));
 
-	hold := privacy._hold_reference(kind, subject, rel);
+	hold := privacy_internal._hold_reference(kind, subject, rel);
 	IF hold IS NOT NULL THEN
 		RETURN entry || pg_catalog.jsonb_build_object('held', pg_catalog.cardinality(ctids), 'hold_reference', hold);
 	END IF;
@@ -277,14 +277,14 @@ BEGIN
 	-- (These read the rows' anchors only, of a date or timestamp type.)
 	FOR rule IN SELECT rr.name, rr.anchor, rr.legal_basis FROM privacy.retention_rules rr
 				 WHERE rr.table_name = rel AND rr.minimum IS NOT NULL ORDER BY rr.name LOOP
-		kept := privacy._cached_value(pg_catalog.format(
+		kept := privacy_internal._cached_value(pg_catalog.format(
 			'SELECT pg_catalog.array_agg(t.ctid) FROM %s t '
-			'WHERE t.ctid = ANY ($1) AND privacy._minimum_end(%L, t.%I::timestamptz) > pg_catalog.now()',
-			privacy._qualified_name(rel), rule.name, rule.anchor), NULL::tid[], ctids);
+			'WHERE t.ctid = ANY ($1) AND privacy_internal._minimum_end(%L, t.%I::timestamptz) > pg_catalog.now()',
+			privacy_internal._qualified_name(rel), rule.name, rule.anchor), NULL::tid[], ctids);
 		IF kept IS NOT NULL THEN
-			retained_until := privacy._cached_value(pg_catalog.format(
-				'SELECT pg_catalog.max(privacy._minimum_end(%L, t.%I::timestamptz)) FROM %s t WHERE t.ctid = ANY ($1)',
-				rule.name, rule.anchor, privacy._qualified_name(rel)), NULL::timestamptz, kept);
+			retained_until := privacy_internal._cached_value(pg_catalog.format(
+				'SELECT pg_catalog.max(privacy_internal._minimum_end(%L, t.%I::timestamptz)) FROM %s t WHERE t.ctid = ANY ($1)',
+				rule.name, rule.anchor, privacy_internal._qualified_name(rel)), NULL::timestamptz, kept);
 			ctids := ARRAY(SELECT c FROM pg_catalog.unnest(ctids) c EXCEPT SELECT k FROM pg_catalog.unnest(kept) k);
 			retained := retained || kept;
 			entry := entry || pg_catalog.jsonb_build_object(
@@ -298,18 +298,18 @@ BEGIN
 
 	IF anonymize_rule IS NULL AND pg_catalog.cardinality(ctids) > 0 THEN
 		-- Delete what no remaining row references.
-		deleted_ctids := privacy._cached_value_as_owner(rel, plan.delete_sql, NULL::tid[], ctids);
+		deleted_ctids := privacy_internal._cached_value_as_owner(rel, plan.delete_sql, NULL::tid[], ctids);
 		ctids := ARRAY(SELECT c FROM pg_catalog.unnest(ctids) c EXCEPT SELECT d FROM pg_catalog.unnest(deleted_ctids) d);
 		entry := entry || pg_catalog.jsonb_build_object('deleted', pg_catalog.cardinality(deleted_ctids));
 		-- Every row of the subject left, but those retained, must be one
 		-- that rows kept elsewhere reference (the rows are locked: only a
 		-- trigger or rule can have kept another, perhaps as a new version).
-		IF privacy._rows_may_be_kept(rel)
-		   AND privacy._cached_value_as_owner(rel,
+		IF privacy_internal._rows_may_be_kept(rel)
+		   AND privacy_internal._cached_value_as_owner(rel,
 				'SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 ' || plan.rows_sql
-				|| ' AND t0.ctid OPERATOR(pg_catalog.<>) ALL ($2)' || privacy._unreferenced_condition(rel, 't0'),
+				|| ' AND t0.ctid OPERATOR(pg_catalog.<>) ALL ($2)' || privacy_internal._unreferenced_condition(rel, 't0'),
 				NULL::boolean, subject, retained) THEN
-			PERFORM privacy._rows_kept_error(rel, 'the erasure');
+			PERFORM privacy_internal._rows_kept_error(rel, 'the erasure');
 		END IF;
 	END IF;
 
@@ -331,7 +331,7 @@ BEGIN
 			 WHERE f.constraint_oid = plan.hops[1];
 		END IF;
 		-- Rows already anonymised (by an earlier erasure) are left as they are.
-		SELECT pg_catalog.string_agg(pg_catalog.format('%I = %s', c, privacy._anonymized_value_sql(rel, c, 't')), ', '),
+		SELECT pg_catalog.string_agg(pg_catalog.format('%I = %s', c, privacy_internal._anonymized_value_sql(rel, c, 't')), ', '),
 			   pg_catalog.string_agg(pg_catalog.format(
 					'(t.%1$I IS NOT NULL AND t.%1$I::pg_catalog.text NOT LIKE ''[erased %%'' AND t.%1$I::pg_catalog.text NOT LIKE ''erased-%%@erased.invalid'')', c), ' OR ')
 		  INTO set_list, not_yet_anonymized
@@ -344,13 +344,13 @@ BEGIN
 		END IF;
 		-- {rows to anonymise, rows changed, changed rows still personal}: a
 		-- row a trigger or rule skipped, or gave its values back, is an error.
-		counts := privacy._cached_value_as_owner(rel, pg_catalog.format(
+		counts := privacy_internal._cached_value_as_owner(rel, pg_catalog.format(
 			'WITH changed AS (UPDATE %1$s t SET %2$s%3$s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND (%4$s) RETURNING (%4$s) AS personal) '
 			'SELECT ARRAY[(SELECT pg_catalog.count(*) FROM %1$s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND (%4$s)), '
 			'pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE changed.personal)]::pg_catalog.int4[] FROM changed',
-			privacy._qualified_name(rel), set_list, detach, not_yet_anonymized), NULL::integer[], ctids);
+			privacy_internal._qualified_name(rel), set_list, detach, not_yet_anonymized), NULL::integer[], ctids);
 		IF counts[2] OPERATOR(pg_catalog.<) counts[1] OR counts[3] OPERATOR(pg_catalog.>) 0 THEN
-			PERFORM privacy._rows_kept_error(rel, 'the erasure');
+			PERFORM privacy_internal._rows_kept_error(rel, 'the erasure');
 		END IF;
 		entry := entry || pg_catalog.jsonb_build_object('anonymized', counts[2], 'kept_anonymous', pg_catalog.cardinality(ctids),
 			'anonymized_because', CASE WHEN anonymize_rule IS NOT NULL
@@ -361,22 +361,22 @@ BEGIN
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._erase_table(kind text, subject text, plan privacy._subject_plans) IS 'Erases one subject''s rows of one table and returns that table''s line of the receipt';
+COMMENT ON FUNCTION privacy_internal._erase_table(kind text, subject text, plan privacy._subject_plans) IS 'Erases one subject''s rows of one table and returns that table''s line of the receipt';
 
-REVOKE ALL ON FUNCTION privacy._erase_table(kind text, subject text, plan privacy._subject_plans) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._erase_table(kind text, subject text, plan privacy._subject_plans) FROM PUBLIC;
 
-CREATE FUNCTION privacy._erasure_grounds()
+CREATE FUNCTION privacy_internal._erasure_grounds()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN ARRAY['no longer necessary', 'consent withdrawn', 'objection', 'objection upheld',
 			 'unlawful processing', 'legal obligation', 'child consent', 'retention period expired'];
 
-COMMENT ON FUNCTION privacy._erasure_grounds() IS 'The erasure reasons recorded as given (grounds of GDPR Art. 17(1)); any other reason is recorded by its keyed hash';
+COMMENT ON FUNCTION privacy_internal._erasure_grounds() IS 'The erasure reasons recorded as given (grounds of GDPR Art. 17(1)); any other reason is recorded by its keyed hash';
 
-REVOKE ALL ON FUNCTION privacy._erasure_grounds() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._erasure_grounds() FROM PUBLIC;
 
-CREATE FUNCTION privacy._erasure_reason(reason text)
+CREATE FUNCTION privacy_internal._erasure_reason(reason text)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -384,17 +384,17 @@ BEGIN ATOMIC
 	SELECT CASE
 		WHEN reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN reason
 		WHEN pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.btrim(reason), '\s+', ' ', 'g'))
-			 OPERATOR(pg_catalog.=) ANY (privacy._erasure_grounds())
+			 OPERATOR(pg_catalog.=) ANY (privacy_internal._erasure_grounds())
 			THEN pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.btrim(reason), '\s+', ' ', 'g'))
 		ELSE 'other ground (keyed hash ' OPERATOR(pg_catalog.||) privacy.subject_ref('erasure.reason', reason)
 			 OPERATOR(pg_catalog.||) ')' END;
 END;
 
-COMMENT ON FUNCTION privacy._erasure_reason(reason text) IS 'The reason an erasure records: a ground of GDPR Art. 17(1), or "other ground" with the keyed hash of the text given';
+COMMENT ON FUNCTION privacy_internal._erasure_reason(reason text) IS 'The reason an erasure records: a ground of GDPR Art. 17(1), or "other ground" with the keyed hash of the text given';
 
-REVOKE ALL ON FUNCTION privacy._erasure_reason(reason text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._erasure_reason(reason text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._erasures_are_append_only() RETURNS trigger
+CREATE FUNCTION privacy_internal._erasures_are_append_only() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -406,21 +406,21 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._erasures_are_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on the erasure receipts';
+COMMENT ON FUNCTION privacy_internal._erasures_are_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on the erasure receipts';
 
-REVOKE ALL ON FUNCTION privacy._erasures_are_append_only() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._erasures_are_append_only() FROM PUBLIC;
 
-CREATE FUNCTION privacy._export_entry_sql(ord bigint, tables bigint[], entry jsonb)
+CREATE FUNCTION privacy_internal._export_entry_sql(ord bigint, tables bigint[], entry jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 RETURN pg_catalog.format('(%s, %L::pg_catalog.int4[], %L::pg_catalog.jsonb)', ord, tables, entry);
 
-COMMENT ON FUNCTION privacy._export_entry_sql(ord bigint, tables bigint[], entry jsonb) IS 'One entry of a section of the export statement, as a VALUES row';
+COMMENT ON FUNCTION privacy_internal._export_entry_sql(ord bigint, tables bigint[], entry jsonb) IS 'One entry of a section of the export statement, as a VALUES row';
 
-REVOKE ALL ON FUNCTION privacy._export_entry_sql(ord bigint, tables bigint[], entry jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._export_entry_sql(ord bigint, tables bigint[], entry jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_rights()
+CREATE FUNCTION privacy_internal._subject_rights()
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -444,9 +444,9 @@ BEGIN ATOMIC
 			'description', 'The right to lodge a complaint with a supervisory authority (in Denmark: Datatilsynet).'));
 END;
 
-COMMENT ON FUNCTION privacy._subject_rights() IS 'The rights of a data subject, as listed in an export';
+COMMENT ON FUNCTION privacy_internal._subject_rights() IS 'The rights of a data subject, as listed in an export';
 
-CREATE FUNCTION privacy._export_policy_sections()
+CREATE FUNCTION privacy_internal._export_policy_sections()
 RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -457,23 +457,23 @@ BEGIN ATOMIC
 		'purposes', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 						'purpose', p.name, 'description', p.description, 'legal_basis', p.legal_basis,
-						'article', privacy._legal_basis_article(p.legal_basis)) ORDER BY p.name), '[]')
+						'article', privacy_internal._legal_basis_article(p.legal_basis)) ORDER BY p.name), '[]')
 			  FROM privacy.purposes p),
 		'recipients', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 						'recipient', r.name, 'kind', r.kind, 'purposes', pg_catalog.to_jsonb(r.purposes),
 						'description', r.description) ORDER BY r.name), '[]')
 			  FROM privacy.recipients r),
-		'rights', privacy._subject_rights(),
+		'rights', privacy_internal._subject_rights(),
 		'contact', top.document -> 'controller' -> 'contact')
 	  FROM (SELECT (SELECT v.document FROM privacy.policy_versions v ORDER BY v.id DESC LIMIT 1) AS document) top;
 END;
 
-COMMENT ON FUNCTION privacy._export_policy_sections() IS 'The sections of an export that depend on the policy alone';
+COMMENT ON FUNCTION privacy_internal._export_policy_sections() IS 'The sections of an export that depend on the policy alone';
 
-REVOKE ALL ON FUNCTION privacy._export_policy_sections() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._export_policy_sections() FROM PUBLIC;
 
-CREATE FUNCTION privacy._export_section_sql(entries text)
+CREATE FUNCTION privacy_internal._export_section_sql(entries text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -482,16 +482,16 @@ RETURN CASE WHEN entries IS NULL THEN '''[]''::pg_catalog.jsonb'
 								   'FROM (VALUES %s) e(ord, ns, entry) WHERE e.ns OPERATOR(pg_catalog.&&) p.ns)',
 								   entries) END;
 
-COMMENT ON FUNCTION privacy._export_section_sql(entries text) IS 'One section of the export statement: the entries that concern the tables where the subject has rows';
+COMMENT ON FUNCTION privacy_internal._export_section_sql(entries text) IS 'One section of the export statement: the entries that concern the tables where the subject has rows';
 
-REVOKE ALL ON FUNCTION privacy._export_section_sql(entries text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._export_section_sql(entries text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._export_sql(kind text) RETURNS text
+CREATE FUNCTION privacy_internal._export_sql(kind text) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
-	k record := privacy._subject_kind_key(kind);
+	k record := privacy_internal._subject_kind_key(kind);
 	-- The personal tables in the order of the export, and the FROM clause
 	-- of each one's rows of the subject; the sections below name the tables
 	-- they concern by their number in this order.
@@ -506,12 +506,12 @@ BEGIN
 	SELECT pg_catalog.array_agg(p.table_name ORDER BY p.depth, p.table_name::text),
 		   pg_catalog.array_agg(p.rows_sql ORDER BY p.depth, p.table_name::text)
 	  INTO personal, from_clauses
-	  FROM privacy._subject_plan(kind) p
+	  FROM privacy_internal._subject_plan(kind) p
 	 WHERE p.personal;
 
 	SELECT pg_catalog.string_agg(pg_catalog.format(
-				'(%s, %L, privacy._cached_value_as_owner(%L::pg_catalog.regclass, %L, NULL::pg_catalog.jsonb, $1))',
-				t.n, privacy._qualified_name(t.table_name), privacy._qualified_name(t.table_name),
+				'(%s, %L, privacy_internal._cached_value_as_owner(%L::pg_catalog.regclass, %L, NULL::pg_catalog.jsonb, $1))',
+				t.n, privacy_internal._qualified_name(t.table_name), privacy_internal._qualified_name(t.table_name),
 				pg_catalog.format(
 					'SELECT pg_catalog.jsonb_build_object(''categories'', %L::pg_catalog.jsonb, '
 					'''rows'', pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0))) %s HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0',
@@ -523,9 +523,9 @@ BEGIN
 
 	-- The categories and the sources of the personal columns, each with the
 	-- tables whose columns have it.
-	SELECT pg_catalog.string_agg(privacy._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
+	SELECT pg_catalog.string_agg(privacy_internal._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
 			   FILTER (WHERE e.section = 'categories'),
-		   pg_catalog.string_agg(privacy._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
+		   pg_catalog.string_agg(privacy_internal._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
 			   FILTER (WHERE e.section = 'sources')
 	  INTO categories, sources
 	  FROM (SELECT x.section, x.entry, pg_catalog.array_agg(DISTINCT t.n) AS ns,
@@ -540,11 +540,11 @@ BEGIN
 					  FROM privacy.sources s WHERE s.name = cc.source) x(section, name, entry)
 			 GROUP BY x.section, x.name, x.entry) e;
 
-	SELECT pg_catalog.string_agg(privacy._export_entry_sql(e.ord, ARRAY[e.n], e.entry), ', ' ORDER BY e.ord)
+	SELECT pg_catalog.string_agg(privacy_internal._export_entry_sql(e.ord, ARRAY[e.n], e.entry), ', ' ORDER BY e.ord)
 	  INTO retention
 	  FROM (SELECT pg_catalog.row_number() OVER (ORDER BY rr.name) AS ord, t.n,
 				   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-						'table', privacy._qualified_name(rr.table_name), 'period', rr.period,
+						'table', privacy_internal._qualified_name(rr.table_name), 'period', rr.period,
 						'counted_from', rr.anchor, 'action', rr.action, 'legal_basis', rr.legal_basis,
 						'minimum', rr.minimum,
 						'minimum_from', CASE WHEN rr.minimum IS NOT NULL THEN rr.minimum_from END,
@@ -554,7 +554,7 @@ BEGIN
 
 	SELECT pg_catalog.string_agg(pg_catalog.format('%L, %L::pg_catalog.jsonb', x.key, x.value), ', ' ORDER BY x.key)
 	  INTO policy_sections
-	  FROM pg_catalog.jsonb_each(privacy._export_policy_sections()) x;
+	  FROM pg_catalog.jsonb_each(privacy_internal._export_policy_sections()) x;
 
 	RETURN pg_catalog.format($sql$
 WITH tables (n, name, entry) AS (%1$s),
@@ -580,19 +580,19 @@ SELECT ROW(pg_catalog.jsonb_build_object(
 		COALESCE('VALUES ' || tables,
 				 'SELECT NULL::pg_catalog.int4, NULL::pg_catalog.text, NULL::pg_catalog.jsonb WHERE false'),
 		policy_sections, kind,
-		privacy._export_section_sql(categories),
-		privacy._export_section_sql(sources),
-		privacy._export_section_sql(retention),
-		privacy._subject_exists_sql(k.table_name, k.key_column, k.key_type, false),
-		privacy._consent_history_sql(pg_catalog.quote_literal(kind), pg_catalog.format('($1::%s)::text', k.key_type)));
+		privacy_internal._export_section_sql(categories),
+		privacy_internal._export_section_sql(sources),
+		privacy_internal._export_section_sql(retention),
+		privacy_internal._subject_exists_sql(k.table_name, k.key_column, k.key_type, false),
+		privacy_internal._consent_history_sql(pg_catalog.quote_literal(kind), pg_catalog.format('($1::%s)::text', k.key_type)));
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._export_sql(kind text) IS 'The statement reading one subject''s personal rows from every table of a kind';
+COMMENT ON FUNCTION privacy_internal._export_sql(kind text) IS 'The statement reading one subject''s personal rows from every table of a kind';
 
-REVOKE ALL ON FUNCTION privacy._export_sql(kind text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._export_sql(kind text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._export_statement(kind text) RETURNS text
+CREATE FUNCTION privacy_internal._export_statement(kind text) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -601,18 +601,18 @@ DECLARE
 BEGIN
 	SELECT s.export_sql INTO statement FROM privacy._export_statements s WHERE s.kind = _export_statement.kind;
 	IF NOT FOUND THEN
-		statement := privacy._export_sql(kind);
+		statement := privacy_internal._export_sql(kind);
 		INSERT INTO privacy._export_statements (kind, export_sql) VALUES (kind, statement) ON CONFLICT DO NOTHING;
 	END IF;
 	RETURN statement;
 END
 $$;
 
-COMMENT ON FUNCTION privacy._export_statement(kind text) IS 'The export statement of a subject kind (cached); an unknown kind is an error';
+COMMENT ON FUNCTION privacy_internal._export_statement(kind text) IS 'The export statement of a subject kind (cached); an unknown kind is an error';
 
-REVOKE ALL ON FUNCTION privacy._export_statement(kind text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._export_statement(kind text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._export_subject(kind text, subject text, request_id bigint) RETURNS jsonb
+CREATE FUNCTION privacy_internal._export_subject(kind text, subject text, request_id bigint) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -625,28 +625,28 @@ BEGIN
 	END IF;
 	-- Checks the kind and the key (an error naming neither the key nor its
 	-- value), and gives the key the export statement reads and reports.
-	key := privacy._canonical_subject(kind, subject, false);
-	export := privacy._cached_value(privacy._export_statement(kind), NULL::privacy._export_result, key);
+	key := privacy_internal._canonical_subject(kind, subject, false);
+	export := privacy_internal._cached_value(privacy_internal._export_statement(kind), NULL::privacy._export_result, key);
 	IF export.document IS NULL THEN
 		RAISE EXCEPTION 'subject of kind "%" does not exist', kind
 			USING ERRCODE = 'no_data_found';
 	END IF;
-	PERFORM privacy._audit(SESSION_USER, 'export', kind, key, request_id,
+	PERFORM privacy_internal._audit(SESSION_USER, 'export', kind, key, request_id,
 						   pg_catalog.jsonb_build_object('tables', export.table_count, 'rows', export.row_count));
 	RETURN export.document;
 END
 $$;
 
-COMMENT ON FUNCTION privacy._export_subject(kind text, subject text, request_id bigint) IS 'The export of one data subject, audited with the request it answers';
+COMMENT ON FUNCTION privacy_internal._export_subject(kind text, subject text, request_id bigint) IS 'The export of one data subject, audited with the request it answers';
 
-REVOKE ALL ON FUNCTION privacy._export_subject(kind text, subject text, request_id bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._export_subject(kind text, subject text, request_id bigint) FROM PUBLIC;
 
-CREATE FUNCTION privacy._lint_row_keepers()
+CREATE FUNCTION privacy_internal._lint_row_keepers()
 RETURNS TABLE (severity text, object text, problem text, hint text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT 'warning', privacy._qualified_name(x.table_name),
+	SELECT 'warning', privacy_internal._qualified_name(x.table_name),
 		   pg_catalog.format('%s can keep rows that erasure or the retention job delete or anonymise: both then fail on this table', x.what),
 		   'Let erasure and retention pass (a BEFORE trigger must return the row it was given, unchanged in the personal columns), or drop it.'
 	  FROM (SELECT DISTINCT c.oid::regclass AS table_name,
@@ -654,7 +654,7 @@ BEGIN ATOMIC
 						pg_catalog.concat_ws(' OR ', CASE WHEN tg.tgtype::integer OPERATOR(pg_catalog.&) 8 OPERATOR(pg_catalog.<>) 0 THEN 'DELETE' END,
 												  CASE WHEN tg.tgtype::integer OPERATOR(pg_catalog.&) 16 OPERATOR(pg_catalog.<>) 0 THEN 'UPDATE' END),
 						CASE WHEN tg.tgrelid OPERATOR(pg_catalog.<>) c.oid
-							 THEN pg_catalog.format(' on %s', privacy._qualified_name(tg.tgrelid)) ELSE '' END) AS what
+							 THEN pg_catalog.format(' on %s', privacy_internal._qualified_name(tg.tgrelid)) ELSE '' END) AS what
 			  FROM pg_catalog.pg_class c
 			  JOIN pg_catalog.pg_trigger tg
 				ON tg.tgrelid OPERATOR(pg_catalog.=) c.oid
@@ -664,7 +664,8 @@ BEGIN ATOMIC
 			   AND NOT tg.tgisinternal AND tg.tgenabled OPERATOR(pg_catalog.<>) 'D'
 			   AND tg.tgtype::integer OPERATOR(pg_catalog.&) 3 OPERATOR(pg_catalog.=) 3
 			   AND tg.tgtype::integer OPERATOR(pg_catalog.&) 24 OPERATOR(pg_catalog.<>) 0
-			   AND p.pronamespace OPERATOR(pg_catalog.<>) 'privacy'::pg_catalog.regnamespace
+			   AND p.pronamespace OPERATOR(pg_catalog.<>) ALL (ARRAY['privacy'::pg_catalog.regnamespace,
+																	 'privacy_internal'::pg_catalog.regnamespace]::pg_catalog.oid[])
 			UNION
 			SELECT DISTINCT c.oid::regclass,
 				   pg_catalog.format('rule "%s" (ON %s)', r.rulename, CASE WHEN r.ev_type OPERATOR(pg_catalog.=) '4' THEN 'DELETE' ELSE 'UPDATE' END)
@@ -675,17 +676,17 @@ BEGIN ATOMIC
 	 ORDER BY 2, 3;
 END;
 
-COMMENT ON FUNCTION privacy._lint_row_keepers() IS 'lint: triggers and rules on subject-map tables that can keep rows erasure or retention delete or anonymise';
+COMMENT ON FUNCTION privacy_internal._lint_row_keepers() IS 'lint: triggers and rules on subject-map tables that can keep rows erasure or retention delete or anonymise';
 
-CREATE FUNCTION privacy._note_ref(note jsonb)
+CREATE FUNCTION privacy_internal._note_ref(note jsonb)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN privacy.subject_ref('evidence', note::pg_catalog.text);
 
-COMMENT ON FUNCTION privacy._note_ref(note jsonb) IS 'The keyed hash that stands for a request''s note in the audit log and after its subject''s erasure';
+COMMENT ON FUNCTION privacy_internal._note_ref(note jsonb) IS 'The keyed hash that stands for a request''s note in the audit log and after its subject''s erasure';
 
-REVOKE ALL ON FUNCTION privacy._note_ref(note jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._note_ref(note jsonb) FROM PUBLIC;
 
 CREATE TABLE privacy.subject_requests (
     id bigint GENERATED BY DEFAULT AS IDENTITY,
@@ -713,7 +714,7 @@ COMMENT ON COLUMN privacy.subject_requests.subject IS 'The subject''s key in its
 SELECT pg_catalog.pg_extension_config_dump('privacy.subject_requests', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.subject_requests_id_seq', '');
 
-CREATE FUNCTION privacy._open_request_for(request_id bigint, rights text[]) RETURNS privacy.subject_requests
+CREATE FUNCTION privacy_internal._open_request_for(request_id bigint, rights text[]) RETURNS privacy.subject_requests
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -740,11 +741,11 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._open_request_for(request_id bigint, rights text[]) IS 'Locks an open request and checks the right it asks for';
+COMMENT ON FUNCTION privacy_internal._open_request_for(request_id bigint, rights text[]) IS 'Locks an open request and checks the right it asks for';
 
-REVOKE ALL ON FUNCTION privacy._open_request_for(request_id bigint, rights text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._open_request_for(request_id bigint, rights text[]) FROM PUBLIC;
 
-CREATE FUNCTION privacy._redact_erased_subject_text(kind text, ref text)
+CREATE FUNCTION privacy_internal._redact_erased_subject_text(kind text, ref text)
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
@@ -753,28 +754,28 @@ BEGIN ATOMIC
 	   SET outcome = CASE WHEN sr.outcome OPERATOR(pg_catalog.?) 'note'
 						  THEN (sr.outcome OPERATOR(pg_catalog.-) 'note'::text) OPERATOR(pg_catalog.||)
 							   pg_catalog.jsonb_build_object('note_ref',
-									privacy._note_ref(sr.outcome OPERATOR(pg_catalog.->) 'note'))
+									privacy_internal._note_ref(sr.outcome OPERATOR(pg_catalog.->) 'note'))
 						  ELSE sr.outcome END,
-		   extension_reason = privacy._redacted_text('request.extension', sr.extension_reason)
+		   extension_reason = privacy_internal._redacted_text('request.extension', sr.extension_reason)
 	 WHERE sr.kind OPERATOR(pg_catalog.=) $1 AND sr.subject_ref OPERATOR(pg_catalog.=) $2
 	   AND (sr.outcome OPERATOR(pg_catalog.?) 'note'
-			OR sr.extension_reason IS DISTINCT FROM privacy._redacted_text('request.extension', sr.extension_reason));
+			OR sr.extension_reason IS DISTINCT FROM privacy_internal._redacted_text('request.extension', sr.extension_reason));
 	UPDATE privacy.legal_holds h
-	   SET reason = privacy._redacted_text('hold.reason', h.reason),
-		   reference = privacy._redacted_text('hold.reference', h.reference),
-		   release_reason = privacy._redacted_text('hold.release_reason', h.release_reason)
+	   SET reason = privacy_internal._redacted_text('hold.reason', h.reason),
+		   reference = privacy_internal._redacted_text('hold.reference', h.reference),
+		   release_reason = privacy_internal._redacted_text('hold.release_reason', h.release_reason)
 	 WHERE h.kind OPERATOR(pg_catalog.=) $1 AND h.subject_ref OPERATOR(pg_catalog.=) $2
 	   AND h.released_at IS NOT NULL
 	   AND (h.reason, h.reference, h.release_reason) IS DISTINCT FROM
-		   (privacy._redacted_text('hold.reason', h.reason), privacy._redacted_text('hold.reference', h.reference),
-			privacy._redacted_text('hold.release_reason', h.release_reason));
+		   (privacy_internal._redacted_text('hold.reason', h.reason), privacy_internal._redacted_text('hold.reference', h.reference),
+			privacy_internal._redacted_text('hold.release_reason', h.release_reason));
 END;
 
-COMMENT ON FUNCTION privacy._redact_erased_subject_text(kind text, ref text) IS 'After an erasure: replaces the notes and extension reasons of the subject''s requests, and the reasons and references of its released holds, by keyed hashes';
+COMMENT ON FUNCTION privacy_internal._redact_erased_subject_text(kind text, ref text) IS 'After an erasure: replaces the notes and extension reasons of the subject''s requests, and the reasons and references of its released holds, by keyed hashes';
 
-REVOKE ALL ON FUNCTION privacy._redact_erased_subject_text(kind text, ref text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._redact_erased_subject_text(kind text, ref text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._refresh_statistics(rel regclass, gone jsonb, targets jsonb) RETURNS void
+CREATE FUNCTION privacy_internal._refresh_statistics(rel regclass, gone jsonb, targets jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -783,7 +784,7 @@ DECLARE
 	target jsonb;
 	analyze_it boolean := false;
 BEGIN
-	EXECUTE 'LOCK TABLE ' || privacy._qualified_name(rel) || ' IN SHARE UPDATE EXCLUSIVE MODE';
+	EXECUTE 'LOCK TABLE ' || privacy_internal._qualified_name(rel) || ' IN SHARE UPDATE EXCLUSIVE MODE';
 	FOR entry IN SELECT g.pair ->> 0 AS name, pg_catalog.array_agg(DISTINCT g.pair ->> 1) AS vals
 				   FROM pg_catalog.jsonb_array_elements(gone) g(pair)
 				  GROUP BY 1 ORDER BY 1 LOOP
@@ -792,47 +793,47 @@ BEGIN
 			CONTINUE;
 		END IF;
 		FOR target IN SELECT t.x FROM pg_catalog.jsonb_array_elements(targets -> entry.name) t(x) LOOP
-			IF privacy._statistics_remove_values(pg_catalog.to_regclass(target ->> 0)::pg_catalog.oid,
+			IF privacy_internal._statistics_remove_values(pg_catalog.to_regclass(target ->> 0)::pg_catalog.oid,
 												 (target ->> 1)::pg_catalog.int2, entry.vals) < 0 THEN
 				analyze_it := true;
 			END IF;
 		END LOOP;
 	END LOOP;
 	IF analyze_it THEN
-		EXECUTE 'ANALYZE ' || privacy._qualified_name(rel);
+		EXECUTE 'ANALYZE ' || privacy_internal._qualified_name(rel);
 	END IF;
 END
 $$;
 
-COMMENT ON FUNCTION privacy._refresh_statistics(rel regclass, gone jsonb, targets jsonb) IS 'Removes values an erasure removed from a table from its statistics, or analyzes it again where that cannot be done';
+COMMENT ON FUNCTION privacy_internal._refresh_statistics(rel regclass, gone jsonb, targets jsonb) IS 'Removes values an erasure removed from a table from its statistics, or analyzes it again where that cannot be done';
 
-REVOKE ALL ON FUNCTION privacy._refresh_statistics(rel regclass, gone jsonb, targets jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._refresh_statistics(rel regclass, gone jsonb, targets jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy._rows_kept_error(rel regclass, what text) RETURNS void
+CREATE FUNCTION privacy_internal._rows_kept_error(rel regclass, what text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-	RAISE EXCEPTION '% left rows of table % unchanged', what, privacy._qualified_name(rel)
+	RAISE EXCEPTION '% left rows of table % unchanged', what, privacy_internal._qualified_name(rel)
 		USING ERRCODE = 'object_not_in_prerequisite_state',
 			  DETAIL = 'A trigger or rule of the table kept rows that were to be deleted or anonymised; nothing of this was done.',
 			  HINT = 'A BEFORE DELETE or BEFORE UPDATE trigger that returns NULL (a soft delete) or restores values, or a rule on DELETE or UPDATE, keeps rows: let it pass these changes. privacy.lint() lists such triggers.';
 END
 $$;
 
-COMMENT ON FUNCTION privacy._rows_kept_error(rel regclass, what text) IS 'Raises the error of an erasure or retention batch that a trigger or rule kept rows from';
+COMMENT ON FUNCTION privacy_internal._rows_kept_error(rel regclass, what text) IS 'Raises the error of an erasure or retention batch that a trigger or rule kept rows from';
 
-REVOKE ALL ON FUNCTION privacy._rows_kept_error(rel regclass, what text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._rows_kept_error(rel regclass, what text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._rows_may_be_kept(rel regclass) RETURNS boolean
+CREATE FUNCTION privacy_internal._rows_may_be_kept(rel regclass) RETURNS boolean
     LANGUAGE c STABLE STRICT
     AS 'MODULE_PATHNAME', 'privacy_rows_may_be_kept';
 
-COMMENT ON FUNCTION privacy._rows_may_be_kept(rel regclass) IS 'Whether a trigger or rule of a table (or of a table inheriting from it) may keep a row that a DELETE or UPDATE meant to change';
+COMMENT ON FUNCTION privacy_internal._rows_may_be_kept(rel regclass) IS 'Whether a trigger or rule of a table (or of a table inheriting from it) may keep a row that a DELETE or UPDATE meant to change';
 
-REVOKE ALL ON FUNCTION privacy._rows_may_be_kept(rel regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._rows_may_be_kept(rel regclass) FROM PUBLIC;
 
-CREATE FUNCTION privacy._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb, OUT targets jsonb) RETURNS record
+CREATE FUNCTION privacy_internal._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb, OUT targets jsonb) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -850,7 +851,7 @@ BEGIN
 	columns := ARRAY(SELECT cc.column_name FROM privacy.classified_columns cc WHERE cc.table_name = rel);
 	WITH stats (ord, name, relid, attnum, relation, vals, cond, extended) AS (
 		-- The columns, each under its name, in the table and its partitions.
-		SELECT 1, a.attname::text, pa.attrelid::text, pa.attnum, privacy._qualified_name(pa.attrelid::regclass),
+		SELECT 1, a.attname::text, pa.attrelid::text, pa.attnum, privacy_internal._qualified_name(pa.attrelid::regclass),
 			   pg_catalog.format('ARRAY[r.%1$I::pg_catalog.text]%2$s', a.attname,
 					CASE WHEN t.typcategory = 'A'
 						 THEN pg_catalog.format(' OPERATOR(pg_catalog.||) r.%I::pg_catalog.text[]', a.attname) END),
@@ -868,8 +869,8 @@ BEGIN
 		-- its predicate admits (those ANALYZE sampled). The index is named,
 		-- not given by oid: REINDEX CONCURRENTLY keeps the name, not the oid.
 		SELECT 2, 'i' || i.indexrelid || '.' || k.n,
-			   pg_catalog.format('pg_catalog.to_regclass(%L)', privacy._qualified_name(i.indexrelid::regclass)),
-			   k.n::smallint, privacy._qualified_name(i.indexrelid::regclass),
+			   pg_catalog.format('pg_catalog.to_regclass(%L)', privacy_internal._qualified_name(i.indexrelid::regclass)),
+			   k.n::smallint, privacy_internal._qualified_name(i.indexrelid::regclass),
 			   pg_catalog.format('ARRAY[%s(%s)::pg_catalog.text%s]',
 					CASE WHEN i.indpred IS NOT NULL
 						 THEN pg_catalog.format('CASE WHEN %s THEN ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,
@@ -921,22 +922,22 @@ BEGIN
 	-- The subject's rows and every expression on them are evaluated as the
 	-- table's owner; the statistics are read as the extension's owner.
 	check_sql := pg_catalog.format(
-		'SELECT privacy._statistics_matches(%1$L::pg_catalog.regclass, '
-		'privacy._cached_value_as_owner(%1$L::pg_catalog.regclass, %2$L, NULL::pg_catalog.jsonb, $1), %3$L::pg_catalog.jsonb)',
-		privacy._qualified_name(rel),
+		'SELECT privacy_internal._statistics_matches(%1$L::pg_catalog.regclass, '
+		'privacy_internal._cached_value_as_owner(%1$L::pg_catalog.regclass, %2$L, NULL::pg_catalog.jsonb, $1), %3$L::pg_catalog.jsonb)',
+		privacy_internal._qualified_name(rel),
 		pg_catalog.format($sql$SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(v.name, v.vals, v.extended))
 	  FROM (SELECT t0.* %1$s) r
 	 CROSS JOIN LATERAL (VALUES %2$s) v(name, vals, extended)$sql$,
-			privacy._subject_rows_sql(kind, rel), value_rows),
+			privacy_internal._subject_rows_sql(kind, rel), value_rows),
 		targets);
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb, OUT targets jsonb) IS 'The statement giving the values of one subject''s rows in a table that the table''s statistics hold, and how to find each value in the table';
+COMMENT ON FUNCTION privacy_internal._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb, OUT targets jsonb) IS 'The statement giving the values of one subject''s rows in a table that the table''s statistics hold, and how to find each value in the table';
 
-REVOKE ALL ON FUNCTION privacy._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb, OUT targets jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb, OUT targets jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb) RETURNS jsonb
+CREATE FUNCTION privacy_internal._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -945,9 +946,9 @@ DECLARE
 	gone jsonb[] := '{}';
 BEGIN
 	FOR pair IN SELECT m.pair FROM pg_catalog.jsonb_array_elements(matches) m(pair) LOOP
-		IF NOT privacy._cached_value_as_owner(rel,
+		IF NOT privacy_internal._cached_value_as_owner(rel,
 				pg_catalog.format('SELECT EXISTS (SELECT FROM (SELECT * FROM %s LIMIT 1000) r WHERE %s)',
-								  privacy._qualified_name(rel), conditions ->> (pair ->> 0)),
+								  privacy_internal._qualified_name(rel), conditions ->> (pair ->> 0)),
 				NULL::boolean, pair ->> 1) THEN
 			gone := gone || pair;
 		END IF;
@@ -956,11 +957,11 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb) IS 'Which of the values that the statistics of a table held are no longer in the table';
+COMMENT ON FUNCTION privacy_internal._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb) IS 'Which of the values that the statistics of a table held are no longer in the table';
 
-REVOKE ALL ON FUNCTION privacy._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy._statistics_matches(rel regclass, found jsonb, targets jsonb) RETURNS jsonb
+CREATE FUNCTION privacy_internal._statistics_matches(rel regclass, found jsonb, targets jsonb) RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -989,7 +990,7 @@ CREATE FUNCTION privacy._statistics_matches(rel regclass, found jsonb, targets j
 		SELECT pg_catalog.jsonb_build_array(f.name, v.val)
 		  FROM f
 		 CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(targets -> f.name) t(target)
-		 CROSS JOIN LATERAL pg_catalog.unnest(privacy._statistics_values(pg_catalog.to_regclass(t.target ->> 0)::oid,
+		 CROSS JOIN LATERAL pg_catalog.unnest(privacy_internal._statistics_values(pg_catalog.to_regclass(t.target ->> 0)::oid,
 																		 (t.target ->> 1)::smallint, f.vals)) v(val)
 		 WHERE NOT f.extended
 		UNION ALL
@@ -1000,27 +1001,27 @@ CREATE FUNCTION privacy._statistics_matches(rel regclass, found jsonb, targets j
 		 WHERE f.extended AND v.val = ANY (st.vals)) m(pair)
 $$;
 
-COMMENT ON FUNCTION privacy._statistics_matches(rel regclass, found jsonb, targets jsonb) IS 'Which of the values computed on a subject''s rows of a table the table''s statistics hold';
+COMMENT ON FUNCTION privacy_internal._statistics_matches(rel regclass, found jsonb, targets jsonb) IS 'Which of the values computed on a subject''s rows of a table the table''s statistics hold';
 
-REVOKE ALL ON FUNCTION privacy._statistics_matches(rel regclass, found jsonb, targets jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._statistics_matches(rel regclass, found jsonb, targets jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy._statistics_remove_values(rel oid, attnum smallint, gone text[]) RETURNS integer
+CREATE FUNCTION privacy_internal._statistics_remove_values(rel oid, attnum smallint, gone text[]) RETURNS integer
     LANGUAGE c STRICT
     AS 'MODULE_PATHNAME', 'privacy_statistics_remove_values';
 
-COMMENT ON FUNCTION privacy._statistics_remove_values(rel oid, attnum smallint, gone text[]) IS 'Removes values from the planner statistics of a column of a table or index, with their frequencies';
+COMMENT ON FUNCTION privacy_internal._statistics_remove_values(rel oid, attnum smallint, gone text[]) IS 'Removes values from the planner statistics of a column of a table or index, with their frequencies';
 
-REVOKE ALL ON FUNCTION privacy._statistics_remove_values(rel oid, attnum smallint, gone text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._statistics_remove_values(rel oid, attnum smallint, gone text[]) FROM PUBLIC;
 
-CREATE FUNCTION privacy._statistics_values(rel oid, attnum smallint, wanted text[]) RETURNS text[]
+CREATE FUNCTION privacy_internal._statistics_values(rel oid, attnum smallint, wanted text[]) RETURNS text[]
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'privacy_statistics_values';
 
-COMMENT ON FUNCTION privacy._statistics_values(rel oid, attnum smallint, wanted text[]) IS 'Which of the given texts are values held by the planner statistics of a column of a table or index';
+COMMENT ON FUNCTION privacy_internal._statistics_values(rel oid, attnum smallint, wanted text[]) IS 'Which of the given texts are values held by the planner statistics of a column of a table or index';
 
-REVOKE ALL ON FUNCTION privacy._statistics_values(rel oid, attnum smallint, wanted text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._statistics_values(rel oid, attnum smallint, wanted text[]) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_erase_sql(kind text, rel regclass)
+CREATE FUNCTION privacy_internal._subject_erase_sql(kind text, rel regclass)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -1028,24 +1029,24 @@ BEGIN ATOMIC
 	SELECT pg_catalog.format(
 		'WITH gone AS (DELETE FROM %1$s AS t0%2$s WHERE %3$s%4$s RETURNING 1) '
 		'SELECT ARRAY[%5$s, g.n]::pg_catalog.int4[] FROM (SELECT pg_catalog.count(*) AS n FROM gone) g',
-		privacy._qualified_name(rel),
+		privacy_internal._qualified_name(rel),
 		CASE WHEN c.joined <> '' THEN ' USING ' || c.joined ELSE '' END,
 		c.conditions,
 		u.condition,
 		CASE WHEN u.condition = '' THEN 'g.n'
 			 ELSE pg_catalog.format('(SELECT pg_catalog.count(*) FROM %s AS t0%s WHERE %s)',
-									privacy._qualified_name(rel),
+									privacy_internal._qualified_name(rel),
 									CASE WHEN c.joined <> '' THEN ', ' || c.joined ELSE '' END,
 									c.conditions) END)
-	  FROM privacy._subject_clauses(kind, rel) c,
-		   privacy._unreferenced_condition(rel, 't0') u(condition);
+	  FROM privacy_internal._subject_clauses(kind, rel) c,
+		   privacy_internal._unreferenced_condition(rel, 't0') u(condition);
 END;
 
-COMMENT ON FUNCTION privacy._subject_erase_sql(kind text, rel regclass) IS 'The statement deleting one subject''s unreferenced rows of a table and counting the subject''s rows';
+COMMENT ON FUNCTION privacy_internal._subject_erase_sql(kind text, rel regclass) IS 'The statement deleting one subject''s unreferenced rows of a table and counting the subject''s rows';
 
-REVOKE ALL ON FUNCTION privacy._subject_erase_sql(kind text, rel regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._subject_erase_sql(kind text, rel regclass) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_erased(kind text, subject text) RETURNS boolean
+CREATE FUNCTION privacy_internal._subject_erased(kind text, subject text) RETURNS boolean
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -1055,13 +1056,13 @@ BEGIN
 					  AND e.subject_ref OPERATOR(pg_catalog.=) privacy.subject_ref(_subject_erased.kind, subject)) THEN
 		RETURN false;
 	END IF;
-	RETURN NOT privacy._subject_exists(kind, subject, false);
+	RETURN NOT privacy_internal._subject_exists(kind, subject, false);
 END
 $$;
 
-COMMENT ON FUNCTION privacy._subject_erased(kind text, subject text) IS 'Whether a subject, given by its canonical key, was erased and does not exist now';
+COMMENT ON FUNCTION privacy_internal._subject_erased(kind text, subject text) IS 'Whether a subject, given by its canonical key, was erased and does not exist now';
 
-REVOKE ALL ON FUNCTION privacy._subject_erased(kind text, subject text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._subject_erased(kind text, subject text) FROM PUBLIC;
 
 CREATE FUNCTION privacy.close_request(request_id bigint, status text, outcome jsonb DEFAULT '{}'::jsonb) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1137,12 +1138,12 @@ BEGIN
 	summary := pg_catalog.jsonb_build_object('right', r.request_right) OPERATOR(pg_catalog.||) evidence;
 	IF outcome OPERATOR(pg_catalog.<>) '{}'::jsonb THEN
 		evidence := evidence OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('note', outcome);
-		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('note_ref', privacy._note_ref(outcome));
+		summary := summary OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('note_ref', privacy_internal._note_ref(outcome));
 	END IF;
 	UPDATE privacy.subject_requests sr
 	   SET status = close_request.status, completed_at = pg_catalog.now(), outcome = evidence
 	 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
-	PERFORM privacy._audit(SESSION_USER, 'request.' OPERATOR(pg_catalog.||) status, NULL, NULL, request_id, summary);
+	PERFORM privacy_internal._audit(SESSION_USER, 'request.' OPERATOR(pg_catalog.||) status, NULL, NULL, request_id, summary);
 END
 $$;
 
@@ -1160,7 +1161,7 @@ DECLARE
 	receipt jsonb;
 	result jsonb;
 BEGIN
-	r := privacy._open_request_for(request_id, ARRAY['erasure']);
+	r := privacy_internal._open_request_for(request_id, ARRAY['erasure']);
 	IF r.subject IS NULL THEN
 		-- The subject was erased after the request was opened: that
 		-- erasure's receipt is the request's outcome.
@@ -1179,14 +1180,14 @@ BEGIN
 		result := (previous.receipt OPERATOR(pg_catalog.-) 'tables'::text OPERATOR(pg_catalog.-) 'ledgers'::text)
 				   OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('erasure_id', previous.id);
 	ELSE
-		receipt := privacy._erase_subject(r.kind, r.subject, privacy._erasure_reason(reason), r.id);
+		receipt := privacy_internal._erase_subject(r.kind, r.subject, privacy_internal._erasure_reason(reason), r.id);
 		result := receipt OPERATOR(pg_catalog.-) 'tables'::text OPERATOR(pg_catalog.-) 'ledgers'::text;
 	END IF;
 	UPDATE privacy.subject_requests sr
 	   SET status = 'completed', completed_at = pg_catalog.now(), outcome = result
 	 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
-	PERFORM privacy._redact_erased_subject_text(r.kind, r.subject_ref);
-	PERFORM privacy._audit(SESSION_USER, 'request.completed', r.kind, NULL, r.id,
+	PERFORM privacy_internal._redact_erased_subject_text(r.kind, r.subject_ref);
+	PERFORM privacy_internal._audit(SESSION_USER, 'request.completed', r.kind, NULL, r.id,
 						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('right', 'erasure',
 								'erasure_id', previous.id)));
 	RETURN receipt;
@@ -1204,8 +1205,8 @@ CREATE FUNCTION privacy.erase_subject(kind text, subject text, reason text) RETU
 DECLARE
 	receipt jsonb;
 BEGIN
-	receipt := privacy._erase_subject(kind, subject, privacy._erasure_reason(reason), NULL);
-	PERFORM privacy._redact_erased_subject_text(kind, receipt OPERATOR(pg_catalog.->>) 'subject_ref');
+	receipt := privacy_internal._erase_subject(kind, subject, privacy_internal._erasure_reason(reason), NULL);
+	PERFORM privacy_internal._redact_erased_subject_text(kind, receipt OPERATOR(pg_catalog.->>) 'subject_ref');
 	RETURN receipt;
 END
 $$;
@@ -1222,19 +1223,19 @@ DECLARE
 	r privacy.subject_requests;
 	result jsonb;
 BEGIN
-	r := privacy._open_request_for(request_id, ARRAY['access', 'portability']);
+	r := privacy_internal._open_request_for(request_id, ARRAY['access', 'portability']);
 	IF r.subject IS NULL THEN
 		RAISE EXCEPTION 'request % names a subject that was erased', request_id
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  HINT = 'Close the request as rejected with privacy.close_request(), giving the reasons.';
 	END IF;
-	result := privacy._export_subject(r.kind, r.subject, r.id);
+	result := privacy_internal._export_subject(r.kind, r.subject, r.id);
 	UPDATE privacy.subject_requests sr
 	   SET status = 'completed', completed_at = pg_catalog.now(),
 		   outcome = pg_catalog.jsonb_build_object('exported_tables',
 				(SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(result OPERATOR(pg_catalog.->) 'data')))
 	 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
-	PERFORM privacy._audit(SESSION_USER, 'request.completed', r.kind, r.subject, r.id,
+	PERFORM privacy_internal._audit(SESSION_USER, 'request.completed', r.kind, r.subject, r.id,
 						   pg_catalog.jsonb_build_object('right', r.request_right));
 	RETURN result;
 END
@@ -1249,7 +1250,7 @@ RETURNS jsonb
 LANGUAGE sql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-RETURN privacy._export_subject(kind, subject, NULL);
+RETURN privacy_internal._export_subject(kind, subject, NULL);
 
 COMMENT ON FUNCTION privacy.export_subject(kind text, subject text) IS 'Every personal row of a data subject, grouped by table with each column''s category, and what GDPR Art. 15 requires: purposes, legal bases, categories, recipients, retention, sources, consent history, rights';
 
@@ -1285,7 +1286,7 @@ BEGIN
 	   SET deadline = sr.deadline + extension,
 		   extension_reason = reason
 	 WHERE sr.id = request_id;
-	PERFORM privacy._audit(SESSION_USER, 'request.extend', NULL, NULL, request_id,
+	PERFORM privacy_internal._audit(SESSION_USER, 'request.extend', NULL, NULL, request_id,
 						   pg_catalog.jsonb_build_object('deadline', r.deadline + extension));
 	RETURN r.deadline + extension;
 END
@@ -1316,12 +1317,12 @@ BEGIN
 		RAISE EXCEPTION 'a request cannot be received in the future'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	key := privacy._canonical_subject(kind, subject, true);
+	key := privacy_internal._canonical_subject(kind, subject, true);
 	INSERT INTO privacy.subject_requests (kind, subject, subject_ref, request_right, received_at, deadline, opened_by)
 	VALUES (kind, key, privacy.subject_ref(kind, key), request_right, received_at,
 			received_at + interval '1 month', SESSION_USER)
 	RETURNING id INTO request_id;
-	PERFORM privacy._audit(SESSION_USER, 'request.open', kind, key, request_id,
+	PERFORM privacy_internal._audit(SESSION_USER, 'request.open', kind, key, request_id,
 						   pg_catalog.jsonb_build_object('right', request_right,
 														 'deadline', received_at + interval '1 month'));
 	RETURN request_id;
@@ -1363,12 +1364,12 @@ CREATE INDEX erasures_kind_subject_ref_idx ON privacy.erasures USING btree (kind
 
 CREATE INDEX subject_requests_kind_subject_ref_idx ON privacy.subject_requests USING btree (kind, subject_ref);
 
-CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy.erasures FOR EACH ROW EXECUTE FUNCTION privacy._erasures_are_append_only();
+CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy.erasures FOR EACH ROW EXECUTE FUNCTION privacy_internal._erasures_are_append_only();
 
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy.erasures FOR EACH STATEMENT EXECUTE FUNCTION privacy._erasures_are_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy.erasures FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._erasures_are_append_only();
 
-CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy.erasures FOR EACH STATEMENT EXECUTE FUNCTION privacy._invalidate_consent_cache();
+CREATE TRIGGER invalidate_consent_cache AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON privacy.erasures FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_consent_cache();
 
-CREATE TRIGGER invalidate_consent_cache_on_apply AFTER INSERT OR DELETE OR UPDATE ON privacy.erasures FOR EACH ROW EXECUTE FUNCTION privacy._invalidate_consent_cache();
+CREATE TRIGGER invalidate_consent_cache_on_apply AFTER INSERT OR DELETE OR UPDATE ON privacy.erasures FOR EACH ROW EXECUTE FUNCTION privacy_internal._invalidate_consent_cache();
 
 ALTER TABLE privacy.erasures ENABLE REPLICA TRIGGER invalidate_consent_cache_on_apply;

@@ -1,6 +1,6 @@
 /*
  * row_keepers.c
- *		privacy._rows_may_be_kept(rel) → boolean: whether a DELETE or an
+ *		privacy_internal._rows_may_be_kept(rel) → boolean: whether a DELETE or an
  *		UPDATE on rel (or on a table inheriting from it) may leave a row it
  *		meant to change as it was, without an error.
  *
@@ -10,7 +10,7 @@
  * Erasure and the retention job check, on the tables where this can
  * happen, that every row they meant to change did change, and fail naming
  * the table otherwise. The extension's own triggers (functions in its
- * schema, where no other role may create one) raise errors instead of
+ * schemas, where no other role may create one) raise errors instead of
  * keeping rows and are not counted; a disabled trigger or rule is not
  * either.
  */
@@ -34,7 +34,7 @@ PG_FUNCTION_INFO_V1(privacy_rows_may_be_kept);
 
 /* Whether one relation has such a trigger or rule. */
 static bool
-relation_may_keep_rows(Relation rel, Oid privacy_namespace)
+relation_may_keep_rows(Relation rel, Oid privacy_namespace, Oid internal_namespace)
 {
 	if (rel->trigdesc != NULL)
 	{
@@ -47,7 +47,8 @@ relation_may_keep_rows(Relation rel, Oid privacy_namespace)
 				!TRIGGER_FOR_BEFORE(trigger->tgtype) ||
 				!(TRIGGER_FOR_DELETE(trigger->tgtype) || TRIGGER_FOR_UPDATE(trigger->tgtype)))
 				continue;
-			if (get_func_namespace(trigger->tgfoid) == privacy_namespace)
+			if (get_func_namespace(trigger->tgfoid) == privacy_namespace ||
+				get_func_namespace(trigger->tgfoid) == internal_namespace)
 				continue;
 			return true;
 		}
@@ -71,6 +72,7 @@ privacy_rows_may_be_kept(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	Oid			privacy_namespace = get_namespace_oid(PRIVACY_SCHEMA, false);
+	Oid			internal_namespace = get_namespace_oid(PRIVACY_INTERNAL_SCHEMA, false);
 	List	   *rels = find_all_inheritors(relid, AccessShareLock, NULL);
 	ListCell   *lc;
 	bool		result = false;
@@ -81,7 +83,7 @@ privacy_rows_may_be_kept(PG_FUNCTION_ARGS)
 
 		if (rel == NULL)
 			continue;
-		result = relation_may_keep_rows(rel, privacy_namespace);
+		result = relation_may_keep_rows(rel, privacy_namespace, internal_namespace);
 		table_close(rel, NoLock);
 		if (result)
 			break;

@@ -171,7 +171,7 @@ statistics_entry(Oid relid, int16 attnum)
 }
 
 /*
- * privacy._statistics_values(rel oid, attnum smallint, wanted text[])
+ * privacy_internal._statistics_values(rel oid, attnum smallint, wanted text[])
  *		The texts of wanted that are the text of a value the statistics of
  *		column attnum of rel (a table or an index; its own and, for a
  *		parent, its inherited statistics) hold; NULL when none is.
@@ -190,7 +190,7 @@ privacy_statistics_values(PG_FUNCTION_ARGS)
 	Datum	   *result;
 
 	if (ARR_ELEMTYPE(wanted_array) != TEXTOID)
-		elog(ERROR, "privacy._statistics_values() takes a text array");
+		elog(ERROR, "privacy_internal._statistics_values() takes a text array");
 	deconstruct_array(wanted_array, TEXTOID, -1, false, TYPALIGN_INT,
 					  &wanted, &wanted_nulls, &nwanted);
 	entry = statistics_entry(relid, attnum);
@@ -333,7 +333,7 @@ remove_tuple_values(Relation statrel, HeapTuple tuple, char **gone, int ngone,
 }
 
 /*
- * privacy._statistics_remove_values(rel oid, attnum smallint, gone text[])
+ * privacy_internal._statistics_remove_values(rel oid, attnum smallint, gone text[])
  *		Removes the values whose text is in gone from the statistics of
  *		column attnum of rel (own and inherited), with their frequencies,
  *		within the current transaction; returns how many it removed, or -1
@@ -359,7 +359,7 @@ privacy_statistics_remove_values(PG_FUNCTION_ARGS)
 	Relation	statrel;
 
 	if (ARR_ELEMTYPE(gone_array) != TEXTOID)
-		elog(ERROR, "privacy._statistics_remove_values() takes a text array");
+		elog(ERROR, "privacy_internal._statistics_remove_values() takes a text array");
 	deconstruct_array(gone_array, TEXTOID, -1, false, TYPALIGN_INT,
 					  &gone_datums, &gone_nulls, &ngone_datums);
 	gone = palloc(sizeof(char *) * Max(ngone_datums, 1));

@@ -1,61 +1,61 @@
 -- subject: resolving a data subject's kind and key, the foreign-key paths
 -- from each table to the subject, and the per-subject lock. C: src/subject/.
 
-CREATE FUNCTION privacy._cached_row_count(sql text, VARIADIC args "any") RETURNS bigint
+CREATE FUNCTION privacy_internal._cached_row_count(sql text, VARIADIC args "any") RETURNS bigint
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'privacy_cached_row_count';
 
-COMMENT ON FUNCTION privacy._cached_row_count(sql text, VARIADIC args "any") IS 'Runs a generated statement (an INSERT, UPDATE or DELETE) with its plan kept for the session and returns how many rows it processed';
+COMMENT ON FUNCTION privacy_internal._cached_row_count(sql text, VARIADIC args "any") IS 'Runs a generated statement (an INSERT, UPDATE or DELETE) with its plan kept for the session and returns how many rows it processed';
 
-REVOKE ALL ON FUNCTION privacy._cached_row_count(sql text, VARIADIC args "any") FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._cached_row_count(sql text, VARIADIC args "any") FROM PUBLIC;
 
-CREATE FUNCTION privacy._cached_row_count_as_owner(rel regclass, sql text, VARIADIC args "any") RETURNS bigint
+CREATE FUNCTION privacy_internal._cached_row_count_as_owner(rel regclass, sql text, VARIADIC args "any") RETURNS bigint
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'privacy_cached_row_count_as_owner';
 
-COMMENT ON FUNCTION privacy._cached_row_count_as_owner(rel regclass, sql text, VARIADIC args "any") IS 'Runs a generated statement (an UPDATE or DELETE) as the owner of a table, with its plan kept, and returns how many rows it processed';
+COMMENT ON FUNCTION privacy_internal._cached_row_count_as_owner(rel regclass, sql text, VARIADIC args "any") IS 'Runs a generated statement (an UPDATE or DELETE) as the owner of a table, with its plan kept, and returns how many rows it processed';
 
-REVOKE ALL ON FUNCTION privacy._cached_row_count_as_owner(rel regclass, sql text, VARIADIC args "any") FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._cached_row_count_as_owner(rel regclass, sql text, VARIADIC args "any") FROM PUBLIC;
 
-CREATE FUNCTION privacy._cached_value(sql text, result_type anyelement, VARIADIC args "any") RETURNS anyelement
+CREATE FUNCTION privacy_internal._cached_value(sql text, result_type anyelement, VARIADIC args "any") RETURNS anyelement
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'privacy_cached_value';
 
-COMMENT ON FUNCTION privacy._cached_value(sql text, result_type anyelement, VARIADIC args "any") IS 'Runs a generated statement with its plan kept for the session and returns the first column of its only row; result_type is a type marker such as NULL::jsonb';
+COMMENT ON FUNCTION privacy_internal._cached_value(sql text, result_type anyelement, VARIADIC args "any") IS 'Runs a generated statement with its plan kept for the session and returns the first column of its only row; result_type is a type marker such as NULL::jsonb';
 
-REVOKE ALL ON FUNCTION privacy._cached_value(sql text, result_type anyelement, VARIADIC args "any") FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._cached_value(sql text, result_type anyelement, VARIADIC args "any") FROM PUBLIC;
 
-CREATE FUNCTION privacy._cached_value_as_owner(rel regclass, sql text, result_type anyelement, VARIADIC args "any") RETURNS anyelement
+CREATE FUNCTION privacy_internal._cached_value_as_owner(rel regclass, sql text, result_type anyelement, VARIADIC args "any") RETURNS anyelement
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'privacy_cached_value_as_owner';
 
-COMMENT ON FUNCTION privacy._cached_value_as_owner(rel regclass, sql text, result_type anyelement, VARIADIC args "any") IS 'Runs a generated statement as the owner of a table (restricted, search_path pinned, forced row security of its own tables off) with its plan kept, and returns the first column of its only row';
+COMMENT ON FUNCTION privacy_internal._cached_value_as_owner(rel regclass, sql text, result_type anyelement, VARIADIC args "any") IS 'Runs a generated statement as the owner of a table (restricted, search_path pinned, forced row security of its own tables off) with its plan kept, and returns the first column of its only row';
 
-REVOKE ALL ON FUNCTION privacy._cached_value_as_owner(rel regclass, sql text, result_type anyelement, VARIADIC args "any") FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._cached_value_as_owner(rel regclass, sql text, result_type anyelement, VARIADIC args "any") FROM PUBLIC;
 
-CREATE FUNCTION privacy._canonical_subject(kind text, subject text, must_exist boolean) RETURNS text
+CREATE FUNCTION privacy_internal._canonical_subject(kind text, subject text, must_exist boolean) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-	s record := privacy._subject_key(kind, subject);
+	s record := privacy_internal._subject_key(kind, subject);
 BEGIN
-	IF must_exist AND NOT privacy._cached_value(
-			privacy._subject_exists_sql(s.table_name, s.key_column, s.key_type, false), NULL::boolean, s.key) THEN
+	IF must_exist AND NOT privacy_internal._cached_value(
+			privacy_internal._subject_exists_sql(s.table_name, s.key_column, s.key_type, false), NULL::boolean, s.key) THEN
 		RAISE EXCEPTION 'subject of kind "%" does not exist', kind
 			USING ERRCODE = 'no_data_found',
 				  DETAIL = pg_catalog.format('No row of %s has this %I.',
-											 privacy._qualified_name(s.table_name), s.key_column);
+											 privacy_internal._qualified_name(s.table_name), s.key_column);
 	END IF;
 	RETURN s.key;
 END
 $$;
 
-COMMENT ON FUNCTION privacy._canonical_subject(kind text, subject text, must_exist boolean) IS 'A subject key in canonical text form, checked against its kind (and optionally its anchor table)';
+COMMENT ON FUNCTION privacy_internal._canonical_subject(kind text, subject text, must_exist boolean) IS 'A subject key in canonical text form, checked against its kind (and optionally its anchor table)';
 
-REVOKE ALL ON FUNCTION privacy._canonical_subject(kind text, subject text, must_exist boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._canonical_subject(kind text, subject text, must_exist boolean) FROM PUBLIC;
 
-CREATE FUNCTION privacy._join_condition(hop privacy.foreign_keys, parent_alias text, child_alias text)
+CREATE FUNCTION privacy_internal._join_condition(hop privacy.foreign_keys, parent_alias text, child_alias text)
 RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -66,9 +66,9 @@ BEGIN ATOMIC
 		   WITH ORDINALITY AS c(to_col, from_col, ord);
 END;
 
-COMMENT ON FUNCTION privacy._join_condition(hop privacy.foreign_keys, parent_alias text, child_alias text) IS 'The join condition of a foreign-key hop';
+COMMENT ON FUNCTION privacy_internal._join_condition(hop privacy.foreign_keys, parent_alias text, child_alias text) IS 'The join condition of a foreign-key hop';
 
-REVOKE ALL ON FUNCTION privacy._join_condition(hop privacy.foreign_keys, parent_alias text, child_alias text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._join_condition(hop privacy.foreign_keys, parent_alias text, child_alias text) FROM PUBLIC;
 
 CREATE TABLE privacy._subject_plans (
     kind text NOT NULL,
@@ -95,7 +95,7 @@ COMMENT ON FUNCTION privacy.subject_ref(kind text, subject text) IS 'The keyed h
 
 REVOKE ALL ON FUNCTION privacy.subject_ref(kind text, subject text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._fill_subject_plans(kind text) RETURNS void
+CREATE FUNCTION privacy_internal._fill_subject_plans(kind text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -104,22 +104,22 @@ BEGIN
 		INSERT INTO privacy._subject_plans (kind, table_name, depth, personal, hops, rows_sql, delete_sql, erase_sql,
 											statistics_sql, statistics_conditions, statistics_targets)
 		SELECT m.kind, m.table_name, m.depth, m.personal,
-			   privacy._subject_path(m.kind, m.table_name),
-			   privacy._subject_rows_sql(m.kind, m.table_name),
-			   privacy._delete_unreferenced_sql(m.table_name),
-			   privacy._subject_erase_sql(m.kind, m.table_name),
+			   privacy_internal._subject_path(m.kind, m.table_name),
+			   privacy_internal._subject_rows_sql(m.kind, m.table_name),
+			   privacy_internal._delete_unreferenced_sql(m.table_name),
+			   privacy_internal._subject_erase_sql(m.kind, m.table_name),
 			   st.check_sql, st.conditions, st.targets
 		  FROM privacy.subject_map m
-		  LEFT JOIN LATERAL privacy._statistics_check_sql(m.kind, m.table_name) st ON m.personal
+		  LEFT JOIN LATERAL privacy_internal._statistics_check_sql(m.kind, m.table_name) st ON m.personal
 		 WHERE m.kind = _fill_subject_plans.kind
 		ON CONFLICT DO NOTHING;
 	END IF;
 END
 $$;
 
-COMMENT ON FUNCTION privacy._fill_subject_plans(kind text) IS 'Fills the per-table plan cache of a subject kind unless it holds the kind already';
+COMMENT ON FUNCTION privacy_internal._fill_subject_plans(kind text) IS 'Fills the per-table plan cache of a subject kind unless it holds the kind already';
 
-REVOKE ALL ON FUNCTION privacy._fill_subject_plans(kind text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._fill_subject_plans(kind text) FROM PUBLIC;
 
 CREATE TABLE privacy._export_statements (
     kind text NOT NULL,
@@ -129,7 +129,7 @@ CREATE TABLE privacy._export_statements (
 
 COMMENT ON TABLE privacy._export_statements IS 'Cache: per subject kind, the export statement; cleared on DDL and policy changes';
 
-CREATE FUNCTION privacy._forget_subject_caches()
+CREATE FUNCTION privacy_internal._forget_subject_caches()
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
@@ -138,49 +138,49 @@ BEGIN ATOMIC
 	DELETE FROM privacy._export_statements;
 END;
 
-COMMENT ON FUNCTION privacy._forget_subject_caches() IS 'Empties the caches derived from the subject map: per-table plans and export statements';
+COMMENT ON FUNCTION privacy_internal._forget_subject_caches() IS 'Empties the caches derived from the subject map: per-table plans and export statements';
 
-REVOKE ALL ON FUNCTION privacy._forget_subject_caches() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._forget_subject_caches() FROM PUBLIC;
 
-CREATE FUNCTION privacy._forget_subject_plans() RETURNS event_trigger
+CREATE FUNCTION privacy_internal._forget_subject_plans() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-	PERFORM privacy._forget_subject_caches();
+	PERFORM privacy_internal._forget_subject_caches();
 END
 $$;
 
-COMMENT ON FUNCTION privacy._forget_subject_plans() IS 'Event trigger: any DDL or security label may change the subject map, so the cached plans go';
+COMMENT ON FUNCTION privacy_internal._forget_subject_plans() IS 'Event trigger: any DDL or security label may change the subject map, so the cached plans go';
 
-REVOKE ALL ON FUNCTION privacy._forget_subject_plans() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._forget_subject_plans() FROM PUBLIC;
 
-CREATE FUNCTION privacy._forget_subject_plans_on_policy() RETURNS trigger
+CREATE FUNCTION privacy_internal._forget_subject_plans_on_policy() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-	PERFORM privacy._forget_subject_caches();
+	PERFORM privacy_internal._forget_subject_caches();
 	RETURN NULL;
 END
 $$;
 
-COMMENT ON FUNCTION privacy._forget_subject_plans_on_policy() IS 'Trigger: a new policy version may change the subject map, so the cached plans go';
+COMMENT ON FUNCTION privacy_internal._forget_subject_plans_on_policy() IS 'Trigger: a new policy version may change the subject map, so the cached plans go';
 
-REVOKE ALL ON FUNCTION privacy._forget_subject_plans_on_policy() FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._forget_subject_plans_on_policy() FROM PUBLIC;
 
-CREATE FUNCTION privacy._lint_nullable_paths()
+CREATE FUNCTION privacy_internal._lint_nullable_paths()
 RETURNS TABLE (severity text, object text, problem text, hint text)
 LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	WITH paths AS MATERIALIZED (SELECT * FROM privacy._subject_paths())
-	SELECT 'error', privacy._qualified_name(p.table_name),
+	WITH paths AS MATERIALIZED (SELECT * FROM privacy_internal._subject_paths())
+	SELECT 'error', privacy_internal._qualified_name(p.table_name),
 		   pg_catalog.format('reaches subject kind "%s" through foreign key "%s", whose columns may be NULL, while its foreign key "%s" also leads to that kind: a row with the first NULL and the second set belongs to no subject for row security, export and erasure',
 							 p.kind, f.constraint_name, other.constraint_name),
 		   pg_catalog.format('Make %s NOT NULL, or pin the path of %s for kind "%s" through a foreign key that is never NULL.',
-							 pg_catalog.array_to_string(f.from_columns, ', '), privacy._qualified_name(p.table_name), p.kind)
+							 pg_catalog.array_to_string(f.from_columns, ', '), privacy_internal._qualified_name(p.table_name), p.kind)
 	  FROM paths p
 	  JOIN privacy.subject_kinds k ON k.name OPERATOR(pg_catalog.=) p.kind
 	  JOIN privacy.foreign_keys f ON f.constraint_oid OPERATOR(pg_catalog.=) p.hops[1]
@@ -199,9 +199,9 @@ BEGIN ATOMIC
 					  AND a.attname OPERATOR(pg_catalog.=) ANY (f.from_columns) AND NOT a.attnotnull);
 END;
 
-COMMENT ON FUNCTION privacy._lint_nullable_paths() IS 'lint: subject paths that begin with a nullable foreign key while another foreign key leads to the same kind';
+COMMENT ON FUNCTION privacy_internal._lint_nullable_paths() IS 'lint: subject paths that begin with a nullable foreign key while another foreign key leads to the same kind';
 
-CREATE FUNCTION privacy._lock_subject(scope text, kind text, subject text) RETURNS void
+CREATE FUNCTION privacy_internal._lock_subject(scope text, kind text, subject text) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -219,17 +219,17 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._lock_subject(scope text, kind text, subject text) IS 'Locks a subject in a scope (consent_ledger, erase) until the end of the transaction; waits while another transaction holds it; no role without rights on the extension''s tables can take or hold it';
+COMMENT ON FUNCTION privacy_internal._lock_subject(scope text, kind text, subject text) IS 'Locks a subject in a scope (consent_ledger, erase) until the end of the transaction; waits while another transaction holds it; no role without rights on the extension''s tables can take or hold it';
 
-REVOKE ALL ON FUNCTION privacy._lock_subject(scope text, kind text, subject text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._lock_subject(scope text, kind text, subject text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_clauses(kind text, rel regclass, OUT joined text, OUT conditions text) RETURNS record
+CREATE FUNCTION privacy_internal._subject_clauses(kind text, rel regclass, OUT joined text, OUT conditions text) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
-	k record := privacy._subject_kind_key(kind);
-	hops oid[] := privacy._subject_path(kind, rel);
+	k record := privacy_internal._subject_kind_key(kind);
+	hops oid[] := privacy_internal._subject_path(kind, rel);
 	hop_count integer := COALESCE(pg_catalog.array_length(hops, 1), 0);
 	hop privacy.foreign_keys;
 	key_column text := k.key_column;
@@ -247,8 +247,8 @@ BEGIN
 			EXIT;
 		END IF;
 		alias := 't' || i;
-		tables := tables || pg_catalog.format('%s AS %s', privacy._qualified_name(hop.to_table), alias);
-		conds := conds || privacy._join_condition(hop, alias, cur);
+		tables := tables || pg_catalog.format('%s AS %s', privacy_internal._qualified_name(hop.to_table), alias);
+		conds := conds || privacy_internal._join_condition(hop, alias, cur);
 		cur := alias;
 	END LOOP;
 	conds := conds || pg_catalog.format('%s.%I = $1::%s', cur, key_column, k.key_type);
@@ -257,45 +257,45 @@ BEGIN
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._subject_clauses(kind text, rel regclass, OUT joined text, OUT conditions text) IS 'The other tables and the conditions of the path from a table (alias t0) to one subject, the subject key being $1';
+COMMENT ON FUNCTION privacy_internal._subject_clauses(kind text, rel regclass, OUT joined text, OUT conditions text) IS 'The other tables and the conditions of the path from a table (alias t0) to one subject, the subject key being $1';
 
-REVOKE ALL ON FUNCTION privacy._subject_clauses(kind text, rel regclass, OUT joined text, OUT conditions text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._subject_clauses(kind text, rel regclass, OUT joined text, OUT conditions text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_exists(kind text, subject text, lock_it boolean) RETURNS boolean
+CREATE FUNCTION privacy_internal._subject_exists(kind text, subject text, lock_it boolean) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
 	-- Checks the kind and the key's syntax, with the ledger's errors.
-	s record := privacy._subject_key(kind, subject);
+	s record := privacy_internal._subject_key(kind, subject);
 BEGIN
-	RETURN privacy._cached_value(privacy._subject_exists_sql(s.table_name, s.key_column, s.key_type, lock_it),
+	RETURN privacy_internal._cached_value(privacy_internal._subject_exists_sql(s.table_name, s.key_column, s.key_type, lock_it),
 								 NULL::boolean, s.key);
 END
 $$;
 
-COMMENT ON FUNCTION privacy._subject_exists(kind text, subject text, lock_it boolean) IS 'Whether a subject''s anchor row exists, optionally locking it';
+COMMENT ON FUNCTION privacy_internal._subject_exists(kind text, subject text, lock_it boolean) IS 'Whether a subject''s anchor row exists, optionally locking it';
 
-REVOKE ALL ON FUNCTION privacy._subject_exists(kind text, subject text, lock_it boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._subject_exists(kind text, subject text, lock_it boolean) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_exists_sql(table_name regclass, key_column name, key_type text, lock_it boolean)
+CREATE FUNCTION privacy_internal._subject_exists_sql(table_name regclass, key_column name, key_type text, lock_it boolean)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN pg_catalog.format('SELECT EXISTS (SELECT FROM %s t WHERE t.%I OPERATOR(pg_catalog.=) $1::%s%s)',
-						 privacy._qualified_name(table_name), key_column, key_type,
+						 privacy_internal._qualified_name(table_name), key_column, key_type,
 						 CASE WHEN lock_it THEN ' FOR UPDATE' ELSE '' END);
 
-COMMENT ON FUNCTION privacy._subject_exists_sql(table_name regclass, key_column name, key_type text, lock_it boolean) IS 'The statement telling whether the row of a subject key ($1) exists, locking it if asked';
+COMMENT ON FUNCTION privacy_internal._subject_exists_sql(table_name regclass, key_column name, key_type text, lock_it boolean) IS 'The statement telling whether the row of a subject key ($1) exists, locking it if asked';
 
-REVOKE ALL ON FUNCTION privacy._subject_exists_sql(table_name regclass, key_column name, key_type text, lock_it boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._subject_exists_sql(table_name regclass, key_column name, key_type text, lock_it boolean) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_key(kind text, subject text, OUT key text, OUT table_name regclass, OUT key_column name, OUT key_type text) RETURNS record
+CREATE FUNCTION privacy_internal._subject_key(kind text, subject text, OUT key text, OUT table_name regclass, OUT key_column name, OUT key_type text) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
-	k record := privacy._subject_kind_key(kind);
+	k record := privacy_internal._subject_kind_key(kind);
 BEGIN
 	table_name := k.table_name;
 	key_column := k.key_column;
@@ -305,27 +305,27 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	BEGIN
-		key := privacy._cached_value(pg_catalog.format('SELECT ($1::%s)::text', key_type), NULL::text, subject);
+		key := privacy_internal._cached_value(pg_catalog.format('SELECT ($1::%s)::text', key_type), NULL::text, subject);
 	EXCEPTION WHEN data_exception THEN
 		RAISE EXCEPTION 'invalid subject key for subject kind "%"', kind
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = pg_catalog.format('A key of this kind is a value of type %s, the type of %s.%I.',
-											 key_type, privacy._qualified_name(table_name), key_column);
+											 key_type, privacy_internal._qualified_name(table_name), key_column);
 	END;
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._subject_key(kind text, subject text, OUT key text, OUT table_name regclass, OUT key_column name, OUT key_type text) IS 'A subject''s key in canonical form, with its kind''s table, key column and key type';
+COMMENT ON FUNCTION privacy_internal._subject_key(kind text, subject text, OUT key text, OUT table_name regclass, OUT key_column name, OUT key_type text) IS 'A subject''s key in canonical form, with its kind''s table, key column and key type';
 
-REVOKE ALL ON FUNCTION privacy._subject_key(kind text, subject text, OUT key text, OUT table_name regclass, OUT key_column name, OUT key_type text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._subject_key(kind text, subject text, OUT key text, OUT table_name regclass, OUT key_column name, OUT key_type text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_key_sql(kind text, rel regclass, row_alias text) RETURNS text
+CREATE FUNCTION privacy_internal._subject_key_sql(kind text, rel regclass, row_alias text) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
 	k privacy.subject_kinds;
-	hops oid[] := privacy._subject_path(kind, rel);
+	hops oid[] := privacy_internal._subject_path(kind, rel);
 	hop privacy.foreign_keys;
 	cur text := pg_catalog.quote_ident(row_alias);
 	alias text;
@@ -344,19 +344,19 @@ BEGIN
 		alias := pg_catalog.quote_ident('_privacy_p' || i);
 		opening := opening || '(SELECT ';
 		closing := pg_catalog.format(' FROM %s %s WHERE %s)',
-									 privacy._qualified_name(hop.to_table), alias,
-									 privacy._join_condition(hop, alias, cur)) || closing;
+									 privacy_internal._qualified_name(hop.to_table), alias,
+									 privacy_internal._join_condition(hop, alias, cur)) || closing;
 		cur := alias;
 	END LOOP;
 	RETURN opening || cur || '.' || pg_catalog.quote_ident(k.key_column) || closing;
 END
 $$;
 
-COMMENT ON FUNCTION privacy._subject_key_sql(kind text, rel regclass, row_alias text) IS 'A SQL expression yielding the subject key of a row of a table (for row security, holds and triggers)';
+COMMENT ON FUNCTION privacy_internal._subject_key_sql(kind text, rel regclass, row_alias text) IS 'A SQL expression yielding the subject key of a row of a table (for row security, holds and triggers)';
 
-REVOKE ALL ON FUNCTION privacy._subject_key_sql(kind text, rel regclass, row_alias text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._subject_key_sql(kind text, rel regclass, row_alias text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_kind_key(kind text, OUT table_name regclass, OUT key_column name, OUT key_type text) RETURNS record
+CREATE FUNCTION privacy_internal._subject_kind_key(kind text, OUT table_name regclass, OUT key_column name, OUT key_type text) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -375,11 +375,11 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy._subject_kind_key(kind text, OUT table_name regclass, OUT key_column name, OUT key_type text) IS 'The table, key column and key type of a subject kind; an unknown kind is an error';
+COMMENT ON FUNCTION privacy_internal._subject_kind_key(kind text, OUT table_name regclass, OUT key_column name, OUT key_type text) IS 'The table, key column and key type of a subject kind; an unknown kind is an error';
 
-REVOKE ALL ON FUNCTION privacy._subject_kind_key(kind text, OUT table_name regclass, OUT key_column name, OUT key_type text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._subject_kind_key(kind text, OUT table_name regclass, OUT key_column name, OUT key_type text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_path(kind text, rel regclass) RETURNS oid[]
+CREATE FUNCTION privacy_internal._subject_path(kind text, rel regclass) RETURNS oid[]
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -391,7 +391,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Subject kinds are declared by the policy document; privacy.subject_kinds lists them.';
 	END IF;
-	SELECT * INTO p FROM privacy._subject_paths() sp WHERE sp.kind = $1 AND sp.table_name = rel;
+	SELECT * INTO p FROM privacy_internal._subject_paths() sp WHERE sp.kind = $1 AND sp.table_name = rel;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'table % does not reach subject kind "%"', rel, kind
 			USING ERRCODE = 'invalid_foreign_key',
@@ -407,50 +407,50 @@ BEGIN
 END
 $_$;
 
-COMMENT ON FUNCTION privacy._subject_path(kind text, rel regclass) IS 'The foreign-key path (constraint OIDs) from a table to the anchor of a subject kind, or an error';
+COMMENT ON FUNCTION privacy_internal._subject_path(kind text, rel regclass) IS 'The foreign-key path (constraint OIDs) from a table to the anchor of a subject kind, or an error';
 
-REVOKE ALL ON FUNCTION privacy._subject_path(kind text, rel regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._subject_path(kind text, rel regclass) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_plan(kind text) RETURNS SETOF privacy._subject_plans
+CREATE FUNCTION privacy_internal._subject_plan(kind text) RETURNS SETOF privacy._subject_plans
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-	PERFORM privacy._fill_subject_plans(kind);
+	PERFORM privacy_internal._fill_subject_plans(kind);
 	RETURN QUERY SELECT * FROM privacy._subject_plans p WHERE p.kind = _subject_plan.kind
 				 ORDER BY p.depth, p.table_name::text;
 END
 $$;
 
-COMMENT ON FUNCTION privacy._subject_plan(kind text) IS 'Every table a subject kind reaches, with the SQL selecting one subject''s rows (cached)';
+COMMENT ON FUNCTION privacy_internal._subject_plan(kind text) IS 'Every table a subject kind reaches, with the SQL selecting one subject''s rows (cached)';
 
-REVOKE ALL ON FUNCTION privacy._subject_plan(kind text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._subject_plan(kind text) FROM PUBLIC;
 
-CREATE FUNCTION privacy._subject_rows_sql(kind text, rel regclass)
+CREATE FUNCTION privacy_internal._subject_rows_sql(kind text, rel regclass)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT pg_catalog.format('FROM %s AS t0%s WHERE %s', privacy._qualified_name(rel),
+	SELECT pg_catalog.format('FROM %s AS t0%s WHERE %s', privacy_internal._qualified_name(rel),
 							 CASE WHEN c.joined <> '' THEN ', ' || c.joined ELSE '' END, c.conditions)
-	  FROM privacy._subject_clauses(kind, rel) c;
+	  FROM privacy_internal._subject_clauses(kind, rel) c;
 END;
 
-COMMENT ON FUNCTION privacy._subject_rows_sql(kind text, rel regclass) IS 'FROM and WHERE clauses selecting one subject''s rows of a table (alias t0), the subject key being $1';
+COMMENT ON FUNCTION privacy_internal._subject_rows_sql(kind text, rel regclass) IS 'FROM and WHERE clauses selecting one subject''s rows of a table (alias t0), the subject key being $1';
 
-REVOKE ALL ON FUNCTION privacy._subject_rows_sql(kind text, rel regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._subject_rows_sql(kind text, rel regclass) FROM PUBLIC;
 
 CREATE UNLOGGED TABLE privacy._subject_locks (
     lock_key bigint NOT NULL,
     CONSTRAINT _subject_locks_pkey PRIMARY KEY (lock_key)
 );
 
-COMMENT ON TABLE privacy._subject_locks IS 'Keys of the subjects locked by transactions in progress (privacy._lock_subject); empty between transactions';
+COMMENT ON TABLE privacy._subject_locks IS 'Keys of the subjects locked by transactions in progress (privacy_internal._lock_subject); empty between transactions';
 
-CREATE TRIGGER forget_subject_plans AFTER INSERT ON privacy.policy_versions FOR EACH STATEMENT EXECUTE FUNCTION privacy._forget_subject_plans_on_policy();
+CREATE TRIGGER forget_subject_plans AFTER INSERT ON privacy.policy_versions FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._forget_subject_plans_on_policy();
 
 CREATE EVENT TRIGGER privacy_forget_subject_plans ON ddl_command_end
-   EXECUTE FUNCTION privacy._forget_subject_plans();
+   EXECUTE FUNCTION privacy_internal._forget_subject_plans();
 
 CREATE EVENT TRIGGER privacy_forget_subject_plans_on_drop ON sql_drop
-   EXECUTE FUNCTION privacy._forget_subject_plans();
+   EXECUTE FUNCTION privacy_internal._forget_subject_plans();

@@ -33,7 +33,7 @@
 #   hand-written plus audit entry (export), hand-written plus audit entry
 #   and erasure record (erasure)   what the issue's other requirements cost
 #               by themselves: the hand-written SQL plus, for an export, the
-#               audit entry every export writes (privacy._audit), and for an
+#               audit entry every export writes (privacy_internal._audit), and for an
 #               erasure, that and the row of privacy.erasures holding the
 #               receipt (one taken from a real erasure), against the
 #               hand-written SQL alone; the extension cannot do better than
@@ -277,7 +277,7 @@ AS $$
 DECLARE
 	result jsonb := bench_rights.export_by_hand(customer_key);
 BEGIN
-	PERFORM privacy._audit(SESSION_USER, 'export', 'customer', customer_key::text, NULL,
+	PERFORM privacy_internal._audit(SESSION_USER, 'export', 'customer', customer_key::text, NULL,
 						   jsonb_build_object('tables', 10, 'rows', 20));
 	RETURN result;
 END
@@ -293,7 +293,7 @@ BEGIN
 	PERFORM bench_rights.erase_by_hand(customer_key);
 	INSERT INTO privacy.erasures (kind, subject_ref, erased_at, reason, receipt)
 	VALUES ('customer', privacy.subject_ref('customer', customer_key::text), now(), 'benchmark', receipt);
-	PERFORM privacy._audit(SESSION_USER, 'erasure', 'customer', customer_key::text, NULL,
+	PERFORM privacy_internal._audit(SESSION_USER, 'erasure', 'customer', customer_key::text, NULL,
 						   receipt - 'tables' - 'subject_ref' - 'kind' - 'ledgers');
 END
 $$;
@@ -461,7 +461,7 @@ SQL
 check() {
 	progress "warming privacy._subject_plans; checking one export and one erasure at $1"
 	bench_psql >/dev/null <<'SQL'
-SELECT count(*) FROM privacy._subject_plan('customer');
+SELECT count(*) FROM privacy_internal._subject_plan('customer');
 DO $check$
 DECLARE
 	s bigint := (SELECT e.subject FROM bench_rights.export_subjects e ORDER BY e.n DESC LIMIT 1);

@@ -49,7 +49,7 @@ SELECT privacy.allow_purpose('service', 'iso_app');
 is( $node->safe_psql(
 		'postgres', q{
 BEGIN;
-DO $$ BEGIN PERFORM privacy._audit(current_user, 'test.first_use', NULL, NULL, NULL, NULL); END $$;
+DO $$ BEGIN PERFORM privacy_internal._audit(current_user, 'test.first_use', NULL, NULL, NULL, NULL); END $$;
 COMMIT;
 SELECT count(*) FROM privacy.audit_log WHERE action = 'test.first_use';
 }),
