@@ -36,7 +36,8 @@ ensure_packages() {
 }
 
 # build_and_install [MAKE ARGS...]: a warning-free build, installed into the
-# server's directories.
+# server's directories in place of any scripts an earlier build installed
+# (so that the versions the server offers are exactly this tree's).
 build_and_install() {
 	export PATH="$PG_BINDIR:$PATH"
 	make -s "$@" PG_CONFIG="$PG_BINDIR/pg_config" >/dev/null
@@ -45,6 +46,7 @@ build_and_install() {
 		echo "Run:  sudo make install PG_CONFIG=$PG_BINDIR/pg_config  and then this command again." >&2
 		exit 2
 	fi
+	rm -f "$("$PG_BINDIR/pg_config" --sharedir)"/extension/opendims_privacy--*.sql
 	make -s install PG_CONFIG="$PG_BINDIR/pg_config" >/dev/null
 }
 

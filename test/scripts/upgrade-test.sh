@@ -34,7 +34,7 @@ work=$(mktemp -d /tmp/opendims_privacy_upgrade.XXXXXX)
 extdir="$("$PG_BINDIR/pg_config" --sharedir)/extension"
 # Leaves exactly the current build installed.
 reinstall_current() {
-	rm -f "$extdir"/opendims_privacy--*.sql "$extdir"/opendims_privacy.control
+	rm -f "$extdir"/opendims_privacy.control
 	build_and_install
 }
 cleanup() { stop_cluster; reinstall_current; rm -rf "$work"; }
