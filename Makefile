@@ -6,7 +6,7 @@ MODULE_big = opendims_privacy
 
 # Every C file in src/ is part of the module; pure files (no backend needed)
 # are also compiled on their own by the unit tests and fuzzers in test/.
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/subject/*.c src/rights/*.c)))
 
 # Install and upgrade scripts live at the top of the tree.
 DATA = $(sort $(wildcard opendims_privacy--*.sql))

@@ -33,6 +33,7 @@ _PG_init(void)
 	PurposeInit();
 	RetentionJobInit();
 	ConsentSharedInit();
+	SubjectCacheInit();
 
 	MarkGUCPrefixReserved("privacy");
 }

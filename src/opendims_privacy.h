@@ -21,4 +21,7 @@ extern void RetentionJobInit(void);
 /* audit_pending.c: a transaction's audit log entries, appended when it commits */
 extern void AuditInit(void);
 
+/* subject/subject_cache.c: the invalidation callbacks of the subject cache */
+extern void SubjectCacheInit(void);
+
 #endif							/* OPENDIMS_PRIVACY_H */
