@@ -30,12 +30,17 @@
 #include "access/xact.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
+#include "purpose.h"
 #include "rights/erasure.h"
+
 
 PG_FUNCTION_INFO_V1(privacy_erase_subject);
 PG_FUNCTION_INFO_V1(privacy_erase_subject_for_request);
@@ -45,6 +50,7 @@ extern PGDLLEXPORT Datum privacy_allow_protected_changes(PG_FUNCTION_ARGS);
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr unlock_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
+static SPIPlanPtr last_erasure_plan = NULL;
 static SPIPlanPtr redact_plan = NULL;
 static SPIPlanPtr grounds_plan = NULL;
 
@@ -149,16 +155,69 @@ oid_in(Oid relid, const Oid *oids, int n)
 	return false;
 }
 
+/*
+ * Runs the table's erasure statement (see SubjectEraseForm): sets *all to
+ * the subject's rows, *deleted to those deleted, and found to the
+ * statistics values of the rows deleted, or of all for ERASE_VALUES_FIRST.
+ */
+static void
+delete_unreferenced(SubjectKind *kind, SubjectTable *t, const char *key,
+					int64 *all, int64 *deleted, StatisticsValues *found)
+{
+	Datum		values[1] = {CStringGetTextDatum(key)};
+	int			rc = rights_run_as_owner(kind, &t->erase, true, t->owner, t->name, true,
+										 values, NULL, false, 0);
+	bool		isnull;
+
+	found->n = 0;
+	found->entries = NULL;
+	found->values = NULL;
+	switch (t->erase_form)
+	{
+		case ERASE_DELETE:
+			if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
+				elog(ERROR, "could not erase a subject's rows");
+			*all = *deleted = (int64) SPI_processed;
+			if (t->nstatistics > 0)
+				erasure_statistics_read_rows(t, 0, 1, found);
+			break;
+		case ERASE_DELETE_COUNTED:
+			if (rc != SPI_OK_SELECT || SPI_processed < 1)
+				elog(ERROR, "could not erase a subject's rows");
+			*all = DatumGetInt64(rights_result(1, &isnull));
+			*deleted = 0;
+			for (uint64 row = 0; row < SPI_processed; row++)
+			{
+				(void) SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &isnull);
+				if (!isnull)
+					(*deleted)++;
+			}
+			if (t->nstatistics > 0)
+				erasure_statistics_read_rows(t, 2, 3, found);
+			break;
+		case ERASE_VALUES_FIRST:
+			{
+				Datum	   *counts;
+				bool	   *nulls;
+				int			ncounts;
+
+				if (rc != SPI_OK_SELECT || SPI_processed != 1)
+					elog(ERROR, "could not erase a subject's rows");
+				deconstruct_array(DatumGetArrayTypeP(rights_result(1, &isnull)), INT4OID, 4, true,
+								  TYPALIGN_INT, &counts, &nulls, &ncounts);
+				*all = DatumGetInt32(counts[0]);
+				*deleted = DatumGetInt32(counts[1]);
+				erasure_statistics_read(2, 3, found);
+			}
+			break;
+	}
+}
+
 /* What the erasure does with the subject's rows of one table; false if it has none. */
 static bool
 erase_table(SubjectKind *kind, SubjectTable *t, const char *key, bool careful,
 			ErasureLine *line, StatisticsValues *found)
 {
-	Datum		values[1];
-	Datum	   *counts;
-	bool	   *nulls;
-	int			ncounts;
-	bool		isnull;
 	int64		all;
 	int64		deleted;
 	ErasureLine rest;
@@ -170,20 +229,20 @@ erase_table(SubjectKind *kind, SubjectTable *t, const char *key, bool careful,
 		return erasure_erase_table(kind, t, key, line);
 	}
 
-	values[0] = CStringGetTextDatum(key);
-	if (rights_run_as_owner(kind, &t->erase, true, t->owner, t->name, true,
-							values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not erase a subject's rows");
-	deconstruct_array(DatumGetArrayTypeP(rights_result(1, &isnull)), INT4OID, 4, true, TYPALIGN_INT,
-					  &counts, &nulls, &ncounts);
-	all = DatumGetInt32(counts[0]);
-	deleted = DatumGetInt32(counts[1]);
-	if (t->nstatistics > 0)
-		erasure_statistics_read(2, 3, found);
-
+	delete_unreferenced(kind, t, key, &all, &deleted, found);
 	if (all > deleted)
 	{
-		/* Rows that rows kept elsewhere still reference are anonymised. */
+		/*
+		 * Rows that rows kept elsewhere still reference are anonymised; the
+		 * statistics values are those of all the subject's rows.
+		 */
+		if (t->erase_form != ERASE_VALUES_FIRST && t->nstatistics > 0)
+		{
+			StatisticsValues left;
+
+			erasure_statistics_values(kind, t, key, &left);
+			erasure_statistics_merge(found, &left);
+		}
 		if (!erasure_erase_table(kind, t, key, &rest))
 		{
 			memset(&rest, 0, sizeof(rest));
@@ -288,19 +347,67 @@ receipt_of(SubjectKind *kind, text *ref, const char *reason, bool has_request, i
 }
 
 /*
- * Records the erasure: requests and holds of the subject keep only its
- * reference, the receipt goes to privacy.erasures; returns the audit
- * entry's summary, the receipt without the tables, reference, kind,
- * ledgers and refreshed statistics, with the receipt's digest.
+ * The audit entry's summary of an erasure: the receipt without the tables,
+ * reference, kind, ledgers and refreshed statistics, with the digest of the
+ * receipt's text in UTF-8.
  */
 static Jsonb *
+erasure_summary(Jsonb *receipt)
+{
+	static const char *const left_out[] = {"tables", "subject_ref", "kind", "ledgers", "statistics_refreshed"};
+	JsonbParseState *state = NULL;
+	JsonbIterator *it = JsonbIteratorInit(&receipt->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *receipt_text = JsonbToCString(NULL, &receipt->root, VARSIZE(receipt));
+	char	   *utf8 = pg_server_to_any(receipt_text, strlen(receipt_text), PG_UTF8);
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char		hex[PG_SHA256_DIGEST_LENGTH * 2 + 1];
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) utf8, strlen(utf8)) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+	hex[hex_encode((const char *) digest, sizeof(digest), hex)] = '\0';
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		JsonbValue	key;
+		bool		skip = false;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = v;
+		for (int i = 0; i < lengthof(left_out); i++)
+			if (key.val.string.len == strlen(left_out[i]) &&
+				memcmp(key.val.string.val, left_out[i], key.val.string.len) == 0)
+				skip = true;
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+		if (skip)
+			continue;
+		pushJsonbValue(&state, WJB_KEY, &key);
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	rights_push_pair_string(&state, "receipt_sha256", hex);
+	return rights_finish_object(&state);
+}
+
+/*
+ * Records the erasure's receipt in privacy.erasures. (Every change of
+ * privacy.erasures invalidates the plans that read or write it, so this is
+ * the only statement of an erasure that names it.)
+ */
+static void
 record_erasure(SubjectKind *kind, text *ref, const char *reason, bool has_request,
 			   int64 request_id, Jsonb *receipt)
 {
 	Oid			argtypes[6] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID, TEXTOID, JSONBOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	bool		isnull;
 
 	values[0] = CStringGetTextDatum(kind->name);
 	values[1] = PointerGetDatum(ref);
@@ -311,23 +418,29 @@ record_erasure(SubjectKind *kind, text *ref, const char *reason, bool has_reques
 	values[4] = CStringGetTextDatum(reason);
 	values[5] = JsonbPGetDatum(receipt);
 	if (rights_run_kept(&record_plan,
-						"WITH requests AS (UPDATE privacy.subject_requests sr SET subject = NULL"
-						" WHERE sr.kind OPERATOR(pg_catalog.=) $1 AND sr.subject_ref OPERATOR(pg_catalog.=) $2),"
-						" holds AS (UPDATE privacy.legal_holds h SET subject = NULL"
-						" WHERE h.kind OPERATOR(pg_catalog.=) $1 AND h.subject_ref OPERATOR(pg_catalog.=) $2"
-						" AND h.subject IS NOT NULL),"
-						" recorded AS (INSERT INTO privacy.erasures (kind, subject_ref, erased_at, request_id, reason, receipt)"
-						" VALUES ($1, $2, $3, $4, $5, $6))"
-						" SELECT $6 OPERATOR(pg_catalog.-) 'tables'::pg_catalog.text"
-						" OPERATOR(pg_catalog.-) 'subject_ref'::pg_catalog.text"
-						" OPERATOR(pg_catalog.-) 'kind'::pg_catalog.text"
-						" OPERATOR(pg_catalog.-) 'ledgers'::pg_catalog.text"
-						" OPERATOR(pg_catalog.-) 'statistics_refreshed'::pg_catalog.text"
-						" OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('receipt_sha256',"
-						" pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to($6::pg_catalog.text, 'UTF8')), 'hex'))",
-						6, argtypes, values, nulls, false, 1) != SPI_OK_SELECT)
+						"INSERT INTO privacy.erasures (kind, subject_ref, erased_at, request_id, reason, receipt)"
+						" VALUES ($1, $2, $3, $4, $5, $6)",
+						6, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record an erasure");
-	return DatumGetJsonbP(rights_result(1, &isnull));
+}
+
+/* When the subject's last erasure was (NULL if it never was). */
+static Jsonb *
+last_erasure(SubjectKind *kind, text *ref)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(kind->name), PointerGetDatum(ref)};
+	bool		isnull;
+	Datum		d;
+
+	if (rights_run_kept(&last_erasure_plan,
+						"SELECT pg_catalog.to_jsonb(e.erased_at) FROM privacy.erasures e"
+						" WHERE e.kind OPERATOR(pg_catalog.=) $1 AND e.subject_ref OPERATOR(pg_catalog.=) $2"
+						" ORDER BY e.id DESC LIMIT 1",
+						2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look the subject's erasures up");
+	d = rights_result(1, &isnull);
+	return isnull ? NULL : DatumGetJsonbP(d);
 }
 
 /* Requests and released holds of the erased subject lose their free text. */
@@ -373,7 +486,6 @@ erase(SubjectKind *kind, const char *key, const ErasureCall *call)
 	Jsonb	   *ledgers;
 	Jsonb	   *receipt;
 	Jsonb	   *summary;
-	bool		already_erased;
 
 	rights_lock_subject("erase", kind->name, text_to_cstring(ref), false);
 	values[0] = CStringGetTextDatum(key);
@@ -384,23 +496,23 @@ erase(SubjectKind *kind, const char *key, const ErasureCall *call)
 		SPI_processed != 1)
 		elog(ERROR, "could not look the subject up");
 	present = DatumGetBool(rights_result(1, &isnull));
-	(void) rights_result(2, &isnull);
-	already_erased = !isnull;
 	if (!present)
 	{
-		if (!already_erased)
+		Jsonb	   *erased_at = last_erasure(kind, ref);
+
+		if (erased_at == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
 					 errmsg("subject of kind \"%s\" does not exist", kind->name)));
-		receipt = already_erased_receipt(kind, ref, DatumGetJsonbP(rights_result(3, &isnull)));
+		receipt = already_erased_receipt(kind, ref, erased_at);
 		rights_audit("erasure", ref, call->has_request, call->request_id, already_erased_summary());
 		if (call->redact)
 			redact_subject_text(kind->name, ref);
 		return receipt;
 	}
-	subject_held = DatumGetBool(rights_result(4, &isnull));
+	subject_held = DatumGetBool(rights_result(2, &isnull));
 	{
-		Datum		d = rights_result(5, &isnull);
+		Datum		d = rights_result(3, &isnull);
 		Datum	   *elems;
 		bool	   *nulls;
 
@@ -457,13 +569,14 @@ erase(SubjectKind *kind, const char *key, const ErasureCall *call)
 	for (int i = 0; i < nstale; i++)
 		erasure_statistics_refresh(stale[i].table, stale[i].gone);
 
-	ledgers = rights_forget_in_ledgers(kind->name, key, ref);
+	ledgers = rights_forget_in_ledgers(kind->name, key, ref,
+									   call->redact ? FORGET_RELEASE_REDACT : FORGET_RELEASE);
 	receipt = receipt_of(kind, ref, call->reason, call->has_request, call->request_id,
-						 already_erased, &totals, lines, nlines, ledgers, stale, nstale);
-	summary = record_erasure(kind, ref, call->reason, call->has_request, call->request_id, receipt);
+						 privacy_erasure_recorded(kind->name, key),
+						 &totals, lines, nlines, ledgers, stale, nstale);
+	record_erasure(kind, ref, call->reason, call->has_request, call->request_id, receipt);
+	summary = erasure_summary(receipt);
 	rights_audit("erasure", ref, call->has_request, call->request_id, summary);
-	if (call->redact)
-		redact_subject_text(kind->name, ref);
 	return receipt;
 }
 

@@ -46,6 +46,9 @@ extern void erasure_rows_kept_error(const SubjectTable *table);
 
 /* erasure_statistics.c */
 extern void erasure_statistics_read(int entries_col, int values_col, StatisticsValues *found);
+extern void erasure_statistics_read_rows(SubjectTable *table, int marker_col, int first_col,
+										 StatisticsValues *found);
+extern void erasure_statistics_merge(StatisticsValues *found, const StatisticsValues *more);
 extern void erasure_statistics_values(SubjectKind *kind, SubjectTable *table, const char *key,
 									  StatisticsValues *found);
 extern void erasure_statistics_match(SubjectKind *kind, SubjectTable *table,

@@ -21,17 +21,47 @@
 
 PG_FUNCTION_INFO_V1(privacy_forget_subject_in_ledgers);
 
-static SPIPlanPtr forget_plan = NULL;
+static SPIPlanPtr forget_plans[3];
 static SPIPlanPtr state_delete_plan = NULL;
 static SPIPlanPtr state_insert_plan = NULL;
 
 /*
- * Forgets the subject (canonical key, reference) in the ledgers; returns
- * {consent_ledger: events forgotten, ledger_state: state rows moved}. Must
- * be called inside SPI_connect.
+ * What the erasure also does to the subject's requests and holds, in the
+ * same statement (see ForgetRelease).
+ */
+static const char *const release_sql[3] = {
+	"",
+	" requests AS (UPDATE privacy.subject_requests sr SET subject = NULL"
+	" WHERE sr.kind OPERATOR(pg_catalog.=) $1 AND sr.subject_ref OPERATOR(pg_catalog.=) $3),"
+	" holds AS (UPDATE privacy.legal_holds h SET subject = NULL"
+	" WHERE h.kind OPERATOR(pg_catalog.=) $1 AND h.subject_ref OPERATOR(pg_catalog.=) $3"
+	" AND h.subject IS NOT NULL),",
+	" requests AS (UPDATE privacy.subject_requests sr SET subject = NULL,"
+	" outcome = CASE WHEN sr.outcome OPERATOR(pg_catalog.?) 'note'"
+	"  THEN (sr.outcome OPERATOR(pg_catalog.-) 'note'::pg_catalog.text) OPERATOR(pg_catalog.||)"
+	"  pg_catalog.jsonb_build_object('note_ref', privacy._note_ref(sr.outcome OPERATOR(pg_catalog.->) 'note'))"
+	"  ELSE sr.outcome END,"
+	" extension_reason = privacy._redacted_text('request.extension', sr.extension_reason)"
+	" WHERE sr.kind OPERATOR(pg_catalog.=) $1 AND sr.subject_ref OPERATOR(pg_catalog.=) $3),"
+	" holds AS (UPDATE privacy.legal_holds h SET subject = NULL,"
+	" reason = CASE WHEN h.released_at IS NOT NULL"
+	"  THEN privacy._redacted_text('hold.reason', h.reason) ELSE h.reason END,"
+	" reference = CASE WHEN h.released_at IS NOT NULL"
+	"  THEN privacy._redacted_text('hold.reference', h.reference) ELSE h.reference END,"
+	" release_reason = CASE WHEN h.released_at IS NOT NULL"
+	"  THEN privacy._redacted_text('hold.release_reason', h.release_reason) ELSE h.release_reason END"
+	" WHERE h.kind OPERATOR(pg_catalog.=) $1 AND h.subject_ref OPERATOR(pg_catalog.=) $3"
+	" AND (h.subject IS NOT NULL OR h.released_at IS NOT NULL)),"
+};
+
+/*
+ * Forgets the subject (canonical key, reference) in the ledgers and, for
+ * an erasure, releases its requests and holds; returns {consent_ledger:
+ * events forgotten, ledger_state: state rows moved}. Must be called inside
+ * SPI_connect.
  */
 Jsonb *
-rights_forget_in_ledgers(const char *kind, const char *key, text *ref)
+rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRelease release)
 {
 	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, INT8OID};
 	Datum		values[4];
@@ -46,16 +76,17 @@ rights_forget_in_ledgers(const char *kind, const char *key, text *ref)
 	values[1] = CStringGetTextDatum(key);
 	values[2] = PointerGetDatum(ref);
 	values[3] = Int64GetDatum(subject_lock_key("consent_ledger", kind, key));
-	if (rights_run_kept(&forget_plan,
-						"WITH unlocked AS (DELETE FROM privacy._subject_locks l"
-						" WHERE l.lock_key OPERATOR(pg_catalog.=) $4),"
-						" forgotten AS (UPDATE privacy.consent_ledger l"
-						" SET subject = $3, forgotten = true, evidence = privacy._redacted_evidence(l.evidence)"
-						" WHERE l.kind OPERATOR(pg_catalog.=) $1 AND l.subject OPERATOR(pg_catalog.=) $2"
-						" AND NOT l.forgotten RETURNING 1)"
-						" SELECT (SELECT pg_catalog.count(*) FROM forgotten),"
-						" EXISTS (SELECT FROM privacy._ledger_state s"
-						" WHERE s.kind OPERATOR(pg_catalog.=) $1 AND s.subject OPERATOR(pg_catalog.=) $2)",
+	if (rights_run_kept(&forget_plans[release],
+						psprintf("WITH unlocked AS (DELETE FROM privacy._subject_locks l"
+								 " WHERE l.lock_key OPERATOR(pg_catalog.=) $4),%s"
+								 " forgotten AS (UPDATE privacy.consent_ledger l"
+								 " SET subject = $3, forgotten = true, evidence = privacy._redacted_evidence(l.evidence)"
+								 " WHERE l.kind OPERATOR(pg_catalog.=) $1 AND l.subject OPERATOR(pg_catalog.=) $2"
+								 " AND NOT l.forgotten RETURNING 1)"
+								 " SELECT (SELECT pg_catalog.count(*) FROM forgotten),"
+								 " EXISTS (SELECT FROM privacy._ledger_state s"
+								 " WHERE s.kind OPERATOR(pg_catalog.=) $1 AND s.subject OPERATOR(pg_catalog.=) $2)",
+								 release_sql[release]),
 						4, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not forget a subject in the consent ledger");
 	events = DatumGetInt64(rights_result(1, &isnull));
@@ -109,7 +140,7 @@ privacy_forget_subject_in_ledgers(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		counts = rights_forget_in_ledgers(name, key, ref);
+		counts = rights_forget_in_ledgers(name, key, ref, FORGET_ONLY);
 		MemoryContextSwitchTo(context);
 		result = DatumGetJsonbPCopy(JsonbPGetDatum(counts));
 		SPI_finish();

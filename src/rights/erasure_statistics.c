@@ -40,6 +40,78 @@ add_pair(StatisticsValues *set, int entry, const char *value, int capacity)
 	set->n++;
 }
 
+/* Adds a pair to found unless it holds it, growing found as needed. */
+static void
+add_found(StatisticsValues *found, int entry, const char *value, int *capacity)
+{
+	if (found->n == *capacity)
+	{
+		*capacity = Max(16, *capacity * 2);
+		if (found->entries == NULL)
+		{
+			found->entries = palloc(sizeof(int) * *capacity);
+			found->values = palloc(sizeof(char *) * *capacity);
+		}
+		else
+		{
+			found->entries = repalloc(found->entries, sizeof(int) * *capacity);
+			found->values = repalloc(found->values, sizeof(char *) * *capacity);
+		}
+	}
+	add_pair(found, entry, value, *capacity);
+}
+
+/*
+ * Adds to found the values of the rows SPI returned from row first on,
+ * where column marker_col (if not 0) is not null: one text[] per entry of
+ * the table, from column first_col on.
+ */
+void
+erasure_statistics_read_rows(SubjectTable *table, int marker_col, int first_col,
+							 StatisticsValues *found)
+{
+	int			capacity = found->n;
+
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		if (marker_col > 0)
+		{
+			(void) SPI_getbinval(tuple, desc, marker_col, &isnull);
+			if (isnull)
+				continue;
+		}
+		for (int i = 0; i < table->nstatistics; i++)
+		{
+			Datum		d = SPI_getbinval(tuple, desc, first_col + i, &isnull);
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+
+			if (isnull)
+				continue;
+			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &nulls, &n);
+			for (int k = 0; k < n; k++)
+				if (!nulls[k])
+					add_found(found, i, TextDatumGetCString(elems[k]), &capacity);
+		}
+	}
+}
+
+/* Adds the pairs of more to found. */
+void
+erasure_statistics_merge(StatisticsValues *found, const StatisticsValues *more)
+{
+	int			capacity = found->n;
+
+	for (int i = 0; i < more->n; i++)
+		add_found(found, more->entries[i], more->values[i], &capacity);
+}
+
 /*
  * Reads the (entry, value) pairs a statement returned as an int4[] (entry
  * numbers from 1) and a text[] in columns entries_col and values_col.
@@ -229,7 +301,7 @@ erasure_statistics_match(SubjectKind *kind, SubjectTable *table, const Statistic
 		values[1] = JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_ARRAY, NULL)));
 		if (rights_run_kept(&matches_plan,
 							"SELECT privacy._statistics_matches($1, $2, '{}'::pg_catalog.jsonb)",
-							2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+							2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not match extended statistics");
 		d = rights_result(1, &isnull);
 		if (!isnull)

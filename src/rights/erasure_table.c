@@ -292,7 +292,7 @@ hold_reference(SubjectKind *kind, SubjectTable *table, const char *key)
 	values[1] = CStringGetTextDatum(key);
 	values[2] = ObjectIdGetDatum(table->relid);
 	if (rights_run_kept(&hold_plan, "SELECT privacy._hold_reference($1, $2, $3)",
-						3, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+						3, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look the holds up");
 	d = rights_result(1, &isnull);
 	return isnull ? NULL : TextDatumGetCString(d);

@@ -77,8 +77,20 @@ extern Datum rights_result(int col, bool *isnull);
 extern void rights_audit(const char *action, text *subject_ref, bool has_request,
 						 int64 request_id, Jsonb *summary);
 
-/* erasure_ledgers.c */
-extern Jsonb *rights_forget_in_ledgers(const char *kind, const char *key, text *ref);
+/*
+ * erasure_ledgers.c: forgetting a subject in the ledgers, and for an
+ * erasure releasing its requests and holds (they keep its reference only),
+ * and redacting their free text (as privacy._redact_erased_subject_text()).
+ */
+typedef enum ForgetRelease
+{
+	FORGET_ONLY,
+	FORGET_RELEASE,
+	FORGET_RELEASE_REDACT
+} ForgetRelease;
+
+extern Jsonb *rights_forget_in_ledgers(const char *kind, const char *key, text *ref,
+									   ForgetRelease release);
 
 /* erasure.c */
 extern void rights_lock_subject(const char *scope, const char *kind, const char *subject,

@@ -80,6 +80,7 @@ typedef struct SubjectStatistic
 	char	   *name;
 	bool		extended;
 	char	   *values_sql;		/* text[] of a row r's values */
+	char	   *row_values_sql;	/* the same of the erased row t0 (columns only) */
 	char	   *condition_sql;	/* a row r holds value $1 */
 	int			ntargets;
 	char	  **target_names;	/* relation (qualified, quoted) */
@@ -87,6 +88,24 @@ typedef struct SubjectStatistic
 	int16	   *target_attnums;
 	SubjectStatement still_there;	/* as owner: some row still holds $1 */
 } SubjectStatistic;
+
+/*
+ * The erasure's statement of a table, and what it returns:
+ *	- ERASE_DELETE: the DELETE (with RETURNING the statistics values of
+ *	  each deleted row, text[] per entry): nothing references the table, so
+ *	  every row of the subject goes;
+ *	- ERASE_DELETE_COUNTED: a row of the subject's row count, then one
+ *	  (a marker, the values) per deleted row;
+ *	- ERASE_VALUES_FIRST: for statistics of index expressions or extended
+ *	  statistics, {rows, deleted} and the (entry, value) pairs of all the
+ *	  subject's rows, computed before the DELETE in the same statement.
+ */
+typedef enum SubjectEraseForm
+{
+	ERASE_DELETE,
+	ERASE_DELETE_COUNTED,
+	ERASE_VALUES_FIRST
+} SubjectEraseForm;
 
 /* One table of a kind's subject map. */
 typedef struct SubjectTable
@@ -109,13 +128,23 @@ typedef struct SubjectTable
 	Jsonb	   *categories;		/* column -> category */
 	int			ncolumns;
 	char	  **columns;		/* classified columns, unquoted, in name order */
+	int			ncategory_names;
+	char	  **category_names; /* the categories of its columns */
+	int			nsource_names;
+	char	  **source_names;	/* the sources of its columns' classifications */
 	int			nrules;
 	SubjectRule *rules;			/* by name */
 	int			nstatistics;
 	SubjectStatistic *statistics;
 	bool		has_extended_statistics;
+	bool		statistics_of_columns;	/* every statistics entry is a column */
 
-	/* as owner: delete the unreferenced rows, count the subject's (erase_sql) */
+	/*
+	 * As owner: delete the subject's rows that no row references, and tell
+	 * how many rows the subject has and the statistics values of those
+	 * deleted (erase_form).
+	 */
+	SubjectEraseForm erase_form;
 	SubjectStatement erase;
 	/* as owner: the subject's rows' values in the statistics */
 	SubjectStatement statistics_values;

@@ -318,12 +318,8 @@ read_map(SubjectKind *kind)
 	Oid			argtypes[2] = {TEXTOID, OIDOID};
 	Datum		values[2] = {CStringGetTextDatum(kind->name), (Datum) 0};
 	int			n;
-	int			personal = 0;
 
-	catalog_query("WITH personal AS MATERIALIZED ("
-				  " SELECT DISTINCT cc.table_name::pg_catalog.oid AS relid FROM privacy.classified_columns cc)"
-				  " SELECT p.table_name::pg_catalog.oid, p.hops, p.status,"
-				  " EXISTS (SELECT FROM personal WHERE personal.relid OPERATOR(pg_catalog.=) p.table_name::pg_catalog.oid)"
+	catalog_query("SELECT p.table_name::pg_catalog.oid, p.hops, p.status"
 				  " FROM privacy._subject_paths() p"
 				  " WHERE p.kind OPERATOR(pg_catalog.=) $1"
 				  " ORDER BY pg_catalog.cardinality(p.hops), p.table_name::pg_catalog.text",
@@ -359,50 +355,55 @@ read_map(SubjectKind *kind)
 		t->nhops = nhops;
 		t->hops = hops;
 		t->depth = nhops;
-		t->personal = DatumGetBool(result_datum(i, 4, &isnull));
-		if (t->personal)
-			personal++;
 	}
-	kind->npersonal = personal;
-	kind->personal = palloc(sizeof(SubjectTable *) * Max(personal, 1));
-	personal = 0;
 	for (int i = 0; i < n; i++)
 	{
 		SubjectTable *t = &kind->tables[i];
+		HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(t->relid));
 
+		if (!HeapTupleIsValid(tuple))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation with OID %u does not exist", t->relid)));
+		t->owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+		ReleaseSysCache(tuple);
 		t->name = table_name(t->relid);
-		t->owner = InvalidOid;
-		{
-			HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(t->relid));
-
-			if (!HeapTupleIsValid(tuple))
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_TABLE),
-						 errmsg("relation with OID %u does not exist", t->relid)));
-			t->owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-			ReleaseSysCache(tuple);
-		}
 		subject_depend_on_relation(kind, t->relid);
 		if (t->nhops > 0)
 		{
 			t->first_hop = palloc0(sizeof(SubjectForeignKey));
 			subject_read_foreign_key(kind, t->hops[0], t->first_hop);
 		}
-		if (t->personal)
-			kind->personal[personal++] = t;
 	}
 }
 
-/* The classified columns of each personal table, and their categories. */
+/* An oid[] of every table of the map. */
+static Datum
+map_array(SubjectKind *kind)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(kind->ntables, 1));
+
+	for (int i = 0; i < kind->ntables; i++)
+		elems[i] = ObjectIdGetDatum(kind->tables[i].relid);
+	return PointerGetDatum(construct_array(elems, kind->ntables, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+}
+
+/*
+ * Which tables of the map hold personal data: their classified columns,
+ * each column's category, and the categories and sources they use (read
+ * once, privacy.classified_columns being costly to compute).
+ */
 static void
 read_columns(SubjectKind *kind)
 {
 	Oid			argtypes[1] = {OIDARRAYOID};
-	Datum		values[1] = {personal_array(kind, OIDOID)};
+	Datum		values[1] = {map_array(kind)};
+	int			personal = 0;
 
 	catalog_query("SELECT cc.table_name::pg_catalog.oid,"
 				  " pg_catalog.array_agg(cc.column_name::pg_catalog.text ORDER BY cc.column_name),"
-				  " pg_catalog.jsonb_object_agg(cc.column_name, cc.category ORDER BY cc.column_name)"
+				  " pg_catalog.jsonb_object_agg(cc.column_name, cc.category ORDER BY cc.column_name),"
+				  " pg_catalog.array_agg(DISTINCT cc.category), pg_catalog.array_agg(DISTINCT cc.source)"
 				  " FROM privacy.classified_columns cc"
 				  " WHERE cc.table_name::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)"
 				  " GROUP BY 1",
@@ -414,9 +415,17 @@ read_columns(SubjectKind *kind)
 
 		if (t == NULL)
 			continue;
+		t->personal = true;
 		t->columns = result_text_array(i, 2, &t->ncolumns);
 		t->categories = result_jsonb(i, 3);
+		t->category_names = result_text_array(i, 4, &t->ncategory_names);
+		t->source_names = result_text_array(i, 5, &t->nsource_names);
 	}
+	kind->personal = palloc(sizeof(SubjectTable *) * Max(kind->ntables, 1));
+	for (int i = 0; i < kind->ntables; i++)
+		if (kind->tables[i].personal)
+			kind->personal[personal++] = &kind->tables[i];
+	kind->npersonal = personal;
 }
 
 /* The foreign keys that reference each table of the map, by name. */
@@ -424,15 +433,11 @@ static void
 read_referencing(SubjectKind *kind)
 {
 	Oid			argtypes[1] = {OIDARRAYOID};
-	Datum	   *elems = palloc(sizeof(Datum) * Max(kind->ntables, 1));
-	Datum		values[1];
+	Datum		values[1] = {map_array(kind)};
 	int			n;
 	Oid		   *to;
 	Oid		   *constraints;
 
-	for (int i = 0; i < kind->ntables; i++)
-		elems[i] = ObjectIdGetDatum(kind->tables[i].relid);
-	values[0] = PointerGetDatum(construct_array(elems, kind->ntables, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	catalog_query("SELECT f.to_table::pg_catalog.oid, f.constraint_oid FROM privacy.foreign_keys f"
 				  " WHERE f.to_table::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1)"
 				  " ORDER BY 1, f.constraint_name",
@@ -504,29 +509,55 @@ read_rules(SubjectKind *kind)
 	}
 }
 
+/* Ends a table's statistics entries: which of them are columns only. */
+static void
+end_statistics(SubjectTable *t, int entries)
+{
+	t->nstatistics = entries;
+	t->statistics_of_columns = true;
+	for (int i = 0; i < entries; i++)
+		if (t->statistics[i].row_values_sql == NULL)
+			t->statistics_of_columns = false;
+}
+
 /*
- * The statistics that can hold values of a personal table's rows: its
- * classified columns (in the table and its partitions), index expressions,
- * expressions of extended statistics and their MCV lists.
+ * The statistics that can hold values of the personal tables' rows: their
+ * classified columns (in each table and its partitions), index
+ * expressions, expressions of extended statistics and their MCV lists.
  */
 static void
-read_statistics(SubjectKind *kind, SubjectTable *t)
+read_statistics(SubjectKind *kind)
 {
-	Oid			argtypes[2] = {REGCLASSOID, TEXTARRAYOID};
-	Datum		values[2];
-	Datum	   *cols = palloc(sizeof(Datum) * Max(t->ncolumns, 1));
+	Oid			argtypes[3] = {OIDARRAYOID, TEXTARRAYOID, OIDARRAYOID};
+	Datum		values[3];
+	Datum	   *relids;
+	Datum	   *cols;
+	int			ncols = 0;
 	int			n;
+	SubjectTable *t = NULL;
 	int			entries = 0;
 
-	for (int i = 0; i < t->ncolumns; i++)
-		cols[i] = CStringGetTextDatum(t->columns[i]);
-	values[0] = ObjectIdGetDatum(t->relid);
-	values[1] = PointerGetDatum(construct_array(cols, t->ncolumns, TEXTOID, -1, false, TYPALIGN_INT));
-	catalog_query("WITH rels AS MATERIALIZED ("
-				  "  SELECT COALESCE(NULLIF(ARRAY(SELECT pt.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree($1) pt),"
-				  "  '{}'), ARRAY[$1::pg_catalog.oid]) AS relids),"
-				  " stats (name, relid, attnum, relation, vals, cond, extended) AS ("
-				  "  SELECT a.attname::pg_catalog.text, pa.attrelid, pa.attnum,"
+	for (int i = 0; i < kind->npersonal; i++)
+		ncols += kind->personal[i]->ncolumns;
+	relids = palloc(sizeof(Datum) * Max(ncols, 1));
+	cols = palloc(sizeof(Datum) * Max(ncols, 1));
+	ncols = 0;
+	for (int i = 0; i < kind->npersonal; i++)
+		for (int k = 0; k < kind->personal[i]->ncolumns; k++)
+		{
+			relids[ncols] = ObjectIdGetDatum(kind->personal[i]->relid);
+			cols[ncols++] = CStringGetTextDatum(kind->personal[i]->columns[k]);
+		}
+	values[0] = PointerGetDatum(construct_array(relids, ncols, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(cols, ncols, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = personal_array(kind, OIDOID);
+	catalog_query("WITH input AS (SELECT i.relid, i.col FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) i(relid, col)),"
+				  " rels AS MATERIALIZED ("
+				  "  SELECT b.base, COALESCE(NULLIF(ARRAY(SELECT pt.relid::pg_catalog.oid"
+				  "   FROM pg_catalog.pg_partition_tree(b.base::pg_catalog.regclass) pt), '{}'), ARRAY[b.base]) AS relids"
+				  "  FROM pg_catalog.unnest($3) b(base)),"
+				  " stats (base, name, relid, attnum, relation, vals, cond, extended, row_vals) AS ("
+				  "  SELECT rels.base, a.attname::pg_catalog.text, pa.attrelid, pa.attnum,"
 				  "   privacy._qualified_name(pa.attrelid::pg_catalog.regclass),"
 				  "   pg_catalog.format('ARRAY[r.%1$I::pg_catalog.text]%2$s', a.attname,"
 				  "    CASE WHEN t.typcategory OPERATOR(pg_catalog.=) 'A'"
@@ -534,15 +565,20 @@ read_statistics(SubjectKind *kind, SubjectTable *t)
 				  "   pg_catalog.format('r.%1$I::pg_catalog.text OPERATOR(pg_catalog.=) $1%2$s', a.attname,"
 				  "    CASE WHEN t.typcategory OPERATOR(pg_catalog.=) 'A'"
 				  "     THEN pg_catalog.format(' OR $1 OPERATOR(pg_catalog.=) ANY (r.%I::pg_catalog.text[])', a.attname) END),"
-				  "   false"
-				  "  FROM pg_catalog.pg_attribute a"
+				  "   false,"
+				  "   pg_catalog.format('ARRAY[t0.%1$I::pg_catalog.text]%2$s', a.attname,"
+				  "    CASE WHEN t.typcategory OPERATOR(pg_catalog.=) 'A'"
+				  "     THEN pg_catalog.format(' OPERATOR(pg_catalog.||) t0.%I::pg_catalog.text[]', a.attname) END)"
+				  "  FROM rels"
+				  "  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) rels.base"
 				  "  JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid"
-				  "  JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) ANY ((SELECT rels.relids FROM rels)::pg_catalog.oid[])"
+				  "  JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) ANY (rels.relids)"
 				  "   AND pa.attname OPERATOR(pg_catalog.=) a.attname AND NOT pa.attisdropped"
-				  "  WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2)"
+				  "  WHERE EXISTS (SELECT FROM input WHERE input.relid OPERATOR(pg_catalog.=) rels.base"
+				  "   AND input.col OPERATOR(pg_catalog.=) a.attname::pg_catalog.text)"
 				  "   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
 				  "  UNION ALL"
-				  "  SELECT 'i' OPERATOR(pg_catalog.||) i.indexrelid OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) k.n,"
+				  "  SELECT rels.base, 'i' OPERATOR(pg_catalog.||) i.indexrelid OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) k.n,"
 				  "   i.indexrelid, k.n::pg_catalog.int2,"
 				  "   privacy._qualified_name(i.indexrelid::pg_catalog.regclass),"
 				  "   pg_catalog.format('ARRAY[%s(%s)::pg_catalog.text%s]',"
@@ -554,55 +590,72 @@ read_statistics(SubjectKind *kind, SubjectTable *t)
 				  "    CASE WHEN i.indpred IS NOT NULL"
 				  "     THEN pg_catalog.format('(%s) AND ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,"
 				  "    pg_catalog.pg_get_indexdef(i.indexrelid, k.n::pg_catalog.int4, true)),"
-				  "   false"
-				  "  FROM pg_catalog.pg_index i"
+				  "   false, NULL"
+				  "  FROM rels"
+				  "  JOIN pg_catalog.pg_index i ON i.indrelid OPERATOR(pg_catalog.=) ANY (rels.relids)"
 				  "  CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n)"
-				  "  WHERE i.indrelid OPERATOR(pg_catalog.=) ANY ((SELECT rels.relids FROM rels)::pg_catalog.oid[])"
-				  "   AND k.attnum OPERATOR(pg_catalog.=) 0"
+				  "  WHERE k.attnum OPERATOR(pg_catalog.=) 0"
 				  "  UNION ALL"
-				  "  SELECT 'e' OPERATOR(pg_catalog.||) x.oid OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) e.n,"
+				  "  SELECT rels.base, 'e' OPERATOR(pg_catalog.||) x.oid OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) e.n,"
 				  "   NULL, NULL, NULL,"
 				  "   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', e.expr),"
 				  "   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1', e.expr),"
-				  "   true"
-				  "  FROM pg_catalog.pg_statistic_ext x"
+				  "   true, NULL"
+				  "  FROM rels"
+				  "  JOIN pg_catalog.pg_statistic_ext x ON x.stxrelid OPERATOR(pg_catalog.=) ANY (rels.relids)"
 				  "  CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_get_statisticsobjdef_expressions(x.oid))"
 				  "   WITH ORDINALITY e(expr, n)"
-				  "  WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY ((SELECT rels.relids FROM rels)::pg_catalog.oid[])"
 				  "  UNION ALL"
-				  "  SELECT 'mcv', NULL, NULL, NULL,"
+				  "  SELECT rels.base, 'mcv', NULL, NULL, NULL,"
 				  "   pg_catalog.format('ARRAY[%s]', pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text', a.attname),"
 				  "    ', ' ORDER BY a.attnum)),"
 				  "   pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text OPERATOR(pg_catalog.=) $1', a.attname),"
 				  "    ' OR ' ORDER BY a.attnum),"
-				  "   true"
-				  "  FROM pg_catalog.pg_attribute a"
-				  "  WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2)"
+				  "   true, NULL"
+				  "  FROM rels"
+				  "  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) rels.base"
+				  "  WHERE EXISTS (SELECT FROM input WHERE input.relid OPERATOR(pg_catalog.=) rels.base"
+				  "   AND input.col OPERATOR(pg_catalog.=) a.attname::pg_catalog.text)"
 				  "   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped"
 				  "   AND EXISTS (SELECT FROM pg_catalog.pg_statistic_ext x"
-				  "    WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY ((SELECT rels.relids FROM rels)::pg_catalog.oid[])"
+				  "    WHERE x.stxrelid OPERATOR(pg_catalog.=) ANY (rels.relids)"
 				  "     AND 'm' OPERATOR(pg_catalog.=) ANY (x.stxkind))"
-				  "  HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0)"
-				  " SELECT s.name, s.relid, s.attnum, s.relation, s.vals, s.cond, s.extended,"
-				  "  (SELECT pg_catalog.array_agg(x.relid) FROM pg_catalog.unnest((SELECT rels.relids FROM rels)) x(relid))"
-				  " FROM stats s ORDER BY s.name, s.relation, s.attnum",
-				  2, argtypes, values);
+				  "  GROUP BY rels.base)"
+				  " SELECT s.base, s.name, s.relid, s.attnum, s.relation, s.vals, s.cond, s.extended, s.row_vals, r.relids"
+				  " FROM stats s JOIN rels r ON r.base OPERATOR(pg_catalog.=) s.base"
+				  " ORDER BY s.base, s.name, s.relation, s.attnum",
+				  3, argtypes, values);
 	n = (int) SPI_processed;
-	t->statistics = palloc0(sizeof(SubjectStatistic) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		char	   *name = result_text(i, 1);
-		SubjectStatistic *s;
 		bool		isnull;
+		Oid			base = DatumGetObjectId(result_datum(i, 1, &isnull));
+		char	   *name = result_text(i, 2);
+		SubjectStatistic *s;
 		Datum		relid;
 
+		if (t == NULL || t->relid != base)
+		{
+			int			nrels;
+			Oid		   *rels = result_int_array(i, 10, OIDOID, &nrels);
+
+			if (t != NULL)
+				end_statistics(t, entries);
+			t = find_table(kind, base);
+			t->statistics = palloc0(sizeof(SubjectStatistic) * n);
+			entries = 0;
+			/* the partitions are where the rows are, and where the statistics are */
+			for (int k = 0; k < nrels; k++)
+				subject_depend_on_relation(kind, rels[k]);
+		}
 		if (entries == 0 || strcmp(t->statistics[entries - 1].name, name) != 0)
 		{
 			s = &t->statistics[entries++];
 			s->name = name;
-			s->values_sql = result_text(i, 5);
-			s->condition_sql = result_text(i, 6);
-			s->extended = DatumGetBool(result_datum(i, 7, &isnull));
+			s->values_sql = result_text(i, 6);
+			s->condition_sql = result_text(i, 7);
+			s->extended = DatumGetBool(result_datum(i, 8, &isnull));
+			s->row_values_sql = result_text(i, 9);
 			s->target_names = palloc(sizeof(char *) * n);
 			s->target_relids = palloc(sizeof(Oid) * n);
 			s->target_attnums = palloc(sizeof(int16) * n);
@@ -610,24 +663,77 @@ read_statistics(SubjectKind *kind, SubjectTable *t)
 				t->has_extended_statistics = true;
 		}
 		s = &t->statistics[entries - 1];
-		relid = result_datum(i, 2, &isnull);
+		relid = result_datum(i, 3, &isnull);
 		if (!isnull && !s->extended)
 		{
 			s->target_relids[s->ntargets] = DatumGetObjectId(relid);
-			s->target_attnums[s->ntargets] = DatumGetInt16(result_datum(i, 3, &isnull));
-			s->target_names[s->ntargets] = result_text(i, 4);
+			s->target_attnums[s->ntargets] = DatumGetInt16(result_datum(i, 4, &isnull));
+			s->target_names[s->ntargets] = result_text(i, 5);
 			s->ntargets++;
 		}
 	}
-	t->nstatistics = entries;
-	/* the partitions are where the rows are, and where the statistics are */
-	if (n > 0)
-	{
-		int			nrels;
-		Oid		   *rels = result_int_array(0, 8, OIDOID, &nrels);
+	if (t != NULL)
+		end_statistics(t, entries);
+}
 
-		for (int i = 0; i < nrels; i++)
-			subject_depend_on_relation(kind, rels[i]);
+/* The personal tables (indexes into kind->personal) that use a category or source. */
+static void
+entry_tables(SubjectKind *kind, ExportEntry *e, const char *name, bool source)
+{
+	e->tables = palloc(sizeof(int) * Max(kind->npersonal, 1));
+	e->ntables = 0;
+	for (int i = 0; i < kind->npersonal; i++)
+	{
+		SubjectTable *t = kind->personal[i];
+		char	  **names = source ? t->source_names : t->category_names;
+		int			n = source ? t->nsource_names : t->ncategory_names;
+
+		for (int k = 0; k < n; k++)
+			if (strcmp(names[k], name) == 0)
+			{
+				e->tables[e->ntables++] = i;
+				break;
+			}
+	}
+}
+
+/*
+ * The entries of one of the categories and sources sections, in name
+ * order, from a query returning (name, entry) of the names in $1.
+ */
+static void
+read_named_entries(SubjectKind *kind, ExportSection section, const char *sql)
+{
+	bool		source = section == EXPORT_SOURCES;
+	Datum	   *names;
+	int			nnames = 0;
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	int			n;
+
+	for (int i = 0; i < kind->npersonal; i++)
+		nnames += source ? kind->personal[i]->nsource_names : kind->personal[i]->ncategory_names;
+	names = palloc(sizeof(Datum) * Max(nnames, 1));
+	nnames = 0;
+	for (int i = 0; i < kind->npersonal; i++)
+	{
+		SubjectTable *t = kind->personal[i];
+		int			count = source ? t->nsource_names : t->ncategory_names;
+
+		for (int k = 0; k < count; k++)
+			names[nnames++] = CStringGetTextDatum(source ? t->source_names[k] : t->category_names[k]);
+	}
+	values[0] = PointerGetDatum(construct_array(names, nnames, TEXTOID, -1, false, TYPALIGN_INT));
+	catalog_query(sql, 1, argtypes, values);
+	n = (int) SPI_processed;
+	kind->entries[section] = palloc0(sizeof(ExportEntry) * Max(n, 1));
+	kind->nentries[section] = n;
+	for (int i = 0; i < n; i++)
+	{
+		ExportEntry *e = &kind->entries[section][i];
+
+		entry_tables(kind, e, result_text(i, 1), source);
+		e->entry = result_jsonb(i, 2);
 	}
 }
 
@@ -642,49 +748,36 @@ read_export_sections(SubjectKind *kind)
 	catalog_query("SELECT privacy._export_policy_sections()", 0, NULL, NULL);
 	kind->policy_sections = result_jsonb(0, 1);
 
-	catalog_query("SELECT s.section, s.ns, s.entry FROM ("
-				  " SELECT x.section, x.entry, pg_catalog.array_agg(DISTINCT t.n)::pg_catalog.int4[] AS ns,"
-				  "  pg_catalog.row_number() OVER (PARTITION BY x.section ORDER BY x.name) AS ord"
-				  " FROM pg_catalog.unnest($1) WITH ORDINALITY t(table_name, n)"
-				  " JOIN privacy.classified_columns cc ON cc.table_name OPERATOR(pg_catalog.=) t.table_name"
-				  " CROSS JOIN LATERAL ("
-				  "  SELECT 'categories', c.name, pg_catalog.jsonb_build_object('category', c.name, 'description', c.description)"
-				  "   FROM privacy.categories c WHERE c.name OPERATOR(pg_catalog.=) cc.category"
-				  "  UNION ALL"
-				  "  SELECT 'sources', s.name, pg_catalog.jsonb_build_object('source', s.name, 'description', s.description)"
-				  "   FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) cc.source) x(section, name, entry)"
-				  " GROUP BY x.section, x.name, x.entry"
-				  " UNION ALL"
-				  " SELECT 'retention', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
-				  "   'table', privacy._qualified_name(rr.table_name), 'period', rr.period,"
-				  "   'counted_from', rr.anchor, 'action', rr.action, 'legal_basis', rr.legal_basis,"
-				  "   'minimum', rr.minimum,"
-				  "   'minimum_from', CASE WHEN rr.minimum IS NOT NULL THEN rr.minimum_from END,"
-				  "   'description', NULLIF(rr.description, ''))),"
-				  "  ARRAY[t.n]::pg_catalog.int4[], pg_catalog.row_number() OVER (ORDER BY rr.name)"
+	read_named_entries(kind, EXPORT_CATEGORIES,
+					   "SELECT c.name, pg_catalog.jsonb_build_object('category', c.name, 'description', c.description)"
+					   " FROM privacy.categories c WHERE c.name OPERATOR(pg_catalog.=) ANY ($1) ORDER BY c.name");
+	read_named_entries(kind, EXPORT_SOURCES,
+					   "SELECT s.name, pg_catalog.jsonb_build_object('source', s.name, 'description', s.description)"
+					   " FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) ANY ($1) ORDER BY s.name");
+
+	catalog_query("SELECT t.n, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+				  " 'table', privacy._qualified_name(rr.table_name), 'period', rr.period,"
+				  " 'counted_from', rr.anchor, 'action', rr.action, 'legal_basis', rr.legal_basis,"
+				  " 'minimum', rr.minimum,"
+				  " 'minimum_from', CASE WHEN rr.minimum IS NOT NULL THEN rr.minimum_from END,"
+				  " 'description', NULLIF(rr.description, '')))"
 				  " FROM privacy.retention_rules rr"
 				  " JOIN pg_catalog.unnest($1) WITH ORDINALITY t(table_name, n)"
-				  "  ON t.table_name OPERATOR(pg_catalog.=) rr.table_name) s"
-				  " ORDER BY s.section, s.ord",
+				  "  ON t.table_name OPERATOR(pg_catalog.=) rr.table_name"
+				  " ORDER BY rr.name",
 				  1, argtypes, values);
 	n = (int) SPI_processed;
-	for (int s = 0; s < EXPORT_NSECTIONS; s++)
-	{
-		kind->entries[s] = palloc0(sizeof(ExportEntry) * Max(n, 1));
-		kind->nentries[s] = 0;
-	}
+	kind->entries[EXPORT_RETENTION] = palloc0(sizeof(ExportEntry) * Max(n, 1));
+	kind->nentries[EXPORT_RETENTION] = n;
 	for (int i = 0; i < n; i++)
 	{
-		char	   *section = result_text(i, 1);
-		ExportSection which = strcmp(section, "categories") == 0 ? EXPORT_CATEGORIES :
-		strcmp(section, "sources") == 0 ? EXPORT_SOURCES : EXPORT_RETENTION;
-		ExportEntry *e = &kind->entries[which][kind->nentries[which]++];
-		int32	   *ns = result_int_array(i, 2, INT4OID, &e->ntables);
+		ExportEntry *e = &kind->entries[EXPORT_RETENTION][i];
+		bool		isnull;
 
-		e->tables = palloc(sizeof(int) * Max(e->ntables, 1));
-		for (int k = 0; k < e->ntables; k++)
-			e->tables[k] = ns[k] - 1;
-		e->entry = result_jsonb(i, 3);
+		e->tables = palloc(sizeof(int));
+		e->tables[0] = (int) DatumGetInt64(result_datum(i, 1, &isnull)) - 1;
+		e->ntables = 1;
+		e->entry = result_jsonb(i, 2);
 	}
 }
 
@@ -693,12 +786,11 @@ void
 subject_read_tables(SubjectKind *kind)
 {
 	read_map(kind);
+	read_columns(kind);
 	read_referencing(kind);
-	if (kind->npersonal > 0)
-		read_columns(kind);
 	read_rules(kind);
-	for (int i = 0; i < kind->npersonal; i++)
-		read_statistics(kind, kind->personal[i]);
+	if (kind->npersonal > 0)
+		read_statistics(kind);
 	read_export_sections(kind);
 }
 

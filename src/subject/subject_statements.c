@@ -147,31 +147,52 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 
 	/*
 	 * The common case of the erasure: delete the subject's rows that no row
-	 * references, counting all of them (those referenced by rows kept
-	 * elsewhere are anonymised instead) and, where the statistics may hold
-	 * their values, reading those values before they go.
+	 * references, counting all of them where rows reference the table (those
+	 * referenced by rows kept elsewhere are anonymised instead) and, where
+	 * the statistics may hold their values, reading those values as they go
+	 * (or, for index expressions and extended statistics, before).
 	 */
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "WITH ");
-	if (stats)
-		appendStringInfo(&buf, "subject_rows AS (SELECT t0.* %s), %s, ", t->rows_sql, found_cte(t));
-	appendStringInfo(&buf, "gone AS (DELETE FROM %s AS t0%s%s WHERE %s%s RETURNING 1) ",
-					 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined,
-					 t->conditions, unreferenced);
-	appendStringInfoString(&buf, "SELECT ARRAY[");
-	if (t->nreferencing == 0)
-		appendStringInfoString(&buf, "g.n");
-	else if (stats)
-		appendStringInfoString(&buf, "(SELECT pg_catalog.count(*) FROM subject_rows)");
+	if (stats && !t->statistics_of_columns)
+	{
+		t->erase_form = ERASE_VALUES_FIRST;
+		appendStringInfo(&buf, "WITH subject_rows AS (SELECT t0.* %s), %s, ", t->rows_sql, found_cte(t));
+		appendStringInfo(&buf, "gone AS (DELETE FROM %s AS t0%s%s WHERE %s%s RETURNING 1) ",
+						 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined,
+						 t->conditions, unreferenced);
+		appendStringInfo(&buf, "SELECT ARRAY[%s, g.n]::pg_catalog.int4[], f.i, f.v "
+						 "FROM (SELECT pg_catalog.count(*) AS n FROM gone) g, "
+						 "(SELECT pg_catalog.array_agg(found.i) AS i, pg_catalog.array_agg(found.v) AS v FROM found) f",
+						 t->nreferencing == 0 ? "g.n" : "(SELECT pg_catalog.count(*) FROM subject_rows)");
+	}
 	else
-		appendStringInfo(&buf, "(SELECT pg_catalog.count(*) FROM %s AS t0%s WHERE %s)",
-						 t->name, joined, t->conditions);
-	appendStringInfoString(&buf, ", g.n]::pg_catalog.int4[]");
-	if (stats)
-		appendStringInfoString(&buf, ", f.i, f.v");
-	appendStringInfoString(&buf, " FROM (SELECT pg_catalog.count(*) AS n FROM gone) g");
-	if (stats)
-		appendStringInfoString(&buf, ", (SELECT pg_catalog.array_agg(found.i) AS i, pg_catalog.array_agg(found.v) AS v FROM found) f");
+	{
+		StringInfoData delete;
+
+		initStringInfo(&delete);
+		appendStringInfo(&delete, "DELETE FROM %s AS t0%s%s WHERE %s%s",
+						 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined,
+						 t->conditions, unreferenced);
+		if (t->nreferencing == 0)
+		{
+			t->erase_form = ERASE_DELETE;
+			appendStringInfoString(&buf, delete.data);
+			for (int i = 0; i < t->nstatistics; i++)
+				appendStringInfo(&buf, "%s%s", i > 0 ? ", " : " RETURNING ", t->statistics[i].row_values_sql);
+		}
+		else
+		{
+			t->erase_form = ERASE_DELETE_COUNTED;
+			appendStringInfo(&buf, "WITH gone AS (%s RETURNING true AS d", delete.data);
+			for (int i = 0; i < t->nstatistics; i++)
+				appendStringInfo(&buf, ", %s AS v%d", t->statistics[i].row_values_sql, i + 1);
+			appendStringInfo(&buf, ") SELECT (SELECT pg_catalog.count(*) FROM %s AS t0%s WHERE %s), g.d",
+							 t->name, joined, t->conditions);
+			for (int i = 0; i < t->nstatistics; i++)
+				appendStringInfo(&buf, ", g.v%d", i + 1);
+			appendStringInfoString(&buf, " FROM (SELECT) one LEFT JOIN gone g ON true");
+		}
+	}
 	subject_statement_init(&t->erase, buf.data, 1, key_arg);
 
 	if (stats)
@@ -317,20 +338,18 @@ subject_build_statements(SubjectKind *kind)
 	/*
 	 * The erasure's first look at the subject, once it holds the subject's
 	 * lock ($3, taken by the previous statement and released here): the
-	 * anchor row, locked; the last erasure of the reference ($4); whether a
-	 * legal hold names the subject; the tables held as a whole.
+	 * anchor row, locked; whether a legal hold names the subject (by its
+	 * reference, $4); the tables held as a whole. (Nothing here reads
+	 * privacy.erasures, whose every change invalidates the plans that do.)
 	 */
 	subject_statement_init(&kind->erase_frame,
 						   psprintf("WITH unlocked AS (DELETE FROM privacy._subject_locks l"
 									" WHERE l.lock_key OPERATOR(pg_catalog.=) $3) "
-									"SELECT EXISTS (%s FOR UPDATE OF t), p.id, pg_catalog.to_jsonb(p.erased_at), "
+									"SELECT EXISTS (%s FOR UPDATE OF t), "
 									"EXISTS (SELECT FROM privacy.legal_holds h WHERE h.released_at IS NULL"
 									" AND h.kind OPERATOR(pg_catalog.=) $2 AND h.subject_ref OPERATOR(pg_catalog.=) $4), "
 									"ARRAY(SELECT h.table_name::pg_catalog.oid FROM privacy.legal_holds h"
-									" WHERE h.released_at IS NULL AND h.table_name IS NOT NULL) "
-									"FROM (SELECT) one LEFT JOIN LATERAL (SELECT e.id, e.erased_at FROM privacy.erasures e"
-									" WHERE e.kind OPERATOR(pg_catalog.=) $2 AND e.subject_ref OPERATOR(pg_catalog.=) $4"
-									" ORDER BY e.id DESC LIMIT 1) p ON true",
+									" WHERE h.released_at IS NULL AND h.table_name IS NOT NULL)",
 									anchor_match),
 						   4, frame_args);
 }
