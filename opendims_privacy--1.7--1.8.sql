@@ -4137,13 +4137,14 @@ AS 'MODULE_PATHNAME', 'privacy_subject_exists';
 -- What the cache holds for a kind, to look at.
 CREATE FUNCTION privacy._subject_plan(kind text)
 RETURNS TABLE (kind text, table_name regclass, depth integer, personal boolean, hops oid[],
-			   rows_sql text, erase_sql text, lock_sql text, delete_sql text, statistics_sql text)
+			   rows_sql text, erase_sql text, lock_sql text, delete_sql text, statistics_sql text,
+			   build bigint)
 LANGUAGE c
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'privacy_subject_plan';
 REVOKE ALL ON FUNCTION privacy._subject_plan(text) FROM PUBLIC;
 COMMENT ON FUNCTION privacy._subject_plan(text) IS
-	'Every table a subject kind reaches, with the statements that read and erase one subject''s rows, as this session''s subject cache holds them';
+	'Every table a subject kind reaches, with the statements that read and erase one subject''s rows, as this session''s subject cache holds them (build numbers the kinds the session has read from the catalog)';
 
 CREATE OR REPLACE FUNCTION privacy._export_statement(kind text)
 RETURNS text

@@ -198,7 +198,7 @@ typedef struct SubjectKind
 {
 	char	   *name;
 	MemoryContext context;
-	uint64		generation;		/* of the cache it was built in */
+	uint64		generation;		/* which of the kinds built by this backend it is */
 	int			pins;			/* calls using it */
 	bool		stale;
 

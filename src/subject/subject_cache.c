@@ -82,10 +82,17 @@ typedef struct CachedKind
 } CachedKind;
 
 static MemoryContext subject_cache_context = NULL;
-
-/* Counts invalidations, so that one arriving while a kind is read is seen. */
-static uint64 invalidations_seen = 0;
 static CachedKind *cached_kinds = NULL;
+
+/*
+ * The kind being read from the catalog, if any: the callbacks mark it like
+ * the cached ones, so that an invalidation that arrives while it is read
+ * (of something it has read already) means reading it again.
+ */
+static CachedKind *building_kind = NULL;
+
+/* How many kinds this backend has built: each entry's number (generation). */
+static uint64 kinds_built = 0;
 static CachedKind *retired_kinds = NULL;
 
 /* The extension's tables whose changes empty the cache, as last looked up. */
@@ -104,6 +111,34 @@ invalidate_all(void)
 
 	for (c = cached_kinds; c != NULL; c = c->next)
 		c->kind.stale = true;
+	if (building_kind != NULL)
+		building_kind->kind.stale = true;
+}
+
+/* Marks a kind suspect if it was built from relation relid. */
+static void
+suspect_relation(CachedKind *c, Oid relid)
+{
+	KindDependencies *deps = &c->deps;
+
+	for (int i = 0; i < deps->nrelations; i++)
+		if (deps->relids[i] == relid)
+		{
+			deps->suspect[i] = true;
+			deps->any_suspect = true;
+		}
+}
+
+/* Marks a kind stale if it was built from the syscache entry of this hash. */
+static void
+suspect_hash(CachedKind *c, int cacheid, uint32 hashvalue)
+{
+	for (int i = 0; i < c->deps.nhashes; i++)
+		if (c->deps.hash_caches[i] == cacheid && c->deps.hashes[i] == hashvalue)
+		{
+			c->kind.stale = true;
+			return;
+		}
 }
 
 static void
@@ -111,7 +146,6 @@ subject_relcache_callback(Datum arg, Oid relid)
 {
 	CachedKind *c;
 
-	invalidations_seen++;
 	if (!OidIsValid(relid))
 	{
 		invalidate_all();
@@ -124,16 +158,9 @@ subject_relcache_callback(Datum arg, Oid relid)
 			return;
 		}
 	for (c = cached_kinds; c != NULL; c = c->next)
-	{
-		KindDependencies *deps = &c->deps;
-
-		for (int i = 0; i < deps->nrelations; i++)
-			if (deps->relids[i] == relid)
-			{
-				deps->suspect[i] = true;
-				deps->any_suspect = true;
-			}
-	}
+		suspect_relation(c, relid);
+	if (building_kind != NULL)
+		suspect_relation(building_kind, relid);
 }
 
 static void
@@ -141,19 +168,15 @@ subject_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	CachedKind *c;
 
-	invalidations_seen++;
 	if (hashvalue == 0)
 	{
 		invalidate_all();
 		return;
 	}
 	for (c = cached_kinds; c != NULL; c = c->next)
-		for (int i = 0; i < c->deps.nhashes; i++)
-			if (c->deps.hash_caches[i] == cacheid && c->deps.hashes[i] == hashvalue)
-			{
-				c->kind.stale = true;
-				break;
-			}
+		suspect_hash(c, cacheid, hashvalue);
+	if (building_kind != NULL)
+		suspect_hash(building_kind, cacheid, hashvalue);
 }
 
 void
@@ -434,22 +457,24 @@ subject_kind_acquire(const char *name, bool with_tables)
 		 */
 		for (int attempt = 1;; attempt++)
 		{
-			uint64		seen = invalidations_seen;
-
+			building_kind = fresh;
 			PG_TRY();
 			{
 				build(fresh, with_tables);
 			}
 			PG_CATCH();
 			{
+				building_kind = NULL;
 				free_plans_of(&fresh->kind);
 				MemoryContextDelete(fresh->kind.context);
 				PG_RE_THROW();
 			}
 			PG_END_TRY();
-			if (seen == invalidations_seen)
+			building_kind = NULL;
+			if (!fresh->kind.stale &&
+				(!fresh->deps.any_suspect || dependencies_unchanged(&fresh->deps)))
 				break;
-			/* under a stream of invalidations: used once, read again next time */
+			/* under a stream of changes: used once, read again next time */
 			if (attempt == 3)
 			{
 				fresh->kind.stale = true;
@@ -461,6 +486,7 @@ subject_kind_acquire(const char *name, bool with_tables)
 		}
 		if (c != NULL)
 			retire(c);
+		fresh->kind.generation = ++kinds_built;
 		c = fresh;
 		c->next = cached_kinds;
 		cached_kinds = c;
@@ -572,9 +598,11 @@ text_or_null(const SubjectStatement *statement, bool *isnull)
 /*
  * privacy._subject_plan(kind text) → TABLE (kind, table_name, depth,
  * personal, hops, rows_sql, erase_sql, lock_sql, delete_sql,
- * statistics_sql): the subject map of the kind and the statements the
- * export and the erasure generate from it, as this session's cache holds
- * them, in the order of the map (depth, then name).
+ * statistics_sql, build): the subject map of the kind and the statements
+ * the export and the erasure generate from it, as this session's cache
+ * holds them, in the order of the map (depth, then name); build numbers
+ * the kinds this session has read from the catalog, so that a new number
+ * shows the kind was read again.
  */
 Datum
 privacy_subject_plan(PG_FUNCTION_ARGS)
@@ -590,8 +618,8 @@ privacy_subject_plan(PG_FUNCTION_ARGS)
 		for (int i = 0; i < kind->ntables; i++)
 		{
 			SubjectTable *t = &kind->tables[i];
-			Datum		values[10];
-			bool		nulls[10] = {false};
+			Datum		values[11];
+			bool		nulls[11] = {false};
 
 			values[0] = CStringGetTextDatum(kind->name);
 			values[1] = ObjectIdGetDatum(t->relid);
@@ -603,6 +631,7 @@ privacy_subject_plan(PG_FUNCTION_ARGS)
 			values[7] = text_or_null(&t->lock_rows, &nulls[7]);
 			values[8] = text_or_null(&t->delete_unreferenced, &nulls[8]);
 			values[9] = text_or_null(&t->statistics_values, &nulls[9]);
+			values[10] = Int64GetDatum((int64) kind->generation);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}
