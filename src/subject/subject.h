@@ -136,7 +136,6 @@ typedef struct SubjectTable
 	SubjectRule *rules;			/* by name */
 	int			nstatistics;
 	SubjectStatistic *statistics;
-	bool		has_extended_statistics;
 	bool		statistics_of_columns;	/* every statistics entry is a column */
 
 	/*

@@ -659,8 +659,6 @@ read_statistics(SubjectKind *kind)
 			s->target_names = palloc(sizeof(char *) * n);
 			s->target_relids = palloc(sizeof(Oid) * n);
 			s->target_attnums = palloc(sizeof(int16) * n);
-			if (s->extended)
-				t->has_extended_statistics = true;
 		}
 		s = &t->statistics[entries - 1];
 		relid = result_datum(i, 3, &isnull);
