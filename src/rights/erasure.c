@@ -466,10 +466,14 @@ typedef struct ErasureCall
 	bool		redact;			/* the public function: also redact free text */
 } ErasureCall;
 
-/* Erases the subject (see the file's header); returns the receipt. */
+/*
+ * Erases the subject (see the file's header); returns the receipt. *kindp
+ * is the kind, read with its subject map once the subject is found.
+ */
 static Jsonb *
-erase(SubjectKind *kind, const char *key, const ErasureCall *call)
+erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 {
+	SubjectKind *kind = *kindp;
 	text	   *ref = subject_reference(kind->name, key);
 	Datum		values[4];
 	bool		isnull;
@@ -524,6 +528,12 @@ erase(SubjectKind *kind, const char *key, const ErasureCall *call)
 	}
 
 	(void) DirectFunctionCall1(privacy_allow_protected_changes, (Datum) 0);
+	if (!kind->tables_built)
+	{
+		subject_kind_release(kind);
+		*kindp = NULL;
+		*kindp = kind = subject_kind_acquire(call->kind, true);
+	}
 
 	order = erasure_order(kind);
 	lines = palloc(sizeof(ErasureLine) * Max(kind->npersonal, 1));
@@ -639,15 +649,9 @@ erasure_call(ErasureCall *call)
 		/* From here on the subject is its canonical key (errors name the kind, never the key). */
 		kind = subject_kind_acquire(call->kind, false);
 		key = subject_canonical_key(kind, call->subject);
-		if (!kind->tables_built)
-		{
-			subject_kind_release(kind);
-			kind = NULL;
-			kind = subject_kind_acquire(call->kind, true);
-		}
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		receipt = erase(kind, key, call);
+		receipt = erase(&kind, key, call);
 		MemoryContextSwitchTo(context);
 		receipt = DatumGetJsonbPCopy(JsonbPGetDatum(receipt));
 		SPI_finish();

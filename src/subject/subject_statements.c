@@ -302,8 +302,6 @@ subject_build_statements(SubjectKind *kind)
 	char	   *anchor_match = psprintf("SELECT FROM %s t WHERE t.%s %s $1::%s",
 										kind->anchor_name, quote_identifier(kind->key_column),
 										kind->key_operator, kind->key_type_sql);
-	Oid			frame_args[4] = {TEXTOID, TEXTOID, INT8OID, TEXTOID};
-
 	for (int i = 0; i < kind->ntables; i++)
 	{
 		SubjectTable *t = &kind->tables[i];
@@ -335,6 +333,27 @@ subject_build_statements(SubjectKind *kind)
 									anchor_match, kind_literal, kind_literal),
 						   1, key_arg);
 
+}
+
+/*
+ * The statements about the anchor alone: the key's cast, the subject's
+ * existence, the erasure's first look at the subject.
+ */
+void
+subject_build_key_statements(SubjectKind *kind)
+{
+	Oid			frame_args[4] = {TEXTOID, TEXTOID, INT8OID, TEXTOID};
+
+	char	   *anchor_match = psprintf("SELECT FROM %s t WHERE t.%s %s $1::%s",
+										kind->anchor_name, quote_identifier(kind->key_column),
+										kind->key_operator, kind->key_type_sql);
+
+	subject_statement_init(&kind->key_cast,
+						   psprintf("SELECT ($1::%s)::pg_catalog.text", kind->key_type_sql), 1, key_arg);
+	subject_statement_init(&kind->exists, psprintf("SELECT EXISTS (%s)", anchor_match), 1, key_arg);
+	subject_statement_init(&kind->exists_locked, psprintf("SELECT EXISTS (%s FOR UPDATE)", anchor_match),
+						   1, key_arg);
+
 	/*
 	 * The erasure's first look at the subject, once it holds the subject's
 	 * lock ($3, taken by the previous statement and released here): the
@@ -352,19 +371,4 @@ subject_build_statements(SubjectKind *kind)
 									" WHERE h.released_at IS NULL AND h.table_name IS NOT NULL)",
 									anchor_match),
 						   4, frame_args);
-}
-
-/* The statements about the anchor alone: the key's cast and existence. */
-void
-subject_build_key_statements(SubjectKind *kind)
-{
-	char	   *anchor_match = psprintf("SELECT FROM %s t WHERE t.%s %s $1::%s",
-										kind->anchor_name, quote_identifier(kind->key_column),
-										kind->key_operator, kind->key_type_sql);
-
-	subject_statement_init(&kind->key_cast,
-						   psprintf("SELECT ($1::%s)::pg_catalog.text", kind->key_type_sql), 1, key_arg);
-	subject_statement_init(&kind->exists, psprintf("SELECT EXISTS (%s)", anchor_match), 1, key_arg);
-	subject_statement_init(&kind->exists_locked, psprintf("SELECT EXISTS (%s FOR UPDATE)", anchor_match),
-						   1, key_arg);
 }
