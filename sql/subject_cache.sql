@@ -76,6 +76,32 @@ SELECT count(*) AS unqualified_operators FROM privacy._subject_plan('customer') 
  WHERE concat(p.rows_sql, p.erase_sql, p.lock_sql, p.delete_sql, p.statistics_sql) ~ '[^(.]= '
     OR privacy._export_statement('customer') ~ '[^(.]= ';
 
+-- A table's owner's code runs as the owner, with search_path pinned, and
+-- what it sets is undone: its trigger cannot set the caller's search_path.
+CREATE ROLE subject_cache_owner;
+CREATE SCHEMA owned AUTHORIZATION subject_cache_owner;
+GRANT USAGE ON SCHEMA shop TO subject_cache_owner;
+GRANT REFERENCES, SELECT ON shop.customers TO subject_cache_owner;
+SET ROLE subject_cache_owner;
+CREATE TABLE owned.notes (customer_id integer REFERENCES shop.customers, note text);
+CREATE FUNCTION owned.note_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'deleting as %, search_path %', current_user, current_setting('search_path');
+	PERFORM set_config('search_path', 'owned, pg_catalog', false);
+	RETURN OLD;
+END
+$$;
+CREATE TRIGGER note_deleted BEFORE DELETE ON owned.notes FOR EACH ROW EXECUTE FUNCTION owned.note_deleted();
+INSERT INTO owned.notes VALUES (3, 'Cy note');
+RESET ROLE;
+SECURITY LABEL FOR privacy ON COLUMN owned.notes.note IS 'content';
+SELECT r ->> 'rows_deleted' AS deleted FROM privacy.erase_subject('customer', '3', 'consent withdrawn') r;
+SHOW search_path;
+DROP SCHEMA owned CASCADE;
+REVOKE ALL ON SCHEMA shop FROM subject_cache_owner;
+REVOKE ALL ON shop.customers FROM subject_cache_owner;
+DROP ROLE subject_cache_owner;
+
 -- The cache is the session's: it is not granted to anyone.
 SELECT has_function_privilege('public', 'privacy._subject_plan(text)', 'EXECUTE') AS public_may_look;
 
