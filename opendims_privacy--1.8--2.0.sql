@@ -137,3 +137,130 @@ BEGIN ATOMIC
 			   AND r.ev_type OPERATOR(pg_catalog.=) ANY ('{2,4}'::pg_catalog."char"[]) AND r.ev_enabled OPERATOR(pg_catalog.<>) 'D') x
 	 ORDER BY 2, 3;
 END;
+
+-- The subject (kind and key resolution, canonical key and reference,
+-- foreign-key paths and the statements generated from them) is owned by
+-- one C module with a backend-local cache, kept current by relcache and
+-- syscache invalidations (src/subject/); export and erasure run on it in C
+-- (src/rights/). The cache tables, the event triggers that emptied them on
+-- every DDL command and the PL/pgSQL helpers that generated and ran the
+-- statements go.
+
+-- What invalidates the cache: a statement trigger on each table of the
+-- extension that kinds are built from (subject_kinds and purposes have the
+-- consent cache's, which invalidates the same relcache entry).
+CREATE FUNCTION privacy_internal._invalidate_subject_cache()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'privacy_invalidate_subject_cache';
+REVOKE ALL ON FUNCTION privacy_internal._invalidate_subject_cache() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_internal._invalidate_subject_cache() IS
+	'Statement trigger: a change of a table subject kinds are built from invalidates every session''s subject cache';
+
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.subject_paths
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.classifications
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.categories
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.sources
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.retention_rules
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.recipients
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.policy_versions
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy._type_categories
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+
+-- The cache tables and what filled and emptied them.
+DROP EVENT TRIGGER privacy_forget_subject_plans;
+DROP EVENT TRIGGER privacy_forget_subject_plans_on_drop;
+DROP TRIGGER forget_subject_plans ON privacy.policy_versions;
+DROP FUNCTION privacy_internal._forget_subject_plans();
+DROP FUNCTION privacy_internal._forget_subject_plans_on_policy();
+DROP FUNCTION privacy_internal._forget_subject_caches();
+DROP FUNCTION privacy_internal._erase_table(text, text, privacy._subject_plans);
+DROP FUNCTION privacy_internal._subject_plan(text);
+DROP FUNCTION privacy_internal._fill_subject_plans(text);
+DROP TABLE privacy._subject_plans;
+DROP TABLE privacy._export_statements;
+
+-- The generators of the statements, now in C.
+DROP FUNCTION privacy_internal._export_sql(text);
+DROP FUNCTION privacy_internal._export_section_sql(text);
+DROP FUNCTION privacy_internal._export_entry_sql(bigint, bigint[], jsonb);
+DROP TYPE privacy._export_result;
+DROP FUNCTION privacy_internal._subject_key(text, text);
+DROP FUNCTION privacy_internal._subject_exists_sql(regclass, name, text, boolean);
+DROP FUNCTION privacy_internal._subject_erase_sql(text, regclass);
+DROP FUNCTION privacy_internal._delete_unreferenced_sql(regclass);
+DROP FUNCTION privacy_internal._unreferenced_condition(regclass, text);
+DROP FUNCTION privacy_internal._anonymized_value_sql(regclass, name, text);
+DROP FUNCTION privacy_internal._statistics_check_sql(text, regclass);
+DROP FUNCTION privacy_internal._statistics_gone_values(regclass, jsonb, jsonb);
+
+-- Kind and key resolution.
+CREATE OR REPLACE FUNCTION privacy_internal._canonical_subject(kind text, subject text, must_exist boolean)
+RETURNS text
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_canonical_subject';
+
+CREATE OR REPLACE FUNCTION privacy_internal._subject_exists(kind text, subject text, lock_it boolean)
+RETURNS boolean
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_subject_exists';
+
+-- What the cache holds for a kind, to look at.
+CREATE FUNCTION privacy_internal._subject_plan(kind text)
+RETURNS TABLE (kind text, table_name regclass, depth integer, personal boolean, hops oid[],
+			   rows_sql text, erase_sql text, lock_sql text, delete_sql text, statistics_sql text,
+			   build bigint)
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_subject_plan';
+REVOKE ALL ON FUNCTION privacy_internal._subject_plan(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_internal._subject_plan(text) IS
+	'Every table a subject kind reaches, with the statements that read and erase one subject''s rows, as this session''s subject cache holds them (build numbers the kinds the session has read from the catalog)';
+
+CREATE OR REPLACE FUNCTION privacy_internal._export_statement(kind text)
+RETURNS text
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_export_statement';
+COMMENT ON FUNCTION privacy_internal._export_statement(text) IS
+	'The statement the export of a subject kind runs as the extension''s owner (the subject''s existence, reference and consent history), as this session''s subject cache holds it; an unknown kind is an error';
+
+-- Export and erasure.
+CREATE OR REPLACE FUNCTION privacy_internal._export_subject(kind text, subject text, request_id bigint)
+RETURNS jsonb
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_export_subject_for_request';
+
+CREATE OR REPLACE FUNCTION privacy.export_subject(kind text, subject text)
+RETURNS jsonb
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_export_subject';
+
+CREATE OR REPLACE FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subject text)
+RETURNS jsonb
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_forget_subject_in_ledgers';
+
+CREATE OR REPLACE FUNCTION privacy_internal._erase_subject(kind text, subject text, reason text, request_id bigint)
+RETURNS jsonb
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_erase_subject_for_request';
+
+CREATE OR REPLACE FUNCTION privacy.erase_subject(kind text, subject text, reason text)
+RETURNS jsonb
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_erase_subject';

@@ -57,10 +57,18 @@ privacy_pin_search_path(void)
 	return nestlevel;
 }
 
+/*
+ * Every setting changed since the pin goes back to its value before it,
+ * also one that code run in between set for the session (SET without
+ * LOCAL, set_config(..., false)): a table owner's trigger run by the
+ * erasure must not change the caller's search_path. PostgreSQL ends its own
+ * security-restricted operations (ANALYZE, REFRESH MATERIALIZED VIEW) the
+ * same way.
+ */
 void
 privacy_unpin_search_path(int nestlevel)
 {
-	AtEOXact_GUC(true, nestlevel);
+	AtEOXact_GUC(false, nestlevel);
 }
 
 void

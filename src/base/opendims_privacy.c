@@ -17,6 +17,7 @@
 #include "consent/consent.h"
 #include "policy/policy.h"
 #include "retention/retention.h"
+#include "subject/subject.h"
 #include "types/types.h"
 
 PG_MODULE_MAGIC;
@@ -25,7 +26,7 @@ void		_PG_init(void);
 
 /*
  * Areas without settings, callbacks or shared memory (base, protection,
- * subject, rights, guard) have nothing to register here.
+ * rights, guard) have nothing to register here.
  */
 void
 _PG_init(void)
@@ -41,6 +42,7 @@ _PG_init(void)
 	TypesInit();
 	ConsentInit();
 	RetentionInit();
+	SubjectInit();
 
 	MarkGUCPrefixReserved("privacy");
 }

@@ -44,35 +44,11 @@ COMMENT ON FUNCTION privacy_internal._consent_ledger_is_append_only() IS 'Trigge
 
 REVOKE ALL ON FUNCTION privacy_internal._consent_ledger_is_append_only() FROM PUBLIC;
 
-CREATE FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subject text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-	key text := privacy_internal._canonical_subject(kind, subject, false);
-	ref text := privacy.subject_ref(kind, key);
-	n_events bigint;
-	n_state bigint;
-BEGIN
-	PERFORM privacy_internal._lock_subject('consent_ledger', kind, key);
-	UPDATE privacy.consent_ledger l
-	   SET subject = ref, forgotten = true, evidence = privacy_internal._redacted_evidence(l.evidence)
-	 WHERE l.kind = $1 AND l.subject = key AND NOT l.forgotten;
-	GET DIAGNOSTICS n_events = ROW_COUNT;
-	-- The state moves to the reference; a subject who never consented or
-	-- objected changes nothing (so sessions keep their cached state).
-	n_state := 0;
-	IF n_events > 0 OR EXISTS (SELECT FROM privacy._ledger_state s WHERE s.kind = $1 AND s.subject = key) THEN
-		DELETE FROM privacy._ledger_state s WHERE s.kind = $1 AND s.subject IN (key, ref);
-		INSERT INTO privacy._ledger_state (kind, purpose, subject, status, event_id)
-		SELECT cs.kind, cs.purpose, cs.subject, cs.status, cs.event_id
-		  FROM privacy.consent_state cs
-		 WHERE cs.kind = $1 AND cs.subject = ref;
-		GET DIAGNOSTICS n_state = ROW_COUNT;
-	END IF;
-	RETURN pg_catalog.jsonb_build_object('consent_ledger', n_events, 'ledger_state', n_state);
-END
-$_$;
+CREATE FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subject text)
+RETURNS jsonb
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_forget_subject_in_ledgers';
 
 COMMENT ON FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subject text) IS 'After erasure: replaces an erased subject''s key by its reference in the ledgers; returns the counts of events and state rows changed';
 

@@ -12,12 +12,14 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/seclabel.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 
 #include "base/extension_objects.h"
@@ -56,6 +58,21 @@ lookup_category(const char *name, bool *special)
 	return found;
 }
 
+/*
+ * A label classifies a column like a row of privacy.classifications does:
+ * the subject cache of every session learns of it through that table's
+ * relcache entry (subject_cache.c).
+ */
+static void
+invalidate_classifications(void)
+{
+	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("classifications", nsp) : InvalidOid;
+
+	if (OidIsValid(relid))
+		CacheInvalidateRelcacheByRelid(relid);
+}
+
 /* Checks a label before PostgreSQL stores it. */
 static void
 privacy_object_relabel(const ObjectAddress *object, const char *seclabel)
@@ -65,7 +82,10 @@ privacy_object_relabel(const ObjectAddress *object, const char *seclabel)
 
 	/* Removing a label (IS NULL) is always allowed. */
 	if (seclabel == NULL)
+	{
+		invalidate_classifications();
 		return;
+	}
 
 	if (object->classId != RelationRelationId || object->objectSubId == 0)
 		ereport(ERROR,
@@ -97,6 +117,7 @@ privacy_object_relabel(const ObjectAddress *object, const char *seclabel)
 				 errmsg("category \"%s\" is a special category", seclabel),
 				 errdetail("The policy in force refuses to hold data of this category."),
 				 errhint("Do not store such data; see privacy.discover() and privacy.guard() to find and keep it out.")));
+	invalidate_classifications();
 }
 
 void

@@ -46,12 +46,10 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/plancache.h"
-#include "utils/rls.h"
 #include "utils/syscache.h"
 
 #include "base/extension_objects.h"
-#include "base/qualified_name.h"
+#include "rights/rights.h"
 
 PG_FUNCTION_INFO_V1(privacy_cached_value);
 PG_FUNCTION_INFO_V1(privacy_cached_row_count);
@@ -291,61 +289,20 @@ execute_statement_call(StatementCall *call, bool as_owner, long tcount, const ch
 	return plan;
 }
 
-/* What the error context of a statement run as a table's owner names. */
-typedef struct OwnerRun
+/* A statement to run as a table's owner. */
+typedef struct OwnerCall
 {
-	Oid			relid;
-	Oid			owner;
-} OwnerRun;
+	StatementCall *call;
+	long		tcount;
+	const char *fname;
+} OwnerCall;
 
-static void
-owner_run_context(void *arg)
+static SPIPlanPtr
+execute_owner_call(void *arg)
 {
-	OwnerRun   *run = (OwnerRun *) arg;
-	char	   *name = privacy_qualified_name(run->relid);
+	OwnerCall  *oc = (OwnerCall *) arg;
 
-	if (name != NULL)
-		errcontext("statement on table %s run as its owner \"%s\"",
-				   name, GetUserNameFromId(run->owner, true));
-}
-
-/*
- * An error if row security applied to the statement just run (plan) for
- * the current user, the owner of the table it is about: rows it did not see
- * would be left unerased or unexpired without a word. Names the first table
- * whose row security applies. (A plan depends on row security also where
- * the environment only exempts the user from it, as for a superuser or
- * with the owner's forced row security off; those tables are not errors.)
- */
-static void
-check_no_row_security(SPIPlanPtr plan)
-{
-	ListCell   *lc;
-
-	foreach(lc, SPI_plan_get_plan_sources(plan))
-	{
-		CachedPlanSource *source = (CachedPlanSource *) lfirst(lc);
-		ListCell   *rc;
-
-		if (!source->dependsOnRLS)
-			continue;
-		foreach(rc, source->relationOids)
-		{
-			Oid			relid = lfirst_oid(rc);
-			char	   *name;
-
-			if (check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED)
-				continue;
-			name = privacy_qualified_name(relid);
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("row security of table %s applies to role \"%s\"",
-							name ? name : "?",
-							GetUserNameFromId(GetUserId(), true)),
-					 errdetail("The statement reads that table as the owner of the table it changes, and rows that row security hides would be left unchanged."),
-					 errhint("Let the table's owner bypass its row security (ALTER ROLE ... BYPASSRLS) or give both tables the same owner.")));
-		}
-	}
+	return execute_statement_call(oc->call, true, oc->tcount, oc->fname);
 }
 
 /*
@@ -358,37 +315,22 @@ static void
 execute_as_owner(Oid relid, StatementCall *call, long tcount, const char *fname)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	OwnerRun	run;
-	ErrorContextCallback context;
-	PrivacyUserContext save;
+	RightsOwnerRun run;
+	OwnerCall	oc;
 
 	if (!HeapTupleIsValid(tuple))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 	run.relid = relid;
+	run.tables = NULL;
+	run.single = true;
 	run.owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
-
-	privacy_begin_as_role(run.owner, SECURITY_NOFORCE_RLS, &save);
-	PG_TRY();
-	{
-		SPIPlanPtr	plan;
-
-		/* PG_TRY restores error_context_stack on error, PG_END_TRY always. */
-		context.callback = owner_run_context;
-		context.arg = &run;
-		context.previous = error_context_stack;
-		error_context_stack = &context;
-		plan = execute_statement_call(call, true, tcount, fname);
-		check_no_row_security(plan);
-		error_context_stack = context.previous;
-	}
-	PG_FINALLY();
-	{
-		privacy_end_as_owner(&save);
-	}
-	PG_END_TRY();
+	oc.call = call;
+	oc.tcount = tcount;
+	oc.fname = fname;
+	rights_as_owner(&run, execute_owner_call, &oc);
 }
 
 static void

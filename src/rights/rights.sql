@@ -2,368 +2,15 @@
 -- erasure receipts, and removing erased values from planner statistics.
 -- C: src/rights/.
 
-CREATE FUNCTION privacy_internal._anonymized_value_sql(rel regclass, column_name name, row_alias text) RETURNS text
-    LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-	a record;
-BEGIN
-	SELECT att.attnotnull, t.typcategory, t.typname, n.nspname INTO a
-	  FROM pg_catalog.pg_attribute att
-	  JOIN pg_catalog.pg_type t ON t.oid = att.atttypid
-	  JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-	 WHERE att.attrelid = rel AND att.attname = column_name AND NOT att.attisdropped;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'column "%" of relation % does not exist', column_name, rel
-			USING ERRCODE = 'undefined_column',
-				  HINT = 'Apply a policy document that matches the schema; privacy.lint() lists such entries.';
-	END IF;
-	IF NOT a.attnotnull THEN
-		RETURN 'NULL';
-	END IF;
-	IF a.typcategory = 'S' THEN
-		RETURN pg_catalog.format('''[erased '' || pg_catalog.substr(pg_catalog.md5(%s.ctid::text || pg_catalog.clock_timestamp()::text), 1, 12) || '']''', row_alias);
-	END IF;
-	IF a.nspname = 'privacy' AND a.typname = 'email' THEN
-		RETURN pg_catalog.format('(''erased-'' || pg_catalog.substr(pg_catalog.md5(%s.ctid::text || pg_catalog.clock_timestamp()::text), 1, 12) || ''@erased.invalid'')::privacy.email', row_alias);
-	END IF;
-	RAISE EXCEPTION 'cannot anonymise column "%" of relation %: it is NOT NULL and of type %', column_name, rel, a.typname
-		USING ERRCODE = 'not_null_violation',
-			  HINT = 'Allow NULL in the column (ALTER TABLE ... ALTER COLUMN ... DROP NOT NULL), so that erasure can clear it.';
-END
-$$;
-
-COMMENT ON FUNCTION privacy_internal._anonymized_value_sql(rel regclass, column_name name, row_alias text) IS 'SQL for the value an anonymised personal column gets';
-
-REVOKE ALL ON FUNCTION privacy_internal._anonymized_value_sql(rel regclass, column_name name, row_alias text) FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._unreferenced_condition(rel regclass, row_alias text)
-RETURNS text
-LANGUAGE sql STABLE
+CREATE FUNCTION privacy_internal._erase_subject(kind text, subject text, reason text, request_id bigint)
+RETURNS jsonb
+LANGUAGE c
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(
-						' AND NOT EXISTS (SELECT FROM %s r WHERE %s)',
-						privacy_internal._qualified_name(f.from_table), privacy_internal._join_condition(f, row_alias, 'r')), ''
-						ORDER BY f.constraint_name), '')
-	  FROM privacy.foreign_keys f WHERE f.to_table = rel;
-END;
-
-COMMENT ON FUNCTION privacy_internal._unreferenced_condition(rel regclass, row_alias text) IS 'A condition true of the rows of a table that no row references';
-
-REVOKE ALL ON FUNCTION privacy_internal._unreferenced_condition(rel regclass, row_alias text) FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._delete_unreferenced_sql(rel regclass)
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT pg_catalog.format(
-		'WITH gone AS (DELETE FROM %s t WHERE t.ctid = ANY ($1)%s RETURNING t.ctid) '
-		'SELECT COALESCE(pg_catalog.array_agg(gone.ctid), ''{}'') FROM gone',
-		privacy_internal._qualified_name(rel), privacy_internal._unreferenced_condition(rel, 't'));
-END;
-
-COMMENT ON FUNCTION privacy_internal._delete_unreferenced_sql(rel regclass) IS 'SQL deleting the given rows of a table that no other row references';
-
-REVOKE ALL ON FUNCTION privacy_internal._delete_unreferenced_sql(rel regclass) FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._erase_subject(kind text, subject text, reason text, request_id bigint) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-	ref text;
-	plan privacy._subject_plans;
-	line jsonb;
-	lines jsonb[] := '{}';
-	previous privacy.erasures;
-	ledgers jsonb;
-	receipt jsonb;
-	erased_at timestamptz := pg_catalog.now();
-	subject_held boolean;
-	careful_tables regclass[];
-	counts integer[];
-	deleted bigint := 0;
-	anonymized bigint := 0;
-	retained bigint := 0;
-	held bigint := 0;
-	in_statistics jsonb;
-	gone jsonb;
-	stale regclass[] := '{}';
-	stale_values jsonb[] := '{}';
-	stale_targets jsonb[] := '{}';
-	refreshed text[] := '{}';
-	i integer;
-BEGIN
-	IF kind IS NULL OR subject IS NULL THEN
-		RAISE EXCEPTION 'kind and subject must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF reason IS NULL OR pg_catalog.btrim(reason) = '' THEN
-		RAISE EXCEPTION 'an erasure needs a reason'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Give the ground of GDPR Art. 17(1), e.g. ''consent withdrawn'', without personal data.';
-	END IF;
-	-- From here on the subject is its canonical key (errors name the kind,
-	-- never the key).
-	subject := privacy_internal._canonical_subject(kind, subject, false);
-	ref := privacy.subject_ref(kind, subject);
-
-	-- One erasure of a subject at a time (a lock no ordinary role can take or
-	-- hold); the anchor row stays locked, so that no new row can be attached
-	-- to the subject until this commits.
-	PERFORM privacy_internal._lock_subject('erase', kind, ref);
-	IF NOT privacy_internal._subject_exists(kind, subject, true) THEN
-		SELECT * INTO previous FROM privacy.erasures e
-		 WHERE e.kind = _erase_subject.kind AND e.subject_ref = ref ORDER BY e.id DESC LIMIT 1;
-		IF NOT FOUND THEN
-			RAISE EXCEPTION 'subject of kind "%" does not exist', kind
-				USING ERRCODE = 'no_data_found';
-		END IF;
-		receipt := pg_catalog.jsonb_build_object('kind', kind, 'subject_ref', ref, 'changed', false,
-			'already_erased', true, 'erased_at', previous.erased_at, 'tables', '[]'::jsonb,
-			'note', 'The subject was erased before; nothing more was found to erase.');
-		PERFORM privacy_internal._audit(SESSION_USER, 'erasure', kind, subject, request_id,
-							   pg_catalog.jsonb_build_object('changed', false, 'already_erased', true));
-		RETURN receipt;
-	END IF;
-
-	PERFORM privacy_internal._allow_protected_changes();
-	-- Most tables need one statement: delete the subject's rows that no row
-	-- references. Tables under a hold or with a retention rule that keeps
-	-- rows (a legal minimum, or anonymisation), and every table while the
-	-- subject is held, take the careful way row set by row set.
-	subject_held := EXISTS (SELECT FROM privacy.legal_holds h
-							 WHERE h.released_at IS NULL AND h.kind = _erase_subject.kind AND h.subject_ref = ref);
-	careful_tables := ARRAY(SELECT h.table_name FROM privacy.legal_holds h
-							 WHERE h.released_at IS NULL AND h.table_name IS NOT NULL
-							UNION
-							SELECT rr.table_name FROM privacy.retention_rules rr
-							 WHERE rr.minimum IS NOT NULL OR rr.action = 'anonymize');
-	PERFORM privacy_internal._fill_subject_plans(kind);
-	FOR plan IN SELECT * FROM privacy._subject_plans p
-				 WHERE p.kind = _erase_subject.kind AND p.personal
-				 ORDER BY p.depth DESC, p.table_name::text LOOP
-		-- The values of the subject's rows in the table that its statistics
-		-- hold, asked before the rows change.
-		in_statistics := NULL;
-		IF plan.statistics_sql IS NOT NULL THEN
-			in_statistics := privacy_internal._cached_value(plan.statistics_sql, NULL::jsonb, subject);
-		END IF;
-		-- A table whose triggers or rules may keep rows takes the careful
-		-- way too, which checks that every row it meant to change changed.
-		IF subject_held OR plan.table_name = ANY (careful_tables) OR privacy_internal._rows_may_be_kept(plan.table_name) THEN
-			line := privacy_internal._erase_table(kind, subject, plan);
-		ELSE
-			counts := privacy_internal._cached_value_as_owner(plan.table_name, plan.erase_sql, NULL::integer[], subject);
-			IF counts[1] > counts[2] THEN
-				-- Rows that rows kept elsewhere still reference are anonymised.
-				line := privacy_internal._erase_table(kind, subject, plan);
-				line := COALESCE(line, pg_catalog.jsonb_build_object('table', privacy_internal._qualified_name(plan.table_name)))
-					|| pg_catalog.jsonb_build_object(
-						'rows', counts[2] + COALESCE((line ->> 'rows')::integer, 0),
-						'deleted', counts[2] + COALESCE((line ->> 'deleted')::integer, 0));
-			ELSIF counts[2] > 0 THEN
-				line := pg_catalog.jsonb_build_object('table', privacy_internal._qualified_name(plan.table_name),
-													  'rows', counts[2], 'deleted', counts[2]);
-			ELSE
-				line := NULL;
-			END IF;
-		END IF;
-		IF line IS NOT NULL THEN
-			lines := lines || line;
-			IF line ?| '{anonymized,retained,held}' THEN
-				anonymized := anonymized + COALESCE((line ->> 'anonymized')::integer, 0);
-				retained := retained + COALESCE((line ->> 'retained')::integer, 0);
-				held := held + COALESCE((line ->> 'held')::integer, 0);
-			END IF;
-			deleted := deleted + COALESCE((line ->> 'deleted')::integer, 0);
-			IF in_statistics IS NOT NULL
-			   AND (COALESCE((line ->> 'deleted')::integer, 0) > 0 OR COALESCE((line ->> 'anonymized')::integer, 0) > 0) THEN
-				gone := privacy_internal._statistics_gone_values(plan.table_name, in_statistics, plan.statistics_conditions);
-				IF gone IS NOT NULL THEN
-					stale := stale || plan.table_name;
-					stale_values := stale_values || gone;
-					stale_targets := stale_targets || plan.statistics_targets;
-				END IF;
-			END IF;
-		END IF;
-	END LOOP;
-	-- In the order of the tables' oids, so that two erasures never wait for
-	-- each other's refresh the other way round.
-	FOR i IN SELECT s.i FROM pg_catalog.generate_subscripts(stale, 1) s(i) ORDER BY stale[s.i]::oid LOOP
-		PERFORM privacy_internal._refresh_statistics(stale[i], stale_values[i], stale_targets[i]);
-		refreshed := refreshed || privacy_internal._qualified_name(stale[i]);
-	END LOOP;
-	ledgers := privacy_internal._forget_subject_in_ledgers(kind, subject);
-	UPDATE privacy.subject_requests sr SET subject = NULL
-	 WHERE sr.kind = _erase_subject.kind AND sr.subject_ref = ref;
-	-- Holds stay, with their reason and reference, and name the subject by
-	-- its reference only.
-	UPDATE privacy.legal_holds h SET subject = NULL
-	 WHERE h.kind = _erase_subject.kind AND h.subject_ref = ref AND h.subject IS NOT NULL;
-
-	receipt := pg_catalog.jsonb_build_object(
-		'kind', kind, 'subject_ref', ref, 'erased_at', erased_at, 'reason', reason,
-		'request_id', request_id,
-		'changed', deleted + anonymized > 0,
-		'already_erased', EXISTS (SELECT FROM privacy.erasures e
-								   WHERE e.kind = _erase_subject.kind AND e.subject_ref = ref),
-		'rows_deleted', deleted,
-		'rows_anonymized', anonymized,
-		'rows_retained', retained,
-		'rows_held', held,
-		'tables', pg_catalog.to_jsonb(lines),
-		'ledgers', ledgers);
-	IF pg_catalog.cardinality(refreshed) > 0 THEN
-		receipt := receipt || pg_catalog.jsonb_build_object('statistics_refreshed', pg_catalog.to_jsonb(refreshed));
-	END IF;
-
-	INSERT INTO privacy.erasures (kind, subject_ref, erased_at, request_id, reason, receipt)
-	VALUES (kind, ref, erased_at, request_id, reason, receipt);
-	-- The entry carries the receipt's digest, so that privacy.verify_evidence()
-	-- detects a receipt changed or removed by any means.
-	PERFORM privacy_internal._audit(SESSION_USER, 'erasure', kind, subject, request_id,
-						   receipt - 'tables' - 'subject_ref' - 'kind' - 'ledgers' - 'statistics_refreshed'
-						   || pg_catalog.jsonb_build_object('receipt_sha256',
-								pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(receipt::pg_catalog.text, 'UTF8')), 'hex')));
-	RETURN receipt;
-END
-$$;
+AS 'MODULE_PATHNAME', 'privacy_erase_subject_for_request';
 
 COMMENT ON FUNCTION privacy_internal._erase_subject(kind text, subject text, reason text, request_id bigint) IS 'The erasure of one data subject, audited with the request it answers';
 
 REVOKE ALL ON FUNCTION privacy_internal._erase_subject(kind text, subject text, reason text, request_id bigint) FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._erase_table(kind text, subject text, plan privacy._subject_plans) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-	rel regclass := plan.table_name;
-	ctids tid[];
-	kept tid[];
-	retained tid[] := '{}';
-	deleted_ctids tid[] := '{}';
-	rule record;
-	retained_until timestamptz;
-	entry jsonb;
-	hold text;
-	anonymize_columns name[];
-	anonymize_rule text;
-	detach text := '';
-	set_list text;
-	not_yet_anonymized text;
-	counts integer[];
-BEGIN
-	IF NOT plan.personal THEN
-		RETURN NULL;
-	END IF;
-	ctids := privacy_internal._cached_value_as_owner(rel,
-		'SELECT pg_catalog.array_agg(s.ctid) FROM (SELECT t0.ctid ' || plan.rows_sql || ' FOR UPDATE OF t0) s',
-		NULL::tid[], subject);
-	IF ctids IS NULL THEN
-		RETURN NULL;
-	END IF;
-	entry := pg_catalog.jsonb_build_object('table', privacy_internal._qualified_name(rel), 'rows', pg_catalog.cardinality(ctids));
-
-	hold := privacy_internal._hold_reference(kind, subject, rel);
-	IF hold IS NOT NULL THEN
-		RETURN entry || pg_catalog.jsonb_build_object('held', pg_catalog.cardinality(ctids), 'hold_reference', hold);
-	END IF;
-
-	-- Rows a legal minimum still keeps stay untouched, with their end date.
-	-- (These read the rows' anchors only, of a date or timestamp type.)
-	FOR rule IN SELECT rr.name, rr.anchor, rr.legal_basis FROM privacy.retention_rules rr
-				 WHERE rr.table_name = rel AND rr.minimum IS NOT NULL ORDER BY rr.name LOOP
-		kept := privacy_internal._cached_value(pg_catalog.format(
-			'SELECT pg_catalog.array_agg(t.ctid) FROM %s t '
-			'WHERE t.ctid = ANY ($1) AND privacy_internal._minimum_end(%L, t.%I::timestamptz) > pg_catalog.now()',
-			privacy_internal._qualified_name(rel), rule.name, rule.anchor), NULL::tid[], ctids);
-		IF kept IS NOT NULL THEN
-			retained_until := privacy_internal._cached_value(pg_catalog.format(
-				'SELECT pg_catalog.max(privacy_internal._minimum_end(%L, t.%I::timestamptz)) FROM %s t WHERE t.ctid = ANY ($1)',
-				rule.name, rule.anchor, privacy_internal._qualified_name(rel)), NULL::timestamptz, kept);
-			ctids := ARRAY(SELECT c FROM pg_catalog.unnest(ctids) c EXCEPT SELECT k FROM pg_catalog.unnest(kept) k);
-			retained := retained || kept;
-			entry := entry || pg_catalog.jsonb_build_object(
-				'retained', pg_catalog.cardinality(kept), 'retained_until', retained_until::date,
-				'retention_rule', rule.name, 'basis', rule.legal_basis);
-		END IF;
-	END LOOP;
-
-	SELECT rr.name INTO anonymize_rule FROM privacy.retention_rules rr
-	 WHERE rr.table_name = rel AND rr.action = 'anonymize' ORDER BY rr.name LIMIT 1;
-
-	IF anonymize_rule IS NULL AND pg_catalog.cardinality(ctids) > 0 THEN
-		-- Delete what no remaining row references.
-		deleted_ctids := privacy_internal._cached_value_as_owner(rel, plan.delete_sql, NULL::tid[], ctids);
-		ctids := ARRAY(SELECT c FROM pg_catalog.unnest(ctids) c EXCEPT SELECT d FROM pg_catalog.unnest(deleted_ctids) d);
-		entry := entry || pg_catalog.jsonb_build_object('deleted', pg_catalog.cardinality(deleted_ctids));
-		-- Every row of the subject left, but those retained, must be one
-		-- that rows kept elsewhere reference (the rows are locked: only a
-		-- trigger or rule can have kept another, perhaps as a new version).
-		IF privacy_internal._rows_may_be_kept(rel)
-		   AND privacy_internal._cached_value_as_owner(rel,
-				'SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 ' || plan.rows_sql
-				|| ' AND t0.ctid OPERATOR(pg_catalog.<>) ALL ($2)' || privacy_internal._unreferenced_condition(rel, 't0'),
-				NULL::boolean, subject, retained) THEN
-			PERFORM privacy_internal._rows_kept_error(rel, 'the erasure');
-		END IF;
-	END IF;
-
-	IF pg_catalog.cardinality(ctids) > 0 THEN
-		-- The personal columns, and the foreign key that ties the row to the
-		-- subject where it can be cleared.
-		SELECT pg_catalog.array_agg(DISTINCT c) INTO anonymize_columns
-		  FROM (SELECT cc.column_name AS c FROM privacy.classified_columns cc WHERE cc.table_name = rel
-				UNION
-				SELECT pg_catalog.unnest(rr.columns) FROM privacy.retention_rules rr
-				 WHERE rr.table_name = rel AND rr.action = 'anonymize') cols;
-		IF pg_catalog.cardinality(plan.hops) > 0 AND NOT EXISTS (
-				SELECT FROM privacy.foreign_keys f
-				  JOIN pg_catalog.pg_attribute a ON a.attrelid = f.from_table AND a.attname = ANY (f.from_columns)
-				 WHERE f.constraint_oid = plan.hops[1] AND a.attnotnull) THEN
-			SELECT pg_catalog.string_agg(pg_catalog.format(', %I = NULL', c), '')
-			  INTO detach
-			  FROM privacy.foreign_keys f, pg_catalog.unnest(f.from_columns) c
-			 WHERE f.constraint_oid = plan.hops[1];
-		END IF;
-		-- Rows already anonymised (by an earlier erasure) are left as they are.
-		SELECT pg_catalog.string_agg(pg_catalog.format('%I = %s', c, privacy_internal._anonymized_value_sql(rel, c, 't')), ', '),
-			   pg_catalog.string_agg(pg_catalog.format(
-					'(t.%1$I IS NOT NULL AND t.%1$I::pg_catalog.text NOT LIKE ''[erased %%'' AND t.%1$I::pg_catalog.text NOT LIKE ''erased-%%@erased.invalid'')', c), ' OR ')
-		  INTO set_list, not_yet_anonymized
-		  FROM pg_catalog.unnest(anonymize_columns) c;
-		IF detach <> '' THEN
-			SELECT not_yet_anonymized || ' OR ' || pg_catalog.string_agg(pg_catalog.format('t.%I IS NOT NULL', c), ' OR ')
-			  INTO not_yet_anonymized
-			  FROM privacy.foreign_keys f, pg_catalog.unnest(f.from_columns) c
-			 WHERE f.constraint_oid = plan.hops[1];
-		END IF;
-		-- {rows to anonymise, rows changed, changed rows still personal}: a
-		-- row a trigger or rule skipped, or gave its values back, is an error.
-		counts := privacy_internal._cached_value_as_owner(rel, pg_catalog.format(
-			'WITH changed AS (UPDATE %1$s t SET %2$s%3$s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND (%4$s) RETURNING (%4$s) AS personal) '
-			'SELECT ARRAY[(SELECT pg_catalog.count(*) FROM %1$s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND (%4$s)), '
-			'pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE changed.personal)]::pg_catalog.int4[] FROM changed',
-			privacy_internal._qualified_name(rel), set_list, detach, not_yet_anonymized), NULL::integer[], ctids);
-		IF counts[2] OPERATOR(pg_catalog.<) counts[1] OR counts[3] OPERATOR(pg_catalog.>) 0 THEN
-			PERFORM privacy_internal._rows_kept_error(rel, 'the erasure');
-		END IF;
-		entry := entry || pg_catalog.jsonb_build_object('anonymized', counts[2], 'kept_anonymous', pg_catalog.cardinality(ctids),
-			'anonymized_because', CASE WHEN anonymize_rule IS NOT NULL
-									   THEN pg_catalog.format('retention rule "%s" keeps the rows without the person', anonymize_rule)
-									   ELSE 'rows that are kept reference them' END);
-	END IF;
-	RETURN entry;
-END
-$_$;
-
-COMMENT ON FUNCTION privacy_internal._erase_table(kind text, subject text, plan privacy._subject_plans) IS 'Erases one subject''s rows of one table and returns that table''s line of the receipt';
-
-REVOKE ALL ON FUNCTION privacy_internal._erase_table(kind text, subject text, plan privacy._subject_plans) FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._erasure_grounds()
 RETURNS text[]
@@ -409,16 +56,6 @@ $$;
 COMMENT ON FUNCTION privacy_internal._erasures_are_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on the erasure receipts';
 
 REVOKE ALL ON FUNCTION privacy_internal._erasures_are_append_only() FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._export_entry_sql(ord bigint, tables bigint[], entry jsonb)
-RETURNS text
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.format('(%s, %L::pg_catalog.int4[], %L::pg_catalog.jsonb)', ord, tables, entry);
-
-COMMENT ON FUNCTION privacy_internal._export_entry_sql(ord bigint, tables bigint[], entry jsonb) IS 'One entry of a section of the export statement, as a VALUES row';
-
-REVOKE ALL ON FUNCTION privacy_internal._export_entry_sql(ord bigint, tables bigint[], entry jsonb) FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._subject_rights()
 RETURNS jsonb
@@ -473,169 +110,22 @@ COMMENT ON FUNCTION privacy_internal._export_policy_sections() IS 'The sections 
 
 REVOKE ALL ON FUNCTION privacy_internal._export_policy_sections() FROM PUBLIC;
 
-CREATE FUNCTION privacy_internal._export_section_sql(entries text)
+CREATE FUNCTION privacy_internal._export_statement(kind text)
 RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE c
 SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN entries IS NULL THEN '''[]''::pg_catalog.jsonb'
-			ELSE pg_catalog.format('(SELECT COALESCE(pg_catalog.jsonb_agg(e.entry ORDER BY e.ord), ''[]'') '
-								   'FROM (VALUES %s) e(ord, ns, entry) WHERE e.ns OPERATOR(pg_catalog.&&) p.ns)',
-								   entries) END;
+AS 'MODULE_PATHNAME', 'privacy_export_statement';
 
-COMMENT ON FUNCTION privacy_internal._export_section_sql(entries text) IS 'One section of the export statement: the entries that concern the tables where the subject has rows';
-
-REVOKE ALL ON FUNCTION privacy_internal._export_section_sql(entries text) FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._export_sql(kind text) RETURNS text
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-	k record := privacy_internal._subject_kind_key(kind);
-	-- The personal tables in the order of the export, and the FROM clause
-	-- of each one's rows of the subject; the sections below name the tables
-	-- they concern by their number in this order.
-	personal regclass[];
-	from_clauses text[];
-	tables text;
-	categories text;
-	sources text;
-	retention text;
-	policy_sections text;
-BEGIN
-	SELECT pg_catalog.array_agg(p.table_name ORDER BY p.depth, p.table_name::text),
-		   pg_catalog.array_agg(p.rows_sql ORDER BY p.depth, p.table_name::text)
-	  INTO personal, from_clauses
-	  FROM privacy_internal._subject_plan(kind) p
-	 WHERE p.personal;
-
-	SELECT pg_catalog.string_agg(pg_catalog.format(
-				'(%s, %L, privacy_internal._cached_value_as_owner(%L::pg_catalog.regclass, %L, NULL::pg_catalog.jsonb, $1))',
-				t.n, privacy_internal._qualified_name(t.table_name), privacy_internal._qualified_name(t.table_name),
-				pg_catalog.format(
-					'SELECT pg_catalog.jsonb_build_object(''categories'', %L::pg_catalog.jsonb, '
-					'''rows'', pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0))) %s HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0',
-					(SELECT pg_catalog.jsonb_object_agg(cc.column_name, cc.category ORDER BY cc.column_name)
-					   FROM privacy.classified_columns cc WHERE cc.table_name = t.table_name),
-					t.rows_sql)), ', ' ORDER BY t.n)
-	  INTO tables
-	  FROM ROWS FROM (pg_catalog.unnest(personal), pg_catalog.unnest(from_clauses)) WITH ORDINALITY t(table_name, rows_sql, n);
-
-	-- The categories and the sources of the personal columns, each with the
-	-- tables whose columns have it.
-	SELECT pg_catalog.string_agg(privacy_internal._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
-			   FILTER (WHERE e.section = 'categories'),
-		   pg_catalog.string_agg(privacy_internal._export_entry_sql(e.ord, e.ns, e.entry), ', ' ORDER BY e.ord)
-			   FILTER (WHERE e.section = 'sources')
-	  INTO categories, sources
-	  FROM (SELECT x.section, x.entry, pg_catalog.array_agg(DISTINCT t.n) AS ns,
-				   pg_catalog.row_number() OVER (PARTITION BY x.section ORDER BY x.name) AS ord
-			  FROM pg_catalog.unnest(personal) WITH ORDINALITY t(table_name, n)
-			  JOIN privacy.classified_columns cc ON cc.table_name = t.table_name
-			  CROSS JOIN LATERAL (
-					SELECT 'categories', c.name, pg_catalog.jsonb_build_object('category', c.name, 'description', c.description)
-					  FROM privacy.categories c WHERE c.name = cc.category
-					UNION ALL
-					SELECT 'sources', s.name, pg_catalog.jsonb_build_object('source', s.name, 'description', s.description)
-					  FROM privacy.sources s WHERE s.name = cc.source) x(section, name, entry)
-			 GROUP BY x.section, x.name, x.entry) e;
-
-	SELECT pg_catalog.string_agg(privacy_internal._export_entry_sql(e.ord, ARRAY[e.n], e.entry), ', ' ORDER BY e.ord)
-	  INTO retention
-	  FROM (SELECT pg_catalog.row_number() OVER (ORDER BY rr.name) AS ord, t.n,
-				   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-						'table', privacy_internal._qualified_name(rr.table_name), 'period', rr.period,
-						'counted_from', rr.anchor, 'action', rr.action, 'legal_basis', rr.legal_basis,
-						'minimum', rr.minimum,
-						'minimum_from', CASE WHEN rr.minimum IS NOT NULL THEN rr.minimum_from END,
-						'description', NULLIF(rr.description, ''))) AS entry
-			  FROM privacy.retention_rules rr
-			  JOIN pg_catalog.unnest(personal) WITH ORDINALITY t(table_name, n) ON t.table_name = rr.table_name) e;
-
-	SELECT pg_catalog.string_agg(pg_catalog.format('%L, %L::pg_catalog.jsonb', x.key, x.value), ', ' ORDER BY x.key)
-	  INTO policy_sections
-	  FROM pg_catalog.jsonb_each(privacy_internal._export_policy_sections()) x;
-
-	RETURN pg_catalog.format($sql$
-WITH tables (n, name, entry) AS (%1$s),
-present AS (
-	SELECT pg_catalog.array_agg(t.n) AS ns,
-		   COALESCE(pg_catalog.jsonb_object_agg(t.name, t.entry), '{}') AS data,
-		   COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(t.entry -> 'rows')), 0) AS row_count
-	  FROM tables t
-	 WHERE t.entry IS NOT NULL)
-SELECT ROW(pg_catalog.jsonb_build_object(
-	%2$s,
-	'subject', pg_catalog.jsonb_build_object('kind', %3$L, 'key', $1),
-	'generated_at', pg_catalog.now(),
-	'data', p.data,
-	'categories', %4$s,
-	'sources', %5$s,
-	'retention', %6$s,
-	'consent_history', %8$s),
-	COALESCE(pg_catalog.cardinality(p.ns), 0), p.row_count)::privacy._export_result
-  FROM present p
- WHERE (%7$s)$sql$,
-		-- A kind whose tables hold no personal column has no rows to read.
-		COALESCE('VALUES ' || tables,
-				 'SELECT NULL::pg_catalog.int4, NULL::pg_catalog.text, NULL::pg_catalog.jsonb WHERE false'),
-		policy_sections, kind,
-		privacy_internal._export_section_sql(categories),
-		privacy_internal._export_section_sql(sources),
-		privacy_internal._export_section_sql(retention),
-		privacy_internal._subject_exists_sql(k.table_name, k.key_column, k.key_type, false),
-		privacy_internal._consent_history_sql(pg_catalog.quote_literal(kind), pg_catalog.format('($1::%s)::text', k.key_type)));
-END
-$_$;
-
-COMMENT ON FUNCTION privacy_internal._export_sql(kind text) IS 'The statement reading one subject''s personal rows from every table of a kind';
-
-REVOKE ALL ON FUNCTION privacy_internal._export_sql(kind text) FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._export_statement(kind text) RETURNS text
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-	statement text;
-BEGIN
-	SELECT s.export_sql INTO statement FROM privacy._export_statements s WHERE s.kind = _export_statement.kind;
-	IF NOT FOUND THEN
-		statement := privacy_internal._export_sql(kind);
-		INSERT INTO privacy._export_statements (kind, export_sql) VALUES (kind, statement) ON CONFLICT DO NOTHING;
-	END IF;
-	RETURN statement;
-END
-$$;
-
-COMMENT ON FUNCTION privacy_internal._export_statement(kind text) IS 'The export statement of a subject kind (cached); an unknown kind is an error';
+COMMENT ON FUNCTION privacy_internal._export_statement(text) IS
+	'The statement the export of a subject kind runs as the extension''s owner (the subject''s existence, reference and consent history), as this session''s subject cache holds it; an unknown kind is an error';
 
 REVOKE ALL ON FUNCTION privacy_internal._export_statement(kind text) FROM PUBLIC;
 
-CREATE FUNCTION privacy_internal._export_subject(kind text, subject text, request_id bigint) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-	key text;
-	export privacy._export_result;
-BEGIN
-	IF kind IS NULL OR subject IS NULL THEN
-		RAISE EXCEPTION 'kind and subject must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	-- Checks the kind and the key (an error naming neither the key nor its
-	-- value), and gives the key the export statement reads and reports.
-	key := privacy_internal._canonical_subject(kind, subject, false);
-	export := privacy_internal._cached_value(privacy_internal._export_statement(kind), NULL::privacy._export_result, key);
-	IF export.document IS NULL THEN
-		RAISE EXCEPTION 'subject of kind "%" does not exist', kind
-			USING ERRCODE = 'no_data_found';
-	END IF;
-	PERFORM privacy_internal._audit(SESSION_USER, 'export', kind, key, request_id,
-						   pg_catalog.jsonb_build_object('tables', export.table_count, 'rows', export.row_count));
-	RETURN export.document;
-END
-$$;
+CREATE FUNCTION privacy_internal._export_subject(kind text, subject text, request_id bigint)
+RETURNS jsonb
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_export_subject_for_request';
 
 COMMENT ON FUNCTION privacy_internal._export_subject(kind text, subject text, request_id bigint) IS 'The export of one data subject, audited with the request it answers';
 
@@ -833,134 +323,6 @@ COMMENT ON FUNCTION privacy_internal._rows_may_be_kept(rel regclass) IS 'Whether
 
 REVOKE ALL ON FUNCTION privacy_internal._rows_may_be_kept(rel regclass) FROM PUBLIC;
 
-CREATE FUNCTION privacy_internal._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb, OUT targets jsonb) RETURNS record
-    LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-	-- The table and, if it is partitioned, its partitions.
-	rels oid[] := COALESCE(NULLIF(ARRAY(SELECT pt.relid FROM pg_catalog.pg_partition_tree(rel) pt), '{}'),
-						   ARRAY[rel::oid]);
-	columns name[];
-	-- VALUES rows (name, the row's values as a text array, whether extended
-	-- statistics hold them), one per statistics.
-	value_rows text;
-	names text[];
-	conds text[];
-BEGIN
-	columns := ARRAY(SELECT cc.column_name FROM privacy.classified_columns cc WHERE cc.table_name = rel);
-	WITH stats (ord, name, relid, attnum, relation, vals, cond, extended) AS (
-		-- The columns, each under its name, in the table and its partitions.
-		SELECT 1, a.attname::text, pa.attrelid::text, pa.attnum, privacy_internal._qualified_name(pa.attrelid::regclass),
-			   pg_catalog.format('ARRAY[r.%1$I::pg_catalog.text]%2$s', a.attname,
-					CASE WHEN t.typcategory = 'A'
-						 THEN pg_catalog.format(' OPERATOR(pg_catalog.||) r.%I::pg_catalog.text[]', a.attname) END),
-			   pg_catalog.format('r.%1$I::pg_catalog.text OPERATOR(pg_catalog.=) $1%2$s', a.attname,
-					CASE WHEN t.typcategory = 'A'
-						 THEN pg_catalog.format(' OR $1 OPERATOR(pg_catalog.=) ANY (r.%I::pg_catalog.text[])', a.attname) END),
-			   false
-		  FROM pg_catalog.pg_attribute a
-		  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-		  JOIN pg_catalog.pg_attribute pa ON pa.attrelid = ANY (rels) AND pa.attname = a.attname AND NOT pa.attisdropped
-		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
-		UNION ALL
-		-- Index expressions (of the table's indexes and its partitions'), as
-		-- 'i<index oid>.<column number>'; of a partial index, only on rows
-		-- its predicate admits (those ANALYZE sampled). The index is named,
-		-- not given by oid: REINDEX CONCURRENTLY keeps the name, not the oid.
-		SELECT 2, 'i' || i.indexrelid || '.' || k.n,
-			   pg_catalog.format('pg_catalog.to_regclass(%L)', privacy_internal._qualified_name(i.indexrelid::regclass)),
-			   k.n::smallint, privacy_internal._qualified_name(i.indexrelid::regclass),
-			   pg_catalog.format('ARRAY[%s(%s)::pg_catalog.text%s]',
-					CASE WHEN i.indpred IS NOT NULL
-						 THEN pg_catalog.format('CASE WHEN %s THEN ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,
-					pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true),
-					CASE WHEN i.indpred IS NOT NULL THEN ' END' END),
-			   pg_catalog.format('%s(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1',
-					CASE WHEN i.indpred IS NOT NULL
-						 THEN pg_catalog.format('(%s) AND ', pg_catalog.pg_get_expr(i.indpred, i.indrelid, false)) END,
-					pg_catalog.pg_get_indexdef(i.indexrelid, k.n::integer, true)),
-			   false
-		  FROM pg_catalog.pg_index i
-		 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n)
-		 WHERE i.indrelid = ANY (rels) AND k.attnum = 0
-		UNION ALL
-		-- Expressions of extended statistics, as 'e<statistics oid>.<number>'.
-		SELECT 3, 'e' || x.oid || '.' || e.n, NULL, NULL, NULL,
-			   pg_catalog.format('ARRAY[(%s)::pg_catalog.text]', e.expr),
-			   pg_catalog.format('(%s)::pg_catalog.text OPERATOR(pg_catalog.=) $1', e.expr),
-			   true
-		  FROM pg_catalog.pg_statistic_ext x
-		 CROSS JOIN LATERAL pg_catalog.unnest(pg_catalog.pg_get_statisticsobjdef_expressions(x.oid)) WITH ORDINALITY e(expr, n)
-		 WHERE x.stxrelid = ANY (rels)
-		UNION ALL
-		-- The MCV lists of extended statistics, as 'mcv', with the columns.
-		SELECT 4, 'mcv', NULL, NULL, NULL,
-			   pg_catalog.format('ARRAY[%s]', pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text', a.attname), ', ' ORDER BY a.attnum)),
-			   pg_catalog.string_agg(pg_catalog.format('r.%I::pg_catalog.text OPERATOR(pg_catalog.=) $1', a.attname), ' OR ' ORDER BY a.attnum),
-			   true
-		  FROM pg_catalog.pg_attribute a
-		 WHERE a.attrelid = rel AND a.attname = ANY (columns) AND a.attnum > 0 AND NOT a.attisdropped
-		   AND EXISTS (SELECT FROM pg_catalog.pg_statistic_ext x
-						WHERE x.stxrelid = ANY (rels) AND 'm' = ANY (x.stxkind))
-		HAVING pg_catalog.count(*) > 0)
-	SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('(%L, %s, %L::pg_catalog.bool)', s.name, s.vals, s.extended), ', '),
-		   pg_catalog.array_agg(DISTINCT s.name), pg_catalog.array_agg(DISTINCT s.name || E'\x1f' || s.cond),
-		   (SELECT pg_catalog.jsonb_object_agg(t.name, t.pairs)
-			  FROM (SELECT t.name, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(t.relation, t.attnum)
-														ORDER BY t.relation, t.attnum) AS pairs
-					  FROM stats t WHERE NOT t.extended GROUP BY t.name) t)
-	  INTO value_rows, names, conds, targets
-	  FROM stats s;
-
-	IF names IS NULL THEN
-		RETURN;
-	END IF;
-	conditions := pg_catalog.jsonb_object(names,
-		ARRAY(SELECT pg_catalog.split_part(c, E'\x1f', 2) FROM pg_catalog.unnest(conds) c
-			   ORDER BY pg_catalog.array_position(names, pg_catalog.split_part(c, E'\x1f', 1))));
-	-- The subject's rows and every expression on them are evaluated as the
-	-- table's owner; the statistics are read as the extension's owner.
-	check_sql := pg_catalog.format(
-		'SELECT privacy_internal._statistics_matches(%1$L::pg_catalog.regclass, '
-		'privacy_internal._cached_value_as_owner(%1$L::pg_catalog.regclass, %2$L, NULL::pg_catalog.jsonb, $1), %3$L::pg_catalog.jsonb)',
-		privacy_internal._qualified_name(rel),
-		pg_catalog.format($sql$SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(v.name, v.vals, v.extended))
-	  FROM (SELECT t0.* %1$s) r
-	 CROSS JOIN LATERAL (VALUES %2$s) v(name, vals, extended)$sql$,
-			privacy_internal._subject_rows_sql(kind, rel), value_rows),
-		targets);
-END
-$_$;
-
-COMMENT ON FUNCTION privacy_internal._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb, OUT targets jsonb) IS 'The statement giving the values of one subject''s rows in a table that the table''s statistics hold, and how to find each value in the table';
-
-REVOKE ALL ON FUNCTION privacy_internal._statistics_check_sql(kind text, rel regclass, OUT check_sql text, OUT conditions jsonb, OUT targets jsonb) FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-	pair jsonb;
-	gone jsonb[] := '{}';
-BEGIN
-	FOR pair IN SELECT m.pair FROM pg_catalog.jsonb_array_elements(matches) m(pair) LOOP
-		IF NOT privacy_internal._cached_value_as_owner(rel,
-				pg_catalog.format('SELECT EXISTS (SELECT FROM (SELECT * FROM %s LIMIT 1000) r WHERE %s)',
-								  privacy_internal._qualified_name(rel), conditions ->> (pair ->> 0)),
-				NULL::boolean, pair ->> 1) THEN
-			gone := gone || pair;
-		END IF;
-	END LOOP;
-	RETURN CASE WHEN pg_catalog.cardinality(gone) > 0 THEN pg_catalog.to_jsonb(gone) END;
-END
-$$;
-
-COMMENT ON FUNCTION privacy_internal._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb) IS 'Which of the values that the statistics of a table held are no longer in the table';
-
-REVOKE ALL ON FUNCTION privacy_internal._statistics_gone_values(rel regclass, matches jsonb, conditions jsonb) FROM PUBLIC;
-
 CREATE FUNCTION privacy_internal._statistics_matches(rel regclass, found jsonb, targets jsonb) RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -1020,31 +382,6 @@ CREATE FUNCTION privacy_internal._statistics_values(rel oid, attnum smallint, wa
 COMMENT ON FUNCTION privacy_internal._statistics_values(rel oid, attnum smallint, wanted text[]) IS 'Which of the given texts are values held by the planner statistics of a column of a table or index';
 
 REVOKE ALL ON FUNCTION privacy_internal._statistics_values(rel oid, attnum smallint, wanted text[]) FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._subject_erase_sql(kind text, rel regclass)
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT pg_catalog.format(
-		'WITH gone AS (DELETE FROM %1$s AS t0%2$s WHERE %3$s%4$s RETURNING 1) '
-		'SELECT ARRAY[%5$s, g.n]::pg_catalog.int4[] FROM (SELECT pg_catalog.count(*) AS n FROM gone) g',
-		privacy_internal._qualified_name(rel),
-		CASE WHEN c.joined <> '' THEN ' USING ' || c.joined ELSE '' END,
-		c.conditions,
-		u.condition,
-		CASE WHEN u.condition = '' THEN 'g.n'
-			 ELSE pg_catalog.format('(SELECT pg_catalog.count(*) FROM %s AS t0%s WHERE %s)',
-									privacy_internal._qualified_name(rel),
-									CASE WHEN c.joined <> '' THEN ', ' || c.joined ELSE '' END,
-									c.conditions) END)
-	  FROM privacy_internal._subject_clauses(kind, rel) c,
-		   privacy_internal._unreferenced_condition(rel, 't0') u(condition);
-END;
-
-COMMENT ON FUNCTION privacy_internal._subject_erase_sql(kind text, rel regclass) IS 'The statement deleting one subject''s unreferenced rows of a table and counting the subject''s rows';
-
-REVOKE ALL ON FUNCTION privacy_internal._subject_erase_sql(kind text, rel regclass) FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._subject_erased(kind text, subject text) RETURNS boolean
     LANGUAGE plpgsql STABLE
@@ -1198,18 +535,11 @@ COMMENT ON FUNCTION privacy.erase_subject(request_id bigint, reason text) IS 'Ru
 
 REVOKE ALL ON FUNCTION privacy.erase_subject(request_id bigint, reason text) FROM PUBLIC;
 
-CREATE FUNCTION privacy.erase_subject(kind text, subject text, reason text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-	receipt jsonb;
-BEGIN
-	receipt := privacy_internal._erase_subject(kind, subject, privacy_internal._erasure_reason(reason), NULL);
-	PERFORM privacy_internal._redact_erased_subject_text(kind, receipt OPERATOR(pg_catalog.->>) 'subject_ref');
-	RETURN receipt;
-END
-$$;
+CREATE FUNCTION privacy.erase_subject(kind text, subject text, reason text)
+RETURNS jsonb
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_erase_subject';
 
 COMMENT ON FUNCTION privacy.erase_subject(kind text, subject text, reason text) IS 'Erases a data subject in one transaction: deletes their rows children first, anonymises rows the policy keeps without the person, retains rows a legal obligation keeps (with the date their retention ends); returns a receipt without personal data';
 
@@ -1247,10 +577,9 @@ REVOKE ALL ON FUNCTION privacy.export_subject(request_id bigint) FROM PUBLIC;
 
 CREATE FUNCTION privacy.export_subject(kind text, subject text)
 RETURNS jsonb
-LANGUAGE sql
-SECURITY DEFINER
+LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-RETURN privacy_internal._export_subject(kind, subject, NULL);
+AS 'MODULE_PATHNAME', 'privacy_export_subject';
 
 COMMENT ON FUNCTION privacy.export_subject(kind text, subject text) IS 'Every personal row of a data subject, grouped by table with each column''s category, and what GDPR Art. 15 requires: purposes, legal bases, categories, recipients, retention, sources, consent history, rights';
 

@@ -33,23 +33,11 @@ COMMENT ON FUNCTION privacy_internal._cached_value_as_owner(rel regclass, sql te
 
 REVOKE ALL ON FUNCTION privacy_internal._cached_value_as_owner(rel regclass, sql text, result_type anyelement, VARIADIC args "any") FROM PUBLIC;
 
-CREATE FUNCTION privacy_internal._canonical_subject(kind text, subject text, must_exist boolean) RETURNS text
-    LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-	s record := privacy_internal._subject_key(kind, subject);
-BEGIN
-	IF must_exist AND NOT privacy_internal._cached_value(
-			privacy_internal._subject_exists_sql(s.table_name, s.key_column, s.key_type, false), NULL::boolean, s.key) THEN
-		RAISE EXCEPTION 'subject of kind "%" does not exist', kind
-			USING ERRCODE = 'no_data_found',
-				  DETAIL = pg_catalog.format('No row of %s has this %I.',
-											 privacy_internal._qualified_name(s.table_name), s.key_column);
-	END IF;
-	RETURN s.key;
-END
-$$;
+CREATE FUNCTION privacy_internal._canonical_subject(kind text, subject text, must_exist boolean)
+RETURNS text
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_canonical_subject';
 
 COMMENT ON FUNCTION privacy_internal._canonical_subject(kind text, subject text, must_exist boolean) IS 'A subject key in canonical text form, checked against its kind (and optionally its anchor table)';
 
@@ -70,23 +58,6 @@ COMMENT ON FUNCTION privacy_internal._join_condition(hop privacy.foreign_keys, p
 
 REVOKE ALL ON FUNCTION privacy_internal._join_condition(hop privacy.foreign_keys, parent_alias text, child_alias text) FROM PUBLIC;
 
-CREATE TABLE privacy._subject_plans (
-    kind text NOT NULL,
-    table_name regclass NOT NULL,
-    depth integer NOT NULL,
-    personal boolean NOT NULL,
-    hops oid[] NOT NULL,
-    rows_sql text NOT NULL,
-    delete_sql text NOT NULL,
-    erase_sql text NOT NULL,
-    statistics_sql text,
-    statistics_conditions jsonb,
-    statistics_targets jsonb,
-    CONSTRAINT _subject_plans_pkey PRIMARY KEY (kind, table_name)
-);
-
-COMMENT ON TABLE privacy._subject_plans IS 'Cache: per subject kind and table, the foreign-key path and the SQL selecting and deleting one subject''s rows; cleared on DDL and policy changes';
-
 CREATE FUNCTION privacy.subject_ref(kind text, subject text) RETURNS text
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'privacy_subject_ref';
@@ -94,80 +65,6 @@ CREATE FUNCTION privacy.subject_ref(kind text, subject text) RETURNS text
 COMMENT ON FUNCTION privacy.subject_ref(kind text, subject text) IS 'The keyed hash (HMAC-SHA-256) that stands for a data subject in the audit log, so that it holds no raw identifier';
 
 REVOKE ALL ON FUNCTION privacy.subject_ref(kind text, subject text) FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._fill_subject_plans(kind text) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-	IF NOT EXISTS (SELECT FROM privacy._subject_plans p WHERE p.kind = _fill_subject_plans.kind) THEN
-		INSERT INTO privacy._subject_plans (kind, table_name, depth, personal, hops, rows_sql, delete_sql, erase_sql,
-											statistics_sql, statistics_conditions, statistics_targets)
-		SELECT m.kind, m.table_name, m.depth, m.personal,
-			   privacy_internal._subject_path(m.kind, m.table_name),
-			   privacy_internal._subject_rows_sql(m.kind, m.table_name),
-			   privacy_internal._delete_unreferenced_sql(m.table_name),
-			   privacy_internal._subject_erase_sql(m.kind, m.table_name),
-			   st.check_sql, st.conditions, st.targets
-		  FROM privacy.subject_map m
-		  LEFT JOIN LATERAL privacy_internal._statistics_check_sql(m.kind, m.table_name) st ON m.personal
-		 WHERE m.kind = _fill_subject_plans.kind
-		ON CONFLICT DO NOTHING;
-	END IF;
-END
-$$;
-
-COMMENT ON FUNCTION privacy_internal._fill_subject_plans(kind text) IS 'Fills the per-table plan cache of a subject kind unless it holds the kind already';
-
-REVOKE ALL ON FUNCTION privacy_internal._fill_subject_plans(kind text) FROM PUBLIC;
-
-CREATE TABLE privacy._export_statements (
-    kind text NOT NULL,
-    export_sql text NOT NULL,
-    CONSTRAINT _export_statements_pkey PRIMARY KEY (kind)
-);
-
-COMMENT ON TABLE privacy._export_statements IS 'Cache: per subject kind, the export statement; cleared on DDL and policy changes';
-
-CREATE FUNCTION privacy_internal._forget_subject_caches()
-RETURNS void
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	DELETE FROM privacy._subject_plans;
-	DELETE FROM privacy._export_statements;
-END;
-
-COMMENT ON FUNCTION privacy_internal._forget_subject_caches() IS 'Empties the caches derived from the subject map: per-table plans and export statements';
-
-REVOKE ALL ON FUNCTION privacy_internal._forget_subject_caches() FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._forget_subject_plans() RETURNS event_trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-	PERFORM privacy_internal._forget_subject_caches();
-END
-$$;
-
-COMMENT ON FUNCTION privacy_internal._forget_subject_plans() IS 'Event trigger: any DDL or security label may change the subject map, so the cached plans go';
-
-REVOKE ALL ON FUNCTION privacy_internal._forget_subject_plans() FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._forget_subject_plans_on_policy() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-	PERFORM privacy_internal._forget_subject_caches();
-	RETURN NULL;
-END
-$$;
-
-COMMENT ON FUNCTION privacy_internal._forget_subject_plans_on_policy() IS 'Trigger: a new policy version may change the subject map, so the cached plans go';
-
-REVOKE ALL ON FUNCTION privacy_internal._forget_subject_plans_on_policy() FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._lint_nullable_paths()
 RETURNS TABLE (severity text, object text, problem text, hint text)
@@ -261,63 +158,15 @@ COMMENT ON FUNCTION privacy_internal._subject_clauses(kind text, rel regclass, O
 
 REVOKE ALL ON FUNCTION privacy_internal._subject_clauses(kind text, rel regclass, OUT joined text, OUT conditions text) FROM PUBLIC;
 
-CREATE FUNCTION privacy_internal._subject_exists(kind text, subject text, lock_it boolean) RETURNS boolean
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-	-- Checks the kind and the key's syntax, with the ledger's errors.
-	s record := privacy_internal._subject_key(kind, subject);
-BEGIN
-	RETURN privacy_internal._cached_value(privacy_internal._subject_exists_sql(s.table_name, s.key_column, s.key_type, lock_it),
-								 NULL::boolean, s.key);
-END
-$$;
+CREATE FUNCTION privacy_internal._subject_exists(kind text, subject text, lock_it boolean)
+RETURNS boolean
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_subject_exists';
 
 COMMENT ON FUNCTION privacy_internal._subject_exists(kind text, subject text, lock_it boolean) IS 'Whether a subject''s anchor row exists, optionally locking it';
 
 REVOKE ALL ON FUNCTION privacy_internal._subject_exists(kind text, subject text, lock_it boolean) FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._subject_exists_sql(table_name regclass, key_column name, key_type text, lock_it boolean)
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.format('SELECT EXISTS (SELECT FROM %s t WHERE t.%I OPERATOR(pg_catalog.=) $1::%s%s)',
-						 privacy_internal._qualified_name(table_name), key_column, key_type,
-						 CASE WHEN lock_it THEN ' FOR UPDATE' ELSE '' END);
-
-COMMENT ON FUNCTION privacy_internal._subject_exists_sql(table_name regclass, key_column name, key_type text, lock_it boolean) IS 'The statement telling whether the row of a subject key ($1) exists, locking it if asked';
-
-REVOKE ALL ON FUNCTION privacy_internal._subject_exists_sql(table_name regclass, key_column name, key_type text, lock_it boolean) FROM PUBLIC;
-
-CREATE FUNCTION privacy_internal._subject_key(kind text, subject text, OUT key text, OUT table_name regclass, OUT key_column name, OUT key_type text) RETURNS record
-    LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-	k record := privacy_internal._subject_kind_key(kind);
-BEGIN
-	table_name := k.table_name;
-	key_column := k.key_column;
-	key_type := k.key_type;
-	IF subject IS NULL THEN
-		RAISE EXCEPTION 'subject key must not be null'
-			USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	BEGIN
-		key := privacy_internal._cached_value(pg_catalog.format('SELECT ($1::%s)::text', key_type), NULL::text, subject);
-	EXCEPTION WHEN data_exception THEN
-		RAISE EXCEPTION 'invalid subject key for subject kind "%"', kind
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = pg_catalog.format('A key of this kind is a value of type %s, the type of %s.%I.',
-											 key_type, privacy_internal._qualified_name(table_name), key_column);
-	END;
-END
-$_$;
-
-COMMENT ON FUNCTION privacy_internal._subject_key(kind text, subject text, OUT key text, OUT table_name regclass, OUT key_column name, OUT key_type text) IS 'A subject''s key in canonical form, with its kind''s table, key column and key type';
-
-REVOKE ALL ON FUNCTION privacy_internal._subject_key(kind text, subject text, OUT key text, OUT table_name regclass, OUT key_column name, OUT key_type text) FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._subject_key_sql(kind text, rel regclass, row_alias text) RETURNS text
     LANGUAGE plpgsql STABLE
@@ -411,21 +260,6 @@ COMMENT ON FUNCTION privacy_internal._subject_path(kind text, rel regclass) IS '
 
 REVOKE ALL ON FUNCTION privacy_internal._subject_path(kind text, rel regclass) FROM PUBLIC;
 
-CREATE FUNCTION privacy_internal._subject_plan(kind text) RETURNS SETOF privacy._subject_plans
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-	PERFORM privacy_internal._fill_subject_plans(kind);
-	RETURN QUERY SELECT * FROM privacy._subject_plans p WHERE p.kind = _subject_plan.kind
-				 ORDER BY p.depth, p.table_name::text;
-END
-$$;
-
-COMMENT ON FUNCTION privacy_internal._subject_plan(kind text) IS 'Every table a subject kind reaches, with the SQL selecting one subject''s rows (cached)';
-
-REVOKE ALL ON FUNCTION privacy_internal._subject_plan(kind text) FROM PUBLIC;
-
 CREATE FUNCTION privacy_internal._subject_rows_sql(kind text, rel regclass)
 RETURNS text
 LANGUAGE sql STABLE
@@ -447,10 +281,42 @@ CREATE UNLOGGED TABLE privacy._subject_locks (
 
 COMMENT ON TABLE privacy._subject_locks IS 'Keys of the subjects locked by transactions in progress (privacy_internal._lock_subject); empty between transactions';
 
-CREATE TRIGGER forget_subject_plans AFTER INSERT ON privacy.policy_versions FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._forget_subject_plans_on_policy();
+-- The subject cache is kept per session (src/subject/subject_cache.c): a
+-- change of a table subject kinds are built from invalidates it in every
+-- session (subject_kinds and purposes have the consent cache's trigger,
+-- which invalidates the same relcache entry).
+CREATE FUNCTION privacy_internal._invalidate_subject_cache()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'privacy_invalidate_subject_cache';
+REVOKE ALL ON FUNCTION privacy_internal._invalidate_subject_cache() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_internal._invalidate_subject_cache() IS
+	'Statement trigger: a change of a table subject kinds are built from invalidates every session''s subject cache';
 
-CREATE EVENT TRIGGER privacy_forget_subject_plans ON ddl_command_end
-   EXECUTE FUNCTION privacy_internal._forget_subject_plans();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.subject_paths
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.classifications
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.categories
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.sources
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.retention_rules
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.recipients
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.policy_versions
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
+CREATE TRIGGER invalidate_subject_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy._type_categories
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_subject_cache();
 
-CREATE EVENT TRIGGER privacy_forget_subject_plans_on_drop ON sql_drop
-   EXECUTE FUNCTION privacy_internal._forget_subject_plans();
+CREATE FUNCTION privacy_internal._subject_plan(kind text)
+RETURNS TABLE (kind text, table_name regclass, depth integer, personal boolean, hops oid[],
+			   rows_sql text, erase_sql text, lock_sql text, delete_sql text, statistics_sql text,
+			   build bigint)
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_subject_plan';
+REVOKE ALL ON FUNCTION privacy_internal._subject_plan(text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_internal._subject_plan(text) IS
+	'Every table a subject kind reaches, with the statements that read and erase one subject''s rows, as this session''s subject cache holds them (build numbers the kinds the session has read from the catalog)';

@@ -2,12 +2,6 @@
 -- privacy.ip_address, their operators, casts and operator classes, mask()
 -- and pseudonymize(). C: src/types/ (the parsers are in src/pure/).
 
-CREATE TYPE privacy._export_result AS (
-	document jsonb,
-	table_count integer,
-	row_count bigint
-);
-
 CREATE TYPE privacy.email;
 
 CREATE FUNCTION privacy.email_in(cstring) RETURNS privacy.email

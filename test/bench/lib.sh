@@ -97,15 +97,23 @@ bench_size() {
 # pays each session's start-up in every run.
 bench_compare_warm() {
 	local benchmark=$1 case=$2 measured=$3 baseline_name=$4 baseline=$5
-	local script out i m=() b=()
+	local script out i
 	script=$(bench_timed_do "$measured" warm_measured; bench_timed_do "$baseline" warm_baseline
 		for i in $(seq "$BENCH_RUNS"); do bench_timed_do "$measured" measured_ms; bench_timed_do "$baseline" baseline_ms; done)
 	if ! out=$(printf '%s\n' "$script" | bench_psql 2>&1); then
 		printf '%s\n' "$out" >&2
 		return 1
 	fi
-	mapfile -t m < <(printf '%s\n' "$out" | sed -n 's/.*measured_ms=\([0-9.]*\).*/\1/p')
-	mapfile -t b < <(printf '%s\n' "$out" | sed -n 's/.*baseline_ms=\([0-9.]*\).*/\1/p')
+	bench_row_of "$out" "$benchmark" "$case" measured_ms "$baseline_name" baseline_ms
+}
+
+# bench_row_of OUTPUT BENCHMARK CASE MEASURED_LABEL BASELINE_NAME
+# BASELINE_LABEL: the row of the times OUTPUT holds as LABEL=<ms>, one a
+# line (a notice or a query result).
+bench_row_of() {
+	local out=$1 benchmark=$2 case=$3 measured=$4 baseline_name=$5 baseline=$6 m=() b=()
+	mapfile -t m < <(printf '%s\n' "$out" | sed -n "s/.*$measured=\\([0-9.]*\\).*/\\1/p")
+	mapfile -t b < <(printf '%s\n' "$out" | sed -n "s/.*$baseline=\\([0-9.]*\\).*/\\1/p")
 	read -r ms_med ms_min ms_max <<<"$(bench_stats "${m[@]}")"
 	read -r bs_med _ _ <<<"$(bench_stats "${b[@]}")"
 	bench_row "$benchmark" "$case" "$ms_med" "$ms_min" "$ms_max" "$baseline_name" "$bs_med"

@@ -1,0 +1,414 @@
+/*
+ * erasure_table.c
+ *		The careful way of erasing a subject's rows of one table, for tables
+ *		under a legal hold, with a retention rule that keeps rows (a legal
+ *		minimum, or anonymisation), whose triggers or rules can keep rows,
+ *		for every table while the subject is held, and for the rows of a
+ *		table that rows kept elsewhere still reference.
+ *
+ * The subject's rows are locked and taken row set by row set: all of them
+ * are held if a hold covers the table or the subject; those a legal
+ * minimum still keeps are retained, with the date it ends; of the rest,
+ * those no row references are deleted (unless a rule anonymises the
+ * table's rows) and the others anonymised: their personal columns and the
+ * columns a rule names are cleared (NULL, or a marker where the column is
+ * NOT NULL), and the foreign key that ties them to the subject too where it
+ * may be NULL. A row a trigger or rule kept as it was is an error that
+ * undoes the erasure.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "storage/itemptr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "rights/erasure.h"
+
+extern PGDLLEXPORT Datum privacy_rows_may_be_kept(PG_FUNCTION_ARGS);
+
+static SPIPlanPtr hold_plan = NULL;
+
+/* A set of row ids. */
+typedef struct Tids
+{
+	int			n;
+	ItemPointerData *tids;
+} Tids;
+
+/* Whether a DELETE or UPDATE on the table can leave a row as it was (row_keepers.c). */
+bool
+erasure_rows_may_be_kept(Oid relid)
+{
+	return DatumGetBool(DirectFunctionCall1(privacy_rows_may_be_kept, ObjectIdGetDatum(relid)));
+}
+
+/* A trigger or rule kept rows the erasure meant to delete or anonymise. */
+void
+erasure_rows_kept_error(const SubjectTable *table)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the erasure left rows of table %s unchanged", table->name),
+			 errdetail("A trigger or rule of the table kept rows that were to be deleted or anonymised; nothing of this was done."),
+			 errhint("A BEFORE DELETE or BEFORE UPDATE trigger that returns NULL (a soft delete) or restores values, or a rule on DELETE or UPDATE, keeps rows: let it pass these changes. privacy.lint() lists such triggers.")));
+}
+
+/* The tid[] in column col of SPI's only row (empty if null). */
+static void
+read_tids(int col, Tids *set)
+{
+	bool		isnull;
+	Datum		d = rights_result(col, &isnull);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	set->n = 0;
+	set->tids = NULL;
+	if (isnull)
+		return;
+	deconstruct_array(DatumGetArrayTypeP(d), TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT,
+					  &elems, &nulls, &n);
+	set->tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		set->tids[set->n++] = *(ItemPointer) DatumGetPointer(elems[i]);
+}
+
+/* Whether column col of SPI's only row is null. */
+static bool
+result_is_null(int col)
+{
+	bool		isnull;
+
+	(void) rights_result(col, &isnull);
+	return isnull;
+}
+
+static Datum
+tids_array(const Tids *set)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(set->n, 1));
+
+	for (int i = 0; i < set->n; i++)
+		elems[i] = PointerGetDatum(&set->tids[i]);
+	return PointerGetDatum(construct_array(elems, set->n, TIDOID, sizeof(ItemPointerData), false,
+										   TYPALIGN_SHORT));
+}
+
+/* Removes from set the row ids in remove. */
+static void
+remove_tids(Tids *set, const Tids *remove)
+{
+	int			k = 0;
+
+	for (int i = 0; i < set->n; i++)
+	{
+		bool		found = false;
+
+		for (int j = 0; j < remove->n && !found; j++)
+			found = ItemPointerEquals(&set->tids[i], &remove->tids[j]);
+		if (!found)
+			set->tids[k++] = set->tids[i];
+	}
+	set->n = k;
+}
+
+static void
+append_tids(Tids *set, const Tids *more)
+{
+	if (more->n == 0)
+		return;
+	set->tids = set->tids == NULL ? palloc(sizeof(ItemPointerData) * more->n) :
+		repalloc(set->tids, sizeof(ItemPointerData) * (set->n + more->n));
+	memcpy(set->tids + set->n, more->tids, sizeof(ItemPointerData) * more->n);
+	set->n += more->n;
+}
+
+/*
+ * The expression that replaces a column's value when its row is
+ * anonymised: NULL, or where the column is NOT NULL a marker of its type;
+ * an error for a NOT NULL column of another type, or a column that does
+ * not exist.
+ */
+static char *
+anonymized_value(const SubjectTable *table, const char *column)
+{
+	HeapTuple	tuple = SearchSysCacheAttName(table->relid, column);
+	bool		notnull;
+	Oid			type;
+	Form_pg_type typ;
+	char		category;
+	char	   *typname;
+	char	   *nspname;
+
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation %s does not exist", column, table->name),
+				 errhint("Apply a policy document that matches the schema; privacy.lint() lists such entries.")));
+	notnull = ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
+	type = ((Form_pg_attribute) GETSTRUCT(tuple))->atttypid;
+	ReleaseSysCache(tuple);
+	if (!notnull)
+		return "NULL";
+	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for type %u", type);
+	typ = (Form_pg_type) GETSTRUCT(tuple);
+	category = typ->typcategory;
+	typname = pstrdup(NameStr(typ->typname));
+	nspname = get_namespace_name(typ->typnamespace);
+	ReleaseSysCache(tuple);
+	if (category == TYPCATEGORY_STRING)
+		return "'[erased ' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(t.ctid::pg_catalog.text"
+			" OPERATOR(pg_catalog.||) pg_catalog.clock_timestamp()::pg_catalog.text), 1, 12)"
+			" OPERATOR(pg_catalog.||) ']'";
+	if (nspname != NULL && strcmp(nspname, "privacy") == 0 && strcmp(typname, "email") == 0)
+		return "('erased-' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(t.ctid::pg_catalog.text"
+			" OPERATOR(pg_catalog.||) pg_catalog.clock_timestamp()::pg_catalog.text), 1, 12)"
+			" OPERATOR(pg_catalog.||) '@erased.invalid')::privacy.email";
+	ereport(ERROR,
+			(errcode(ERRCODE_NOT_NULL_VIOLATION),
+			 errmsg("cannot anonymise column \"%s\" of relation %s: it is NOT NULL and of type %s",
+					column, table->name, typname),
+			 errhint("Allow NULL in the column (ALTER TABLE ... ALTER COLUMN ... DROP NOT NULL), so that erasure can clear it.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * The columns anonymisation clears: the classified ones and those an
+ * anonymize rule names, distinct, in name order.
+ */
+static char **
+anonymized_columns(const SubjectTable *table, int *n)
+{
+	int			capacity = table->ncolumns;
+	char	  **columns;
+	int			k = 0;
+
+	for (int i = 0; i < table->nrules; i++)
+		if (table->rules[i].anonymize)
+			capacity += table->rules[i].ncolumns;
+	columns = palloc(sizeof(char *) * Max(capacity, 1));
+	for (int i = 0; i < table->ncolumns; i++)
+		columns[k++] = table->columns[i];
+	for (int i = 0; i < table->nrules; i++)
+		if (table->rules[i].anonymize)
+			for (int j = 0; j < table->rules[i].ncolumns; j++)
+				columns[k++] = table->rules[i].columns[j];
+	qsort(columns, k, sizeof(char *), compare_names);
+	*n = 0;
+	for (int i = 0; i < k; i++)
+		if (*n == 0 || strcmp(columns[*n - 1], columns[i]) != 0)
+			columns[(*n)++] = columns[i];
+	return columns;
+}
+
+/*
+ * Anonymises the rows in ctids; returns how many changed, an error if a
+ * trigger or rule skipped one or gave it its personal values back.
+ */
+static int64
+anonymize_rows(SubjectKind *kind, SubjectTable *table, const Tids *ctids)
+{
+	int			ncolumns;
+	char	  **columns = anonymized_columns(table, &ncolumns);
+	StringInfoData set_list;
+	StringInfoData personal;
+	SubjectStatement statement;
+	Oid			argtypes[1] = {TIDARRAYOID};
+	Datum		values[1];
+	Datum	   *counts;
+	bool	   *nulls;
+	int			ncounts;
+	bool		isnull;
+	Datum		d;
+	bool		detach = table->first_hop != NULL && table->first_hop->child_nullable;
+
+	initStringInfo(&set_list);
+	initStringInfo(&personal);
+	for (int i = 0; i < ncolumns; i++)
+	{
+		const char *c = quote_identifier(columns[i]);
+
+		appendStringInfo(&set_list, "%s%s = %s", i > 0 ? ", " : "", c, anonymized_value(table, columns[i]));
+		appendStringInfo(&personal, "%s(t.%s IS NOT NULL AND t.%s::pg_catalog.text OPERATOR(pg_catalog.!~~) '[erased %%'"
+						 " AND t.%s::pg_catalog.text OPERATOR(pg_catalog.!~~) 'erased-%%@erased.invalid')",
+						 i > 0 ? " OR " : "", c, c, c);
+	}
+	if (detach)
+		for (int i = 0; i < table->first_hop->ncolumns; i++)
+		{
+			appendStringInfo(&set_list, ", %s = NULL", table->first_hop->child_columns[i]);
+			appendStringInfo(&personal, " OR t.%s IS NOT NULL", table->first_hop->child_columns[i]);
+		}
+
+	/*
+	 * {rows to anonymise, rows changed, changed rows still personal}: a row
+	 * a trigger or rule skipped, or gave its values back, is an error.
+	 */
+	subject_statement_init(&statement,
+						   psprintf("WITH changed AS (UPDATE %1$s t SET %2$s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)"
+									" AND (%3$s) RETURNING (%3$s) AS personal) "
+									"SELECT ARRAY[(SELECT pg_catalog.count(*) FROM %1$s t"
+									" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND (%3$s)),"
+									" pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE changed.personal)]"
+									"::pg_catalog.int4[] FROM changed",
+									table->name, set_list.data, personal.data),
+						   1, argtypes);
+	values[0] = tids_array(ctids);
+	if (rights_run_as_owner(kind, &statement, false, table->owner, table->name, true,
+							values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not anonymise rows");
+	d = rights_result(1, &isnull);
+	deconstruct_array(DatumGetArrayTypeP(d), INT4OID, 4, true, TYPALIGN_INT, &counts, &nulls, &ncounts);
+	if (DatumGetInt32(counts[1]) < DatumGetInt32(counts[0]) || DatumGetInt32(counts[2]) > 0)
+		erasure_rows_kept_error(table);
+	return DatumGetInt32(counts[1]);
+}
+
+/* The reference of a hold on the table or the subject, or NULL. */
+static char *
+hold_reference(SubjectKind *kind, SubjectTable *table, const char *key)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, REGCLASSOID};
+	Datum		values[3];
+	bool		isnull;
+	Datum		d;
+
+	values[0] = CStringGetTextDatum(kind->name);
+	values[1] = CStringGetTextDatum(key);
+	values[2] = ObjectIdGetDatum(table->relid);
+	if (rights_run_kept(&hold_plan, "SELECT privacy_internal._hold_reference($1, $2, $3)",
+						3, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look the holds up");
+	d = rights_result(1, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/*
+ * Erases the subject's rows of the table the careful way (see the file's
+ * header) and describes it in *line; false if the subject has no row there.
+ */
+bool
+erasure_erase_table(SubjectKind *kind, SubjectTable *table, const char *key, ErasureLine *line)
+{
+	Datum		key_value[1] = {CStringGetTextDatum(key)};
+	Tids		ctids;
+	Tids		retained = {0, NULL};
+	char	   *hold;
+	const char *anonymize_rule = NULL;
+
+	if (!table->personal)
+		return false;
+	if (rights_run_as_owner(kind, &table->lock_rows, true, table->owner, table->name, true,
+							key_value, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock a subject's rows");
+	if (result_is_null(1))
+		return false;
+	read_tids(1, &ctids);
+	memset(line, 0, sizeof(ErasureLine));
+	line->table = table->name;
+	line->has_rows = true;
+	line->rows = ctids.n;
+
+	hold = hold_reference(kind, table, key);
+	if (hold != NULL)
+	{
+		line->has_held = true;
+		line->held = ctids.n;
+		line->hold_reference = hold;
+		return true;
+	}
+
+	/* Rows a legal minimum still keeps stay untouched, with their end date. */
+	for (int i = 0; i < table->nrules; i++)
+	{
+		SubjectRule *rule = &table->rules[i];
+		Datum		values[1];
+		Tids		kept;
+		bool		isnull;
+		Datum		until;
+
+		if (!rule->has_minimum)
+			continue;
+		values[0] = tids_array(&ctids);
+		if (rights_run(kind, &rule->kept, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not find the rows a legal minimum keeps");
+		if (result_is_null(1))
+			continue;
+		read_tids(1, &kept);
+		values[0] = tids_array(&kept);
+		if (rights_run(kind, &rule->kept_until, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not find when a legal minimum ends");
+		until = rights_result(1, &isnull);
+		remove_tids(&ctids, &kept);
+		append_tids(&retained, &kept);
+		line->has_retained = true;
+		line->retained = kept.n;
+		line->retained_until = isnull ? NULL : DatumGetJsonbPCopy(until);
+		line->retention_rule = rule->name;
+		line->basis = rule->legal_basis;
+	}
+
+	for (int i = 0; i < table->nrules && anonymize_rule == NULL; i++)
+		if (table->rules[i].anonymize)
+			anonymize_rule = table->rules[i].name;
+
+	if (anonymize_rule == NULL && ctids.n > 0)
+	{
+		Datum		values[2];
+		Tids		deleted;
+
+		/* Delete what no remaining row references. */
+		values[0] = tids_array(&ctids);
+		if (rights_run_as_owner(kind, &table->delete_unreferenced, true, table->owner, table->name, true,
+								values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not delete a subject's rows");
+		read_tids(1, &deleted);
+		remove_tids(&ctids, &deleted);
+		line->has_deleted = true;
+		line->deleted = deleted.n;
+
+		/*
+		 * Every row of the subject left, but those retained, must be one
+		 * that rows kept elsewhere reference (the rows are locked: only a
+		 * trigger or rule can have kept another, perhaps as a new version).
+		 */
+		if (erasure_rows_may_be_kept(table->relid))
+		{
+			bool		isnull;
+
+			values[0] = key_value[0];
+			values[1] = tids_array(&retained);
+			if (rights_run_as_owner(kind, &table->rows_left, true, table->owner, table->name, true,
+									values, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not check a subject's rows");
+			if (DatumGetBool(rights_result(1, &isnull)))
+				erasure_rows_kept_error(table);
+		}
+	}
+
+	if (ctids.n > 0)
+	{
+		line->has_anonymized = true;
+		line->anonymized = anonymize_rows(kind, table, &ctids);
+		line->kept_anonymous = ctids.n;
+		line->anonymized_because = anonymize_rule != NULL ?
+			psprintf("retention rule \"%s\" keeps the rows without the person", anonymize_rule) :
+			"rows that are kept reference them";
+	}
+	return true;
+}

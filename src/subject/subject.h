@@ -1,0 +1,278 @@
+/*
+ * subject.h
+ *		The data subject: its kind and key, the canonical key and its
+ *		reference, the foreign-key paths from each table of the subject map
+ *		to the kind's anchor, and the statements generated from them, kept in
+ *		a backend-local cache that relcache and syscache invalidations keep
+ *		current (subject_cache.c).
+ *
+ * Export and erasure (src/rights/) run on what this module resolves; the
+ * SQL functions privacy_internal._canonical_subject(), privacy_internal._subject_exists(),
+ * privacy_internal._subject_plan() and privacy_internal._export_statement() show it.
+ *
+ * Every statement here names tables schema-qualified and quoted, qualifies
+ * its operators, functions and types, and takes the subject's canonical key
+ * as $1 (text). Statements marked "as owner" run as the owner of their
+ * table (src/rights/owner_run.c); the others as the extension's owner.
+ */
+#ifndef PRIVACY_SUBJECT_H
+#define PRIVACY_SUBJECT_H
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/jsonb.h"
+
+/* At most this many $n arguments in one generated statement. */
+#define SUBJECT_MAX_ARGS 8
+
+/*
+ * One generated statement and, once it has run, its plan, kept for the
+ * session (SPI_keepplan) and freed with the cache entry that holds it.
+ */
+typedef struct SubjectStatement
+{
+	char	   *sql;
+	int			nargs;
+	Oid			argtypes[SUBJECT_MAX_ARGS];
+	SPIPlanPtr	plan;
+} SubjectStatement;
+
+/* A foreign key: the columns of the referencing (child) and referenced table. */
+typedef struct SubjectForeignKey
+{
+	Oid			constraint;
+	Oid			child;
+	Oid			parent;
+	char	   *child_name;		/* qualified, quoted */
+	char	   *parent_name;
+	int			ncolumns;
+	char	  **child_columns;	/* quoted */
+	char	  **parent_columns; /* quoted, unquoted in parent_attnames */
+	char	  **parent_attnames;
+	char	  **operators;		/* OPERATOR(schema.op) of parent = child, per column */
+	bool		child_nullable; /* none of the child's columns is NOT NULL */
+} SubjectForeignKey;
+
+/* A retention rule of a table, as erasure needs it. */
+typedef struct SubjectRule
+{
+	char	   *name;
+	char	   *anchor;			/* column name, unquoted */
+	char	   *legal_basis;
+	bool		has_minimum;
+	bool		anonymize;
+	int			ncolumns;
+	char	  **columns;		/* anonymize: the columns it clears, unquoted */
+	SubjectStatement kept;		/* rows whose legal minimum has not ended */
+	SubjectStatement kept_until;	/* the latest end of their minimums */
+} SubjectRule;
+
+/*
+ * One set of sampled values in the planner's statistics that a subject's
+ * rows of a table can be in: a classified column (its name), an index
+ * expression ('i<index oid>.<column number>'), an expression of extended
+ * statistics ('e<oid>.<number>') or the extended statistics' MCV lists
+ * ('mcv'). The targets are the pg_statistic rows holding it (not for
+ * extended statistics, which are matched by privacy_internal._statistics_matches()).
+ */
+typedef struct SubjectStatistic
+{
+	char	   *name;
+	bool		extended;
+	char	   *values_sql;		/* text[] of a row r's values */
+	char	   *row_values_sql;	/* the same of the erased row t0 (columns only) */
+	char	   *condition_sql;	/* a row r holds value $1 */
+	int			ntargets;
+	char	  **target_names;	/* relation (qualified, quoted) */
+	Oid		   *target_relids;
+	int16	   *target_attnums;
+	SubjectStatement still_there;	/* as owner: some row still holds $1 */
+} SubjectStatistic;
+
+/*
+ * The erasure's statement of a table, and what it returns:
+ *	- ERASE_DELETE: the DELETE (with RETURNING the statistics values of
+ *	  each deleted row, text[] per entry): nothing references the table, so
+ *	  every row of the subject goes;
+ *	- ERASE_DELETE_COUNTED: a row of the subject's row count, then one
+ *	  (a marker, the values) per deleted row;
+ *	- ERASE_VALUES_FIRST: for statistics of index expressions or extended
+ *	  statistics, {rows, deleted} and the (entry, value) pairs of all the
+ *	  subject's rows, computed before the DELETE in the same statement.
+ */
+typedef enum SubjectEraseForm
+{
+	ERASE_DELETE,
+	ERASE_DELETE_COUNTED,
+	ERASE_VALUES_FIRST
+} SubjectEraseForm;
+
+/* One table of a kind's subject map. */
+typedef struct SubjectTable
+{
+	Oid			relid;
+	char	   *name;			/* qualified, quoted */
+	Oid			owner;
+	int			depth;
+	bool		personal;
+	int			nhops;
+	Oid		   *hops;			/* constraint oids, from this table up */
+	SubjectForeignKey *first_hop;	/* hops[0], or NULL for the anchor */
+	char	   *rows_sql;		/* "FROM ... AS t0 ... WHERE ..." of the subject's rows */
+	char	   *joined;			/* the tables joined on the path, or "" */
+	char	   *conditions;		/* the path's conditions and the key's */
+	int			nreferencing;
+	SubjectForeignKey *referencing; /* foreign keys to this table, by name */
+
+	/* personal tables only */
+	Jsonb	   *categories;		/* column -> category */
+	int			ncolumns;
+	char	  **columns;		/* classified columns, unquoted, in name order */
+	int			ncategory_names;
+	char	  **category_names; /* the categories of its columns */
+	int			nsource_names;
+	char	  **source_names;	/* the sources of its columns' classifications */
+	int			nrules;
+	SubjectRule *rules;			/* by name */
+	int			nstatistics;
+	SubjectStatistic *statistics;
+	bool		statistics_of_columns;	/* every statistics entry is a column */
+
+	/*
+	 * As owner: delete the subject's rows that no row references, and tell
+	 * how many rows the subject has and the statistics values of those
+	 * deleted (erase_form).
+	 */
+	SubjectEraseForm erase_form;
+	SubjectStatement erase;
+	/* as owner: the subject's rows' values in the statistics */
+	SubjectStatement statistics_values;
+	/* as owner: the subject's rows, locked */
+	SubjectStatement lock_rows;
+	/* as owner: delete rows $1 (tid[]) no row references */
+	SubjectStatement delete_unreferenced;
+	/* as owner: whether a row of the subject but $2 is left unreferenced */
+	SubjectStatement rows_left;
+} SubjectTable;
+
+/* How a kind's key is turned into its canonical text. */
+typedef enum SubjectKeyForm
+{
+	SUBJECT_KEY_INT2,
+	SUBJECT_KEY_INT4,
+	SUBJECT_KEY_INT8,
+	SUBJECT_KEY_TEXT,			/* text, or varchar without a length */
+	SUBJECT_KEY_CAST			/* anything else: ($1::type)::text */
+} SubjectKeyForm;
+
+/* An entry of the export's categories, sources or retention sections. */
+typedef struct ExportEntry
+{
+	Jsonb	   *entry;
+	int			ntables;
+	int		   *tables;			/* indexes into SubjectKind.personal */
+} ExportEntry;
+
+typedef enum ExportSection
+{
+	EXPORT_CATEGORIES,
+	EXPORT_SOURCES,
+	EXPORT_RETENTION,
+	EXPORT_NSECTIONS
+} ExportSection;
+
+/* The personal tables of one owner, read by one statement in the export. */
+typedef struct ExportGroup
+{
+	Oid			owner;
+	char	   *description;	/* the tables, for error context */
+	bool		single;
+	int			ntables;
+	int		   *tables;			/* indexes into SubjectKind.personal */
+	SubjectStatement read;		/* as owner: one jsonb array (or NULL) per table */
+} ExportGroup;
+
+/* A subject kind, and once needed, its subject map and statements. */
+typedef struct SubjectKind
+{
+	char	   *name;
+	MemoryContext context;
+	uint64		generation;		/* which of the kinds built by this backend it is */
+	int			pins;			/* calls using it */
+	bool		stale;
+
+	/* the anchor and the key */
+	Oid			anchor;
+	char	   *anchor_name;	/* qualified, quoted */
+	char	   *key_column;		/* unquoted */
+	Oid			key_type;
+	int32		key_typmod;
+	char	   *key_type_name;	/* as format_type() shows it */
+	char	   *key_type_sql;	/* schema-qualified, for casts */
+	char	   *key_operator;	/* OPERATOR(schema.=) of the key's type */
+	SubjectKeyForm key_form;
+	SubjectStatement key_cast;	/* SUBJECT_KEY_CAST */
+	SubjectStatement exists;	/* the anchor has a row of key $1 */
+	SubjectStatement exists_locked; /* the same, locking it */
+
+	/* the subject map, once built */
+	bool		tables_built;
+	int			ntables;
+	SubjectTable *tables;		/* by depth, then name */
+	int			npersonal;
+	SubjectTable **personal;	/* the personal ones, in the same order */
+
+	/* export */
+	Jsonb	   *policy_sections;
+	int			nentries[EXPORT_NSECTIONS];
+	ExportEntry *entries[EXPORT_NSECTIONS];
+	int			ngroups;
+	ExportGroup *groups;
+	SubjectStatement export_frame;	/* exists, reference, consent history, now */
+
+	/* erasure */
+	SubjectStatement erase_frame;	/* after the subject lock: see erasure.c */
+	int			ncareful;
+	Oid		   *careful;		/* tables with rules that keep rows */
+} SubjectKind;
+
+/*
+ * The subject area's initialisation, called by _PG_init: registers the
+ * relcache and syscache callbacks that keep the cache current
+ * (subject_cache.c).
+ */
+extern void SubjectInit(void);
+
+/* subject_cache.c */
+extern SubjectKind *subject_kind_acquire(const char *kind, bool with_tables);
+extern void subject_kind_release(SubjectKind *kind);
+extern SPIPlanPtr subject_statement_plan(SubjectKind *kind, SubjectStatement *statement);
+extern void subject_statement_init(SubjectStatement *statement, char *sql,
+								   int nargs, const Oid *argtypes);
+
+/* subject_paths.c: reading a kind and its subject map from the catalog */
+extern void subject_read_kind(SubjectKind *kind);
+extern void subject_read_tables(SubjectKind *kind);
+extern void subject_read_foreign_key(SubjectKind *kind, Oid conoid, SubjectForeignKey *fk);
+extern uint64 subject_relation_signature(Oid relid);
+
+/* subject_statements.c */
+extern void subject_build_key_statements(SubjectKind *kind);
+extern void subject_build_statements(SubjectKind *kind);
+extern char *subject_unreferenced_condition(const SubjectTable *table, const char *alias);
+extern char *subject_join_condition(const SubjectForeignKey *fk, const char *parent_alias,
+									const char *child_alias);
+
+/* subject_key.c */
+extern char *subject_canonical_key(SubjectKind *kind, const char *subject);
+extern text *subject_reference(const char *kind, const char *key);
+extern bool subject_exists(SubjectKind *kind, const char *key, bool lock_it);
+extern int64 subject_lock_key(const char *scope, const char *kind, const char *subject);
+extern char *subject_kind_argument(FunctionCallInfo fcinfo, int argno);
+extern char *subject_key_argument(FunctionCallInfo fcinfo, int argno, SubjectKind *kind);
+
+/* what subject_cache.c records a kind's entry as depending on */
+extern void subject_depend_on_relation(SubjectKind *kind, Oid relid);
+extern void subject_depend_on_constraint(SubjectKind *kind, Oid conoid);
+
+#endif							/* PRIVACY_SUBJECT_H */

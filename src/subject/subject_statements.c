@@ -1,0 +1,374 @@
+/*
+ * subject_statements.c
+ *		The statements generated from a kind's subject map: how a table's
+ *		rows of a subject are found (its path joined up to the anchor), read
+ *		for the export, deleted or anonymised by the erasure, and which of
+ *		their values the planner's statistics can hold.
+ *
+ * Tables are named schema-qualified and quoted, columns quoted; a join
+ * along a foreign key compares with the constraint's own equality
+ * operators and the key with its type's, each as OPERATOR(schema.op); types
+ * and functions are schema-qualified. A row's path is joined with aliases
+ * t0 (the table), t1, t2, ... (the tables up the path); the subject's
+ * canonical key is $1 (text), cast to the key's type.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+
+#include "subject/subject.h"
+
+/* "parent.col OPERATOR(...) child.col AND ..." for a foreign key. */
+char *
+subject_join_condition(const SubjectForeignKey *fk, const char *parent_alias, const char *child_alias)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < fk->ncolumns; i++)
+		appendStringInfo(&buf, "%s%s.%s %s %s.%s", i > 0 ? " AND " : "",
+						 parent_alias, fk->parent_columns[i], fk->operators[i],
+						 child_alias, fk->child_columns[i]);
+	return buf.data;
+}
+
+/*
+ * " AND NOT EXISTS (...)" for each foreign key referencing the table: the
+ * row alias names a row no other row references.
+ */
+char *
+subject_unreferenced_condition(const SubjectTable *table, const char *alias)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < table->nreferencing; i++)
+		appendStringInfo(&buf, " AND NOT EXISTS (SELECT FROM %s r WHERE %s)",
+						 table->referencing[i].child_name,
+						 subject_join_condition(&table->referencing[i], alias, "r"));
+	return buf.data;
+}
+
+/* The index of the kind's key column among the parent columns of fk, or -1. */
+static int
+key_position(const SubjectKind *kind, const SubjectForeignKey *fk)
+{
+	for (int i = 0; i < fk->ncolumns; i++)
+		if (strcmp(fk->parent_attnames[i], kind->key_column) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * The tables joined on a table's path and the conditions that tie its row
+ * t0 to the subject $1; a path whose last foreign key holds the key stops
+ * there, without joining the anchor.
+ */
+static void
+build_path(SubjectKind *kind, SubjectTable *t)
+{
+	StringInfoData joined;
+	StringInfoData conditions;
+	const char *cur = "t0";
+
+	initStringInfo(&joined);
+	initStringInfo(&conditions);
+	for (int i = 0; i < t->nhops; i++)
+	{
+		SubjectForeignKey fk;
+		int			pos;
+		char	   *alias;
+
+		if (i == 0)
+			fk = *t->first_hop;
+		else
+			subject_read_foreign_key(kind, t->hops[i], &fk);
+		pos = key_position(kind, &fk);
+		if (i == t->nhops - 1 && pos >= 0)
+		{
+			appendStringInfo(&conditions, "%s$1::%s %s %s.%s",
+							 conditions.len > 0 ? " AND " : "",
+							 kind->key_type_sql, fk.operators[pos], cur, fk.child_columns[pos]);
+			t->joined = joined.data;
+			t->conditions = conditions.data;
+			return;
+		}
+		alias = psprintf("t%d", i + 1);
+		appendStringInfo(&joined, "%s%s AS %s", joined.len > 0 ? ", " : "", fk.parent_name, alias);
+		appendStringInfo(&conditions, "%s%s", conditions.len > 0 ? " AND " : "",
+						 subject_join_condition(&fk, alias, cur));
+		cur = alias;
+	}
+	appendStringInfo(&conditions, "%s%s.%s %s $1::%s",
+					 conditions.len > 0 ? " AND " : "",
+					 cur, quote_identifier(kind->key_column), kind->key_operator, kind->key_type_sql);
+	t->joined = joined.data;
+	t->conditions = conditions.data;
+}
+
+/* ", joined" or "" */
+static const char *
+comma_joined(const SubjectTable *t)
+{
+	return t->joined[0] != '\0' ? psprintf(", %s", t->joined) : "";
+}
+
+/*
+ * The CTE "found" of the distinct (statistics entry, value) pairs of the
+ * subject's rows, read from the CTE "subject_rows" as r.
+ */
+static char *
+found_cte(const SubjectTable *t)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "found AS (SELECT DISTINCT v.i, x.v FROM subject_rows r CROSS JOIN LATERAL (VALUES ");
+	for (int i = 0; i < t->nstatistics; i++)
+		appendStringInfo(&buf, "%s(%d, %s)", i > 0 ? ", " : "", i + 1, t->statistics[i].values_sql);
+	appendStringInfoString(&buf, ") v(i, vals) CROSS JOIN LATERAL pg_catalog.unnest(v.vals) x(v) WHERE x.v IS NOT NULL)");
+	return buf.data;
+}
+
+static const Oid key_arg[1] = {TEXTOID};
+static const Oid tids_arg[1] = {TIDARRAYOID};
+static const Oid key_tids_args[2] = {TEXTOID, TIDARRAYOID};
+
+/* The erasure's and the statistics check's statements of a personal table. */
+static void
+build_table_statements(SubjectKind *kind, SubjectTable *t)
+{
+	const char *joined = comma_joined(t);
+	char	   *unreferenced = subject_unreferenced_condition(t, "t0");
+	bool		stats = t->nstatistics > 0;
+	StringInfoData buf;
+
+	/*
+	 * The common case of the erasure: delete the subject's rows that no row
+	 * references, counting all of them where rows reference the table (those
+	 * referenced by rows kept elsewhere are anonymised instead) and, where
+	 * the statistics may hold their values, reading those values as they go
+	 * (or, for index expressions and extended statistics, before).
+	 */
+	initStringInfo(&buf);
+	if (stats && !t->statistics_of_columns)
+	{
+		t->erase_form = ERASE_VALUES_FIRST;
+		appendStringInfo(&buf, "WITH subject_rows AS (SELECT t0.* %s), %s, ", t->rows_sql, found_cte(t));
+		appendStringInfo(&buf, "gone AS (DELETE FROM %s AS t0%s%s WHERE %s%s RETURNING 1) ",
+						 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined,
+						 t->conditions, unreferenced);
+		appendStringInfo(&buf, "SELECT ARRAY[%s, g.n]::pg_catalog.int4[], f.i, f.v "
+						 "FROM (SELECT pg_catalog.count(*) AS n FROM gone) g, "
+						 "(SELECT pg_catalog.array_agg(found.i) AS i, pg_catalog.array_agg(found.v) AS v FROM found) f",
+						 t->nreferencing == 0 ? "g.n" : "(SELECT pg_catalog.count(*) FROM subject_rows)");
+	}
+	else
+	{
+		StringInfoData delete;
+
+		initStringInfo(&delete);
+		appendStringInfo(&delete, "DELETE FROM %s AS t0%s%s WHERE %s%s",
+						 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined,
+						 t->conditions, unreferenced);
+		if (t->nreferencing == 0)
+		{
+			t->erase_form = ERASE_DELETE;
+			appendStringInfoString(&buf, delete.data);
+			for (int i = 0; i < t->nstatistics; i++)
+				appendStringInfo(&buf, "%s%s", i > 0 ? ", " : " RETURNING ", t->statistics[i].row_values_sql);
+		}
+		else
+		{
+			t->erase_form = ERASE_DELETE_COUNTED;
+			appendStringInfo(&buf, "WITH gone AS (%s RETURNING true AS d", delete.data);
+			for (int i = 0; i < t->nstatistics; i++)
+				appendStringInfo(&buf, ", %s AS v%d", t->statistics[i].row_values_sql, i + 1);
+			appendStringInfo(&buf, ") SELECT (SELECT pg_catalog.count(*) FROM %s AS t0%s WHERE %s), g.d",
+							 t->name, joined, t->conditions);
+			for (int i = 0; i < t->nstatistics; i++)
+				appendStringInfo(&buf, ", g.v%d", i + 1);
+			appendStringInfoString(&buf, " FROM (SELECT) one LEFT JOIN gone g ON true");
+		}
+	}
+	subject_statement_init(&t->erase, buf.data, 1, key_arg);
+
+	if (stats)
+	{
+		subject_statement_init(&t->statistics_values,
+							   psprintf("WITH subject_rows AS (SELECT t0.* %s), %s "
+										"SELECT pg_catalog.array_agg(found.i), pg_catalog.array_agg(found.v) FROM found",
+										t->rows_sql, found_cte(t)),
+							   1, key_arg);
+		for (int i = 0; i < t->nstatistics; i++)
+			subject_statement_init(&t->statistics[i].still_there,
+								   psprintf("SELECT EXISTS (SELECT FROM (SELECT * FROM %s LIMIT 1000) r WHERE %s)",
+											t->name, t->statistics[i].condition_sql),
+								   1, key_arg);
+	}
+
+	/* The careful way, row set by row set (erasure_table.c). */
+	subject_statement_init(&t->lock_rows,
+						   psprintf("SELECT pg_catalog.array_agg(s.ctid) FROM (SELECT t0.ctid %s FOR UPDATE OF t0) s",
+									t->rows_sql),
+						   1, key_arg);
+	subject_statement_init(&t->delete_unreferenced,
+						   psprintf("WITH gone AS (DELETE FROM %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)%s RETURNING t.ctid) "
+									"SELECT COALESCE(pg_catalog.array_agg(gone.ctid), '{}') FROM gone",
+									t->name, subject_unreferenced_condition(t, "t")),
+						   1, tids_arg);
+	subject_statement_init(&t->rows_left,
+						   psprintf("SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 %s"
+									" AND t0.ctid OPERATOR(pg_catalog.<>) ALL ($2)%s",
+									t->rows_sql, unreferenced),
+						   2, key_tids_args);
+	for (int i = 0; i < t->nrules; i++)
+	{
+		SubjectRule *rule = &t->rules[i];
+
+		if (!rule->has_minimum)
+			continue;
+		subject_statement_init(&rule->kept,
+							   psprintf("SELECT pg_catalog.array_agg(t.ctid) FROM %s t"
+										" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)"
+										" AND privacy_internal._minimum_end(%s, t.%s::pg_catalog.timestamptz)"
+										" OPERATOR(pg_catalog.>) pg_catalog.now()",
+										t->name, quote_literal_cstr(rule->name), quote_identifier(rule->anchor)),
+							   1, tids_arg);
+		subject_statement_init(&rule->kept_until,
+							   psprintf("SELECT pg_catalog.to_jsonb(pg_catalog.max(privacy_internal._minimum_end(%s,"
+										" t.%s::pg_catalog.timestamptz))::pg_catalog.date) FROM %s t"
+										" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)",
+										quote_literal_cstr(rule->name), quote_identifier(rule->anchor), t->name),
+							   1, tids_arg);
+	}
+}
+
+/*
+ * The export reads the personal tables of one owner in one statement, as
+ * that owner: one jsonb array of rows (NULL for none) per table.
+ */
+static void
+build_export_groups(SubjectKind *kind)
+{
+	kind->groups = palloc0(sizeof(ExportGroup) * Max(kind->npersonal, 1));
+	kind->ngroups = 0;
+	for (int i = 0; i < kind->npersonal; i++)
+	{
+		SubjectTable *t = kind->personal[i];
+		ExportGroup *g = NULL;
+
+		for (int k = 0; k < kind->ngroups; k++)
+			if (kind->groups[k].owner == t->owner)
+				g = &kind->groups[k];
+		if (g == NULL)
+		{
+			g = &kind->groups[kind->ngroups++];
+			g->owner = t->owner;
+			g->tables = palloc(sizeof(int) * kind->npersonal);
+		}
+		g->tables[g->ntables++] = i;
+	}
+	for (int k = 0; k < kind->ngroups; k++)
+	{
+		ExportGroup *g = &kind->groups[k];
+		StringInfoData sql;
+		StringInfoData names;
+
+		initStringInfo(&sql);
+		initStringInfo(&names);
+		appendStringInfoString(&sql, "SELECT ");
+		for (int j = 0; j < g->ntables; j++)
+		{
+			SubjectTable *t = kind->personal[g->tables[j]];
+
+			appendStringInfo(&sql, "%s(SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0)) %s)",
+							 j > 0 ? ", " : "", t->rows_sql);
+			appendStringInfo(&names, "%s%s", j > 0 ? ", " : "", t->name);
+		}
+		g->single = g->ntables == 1;
+		g->description = names.data;
+		subject_statement_init(&g->read, sql.data, 1, key_arg);
+	}
+}
+
+/* Builds every statement of the kind from what subject_paths.c read. */
+void
+subject_build_statements(SubjectKind *kind)
+{
+	char	   *kind_literal = psprintf("%s::pg_catalog.text", quote_literal_cstr(kind->name));
+	char	   *anchor_match = psprintf("SELECT FROM %s t WHERE t.%s %s $1::%s",
+										kind->anchor_name, quote_identifier(kind->key_column),
+										kind->key_operator, kind->key_type_sql);
+	for (int i = 0; i < kind->ntables; i++)
+	{
+		SubjectTable *t = &kind->tables[i];
+
+		build_path(kind, t);
+		t->rows_sql = psprintf("FROM %s AS t0%s WHERE %s", t->name, comma_joined(t), t->conditions);
+	}
+	for (int i = 0; i < kind->npersonal; i++)
+		build_table_statements(kind, kind->personal[i]);
+	build_export_groups(kind);
+
+	/*
+	 * The rest of the export, as the extension's owner: whether the subject
+	 * exists, its reference, its consent history (events recorded under its
+	 * key, or under its reference once forgotten) and the time.
+	 */
+	subject_statement_init(&kind->export_frame,
+						   psprintf("SELECT EXISTS (%s), s.ref, "
+									"(SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+									"'time', l.recorded_at, 'action', l.action, 'purpose', l.purpose, "
+									"'source', l.source, 'policy_version', l.policy_version, "
+									"'evidence', l.evidence, 'recorded_by', l.actor) ORDER BY l.id), '[]') "
+									"FROM privacy.consent_ledger l "
+									"WHERE l.kind OPERATOR(pg_catalog.=) %s "
+									"AND l.subject OPERATOR(pg_catalog.=) ANY (ARRAY[s.key, s.ref]) "
+									"AND l.subject OPERATOR(pg_catalog.=) CASE WHEN l.forgotten THEN s.ref ELSE s.key END), "
+									"pg_catalog.to_jsonb(pg_catalog.now()) "
+									"FROM (SELECT $1::pg_catalog.text AS key, privacy.subject_ref(%s, $1) AS ref OFFSET 0) s",
+									anchor_match, kind_literal, kind_literal),
+						   1, key_arg);
+
+}
+
+/*
+ * The statements about the anchor alone: the key's cast, the subject's
+ * existence, the erasure's first look at the subject.
+ */
+void
+subject_build_key_statements(SubjectKind *kind)
+{
+	Oid			frame_args[4] = {TEXTOID, TEXTOID, INT8OID, TEXTOID};
+
+	char	   *anchor_match = psprintf("SELECT FROM %s t WHERE t.%s %s $1::%s",
+										kind->anchor_name, quote_identifier(kind->key_column),
+										kind->key_operator, kind->key_type_sql);
+
+	subject_statement_init(&kind->key_cast,
+						   psprintf("SELECT ($1::%s)::pg_catalog.text", kind->key_type_sql), 1, key_arg);
+	subject_statement_init(&kind->exists, psprintf("SELECT EXISTS (%s)", anchor_match), 1, key_arg);
+	subject_statement_init(&kind->exists_locked, psprintf("SELECT EXISTS (%s FOR UPDATE)", anchor_match),
+						   1, key_arg);
+
+	/*
+	 * The erasure's first look at the subject, once it holds the subject's
+	 * lock ($3, taken by the previous statement and released here): the
+	 * anchor row, locked; whether a legal hold names the subject (by its
+	 * reference, $4); the tables held as a whole. (Nothing here reads
+	 * privacy.erasures, whose every change invalidates the plans that do.)
+	 */
+	subject_statement_init(&kind->erase_frame,
+						   psprintf("WITH unlocked AS (DELETE FROM privacy._subject_locks l"
+									" WHERE l.lock_key OPERATOR(pg_catalog.=) $3) "
+									"SELECT EXISTS (%s FOR UPDATE OF t), "
+									"EXISTS (SELECT FROM privacy.legal_holds h WHERE h.released_at IS NULL"
+									" AND h.kind OPERATOR(pg_catalog.=) $2 AND h.subject_ref OPERATOR(pg_catalog.=) $4), "
+									"ARRAY(SELECT h.table_name::pg_catalog.oid FROM privacy.legal_holds h"
+									" WHERE h.released_at IS NULL AND h.table_name IS NOT NULL)",
+									anchor_match),
+						   4, frame_args);
+}
