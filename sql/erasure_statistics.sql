@@ -120,6 +120,28 @@ SELECT most_common_vals::text AS orders_common_addresses_after, most_common_freq
 SELECT summary ? 'statistics_refreshed' AS audit_names_tables
   FROM privacy.audit_log WHERE action = 'erasure' ORDER BY id DESC LIMIT 1;
 
+-- The session keeps each column's sampled values until that column's
+-- statistics change: a new ANALYZE shows the new values at once, and
+-- rolling it back shows the old ones again.
+CREATE FUNCTION pg_temp.sampled(rel regclass, col name, wanted text[]) RETURNS text[]
+LANGUAGE sql AS $$
+	SELECT privacy_internal._statistics_values(rel, a.attnum, wanted)
+	  FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = col
+$$;
+SELECT pg_temp.sampled('shop.orders', 'delivery_address', '{Common Street 9,Later Street 5}') AS orders_sampled,
+	   pg_temp.sampled('shop.customers', 'email', '{c2@example.com,later@example.com}') AS customers_sampled;
+BEGIN;
+UPDATE shop.orders SET delivery_address = 'Later Street 5';
+ANALYZE shop.orders;
+SELECT pg_temp.sampled('shop.orders', 'delivery_address', '{Common Street 9,Later Street 5}') AS orders_analyzed,
+	   pg_temp.sampled('shop.customers', 'email', '{c2@example.com,later@example.com}') AS customers_unchanged;
+ROLLBACK;
+SELECT pg_temp.sampled('shop.orders', 'delivery_address', '{Common Street 9,Later Street 5}') AS orders_rolled_back;
+UPDATE shop.customers SET email = 'later@example.com' WHERE id = 2;
+ANALYZE shop.customers;
+SELECT pg_temp.sampled('shop.customers', 'email', '{c2@example.com,later@example.com}') AS customers_analyzed,
+	   pg_temp.sampled('shop.orders', 'delivery_address', '{Common Street 9,Later Street 5}') AS orders_unchanged;
+
 DROP SCHEMA shop CASCADE;
 DROP ROLE stats_reader;
 DROP EXTENSION opendims_privacy CASCADE;

@@ -8,11 +8,12 @@
  * common elements; pg_statistic, shown by pg_stats) hold a value of the
  * erased subject's rows. Each column's sampled values are printed once
  * with their type's output function and kept, sorted, in a backend-local
- * cache until pg_statistic changes (any ANALYZE, here or in another
- * session, invalidates it), so that the question costs a binary search per
- * value. A value that the erasure removed from the table is then removed
- * from the statistics too (with its frequency), in the erasure's
- * transaction: what ANALYZE would drop, without sampling the table again.
+ * cache until the column's rows of pg_statistic change (ANALYZE or an
+ * erasure's removal, here or in another session), so that the question
+ * costs a binary search per value; other columns stay cached. A value that
+ * the erasure removed from the table is then removed from the statistics
+ * too (with its frequency), in the erasure's transaction: what ANALYZE
+ * would drop, without sampling the table again.
  */
 #include "postgres.h"
 
@@ -43,6 +44,7 @@ typedef struct StatisticsKey
 typedef struct StatisticsEntry
 {
 	StatisticsKey key;
+	uint32		hashes[2];		/* catalog cache hashes of its own and inherited rows */
 	int			nvalues;
 	char	  **values;
 } StatisticsEntry;
@@ -51,13 +53,51 @@ static HTAB *statistics_cache = NULL;
 static MemoryContext statistics_cache_context = NULL;
 static bool statistics_callback_registered = false;
 
-/* Any change of pg_statistic empties the cache. */
+/* The rows of the column being read into the cache, and whether they changed meanwhile. */
+static uint32 reading_hashes[2];
+static bool reading = false;
+static bool reading_changed = false;
+
+/* The catalog cache hashes of the pg_statistic rows of a column (own, inherited). */
+static void
+statistics_hashes(Oid relid, int16 attnum, uint32 *hashes)
+{
+	for (int inherited = 0; inherited <= 1; inherited++)
+		hashes[inherited] = GetSysCacheHashValue3(STATRELATTINH, ObjectIdGetDatum(relid),
+												  Int16GetDatum(attnum), BoolGetDatum(inherited != 0));
+}
+
+/*
+ * A change of a row of pg_statistic forgets its column; a reset of the
+ * catalog caches (hash 0) empties the cache.
+ */
 static void
 statistics_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 {
-	if (statistics_cache_context != NULL)
-		MemoryContextReset(statistics_cache_context);
-	statistics_cache = NULL;
+	HASH_SEQ_STATUS status;
+	StatisticsEntry *entry;
+
+	if (reading && (hashvalue == 0 || hashvalue == reading_hashes[0] || hashvalue == reading_hashes[1]))
+		reading_changed = true;
+	if (hashvalue == 0)
+	{
+		if (statistics_cache_context != NULL)
+			MemoryContextReset(statistics_cache_context);
+		statistics_cache = NULL;
+		return;
+	}
+	if (statistics_cache == NULL)
+		return;
+	hash_seq_init(&status, statistics_cache);
+	while ((entry = (StatisticsEntry *) hash_seq_search(&status)) != NULL)
+	{
+		if (entry->hashes[0] != hashvalue && entry->hashes[1] != hashvalue)
+			continue;
+		for (int i = 0; i < entry->nvalues; i++)
+			pfree(entry->values[i]);
+		pfree(entry->values);
+		(void) hash_search(statistics_cache, &entry->key, HASH_REMOVE, NULL);
+	}
 }
 
 static int
@@ -139,6 +179,9 @@ statistics_entry(Oid relid, int16 attnum)
 	if (entry != NULL)
 		return entry;
 
+	statistics_hashes(relid, attnum, reading_hashes);
+	reading = true;
+	reading_changed = false;
 	old = MemoryContextSwitchTo(statistics_cache_context);
 	{
 		char	  **values = palloc(sizeof(char *) * capacity);
@@ -156,14 +199,23 @@ statistics_entry(Oid relid, int16 attnum)
 		}
 		qsort(values, nvalues, sizeof(char *), compare_strings);
 		MemoryContextSwitchTo(old);
+		reading = false;
 
 		/*
-		 * Reading the catalog may have processed an invalidation that emptied
-		 * the cache; the values read are current, so enter them afresh.
+		 * Reading the catalog may have processed an invalidation of the
+		 * column's rows or one that emptied the cache; then read them afresh.
 		 */
 		if (statistics_cache == NULL)
 			return statistics_entry(relid, attnum);
+		if (reading_changed)
+		{
+			for (int i = 0; i < nvalues; i++)
+				pfree(values[i]);
+			pfree(values);
+			return statistics_entry(relid, attnum);
+		}
 		entry = hash_search(statistics_cache, &key, HASH_ENTER, &found);
+		memcpy(entry->hashes, reading_hashes, sizeof(entry->hashes));
 		entry->nvalues = nvalues;
 		entry->values = values;
 	}
