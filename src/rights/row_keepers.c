@@ -41,14 +41,16 @@ relation_may_keep_rows(Relation rel, Oid privacy_namespace, Oid internal_namespa
 		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
 		{
 			Trigger    *trigger = &rel->trigdesc->triggers[i];
+			Oid			function_namespace;
 
 			if (trigger->tgenabled == TRIGGER_DISABLED ||
 				!TRIGGER_FOR_ROW(trigger->tgtype) ||
 				!TRIGGER_FOR_BEFORE(trigger->tgtype) ||
 				!(TRIGGER_FOR_DELETE(trigger->tgtype) || TRIGGER_FOR_UPDATE(trigger->tgtype)))
 				continue;
-			if (get_func_namespace(trigger->tgfoid) == privacy_namespace ||
-				get_func_namespace(trigger->tgfoid) == internal_namespace)
+			function_namespace = get_func_namespace(trigger->tgfoid);
+			if (function_namespace == privacy_namespace ||
+				function_namespace == internal_namespace)
 				continue;
 			return true;
 		}

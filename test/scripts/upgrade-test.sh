@@ -31,13 +31,8 @@ not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
 work=$(mktemp -d /tmp/opendims_privacy_upgrade.XXXXXX)
-extdir="$("$PG_BINDIR/pg_config" --sharedir)/extension"
-# Leaves exactly the current build installed.
-reinstall_current() {
-	rm -f "$extdir"/opendims_privacy.control
-	build_and_install
-}
-cleanup() { stop_cluster; reinstall_current; rm -rf "$work"; }
+# build_and_install leaves exactly the current build installed.
+cleanup() { stop_cluster; build_and_install; rm -rf "$work"; }
 trap cleanup EXIT
 
 # 1. The previous release, built from its commit.
