@@ -22,7 +22,11 @@
 # away and commits should cost CPU, not disk flushes; shared_buffers large
 # enough to keep the data sets in memory; JIT off, so that no case pays
 # for compiling its plans; checkpoints far apart, so that none lands in the
-# middle of a timed run by chance.
+# middle of a timed run by chance. The exception is writes.sh, whose rows
+# measure how writes commit: it turns fsync and synchronous_commit on with
+# ALTER SYSTEM for its duration. Every ALTER SYSTEM setting is reset after
+# each script, however it ended, so that the next starts from the same
+# settings.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . test/scripts/common.sh
@@ -89,8 +93,15 @@ new_database() {
 			-c "CREATE EXTENSION opendims_privacy CASCADE" >/dev/null
 }
 
-# A row is "benchmark,case,median,min,max,baseline,baseline median,ratio".
-row_re='^[^,]+,[^,]+,[0-9.]+,[0-9.]+,[0-9.]+,[^,]+,[0-9.]+,[0-9.]+$'
+# A row is "benchmark,case,median,min,max,baseline,baseline median,ratio";
+# a case that could not be measured has N/A for every figure.
+fig='([0-9.]+|N/A)'
+row_re="^[^,]+,[^,]+,$fig,$fig,$fig,[^,]+,$fig,$fig\$"
+
+# reset_settings: undoes whatever ALTER SYSTEM a script made.
+reset_settings() {
+	psql -X -q -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
+}
 
 for script in test/bench/*.sh; do
 	name=$(basename "$script" .sh)
@@ -116,6 +127,7 @@ for script in test/bench/*.sh; do
 	rc=$?
 	pid=
 	wait $tailer 2>/dev/null
+	reset_settings
 	dropdb --if-exists "bench_$name"
 	cat "$OUT/$name.out"
 	good=$(grep -cE "$row_re" "$OUT/$name.out")
@@ -164,7 +176,7 @@ awk -F, '
 mkdir -p "$OUT/plot"
 awk -F, -v dir="$OUT/plot" '
 	function mult(s) { return s == "k" ? 1e3 : s == "m" ? 1e6 : 1 }
-	match($2, /(^| )[0-9]+(\.[0-9]+)?[km]? [A-Za-z][A-Za-z ]*$/) {
+	$3 != "N/A" && match($2, /(^| )[0-9]+(\.[0-9]+)?[km]? [A-Za-z][A-Za-z ]*$/) {
 		token = substr($2, RSTART, RLENGTH); sub(/^ /, "", token)
 		rest = substr($2, 1, RSTART - 1)
 		sub(/ +$/, "", rest)
