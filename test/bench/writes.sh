@@ -5,7 +5,7 @@
 # these rows measure is how audited and protected writes commit. Each case
 # runs pgbench (custom scripts, -n, -j 2) against a baseline doing the same
 # job without the extension, alternately: a short warm-up of each, then
-# WRITES_ROUNDS rounds (default 3) of WRITES_SECONDS seconds (default 8)
+# WRITES_ROUNDS rounds (default 3) of WRITES_SECONDS seconds (default 5)
 # each; the row holds the median, minimum and maximum over the rounds of
 # the mean time per transaction seen by a client (1000 x clients / tps, in
 # ms), so the throughput relative to the baseline is 1 / ratio. Prints one
@@ -30,9 +30,9 @@
 #   bulk UPDATE         one UPDATE of the email of every customer (100k rows
 #                       at scale 1) in its own transaction, new values each
 #                       run, timed by the client including the commit;
-#                       BENCH_RUNS runs of each after a warm-up, the table
-#                       vacuumed before each (target: at most 1.5 times as
-#                       long);
+#                       WRITES_ROUNDS runs of each, alternating, the table
+#                       vacuumed before each (the data is already in memory:
+#                       no warm-up) (target: at most 1.5 times as long);
 #   grant_consent       privacy.grant_consent of a random customer to
 #                       "newsletter" from 8 clients, against an upsert into a
 #                       plain consent table plus an insert into an unchained
@@ -57,7 +57,7 @@ cd "$(dirname "$0")/../.."
 
 SCALE=${1:-${BENCH_SCALE:-1}}
 N=$(awk -v s="$SCALE" 'BEGIN { n = int(100000 * s); print (n >= 1000 ? n : 1000) }')
-SECS=${WRITES_SECONDS:-8}
+SECS=${WRITES_SECONDS:-5}
 ROUNDS=${WRITES_ROUNDS:-3}
 CLIENTS=8
 WORK=$(mktemp -d)
@@ -267,13 +267,12 @@ bulk_update_ms() {
 	sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' <<<"$out"
 }
 
-progress "bulk UPDATE of $N rows ($BENCH_RUNS runs each side)"
+progress "bulk UPDATE of $N rows ($ROUNDS runs each side)"
 bulk_m=()
 bulk_b=()
-for i in $(seq 0 "$BENCH_RUNS"); do
-	m=$(bulk_update_ms customers "$i")
-	b=$(bulk_update_ms customers_plain "$i")
-	[ "$i" -gt 0 ] && bulk_m+=("$m") && bulk_b+=("$b")
+for i in $(seq "$ROUNDS"); do
+	bulk_m+=("$(bulk_update_ms customers "$i")")
+	bulk_b+=("$(bulk_update_ms customers_plain "$i")")
 done
 read -r m_med m_min m_max <<<"$(bench_stats "${bulk_m[@]}")"
 read -r b_med _ _ <<<"$(bench_stats "${bulk_b[@]}")"
