@@ -14,7 +14,9 @@
  * until the erasure commits. Most tables take one statement: delete the
  * subject's rows that no row references, counting those that are
  * referenced, which rows kept elsewhere still need and are anonymised the
- * careful way (erasure_table.c). Tables under a hold or with a rule that
+ * careful way (erasure_table.c); a table referenced only by tables whose
+ * rows of the subject all went before it takes a plain DELETE (its
+ * referrers, subject_statements.c). Tables under a hold or with a rule that
  * keeps rows, tables whose triggers or rules can keep rows, and every table
  * while the subject is held take the careful way from the start. Each
  * table's statements run as the table's owner.
@@ -156,23 +158,26 @@ oid_in(Oid relid, const Oid *oids, int n)
 }
 
 /*
- * Runs the table's erasure statement (see SubjectEraseForm): sets *all to
- * the subject's rows, *deleted to those deleted, and found to the
- * statistics values of the rows deleted, or of all for ERASE_VALUES_FIRST.
+ * Runs the table's erasure statement (see SubjectEraseForm), or with
+ * referrers_gone its statement for when the subject's rows of every
+ * referrer are gone: sets *all to the subject's rows, *deleted to those
+ * deleted, and found to the statistics values of the rows deleted, or of
+ * all for ERASE_VALUES_FIRST.
  */
 static void
-delete_unreferenced(SubjectKind *kind, SubjectTable *t, const char *key,
+delete_unreferenced(SubjectKind *kind, SubjectTable *t, const char *key, bool referrers_gone,
 					int64 *all, int64 *deleted, StatisticsValues *found)
 {
 	Datum		values[1] = {CStringGetTextDatum(key)};
-	int			rc = rights_run_as_owner(kind, &t->erase, true, t->owner, t->name, true,
+	SubjectStatement *statement = referrers_gone ? &t->erase_unreferenced : &t->erase;
+	int			rc = rights_run_as_owner(kind, statement, true, t->owner, t->name, true,
 										 values, NULL, false, 0);
 	bool		isnull;
 
 	found->n = 0;
 	found->entries = NULL;
 	found->values = NULL;
-	switch (t->erase_form)
+	switch (referrers_gone ? ERASE_DELETE : t->erase_form)
 	{
 		case ERASE_DELETE:
 			if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
@@ -213,23 +218,33 @@ delete_unreferenced(SubjectKind *kind, SubjectTable *t, const char *key,
 	}
 }
 
-/* What the erasure does with the subject's rows of one table; false if it has none. */
+/*
+ * What the erasure does with the subject's rows of one table; false if it
+ * has none. *all_gone tells whether every row of the subject in the table
+ * was deleted (or there was none); gone[] tells that of the tables erased
+ * before, by personal_index.
+ */
 static bool
 erase_table(SubjectKind *kind, SubjectTable *t, const char *key, bool careful,
-			ErasureLine *line, StatisticsValues *found)
+			const bool *gone, ErasureLine *line, StatisticsValues *found, bool *all_gone)
 {
 	int64		all;
 	int64		deleted;
+	bool		referrers_gone = t->referrers != NULL;
 	ErasureLine rest;
 
 	found->n = 0;
+	*all_gone = false;
 	if (careful)
 	{
 		erasure_statistics_values(kind, t, key, found);
 		return erasure_erase_table(kind, t, key, line);
 	}
 
-	delete_unreferenced(kind, t, key, &all, &deleted, found);
+	for (int i = 0; i < t->nreferrers; i++)
+		referrers_gone = referrers_gone && gone[t->referrers[i]];
+	delete_unreferenced(kind, t, key, referrers_gone, &all, &deleted, found);
+	*all_gone = all == deleted;
 	if (all > deleted)
 	{
 		/*
@@ -482,6 +497,7 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	int			nheld;
 	Oid		   *held;
 	SubjectTable **order;
+	bool	   *gone;			/* by personal_index: all the subject's rows went */
 	ErasureLine *lines;
 	int			nlines = 0;
 	ErasureTotals totals = {0, 0, 0, 0};
@@ -536,6 +552,7 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	}
 
 	order = erasure_order(kind);
+	gone = palloc0(sizeof(bool) * Max(kind->npersonal, 1));
 	lines = palloc(sizeof(ErasureLine) * Max(kind->npersonal, 1));
 	stale = palloc(sizeof(StaleTable) * Max(kind->npersonal, 1));
 	for (int i = 0; i < kind->npersonal; i++)
@@ -547,7 +564,7 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 		StatisticsValues found;
 		StatisticsValues matches;
 
-		if (!erase_table(kind, t, key, careful, line, &found))
+		if (!erase_table(kind, t, key, careful, gone, line, &found, &gone[t->personal_index]))
 			continue;
 		nlines++;
 		totals.anonymized += line->has_anonymized ? line->anonymized : 0;
