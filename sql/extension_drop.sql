@@ -11,6 +11,7 @@ RESET client_min_messages;
 CREATE SCHEMA dropx;
 CREATE TABLE dropx.customers (id bigint PRIMARY KEY, name text NOT NULL);
 CREATE TABLE dropx.notes (id bigint PRIMARY KEY, customer_id bigint REFERENCES dropx.customers, written_on date, body text);
+CREATE TABLE dropx.gone (id bigint PRIMARY KEY, customer_id bigint REFERENCES dropx.customers, note text);
 -- A table with row security and a policy of its own before protect().
 ALTER TABLE dropx.notes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_notes ON dropx.notes USING (true);
@@ -22,12 +23,16 @@ SELECT privacy.apply_policy(jsonb_build_object(
 		jsonb_build_object('name', 'customer', 'table', 'dropx.customers', 'key', 'id')),
 	'classifications', jsonb_build_array(
 		jsonb_build_object('table', 'dropx.customers', 'column', 'name', 'category', 'contact.name'),
-		jsonb_build_object('table', 'dropx.notes', 'column', 'body', 'category', 'contact')),
+		jsonb_build_object('table', 'dropx.notes', 'column', 'body', 'category', 'contact'),
+		jsonb_build_object('table', 'dropx.gone', 'column', 'note', 'category', 'contact')),
 	'retention_rules', jsonb_build_array(
 		jsonb_build_object('name', 'notes', 'table', 'dropx.notes', 'anchor', 'written_on', 'period', '2 years',
 						   'action', 'delete', 'legal_basis', 'legal_obligation', 'minimum', '1 year')))::text) ->> 'changed' AS applied;
 SELECT privacy.protect('dropx.customers');
 SELECT privacy.protect('dropx.notes');
+-- A protected table dropped before the extension.
+SELECT privacy.protect('dropx.gone');
+DROP TABLE dropx.gone;
 SELECT privacy.guard('dropx.notes', ARRAY['body']);
 
 CREATE VIEW dropx.installed AS

@@ -840,7 +840,11 @@ CREATE FUNCTION privacy_internal._release_protected_tables() RETURNS void
 DECLARE
 	rel regclass;
 BEGIN
-	FOR rel IN SELECT pt.table_name FROM privacy.protected_tables pt ORDER BY pt.table_name::pg_catalog.oid LOOP
+	-- A protected table dropped since has nothing left to give back.
+	FOR rel IN SELECT pt.table_name
+				 FROM privacy.protected_tables pt
+				 JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) pt.table_name::pg_catalog.oid
+				ORDER BY c.oid LOOP
 		PERFORM privacy_internal._remove_protection(rel);
 	END LOOP;
 END
