@@ -264,3 +264,111 @@ RETURNS jsonb
 LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'privacy_erase_subject';
+
+-- A restore loads privacy.policy_versions without installing or removing
+-- guard triggers (those are in the dump) and without audit entries, also
+-- with pg_restore -j.
+CREATE FUNCTION privacy_internal._loading_table(rel regclass) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'privacy_loading_table_sql';
+
+COMMENT ON FUNCTION privacy_internal._loading_table(rel regclass) IS 'Whether the client''s statement is itself a COPY ... FROM or an INSERT into the table, as when pg_restore or psql loads it from a dump (not a write by one of the extension''s functions)';
+
+REVOKE ALL ON FUNCTION privacy_internal._loading_table(rel regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION privacy_internal._install_retention_triggers_on_policy() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+	-- A restore loads the policy versions, the rules and the guard triggers
+	-- each from the dump, in any order (pg_restore -j): the triggers are
+	-- restored as they were, and nothing is to be installed or audited.
+	IF privacy_internal._loading_table(TG_RELID) THEN
+		RETURN NULL;
+	END IF;
+	PERFORM privacy.install_retention_triggers();
+	RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._install_retention_triggers_on_policy() IS 'Trigger: installs the retention guard triggers for the policy version just applied; does nothing while a restore loads privacy.policy_versions';
+
+-- lint() reports purpose grants the audit log has in force but
+-- privacy.purpose_grants lacks, as after a restore without the roles.
+CREATE FUNCTION privacy_internal._lint_purpose_grants()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	-- The grants the audit log says are in force (each purpose and role
+	-- name's last allow or revoke) that privacy.purpose_grants does not hold,
+	-- beyond those a renamed role explains: a grant held under a name the
+	-- log does not know. A restore without the application's roles loses
+	-- the table's rows, not the log's.
+	WITH last_event AS (
+		SELECT DISTINCT ON (a.summary ->> 'purpose', a.summary ->> 'role')
+			   a.summary ->> 'purpose' AS purpose, a.summary ->> 'role' AS role_name, a.action
+		  FROM privacy.audit_log a
+		 WHERE a.action IN ('purpose.allow', 'purpose.revoke')
+		 ORDER BY a.summary ->> 'purpose', a.summary ->> 'role', a.id DESC
+	), expected AS (
+		SELECT e.purpose, e.role_name FROM last_event e WHERE e.action = 'purpose.allow'
+	), held AS (
+		SELECT g.purpose, pg_catalog.pg_get_userbyid(g.role) AS role_name FROM privacy.purpose_grants g
+	), missing AS (
+		SELECT x.purpose, x.role_name FROM expected x
+		 WHERE NOT EXISTS (SELECT FROM held h WHERE h.purpose = x.purpose AND h.role_name = x.role_name)
+	)
+	SELECT 'error', pg_catalog.format('purpose "%s"', m.purpose),
+		   pg_catalog.format('the audit log allows it to role "%s", but privacy.purpose_grants does not hold that grant', m.role_name),
+		   CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = m.role_name)
+				THEN 'The role does not exist: a dump restored before the roles loses every purpose grant. Create the roles first (pg_dumpall --roles-only), then restore the grants with pg_restore --data-only --table=purpose_grants, or allow the purposes again with privacy.allow_purpose().'
+				ELSE pg_catalog.format('Restore the grants with pg_restore --data-only --table=purpose_grants, or allow the purpose again: SELECT privacy.allow_purpose(%L, %L);', m.purpose, m.role_name)
+		   END
+	  FROM missing m
+	 WHERE (SELECT pg_catalog.count(*) FROM missing m2 WHERE m2.purpose = m.purpose)
+		   > (SELECT pg_catalog.count(*) FROM held h
+			   WHERE h.purpose = m.purpose
+				 AND NOT EXISTS (SELECT FROM expected x WHERE x.purpose = h.purpose AND x.role_name = h.role_name));
+END;
+
+COMMENT ON FUNCTION privacy_internal._lint_purpose_grants() IS 'lint: purpose grants the audit log records as in force that privacy.purpose_grants does not hold, as after a restore without the application''s roles';
+
+REVOKE ALL ON FUNCTION privacy_internal._lint_purpose_grants() FROM PUBLIC;
+
+-- DROP EXTENSION ... CASCADE gives protected tables back their row-security
+-- settings from before protect().
+CREATE FUNCTION privacy_internal._release_protected_tables() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	rel regclass;
+BEGIN
+	-- A protected table dropped since has nothing left to give back.
+	FOR rel IN SELECT pt.table_name
+				 FROM privacy.protected_tables pt
+				 JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) pt.table_name::pg_catalog.oid
+				ORDER BY c.oid LOOP
+		PERFORM privacy_internal._remove_protection(rel);
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._release_protected_tables() IS 'Removes the protection of every protected table and restores its earlier row-security settings, without audit entries; run when the extension is dropped with CASCADE';
+
+REVOKE ALL ON FUNCTION privacy_internal._release_protected_tables() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._release_tables_on_drop() RETURNS event_trigger
+    LANGUAGE c
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS 'MODULE_PATHNAME', 'privacy_release_tables_on_drop';
+
+COMMENT ON FUNCTION privacy_internal._release_tables_on_drop() IS 'Event trigger: before DROP EXTENSION opendims_privacy CASCADE, gives every protected table back its row-security settings from before privacy.protect()';
+
+REVOKE ALL ON FUNCTION privacy_internal._release_tables_on_drop() FROM PUBLIC;
+
+CREATE EVENT TRIGGER privacy_release_tables_on_drop ON ddl_command_start
+         WHEN TAG IN ('DROP EXTENSION')
+   EXECUTE FUNCTION privacy_internal._release_tables_on_drop();

@@ -138,12 +138,18 @@ CREATE FUNCTION privacy_internal._install_retention_triggers_on_policy() RETURNS
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
+	-- A restore loads the policy versions, the rules and the guard triggers
+	-- each from the dump, in any order (pg_restore -j): the triggers are
+	-- restored as they were, and nothing is to be installed or audited.
+	IF privacy_internal._loading_table(TG_RELID) THEN
+		RETURN NULL;
+	END IF;
 	PERFORM privacy.install_retention_triggers();
 	RETURN NULL;
 END
 $$;
 
-COMMENT ON FUNCTION privacy_internal._install_retention_triggers_on_policy() IS 'Trigger: installs the retention guard triggers for the policy version just applied';
+COMMENT ON FUNCTION privacy_internal._install_retention_triggers_on_policy() IS 'Trigger: installs the retention guard triggers for the policy version just applied; does nothing while a restore loads privacy.policy_versions';
 
 REVOKE ALL ON FUNCTION privacy_internal._install_retention_triggers_on_policy() FROM PUBLIC;
 
