@@ -95,6 +95,7 @@ SELECT count(*) AS jobs FROM privacy.retention_schedule;
 SELECT count(*) AS jobs FROM cron.job;
 DROP DATABASE privacy_schedule_elsewhere;
 
+DROP OWNED BY cron_operator, cron_nologin;
 DROP ROLE cron_operator;
 DROP ROLE cron_nologin;
 

@@ -788,7 +788,8 @@ BEGIN
 	IF (receipt OPERATOR(pg_catalog.->>) 'pending')::boolean THEN
 		held := ARRAY(SELECT DISTINCT (t.line OPERATOR(pg_catalog.->>) 'table')::pg_catalog.regclass
 						FROM pg_catalog.jsonb_array_elements(receipt OPERATOR(pg_catalog.->) 'tables') t(line)
-					   WHERE (t.line OPERATOR(pg_catalog.->>) 'held')::bigint OPERATOR(pg_catalog.>) 0);
+					   WHERE (t.line OPERATOR(pg_catalog.->>) 'held')::bigint OPERATOR(pg_catalog.>) 0
+					   ORDER BY 1);
 		-- The first erasure is the one the pending state names.
 		INSERT INTO privacy._held_erasures AS h (kind, subject_ref, subject, erasure_id, request_id, reason, held_tables)
 		VALUES (_track_held_erasure.kind, ref, subject, erasure_id, request_id, reason, held)
