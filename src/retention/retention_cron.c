@@ -370,22 +370,6 @@ privacy_retention_cron(PG_FUNCTION_ARGS)
 	else
 		elog(ERROR, "unrecognized pg_cron operation \"%s\"", operation);
 
-	if (cron_database == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("pg_cron is not loaded"),
-				 errdetail("The retention job is scheduled with pg_cron."),
-				 errhint("Add pg_cron to shared_preload_libraries, set cron.database_name, restart the server and run CREATE EXTENSION pg_cron in that database; or call privacy.enforce_retention() from another scheduler.")));
-	strlcpy(req->cron_database, cron_database, NAMEDATALEN);
-	strlcpy(req->database, database, NAMEDATALEN);
-	if (strcmp(cron_database, database) == 0)
-		strlcpy(req->jobname, CRON_JOB_NAME, NAMEDATALEN);
-	else if (snprintf(req->jobname, NAMEDATALEN, "%s:%s", CRON_JOB_NAME, database) >= NAMEDATALEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("database name \"%s\" is too long for the name of a pg_cron job", database),
-				 errdetail("The retention job of a database other than pg_cron's is named \"%s:\" followed by the database name, at most %d bytes in all.",
-						   CRON_JOB_NAME, NAMEDATALEN - 1)));
 	if (!PG_ARGISNULL(1))
 		strlcpy(req->username, NameStr(*PG_GETARG_NAME(1)), NAMEDATALEN);
 	if (!PG_ARGISNULL(2))
@@ -409,6 +393,23 @@ privacy_retention_cron(PG_FUNCTION_ARGS)
 					 errmsg("schedule must not be null")));
 		cron_require_login(req->username);
 	}
+
+	if (cron_database == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_cron is not loaded"),
+				 errdetail("The retention job is scheduled with pg_cron."),
+				 errhint("Add pg_cron to shared_preload_libraries, set cron.database_name, restart the server and run CREATE EXTENSION pg_cron in that database; or call privacy.enforce_retention() from another scheduler.")));
+	strlcpy(req->cron_database, cron_database, NAMEDATALEN);
+	strlcpy(req->database, database, NAMEDATALEN);
+	if (strcmp(cron_database, database) == 0)
+		strlcpy(req->jobname, CRON_JOB_NAME, NAMEDATALEN);
+	else if (snprintf(req->jobname, NAMEDATALEN, "%s:%s", CRON_JOB_NAME, database) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("database name \"%s\" is too long for the name of a pg_cron job", database),
+				 errdetail("The retention job of a database other than pg_cron's is named \"%s:\" followed by the database name, at most %d bytes in all.",
+						   CRON_JOB_NAME, NAMEDATALEN - 1)));
 
 	cron_request_run(req);
 
