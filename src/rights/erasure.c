@@ -7,6 +7,10 @@
  *		personal data: rows deleted, anonymised, retained under a legal
  *		obligation (with the date their retention ends) and held. Idempotent:
  *		a subject erased before gets the note that nothing more was found.
+ *		An erasure that legal holds kept rows from stays pending (the
+ *		subject's key is kept in privacy._held_erasures, which only the
+ *		extension reads) and is completed when its holds are released: the
+ *		completing receipt names the erasure it continues.
  *
  * One erasure of a subject at a time: the subject's lock
  * (privacy._subject_locks, scope erase, by reference) is taken first and
@@ -55,6 +59,8 @@ static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr last_erasure_plan = NULL;
 static SPIPlanPtr redact_plan = NULL;
 static SPIPlanPtr grounds_plan = NULL;
+static SPIPlanPtr held_plan = NULL;
+static SPIPlanPtr track_plan = NULL;
 
 /*
  * Takes the subject's lock of a scope: a row of privacy._subject_locks
@@ -308,6 +314,17 @@ already_erased_summary(void)
 	return rights_finish_object(&state);
 }
 
+/* What the erasure was asked for. */
+typedef struct ErasureCall
+{
+	char	   *kind;
+	char	   *subject;
+	char	   *reason;
+	bool		has_request;
+	int64		request_id;
+	bool		redact;			/* the public function: also redact free text */
+} ErasureCall;
+
 /* Everything an erasure changed, summed over its tables. */
 typedef struct ErasureTotals
 {
@@ -320,8 +337,8 @@ typedef struct ErasureTotals
 /* The receipt of an erasure that found the subject. */
 static Jsonb *
 receipt_of(SubjectKind *kind, text *ref, const char *reason, bool has_request, int64 request_id,
-		   bool already_erased, const ErasureTotals *totals, const ErasureLine *lines, int nlines,
-		   Jsonb *ledgers, const StaleTable *stale, int nstale)
+		   bool already_erased, Jsonb *continues, const ErasureTotals *totals,
+		   const ErasureLine *lines, int nlines, Jsonb *ledgers, const StaleTable *stale, int nstale)
 {
 	JsonbParseState *state = NULL;
 	char		buf[MAXDATELEN + 1];
@@ -339,7 +356,10 @@ receipt_of(SubjectKind *kind, text *ref, const char *reason, bool has_request, i
 	else
 		rights_push_null(&state, WJB_VALUE);
 	rights_push_pair_bool(&state, "changed", totals->deleted + totals->anonymized > 0);
-	rights_push_pair_bool(&state, "already_erased", already_erased);
+	rights_push_pair_bool(&state, "already_erased", already_erased && continues == NULL);
+	rights_push_pair_bool(&state, "pending", totals->held > 0);
+	if (continues != NULL)
+		rights_push_pair_jsonb(&state, "continues", continues);
 	rights_push_pair_int(&state, "rows_deleted", totals->deleted);
 	rights_push_pair_int(&state, "rows_anonymized", totals->anonymized);
 	rights_push_pair_int(&state, "rows_retained", totals->retained);
@@ -439,23 +459,65 @@ record_erasure(SubjectKind *kind, text *ref, const char *reason, bool has_reques
 		elog(ERROR, "could not record an erasure");
 }
 
-/* When the subject's last erasure was (NULL if it never was). */
+/* The jsonb value a kept query of a kind and a subject reference returns, or NULL. */
 static Jsonb *
-last_erasure(SubjectKind *kind, text *ref)
+subject_lookup(SPIPlanPtr *plan, const char *sql, SubjectKind *kind, text *ref)
 {
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2] = {CStringGetTextDatum(kind->name), PointerGetDatum(ref)};
 	bool		isnull;
 	Datum		d;
 
-	if (rights_run_kept(&last_erasure_plan,
-						"SELECT pg_catalog.to_jsonb(e.erased_at) FROM privacy.erasures e"
-						" WHERE e.kind OPERATOR(pg_catalog.=) $1 AND e.subject_ref OPERATOR(pg_catalog.=) $2"
-						" ORDER BY e.id DESC LIMIT 1",
-						2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (rights_run_kept(plan, sql, 2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look the subject's erasures up");
 	d = rights_result(1, &isnull);
 	return isnull ? NULL : DatumGetJsonbP(d);
+}
+
+/* When the subject's last erasure was (NULL if it never was). */
+static Jsonb *
+last_erasure(SubjectKind *kind, text *ref)
+{
+	return subject_lookup(&last_erasure_plan,
+						  "SELECT pg_catalog.to_jsonb(e.erased_at) FROM privacy.erasures e"
+						  " WHERE e.kind OPERATOR(pg_catalog.=) $1 AND e.subject_ref OPERATOR(pg_catalog.=) $2"
+						  " ORDER BY e.id DESC LIMIT 1", kind, ref);
+}
+
+/*
+ * The erasure of the subject that legal holds left pending, as {erasure_id,
+ * erased_at, held_tables}, or NULL if there is none.
+ */
+static Jsonb *
+held_erasure(SubjectKind *kind, text *ref)
+{
+	return subject_lookup(&held_plan, "SELECT privacy_internal._held_erasure($1, $2)", kind, ref);
+}
+
+/*
+ * Keeps the key of a subject whose erasure legal holds left pending, so that
+ * it completes when they are released; forgets it, and completes the
+ * requests that waited for it, once an erasure held nothing.
+ */
+static void
+track_held_erasure(SubjectKind *kind, const char *key, text *ref, const ErasureCall *call,
+				   Jsonb *receipt)
+{
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, JSONBOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(kind->name);
+	values[1] = CStringGetTextDatum(key);
+	values[2] = PointerGetDatum(ref);
+	values[3] = CStringGetTextDatum(call->reason);
+	values[4] = Int64GetDatum(call->request_id);
+	if (!call->has_request)
+		nulls[4] = 'n';
+	values[5] = JsonbPGetDatum(receipt);
+	if (rights_run_kept(&track_plan, "SELECT privacy_internal._track_held_erasure($1, $2, $3, $4, $5, $6)",
+						6, argtypes, values, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not record what legal holds keep of an erasure");
 }
 
 /* Requests and released holds of the erased subject lose their free text. */
@@ -469,17 +531,6 @@ redact_subject_text(const char *kind, text *ref)
 						2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not redact an erased subject's text");
 }
-
-/* What the erasure was asked for. */
-typedef struct ErasureCall
-{
-	char	   *kind;
-	char	   *subject;
-	char	   *reason;
-	bool		has_request;
-	int64		request_id;
-	bool		redact;			/* the public function: also redact free text */
-} ErasureCall;
 
 /*
  * Erases the subject (see the file's header); returns the receipt. *kindp
@@ -599,9 +650,10 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	ledgers = rights_forget_in_ledgers(kind->name, key, ref,
 									   call->redact ? FORGET_RELEASE_REDACT : FORGET_RELEASE);
 	receipt = receipt_of(kind, ref, call->reason, call->has_request, call->request_id,
-						 privacy_erasure_recorded(kind->name, key),
+						 privacy_erasure_recorded(kind->name, key), held_erasure(kind, ref),
 						 &totals, lines, nlines, ledgers, stale, nstale);
 	record_erasure(kind, ref, call->reason, call->has_request, call->request_id, receipt);
+	track_held_erasure(kind, key, ref, call, receipt);
 	summary = erasure_summary(receipt);
 	rights_audit("erasure", ref, call->has_request, call->request_id, summary);
 	return receipt;
