@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . test/scripts/common.sh
 
-ensure_packages $BASE_PACKAGES clang libclang-rt-14-dev libipc-run-perl perl
+ensure_packages $BASE_PACKAGES clang libclang-rt-14-dev libipc-run-perl perl pgbouncer
 export PATH="$PG_BINDIR:$PATH"
 
 passed=0
