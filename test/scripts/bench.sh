@@ -261,7 +261,7 @@ awk -F, -v OFS='\t' '$8 > 0 { print $1 ": " $2, $8 }' "$rows" >"$OUT/plot/ratios
 if [ -s "$OUT/plot/ratios.dat" ]; then
 	bars=$(wc -l <"$OUT/plot/ratios.dat")
 	cat >"$OUT/plot/ratios.gp" <<-GP
-		set terminal pngcairo noenhanced size 1100,$((22 * bars + 120)) font ',9'
+		set terminal pngcairo noenhanced size 1400,$((22 * bars + 120)) font ',9'
 		set output '$OUT/ratios.png'
 		set title 'opendims_privacy: each case against its baseline (scale $SCALE; ratio of medians, 1 = no cost)'
 		set datafile separator '\t'
