@@ -27,25 +27,23 @@ INSERT INTO rcf.visits
 SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE (g - 1) % 20 + 1 END,
 	   CASE WHEN g % 5 = 0 THEN NULL ELSE 'm' || ((g - 1) % 20 + 1) END, '/page/' || g
   FROM generate_series(1, 60) g;
-SELECT privacy.apply_policy(jsonb_build_object(
-	'format', 1, 'version', 'rcf-1', 'effective_date', '2026-06-24',
-	'controller', jsonb_build_object('name', 'Example ApS', 'contact', 'privacy@example.com'),
-	'purposes', jsonb_build_array(
-		jsonb_build_object('name', 'service', 'legal_basis', 'contract'),
-		jsonb_build_object('name', 'marketing', 'legal_basis', 'consent'),
-		jsonb_build_object('name', 'analytics', 'legal_basis', 'legitimate_interest')),
-	'subject_kinds', jsonb_build_array(
-		jsonb_build_object('name', 'small', 'table', 'rcf.small_people', 'key', 'id'),
-		jsonb_build_object('name', 'person', 'table', 'rcf.people', 'key', 'id'),
-		jsonb_build_object('name', 'big', 'table', 'rcf.big_people', 'key', 'id'),
-		jsonb_build_object('name', 'member', 'table', 'rcf.members', 'key', 'handle')),
-	'classifications', jsonb_build_array(
-		jsonb_build_object('table', 'rcf.small_people', 'column', 'name', 'category', 'contact.name'),
-		jsonb_build_object('table', 'rcf.people', 'column', 'name', 'category', 'contact.name'),
-		jsonb_build_object('table', 'rcf.big_people', 'column', 'name', 'category', 'contact.name'),
-		jsonb_build_object('table', 'rcf.members', 'column', 'name', 'category', 'contact.name'),
-		jsonb_build_object('table', 'rcf.visits', 'column', 'page', 'category', 'credentials.behaviour')))::text)
-	->> 'changed' AS applied;
+-- The policy: four kinds, one per key type, and three purposes.
+SELECT privacy.apply_policy($doc${
+  "format": 1, "version": "rcf-1", "effective_date": "2026-06-24",
+  "controller": {"name": "Example ApS", "contact": "privacy@example.com"},
+  "purposes": [{"name": "service", "legal_basis": "contract"},
+               {"name": "marketing", "legal_basis": "consent"},
+               {"name": "analytics", "legal_basis": "legitimate_interest"}],
+  "subject_kinds": [{"name": "small", "table": "rcf.small_people", "key": "id"},
+                    {"name": "person", "table": "rcf.people", "key": "id"},
+                    {"name": "big", "table": "rcf.big_people", "key": "id"},
+                    {"name": "member", "table": "rcf.members", "key": "handle"}],
+  "classifications": [{"table": "rcf.small_people", "column": "name", "category": "contact.name"},
+                      {"table": "rcf.people", "column": "name", "category": "contact.name"},
+                      {"table": "rcf.big_people", "column": "name", "category": "contact.name"},
+                      {"table": "rcf.members", "column": "name", "category": "contact.name"},
+                      {"table": "rcf.visits", "column": "page", "category": "credentials.behaviour"}]
+}$doc$) ->> 'changed' AS applied;
 SELECT privacy.protect(t) FROM unnest(ARRAY['rcf.small_people', 'rcf.people', 'rcf.big_people',
 	'rcf.members', 'rcf.visits']::regclass[]) t;
 -- The policies whose shapes the fast evaluation takes: a widened smallint
@@ -180,14 +178,13 @@ SET client_min_messages = warning;
 DROP EXTENSION opendims_privacy CASCADE;
 CREATE EXTENSION opendims_privacy CASCADE;
 RESET client_min_messages;
-SELECT privacy.apply_policy(jsonb_build_object(
-	'format', 1, 'version', 'rcf-2', 'effective_date', '2026-06-24',
-	'controller', jsonb_build_object('name', 'Example ApS', 'contact', 'privacy@example.com'),
-	'purposes', jsonb_build_array(jsonb_build_object('name', 'marketing', 'legal_basis', 'consent')),
-	'subject_kinds', jsonb_build_array(jsonb_build_object('name', 'person', 'table', 'rcf.people', 'key', 'id')),
-	'classifications', jsonb_build_array(
-		jsonb_build_object('table', 'rcf.people', 'column', 'name', 'category', 'contact.name')))::text)
-	->> 'changed' AS applied;
+SELECT privacy.apply_policy($doc${
+  "format": 1, "version": "rcf-2", "effective_date": "2026-06-24",
+  "controller": {"name": "Example ApS", "contact": "privacy@example.com"},
+  "purposes": [{"name": "marketing", "legal_basis": "consent"}],
+  "subject_kinds": [{"name": "person", "table": "rcf.people", "key": "id"}],
+  "classifications": [{"table": "rcf.people", "column": "name", "category": "contact.name"}]
+}$doc$) ->> 'changed' AS applied;
 SELECT privacy.protect('rcf.people');
 SELECT privacy.allow_purpose('marketing', 'rcf_reader');
 SELECT privacy.grant_consent('person', '2', 'marketing', 'direct', '{}') IS NOT NULL AS granted;
