@@ -54,11 +54,15 @@ bench_time_ms() {
 	printf '%s\n' "$out" | sed -n 's/.*elapsed_ms=\([0-9.]*\).*/\1/p'
 }
 
+# Decimals of the times bench_stats and bench_row print (6 suits times of
+# a small fraction of a millisecond).
+BENCH_DECIMALS=${BENCH_DECIMALS:-3}
+
 # stats MS...: prints "median min max" of its arguments.
 bench_stats() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-			  printf "%.3f %.3f %.3f\n", m, v[1], v[NR] }'
+	printf '%s\n' "$@" | sort -g | awk -v d="$BENCH_DECIMALS" '{ v[NR] = $1 }
+		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; f = "%." d "f"
+			  printf f " " f " " f "\n", m, v[1], v[NR] }'
 }
 
 # bench_compare BENCHMARK CASE MEASURED_SQL BASELINE_NAME BASELINE_SQL:
@@ -141,8 +145,8 @@ bench_compare_per_call() {
 # prints a row computed from earlier measurements (e.g. the growth of a
 # per-call time between two data sizes), in bench_compare's format.
 bench_row() {
-	awk -v n="$1" -v c="$2" -v mm="$3" -v mi="$4" -v mx="$5" -v bn="$6" -v bm="$7" \
-		'BEGIN { printf "%s,%s,%.3f,%.3f,%.3f,%s,%.3f,%.3f\n", n, c, mm, mi, mx, bn, bm, (bm > 0 ? mm / bm : 0) }'
+	awk -v n="$1" -v c="$2" -v mm="$3" -v mi="$4" -v mx="$5" -v bn="$6" -v bm="$7" -v d="$BENCH_DECIMALS" \
+		'BEGIN { f = "%." d "f"; printf "%s,%s," f "," f "," f ",%s," f ",%.3f\n", n, c, mm, mi, mx, bn, bm, (bm > 0 ? mm / bm : 0) }'
 }
 
 # bench_row_na BENCHMARK CASE BASELINE_NAME: the row of a case that could
