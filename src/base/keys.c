@@ -6,7 +6,8 @@
  * script, dumped with the database (so pseudonyms, subject references and
  * signed tokens stay valid after a restore) and readable by no ordinary role.
  * C code reads them as the table's owner and caches them for the rest of the
- * transaction.
+ * transaction. A Citus worker reads the coordinator's keys instead of its
+ * own (citus.c) and keeps them for the session.
  */
 #include "postgres.h"
 
@@ -18,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "base/citus.h"
 #include "base/compat.h"
 #include "base/extension_objects.h"
 #include "base/keys.h"
@@ -37,7 +39,40 @@ static CachedKey cached_keys[MAX_CACHED_KEYS];
 static int	n_cached_keys = 0;
 static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
 
-/* Reads one key with SPI, as the owner of the key table. */
+/* Whether the cached keys are the Citus coordinator's, kept for the session. */
+static bool coordinator_keys = false;
+
+/* Reads one key of this node's key table with SPI; NULL if it has none. */
+static bytea *
+read_local_key(const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	bytea	   *result = NULL;
+	bool		isnull;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read key \"%s\"", name);
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			bytea	   *key = DatumGetByteaPP(d);
+
+			result = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(key));
+			memcpy(result, key, VARSIZE_ANY(key));
+		}
+	}
+	SPI_finish();
+	return result;
+}
+
+/* Reads one key as the owner of the key table: a Citus worker the coordinator's. */
 static bytea *
 read_key(const char *name)
 {
@@ -47,28 +82,13 @@ read_key(const char *name)
 	privacy_begin_as_owner("_keys", &save);
 	PG_TRY();
 	{
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(name)};
-		bool		isnull;
-
-		SPI_connect();
-		if (SPI_execute_with_args("SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
-								  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read key \"%s\"", name);
-		if (SPI_processed == 1)
+		if (privacy_citus_worker())
 		{
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull);
-
-			if (!isnull)
-			{
-				bytea	   *key = DatumGetByteaPP(d);
-
-				result = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(key));
-				memcpy(result, key, VARSIZE_ANY(key));
-			}
+			result = privacy_citus_coordinator_key(name);
+			coordinator_keys = true;
 		}
-		SPI_finish();
+		else
+			result = read_local_key(name);
 	}
 	PG_FINALLY();
 	{
@@ -90,7 +110,7 @@ privacy_get_key(const char *name)
 {
 	int			i;
 
-	if (cached_lxid != PRIVACY_LOCAL_XID())
+	if (cached_lxid != PRIVACY_LOCAL_XID() && !coordinator_keys)
 	{
 		for (i = 0; i < n_cached_keys; i++)
 			pfree(cached_keys[i].key);

@@ -374,10 +374,12 @@ subject_build_statements(SubjectKind *kind)
 	/*
 	 * The rest of the export, as the extension's owner: whether the subject
 	 * exists, its reference, its consent history (events recorded under its
-	 * key, or under its reference once forgotten) and the time.
+	 * key, or under its reference once forgotten) and the time. The anchor
+	 * is read in a CTE of its own, which Citus plans apart from the
+	 * extension's (local) tables when the anchor is distributed.
 	 */
 	subject_statement_init(&kind->export_frame,
-						   psprintf("SELECT EXISTS (%s), s.ref, "
+						   psprintf("WITH a AS MATERIALIZED (SELECT EXISTS (%s) AS found) SELECT a.found, s.ref, "
 									"(SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 									"'time', l.recorded_at, 'action', l.action, 'purpose', l.purpose, "
 									"'source', l.source, 'policy_version', l.policy_version, "
@@ -387,7 +389,7 @@ subject_build_statements(SubjectKind *kind)
 									"AND l.subject OPERATOR(pg_catalog.=) ANY (ARRAY[s.key, s.ref]) "
 									"AND l.subject OPERATOR(pg_catalog.=) CASE WHEN l.forgotten THEN s.ref ELSE s.key END), "
 									"pg_catalog.to_jsonb(pg_catalog.now()) "
-									"FROM (SELECT $1::pg_catalog.text AS key, privacy.subject_ref(%s, $1) AS ref OFFSET 0) s",
+									"FROM a, (SELECT $1::pg_catalog.text AS key, privacy.subject_ref(%s, $1) AS ref OFFSET 0) s",
 									anchor_match, kind_literal, kind_literal),
 						   1, key_arg);
 
