@@ -343,12 +343,15 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'GDPR Art. 18 names the grounds, for example "accuracy contested" or "objection pending".';
 	END IF;
+	-- The recipients to tell of the restriction (GDPR Art. 19) are recorded
+	-- with it.
 	RETURN privacy_internal._record('restriction', kind, subject, NULL, 'direct',
-						   pg_catalog.jsonb_build_object('reason', reason));
+						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('reason', reason,
+							   'notify_recipients', pg_catalog.to_jsonb(NULLIF(privacy.disclosed_to(kind, subject), '{}')))));
 END
 $$;
 
-COMMENT ON FUNCTION privacy.restrict(kind text, subject text, reason text) IS 'Restricts processing of a data subject''s data (GDPR Art. 18) to the purposes allowed under restriction; returns the ledger event id';
+COMMENT ON FUNCTION privacy.restrict(kind text, subject text, reason text) IS 'Restricts processing of a data subject''s data (GDPR Art. 18) to the purposes allowed under restriction, recording the recipients to tell (GDPR Art. 19) with it; returns the ledger event id';
 
 REVOKE ALL ON FUNCTION privacy.restrict(kind text, subject text, reason text) FROM PUBLIC;
 

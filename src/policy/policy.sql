@@ -1108,11 +1108,12 @@ END;
 
 COMMENT ON FUNCTION privacy.policy() IS 'The policy in force, as a policy document: privacy.apply_policy(privacy.policy()::text) changes nothing';
 
+-- A string body: it reads the disclosure log of a later area (recipients).
 CREATE FUNCTION privacy.processing_record()
 RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $$
 	WITH doc AS (SELECT privacy.policy() AS d),
 	classified AS MATERIALIZED (
 		SELECT cc.*, privacy_internal._qualified_name(cc.table_name) AS qualified
@@ -1159,8 +1160,10 @@ BEGIN ATOMIC
 		'recipients', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
 				'recipient', r.name, 'kind', r.kind, 'dpa_reference', r.dpa_reference,
-				'purposes', pg_catalog.to_jsonb(r.purposes), 'description', r.description)) ORDER BY r.name), '[]')
-			  FROM privacy.recipients r),
+				'purposes', pg_catalog.to_jsonb(r.purposes), 'description', r.description,
+				'disclosures', COALESCE(n.disclosures, 0))) ORDER BY r.name), '[]')
+			  FROM privacy.recipients r
+			  LEFT JOIN privacy_internal._disclosure_counts() n ON n.recipient = r.name),
 		'retention', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
 				'rule', rr.name, 'table', privacy_internal._qualified_name(rr.table_name),
@@ -1176,10 +1179,10 @@ BEGIN ATOMIC
 			SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT cc.qualified), '[]')
 			  FROM classified cc
 			 WHERE NOT EXISTS (SELECT FROM privacy.retention_rules rr WHERE rr.table_name = cc.table_name)))
-	  FROM doc;
-END;
+	  FROM doc
+$$;
 
-COMMENT ON FUNCTION privacy.processing_record() IS 'The record of processing activities (GDPR Art. 30), generated from the catalog';
+COMMENT ON FUNCTION privacy.processing_record() IS 'The record of processing activities (GDPR Art. 30), generated from the catalog, with the number of disclosures to each recipient';
 
 CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy.categories FOR EACH ROW EXECUTE FUNCTION privacy_internal._restore_over_seed('name');
 
