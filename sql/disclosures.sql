@@ -123,7 +123,8 @@ SELECT subject, evidence FROM privacy.consent_ledger WHERE action = 'restriction
 SELECT r -> 'notify_recipients' AS notify_recipients, r -> 'ledgers' AS ledgers
   FROM privacy.erase_subject('customer', '2', 'consent withdrawn') r;
 SELECT subject, subject_ref = privacy.subject_ref('customer', '2') AS ref_ok, recipient,
-       reference ~ '^redacted \(keyed hash [0-9a-f]{64}\)$' AS reference_redacted, details
+       reference ~ '^redacted \(keyed hash [0-9a-f]{64}\)$' AS reference_redacted,
+       details - 'evidence_ref' AS details, details ->> 'evidence_ref' ~ '^[0-9a-f]{64}$' AS details_hashed
   FROM privacy.disclosures WHERE subject_ref = privacy.subject_ref('customer', '2');
 SELECT count(*) AS bo_in_log FROM privacy.disclosures
  WHERE subject = '2' OR subject IS NULL AND (reference ~ '417' OR details::text ~ 'Unique');
