@@ -26,7 +26,7 @@ SELECT id - :first_id AS n, actor = current_user AS by_me, kind, subject, subjec
 -- reference or the details.
 SELECT action, subject_ref = privacy.subject_ref('customer', '1') AS ada, summary - 'disclosure_id' AS summary
   FROM privacy.audit_log WHERE action = 'disclosure' ORDER BY id;
-SELECT count(*) AS values_in_log FROM privacy.audit_log WHERE summary::text ~ '417|sftp|Unique';
+SELECT count(*) AS values_in_log FROM privacy.audit_log WHERE summary::text ~ 'Court order|sftp|Unique';
 SELECT privacy.disclosed_to('customer', '1') AS ada, privacy.disclosed_to('customer', '2') AS bo,
        privacy.disclosed_to('customer', '4') AS di;
 
@@ -127,7 +127,7 @@ SELECT subject, subject_ref = privacy.subject_ref('customer', '2') AS ref_ok, re
        details - 'evidence_ref' AS details, details ->> 'evidence_ref' ~ '^[0-9a-f]{64}$' AS details_hashed
   FROM privacy.disclosures WHERE subject_ref = privacy.subject_ref('customer', '2');
 SELECT count(*) AS bo_in_log FROM privacy.disclosures
- WHERE subject = '2' OR subject IS NULL AND (reference ~ '417' OR details::text ~ 'Unique');
+ WHERE subject = '2' OR subject IS NULL AND (reference ~ 'Court order' OR details::text ~ 'Unique');
 SELECT privacy.disclosed_to('customer', '2') AS bo_after_erasure;
 -- A subject without disclosures gets no list.
 SELECT privacy.erase_subject('customer', '4', 'consent withdrawn') ? 'notify_recipients' AS listed;
