@@ -2229,7 +2229,7 @@ CREATE EVENT TRIGGER privacy_masking_ddl_end ON ddl_command_end
 -- unchanged.
 CREATE FUNCTION privacy.anonymized_copy(source_schema name, target_schema name)
 RETURNS TABLE (table_name regclass, copied_rows bigint)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
