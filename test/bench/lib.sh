@@ -65,16 +65,28 @@ bench_stats() {
 			  printf f " " f " " f "\n", m, v[1], v[NR] }'
 }
 
+# bench_time_as ROLE SQL: bench_time_ms, connected as ROLE (if not empty).
+bench_time_as() {
+	if [ -n "$1" ]; then
+		PGUSER=$1 bench_time_ms "$2"
+	else
+		bench_time_ms "$2"
+	fi
+}
+
 # bench_compare BENCHMARK CASE MEASURED_SQL BASELINE_NAME BASELINE_SQL:
-# runs both BENCH_RUNS times, alternating, and prints the CSV row.
+# runs both BENCH_RUNS times, alternating, and prints the CSV row. With
+# BENCH_MEASURED_ROLE or BENCH_BASELINE_ROLE set, that side connects as
+# that role.
 bench_compare() {
 	local benchmark=$1 case=$2 measured=$3 baseline_name=$4 baseline=$5
+	local mrole=${BENCH_MEASURED_ROLE:-} brole=${BENCH_BASELINE_ROLE:-}
 	local m=() b=() i ms bs
-	bench_time_ms "$measured" >/dev/null
-	bench_time_ms "$baseline" >/dev/null
+	bench_time_as "$mrole" "$measured" >/dev/null
+	bench_time_as "$brole" "$baseline" >/dev/null
 	for i in $(seq "$BENCH_RUNS"); do
-		m+=("$(bench_time_ms "$measured")")
-		b+=("$(bench_time_ms "$baseline")")
+		m+=("$(bench_time_as "$mrole" "$measured")")
+		b+=("$(bench_time_as "$brole" "$baseline")")
 	done
 	read -r ms_med ms_min ms_max <<<"$(bench_stats "${m[@]}")"
 	read -r bs_med bs_min bs_max <<<"$(bench_stats "${b[@]}")"
