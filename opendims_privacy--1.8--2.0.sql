@@ -264,3 +264,80 @@ RETURNS jsonb
 LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'privacy_erase_subject';
+
+-- Consent events are recorded in C with statements kept per session; the
+-- ledger's state follows from one statement trigger per inserting
+-- statement (set-based, for imports too), and the state's primary key,
+-- (kind, subject, purpose), also serves lookups by subject.
+CREATE OR REPLACE FUNCTION privacy_internal._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) RETURNS bigint
+    LANGUAGE c SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS 'MODULE_PATHNAME', 'privacy_record';
+
+CREATE OR REPLACE FUNCTION privacy.grant_consent(kind text, subject text, purpose text,
+									  source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_grant_consent';
+
+CREATE OR REPLACE FUNCTION privacy.withdraw_consent(kind text, subject text, purpose text,
+										 source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_withdraw_consent';
+
+CREATE OR REPLACE FUNCTION privacy.object(kind text, subject text, purpose text,
+							   source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_object';
+
+CREATE OR REPLACE FUNCTION privacy.lift_restriction(kind text, subject text, reason text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_lift_restriction';
+
+CREATE OR REPLACE FUNCTION privacy.restrict(kind text, subject text, reason text)
+RETURNS bigint
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_restrict';
+
+DROP TRIGGER maintain_state ON privacy.consent_ledger;
+CREATE OR REPLACE FUNCTION privacy_internal._maintain_ledger_state() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+	-- One statement for all the events a statement inserted: the latest
+	-- event of each (kind, subject, purpose) decides its state.
+	WITH latest AS (
+		SELECT DISTINCT ON (e.kind, e.subject, COALESCE(e.purpose, ''))
+			   e.kind, e.subject, COALESCE(e.purpose, '') AS purpose, e.id,
+			   CASE e.action WHEN 'consent.grant' THEN 'granted'
+							 WHEN 'objection' THEN 'objected'
+							 WHEN 'restriction' THEN 'restricted' END AS status
+		  FROM new_events e
+		 ORDER BY e.kind, e.subject, COALESCE(e.purpose, ''), e.id DESC),
+	ended AS (
+		DELETE FROM privacy._ledger_state s
+		 USING latest l
+		 WHERE l.status IS NULL
+		   AND s.kind = l.kind AND s.subject = l.subject AND s.purpose = l.purpose)
+	INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)
+	SELECT l.kind, l.purpose, l.subject, l.status, l.id FROM latest l WHERE l.status IS NOT NULL
+	ON CONFLICT (kind, subject, purpose)
+	DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION privacy_internal._maintain_ledger_state() IS 'Statement trigger: applies the ledger events a statement inserted to privacy._ledger_state';
+CREATE TRIGGER maintain_state AFTER INSERT ON privacy.consent_ledger REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._maintain_ledger_state();
+
+ALTER TABLE privacy._ledger_state DROP CONSTRAINT _ledger_state_pkey,
+	ADD CONSTRAINT _ledger_state_pkey PRIMARY KEY (kind, subject, purpose);
+DROP INDEX privacy._ledger_state_subject_idx;

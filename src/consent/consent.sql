@@ -67,24 +67,30 @@ CREATE FUNCTION privacy_internal._maintain_ledger_state() RETURNS trigger
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-	IF NEW.action IN ('consent.grant', 'objection', 'restriction') THEN
-		INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)
-		VALUES (NEW.kind, COALESCE(NEW.purpose, ''), NEW.subject,
-				CASE NEW.action WHEN 'consent.grant' THEN 'granted'
-								WHEN 'objection' THEN 'objected'
-								ELSE 'restricted' END,
-				NEW.id)
-		ON CONFLICT (kind, purpose, subject)
-		DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id;
-	ELSE
+	-- One statement for all the events a statement inserted: the latest
+	-- event of each (kind, subject, purpose) decides its state.
+	WITH latest AS (
+		SELECT DISTINCT ON (e.kind, e.subject, COALESCE(e.purpose, ''))
+			   e.kind, e.subject, COALESCE(e.purpose, '') AS purpose, e.id,
+			   CASE e.action WHEN 'consent.grant' THEN 'granted'
+							 WHEN 'objection' THEN 'objected'
+							 WHEN 'restriction' THEN 'restricted' END AS status
+		  FROM new_events e
+		 ORDER BY e.kind, e.subject, COALESCE(e.purpose, ''), e.id DESC),
+	ended AS (
 		DELETE FROM privacy._ledger_state s
-		 WHERE s.kind = NEW.kind AND s.purpose = COALESCE(NEW.purpose, '') AND s.subject = NEW.subject;
-	END IF;
+		 USING latest l
+		 WHERE l.status IS NULL
+		   AND s.kind = l.kind AND s.subject = l.subject AND s.purpose = l.purpose)
+	INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)
+	SELECT l.kind, l.purpose, l.subject, l.status, l.id FROM latest l WHERE l.status IS NOT NULL
+	ON CONFLICT (kind, subject, purpose)
+	DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id;
 	RETURN NULL;
 END
 $$;
 
-COMMENT ON FUNCTION privacy_internal._maintain_ledger_state() IS 'Trigger: applies a new ledger event to privacy._ledger_state';
+COMMENT ON FUNCTION privacy_internal._maintain_ledger_state() IS 'Statement trigger: applies the ledger events a statement inserted to privacy._ledger_state';
 
 REVOKE ALL ON FUNCTION privacy_internal._maintain_ledger_state() FROM PUBLIC;
 
@@ -113,61 +119,9 @@ CREATE FUNCTION privacy_internal._may_write(kind text, subject text, owned boole
 COMMENT ON FUNCTION privacy_internal._may_write(kind text, subject text, owned boolean) IS 'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
 
 CREATE FUNCTION privacy_internal._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE c SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-	p privacy.purposes;
-	key text;
-	version text := privacy_internal._policy_version();
-	event_id bigint;
-	actor name := privacy_internal._acting_role();
-BEGIN
-	key := privacy_internal._canonical_subject(kind, subject, action OPERATOR(pg_catalog.<>) 'consent.withdraw');
-	IF action OPERATOR(pg_catalog.=) ANY (ARRAY['consent.grant', 'consent.withdraw']) THEN
-		p := privacy_internal._require_purpose(purpose, ARRAY['consent'],
-									  CASE action WHEN 'consent.grant' THEN 'record consent for'
-												  ELSE 'withdraw consent for' END);
-	ELSIF action OPERATOR(pg_catalog.=) 'objection' THEN
-		p := privacy_internal._require_purpose(purpose, ARRAY['legitimate_interest'], 'record an objection to');
-	END IF;
-	IF source IS NULL OR NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) source) THEN
-		RAISE EXCEPTION 'unrecognized source "%"', source
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Sources are declared by the policy document; privacy.sources lists them.';
-	END IF;
-	IF evidence IS NULL OR pg_catalog.jsonb_typeof(evidence) OPERATOR(pg_catalog.<>) 'object' THEN
-		RAISE EXCEPTION 'evidence must be a JSON object'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Describe how the event was captured, for example {"form": "signup", "text_version": "3"}.';
-	END IF;
-
-	PERFORM privacy_internal._lock_subject('consent_ledger', kind, key);
-	IF action OPERATOR(pg_catalog.=) 'consent.withdraw' AND privacy_internal._subject_erased(kind, key) THEN
-		RAISE EXCEPTION 'cannot withdraw consent for a subject of kind "%" that was erased', kind
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'The erasure ended every consent of the subject; the ledger keeps its events under the subject''s reference only.',
-				  HINT = 'privacy.erasures holds the receipt of the erasure.';
-	END IF;
-	IF action OPERATOR(pg_catalog.=) 'restriction.lift' AND NOT EXISTS (
-			SELECT FROM privacy._ledger_state s
-			 WHERE s.kind OPERATOR(pg_catalog.=) $2 AND s.purpose OPERATOR(pg_catalog.=) ''
-			   AND s.subject OPERATOR(pg_catalog.=) key) THEN
-		RAISE EXCEPTION 'processing of this subject of kind "%" is not restricted', kind
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'privacy.consent_history() shows the subject''s restrictions.';
-	END IF;
-
-	INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)
-	VALUES (actor, kind, key, action, p.name, source, version, evidence)
-	RETURNING id INTO event_id;
-	PERFORM privacy_internal._audit(actor, action, kind, key, NULL,
-						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-							   'event_id', event_id, 'purpose', p.name, 'source', source,
-							   'policy_version', version)));
-	RETURN event_id;
-END
-$_$;
+    AS 'MODULE_PATHNAME', 'privacy_record';
 
 COMMENT ON FUNCTION privacy_internal._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) IS 'Appends one validated, audited event to the consent ledger and returns its id';
 
@@ -294,12 +248,9 @@ COMMENT ON FUNCTION privacy.current_purpose() IS 'The purpose the current statem
 CREATE FUNCTION privacy.grant_consent(kind text, subject text, purpose text,
 									  source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
 RETURNS bigint
-LANGUAGE sql
-SECURITY DEFINER
+LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT privacy_internal._record('consent.grant', kind, subject, purpose, source, evidence);
-END;
+AS 'MODULE_PATHNAME', 'privacy_grant_consent';
 
 COMMENT ON FUNCTION privacy.grant_consent(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records that a data subject consents to a purpose whose legal basis is consent; returns the ledger event id';
 
@@ -307,13 +258,9 @@ REVOKE ALL ON FUNCTION privacy.grant_consent(kind text, subject text, purpose te
 
 CREATE FUNCTION privacy.lift_restriction(kind text, subject text, reason text DEFAULT NULL)
 RETURNS bigint
-LANGUAGE sql
-SECURITY DEFINER
+LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT privacy_internal._record('restriction.lift', kind, subject, NULL, 'direct',
-						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('reason', reason)));
-END;
+AS 'MODULE_PATHNAME', 'privacy_lift_restriction';
 
 COMMENT ON FUNCTION privacy.lift_restriction(kind text, subject text, reason text) IS 'Lifts a restriction of processing; an error if the subject''s processing is not restricted';
 
@@ -322,31 +269,19 @@ REVOKE ALL ON FUNCTION privacy.lift_restriction(kind text, subject text, reason 
 CREATE FUNCTION privacy.object(kind text, subject text, purpose text,
 							   source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
 RETURNS bigint
-LANGUAGE sql
-SECURITY DEFINER
+LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT privacy_internal._record('objection', kind, subject, purpose, source, evidence);
-END;
+AS 'MODULE_PATHNAME', 'privacy_object';
 
 COMMENT ON FUNCTION privacy.object(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records a data subject''s objection (GDPR Art. 21) to a purpose based on legitimate interest; returns the ledger event id';
 
 REVOKE ALL ON FUNCTION privacy.object(kind text, subject text, purpose text, source text, evidence jsonb) FROM PUBLIC;
 
-CREATE FUNCTION privacy.restrict(kind text, subject text, reason text) RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-	IF reason IS NULL OR pg_catalog.btrim(reason) = '' THEN
-		RAISE EXCEPTION 'reason for restriction must not be empty'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'GDPR Art. 18 names the grounds, for example "accuracy contested" or "objection pending".';
-	END IF;
-	RETURN privacy_internal._record('restriction', kind, subject, NULL, 'direct',
-						   pg_catalog.jsonb_build_object('reason', reason));
-END
-$$;
+CREATE FUNCTION privacy.restrict(kind text, subject text, reason text)
+RETURNS bigint
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_restrict';
 
 COMMENT ON FUNCTION privacy.restrict(kind text, subject text, reason text) IS 'Restricts processing of a data subject''s data (GDPR Art. 18) to the purposes allowed under restriction; returns the ledger event id';
 
@@ -435,12 +370,9 @@ REVOKE ALL ON FUNCTION privacy.unsubscribe_token(kind text, subject text, purpos
 CREATE FUNCTION privacy.withdraw_consent(kind text, subject text, purpose text,
 										 source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
 RETURNS bigint
-LANGUAGE sql
-SECURITY DEFINER
+LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT privacy_internal._record('consent.withdraw', kind, subject, purpose, source, evidence);
-END;
+AS 'MODULE_PATHNAME', 'privacy_withdraw_consent';
 
 COMMENT ON FUNCTION privacy.withdraw_consent(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records that a data subject withdraws consent to a purpose (at any time, even if none was recorded); returns the ledger event id';
 
@@ -453,7 +385,7 @@ CREATE TABLE privacy._ledger_state (
     status text NOT NULL,
     event_id bigint NOT NULL,
     CONSTRAINT _ledger_state_status_check CHECK ((status = ANY (ARRAY['granted'::text, 'objected'::text, 'restricted'::text]))),
-    CONSTRAINT _ledger_state_pkey PRIMARY KEY (kind, purpose, subject)
+    CONSTRAINT _ledger_state_pkey PRIMARY KEY (kind, subject, purpose)
 );
 
 COMMENT ON TABLE privacy._ledger_state IS 'The current state of privacy.consent_ledger (as privacy.consent_state derives it), maintained by a trigger, read by the row check';
@@ -507,8 +439,6 @@ COMMENT ON TABLE privacy.purpose_grants IS 'The purposes each role may declare f
 GRANT SELECT ON TABLE privacy.purpose_grants TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('privacy.purpose_grants', '');
 
-CREATE INDEX _ledger_state_subject_idx ON privacy._ledger_state USING btree (kind, subject);
-
 CREATE INDEX consent_ledger_subject_idx ON privacy.consent_ledger USING btree (kind, subject);
 
 CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy.consent_ledger FOR EACH ROW EXECUTE FUNCTION privacy_internal._consent_ledger_is_append_only();
@@ -527,4 +457,4 @@ CREATE TRIGGER invalidate_consent_cache_on_apply AFTER INSERT OR DELETE OR UPDAT
 
 ALTER TABLE privacy._ledger_state ENABLE REPLICA TRIGGER invalidate_consent_cache_on_apply;
 
-CREATE TRIGGER maintain_state AFTER INSERT ON privacy.consent_ledger FOR EACH ROW EXECUTE FUNCTION privacy_internal._maintain_ledger_state();
+CREATE TRIGGER maintain_state AFTER INSERT ON privacy.consent_ledger REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._maintain_ledger_state();
