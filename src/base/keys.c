@@ -42,6 +42,9 @@ static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
 /* Whether the cached keys are the Citus coordinator's, kept for the session. */
 static bool coordinator_keys = false;
 
+/* The statement that reads a key, prepared once per session. */
+static SPIPlanPtr read_plan = NULL;
+
 /* Reads one key of this node's key table with SPI; NULL if it has none. */
 static bytea *
 read_local_key(const char *name)
@@ -52,8 +55,16 @@ read_local_key(const char *name)
 	bool		isnull;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (read_plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare("SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
+									   1, argtypes);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the statement that reads a key");
+		read_plan = plan;
+	}
+	if (SPI_execute_plan(read_plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read key \"%s\"", name);
 	if (SPI_processed == 1)
 	{

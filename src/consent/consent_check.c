@@ -223,10 +223,15 @@ static ResolvedPurpose memo_purpose;
 static PurposeStamp memo_stamp;
 static uint64 memo_generation = 0;
 
-/* The tables whose changes invalidate the cache, as last looked up. */
-#define N_WATCHED 5
+/*
+ * The relations whose invalidation invalidates the cache, as last looked
+ * up. A change of privacy._ledger_state invalidates the view
+ * privacy.consent_state (see privacy_invalidate_consent_cache), not the
+ * table itself, whose own invalidation is left to DDL.
+ */
+#define N_WATCHED 6
 static const char *const watched_names[N_WATCHED] = {
-	"_ledger_state", "purposes", "purpose_grants", "subject_kinds", "erasures"
+	"_ledger_state", "purposes", "purpose_grants", "subject_kinds", "erasures", "consent_state"
 };
 static Oid	watched_oids[N_WATCHED];
 static uint64 watched_generation = 0;	/* the cache generation they were looked up in */
@@ -551,11 +556,12 @@ probe_subject(SubjectSet *set, const char *subject, size_t len)
 	snapshot = state_snapshot();
 	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(set->kind));
-	ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
-						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(set->purpose));
-	ScanKeyEntryInitialize(&keys[2], 0, 3, BTEqualStrategyNumber, InvalidOid,
+	/* in the order of the key's columns: kind, subject, purpose */
+	ScanKeyEntryInitialize(&keys[1], 0, 3, BTEqualStrategyNumber, InvalidOid,
 						   DEFAULT_COLLATION_OID, F_TEXTEQ,
 						   PointerGetDatum(cstring_to_text_with_len(subject, len)));
+	ScanKeyEntryInitialize(&keys[2], 0, 2, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(set->purpose));
 	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, snapshot, 3, keys);
 	if ((tuple = systable_getnext(scan)) != NULL)
 	{
@@ -1079,20 +1085,33 @@ privacy_may_write_text(PG_FUNCTION_ARGS)
 
 /*
  * Statement trigger on the tables the check depends on: queues a relcache
- * invalidation of the table, which every backend (this one at its next
- * command, the others once the change commits) turns into a new cache
- * generation.
+ * invalidation, which every backend (this one at its next command, the
+ * others once the change commits) turns into a new cache generation.
+ *
+ * A change of the consent state invalidates the view privacy.consent_state
+ * rather than privacy._ledger_state: no kept plan reads the view on the
+ * hot path, while the state's own invalidation would make every session
+ * replan each statement on the table (the ledger's state trigger and the
+ * consent functions among them) after every consent change anywhere.
  */
 Datum
 privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	Oid			view = InvalidOid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("privacy_internal._invalidate_consent_cache() must be called as a trigger")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	rel = trigdata->tg_relation;
+	if (strcmp(RelationGetRelationName(rel), "_ledger_state") == 0)
+		view = get_relname_relid("consent_state", RelationGetNamespace(rel));
+	if (OidIsValid(view))
+		CacheInvalidateRelcacheByRelid(view);
+	else
+		CacheInvalidateRelcache(rel);
 	state_changed_in_xact = true;
 	return PointerGetDatum(NULL);
 }
