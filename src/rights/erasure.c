@@ -61,6 +61,7 @@ static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr last_erasure_plan = NULL;
 static SPIPlanPtr redact_plan = NULL;
 static SPIPlanPtr grounds_plan = NULL;
+static SPIPlanPtr held_probe_plan = NULL;
 static SPIPlanPtr held_plan = NULL;
 static SPIPlanPtr track_plan = NULL;
 static SPIPlanPtr notify_plan = NULL;
@@ -497,9 +498,12 @@ last_erasure(SubjectKind *kind, text *ref)
 static Jsonb *
 recipients_to_notify(SubjectKind *kind, text *ref)
 {
+	/* as privacy_internal._disclosure_recipients(), with its plan kept */
 	return subject_lookup(&notify_plan,
-						  "SELECT pg_catalog.to_jsonb(r) FROM privacy_internal._disclosure_recipients($1, $2) r"
-						  " WHERE pg_catalog.cardinality(r) OPERATOR(pg_catalog.>) 0", kind, ref);
+						  "SELECT pg_catalog.to_jsonb(pg_catalog.array_agg(DISTINCT d.recipient ORDER BY d.recipient))"
+						  " FROM privacy.disclosures d"
+						  " WHERE d.kind OPERATOR(pg_catalog.=) $1 AND d.subject_ref OPERATOR(pg_catalog.=) $2",
+						  kind, ref);
 }
 
 /*
@@ -509,6 +513,15 @@ recipients_to_notify(SubjectKind *kind, text *ref)
 static Jsonb *
 held_erasure(SubjectKind *kind, text *ref)
 {
+	/*
+	 * Looked for first in privacy._held_erasures alone: a plan that reads
+	 * privacy.erasures is made again after every erasure.
+	 */
+	if (subject_lookup(&held_probe_plan,
+					   "SELECT pg_catalog.to_jsonb(true) FROM privacy._held_erasures h"
+					   " WHERE h.kind OPERATOR(pg_catalog.=) $1 AND h.subject_ref OPERATOR(pg_catalog.=) $2",
+					   kind, ref) == NULL)
+		return NULL;
 	return subject_lookup(&held_plan, "SELECT privacy_internal._held_erasure($1, $2)", kind, ref);
 }
 
@@ -574,6 +587,7 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	int			nstale = 0;
 	Jsonb	   *ledgers;
 	Jsonb	   *notify;
+	Jsonb	   *held_before;	/* the subject's erasure held pending, or NULL */
 	Jsonb	   *receipt;
 	Jsonb	   *summary;
 
@@ -669,11 +683,14 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	ledgers = rights_forget_in_ledgers(kind->name, key, ref,
 									   call->redact ? FORGET_RELEASE_REDACT : FORGET_RELEASE);
 	notify = recipients_to_notify(kind, ref);
+	held_before = held_erasure(kind, ref);
 	receipt = receipt_of(kind, ref, call->reason, call->has_request, call->request_id,
-						 privacy_erasure_recorded(kind->name, key), held_erasure(kind, ref),
+						 privacy_erasure_recorded(kind->name, key), held_before,
 						 &totals, lines, nlines, ledgers, notify, stale, nstale);
 	record_erasure(kind, ref, call->reason, call->has_request, call->request_id, receipt);
-	track_held_erasure(kind, key, ref, call, receipt);
+	/* Nothing pending before or now: no held erasure to keep or end. */
+	if (totals.held > 0 || held_before != NULL)
+		track_held_erasure(kind, key, ref, call, receipt);
 	summary = erasure_summary(receipt);
 	rights_audit("erasure", ref, call->has_request, call->request_id, summary);
 	return receipt;
