@@ -1,0 +1,489 @@
+/*
+ * audit_rectification.c
+ *		The rectification trigger of protected tables: one audit log entry
+ *		per changed row, naming its subject and the changed columns (never
+ *		their values), written in one set-based statement per UPDATE.
+ *
+ * privacy.protect() installs privacy_internal._audit_rectification() on each
+ * protected table holding personal data as
+ *
+ *		CREATE TRIGGER privacy_rectification AFTER UPDATE ON t
+ *			REFERENCING OLD TABLE AS privacy_old NEW TABLE AS privacy_new
+ *			FOR EACH STATEMENT EXECUTE FUNCTION
+ *			privacy_internal._audit_rectification(kind, key expression, ...)
+ *
+ * with, per subject kind the table is protected for, the SQL expression that
+ * yields a row's subject key (privacy_internal._subject_key_sql(), reading the
+ * row's columns under the table's own name). The trigger reads the old and
+ * the new rows side by side (the two transition tables hold them in the same
+ * order), finds the columns each row changed by comparing their stored
+ * values, and inserts one entry per changed row and kind into
+ * privacy._audit_unsealed with one INSERT ... SELECT over the new rows (an
+ * ephemeral named relation), as the log's owner: the subject's reference,
+ * privacy.subject_ref(kind, key), is computed there. Rows whose changed
+ * columns differ go in one statement per set of columns.
+ *
+ * Entries written this way are part of the statement's subtransaction (a
+ * savepoint rolled back takes them along) and are sealed after commit like
+ * every other entry (audit_seal.c). The statement is prepared once per
+ * trigger and backend, and forgotten when the table's relcache entry is
+ * invalidated (its triggers or columns changed, or it was protected or
+ * unprotected again).
+ *
+ * The function refuses to run as anything but that trigger of a protected
+ * table (statement level, after UPDATE, with transition tables, named
+ * privacy_rectification, naming kinds the table is protected for).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/bitmapset.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/queryenvironment.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/varlena.h"
+
+#include "audit/audit.h"
+#include "base/compat.h"
+#include "base/extension_objects.h"
+#include "base/qualified_name.h"
+
+PG_FUNCTION_INFO_V1(privacy_audit_rectification);
+
+/* The name under which the statement reads the rows to log. */
+#define ROWS_RELATION "privacy_rows"
+
+/* What a trigger's statement needs, per trigger, for this backend. */
+typedef struct RectificationTrigger
+{
+	Oid			tgoid;			/* hash key */
+	Oid			relid;
+	bool		valid;
+	SPIPlanPtr	plan;
+	char	   *table_name;		/* quoted and qualified, for the summary */
+} RectificationTrigger;
+
+static HTAB *triggers = NULL;
+
+/* Forgets the statements of a table's triggers (all, for InvalidOid). */
+static void
+invalidate_triggers(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	RectificationTrigger *entry;
+
+	if (triggers == NULL)
+		return;
+	hash_seq_init(&status, triggers);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (!OidIsValid(relid) || entry->relid == relid)
+			entry->valid = false;
+}
+
+static void
+refuse(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("privacy_internal._audit_rectification() may only run as the rectification trigger of a protected table"),
+			 detail ? errdetail("%s", detail) : 0,
+			 errhint("privacy.protect() installs this trigger.")));
+}
+
+/* The kinds a non-temporary table is protected for (NULL if none); runs inside SPI. */
+static ArrayType *
+protected_kinds(Oid relid)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		isnull;
+	Datum		kinds;
+
+	if (SPI_execute_with_args("SELECT pt.kinds FROM privacy.protected_tables pt"
+							  " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) pt.table_name"
+							  " WHERE pt.table_name OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
+							  " AND c.relpersistence OPERATOR(pg_catalog.<>) 't'",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read privacy.protected_tables");
+	if (SPI_processed == 0)
+		return NULL;
+	kinds = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? NULL : DatumGetArrayTypePCopy(kinds);
+}
+
+static bool
+array_has_text(ArrayType *array, const char *value)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i] && strcmp(TextDatumGetCString(elems[i]), value) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Checks that the trigger is the rectification trigger of a protected table
+ * and prepares its statement; runs inside SPI, as the log's owner, with the
+ * rows registered under ROWS_RELATION.
+ */
+static void
+build_trigger(RectificationTrigger *entry, TriggerData *trigdata)
+{
+	Trigger    *trigger = trigdata->tg_trigger;
+	Relation	rel = trigdata->tg_relation;
+	ArrayType  *kinds;
+	StringInfoData sql;
+	const char *alias = quote_identifier(RelationGetRelationName(rel));
+	Oid			argtypes[4] = {TIMESTAMPTZOID, NAMEOID, NAMEOID, JSONBOID};
+	SPIPlanPtr	plan;
+
+	if (strcmp(trigger->tgname, "privacy_rectification") != 0 ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
+		trigdata->tg_oldtable == NULL || trigdata->tg_newtable == NULL ||
+		trigger->tgnargs < 2 || trigger->tgnargs % 2 != 0)
+		refuse(NULL);
+	kinds = protected_kinds(RelationGetRelid(rel));
+	if (kinds == NULL)
+		refuse(NULL);
+	for (int i = 0; i < trigger->tgnargs; i += 2)
+		if (!array_has_text(kinds, trigger->tgargs[i]))
+			refuse("The trigger names a subject kind the table is not protected for.");
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql,
+						   "INSERT INTO privacy._audit_unsealed"
+						   " (logged_at, actor, session_role, action, subject_ref, request_id, summary)"
+						   " SELECT $1, $2, $3, 'rectification', privacy.subject_ref(k.kind, k.subject), NULL, $4"
+						   " FROM " ROWS_RELATION " AS ");
+	appendStringInfo(&sql, "%s CROSS JOIN LATERAL (VALUES ", alias);
+	for (int i = 0; i < trigger->tgnargs; i += 2)
+		appendStringInfo(&sql, "%s(%s::pg_catalog.text, (%s)::pg_catalog.text)",
+						 i > 0 ? ", " : "", quote_literal_cstr(trigger->tgargs[i]),
+						 trigger->tgargs[i + 1]);
+	appendStringInfoString(&sql, ") AS k(kind, subject)");
+
+	plan = SPI_prepare(sql.data, 4, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the rectification trigger's statement: %s",
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep the rectification trigger's statement");
+
+	if (entry->plan != NULL)
+		SPI_freeplan(entry->plan);
+	if (entry->table_name != NULL)
+		pfree(entry->table_name);
+	entry->plan = plan;
+	entry->table_name = MemoryContextStrdup(CacheMemoryContext,
+											privacy_qualified_name(RelationGetRelid(rel)));
+	entry->relid = RelationGetRelid(rel);
+	entry->valid = true;
+}
+
+/* Whether two stored values are the same; a toasted value unchanged is not read. */
+static bool
+same_value(Datum a, Datum b, Form_pg_attribute att)
+{
+	if (att->attlen == -1 &&
+		VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(a)) &&
+		VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(b)) &&
+		VARSIZE_ANY(DatumGetPointer(a)) == VARSIZE_ANY(DatumGetPointer(b)) &&
+		memcmp(DatumGetPointer(a), DatumGetPointer(b), VARSIZE_ANY(DatumGetPointer(a))) == 0)
+		return true;
+	return datum_image_eq(a, b, att->attbyval, att->attlen);
+}
+
+/* The columns a row changed (NULL if none). */
+static Bitmapset *
+changed_columns(TupleTableSlot *old_slot, TupleTableSlot *new_slot, TupleDesc desc)
+{
+	Bitmapset  *changed = NULL;
+
+	slot_getallattrs(old_slot);
+	slot_getallattrs(new_slot);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		old_null = old_slot->tts_isnull[i];
+		bool		new_null = new_slot->tts_isnull[i];
+
+		if (att->attisdropped)
+			continue;
+		if (old_null != new_null ||
+			(!old_null && !same_value(old_slot->tts_values[i], new_slot->tts_values[i], att)))
+			changed = bms_add_member(changed, i);
+	}
+	return changed;
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+	const char *x = *(const char *const *) a;
+	const char *y = *(const char *const *) b;
+
+	return varstr_cmp(x, strlen(x), y, strlen(y), DEFAULT_COLLATION_OID);
+}
+
+/* The entries' summary: the table and the changed columns, by name in order. */
+static Datum
+summary_of(const char *table_name, Bitmapset *columns, TupleDesc desc)
+{
+	StringInfoData json;
+	int			n = bms_num_members(columns);
+	const char **names = palloc(sizeof(char *) * n);
+	int			i = 0;
+	int			col = -1;
+
+	while ((col = bms_next_member(columns, col)) >= 0)
+		names[i++] = NameStr(TupleDescAttr(desc, col)->attname);
+	qsort(names, n, sizeof(char *), compare_names);
+
+	initStringInfo(&json);
+	appendStringInfoString(&json, "{\"table\": ");
+	escape_json(&json, table_name);
+	appendStringInfoString(&json, ", \"columns\": [");
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&json, ", ");
+		escape_json(&json, names[i]);
+	}
+	appendStringInfoString(&json, "]}");
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data));
+}
+
+/* Registers rows for the statement under ROWS_RELATION. */
+static void
+register_rows(Relation rel, Tuplestorestate *rows)
+{
+	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+
+	enr->md.name = ROWS_RELATION;
+	enr->md.reliddesc = RelationGetRelid(rel);
+	enr->md.tupdesc = NULL;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = tuplestore_tuple_count(rows);
+	enr->reldata = rows;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "could not register the rows of the rectification trigger");
+}
+
+/* A read pointer at the start of a transition table, selected. */
+static void
+rewind_rows(Tuplestorestate *rows)
+{
+	int			ptr = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
+
+	tuplestore_select_read_pointer(rows, ptr);
+	tuplestore_rescan(rows);
+}
+
+/* One entry per changed row and kind, for the rows with the same changed columns. */
+static void
+write_entries(RectificationTrigger *entry, TriggerData *trigdata, Tuplestorestate *rows,
+			  Datum *params)
+{
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "could not connect to SPI");
+	register_rows(trigdata->tg_relation, rows);
+	if (!entry->valid)
+		build_trigger(entry, trigdata);
+	rc = SPI_execute_plan(entry->plan, params, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not write the rectification entries: %s", SPI_result_code_string(rc));
+	SPI_finish();
+}
+
+Datum
+privacy_audit_rectification(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	RectificationTrigger *entry;
+	bool		found;
+	MemoryContext work;
+	MemoryContext old;
+	TupleTableSlot *old_slot;
+	TupleTableSlot *new_slot;
+	List	   *sets = NIL;		/* distinct sets of changed columns */
+	int		   *row_set;		/* each row's set, -1 when it changed nothing */
+	int64		nrows;
+	int64		i;
+	bool		every_row_same;
+	Oid			role;
+	NameData	actor;
+	NameData	session_role;
+	Datum		params[4];
+	PrivacyUserContext save;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		refuse(NULL);
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+
+	if (triggers == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(RectificationTrigger);
+		ctl.hcxt = CacheMemoryContext;
+		triggers = hash_create("opendims_privacy rectification triggers", 16, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(invalidate_triggers, (Datum) 0);
+	}
+	entry = hash_search(triggers, &trigdata->tg_trigger->tgoid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->relid = RelationGetRelid(rel);
+		entry->valid = false;
+		entry->plan = NULL;
+		entry->table_name = NULL;
+	}
+	/* what only a valid trigger has is checked before anything is read */
+	if (!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		trigdata->tg_oldtable == NULL || trigdata->tg_newtable == NULL ||
+		entry->relid != RelationGetRelid(rel))
+		refuse(NULL);
+
+	nrows = tuplestore_tuple_count(trigdata->tg_newtable);
+	if (nrows == 0 && entry->valid)
+		return PointerGetDatum(NULL);
+
+	work = AllocSetContextCreate(CurrentMemoryContext, "rectification trigger",
+								 ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(work);
+
+	/* the changed columns of each row, old and new side by side */
+	row_set = palloc(sizeof(int) * Max(nrows, 1));
+	old_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	new_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	rewind_rows(trigdata->tg_oldtable);
+	rewind_rows(trigdata->tg_newtable);
+	every_row_same = true;
+	for (i = 0; i < nrows; i++)
+	{
+		Bitmapset  *changed;
+		ListCell   *lc;
+		int			set = 0;
+
+		if (!tuplestore_gettupleslot(trigdata->tg_oldtable, true, false, old_slot) ||
+			!tuplestore_gettupleslot(trigdata->tg_newtable, true, false, new_slot))
+			elog(ERROR, "the transition tables of an UPDATE differ in length");
+		changed = changed_columns(old_slot, new_slot, desc);
+		row_set[i] = -1;
+		if (changed == NULL)
+		{
+			every_row_same = false;
+			continue;
+		}
+		foreach(lc, sets)
+		{
+			if (bms_equal((Bitmapset *) lfirst(lc), changed))
+				break;
+			set++;
+		}
+		if (lc == NULL)
+			sets = lappend(sets, changed);
+		else
+			bms_free(changed);
+		row_set[i] = set;
+	}
+	if (list_length(sets) > 1)
+		every_row_same = false;
+
+	role = GetCurrentRoleId();
+	namestrcpy(&actor, GetUserNameFromId(OidIsValid(role) ? role : GetSessionUserId(), false));
+	namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
+	params[0] = TimestampTzGetDatum(GetCurrentTimestamp());
+	params[1] = NameGetDatum(&actor);
+	params[2] = NameGetDatum(&session_role);
+
+	privacy_begin_as_owner("audit_log", &save);
+	PG_TRY();
+	{
+		if (!entry->valid)
+		{
+			/* checked before any row is logged, and before an UPDATE of no row returns */
+			Tuplestorestate *none = tuplestore_begin_heap(false, false, work_mem);
+
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "could not connect to SPI");
+			register_rows(rel, none);
+			build_trigger(entry, trigdata);
+			SPI_finish();
+			tuplestore_end(none);
+		}
+		if (sets != NIL && every_row_same)
+		{
+			params[3] = summary_of(entry->table_name, linitial(sets), desc);
+			rewind_rows(trigdata->tg_newtable);
+			write_entries(entry, trigdata, trigdata->tg_newtable, params);
+		}
+		else if (sets != NIL)
+		{
+			int			set = 0;
+			ListCell   *lc;
+
+			foreach(lc, sets)
+			{
+				Tuplestorestate *rows = tuplestore_begin_heap(false, false, work_mem);
+
+				rewind_rows(trigdata->tg_newtable);
+				for (i = 0; i < nrows; i++)
+				{
+					if (!tuplestore_gettupleslot(trigdata->tg_newtable, true, false, new_slot))
+						elog(ERROR, "the transition tables of an UPDATE differ in length");
+					if (row_set[i] == set)
+						tuplestore_puttupleslot(rows, new_slot);
+				}
+				params[3] = summary_of(entry->table_name, (Bitmapset *) lfirst(lc), desc);
+				write_entries(entry, trigdata, rows, params);
+				tuplestore_end(rows);
+				set++;
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		privacy_end_as_owner(&save);
+	}
+	PG_END_TRY();
+
+	if (sets != NIL)
+		privacy_audit_note_unsealed_write();
+
+	ExecDropSingleTupleTableSlot(old_slot);
+	ExecDropSingleTupleTableSlot(new_slot);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+	return PointerGetDatum(NULL);
+}

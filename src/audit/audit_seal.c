@@ -1,0 +1,374 @@
+/*
+ * audit_seal.c
+ *		Seals committed unsealed audit log entries into the hash chain.
+ *
+ * Writers leave their entries in privacy._audit_unsealed (audit_pending.c,
+ * audit_rectification.c) when they commit, taking no lock that another
+ * writer waits for. Sealing moves them into privacy.audit_log: under the
+ * chain's head lock (SHARE ROW EXCLUSIVE on privacy._audit_head, which
+ * conflicts with itself) and with a snapshot taken after the lock is
+ * granted, it reads the oldest unsealed entries it can see in the order of
+ * their ids, gives each the next id of the log and its hash chained to the
+ * one before (sha256(previous hash || privacy_internal._audit_entry_text(...)),
+ * the definition privacy.verify_audit_log() recomputes through
+ * privacy_internal._audit_entry_hash()), inserts them, deletes them from the
+ * unsealed entries and moves the head, all in one transaction.
+ *
+ * So a crash at any point leaves each entry either unsealed or sealed, never
+ * both; the snapshot sees only committed entries (and the sealing
+ * transaction's own, which commit or vanish with the seal); and a second
+ * sealer waits for the first's commit and then no longer sees what it
+ * sealed. The chain is in seal order.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "parser/parse_func.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "audit/audit.h"
+#include "base/compat.h"
+#include "base/extension_objects.h"
+
+PG_FUNCTION_INFO_V1(privacy_seal_audit_log);
+PG_FUNCTION_INFO_V1(privacy_audit_unsealed_is_append_only);
+
+bool		privacy_audit_sealing = false;
+
+/* The columns of an entry, in the order the statements below use them. */
+#define N_FIELDS 8
+enum
+{
+	F_ID, F_LOGGED_AT, F_ACTOR, F_SESSION_ROLE, F_ACTION, F_SUBJECT_REF, F_REQUEST_ID, F_SUMMARY
+};
+
+static const Oid field_types[N_FIELDS] = {INT8OID, TIMESTAMPTZOID, NAMEOID, NAMEOID,
+TEXTOID, TEXTOID, INT8OID, JSONBOID};
+
+static const char *const head_sql =
+"SELECT h.last_hash FROM privacy._audit_head h FOR UPDATE";
+
+static const char *const batch_sql =
+"SELECT u.id, u.logged_at, u.actor, u.session_role, u.action, u.subject_ref, u.request_id, u.summary"
+" FROM privacy._audit_unsealed u ORDER BY u.id LIMIT $1";
+
+static const char *const insert_sql =
+"INSERT INTO privacy.audit_log"
+" (id, logged_at, actor, session_role, action, subject_ref, request_id, summary, prev_hash, hash)"
+" SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.timestamptz[]),"
+" pg_catalog.unnest($3::pg_catalog.name[]), pg_catalog.unnest($4::pg_catalog.name[]),"
+" pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]),"
+" pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.jsonb[]),"
+" pg_catalog.unnest($9::pg_catalog.bytea[]), pg_catalog.unnest($10::pg_catalog.bytea[]))";
+
+static const char *const delete_sql =
+"DELETE FROM privacy._audit_unsealed u WHERE u.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])";
+
+static const char *const move_head_sql =
+"UPDATE privacy._audit_head SET last_id = $1, last_hash = $2";
+
+/* The OID of <schema>.<relname>, or InvalidOid when it does not exist. */
+static Oid
+relation_in(const char *schema, const char *relname)
+{
+	Oid			nsp = get_namespace_oid(schema, true);
+
+	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+}
+
+/* Runs a statement with the sealer's snapshot; an error unless it returns expected. */
+static void
+run(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
+	Snapshot snapshot, int expected)
+{
+	int			rc = SPI_execute_snapshot(SPI_prepare(sql, nargs, argtypes), values, nulls,
+										  snapshot, InvalidSnapshot, false, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "audit log sealing statement failed: %s", SPI_result_code_string(rc));
+}
+
+/* A one-dimensional array of n datums of a type. */
+static Datum
+array_of(Datum *elems, bool *nulls, int n, Oid type)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
+											  typlen, typbyval, typalign));
+}
+
+/* sha256(prev || text) into out. */
+static void
+chain_hash(const uint8 *prev, const bytea *text, uint8 *out)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL ||
+		pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, prev, PG_SHA256_DIGEST_LENGTH) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) VARDATA_ANY(text), VARSIZE_ANY_EXHDR(text)) < 0 ||
+		pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute an audit log entry's hash");
+	pg_cryptohash_free(ctx);
+}
+
+static bytea *
+digest_to_bytea(const uint8 *digest)
+{
+	bytea	   *b = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+
+	SET_VARSIZE(b, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	memcpy(VARDATA(b), digest, PG_SHA256_DIGEST_LENGTH);
+	return b;
+}
+
+/*
+ * Seals one batch of at most limit entries chained to *head (updated);
+ * returns how many it sealed and sets *last_id.
+ */
+static int
+seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
+		   Snapshot snapshot, int64 *last_id)
+{
+	Oid			limit_type = INT4OID;
+	Datum		limit_value = Int32GetDatum(limit);
+	SPITupleTable *batch;
+	int			n;
+	Datum	   *columns[N_FIELDS + 2];
+	bool	   *column_nulls[N_FIELDS + 2];
+	Datum	   *unsealed_ids;
+	Datum		values[N_FIELDS + 2];
+	Oid			types[N_FIELDS + 2];
+	uint8		hash[PG_SHA256_DIGEST_LENGTH];
+
+	run(batch_sql, 1, &limit_type, &limit_value, NULL, snapshot, SPI_OK_SELECT);
+	batch = SPI_tuptable;
+	n = (int) SPI_processed;
+	if (n == 0)
+		return 0;
+
+	for (int f = 0; f < N_FIELDS + 2; f++)
+	{
+		columns[f] = palloc(sizeof(Datum) * n);
+		column_nulls[f] = palloc0(sizeof(bool) * n);
+	}
+	unsealed_ids = palloc(sizeof(Datum) * n);
+
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tuple = batch->vals[i];
+		LOCAL_FCINFO(fcinfo, N_FIELDS);
+		Datum		text;
+
+		for (int f = 0; f < N_FIELDS; f++)
+			columns[f][i] = SPI_getbinval(tuple, batch->tupdesc, f + 1, &column_nulls[f][i]);
+		unsealed_ids[i] = columns[F_ID][i];
+		/* the entry's id in the log */
+		columns[F_ID][i] = Int64GetDatum(nextval_internal(seq_relid, false));
+		*last_id = DatumGetInt64(columns[F_ID][i]);
+
+		InitFunctionCallInfoData(*fcinfo, text_fn, N_FIELDS, InvalidOid, NULL, NULL);
+		for (int f = 0; f < N_FIELDS; f++)
+		{
+			fcinfo->args[f].value = columns[f][i];
+			fcinfo->args[f].isnull = column_nulls[f][i];
+		}
+		text = FunctionCallInvoke(fcinfo);
+		if (fcinfo->isnull)
+			elog(ERROR, "an audit log entry has no text");
+
+		columns[N_FIELDS][i] = PointerGetDatum(digest_to_bytea(head));
+		chain_hash(head, DatumGetByteaPP(text), hash);
+		memcpy(head, hash, PG_SHA256_DIGEST_LENGTH);
+		columns[N_FIELDS + 1][i] = PointerGetDatum(digest_to_bytea(hash));
+	}
+
+	for (int f = 0; f < N_FIELDS + 2; f++)
+	{
+		Oid			type = f < N_FIELDS ? field_types[f] : BYTEAOID;
+
+		values[f] = array_of(columns[f], column_nulls[f], n, type);
+		types[f] = get_array_type(type);
+	}
+	run(insert_sql, N_FIELDS + 2, types, values, NULL, snapshot, SPI_OK_INSERT);
+	if (SPI_processed != (uint64) n)
+		elog(ERROR, "could not seal audit log entries");
+
+	values[0] = array_of(unsealed_ids, NULL, n, INT8OID);
+	types[0] = INT8ARRAYOID;
+	privacy_audit_sealing = true;
+	run(delete_sql, 1, types, values, NULL, snapshot, SPI_OK_DELETE);
+	privacy_audit_sealing = false;
+	if (SPI_processed != (uint64) n)
+		elog(ERROR, "could not remove sealed entries from the unsealed audit log entries");
+	SPI_freetuptable(batch);
+	return n;
+}
+
+/* Seals under the head lock; runs inside SPI as the log's owner. */
+static int64
+seal_locked(Oid head_relid, int64 max_entries, int batch_size)
+{
+	Oid			seq_relid = relation_in(PRIVACY_SCHEMA, "audit_log_id_seq");
+	Oid			text_argtypes[N_FIELDS];
+	Oid			text_fn_oid;
+	FmgrInfo	text_fn;
+	Snapshot	snapshot;
+	uint8		head[PG_SHA256_DIGEST_LENGTH];
+	bool		isnull;
+	Datum		hash;
+	int64		total = 0;
+	int64		last_id = 0;
+	MemoryContext batch_context;
+	MemoryContext old;
+
+	memcpy(text_argtypes, field_types, sizeof(text_argtypes));
+	text_fn_oid = LookupFuncName(list_make2(makeString(PRIVACY_INTERNAL_SCHEMA),
+											makeString("_audit_entry_text")),
+								 N_FIELDS, text_argtypes, false);
+	if (!OidIsValid(seq_relid))
+		elog(ERROR, "the audit log's sequence is missing");
+	fmgr_info(text_fn_oid, &text_fn);
+
+	/*
+	 * The lock comes first, and the snapshot after it: what another sealer
+	 * committed before the lock was granted is seen as sealed.
+	 */
+	LockRelationOid(head_relid, ShareRowExclusiveLock);
+	PushActiveSnapshot(GetLatestSnapshot());
+	snapshot = GetActiveSnapshot();
+
+	run(head_sql, 0, NULL, NULL, NULL, snapshot, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the audit log's head row is missing"),
+				 errdetail("The table privacy._audit_head must hold exactly one row."),
+				 errhint("Restore the table from a backup; privacy.verify_audit_log() then reports whether the chain is intact.")));
+	hash = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull || VARSIZE_ANY_EXHDR(DatumGetByteaPP(hash)) != PG_SHA256_DIGEST_LENGTH)
+		elog(ERROR, "the audit log's head has no hash");
+	memcpy(head, VARDATA_ANY(DatumGetByteaPP(hash)), PG_SHA256_DIGEST_LENGTH);
+
+	batch_context = AllocSetContextCreate(CurrentMemoryContext, "audit log sealing",
+										  ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		int			limit = batch_size;
+		int			n;
+
+		if (max_entries > 0 && max_entries - total < limit)
+			limit = (int) (max_entries - total);
+		if (limit <= 0)
+			break;
+		old = MemoryContextSwitchTo(batch_context);
+		n = seal_batch(limit, head, seq_relid, &text_fn, snapshot, &last_id);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(batch_context);
+		total += n;
+		if (n < limit)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextDelete(batch_context);
+
+	if (total > 0)
+	{
+		Oid			types[2] = {INT8OID, BYTEAOID};
+		Datum		values[2];
+
+		values[0] = Int64GetDatum(last_id);
+		values[1] = PointerGetDatum(digest_to_bytea(head));
+		run(move_head_sql, 2, types, values, NULL, snapshot, SPI_OK_UPDATE);
+		if (SPI_processed != 1)
+			elog(ERROR, "could not move the audit log's head");
+	}
+	PopActiveSnapshot();
+	return total;
+}
+
+int64
+privacy_seal_entries(int64 max_entries, int batch_size)
+{
+	Oid			head_relid = relation_in(PRIVACY_SCHEMA, "_audit_head");
+	PrivacyUserContext save;
+	int64		sealed = 0;
+
+	if (!OidIsValid(head_relid) ||
+		!OidIsValid(relation_in(PRIVACY_SCHEMA, "_audit_unsealed")) ||
+		!OidIsValid(relation_in(PRIVACY_SCHEMA, "audit_log")))
+		return 0;
+	if (batch_size <= 0)
+		batch_size = 1;
+
+	privacy_begin_as_owner("audit_log", &save);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "could not connect to SPI");
+		sealed = seal_locked(head_relid, max_entries, batch_size);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		privacy_audit_sealing = false;
+		privacy_end_as_owner(&save);
+	}
+	PG_END_TRY();
+	return sealed;
+}
+
+/*
+ * privacy.seal_audit_log() → bigint: seals every committed entry now, in
+ * the caller's transaction (which holds the chain's head until it ends).
+ */
+Datum
+privacy_seal_audit_log(PG_FUNCTION_ARGS)
+{
+	PreventCommandIfReadOnly("privacy.seal_audit_log()");
+	PreventCommandDuringRecovery("privacy.seal_audit_log()");
+	PG_RETURN_INT64(privacy_seal_entries(0, privacy_seal_batch_size));
+}
+
+/*
+ * Trigger on privacy._audit_unsealed: refuses UPDATE, DELETE and TRUNCATE
+ * but the sealer's deletion of the entries it has just sealed.
+ */
+Datum
+privacy_audit_unsealed_is_append_only(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "privacy_internal._audit_unsealed_is_append_only() must be called as a trigger");
+	if (privacy_audit_sealing && TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		return PointerGetDatum(trigdata->tg_trigtuple);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("privacy._audit_unsealed is append-only"),
+			 errdetail("%s is not allowed on the unsealed audit log entries.",
+					   TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? "UPDATE" :
+					   TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ? "DELETE" : "TRUNCATE"),
+			 errhint("Entries leave it only when privacy.seal_audit_log() or the sealer's background worker seals them into privacy.audit_log.")));
+	PG_RETURN_NULL();
+}
