@@ -4,17 +4,22 @@ SET client_min_messages = warning;
 CREATE EXTENSION opendims_privacy CASCADE;
 RESET client_min_messages;
 
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT privacy.verify_audit_log();
 -- An entry gets its id when its transaction commits: privacy_internal._audit() returns NULL.
 SELECT privacy_internal._audit(current_user, 'test.one', 'customer', '42', NULL, '{"n": 1}') IS NULL AS id_at_commit;
 SELECT privacy_internal._audit(current_user, 'test.two', 'customer', '42', 7, '{"n": 2}') IS NULL AS id_at_commit;
 SELECT privacy_internal._audit(current_user, 'test.three', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT id AS first_id FROM privacy.audit_log WHERE action = 'test.one' \gset
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT id - :first_id AS n, actor = current_user AS by_me, action, request_id, summary,
        subject_ref ~ '^[0-9a-f]{64}$' AS keyed_hash, subject_ref = privacy.subject_ref('customer', '42') AS same_ref
   FROM privacy.audit_log ORDER BY id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(DISTINCT subject_ref) FROM privacy.audit_log WHERE subject_ref IS NOT NULL;
 SELECT privacy.subject_ref('customer', '42') <> privacy.subject_ref('user', '42') AS kind_matters;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT privacy.verify_audit_log();
 
 -- A transaction's entries are appended to the chain when it commits, in the
@@ -43,9 +48,11 @@ COMMIT;
 BEGIN;
 SELECT privacy_internal._audit(current_user, 'test.pending.aborted', NULL, NULL, NULL, NULL) IS NULL AS id_at_commit;
 ROLLBACK;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, id > :first_id AS after_first,
        subject_ref = privacy.subject_ref('customer', '42') AS same_ref
   FROM privacy.audit_log WHERE action LIKE 'test.pending.%' ORDER BY id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact, entries FROM privacy.verify_audit_log();
 -- A transaction with entries cannot be prepared: they are appended at
 -- commit, which COMMIT PREPARED cannot do.
@@ -70,22 +77,31 @@ ROLLBACK;
 -- Timestamps hash the same whatever the session's settings.
 SET TimeZone = 'America/New_York';
 SET DateStyle = 'SQL, DMY';
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 RESET TimeZone;
 RESET DateStyle;
 
 -- Append-only, even for its owner.
+SELECT privacy.seal_audit_log() AS sealed \gset
 UPDATE privacy.audit_log SET action = 'forged';
+SELECT privacy.seal_audit_log() AS sealed \gset
 DELETE FROM privacy.audit_log;
 TRUNCATE privacy.audit_log;
 
 -- A superuser who goes around the triggers is caught by verification.
 ALTER TABLE privacy.audit_log DISABLE TRIGGER append_only;
+SELECT privacy.seal_audit_log() AS sealed \gset
 UPDATE privacy.audit_log SET summary = '{"n": 20}' WHERE id = :first_id + 1;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact, first_broken_id - :first_id AS broken, problem FROM privacy.verify_audit_log();
+SELECT privacy.seal_audit_log() AS sealed \gset
 UPDATE privacy.audit_log SET summary = '{"n": 2}' WHERE id = :first_id + 1;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
+SELECT privacy.seal_audit_log() AS sealed \gset
 DELETE FROM privacy.audit_log WHERE id = :first_id + 1;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact, first_broken_id - :first_id AS broken, problem FROM privacy.verify_audit_log();
 ALTER TABLE privacy.audit_log ENABLE TRIGGER append_only;
 

@@ -29,6 +29,7 @@ SELECT privacy.unschedule_retention() AS unscheduled;
 SELECT count(*) AS jobs FROM cron.job WHERE jobname = 'opendims_privacy_retention';
 SELECT privacy.unschedule_retention() AS unscheduled_again;
 
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary - 'job_id' AS summary FROM privacy.audit_log
  WHERE action LIKE 'retention.%schedule' ORDER BY id;
 
