@@ -63,7 +63,7 @@ static int	seal_pause_for_tests_ms = 0;
 bool		privacy_sealer_preloaded = false;
 
 /* How long a worker waits for work before it exits. */
-#define SEALER_IDLE_EXIT_MS 2000
+#define SEALER_IDLE_EXIT_MS 1000
 
 /* How soon the launcher starts a database's worker again after the last. */
 #define SEALER_RESTART_MS 1000
