@@ -470,7 +470,7 @@ CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy._audit_unsealed F
 CREATE VIEW privacy.audit_backlog AS
 SELECT pg_catalog.count(*) AS entries,
        pg_catalog.min(u.logged_at) AS oldest_logged_at,
-       pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(u.logged_at) AS oldest_age
+       pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) pg_catalog.min(u.logged_at) AS oldest_age
   FROM privacy._audit_unsealed u;
 
 COMMENT ON VIEW privacy.audit_backlog IS 'The audit log entries that wait to be sealed into the hash chain: how many, when the oldest was written and how long ago';
