@@ -29,8 +29,9 @@ extern void privacy_audit_event(const char *action, const char *kind,
 extern void privacy_audit_note_unsealed_write(void);
 
 /*
- * Seals committed unsealed entries into the hash chain: at most max_entries
- * of them (0: every one visible), in batches of batch_size, in the order of
+ * Seals committed unsealed entries into the hash chain: about max_entries
+ * of them (0: every one visible), in batches of about batch_size (a
+ * set-based write's entries are sealed together), in the order of
  * their ids, inside the current transaction and as the log's owner. Takes
  * the chain's head lock (SHARE ROW EXCLUSIVE on privacy._audit_head) first,
  * then reads with a snapshot taken after it, so two sealers never seal the

@@ -151,7 +151,8 @@ DECLARE
 	findings bigint;
 BEGIN
 	-- The unsealed tail first: it is reported whatever the chain shows.
-	SELECT pg_catalog.count(*), pg_catalog.min(u.logged_at) INTO unsealed, oldest_unsealed
+	SELECT COALESCE(pg_catalog.sum(COALESCE(pg_catalog.cardinality(u.subject_refs), 1)), 0)::bigint,
+		   pg_catalog.min(u.logged_at) INTO unsealed, oldest_unsealed
 	  FROM privacy._audit_unsealed u;
 	SELECT * INTO head FROM privacy._audit_head;
 	prev := COALESCE(head.pruned_through_hash,
@@ -318,10 +319,13 @@ CREATE TABLE privacy._audit_unsealed (
     subject_ref text,
     request_id bigint,
     summary jsonb NOT NULL,
-    CONSTRAINT _audit_unsealed_pkey PRIMARY KEY (id)
+    subject_refs text[],
+    CONSTRAINT _audit_unsealed_pkey PRIMARY KEY (id),
+    CONSTRAINT _audit_unsealed_one_subject_check CHECK (subject_ref IS NULL OR subject_refs IS NULL)
 );
 
 COMMENT ON TABLE privacy._audit_unsealed IS 'Audit log entries of committed transactions that wait to be sealed into the hash chain of privacy.audit_log, in the order of their ids: append-only for all but the sealer';
+COMMENT ON COLUMN privacy._audit_unsealed.subject_refs IS 'For the entries of one set-based write (a rectification statement): one entry per element, in order, naming that subject, with the row''s other fields';
 SELECT pg_catalog.pg_extension_config_dump('privacy._audit_unsealed', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy._audit_unsealed_id_seq', '');
 
@@ -330,7 +334,7 @@ CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy._audit_unsealed FO
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy._audit_unsealed FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._audit_unsealed_is_append_only();
 
 CREATE VIEW privacy.audit_backlog AS
-SELECT pg_catalog.count(*) AS entries,
+SELECT COALESCE(pg_catalog.sum(COALESCE(pg_catalog.cardinality(u.subject_refs), 1)), 0)::bigint AS entries,
        pg_catalog.min(u.logged_at) AS oldest_logged_at,
        pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) pg_catalog.min(u.logged_at) AS oldest_age
   FROM privacy._audit_unsealed u;

@@ -17,11 +17,14 @@
  * row's columns under the table's own name). The trigger reads the old and
  * the new rows side by side (the two transition tables hold them in the same
  * order), finds the columns each row changed by comparing their stored
- * values, and inserts one entry per changed row and kind into
- * privacy._audit_unsealed with one INSERT ... SELECT over the new rows (an
- * ephemeral named relation), as the log's owner: the subject's reference,
- * privacy.subject_ref(kind, key), is computed there. Rows whose changed
- * columns differ go in one statement per set of columns.
+ * values, and writes the entries of the rows that changed the same columns
+ * as one row of privacy._audit_unsealed, with one INSERT ... SELECT over
+ * those new rows (an ephemeral named relation), as the log's owner: the
+ * row's subject_refs holds, in order, each changed row's subject reference
+ * per kind (privacy.subject_ref(kind, key)), and the sealer seals one entry
+ * per element (audit_seal.c). So an UPDATE of many rows writes one row, not
+ * one per changed row, and the chain still gets one entry per changed row
+ * and kind.
  *
  * Entries written this way are part of the statement's subtransaction (a
  * savepoint rolled back takes them along) and are sealed after commit like
@@ -176,15 +179,16 @@ build_trigger(RectificationTrigger *entry, TriggerData *trigdata)
 	initStringInfo(&sql);
 	appendStringInfoString(&sql,
 						   "INSERT INTO privacy._audit_unsealed"
-						   " (logged_at, actor, session_role, action, subject_ref, request_id, summary)"
-						   " SELECT $1, $2, $3, 'rectification', privacy.subject_ref(k.kind, k.subject), NULL, $4"
+						   " (logged_at, actor, session_role, action, request_id, summary, subject_refs)"
+						   " SELECT $1, $2, $3, 'rectification', NULL, $4, r.refs"
+						   " FROM (SELECT pg_catalog.array_agg(privacy.subject_ref(k.kind, k.subject)) AS refs"
 						   " FROM " ROWS_RELATION " AS ");
 	appendStringInfo(&sql, "%s CROSS JOIN LATERAL (VALUES ", alias);
 	for (int i = 0; i < trigger->tgnargs; i += 2)
 		appendStringInfo(&sql, "%s(%s::pg_catalog.text, (%s)::pg_catalog.text)",
 						 i > 0 ? ", " : "", quote_literal_cstr(trigger->tgargs[i]),
 						 trigger->tgargs[i + 1]);
-	appendStringInfoString(&sql, ") AS k(kind, subject)");
+	appendStringInfoString(&sql, ") AS k(kind, subject)) AS r");
 
 	plan = SPI_prepare(sql.data, 4, argtypes);
 	if (plan == NULL)

@@ -63,8 +63,8 @@ static const char *const head_sql =
 "SELECT h.last_hash FROM privacy._audit_head h FOR UPDATE";
 
 static const char *const batch_sql =
-"SELECT u.id, u.logged_at, u.actor, u.session_role, u.action, u.subject_ref, u.request_id, u.summary"
-" FROM privacy._audit_unsealed u ORDER BY u.id LIMIT $1";
+"SELECT u.id, u.logged_at, u.actor, u.session_role, u.action, u.subject_ref, u.request_id, u.summary,"
+" u.subject_refs FROM privacy._audit_unsealed u ORDER BY u.id LIMIT $1";
 
 static const char *const insert_sql =
 "INSERT INTO privacy.audit_log"
@@ -143,17 +143,26 @@ digest_to_bytea(const uint8 *digest)
 }
 
 /*
- * Seals one batch of at most limit entries chained to *head (updated);
- * returns how many it sealed and sets *last_id.
+ * Seals one batch of about limit entries chained to *head (updated): the
+ * oldest unsealed rows, each one entry or, for a set-based write, one per
+ * element of its subject_refs, as many rows as fit in limit entries but at
+ * least one. Returns how many entries it sealed, sets *last_id and *more
+ * (whether rows were left that this batch could have taken).
  */
 static int
 seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
-		   Snapshot snapshot, int64 *last_id)
+		   Snapshot snapshot, int64 *last_id, bool *more)
 {
 	Oid			limit_type = INT4OID;
 	Datum		limit_value = Int32GetDatum(limit);
 	SPITupleTable *batch;
-	int			n;
+	int			nrows;
+	int			taken = 0;
+	int			n = 0;
+	int			e = 0;
+	Datum	  **refs;
+	bool	  **ref_nulls;
+	int		   *nrefs;
 	Datum	   *columns[N_FIELDS + 2];
 	bool	   *column_nulls[N_FIELDS + 2];
 	Datum	   *unsealed_ids;
@@ -161,46 +170,89 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 	Oid			types[N_FIELDS + 2];
 	uint8		hash[PG_SHA256_DIGEST_LENGTH];
 
+	*more = false;
 	run(batch_sql, 1, &limit_type, &limit_value, NULL, snapshot, SPI_OK_SELECT);
 	batch = SPI_tuptable;
-	n = (int) SPI_processed;
-	if (n == 0)
+	nrows = (int) SPI_processed;
+	if (nrows == 0)
 		return 0;
+
+	/* the rows that fit, with their entries' subjects */
+	refs = palloc0(sizeof(Datum *) * nrows);
+	ref_nulls = palloc0(sizeof(bool *) * nrows);
+	nrefs = palloc0(sizeof(int) * nrows);
+	for (taken = 0; taken < nrows; taken++)
+	{
+		bool		isnull;
+		Datum		array = SPI_getbinval(batch->vals[taken], batch->tupdesc, N_FIELDS + 1, &isnull);
+		int			entries = 1;
+
+		if (!isnull)
+		{
+			deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT,
+							  &refs[taken], &ref_nulls[taken], &nrefs[taken]);
+			entries = nrefs[taken];
+		}
+		if (taken > 0 && n + entries > limit)
+			break;
+		n += entries;
+	}
+	*more = taken < nrows || nrows == limit;
+	if (n == 0)
+		elog(ERROR, "an unsealed audit log entry holds no subject");
 
 	for (int f = 0; f < N_FIELDS + 2; f++)
 	{
 		columns[f] = palloc(sizeof(Datum) * n);
 		column_nulls[f] = palloc0(sizeof(bool) * n);
 	}
-	unsealed_ids = palloc(sizeof(Datum) * n);
+	unsealed_ids = palloc(sizeof(Datum) * taken);
 
-	for (int i = 0; i < n; i++)
+	for (int r = 0; r < taken; r++)
 	{
-		HeapTuple	tuple = batch->vals[i];
-		LOCAL_FCINFO(fcinfo, N_FIELDS);
-		Datum		text;
+		HeapTuple	tuple = batch->vals[r];
+		Datum		row[N_FIELDS];
+		bool		row_nulls[N_FIELDS];
+		int			entries = refs[r] != NULL ? nrefs[r] : 1;
 
 		for (int f = 0; f < N_FIELDS; f++)
-			columns[f][i] = SPI_getbinval(tuple, batch->tupdesc, f + 1, &column_nulls[f][i]);
-		unsealed_ids[i] = columns[F_ID][i];
-		/* the entry's id in the log */
-		columns[F_ID][i] = Int64GetDatum(nextval_internal(seq_relid, false));
-		*last_id = DatumGetInt64(columns[F_ID][i]);
+			row[f] = SPI_getbinval(tuple, batch->tupdesc, f + 1, &row_nulls[f]);
+		unsealed_ids[r] = row[F_ID];
 
-		InitFunctionCallInfoData(*fcinfo, text_fn, N_FIELDS, InvalidOid, NULL, NULL);
-		for (int f = 0; f < N_FIELDS; f++)
+		for (int i = 0; i < entries; i++, e++)
 		{
-			fcinfo->args[f].value = columns[f][i];
-			fcinfo->args[f].isnull = column_nulls[f][i];
-		}
-		text = FunctionCallInvoke(fcinfo);
-		if (fcinfo->isnull)
-			elog(ERROR, "an audit log entry has no text");
+			LOCAL_FCINFO(fcinfo, N_FIELDS);
+			Datum		text;
 
-		columns[N_FIELDS][i] = PointerGetDatum(digest_to_bytea(head));
-		chain_hash(head, DatumGetByteaPP(text), hash);
-		memcpy(head, hash, PG_SHA256_DIGEST_LENGTH);
-		columns[N_FIELDS + 1][i] = PointerGetDatum(digest_to_bytea(hash));
+			for (int f = 0; f < N_FIELDS; f++)
+			{
+				columns[f][e] = row[f];
+				column_nulls[f][e] = row_nulls[f];
+			}
+			if (refs[r] != NULL)
+			{
+				columns[F_SUBJECT_REF][e] = refs[r][i];
+				column_nulls[F_SUBJECT_REF][e] = ref_nulls[r][i];
+			}
+			/* the entry's id in the log */
+			columns[F_ID][e] = Int64GetDatum(nextval_internal(seq_relid, false));
+			*last_id = DatumGetInt64(columns[F_ID][e]);
+
+			InitFunctionCallInfoData(*fcinfo, text_fn, N_FIELDS, InvalidOid, NULL, NULL);
+			for (int f = 0; f < N_FIELDS; f++)
+			{
+				fcinfo->args[f].value = columns[f][e];
+				fcinfo->args[f].isnull = column_nulls[f][e];
+			}
+			text = FunctionCallInvoke(fcinfo);
+			if (fcinfo->isnull)
+				elog(ERROR, "an audit log entry has no text");
+
+			columns[N_FIELDS][e] = PointerGetDatum(digest_to_bytea(head));
+			chain_hash(head, DatumGetByteaPP(text), hash);
+			memcpy(head, hash, PG_SHA256_DIGEST_LENGTH);
+			columns[N_FIELDS + 1][e] = PointerGetDatum(digest_to_bytea(hash));
+		}
 	}
 
 	for (int f = 0; f < N_FIELDS + 2; f++)
@@ -214,12 +266,12 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 	if (SPI_processed != (uint64) n)
 		elog(ERROR, "could not seal audit log entries");
 
-	values[0] = array_of(unsealed_ids, NULL, n, INT8OID);
+	values[0] = array_of(unsealed_ids, NULL, taken, INT8OID);
 	types[0] = INT8ARRAYOID;
 	privacy_audit_sealing = true;
 	run(delete_sql, 1, types, values, NULL, snapshot, SPI_OK_DELETE);
 	privacy_audit_sealing = false;
-	if (SPI_processed != (uint64) n)
+	if (SPI_processed != (uint64) taken)
 		elog(ERROR, "could not remove sealed entries from the unsealed audit log entries");
 	SPI_freetuptable(batch);
 	return n;
@@ -239,6 +291,7 @@ seal_locked(Oid head_relid, int64 max_entries, int batch_size)
 	Datum		hash;
 	int64		total = 0;
 	int64		last_id = 0;
+	bool		more = false;
 	MemoryContext batch_context;
 	MemoryContext old;
 
@@ -282,11 +335,11 @@ seal_locked(Oid head_relid, int64 max_entries, int batch_size)
 		if (limit <= 0)
 			break;
 		old = MemoryContextSwitchTo(batch_context);
-		n = seal_batch(limit, head, seq_relid, &text_fn, snapshot, &last_id);
+		n = seal_batch(limit, head, seq_relid, &text_fn, snapshot, &last_id, &more);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batch_context);
 		total += n;
-		if (n < limit)
+		if (!more)
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -399,7 +399,7 @@ seal_backlog(void)
 		pgstat_report_activity(STATE_IDLE, NULL);
 		pgstat_report_stat(false);
 		total += sealed;
-		if (sealed < batch)
+		if (sealed == 0)
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}

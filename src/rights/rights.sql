@@ -449,7 +449,7 @@ BEGIN
 			-- sealed now, its entry has the id the outcome names.
 			IF EXISTS (SELECT FROM privacy._audit_unsealed u
 						WHERE u.action OPERATOR(pg_catalog.=) 'rectification'
-						  AND u.subject_ref OPERATOR(pg_catalog.=) r.subject_ref
+						  AND r.subject_ref OPERATOR(pg_catalog.=) ANY (u.subject_refs)
 						  AND u.logged_at OPERATOR(pg_catalog.>=) r.received_at) THEN
 				PERFORM privacy.seal_audit_log();
 			END IF;
