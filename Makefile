@@ -62,7 +62,7 @@ all install installcheck:
 	@exit 1
 endif
 
-.PHONY: test demo bench unit fuzz-replay isolation-specs
+.PHONY: test demo bench unit fuzz-replay isolation-specs package-test
 
 # pg_isolation_regress reads specs from specs/ under its output directory.
 installcheck: isolation-specs
@@ -81,6 +81,11 @@ demo:
 # Benchmarks, each as a ratio against a baseline measured in the same run.
 bench:
 	@bash test/scripts/bench.sh $(SCALE)
+
+# META.json, and the Debian package (debian/) built and run on a throw-away
+# cluster; part of make test.
+package-test:
+	@bash test/scripts/package-test.sh
 
 # Standalone C unit tests of the pure code (no server needed).
 unit:

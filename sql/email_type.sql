@@ -9,6 +9,13 @@ RESET client_min_messages;
 -- The operators live in schema privacy with the type: a query finds them
 -- through the search path, or names them as OPERATOR(privacy.=).
 SELECT 'Jens@Example.dk'::privacy.email OPERATOR(privacy.=) 'jens@example.dk' AS qualified;
+-- Without privacy on the search path, a comparison finds no operator, and
+-- the error's hint says what to do; ip_address casts implicitly to inet,
+-- whose operators are in pg_catalog.
+SELECT 'Jens@Example.dk'::privacy.email = 'jens@example.dk';
+SELECT '+4520123456'::privacy.phone < '+4520123457';
+SELECT - '+4520123456'::privacy.phone;
+SELECT '192.0.2.1'::privacy.ip_address = '192.0.2.1' AS ip_address_without_search_path;
 SET search_path = public, privacy;
 
 -- How a text converts to a type: the result, or the error's SQLSTATE,

@@ -9,7 +9,9 @@ RESET client_min_messages;
 -- execute. The public API, the personal-data types' support functions, and
 -- the internal functions ordinary roles reach as themselves (row security,
 -- the guard's trigger, the read-only checks behind lint(), subject_map,
--- policy() and processing_record()). A new grant to PUBLIC shows up here.
+-- policy() and processing_record(), the retention job's steps and the
+-- functions behind its status views, which check the role's grants
+-- themselves: sql/delegation.sql). A new grant to PUBLIC shows up here.
 SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS executable_by_public
   FROM pg_proc p
   JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'

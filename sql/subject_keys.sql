@@ -77,8 +77,12 @@ SELECT privacy_internal._hold_reference('customer', '5', 'shop.customers')
        = 'redacted (keyed hash ' || privacy_internal._hold_reference_ref('Case 1') || ')' AS still_held_under_case_1;
 SELECT privacy_internal._retention_held_sql('shop.orders') LIKE '%privacy.subject_ref(%' AS held_by_reference;
 SELECT privacy.place_hold('customer', '5', 'Dispute', 'Case 1');
+-- Releasing the hold completes the erasure it kept pending, with the key
+-- kept for it meanwhile.
 SELECT privacy.release_hold(:hold_5, 'settled');
-SELECT r ->> 'rows_deleted' AS deleted FROM privacy.erase_subject('customer', '5', 'consent withdrawn') r;
+SELECT receipt ->> 'rows_deleted' AS deleted, receipt -> 'continues' ? 'erasure_id' AS continues
+  FROM privacy.erasures ORDER BY id DESC LIMIT 1;
+SELECT count(*) AS keys_kept_for_pending_erasures FROM privacy._held_erasures;
 
 -- A released hold loses the raw key at erasure too.
 SELECT privacy.place_hold('customer', '6', 'Complaint', 'Case 2') AS hold_6 \gset

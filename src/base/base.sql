@@ -51,6 +51,14 @@ COMMENT ON FUNCTION privacy_internal._acting_role() IS 'The role on whose behalf
 
 REVOKE ALL ON FUNCTION privacy_internal._acting_role() FROM PUBLIC;
 
+CREATE FUNCTION privacy_internal._loading_table(rel regclass) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'privacy_loading_table_sql';
+
+COMMENT ON FUNCTION privacy_internal._loading_table(rel regclass) IS 'Whether the client''s statement is itself a COPY ... FROM or an INSERT into the table, as when pg_restore or psql loads it from a dump (not a write by one of the extension''s functions)';
+
+REVOKE ALL ON FUNCTION privacy_internal._loading_table(rel regclass) FROM PUBLIC;
+
 CREATE FUNCTION privacy_internal._qualified_name(rel regclass) RETURNS text
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'privacy_qualified_name_sql';

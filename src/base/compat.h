@@ -12,6 +12,9 @@
 #error "opendims_privacy requires PostgreSQL 15 or later"
 #endif
 
+#include "utils/guc.h"
+#include "utils/guc_tables.h"
+
 /* PostgreSQL 16 moved varatt macros out of postgres.h. */
 #if PG_VERSION_NUM >= 160000
 #include "varatt.h"
@@ -42,6 +45,27 @@
 #else
 #define privacy_string_to_qualified_name_list(string) \
 	stringToQualifiedNameList(string)
+#endif
+
+/*
+ * A setting's GUC record, or NULL: PostgreSQL 16 exported find_option() and
+ * gave get_guc_variables() a count argument.
+ */
+#if PG_VERSION_NUM >= 160000
+#define privacy_find_guc(name) find_option((name), false, true, ERROR)
+#else
+static inline struct config_generic *
+privacy_find_guc(const char *name)
+{
+	struct config_generic **vars = get_guc_variables();
+	int			n = GetNumConfigOptions();
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (pg_strcasecmp(vars[i]->name, name) == 0)
+			return vars[i];
+	return NULL;
+}
 #endif
 
 #endif							/* PRIVACY_COMPAT_H */

@@ -507,6 +507,47 @@ COMMENT ON TABLE privacy.purpose_grants IS 'The purposes each role may declare f
 GRANT SELECT ON TABLE privacy.purpose_grants TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('privacy.purpose_grants', '');
 
+CREATE FUNCTION privacy_internal._lint_purpose_grants()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	-- The grants the audit log says are in force (each purpose and role
+	-- name's last allow or revoke) that privacy.purpose_grants does not hold,
+	-- beyond those a renamed role explains: a grant held under a name the
+	-- log does not know. A restore without the application's roles loses
+	-- the table's rows, not the log's.
+	WITH last_event AS (
+		SELECT DISTINCT ON (a.summary ->> 'purpose', a.summary ->> 'role')
+			   a.summary ->> 'purpose' AS purpose, a.summary ->> 'role' AS role_name, a.action
+		  FROM privacy.audit_log a
+		 WHERE a.action IN ('purpose.allow', 'purpose.revoke')
+		 ORDER BY a.summary ->> 'purpose', a.summary ->> 'role', a.id DESC
+	), expected AS (
+		SELECT e.purpose, e.role_name FROM last_event e WHERE e.action = 'purpose.allow'
+	), held AS (
+		SELECT g.purpose, pg_catalog.pg_get_userbyid(g.role) AS role_name FROM privacy.purpose_grants g
+	), missing AS (
+		SELECT x.purpose, x.role_name FROM expected x
+		 WHERE NOT EXISTS (SELECT FROM held h WHERE h.purpose = x.purpose AND h.role_name = x.role_name)
+	)
+	SELECT 'error', pg_catalog.format('purpose "%s"', m.purpose),
+		   pg_catalog.format('the audit log allows it to role "%s", but privacy.purpose_grants does not hold that grant', m.role_name),
+		   CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = m.role_name)
+				THEN 'The role does not exist: a dump restored before the roles loses every purpose grant. Create the roles first (pg_dumpall --roles-only), then restore the grants with pg_restore --data-only --table=purpose_grants, or allow the purposes again with privacy.allow_purpose().'
+				ELSE pg_catalog.format('Restore the grants with pg_restore --data-only --table=purpose_grants, or allow the purpose again: SELECT privacy.allow_purpose(%L, %L);', m.purpose, m.role_name)
+		   END
+	  FROM missing m
+	 WHERE (SELECT pg_catalog.count(*) FROM missing m2 WHERE m2.purpose = m.purpose)
+		   > (SELECT pg_catalog.count(*) FROM held h
+			   WHERE h.purpose = m.purpose
+				 AND NOT EXISTS (SELECT FROM expected x WHERE x.purpose = h.purpose AND x.role_name = h.role_name));
+END;
+
+COMMENT ON FUNCTION privacy_internal._lint_purpose_grants() IS 'lint: purpose grants the audit log records as in force that privacy.purpose_grants does not hold, as after a restore without the application''s roles';
+
+REVOKE ALL ON FUNCTION privacy_internal._lint_purpose_grants() FROM PUBLIC;
+
 CREATE INDEX _ledger_state_subject_idx ON privacy._ledger_state USING btree (kind, subject);
 
 CREATE INDEX consent_ledger_subject_idx ON privacy.consent_ledger USING btree (kind, subject);

@@ -24,6 +24,10 @@
  *    stands in for the role that set it. Anything else is an error: the
  *    check fails closed.
  *
+ * Where a pooler passes server connections between clients,
+ * privacy.purpose_scope = transaction also refuses a purpose that outlives
+ * its transaction (purpose_scope.c).
+ *
  * privacy.default_purpose is superuser-only (so PostgreSQL itself discards a
  * placeholder for it set by anyone else) and may only name a purpose whose
  * legal basis is contract: what is needed to serve the subjects themselves.
@@ -292,6 +296,7 @@ ConsentInit(void)
 	}
 	PG_END_TRY();
 
+	PurposeScopeInit();
 	ConsentCheckInit();
 	ConsentSharedInit();
 }
@@ -329,6 +334,8 @@ privacy_resolve_purpose(ResolvedPurpose *out)
 		out->none = true;
 		return;
 	}
+	if (!out->is_default)
+		privacy_purpose_check_scope();
 	if (!purpose_lookup(claim, out->is_default ? InvalidOid : user, &out->basis,
 						&out->allowed_under_restriction, &allowed))
 		ereport(ERROR,

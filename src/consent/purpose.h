@@ -59,6 +59,15 @@ privacy_purpose_stamp_current(const PurposeStamp *stamp)
  */
 extern void privacy_resolve_purpose(ResolvedPurpose *out);
 
+/* purpose_scope.c: defines privacy.purpose_scope and its checks. */
+extern void PurposeScopeInit(void);
+
+/*
+ * purpose_scope.c: an error (42501) if privacy.purpose_scope is
+ * "transaction" and the purpose in force outlives the transaction.
+ */
+extern void privacy_purpose_check_scope(void);
+
 /* consent_check.c: registers the cache invalidation callbacks. */
 extern void ConsentCheckInit(void);
 

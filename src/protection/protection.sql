@@ -787,6 +787,40 @@ COMMENT ON FUNCTION privacy.unprotect("table" regclass) IS 'Removes what privacy
 
 REVOKE ALL ON FUNCTION privacy.unprotect("table" regclass) FROM PUBLIC;
 
+CREATE FUNCTION privacy_internal._release_protected_tables() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	rel regclass;
+BEGIN
+	-- A protected table dropped since has nothing left to give back.
+	FOR rel IN SELECT pt.table_name
+				 FROM privacy.protected_tables pt
+				 JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) pt.table_name::pg_catalog.oid
+				ORDER BY c.oid LOOP
+		PERFORM privacy_internal._remove_protection(rel);
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._release_protected_tables() IS 'Removes the protection of every protected table and restores its earlier row-security settings, without audit entries; run when the extension is dropped with CASCADE';
+
+REVOKE ALL ON FUNCTION privacy_internal._release_protected_tables() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._release_tables_on_drop() RETURNS event_trigger
+    LANGUAGE c
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS 'MODULE_PATHNAME', 'privacy_release_tables_on_drop';
+
+COMMENT ON FUNCTION privacy_internal._release_tables_on_drop() IS 'Event trigger: before DROP EXTENSION opendims_privacy CASCADE, gives every protected table back its row-security settings from before privacy.protect()';
+
+REVOKE ALL ON FUNCTION privacy_internal._release_tables_on_drop() FROM PUBLIC;
+
+CREATE EVENT TRIGGER privacy_release_tables_on_drop ON ddl_command_start
+         WHEN TAG IN ('DROP EXTENSION')
+   EXECUTE FUNCTION privacy_internal._release_tables_on_drop();
+
 CREATE EVENT TRIGGER privacy_protect_new_children ON ddl_command_end
          WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
    EXECUTE FUNCTION privacy_internal._protect_new_children();

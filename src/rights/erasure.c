@@ -7,6 +7,10 @@
  *		personal data: rows deleted, anonymised, retained under a legal
  *		obligation (with the date their retention ends) and held. Idempotent:
  *		a subject erased before gets the note that nothing more was found.
+ *		An erasure that legal holds kept rows from stays pending (the
+ *		subject's key is kept in privacy._held_erasures, which only the
+ *		extension reads) and is completed when its holds are released: the
+ *		completing receipt names the erasure it continues.
  *
  * One erasure of a subject at a time: the subject's lock
  * (privacy._subject_locks, scope erase, by reference) is taken first and
@@ -14,7 +18,9 @@
  * until the erasure commits. Most tables take one statement: delete the
  * subject's rows that no row references, counting those that are
  * referenced, which rows kept elsewhere still need and are anonymised the
- * careful way (erasure_table.c). Tables under a hold or with a rule that
+ * careful way (erasure_table.c); a table referenced only by tables whose
+ * rows of the subject all went before it takes a plain DELETE (its
+ * referrers, subject_statements.c). Tables under a hold or with a rule that
  * keeps rows, tables whose triggers or rules can keep rows, and every table
  * while the subject is held take the careful way from the start. Each
  * table's statements run as the table's owner.
@@ -53,6 +59,8 @@ static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr last_erasure_plan = NULL;
 static SPIPlanPtr redact_plan = NULL;
 static SPIPlanPtr grounds_plan = NULL;
+static SPIPlanPtr held_plan = NULL;
+static SPIPlanPtr track_plan = NULL;
 
 /*
  * Takes the subject's lock of a scope: a row of privacy._subject_locks
@@ -156,23 +164,26 @@ oid_in(Oid relid, const Oid *oids, int n)
 }
 
 /*
- * Runs the table's erasure statement (see SubjectEraseForm): sets *all to
- * the subject's rows, *deleted to those deleted, and found to the
- * statistics values of the rows deleted, or of all for ERASE_VALUES_FIRST.
+ * Runs the table's erasure statement (see SubjectEraseForm), or with
+ * referrers_gone its statement for when the subject's rows of every
+ * referrer are gone: sets *all to the subject's rows, *deleted to those
+ * deleted, and found to the statistics values of the rows deleted, or of
+ * all for ERASE_VALUES_FIRST.
  */
 static void
-delete_unreferenced(SubjectKind *kind, SubjectTable *t, const char *key,
+delete_unreferenced(SubjectKind *kind, SubjectTable *t, const char *key, bool referrers_gone,
 					int64 *all, int64 *deleted, StatisticsValues *found)
 {
 	Datum		values[1] = {CStringGetTextDatum(key)};
-	int			rc = rights_run_as_owner(kind, &t->erase, true, t->owner, t->name, true,
+	SubjectStatement *statement = referrers_gone ? &t->erase_unreferenced : &t->erase;
+	int			rc = rights_run_as_owner(kind, statement, true, t->owner, t->name, true,
 										 values, NULL, false, 0);
 	bool		isnull;
 
 	found->n = 0;
 	found->entries = NULL;
 	found->values = NULL;
-	switch (t->erase_form)
+	switch (referrers_gone ? ERASE_DELETE : t->erase_form)
 	{
 		case ERASE_DELETE:
 			if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
@@ -213,23 +224,33 @@ delete_unreferenced(SubjectKind *kind, SubjectTable *t, const char *key,
 	}
 }
 
-/* What the erasure does with the subject's rows of one table; false if it has none. */
+/*
+ * What the erasure does with the subject's rows of one table; false if it
+ * has none. *all_gone tells whether every row of the subject in the table
+ * was deleted (or there was none); gone[] tells that of the tables erased
+ * before, by personal_index.
+ */
 static bool
 erase_table(SubjectKind *kind, SubjectTable *t, const char *key, bool careful,
-			ErasureLine *line, StatisticsValues *found)
+			const bool *gone, ErasureLine *line, StatisticsValues *found, bool *all_gone)
 {
 	int64		all;
 	int64		deleted;
+	bool		referrers_gone = t->referrers != NULL;
 	ErasureLine rest;
 
 	found->n = 0;
+	*all_gone = false;
 	if (careful)
 	{
 		erasure_statistics_values(kind, t, key, found);
 		return erasure_erase_table(kind, t, key, line);
 	}
 
-	delete_unreferenced(kind, t, key, &all, &deleted, found);
+	for (int i = 0; i < t->nreferrers; i++)
+		referrers_gone = referrers_gone && gone[t->referrers[i]];
+	delete_unreferenced(kind, t, key, referrers_gone, &all, &deleted, found);
+	*all_gone = all == deleted;
 	if (all > deleted)
 	{
 		/*
@@ -293,6 +314,17 @@ already_erased_summary(void)
 	return rights_finish_object(&state);
 }
 
+/* What the erasure was asked for. */
+typedef struct ErasureCall
+{
+	char	   *kind;
+	char	   *subject;
+	char	   *reason;
+	bool		has_request;
+	int64		request_id;
+	bool		redact;			/* the public function: also redact free text */
+} ErasureCall;
+
 /* Everything an erasure changed, summed over its tables. */
 typedef struct ErasureTotals
 {
@@ -305,8 +337,8 @@ typedef struct ErasureTotals
 /* The receipt of an erasure that found the subject. */
 static Jsonb *
 receipt_of(SubjectKind *kind, text *ref, const char *reason, bool has_request, int64 request_id,
-		   bool already_erased, const ErasureTotals *totals, const ErasureLine *lines, int nlines,
-		   Jsonb *ledgers, const StaleTable *stale, int nstale)
+		   bool already_erased, Jsonb *continues, const ErasureTotals *totals,
+		   const ErasureLine *lines, int nlines, Jsonb *ledgers, const StaleTable *stale, int nstale)
 {
 	JsonbParseState *state = NULL;
 	char		buf[MAXDATELEN + 1];
@@ -324,7 +356,10 @@ receipt_of(SubjectKind *kind, text *ref, const char *reason, bool has_request, i
 	else
 		rights_push_null(&state, WJB_VALUE);
 	rights_push_pair_bool(&state, "changed", totals->deleted + totals->anonymized > 0);
-	rights_push_pair_bool(&state, "already_erased", already_erased);
+	rights_push_pair_bool(&state, "already_erased", already_erased && continues == NULL);
+	rights_push_pair_bool(&state, "pending", totals->held > 0);
+	if (continues != NULL)
+		rights_push_pair_jsonb(&state, "continues", continues);
 	rights_push_pair_int(&state, "rows_deleted", totals->deleted);
 	rights_push_pair_int(&state, "rows_anonymized", totals->anonymized);
 	rights_push_pair_int(&state, "rows_retained", totals->retained);
@@ -424,23 +459,65 @@ record_erasure(SubjectKind *kind, text *ref, const char *reason, bool has_reques
 		elog(ERROR, "could not record an erasure");
 }
 
-/* When the subject's last erasure was (NULL if it never was). */
+/* The jsonb value a kept query of a kind and a subject reference returns, or NULL. */
 static Jsonb *
-last_erasure(SubjectKind *kind, text *ref)
+subject_lookup(SPIPlanPtr *plan, const char *sql, SubjectKind *kind, text *ref)
 {
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2] = {CStringGetTextDatum(kind->name), PointerGetDatum(ref)};
 	bool		isnull;
 	Datum		d;
 
-	if (rights_run_kept(&last_erasure_plan,
-						"SELECT pg_catalog.to_jsonb(e.erased_at) FROM privacy.erasures e"
-						" WHERE e.kind OPERATOR(pg_catalog.=) $1 AND e.subject_ref OPERATOR(pg_catalog.=) $2"
-						" ORDER BY e.id DESC LIMIT 1",
-						2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (rights_run_kept(plan, sql, 2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look the subject's erasures up");
 	d = rights_result(1, &isnull);
 	return isnull ? NULL : DatumGetJsonbP(d);
+}
+
+/* When the subject's last erasure was (NULL if it never was). */
+static Jsonb *
+last_erasure(SubjectKind *kind, text *ref)
+{
+	return subject_lookup(&last_erasure_plan,
+						  "SELECT pg_catalog.to_jsonb(e.erased_at) FROM privacy.erasures e"
+						  " WHERE e.kind OPERATOR(pg_catalog.=) $1 AND e.subject_ref OPERATOR(pg_catalog.=) $2"
+						  " ORDER BY e.id DESC LIMIT 1", kind, ref);
+}
+
+/*
+ * The erasure of the subject that legal holds left pending, as {erasure_id,
+ * erased_at, held_tables}, or NULL if there is none.
+ */
+static Jsonb *
+held_erasure(SubjectKind *kind, text *ref)
+{
+	return subject_lookup(&held_plan, "SELECT privacy_internal._held_erasure($1, $2)", kind, ref);
+}
+
+/*
+ * Keeps the key of a subject whose erasure legal holds left pending, so that
+ * it completes when they are released; forgets it, and completes the
+ * requests that waited for it, once an erasure held nothing.
+ */
+static void
+track_held_erasure(SubjectKind *kind, const char *key, text *ref, const ErasureCall *call,
+				   Jsonb *receipt)
+{
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, JSONBOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(kind->name);
+	values[1] = CStringGetTextDatum(key);
+	values[2] = PointerGetDatum(ref);
+	values[3] = CStringGetTextDatum(call->reason);
+	values[4] = Int64GetDatum(call->request_id);
+	if (!call->has_request)
+		nulls[4] = 'n';
+	values[5] = JsonbPGetDatum(receipt);
+	if (rights_run_kept(&track_plan, "SELECT privacy_internal._track_held_erasure($1, $2, $3, $4, $5, $6)",
+						6, argtypes, values, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not record what legal holds keep of an erasure");
 }
 
 /* Requests and released holds of the erased subject lose their free text. */
@@ -454,17 +531,6 @@ redact_subject_text(const char *kind, text *ref)
 						2, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not redact an erased subject's text");
 }
-
-/* What the erasure was asked for. */
-typedef struct ErasureCall
-{
-	char	   *kind;
-	char	   *subject;
-	char	   *reason;
-	bool		has_request;
-	int64		request_id;
-	bool		redact;			/* the public function: also redact free text */
-} ErasureCall;
 
 /*
  * Erases the subject (see the file's header); returns the receipt. *kindp
@@ -482,6 +548,7 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	int			nheld;
 	Oid		   *held;
 	SubjectTable **order;
+	bool	   *gone;			/* by personal_index: all the subject's rows went */
 	ErasureLine *lines;
 	int			nlines = 0;
 	ErasureTotals totals = {0, 0, 0, 0};
@@ -536,6 +603,7 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	}
 
 	order = erasure_order(kind);
+	gone = palloc0(sizeof(bool) * Max(kind->npersonal, 1));
 	lines = palloc(sizeof(ErasureLine) * Max(kind->npersonal, 1));
 	stale = palloc(sizeof(StaleTable) * Max(kind->npersonal, 1));
 	for (int i = 0; i < kind->npersonal; i++)
@@ -547,7 +615,7 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 		StatisticsValues found;
 		StatisticsValues matches;
 
-		if (!erase_table(kind, t, key, careful, line, &found))
+		if (!erase_table(kind, t, key, careful, gone, line, &found, &gone[t->personal_index]))
 			continue;
 		nlines++;
 		totals.anonymized += line->has_anonymized ? line->anonymized : 0;
@@ -582,9 +650,10 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	ledgers = rights_forget_in_ledgers(kind->name, key, ref,
 									   call->redact ? FORGET_RELEASE_REDACT : FORGET_RELEASE);
 	receipt = receipt_of(kind, ref, call->reason, call->has_request, call->request_id,
-						 privacy_erasure_recorded(kind->name, key),
+						 privacy_erasure_recorded(kind->name, key), held_erasure(kind, ref),
 						 &totals, lines, nlines, ledgers, stale, nstale);
 	record_erasure(kind, ref, call->reason, call->has_request, call->request_id, receipt);
+	track_held_erasure(kind, key, ref, call, receipt);
 	summary = erasure_summary(receipt);
 	rights_audit("erasure", ref, call->has_request, call->request_id, summary);
 	return receipt;

@@ -168,6 +168,66 @@ END;
 
 COMMENT ON FUNCTION privacy_internal._lint_row_keepers() IS 'lint: triggers and rules on subject-map tables that can keep rows erasure or retention delete or anonymise';
 
+CREATE FUNCTION privacy_internal._lint_erasure_anonymization()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	-- Erasure anonymises, instead of deleting, the rows of a personal table
+	-- that rows kept elsewhere reference, and every row of a table whose
+	-- rule anonymises; it clears their classified columns to NULL, or to a
+	-- marker where the column is NOT NULL and of a text type or
+	-- privacy.email. Any other NOT NULL classified column fails it (23502).
+	-- Rows are kept for sure by a rule with a legal minimum or that
+	-- anonymises, and by a table erasure does not touch; otherwise only a
+	-- legal hold keeps them.
+	WITH personal AS (
+		SELECT DISTINCT m.kind, m.table_name FROM privacy.subject_map m
+		 WHERE m.kind IS NOT NULL AND m.personal AND m.status OPERATOR(pg_catalog.<>) 'ambiguous'
+	), keepers AS (
+		SELECT p.table_name,
+			   pg_catalog.array_agg(DISTINCT c.conrelid::regclass ORDER BY c.conrelid::regclass)
+				 FILTER (WHERE EXISTS (SELECT FROM privacy.retention_rules rr
+										 WHERE rr.table_name OPERATOR(pg_catalog.=) c.conrelid
+										   AND (rr.minimum IS NOT NULL OR rr.action OPERATOR(pg_catalog.=) 'anonymize'))
+							OR NOT EXISTS (SELECT FROM personal q
+											WHERE q.kind OPERATOR(pg_catalog.=) p.kind
+											  AND q.table_name OPERATOR(pg_catalog.=) c.conrelid)) AS keeping,
+			   pg_catalog.bool_or(c.oid IS NOT NULL) AS referenced,
+			   EXISTS (SELECT FROM privacy.retention_rules rr
+						WHERE rr.table_name OPERATOR(pg_catalog.=) p.table_name
+						  AND rr.action OPERATOR(pg_catalog.=) 'anonymize') AS anonymized
+		  FROM personal p
+		  LEFT JOIN pg_catalog.pg_constraint c
+			ON c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) p.table_name
+		   AND c.conrelid OPERATOR(pg_catalog.<>) p.table_name
+		 GROUP BY p.table_name
+	)
+	SELECT CASE WHEN k.anonymized OR k.keeping IS NOT NULL THEN 'error' ELSE 'warning' END,
+		   pg_catalog.format('%s(%I)', privacy_internal._qualified_name(k.table_name), cc.column_name),
+		   pg_catalog.format('is classified, NOT NULL and of type %s, which erasure cannot clear when it anonymises a row: %s',
+			   pg_catalog.format_type(a.atttypid, a.atttypmod),
+			   CASE WHEN k.anonymized THEN 'the table''s retention rule anonymises its rows'
+					WHEN k.keeping IS NOT NULL
+					THEN pg_catalog.format('rows of %s that erasure keeps reference its rows',
+										   pg_catalog.array_to_string(ARRAY(SELECT privacy_internal._qualified_name(x)
+																			   FROM pg_catalog.unnest(k.keeping) x), ', '))
+					ELSE 'rows of tables referencing it that a legal hold keeps make erasure anonymise its rows' END),
+		   pg_catalog.format('Allow NULL in the column (ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL), or stop classifying it; until then privacy.erase_subject() fails with SQLSTATE 23502 for every subject with such a row.',
+							 privacy_internal._qualified_name(k.table_name), cc.column_name)
+	  FROM keepers k
+	  JOIN privacy.classified_columns cc ON cc.table_name OPERATOR(pg_catalog.=) k.table_name
+	  JOIN pg_catalog.pg_attribute a
+		ON a.attrelid OPERATOR(pg_catalog.=) k.table_name AND a.attname OPERATOR(pg_catalog.=) cc.column_name
+	   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	  JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+	 WHERE (k.anonymized OR k.referenced) AND a.attnotnull
+	   AND t.typcategory OPERATOR(pg_catalog.<>) 'S' AND a.atttypid OPERATOR(pg_catalog.<>) 'privacy.email'::pg_catalog.regtype
+	 ORDER BY 2, 3;
+END;
+
+COMMENT ON FUNCTION privacy_internal._lint_erasure_anonymization() IS 'lint: classified NOT NULL columns of a type erasure cannot clear, in tables whose rows erasure anonymises instead of deleting';
+
 CREATE FUNCTION privacy_internal._note_ref(note jsonb)
 RETURNS text
 LANGUAGE sql STABLE
@@ -191,10 +251,10 @@ CREATE TABLE privacy.subject_requests (
     completed_at timestamp with time zone,
     outcome jsonb,
     opened_by name DEFAULT CURRENT_USER NOT NULL,
-    CONSTRAINT subject_requests_check CHECK (((status = 'open'::text) = (completed_at IS NULL))),
+    CONSTRAINT subject_requests_check CHECK (((status = ANY (ARRAY['open'::text, 'held'::text])) = (completed_at IS NULL))),
     CONSTRAINT subject_requests_check1 CHECK ((deadline <= (received_at + '3 mons'::interval))),
     CONSTRAINT subject_requests_request_right_check CHECK ((request_right = ANY (ARRAY['access'::text, 'rectification'::text, 'erasure'::text, 'restriction'::text, 'portability'::text, 'objection'::text]))),
-    CONSTRAINT subject_requests_status_check CHECK ((status = ANY (ARRAY['open'::text, 'completed'::text, 'rejected'::text]))),
+    CONSTRAINT subject_requests_status_check CHECK ((status = ANY (ARRAY['open'::text, 'held'::text, 'completed'::text, 'rejected'::text]))),
     CONSTRAINT subject_requests_pkey PRIMARY KEY (id)
 );
 
@@ -505,6 +565,7 @@ DECLARE
 	previous privacy.erasures;
 	receipt jsonb;
 	result jsonb;
+	held boolean;
 BEGIN
 	r := privacy_internal._open_request_for(request_id, ARRAY['erasure']);
 	IF r.subject IS NULL THEN
@@ -528,18 +589,23 @@ BEGIN
 		receipt := privacy_internal._erase_subject(r.kind, r.subject, privacy_internal._erasure_reason(reason), r.id);
 		result := receipt OPERATOR(pg_catalog.-) 'tables'::text OPERATOR(pg_catalog.-) 'ledgers'::text;
 	END IF;
+	-- Rows a legal hold keeps leave the request held: it completes when the
+	-- erasure does (privacy_internal._track_held_erasure).
+	held := COALESCE((receipt OPERATOR(pg_catalog.->>) 'pending')::boolean, false);
 	UPDATE privacy.subject_requests sr
-	   SET status = 'completed', completed_at = pg_catalog.now(), outcome = result
+	   SET status = CASE WHEN held THEN 'held' ELSE 'completed' END,
+		   completed_at = CASE WHEN held THEN NULL ELSE pg_catalog.now() END, outcome = result
 	 WHERE sr.id OPERATOR(pg_catalog.=) r.id;
 	PERFORM privacy_internal._redact_erased_subject_text(r.kind, r.subject_ref);
-	PERFORM privacy_internal._audit(SESSION_USER, 'request.completed', r.kind, NULL, r.id,
+	PERFORM privacy_internal._audit(SESSION_USER, CASE WHEN held THEN 'request.held' ELSE 'request.completed' END,
+						   r.kind, NULL, r.id,
 						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('right', 'erasure',
 								'erasure_id', previous.id)));
 	RETURN receipt;
 END
 $$;
 
-COMMENT ON FUNCTION privacy.erase_subject(request_id bigint, reason text) IS 'Runs the erasure an erasure request asks for and marks the request completed, with the receipt as its outcome (the earlier receipt if the subject was erased meanwhile)';
+COMMENT ON FUNCTION privacy.erase_subject(request_id bigint, reason text) IS 'Runs the erasure an erasure request asks for and marks the request completed, with the receipt as its outcome (the earlier receipt if the subject was erased meanwhile); held instead while legal holds keep rows, until the erasure completes when they are released';
 
 REVOKE ALL ON FUNCTION privacy.erase_subject(request_id bigint, reason text) FROM PUBLIC;
 
@@ -684,6 +750,119 @@ CREATE TABLE privacy.erasures (
 COMMENT ON TABLE privacy.erasures IS 'Every erasure, by subject reference (never the raw identifier), with its receipt: what proves the erasure';
 SELECT pg_catalog.pg_extension_config_dump('privacy.erasures', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.erasures_id_seq', '');
+
+CREATE TABLE privacy._held_erasures (
+    kind text NOT NULL,
+    subject_ref text NOT NULL,
+    subject text NOT NULL,
+    erasure_id bigint NOT NULL,
+    request_id bigint,
+    reason text NOT NULL,
+    held_tables regclass[] NOT NULL,
+    CONSTRAINT _held_erasures_pkey PRIMARY KEY (kind, subject_ref)
+);
+
+COMMENT ON TABLE privacy._held_erasures IS 'Erasures that legal holds left pending, with the subject''s key (readable by no ordinary role) until the erasure completes';
+
+COMMENT ON COLUMN privacy._held_erasures.held_tables IS 'The tables whose rows the holds kept at the last attempt; the erasure is tried again once no hold on the subject or on these tables is in force';
+SELECT pg_catalog.pg_extension_config_dump('privacy._held_erasures', '');
+
+CREATE FUNCTION privacy_internal._held_erasure(kind text, ref text) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+	SELECT pg_catalog.jsonb_build_object('erasure_id', e.id, 'erased_at', e.erased_at,
+										 'held_tables', privacy_internal._qualified_names(h.held_tables))
+	  FROM privacy._held_erasures h
+	  JOIN privacy.erasures e ON e.id OPERATOR(pg_catalog.=) h.erasure_id
+	 WHERE h.kind OPERATOR(pg_catalog.=) $1 AND h.subject_ref OPERATOR(pg_catalog.=) $2;
+END;
+
+COMMENT ON FUNCTION privacy_internal._held_erasure(kind text, ref text) IS 'The pending erasure of a subject that legal holds kept rows from (its id, when it ran and the tables held), or NULL';
+
+REVOKE ALL ON FUNCTION privacy_internal._held_erasure(kind text, ref text) FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._track_held_erasure(kind text, subject text, ref text, reason text, request_id bigint, receipt jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	erasure_id bigint;
+	held regclass[];
+	r record;
+BEGIN
+	SELECT pg_catalog.max(e.id) INTO erasure_id FROM privacy.erasures e
+	 WHERE e.kind OPERATOR(pg_catalog.=) _track_held_erasure.kind AND e.subject_ref OPERATOR(pg_catalog.=) ref;
+	IF (receipt OPERATOR(pg_catalog.->>) 'pending')::boolean THEN
+		held := ARRAY(SELECT DISTINCT (t.line OPERATOR(pg_catalog.->>) 'table')::pg_catalog.regclass
+						FROM pg_catalog.jsonb_array_elements(receipt OPERATOR(pg_catalog.->) 'tables') t(line)
+					   WHERE (t.line OPERATOR(pg_catalog.->>) 'held')::bigint OPERATOR(pg_catalog.>) 0
+					   ORDER BY 1);
+		-- The first erasure is the one the pending state names.
+		INSERT INTO privacy._held_erasures AS h (kind, subject_ref, subject, erasure_id, request_id, reason, held_tables)
+		VALUES (_track_held_erasure.kind, ref, subject, erasure_id, request_id, reason, held)
+		ON CONFLICT ON CONSTRAINT _held_erasures_pkey
+		DO UPDATE SET held_tables = EXCLUDED.held_tables,
+					  request_id = COALESCE(h.request_id, EXCLUDED.request_id);
+		RETURN;
+	END IF;
+	DELETE FROM privacy._held_erasures h
+	 WHERE h.kind OPERATOR(pg_catalog.=) _track_held_erasure.kind AND h.subject_ref OPERATOR(pg_catalog.=) ref;
+	-- Requests that waited for the holds are fulfilled by this erasure.
+	FOR r IN
+		UPDATE privacy.subject_requests sr
+		   SET status = 'completed', completed_at = pg_catalog.now(),
+			   outcome = receipt OPERATOR(pg_catalog.-) 'tables'::text OPERATOR(pg_catalog.-) 'ledgers'::text
+		 WHERE sr.kind OPERATOR(pg_catalog.=) _track_held_erasure.kind AND sr.subject_ref OPERATOR(pg_catalog.=) ref
+		   AND sr.status OPERATOR(pg_catalog.=) 'held'
+		RETURNING sr.id
+	LOOP
+		PERFORM privacy_internal._audit(SESSION_USER, 'request.completed', _track_held_erasure.kind, NULL, r.id,
+							   pg_catalog.jsonb_build_object('right', 'erasure', 'erasure_id', erasure_id));
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._track_held_erasure(kind text, subject text, ref text, reason text, request_id bigint, receipt jsonb) IS 'After an erasure: keeps it pending while legal holds keep rows of the subject, or ends the pending state and completes the requests that waited for it';
+
+REVOKE ALL ON FUNCTION privacy_internal._track_held_erasure(kind text, subject text, ref text, reason text, request_id bigint, receipt jsonb) FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._complete_held_erasures() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	p privacy._held_erasures;
+	completed integer := 0;
+BEGIN
+	FOR p IN
+		SELECT h.* FROM privacy._held_erasures h
+		 WHERE NOT EXISTS (SELECT FROM privacy.legal_holds l
+							WHERE l.released_at IS NULL
+							  AND ((l.kind OPERATOR(pg_catalog.=) h.kind AND l.subject_ref OPERATOR(pg_catalog.=) h.subject_ref)
+								   OR l.table_name OPERATOR(pg_catalog.=) ANY (h.held_tables)))
+		 ORDER BY h.erasure_id
+	LOOP
+		BEGIN
+			-- Another session may have completed it meanwhile.
+			PERFORM FROM privacy._held_erasures h
+			 WHERE h.kind OPERATOR(pg_catalog.=) p.kind AND h.subject_ref OPERATOR(pg_catalog.=) p.subject_ref
+			   FOR UPDATE;
+			CONTINUE WHEN NOT FOUND;
+			PERFORM privacy_internal._erase_subject(p.kind, p.subject, p.reason, p.request_id);
+			completed := completed OPERATOR(pg_catalog.+) 1;
+		EXCEPTION WHEN OTHERS THEN
+			RAISE WARNING 'could not complete erasure %, which legal holds had kept pending: %', p.erasure_id, SQLERRM
+				USING HINT = 'The next retention run tries again; privacy.lint() names what keeps an erasure from succeeding.';
+		END;
+	END LOOP;
+	RETURN completed;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._complete_held_erasures() IS 'Runs again the pending erasures whose legal holds were all released (called when a hold is released and by each retention run); returns how many it ran';
+
+REVOKE ALL ON FUNCTION privacy_internal._complete_held_erasures() FROM PUBLIC;
 
 CREATE VIEW privacy.requests AS
 SELECT r.id, r.kind, r.subject_ref, r.request_right AS "right", r.received_at, r.deadline,

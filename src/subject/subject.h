@@ -51,6 +51,7 @@ typedef struct SubjectForeignKey
 	char	  **parent_attnames;
 	char	  **operators;		/* OPERATOR(schema.op) of parent = child, per column */
 	bool		child_nullable; /* none of the child's columns is NOT NULL */
+	char		on_delete;		/* its ON DELETE action (pg_constraint.confdeltype) */
 } SubjectForeignKey;
 
 /* A retention rule of a table, as erasure needs it. */
@@ -115,6 +116,7 @@ typedef struct SubjectTable
 	Oid			owner;
 	int			depth;
 	bool		personal;
+	int			personal_index; /* in SubjectKind.personal, or -1 */
 	int			nhops;
 	Oid		   *hops;			/* constraint oids, from this table up */
 	SubjectForeignKey *first_hop;	/* hops[0], or NULL for the anchor */
@@ -145,6 +147,17 @@ typedef struct SubjectTable
 	 */
 	SubjectEraseForm erase_form;
 	SubjectStatement erase;
+
+	/*
+	 * Where every foreign key to the table comes from a personal table whose
+	 * path runs through it (its referrers, by personal_index): once the
+	 * erasure has deleted all the subject's rows of every referrer, nothing
+	 * references the subject's rows here any more, and erase_unreferenced
+	 * (ERASE_DELETE, without the checks) takes them. NULL otherwise.
+	 */
+	int			nreferrers;
+	int		   *referrers;
+	SubjectStatement erase_unreferenced;
 	/* as owner: the subject's rows' values in the statistics */
 	SubjectStatement statistics_values;
 	/* as owner: the subject's rows, locked */

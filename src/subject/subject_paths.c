@@ -198,6 +198,7 @@ subject_read_foreign_key(SubjectKind *kind, Oid conoid, SubjectForeignKey *fk)
 	fk->constraint = conoid;
 	fk->child = con->conrelid;
 	fk->parent = con->confrelid;
+	fk->on_delete = con->confdeltype;
 	ReleaseSysCache(tuple);
 
 	fk->child_name = table_name(fk->child);
@@ -424,7 +425,12 @@ read_columns(SubjectKind *kind)
 	kind->personal = palloc(sizeof(SubjectTable *) * Max(kind->ntables, 1));
 	for (int i = 0; i < kind->ntables; i++)
 		if (kind->tables[i].personal)
+		{
+			kind->tables[i].personal_index = personal;
 			kind->personal[personal++] = &kind->tables[i];
+		}
+		else
+			kind->tables[i].personal_index = -1;
 	kind->npersonal = personal;
 }
 

@@ -16,6 +16,7 @@
 
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 
 #include "subject/subject.h"
@@ -136,6 +137,70 @@ static const Oid key_arg[1] = {TEXTOID};
 static const Oid tids_arg[1] = {TIDARRAYOID};
 static const Oid key_tids_args[2] = {TEXTOID, TIDARRAYOID};
 
+/*
+ * ERASE_DELETE: delete every row of the subject, returning the statistics
+ * values of each.
+ */
+static char *
+erase_delete(const SubjectTable *t)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "DELETE FROM %s AS t0%s%s WHERE %s",
+					 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined, t->conditions);
+	for (int i = 0; i < t->nstatistics; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : " RETURNING ", t->statistics[i].row_values_sql);
+	return buf.data;
+}
+
+/* The personal table whose path starts with foreign key fk and then runs as t's does, or NULL. */
+static SubjectTable *
+path_through(SubjectKind *kind, const SubjectTable *t, const SubjectForeignKey *fk)
+{
+	for (int i = 0; i < kind->npersonal; i++)
+	{
+		SubjectTable *c = kind->personal[i];
+
+		if (c->nhops == t->nhops + 1 && c->hops[0] == fk->constraint &&
+			memcmp(c->hops + 1, t->hops, sizeof(Oid) * t->nhops) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * Sets t's referrers if every foreign key to t comes from a personal table
+ * whose path runs through that key and then on as t's path does: the rows
+ * referencing the subject's rows of t are then exactly that table's rows
+ * of the subject. Only keys whose ON DELETE action is NO ACTION, RESTRICT
+ * or CASCADE count: were a row attached by a concurrent transaction after
+ * the referrer's rows went, deleting t's rows fails on it, or takes it
+ * along, rather than leaving it behind with a cleared reference.
+ */
+static bool
+find_referrers(SubjectKind *kind, SubjectTable *t)
+{
+	int		   *referrers = palloc(sizeof(int) * t->nreferencing);
+
+	for (int i = 0; i < t->nreferencing; i++)
+	{
+		const SubjectForeignKey *fk = &t->referencing[i];
+		SubjectTable *c;
+
+		if (fk->on_delete != FKCONSTR_ACTION_NOACTION && fk->on_delete != FKCONSTR_ACTION_RESTRICT &&
+			fk->on_delete != FKCONSTR_ACTION_CASCADE)
+			return false;
+		c = path_through(kind, t, fk);
+		if (c == NULL)
+			return false;
+		referrers[i] = c->personal_index;
+	}
+	t->nreferrers = t->nreferencing;
+	t->referrers = referrers;
+	return true;
+}
+
 /* The erasure's and the statistics check's statements of a personal table. */
 static void
 build_table_statements(SubjectKind *kind, SubjectTable *t)
@@ -165,33 +230,26 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 						 "(SELECT pg_catalog.array_agg(found.i) AS i, pg_catalog.array_agg(found.v) AS v FROM found) f",
 						 t->nreferencing == 0 ? "g.n" : "(SELECT pg_catalog.count(*) FROM subject_rows)");
 	}
+	else if (t->nreferencing == 0)
+	{
+		t->erase_form = ERASE_DELETE;
+		appendStringInfoString(&buf, erase_delete(t));
+	}
 	else
 	{
-		StringInfoData delete;
-
-		initStringInfo(&delete);
-		appendStringInfo(&delete, "DELETE FROM %s AS t0%s%s WHERE %s%s",
+		t->erase_form = ERASE_DELETE_COUNTED;
+		appendStringInfo(&buf, "WITH gone AS (DELETE FROM %s AS t0%s%s WHERE %s%s RETURNING true AS d",
 						 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined,
 						 t->conditions, unreferenced);
-		if (t->nreferencing == 0)
-		{
-			t->erase_form = ERASE_DELETE;
-			appendStringInfoString(&buf, delete.data);
-			for (int i = 0; i < t->nstatistics; i++)
-				appendStringInfo(&buf, "%s%s", i > 0 ? ", " : " RETURNING ", t->statistics[i].row_values_sql);
-		}
-		else
-		{
-			t->erase_form = ERASE_DELETE_COUNTED;
-			appendStringInfo(&buf, "WITH gone AS (%s RETURNING true AS d", delete.data);
-			for (int i = 0; i < t->nstatistics; i++)
-				appendStringInfo(&buf, ", %s AS v%d", t->statistics[i].row_values_sql, i + 1);
-			appendStringInfo(&buf, ") SELECT (SELECT pg_catalog.count(*) FROM %s AS t0%s WHERE %s), g.d",
-							 t->name, joined, t->conditions);
-			for (int i = 0; i < t->nstatistics; i++)
-				appendStringInfo(&buf, ", g.v%d", i + 1);
-			appendStringInfoString(&buf, " FROM (SELECT) one LEFT JOIN gone g ON true");
-		}
+		for (int i = 0; i < t->nstatistics; i++)
+			appendStringInfo(&buf, ", %s AS v%d", t->statistics[i].row_values_sql, i + 1);
+		appendStringInfo(&buf, ") SELECT (SELECT pg_catalog.count(*) FROM %s AS t0%s WHERE %s), g.d",
+						 t->name, joined, t->conditions);
+		for (int i = 0; i < t->nstatistics; i++)
+			appendStringInfo(&buf, ", g.v%d", i + 1);
+		appendStringInfoString(&buf, " FROM (SELECT) one LEFT JOIN gone g ON true");
+		if (find_referrers(kind, t))
+			subject_statement_init(&t->erase_unreferenced, erase_delete(t), 1, key_arg);
 	}
 	subject_statement_init(&t->erase, buf.data, 1, key_arg);
 

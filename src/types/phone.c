@@ -54,6 +54,7 @@ TypesInit(void)
 							0, 0, PHONE_MAX_COUNTRY_CODE,
 							PGC_USERSET, 0,
 							check_default_country_code, NULL, NULL);
+	OperatorHintInit();
 }
 
 Datum

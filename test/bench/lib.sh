@@ -144,3 +144,89 @@ bench_row() {
 	awk -v n="$1" -v c="$2" -v mm="$3" -v mi="$4" -v mx="$5" -v bn="$6" -v bm="$7" \
 		'BEGIN { printf "%s,%s,%.3f,%.3f,%.3f,%s,%.3f,%.3f\n", n, c, mm, mi, mx, bn, bm, (bm > 0 ? mm / bm : 0) }'
 }
+
+# bench_row_na BENCHMARK CASE BASELINE_NAME: the row of a case that could
+# not be measured, N/A in place of every figure (never a made-up one).
+bench_row_na() {
+	printf '%s,%s,N/A,N/A,N/A,%s,N/A,N/A\n' "$1" "$2" "$3"
+}
+
+# bench_p99: the 99th percentile of the numbers on stdin (0 if none).
+bench_p99() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print 0; exit } i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f\n", v[i] }'
+}
+
+# bench_commit_durably: turns fsync and synchronous_commit on (ALTER
+# SYSTEM and a reload; the cluster runs with both off) and waits until a
+# new session has them, so that every commit waits for its WAL to reach the
+# disk; bench_commit_fast returns them to the cluster's settings. A script
+# that calls the first calls the second from its EXIT trap, and bench.sh
+# resets every ALTER SYSTEM setting after each script whatever happened.
+bench_commit_durably() {
+	BENCH_COMMIT_BEFORE=$(bench_commit_now) &&
+		bench_commit_settings "ALTER SYSTEM SET fsync = on" "ALTER SYSTEM SET synchronous_commit = on" on/on
+}
+
+bench_commit_fast() {
+	bench_commit_settings "ALTER SYSTEM RESET fsync" "ALTER SYSTEM RESET synchronous_commit" \
+		"${BENCH_COMMIT_BEFORE:-off/off}"
+}
+
+# bench_commit_now: fsync and synchronous_commit as a new session has them
+# ("off/off"). These functions connect as the cluster's superuser, whatever
+# role PGOPTIONS may set.
+bench_commit_now() {
+	PGOPTIONS= bench_psql -At -c "SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit')"
+}
+
+# bench_commit_settings FSYNC_SQL SYNCHRONOUS_COMMIT_SQL EXPECTED: runs
+# both, reloads, and waits up to 5 s for a new session to show
+# bench_commit_now as EXPECTED.
+bench_commit_settings() {
+	local i now
+	PGOPTIONS= bench_psql -c "$1" -c "$2" -c "SELECT pg_reload_conf()" >/dev/null || return 1
+	for i in $(seq 50); do
+		now=$(bench_commit_now)
+		[ "$now" = "$3" ] && return 0
+		sleep 0.1
+	done
+	echo "fsync/synchronous_commit are $now, not $3" >&2
+	return 1
+}
+
+# bench_pgbench_ms CLIENTS SECONDS SCRIPT: runs the pgbench script SCRIPT
+# (-n, -j 2) from CLIENTS clients for SECONDS seconds and prints the mean
+# time per transaction seen by a client, 1000 x CLIENTS / tps, in ms;
+# fails, showing pgbench's output, if a transaction failed.
+bench_pgbench_ms() {
+	local out ms
+	if out=$(pgbench -n -c "$1" -j 2 -T "$2" -f "$3" 2>&1) &&
+		ms=$(awk -v c="$1" '/^number of failed transactions: [1-9]/ { bad = 1 } /^tps = / { tps = $3 }
+			END { if (bad || tps <= 0) exit 1; printf "%.3f\n", 1000 * c / tps }' <<<"$out"); then
+		echo "$ms"
+		return 0
+	fi
+	printf '%s\n' "$out" >&2
+	return 1
+}
+
+# bench_compare_pgbench BENCHMARK CASE CLIENTS SECONDS ROUNDS
+# MEASURED_SCRIPT BASELINE_NAME BASELINE_SCRIPT: a warm-up of each pgbench
+# script (2 s), then ROUNDS rounds of SECONDS seconds of each, alternating;
+# prints the row of the times per transaction (bench_pgbench_ms), whose
+# ratio is the inverse of the throughputs' ratio.
+bench_compare_pgbench() {
+	local benchmark=$1 case=$2 clients=$3 seconds=$4 rounds=$5 measured=$6 baseline_name=$7 baseline=$8
+	local m=() b=() i
+	bench_pgbench_ms "$clients" 2 "$measured" >/dev/null || return 1
+	bench_pgbench_ms "$clients" 2 "$baseline" >/dev/null || return 1
+	for i in $(seq "$rounds"); do
+		m+=("$(bench_pgbench_ms "$clients" "$seconds" "$measured")") || return 1
+		b+=("$(bench_pgbench_ms "$clients" "$seconds" "$baseline")") || return 1
+	done
+	read -r ms_med ms_min ms_max <<<"$(bench_stats "${m[@]}")"
+	read -r bs_med _ _ <<<"$(bench_stats "${b[@]}")"
+	printf '%s: throughput %.2f times the baseline (%s rounds of %s s, %s clients)\n' "$benchmark, $case" \
+		"$(awk -v m="$ms_med" -v b="$bs_med" 'BEGIN { print b / m }')" "$rounds" "$seconds" "$clients" >&2
+	bench_row "$benchmark" "$case" "$ms_med" "$ms_min" "$ms_max" "$baseline_name" "$bs_med"
+}

@@ -159,11 +159,6 @@ latencies() {
 		  print $3 / 1000 }'
 }
 
-# p99: the 99th percentile of the latencies on stdin.
-p99() {
-	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print 0; exit } i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f\n", v[i] }'
-}
-
 jobs_t=()
 dels_t=()
 for i in $(seq "$RUNS"); do
@@ -201,9 +196,9 @@ oltp_during() {
 # run gives only a few hundred transactions); min and max are the runs' own.
 p99_row() {
 	local all base min max
-	all=$(cat "$WORK/$2"*.latencies | p99)
-	base=$(cat "$WORK/$3"*.latencies | p99)
-	read -r _ min max <<<"$(bench_stats $(for f in "$WORK/$2"*.latencies; do p99 <"$f"; done))"
+	all=$(cat "$WORK/$2"*.latencies | bench_p99)
+	base=$(cat "$WORK/$3"*.latencies | bench_p99)
+	read -r _ min max <<<"$(bench_stats $(for f in "$WORK/$2"*.latencies; do bench_p99 <"$f"; done))"
 	note "OLTP p99 over all runs: $base ms without the job ($(cat "$WORK/$3"*.latencies | wc -l) transactions), $all ms $1 ($(cat "$WORK/$2"*.latencies | wc -l) transactions)"
 	bench_row retention "OLTP p99 latency $1 $SIZE" "$all" "$min" "$max" "same load without job" "$base"
 }
@@ -216,11 +211,11 @@ for i in $(seq "$RUNS"); do
 	job_took=$(oltp_during "during$i" "$JOB_SQL")
 	load
 	delete_took=$(oltp_during "delete$i" "$DELETE_SQL")
-	note "run $i: OLTP p99 $(p99 <"$WORK/base$i.latencies") ms without the job, $(p99 <"$WORK/during$i.latencies") ms during the job ($(wc -l <"$WORK/during$i.latencies") transactions in $job_took ms), $(p99 <"$WORK/delete$i.latencies") ms during one plain DELETE ($(wc -l <"$WORK/delete$i.latencies") transactions in $delete_took ms)"
+	note "run $i: OLTP p99 $(bench_p99 <"$WORK/base$i.latencies") ms without the job, $(bench_p99 <"$WORK/during$i.latencies") ms during the job ($(wc -l <"$WORK/during$i.latencies") transactions in $job_took ms), $(bench_p99 <"$WORK/delete$i.latencies") ms during one plain DELETE ($(wc -l <"$WORK/delete$i.latencies") transactions in $delete_took ms)"
 done
 p99_row "during job" during base
 p99_row "during one plain DELETE" delete base
-per_run_p99() { for f in "$WORK/$1"*.latencies; do p99 <"$f"; done; }
+per_run_p99() { for f in "$WORK/$1"*.latencies; do bench_p99 <"$f"; done; }
 read -r jp_med jp_min jp_max <<<"$(bench_stats $(per_run_p99 during))"
 read -r dp_med _ _ <<<"$(bench_stats $(per_run_p99 delete))"
 bench_row retention "OLTP p99 latency during job vs during one plain DELETE $SIZE" "$jp_med" "$jp_min" "$jp_max" \

@@ -18,8 +18,9 @@
 # deletes all 20 rows and the hand-written DELETEs do the same work.
 #
 # Cases, at 100k subjects and again after growing the data to 10 times that
-# (1m subjects, 20M rows), each timed as RIGHTS_CALLS calls (default 200)
-# on different subjects inside one DO block, reported per call. Both sides
+# (1m subjects, 20M rows), each timed as RIGHTS_CALLS calls (default 200,
+# fewer below scale 0.2: see CALLS) on different subjects inside one DO
+# block, reported per call. Both sides
 # run in one session, as an application's pooled connection would call
 # them: each once to warm the session, then alternately (bench_compare_warm);
 # what a new session costs is its own case:
@@ -64,15 +65,19 @@ cd "$(dirname "$0")/../.."
 . test/bench/lib.sh
 
 SCALE=${1:-${BENCH_SCALE:-1}}
-CALLS=${RIGHTS_CALLS:-200}
 SMALL=$(awk -v s="$SCALE" 'BEGIN { printf "%d", 100000 * s + 0.5 }')
 LARGE=$((SMALL * 10))
 # Subjects each size uses up: one export set, and one fresh batch per
 # erasure run (the warm-up run and BENCH_RUNS timed runs, on both sides, of
-# two comparisons).
+# two comparisons). The calls per run scale with the data: 200 from scale
+# 0.2 up, fewer below, as many as the smaller size has subjects for
+# (20 at scale 0.02, 1 at the smallest scale, 0.001 with 5 runs).
 BATCHES=$((4 * (BENCH_RUNS + 1)))
-if [ "$SMALL" -lt $((4 * (BATCHES + 1) * CALLS)) ]; then
-	echo "rights.sh: scale $SCALE gives $SMALL subjects, too few for $CALLS calls per run" >&2
+FIT=$((SMALL / (4 * (BATCHES + 1))))
+CALLS=${RIGHTS_CALLS:-$((FIT < 200 ? FIT : 200))}
+if [ "$CALLS" -lt 1 ] || [ "$SMALL" -lt $((4 * (BATCHES + 1) * CALLS)) ]; then
+	echo "rights.sh: scale $SCALE gives $SMALL subjects, too few for ${CALLS} calls per run" \
+		"(with $BENCH_RUNS runs, the smallest scale is $(awk -v n=$((4 * (BATCHES + 1))) 'BEGIN { print n / 100000 }'))" >&2
 	exit 2
 fi
 

@@ -6,7 +6,8 @@
 #   - an aligned table on stdout,
 #   - test/bench/out/results.csv,
 #   - test/bench/out/scaling.png: cost against data size of every benchmark
-#     whose case names carry a data size (export, erasure, protected scan).
+#     with cases at two data sizes or more (export, erasure),
+#   - test/bench/out/ratios.png: every case's ratio to its baseline.
 # A script that fails is reported and the others still run; the closing
 # line says how many scripts ran and how many failed, and the exit status
 # is non-zero if any failed.
@@ -22,7 +23,11 @@
 # away and commits should cost CPU, not disk flushes; shared_buffers large
 # enough to keep the data sets in memory; JIT off, so that no case pays
 # for compiling its plans; checkpoints far apart, so that none lands in the
-# middle of a timed run by chance.
+# middle of a timed run by chance. The exception is writes.sh, whose rows
+# measure how writes commit: it turns fsync and synchronous_commit on with
+# ALTER SYSTEM for its duration. Every ALTER SYSTEM setting is reset after
+# each script, however it ended, so that the next starts from the same
+# settings.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . test/scripts/common.sh
@@ -89,8 +94,15 @@ new_database() {
 			-c "CREATE EXTENSION opendims_privacy CASCADE" >/dev/null
 }
 
-# A row is "benchmark,case,median,min,max,baseline,baseline median,ratio".
-row_re='^[^,]+,[^,]+,[0-9.]+,[0-9.]+,[0-9.]+,[^,]+,[0-9.]+,[0-9.]+$'
+# A row is "benchmark,case,median,min,max,baseline,baseline median,ratio";
+# a case that could not be measured has N/A for every figure.
+fig='([0-9.]+|N/A)'
+row_re="^[^,]+,[^,]+,$fig,$fig,$fig,[^,]+,$fig,$fig\$"
+
+# reset_settings: undoes whatever ALTER SYSTEM a script made.
+reset_settings() {
+	psql -X -q -c "ALTER SYSTEM RESET ALL" -c "SELECT pg_reload_conf()" >/dev/null
+}
 
 for script in test/bench/*.sh; do
 	name=$(basename "$script" .sh)
@@ -116,6 +128,7 @@ for script in test/bench/*.sh; do
 	rc=$?
 	pid=
 	wait $tailer 2>/dev/null
+	reset_settings
 	dropdb --if-exists "bench_$name"
 	cat "$OUT/$name.out"
 	good=$(grep -cE "$row_re" "$OUT/$name.out")
@@ -155,16 +168,19 @@ awk -F, '
 		}
 	}' "$OUT/results.csv" | tee "$OUT/results.txt"
 
-# The plot: every row whose case ends in a size ("100k subjects", "job vs
-# plain DELETE 1m due rows") is a point of the line of its benchmark and the
-# rest of its case name, with the baseline's median as a dashed line; one
-# panel per benchmark, its x range from half the smallest to twice the
-# largest size. The index lists panel, x range, data file, benchmark,
-# series title, unit and baseline.
+# Two plots. scaling.png: every row whose case ends in a size ("100k
+# subjects", "job vs plain DELETE 1m due rows") is a point of the line of its
+# benchmark and the rest of its case name, with the baseline's median as a
+# dashed line; only lines with two sizes or more are drawn; one panel per
+# benchmark, and one more for its latency cases (p99 latencies do not share
+# an axis with run times); x from half the smallest to twice the largest
+# size. ratios.png: every row's ratio to its baseline, one bar each, from 1
+# (the extension adds nothing) to the ratio, on a log scale. The index lists
+# panel, x range, data file, panel title, series title, unit and baseline.
 mkdir -p "$OUT/plot"
 awk -F, -v dir="$OUT/plot" '
 	function mult(s) { return s == "k" ? 1e3 : s == "m" ? 1e6 : 1 }
-	match($2, /(^| )[0-9]+(\.[0-9]+)?[km]? [A-Za-z][A-Za-z ]*$/) {
+	$3 != "N/A" && match($2, /(^| )[0-9]+(\.[0-9]+)?[km]? [A-Za-z][A-Za-z ]*$/) {
 		token = substr($2, RSTART, RLENGTH); sub(/^ /, "", token)
 		rest = substr($2, 1, RSTART - 1)
 		sub(/ +$/, "", rest)
@@ -172,19 +188,39 @@ awk -F, -v dir="$OUT/plot" '
 		units = token; sub(/^[^ ]+ /, "", units)
 		suffix = ""
 		if (num ~ /[km]$/) { suffix = substr(num, length(num)); num = substr(num, 1, length(num) - 1) }
+		name = $1 (rest ~ /latency/ ? " latency" : "")
 		series = $1 "\t" rest
 		if (!(series in file)) {
 			file[series] = dir "/series" ++k ".dat"
-			if (!($1 in panel)) panel[$1] = ++panels
-			p[k] = panel[$1]
-			line[k] = file[series] "\t" $1 "\t" (rest != "" ? rest : $1) "\t" units "\t" $6
+			if (!(name in panel)) panel[name] = ++panels
+			p[k] = panel[name]
+			line[k] = file[series] "\t" name "\t" (rest != "" ? rest : $1) "\t" units "\t" $6
 		}
 		x = num * mult(suffix)
-		if (!(panel[$1] in lo) || x < lo[panel[$1]]) lo[panel[$1]] = x
-		if (!(panel[$1] in hi) || x > hi[panel[$1]]) hi[panel[$1]] = x
+		points[file[series], x] = 1
 		print x, $3, $7 >file[series]
 	}
-	END { for (i = 1; i <= k; i++) print p[i] "\t" lo[p[i]] / 2 "\t" hi[p[i]] * 2 "\t" line[i] }' "$rows" |
+	END {
+		for (series in file) close(file[series])
+		for (key in points) { split(key, f, SUBSEP); sizes[f[1]]++ }
+		for (i = 1; i <= k; i++) {
+			split(line[i], f, "\t")
+			if (sizes[f[1]] < 2) continue
+			n = p[i]
+			drawn[n] = 1
+			# x range per panel over the lines drawn
+			while ((getline v < f[1]) > 0) {
+				split(v, xy, " ")
+				if (!(n in lo) || xy[1] < lo[n]) lo[n] = xy[1]
+				if (!(n in hi) || xy[1] > hi[n]) hi[n] = xy[1]
+			}
+			close(f[1])
+		}
+		for (i = 1; i <= k; i++) {
+			split(line[i], f, "\t")
+			if (sizes[f[1]] >= 2) print p[i] "\t" lo[p[i]] / 2 "\t" hi[p[i]] * 2 "\t" line[i]
+		}
+	}' "$rows" |
 	sort -t$'\t' -k1,1n -s >"$OUT/plot/index"
 
 if [ -s "$OUT/plot/index" ]; then
@@ -201,7 +237,6 @@ if [ -s "$OUT/plot/index" ]; then
 		echo "set key top left box opaque font ',8'"
 		echo "set format x '%.0s%c'"
 		echo "set offsets 0, 0, graph 0.1, graph 0.1"
-		echo "set ylabel 'median ms'"
 		current=
 		plot=
 		i=0
@@ -212,6 +247,7 @@ if [ -s "$OUT/plot/index" ]; then
 				i=0
 				echo "set title '${name//\'/}'"
 				echo "set xlabel '${unit//\'/}'"
+				[[ $name == *latency ]] && echo "set ylabel 'p99 latency ms'" || echo "set ylabel 'median ms'"
 				echo "set xrange [$xmin:$xmax]"
 				plot="plot"
 			fi
@@ -229,7 +265,33 @@ if [ -s "$OUT/plot/index" ]; then
 		echo "plot: gnuplot failed (see $OUT/plot/gnuplot.log)"
 	fi
 else
-	echo "plot: no case ends in a data size, nothing to plot"
+	echo "plot: no benchmark has cases at two data sizes, no scaling plot"
+fi
+
+# ratios.png: "benchmark: case" and the ratio of every row with one.
+awk -F, -v OFS='\t' '$8 > 0 { print $1 ": " $2, $8 }' "$rows" >"$OUT/plot/ratios.dat"
+if [ -s "$OUT/plot/ratios.dat" ]; then
+	bars=$(wc -l <"$OUT/plot/ratios.dat")
+	cat >"$OUT/plot/ratios.gp" <<-GP
+		set terminal pngcairo noenhanced size 1400,$((22 * bars + 120)) font ',9'
+		set output '$OUT/ratios.png'
+		set title 'opendims_privacy: each case against its baseline (scale $SCALE; ratio of medians, 1 = no cost)'
+		set datafile separator '\t'
+		set logscale x
+		set grid x
+		set xlabel 'ratio (log scale)'
+		set yrange [-1:$bars]
+		set ytics scale 0 font ',8'
+		set key off
+		plot '$OUT/plot/ratios.dat' using (\$2 > 1 ? 1 : \$2):0:(\$2 > 1 ? 1 : \$2):(\$2 > 1 ? \$2 : 1):(\$0 - 0.35):(\$0 + 0.35):ytic(1) with boxxyerror fill solid 0.5 lc rgb '#4477aa', \
+		     '' using 2:0:(sprintf(' %.2f', \$2)) with labels left font ',8'
+	GP
+	if gnuplot "$OUT/plot/ratios.gp" 2>>"$OUT/plot/gnuplot.log"; then
+		echo "plot: $OUT/ratios.png"
+	else
+		cat "$OUT/plot/gnuplot.log" >&2
+		echo "plot: gnuplot failed (see $OUT/plot/gnuplot.log)"
+	fi
 fi
 
 echo

@@ -47,13 +47,7 @@ SECTION='## A ten-minute walk-through'
 MAX_LINES=300
 DB=opendims
 
-WORK=$(mktemp -d /tmp/check-readme.XXXXXX)
-chmod 755 "$WORK"
-cleanup() {
-	stop_cluster
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+with_work_dir check-readme
 
 TEST_NO=0
 FAILED=0

@@ -102,3 +102,12 @@ stop_cluster() {
 	rm -rf "$CLUSTER_DIR"
 	CLUSTER_DIR=
 }
+
+# with_work_dir NAME: a fresh temporary directory in WORK, readable by the
+# cluster's owner, which an EXIT trap removes after stopping any cluster
+# left running.
+with_work_dir() {
+	WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+	chmod 755 "$WORK"
+	trap 'stop_cluster; rm -rf "$WORK"' EXIT
+}

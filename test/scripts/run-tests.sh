@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # make test: installs missing packages, builds with warnings as errors,
 # installs, runs the C unit tests, the fuzz-corpus replay, pg_regress, the
-# isolation specs, the TAP tests and the upgrade test against throw-away
-# clusters, and prints one closing line "N passed, N failed". Exits non-zero if anything failed.
+# isolation specs, the TAP tests, the Debian package test and the upgrade
+# test against throw-away clusters, and prints one closing line
+# "N passed, N failed". Exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . test/scripts/common.sh
 
-ensure_packages $BASE_PACKAGES clang libclang-rt-14-dev libipc-run-perl perl
+ensure_packages $BASE_PACKAGES clang libclang-rt-14-dev libipc-run-perl perl pgbouncer
 export PATH="$PG_BINDIR:$PATH"
 
 passed=0
@@ -88,6 +89,10 @@ fi
 # The README's walk-through runs as written; its links and the reference's
 # generated part are current.
 run_suite "README" bash test/scripts/check-readme.sh
+
+# META.json and the Debian package, built from a copy of the tree and run
+# from a copy of the server's installation.
+run_suite "package" bash test/scripts/package-test.sh
 
 # Last, since it installs the previous release and then the current build
 # again: the previous release updated to this one matches a fresh install.
