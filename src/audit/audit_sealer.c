@@ -412,6 +412,7 @@ privacy_sealer_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	TimestampTz idle_since;
+	bool		first = true;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -427,6 +428,15 @@ privacy_sealer_worker_main(Datum main_arg)
 	if (my_slot == NULL)
 		proc_exit(0);
 	before_shmem_exit(worker_detach, (Datum) 0);
+
+	/*
+	 * What woke the launcher is taken now: a worker that cannot connect (its
+	 * database was dropped) frees its slot instead of being started again
+	 * and again; a commit from now on marks the slot again.
+	 */
+	SpinLockAcquire(&sealer_shared->mutex);
+	my_slot->wanted = false;
+	SpinLockRelease(&sealer_shared->mutex);
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("opendims_privacy sealer");
@@ -453,9 +463,10 @@ privacy_sealer_worker_main(Datum main_arg)
 
 		/* commits from now on wake the worker again */
 		SpinLockAcquire(&sealer_shared->mutex);
-		wanted = my_slot->wanted;
+		wanted = my_slot->wanted || first;
 		my_slot->wanted = false;
 		SpinLockRelease(&sealer_shared->mutex);
+		first = false;
 
 		if (seal_backlog() > 0 || wanted)
 			idle_since = GetCurrentTimestamp();
