@@ -82,6 +82,8 @@ typedef struct RectificationTrigger
 	bool		valid;
 	SPIPlanPtr	plan;
 	char	   *table_name;		/* quoted and qualified, for the summary */
+	Bitmapset  *last_columns;	/* the changed columns of the last summary */
+	Jsonb	   *last_summary;	/* ... and that summary, in CacheMemoryContext */
 } RectificationTrigger;
 
 static HTAB *triggers = NULL;
@@ -201,6 +203,12 @@ build_trigger(RectificationTrigger *entry, TriggerData *trigdata)
 		SPI_freeplan(entry->plan);
 	if (entry->table_name != NULL)
 		pfree(entry->table_name);
+	if (entry->last_columns != NULL)
+		bms_free(entry->last_columns);
+	if (entry->last_summary != NULL)
+		pfree(entry->last_summary);
+	entry->last_columns = NULL;
+	entry->last_summary = NULL;
 	entry->plan = plan;
 	entry->table_name = MemoryContextStrdup(CacheMemoryContext,
 											privacy_qualified_name(RelationGetRelid(rel)));
@@ -244,6 +252,8 @@ changed_columns(TupleTableSlot *old_slot, TupleTableSlot *new_slot, TupleDesc de
 	return changed;
 }
 
+static Datum build_summary(const char *table_name, Bitmapset *columns, TupleDesc desc);
+
 static int
 compare_names(const void *a, const void *b)
 {
@@ -253,9 +263,34 @@ compare_names(const void *a, const void *b)
 	return varstr_cmp(x, strlen(x), y, strlen(y), DEFAULT_COLLATION_OID);
 }
 
-/* The entries' summary: the table and the changed columns, by name in order. */
+/*
+ * The entries' summary: the table and the changed columns, by name in
+ * order; the last one is kept with the trigger, since an UPDATE usually
+ * changes the columns the one before it changed.
+ */
 static Datum
-summary_of(const char *table_name, Bitmapset *columns, TupleDesc desc)
+summary_of(RectificationTrigger *entry, Bitmapset *columns, TupleDesc desc)
+{
+	Datum		summary;
+	MemoryContext old;
+
+	if (entry->last_summary != NULL && bms_equal(entry->last_columns, columns))
+		return JsonbPGetDatum(entry->last_summary);
+	summary = build_summary(entry->table_name, columns, desc);
+	if (entry->last_columns != NULL)
+		bms_free(entry->last_columns);
+	if (entry->last_summary != NULL)
+		pfree(entry->last_summary);
+	old = MemoryContextSwitchTo(CacheMemoryContext);
+	entry->last_columns = bms_copy(columns);
+	entry->last_summary = DatumGetJsonbPCopy(summary);
+	MemoryContextSwitchTo(old);
+	return JsonbPGetDatum(entry->last_summary);
+}
+
+/* The summary of summary_of(), built. */
+static Datum
+build_summary(const char *table_name, Bitmapset *columns, TupleDesc desc)
 {
 	StringInfoData json;
 	int			n = bms_num_members(columns);
@@ -371,6 +406,8 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 		entry->valid = false;
 		entry->plan = NULL;
 		entry->table_name = NULL;
+		entry->last_columns = NULL;
+		entry->last_summary = NULL;
 	}
 	/* what only a valid trigger has is checked before anything is read */
 	if (!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
@@ -448,7 +485,7 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 		}
 		if (sets != NIL && every_row_same)
 		{
-			params[3] = summary_of(entry->table_name, linitial(sets), desc);
+			params[3] = summary_of(entry, linitial(sets), desc);
 			rewind_rows(trigdata->tg_newtable);
 			write_entries(entry, trigdata, trigdata->tg_newtable, params);
 		}
@@ -469,7 +506,7 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 					if (row_set[i] == set)
 						tuplestore_puttupleslot(rows, new_slot);
 				}
-				params[3] = summary_of(entry->table_name, (Bitmapset *) lfirst(lc), desc);
+				params[3] = summary_of(entry, (Bitmapset *) lfirst(lc), desc);
 				write_entries(entry, trigdata, rows, params);
 				tuplestore_end(rows);
 				set++;

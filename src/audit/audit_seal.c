@@ -9,9 +9,10 @@
  * conflicts with itself) and with a snapshot taken after the lock is
  * granted, it reads the oldest unsealed entries it can see in the order of
  * their ids, gives each the next id of the log and its hash chained to the
- * one before (sha256(previous hash || privacy_internal._audit_entry_text(...)),
- * the definition privacy.verify_audit_log() recomputes through
- * privacy_internal._audit_entry_hash()), inserts them, deletes them from the
+ * one before (sha256(previous hash || the entry's canonical text), the
+ * definition privacy.verify_audit_log() recomputes through
+ * privacy_internal._audit_entry_hash() and _audit_entry_text(); the text is
+ * built here in C the same way), inserts them, deletes them from the
  * unsealed entries and moves the head, all in one transaction.
  *
  * So a crash at any point leaves each entry either unsealed or sealed, never
@@ -31,6 +32,7 @@
 #include "common/sha2.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "parser/parse_func.h"
 #include "storage/lmgr.h"
@@ -38,7 +40,10 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/datetime.h"
+#include "utils/jsonb.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "audit/audit.h"
 #include "base/compat.h"
@@ -115,6 +120,73 @@ array_of(Datum *elems, bool *nulls, int n, Oid type)
 	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
 	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
 											  typlen, typbyval, typalign));
+}
+
+/*
+ * An entry's canonical text, as privacy_internal._audit_entry_text() (the
+ * definition privacy.verify_audit_log() recomputes) spells it: the fields
+ * joined by 0x1f, the time in UTC as YYYY-MM-DDTHH24:MI:SS.USZ, absent
+ * subject and request as empty strings, the summary as jsonb prints it, in
+ * UTF-8. Built here for speed; a time outside the years 1 to 9999, which
+ * to_char() spells otherwise, is left to the SQL function.
+ */
+static bytea *
+entry_text(Datum *fields, bool *nulls, FmgrInfo *text_fn)
+{
+	StringInfoData buf;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	Timestamp	ts = DatumGetTimestampTz(fields[F_LOGGED_AT]);
+	char	   *utf8;
+	bytea	   *result;
+	const char	sep = '\x1f';
+
+	if (TIMESTAMP_NOT_FINITE(ts) ||
+		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+	{
+		LOCAL_FCINFO(fcinfo, N_FIELDS);
+		Datum		text;
+
+		InitFunctionCallInfoData(*fcinfo, text_fn, N_FIELDS, InvalidOid, NULL, NULL);
+		for (int f = 0; f < N_FIELDS; f++)
+		{
+			fcinfo->args[f].value = fields[f];
+			fcinfo->args[f].isnull = nulls[f];
+		}
+		text = FunctionCallInvoke(fcinfo);
+		if (fcinfo->isnull)
+			elog(ERROR, "an audit log entry has no text");
+		return DatumGetByteaPP(text);
+	}
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, INT64_FORMAT, DatumGetInt64(fields[F_ID]));
+	appendStringInfoChar(&buf, sep);
+	appendStringInfo(&buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+	appendStringInfoChar(&buf, sep);
+	appendStringInfoString(&buf, NameStr(*DatumGetName(fields[F_ACTOR])));
+	appendStringInfoChar(&buf, sep);
+	appendStringInfoString(&buf, NameStr(*DatumGetName(fields[F_SESSION_ROLE])));
+	appendStringInfoChar(&buf, sep);
+	appendBinaryStringInfo(&buf, VARDATA_ANY(DatumGetTextPP(fields[F_ACTION])),
+						   VARSIZE_ANY_EXHDR(DatumGetTextPP(fields[F_ACTION])));
+	appendStringInfoChar(&buf, sep);
+	if (!nulls[F_SUBJECT_REF])
+		appendBinaryStringInfo(&buf, VARDATA_ANY(DatumGetTextPP(fields[F_SUBJECT_REF])),
+							   VARSIZE_ANY_EXHDR(DatumGetTextPP(fields[F_SUBJECT_REF])));
+	appendStringInfoChar(&buf, sep);
+	if (!nulls[F_REQUEST_ID])
+		appendStringInfo(&buf, INT64_FORMAT, DatumGetInt64(fields[F_REQUEST_ID]));
+	appendStringInfoChar(&buf, sep);
+	appendStringInfoString(&buf, DatumGetCString(DirectFunctionCall1(jsonb_out, fields[F_SUMMARY])));
+
+	utf8 = pg_server_to_any(buf.data, buf.len, PG_UTF8);
+	result = palloc(VARHDRSZ + strlen(utf8));
+	SET_VARSIZE(result, VARHDRSZ + strlen(utf8));
+	memcpy(VARDATA(result), utf8, strlen(utf8));
+	return result;
 }
 
 /* sha256(prev || text) into out. */
@@ -221,8 +293,8 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 
 		for (int i = 0; i < entries; i++, e++)
 		{
-			LOCAL_FCINFO(fcinfo, N_FIELDS);
-			Datum		text;
+			Datum		fields[N_FIELDS];
+			bool		field_nulls[N_FIELDS];
 
 			for (int f = 0; f < N_FIELDS; f++)
 			{
@@ -238,18 +310,13 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 			columns[F_ID][e] = Int64GetDatum(nextval_internal(seq_relid, false));
 			*last_id = DatumGetInt64(columns[F_ID][e]);
 
-			InitFunctionCallInfoData(*fcinfo, text_fn, N_FIELDS, InvalidOid, NULL, NULL);
 			for (int f = 0; f < N_FIELDS; f++)
 			{
-				fcinfo->args[f].value = columns[f][e];
-				fcinfo->args[f].isnull = column_nulls[f][e];
+				fields[f] = columns[f][e];
+				field_nulls[f] = column_nulls[f][e];
 			}
-			text = FunctionCallInvoke(fcinfo);
-			if (fcinfo->isnull)
-				elog(ERROR, "an audit log entry has no text");
-
 			columns[N_FIELDS][e] = PointerGetDatum(digest_to_bytea(head));
-			chain_hash(head, DatumGetByteaPP(text), hash);
+			chain_hash(head, entry_text(fields, field_nulls, text_fn), hash);
 			memcpy(head, hash, PG_SHA256_DIGEST_LENGTH);
 			columns[N_FIELDS + 1][e] = PointerGetDatum(digest_to_bytea(hash));
 		}
