@@ -344,17 +344,28 @@ worker_detach(int code, Datum arg)
 		SetLatch(launcher);
 }
 
-/* Waits ms milliseconds, or until the postmaster dies; interrupts are served. */
+/*
+ * Waits *ms milliseconds from now, or until the postmaster dies;
+ * interrupts are served, and a reload of the configuration that changes
+ * the setting *ms points to changes the wait.
+ */
 static void
-wait_ms(long ms)
+wait_ms(const int *ms)
 {
-	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+	TimestampTz start = GetCurrentTimestamp();
 
 	for (;;)
 	{
-		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+		long		left;
 
 		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+											   TimestampTzPlusMilliseconds(start, *ms));
 		if (left <= 0)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -393,7 +404,7 @@ seal_backlog(void)
 		sealed = privacy_seal_entries(batch, batch);
 		/* for the crash tests: a batch sealed but not committed */
 		if (sealed > 0 && seal_pause_for_tests_ms > 0)
-			wait_ms(seal_pause_for_tests_ms);
+			wait_ms(&seal_pause_for_tests_ms);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
@@ -478,7 +489,7 @@ privacy_sealer_worker_main(Datum main_arg)
 		ResetLatch(MyLatch);
 		/* woken by a commit: gather the commits of the next seal_delay */
 		if ((rc & WL_LATCH_SET) && seal_delay_ms > 0)
-			wait_ms(seal_delay_ms);
+			wait_ms(&seal_delay_ms);
 	}
 	proc_exit(0);
 }
