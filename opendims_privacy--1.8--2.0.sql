@@ -1524,7 +1524,11 @@ CREATE TABLE privacy._audit_unsealed (
     subject_refs text[],
     CONSTRAINT _audit_unsealed_pkey PRIMARY KEY (id),
     CONSTRAINT _audit_unsealed_one_subject_check CHECK (subject_ref IS NULL OR subject_refs IS NULL)
-);
+)
+-- a queue: every row is deleted soon after it is written, and the sealer
+-- reads it oldest first through its primary key, over the dead entries
+-- until a vacuum removes them
+WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000);
 
 COMMENT ON TABLE privacy._audit_unsealed IS 'Audit log entries of committed transactions that wait to be sealed into the hash chain of privacy.audit_log, in the order of their ids: append-only for all but the sealer';
 COMMENT ON COLUMN privacy._audit_unsealed.subject_refs IS 'For the entries of one set-based write (a rectification statement): one entry per element, in order, naming that subject, with the row''s other fields';

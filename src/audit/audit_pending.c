@@ -115,13 +115,13 @@ array_of(Datum *elems, bool *nulls, int n, Oid type)
 											  typlen, typbyval, typalign));
 }
 
-/* Inserts the pending entries in one statement; runs inside SPI. */
+/* Inserts entries in one statement; runs inside SPI. */
 static void
-insert_pending_entries(void)
+insert_entries(List *entries)
 {
 	static const Oid types[N_ENTRY_ARGS] = {INT8OID, TIMESTAMPTZOID, NAMEOID, NAMEOID,
 	TEXTOID, TEXTOID, INT8OID, JSONBOID};
-	int			n = list_length(pending_entries);
+	int			n = list_length(entries);
 	Datum	   *columns[N_ENTRY_ARGS];
 	bool	   *nulls[N_ENTRY_ARGS];
 	Datum		values[N_ENTRY_ARGS];
@@ -147,7 +147,7 @@ insert_pending_entries(void)
 		columns[f] = palloc(sizeof(Datum) * n);
 		nulls[f] = palloc0(sizeof(bool) * n);
 	}
-	foreach(lc, pending_entries)
+	foreach(lc, entries)
 	{
 		PendingEntry *entry = (PendingEntry *) lfirst(lc);
 
@@ -196,8 +196,10 @@ flush_pending_entries(void)
 		/* the statement writes no entry; should one, it is written too */
 		while (pending_entries != NIL)
 		{
-			insert_pending_entries();
+			List	   *entries = pending_entries;
+
 			pending_entries = NIL;
+			insert_entries(entries);
 		}
 		PopActiveSnapshot();
 		SPI_finish();

@@ -69,7 +69,7 @@ static const char *const head_sql =
 
 static const char *const batch_sql =
 "SELECT u.id, u.logged_at, u.actor, u.session_role, u.action, u.subject_ref, u.request_id, u.summary,"
-" u.subject_refs FROM privacy._audit_unsealed u ORDER BY u.id LIMIT $1";
+" u.subject_refs, u.ctid FROM privacy._audit_unsealed u ORDER BY u.id LIMIT $1";
 
 static const char *const insert_sql =
 "INSERT INTO privacy.audit_log"
@@ -81,7 +81,7 @@ static const char *const insert_sql =
 " pg_catalog.unnest($9::pg_catalog.bytea[]), pg_catalog.unnest($10::pg_catalog.bytea[]))";
 
 static const char *const delete_sql =
-"DELETE FROM privacy._audit_unsealed u WHERE u.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])";
+"DELETE FROM privacy._audit_unsealed u WHERE u.ctid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.tid[])";
 
 static const char *const move_head_sql =
 "UPDATE privacy._audit_head SET last_id = $1, last_hash = $2";
@@ -95,14 +95,44 @@ relation_in(const char *schema, const char *relname)
 	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
 }
 
-/* Runs a statement with the sealer's snapshot; an error unless it returns expected. */
+/* The statements above, prepared once per session. */
+#define N_STATEMENTS 5
+static struct
+{
+	const char *sql;
+	SPIPlanPtr	plan;
+}			prepared[N_STATEMENTS];
+
+/*
+ * Runs one of the statements above with the sealer's snapshot; an error
+ * unless it returns expected.
+ */
 static void
 run(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
 	Snapshot snapshot, int expected)
 {
-	int			rc = SPI_execute_snapshot(SPI_prepare(sql, nargs, argtypes), values, nulls,
-										  snapshot, InvalidSnapshot, false, false, 0);
+	SPIPlanPtr	plan = NULL;
+	int			i;
+	int			rc;
 
+	for (i = 0; i < N_STATEMENTS && prepared[i].sql != NULL; i++)
+		if (prepared[i].sql == sql)
+		{
+			plan = prepared[i].plan;
+			break;
+		}
+	if (plan == NULL)
+	{
+		if (i == N_STATEMENTS)
+			elog(ERROR, "too many audit log sealing statements");
+		plan = SPI_prepare(sql, nargs, argtypes);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare an audit log sealing statement: %s",
+				 SPI_result_code_string(SPI_result));
+		prepared[i].sql = sql;
+		prepared[i].plan = plan;
+	}
+	rc = SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot, false, false, 0);
 	if (rc != expected)
 		elog(ERROR, "audit log sealing statement failed: %s", SPI_result_code_string(rc));
 }
@@ -237,7 +267,7 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 	int		   *nrefs;
 	Datum	   *columns[N_FIELDS + 2];
 	bool	   *column_nulls[N_FIELDS + 2];
-	Datum	   *unsealed_ids;
+	Datum	   *places;
 	Datum		values[N_FIELDS + 2];
 	Oid			types[N_FIELDS + 2];
 	uint8		hash[PG_SHA256_DIGEST_LENGTH];
@@ -278,7 +308,7 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 		columns[f] = palloc(sizeof(Datum) * n);
 		column_nulls[f] = palloc0(sizeof(bool) * n);
 	}
-	unsealed_ids = palloc(sizeof(Datum) * taken);
+	places = palloc(sizeof(Datum) * taken);
 
 	for (int r = 0; r < taken; r++)
 	{
@@ -287,9 +317,12 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 		bool		row_nulls[N_FIELDS];
 		int			entries = refs[r] != NULL ? nrefs[r] : 1;
 
+		bool		isnull;
+
 		for (int f = 0; f < N_FIELDS; f++)
 			row[f] = SPI_getbinval(tuple, batch->tupdesc, f + 1, &row_nulls[f]);
-		unsealed_ids[r] = row[F_ID];
+		/* the row, deleted by its place (the head's lock keeps it there) */
+		places[r] = SPI_getbinval(tuple, batch->tupdesc, N_FIELDS + 2, &isnull);
 
 		for (int i = 0; i < entries; i++, e++)
 		{
@@ -333,8 +366,8 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 	if (SPI_processed != (uint64) n)
 		elog(ERROR, "could not seal audit log entries");
 
-	values[0] = array_of(unsealed_ids, NULL, taken, INT8OID);
-	types[0] = INT8ARRAYOID;
+	values[0] = array_of(places, NULL, taken, TIDOID);
+	types[0] = TIDARRAYOID;
 	privacy_audit_sealing = true;
 	run(delete_sql, 1, types, values, NULL, snapshot, SPI_OK_DELETE);
 	privacy_audit_sealing = false;

@@ -142,6 +142,12 @@ slot_for(Oid dboid)
 	return free_slot;
 }
 
+/*
+ * Marks this database's slot and wakes its worker (or the launcher). Only
+ * the first commit after the worker last looked sets a latch: the others
+ * find the slot marked already, so that a busy database does not wake its
+ * worker thousands of times a second.
+ */
 void
 privacy_sealer_wake(void)
 {
@@ -154,8 +160,11 @@ privacy_sealer_wake(void)
 	slot = slot_for(MyDatabaseId);
 	if (slot != NULL)
 	{
+		if (slot->wanted && slot->latch != NULL)
+			latch = NULL;
+		else
+			latch = slot->latch != NULL ? slot->latch : sealer_shared->launcher_latch;
 		slot->wanted = true;
-		latch = slot->latch != NULL ? slot->latch : sealer_shared->launcher_latch;
 	}
 	else
 	{

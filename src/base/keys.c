@@ -41,6 +41,7 @@ typedef struct CachedKey
 static CachedKey cached_keys[MAX_CACHED_KEYS];
 static int	n_cached_keys = 0;
 static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+static SPIPlanPtr read_key_plan = NULL;
 
 /* Reads one key with SPI, as the owner of the key table. */
 static bytea *
@@ -57,8 +58,17 @@ read_key(const char *name)
 		bool		isnull;
 
 		SPI_connect();
-		if (SPI_execute_with_args("SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
-								  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		/* prepared once per session: keys are read in every transaction that needs one */
+		if (read_key_plan == NULL)
+		{
+			SPIPlanPtr	plan = SPI_prepare("SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
+										   1, argtypes);
+
+			if (plan == NULL || SPI_keepplan(plan) != 0)
+				elog(ERROR, "could not prepare the reading of key \"%s\"", name);
+			read_key_plan = plan;
+		}
+		if (SPI_execute_plan(read_key_plan, values, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read key \"%s\"", name);
 		if (SPI_processed == 1)
 		{
