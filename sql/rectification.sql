@@ -13,6 +13,9 @@ CREATE TABLE rect.users (id bigint PRIMARY KEY, login text NOT NULL);
 CREATE TABLE rect.orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES rect.customers,
 						  note text, amount numeric);
 CREATE INDEX ON rect.orders (customer_id);
+CREATE TABLE rect.order_lines (id bigint PRIMARY KEY, order_id bigint NOT NULL REFERENCES rect.orders,
+							   gift_message text);
+CREATE INDEX ON rect.order_lines (order_id);
 CREATE TABLE rect.tickets (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES rect.customers,
 						   user_id bigint NOT NULL REFERENCES rect.users, body text);
 CREATE INDEX ON rect.tickets (customer_id);
@@ -25,6 +28,7 @@ CREATE INDEX ON rect.events (customer_id);
 INSERT INTO rect.customers SELECT g, 'Customer ' || g, 'c' || g || '@example.com', NULL FROM generate_series(1, 4) g;
 INSERT INTO rect.users VALUES (1, 'agent1'), (2, 'agent2');
 INSERT INTO rect.orders SELECT g, (g - 1) % 3 + 1, 'order ' || g, 10 * g FROM generate_series(1, 6) g;
+INSERT INTO rect.order_lines SELECT g, g, 'message ' || g FROM generate_series(1, 6) g;
 INSERT INTO rect.tickets VALUES (1, 1, 2, 'help'), (2, 3, 1, 'more help');
 INSERT INTO rect.events VALUES (1, 1, 'low'), (150, 2, 'high');
 SELECT privacy.apply_policy(jsonb_build_object(
@@ -39,11 +43,12 @@ SELECT privacy.apply_policy(jsonb_build_object(
 		jsonb_build_object('table', 'rect.customers', 'column', 'email', 'category', 'contact.email'),
 		jsonb_build_object('table', 'rect.users', 'column', 'login', 'category', 'credentials.username'),
 		jsonb_build_object('table', 'rect.orders', 'column', 'note', 'category', 'content'),
+		jsonb_build_object('table', 'rect.order_lines', 'column', 'gift_message', 'category', 'content'),
 		jsonb_build_object('table', 'rect.tickets', 'column', 'body', 'category', 'support'),
 		jsonb_build_object('table', 'rect.events', 'column', 'payload', 'category', 'content')))::text)
 	->> 'changed' AS applied;
 SELECT privacy.protect(t) FROM unnest(ARRAY['rect.customers', 'rect.users', 'rect.orders',
-											'rect.tickets', 'rect.events']::regclass[]) t;
+											'rect.order_lines', 'rect.tickets', 'rect.events']::regclass[]) t;
 
 -- One statement trigger on each table with personal data, partitions too.
 SELECT tgrelid::regclass AS "table", tgtype & 1 = 0 AS per_statement,
@@ -69,6 +74,9 @@ UPDATE rect.customers
        email = CASE WHEN id IN (1, 2) THEN 'new' || id || '@example.com' ELSE email END,
        note = CASE WHEN id = 3 THEN 'note' ELSE note END
  WHERE id <= 4;
+-- A table reaching its subjects through another table: the subject is
+-- found through the path.
+UPDATE rect.order_lines SET gift_message = 'Happy birthday' WHERE id IN (1, 2, 4);
 -- A table reaching two kinds: one entry per row and kind.
 UPDATE rect.tickets SET body = body || '!';
 -- An UPDATE of no row, and one that sets values to what they were.
@@ -113,7 +121,7 @@ SELECT subject, count(*) AS entries FROM rect_log WHERE id > :mark GROUP BY 1 OR
 -- The entries hold no value of the rows.
 SELECT count(*) AS entries_with_values FROM privacy.audit_log
  WHERE action = 'rectification'
-   AND ((summary - 'table')::text ~ 'Customer|example.com|corrected|agent|help|BULK|low|high|direct');
+   AND ((summary - 'table')::text ~ 'Customer|example.com|corrected|agent|help|BULK|low|high|direct|birthday');
 SELECT intact, unsealed FROM privacy.verify_audit_log();
 
 -- The function runs only as that trigger: not per row, not without its

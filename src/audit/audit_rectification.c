@@ -39,10 +39,16 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -50,6 +56,7 @@
 #include "miscadmin.h"
 #include "nodes/bitmapset.h"
 #include "utils/array.h"
+#include "utils/fmgroids.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
@@ -84,7 +91,20 @@ typedef struct RectificationTrigger
 	char	   *table_name;		/* quoted and qualified, for the summary */
 	Bitmapset  *last_columns;	/* the changed columns of the last summary */
 	Jsonb	   *last_summary;	/* ... and that summary, in CacheMemoryContext */
+	/*
+	 * When every key expression is a column of the row itself of a type
+	 * whose cast to text is its output function: the columns, read in C
+	 * without the statement (the fast path).
+	 */
+	bool		fast;
+	MemoryContext fast_cxt;		/* what the fast path's fields point to */
+	int			nkinds;
+	text	  **kinds;
+	AttrNumber *key_attnums;
+	FmgrInfo   *key_out;
 } RectificationTrigger;
+
+extern PGDLLEXPORT Datum privacy_subject_ref(PG_FUNCTION_ARGS);
 
 static HTAB *triggers = NULL;
 
@@ -146,6 +166,84 @@ array_has_text(ArrayType *array, const char *value)
 		if (!nulls[i] && strcmp(TextDatumGetCString(elems[i]), value) == 0)
 			return true;
 	return false;
+}
+
+/* Whether a key of this type reads as text through its output function. */
+static bool
+plain_key_type(Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case TEXTOID:
+		case VARCHAROID:
+		case UUIDOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Sets up the fast path when each key expression is alias.column (as
+ * privacy_internal._subject_key_sql() writes it for a table that
+ * references its subject directly) of a plain key type.
+ */
+static void
+find_key_columns(RectificationTrigger *entry, Trigger *trigger, Relation rel, const char *alias)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			nkinds = trigger->tgnargs / 2;
+	MemoryContext old;
+
+	if (entry->fast_cxt == NULL)
+		entry->fast_cxt = AllocSetContextCreate(CacheMemoryContext, "rectification trigger keys",
+												ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(entry->fast_cxt);
+	old = MemoryContextSwitchTo(entry->fast_cxt);
+	entry->fast = false;
+	entry->nkinds = nkinds;
+	entry->kinds = palloc(sizeof(text *) * nkinds);
+	entry->key_attnums = palloc(sizeof(AttrNumber) * nkinds);
+	entry->key_out = palloc(sizeof(FmgrInfo) * nkinds);
+	MemoryContextSwitchTo(old);
+
+	for (int k = 0; k < nkinds; k++)
+	{
+		const char *expr = trigger->tgargs[2 * k + 1];
+		AttrNumber	found = InvalidAttrNumber;
+
+		for (int a = 0; a < desc->natts && found == InvalidAttrNumber; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, a);
+			char	   *column;
+
+			if (att->attisdropped || !plain_key_type(att->atttypid))
+				continue;
+			column = psprintf("%s.%s", alias, quote_identifier(NameStr(att->attname)));
+			if (strcmp(column, expr) == 0)
+			{
+				Oid			output;
+				bool		varlena;
+
+				found = att->attnum;
+				getTypeOutputInfo(att->atttypid, &output, &varlena);
+				fmgr_info_cxt(output, &entry->key_out[k], entry->fast_cxt);
+			}
+			pfree(column);
+		}
+		if (found == InvalidAttrNumber)
+			return;
+		entry->key_attnums[k] = found;
+		old = MemoryContextSwitchTo(entry->fast_cxt);
+		entry->kinds[k] = cstring_to_text(trigger->tgargs[2 * k]);
+		MemoryContextSwitchTo(old);
+	}
+	entry->fast = true;
 }
 
 /*
@@ -213,6 +311,7 @@ build_trigger(RectificationTrigger *entry, TriggerData *trigdata)
 	entry->table_name = MemoryContextStrdup(CacheMemoryContext,
 											privacy_qualified_name(RelationGetRelid(rel)));
 	entry->relid = RelationGetRelid(rel);
+	find_key_columns(entry, trigger, rel, alias);
 	entry->valid = true;
 }
 
@@ -352,12 +451,100 @@ write_entries(RectificationTrigger *entry, TriggerData *trigdata, Tuplestorestat
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to SPI");
 	register_rows(trigdata->tg_relation, rows);
-	if (!entry->valid)
-		build_trigger(entry, trigdata);
 	rc = SPI_execute_plan(entry->plan, params, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not write the rectification entries: %s", SPI_result_code_string(rc));
 	SPI_finish();
+}
+
+/* One distinct set of changed columns, with its rows' subject references on the fast path. */
+typedef struct ChangedSet
+{
+	Bitmapset  *columns;
+	Datum	   *refs;
+	bool	   *ref_nulls;
+	int			nrefs;
+	int			capacity;
+} ChangedSet;
+
+/* Adds the subject references of a changed row to its set (fast path). */
+static void
+add_refs(ChangedSet *set, RectificationTrigger *entry, TupleTableSlot *row)
+{
+	for (int k = 0; k < entry->nkinds; k++)
+	{
+		bool		isnull;
+		Datum		key = slot_getattr(row, entry->key_attnums[k], &isnull);
+
+		if (set->nrefs == set->capacity)
+		{
+			set->capacity = set->capacity == 0 ? 8 : set->capacity * 2;
+			set->refs = set->refs == NULL ? palloc(sizeof(Datum) * set->capacity)
+				: repalloc(set->refs, sizeof(Datum) * set->capacity);
+			set->ref_nulls = set->ref_nulls == NULL ? palloc(sizeof(bool) * set->capacity)
+				: repalloc(set->ref_nulls, sizeof(bool) * set->capacity);
+		}
+		set->ref_nulls[set->nrefs] = isnull;
+		set->refs[set->nrefs] = isnull ? (Datum) 0 :
+			DirectFunctionCall2(privacy_subject_ref, PointerGetDatum(entry->kinds[k]),
+								PointerGetDatum(cstring_to_text(OutputFunctionCall(&entry->key_out[k], key))));
+		set->nrefs++;
+	}
+}
+
+/* The OID of privacy.<relname>; an error if it is missing. */
+static Oid
+privacy_relation(const char *relname)
+{
+	Oid			relid = get_relname_relid(relname, get_namespace_oid(PRIVACY_SCHEMA, false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation \"%s.%s\" is missing", PRIVACY_SCHEMA, relname);
+	return relid;
+}
+
+/*
+ * Inserts one row into privacy._audit_unsealed directly, with its id from
+ * the table's sequence and its index entries (fast path): the extension's
+ * own table, whose only index is its primary key and which has no insert
+ * trigger or constraint to check.
+ */
+static void
+insert_unsealed(Datum *values, bool *nulls)
+{
+	Relation	rel = table_open(privacy_relation("_audit_unsealed"), RowExclusiveLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	tuple;
+	List	   *indexes;
+	ListCell   *lc;
+
+	if (desc->natts != 9)
+		elog(ERROR, "privacy._audit_unsealed does not have the columns it was created with");
+	values[0] = Int64GetDatum(nextval_internal(privacy_relation("_audit_unsealed_id_seq"), false));
+	nulls[0] = false;
+	tuple = heap_form_tuple(desc, values, nulls);
+	simple_heap_insert(rel, tuple);
+
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *info = BuildIndexInfo(index);
+		Datum		index_values[INDEX_MAX_KEYS];
+		bool		index_nulls[INDEX_MAX_KEYS];
+
+		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL)
+			elog(ERROR, "privacy._audit_unsealed has an index the rectification trigger cannot maintain");
+		for (int k = 0; k < info->ii_NumIndexAttrs; k++)
+			index_values[k] = heap_getattr(tuple, info->ii_IndexAttrNumbers[k], desc, &index_nulls[k]);
+		index_insert(index, index_values, index_nulls, &tuple->t_self, rel,
+					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 false, info);
+		index_close(index, NoLock);
+	}
+	list_free(indexes);
+	heap_freetuple(tuple);
+	table_close(rel, NoLock);
 }
 
 Datum
@@ -372,7 +559,9 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	TupleTableSlot *old_slot;
 	TupleTableSlot *new_slot;
-	List	   *sets = NIL;		/* distinct sets of changed columns */
+	ChangedSet *sets;			/* distinct sets of changed columns */
+	int			nsets = 0;
+	int			sets_capacity = 4;
 	int		   *row_set;		/* each row's set, -1 when it changed nothing */
 	int64		nrows;
 	int64		i;
@@ -408,6 +597,8 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 		entry->table_name = NULL;
 		entry->last_columns = NULL;
 		entry->last_summary = NULL;
+		entry->fast = false;
+		entry->fast_cxt = NULL;
 	}
 	/* what only a valid trigger has is checked before anything is read */
 	if (!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
@@ -415,16 +606,43 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 		entry->relid != RelationGetRelid(rel))
 		refuse(NULL);
 
-	nrows = tuplestore_tuple_count(trigdata->tg_newtable);
-	if (nrows == 0 && entry->valid)
-		return PointerGetDatum(NULL);
-
 	work = AllocSetContextCreate(CurrentMemoryContext, "rectification trigger",
 								 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);
 
+	/* the full check, once per trigger and backend, before any row is read */
+	if (!entry->valid)
+	{
+		Tuplestorestate *none = tuplestore_begin_heap(false, false, work_mem);
+
+		privacy_begin_as_owner("audit_log", &save);
+		PG_TRY();
+		{
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "could not connect to SPI");
+			register_rows(rel, none);
+			build_trigger(entry, trigdata);
+			SPI_finish();
+		}
+		PG_FINALLY();
+		{
+			privacy_end_as_owner(&save);
+		}
+		PG_END_TRY();
+		tuplestore_end(none);
+	}
+
+	nrows = tuplestore_tuple_count(trigdata->tg_newtable);
+	if (nrows == 0)
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(work);
+		return PointerGetDatum(NULL);
+	}
+
 	/* the changed columns of each row, old and new side by side */
 	row_set = palloc(sizeof(int) * Max(nrows, 1));
+	sets = palloc0(sizeof(ChangedSet) * sets_capacity);
 	old_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	new_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	rewind_rows(trigdata->tg_oldtable);
@@ -433,8 +651,7 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 	for (i = 0; i < nrows; i++)
 	{
 		Bitmapset  *changed;
-		ListCell   *lc;
-		int			set = 0;
+		int			set;
 
 		if (!tuplestore_gettupleslot(trigdata->tg_oldtable, true, false, old_slot) ||
 			!tuplestore_gettupleslot(trigdata->tg_newtable, true, false, new_slot))
@@ -446,80 +663,97 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 			every_row_same = false;
 			continue;
 		}
-		foreach(lc, sets)
-		{
-			if (bms_equal((Bitmapset *) lfirst(lc), changed))
+		for (set = 0; set < nsets; set++)
+			if (bms_equal(sets[set].columns, changed))
 				break;
-			set++;
+		if (set == nsets)
+		{
+			if (nsets == sets_capacity)
+			{
+				sets_capacity *= 2;
+				sets = repalloc(sets, sizeof(ChangedSet) * sets_capacity);
+			}
+			memset(&sets[nsets], 0, sizeof(ChangedSet));
+			sets[nsets++].columns = changed;
 		}
-		if (lc == NULL)
-			sets = lappend(sets, changed);
 		else
 			bms_free(changed);
 		row_set[i] = set;
+		if (entry->fast)
+			add_refs(&sets[set], entry, new_slot);
 	}
-	if (list_length(sets) > 1)
+	if (nsets > 1)
 		every_row_same = false;
 
-	role = GetCurrentRoleId();
-	namestrcpy(&actor, GetUserNameFromId(OidIsValid(role) ? role : GetSessionUserId(), false));
-	namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
-	params[0] = TimestampTzGetDatum(GetCurrentTimestamp());
-	params[1] = NameGetDatum(&actor);
-	params[2] = NameGetDatum(&session_role);
-
-	privacy_begin_as_owner("audit_log", &save);
-	PG_TRY();
+	if (nsets > 0)
 	{
-		if (!entry->valid)
-		{
-			/* checked before any row is logged, and before an UPDATE of no row returns */
-			Tuplestorestate *none = tuplestore_begin_heap(false, false, work_mem);
+		role = GetCurrentRoleId();
+		namestrcpy(&actor, GetUserNameFromId(OidIsValid(role) ? role : GetSessionUserId(), false));
+		namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
+		params[0] = TimestampTzGetDatum(GetCurrentTimestamp());
+		params[1] = NameGetDatum(&actor);
+		params[2] = NameGetDatum(&session_role);
+	}
 
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "could not connect to SPI");
-			register_rows(rel, none);
-			build_trigger(entry, trigdata);
-			SPI_finish();
-			tuplestore_end(none);
-		}
-		if (sets != NIL && every_row_same)
+	if (nsets > 0 && entry->fast)
+	{
+		/* one row per set of changed columns, inserted directly */
+		for (int set = 0; set < nsets; set++)
 		{
-			params[3] = summary_of(entry, linitial(sets), desc);
-			rewind_rows(trigdata->tg_newtable);
-			write_entries(entry, trigdata, trigdata->tg_newtable, params);
-		}
-		else if (sets != NIL)
-		{
-			int			set = 0;
-			ListCell   *lc;
+			Datum		values[9];
+			bool		nulls[9] = {false, false, false, false, false, true, true, false, false};
+			int			dims[1] = {sets[set].nrefs};
+			int			lbs[1] = {1};
 
-			foreach(lc, sets)
+			values[1] = params[0];
+			values[2] = params[1];
+			values[3] = params[2];
+			values[4] = CStringGetTextDatum("rectification");
+			values[7] = summary_of(entry, sets[set].columns, desc);
+			values[8] = PointerGetDatum(construct_md_array(sets[set].refs, sets[set].ref_nulls, 1,
+														   dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+			insert_unsealed(values, nulls);
+		}
+	}
+	else if (nsets > 0)
+	{
+		privacy_begin_as_owner("audit_log", &save);
+		PG_TRY();
+		{
+			if (every_row_same)
 			{
-				Tuplestorestate *rows = tuplestore_begin_heap(false, false, work_mem);
-
+				params[3] = summary_of(entry, sets[0].columns, desc);
 				rewind_rows(trigdata->tg_newtable);
-				for (i = 0; i < nrows; i++)
+				write_entries(entry, trigdata, trigdata->tg_newtable, params);
+			}
+			else
+			{
+				for (int set = 0; set < nsets; set++)
 				{
-					if (!tuplestore_gettupleslot(trigdata->tg_newtable, true, false, new_slot))
-						elog(ERROR, "the transition tables of an UPDATE differ in length");
-					if (row_set[i] == set)
-						tuplestore_puttupleslot(rows, new_slot);
+					Tuplestorestate *rows = tuplestore_begin_heap(false, false, work_mem);
+
+					rewind_rows(trigdata->tg_newtable);
+					for (i = 0; i < nrows; i++)
+					{
+						if (!tuplestore_gettupleslot(trigdata->tg_newtable, true, false, new_slot))
+							elog(ERROR, "the transition tables of an UPDATE differ in length");
+						if (row_set[i] == set)
+							tuplestore_puttupleslot(rows, new_slot);
+					}
+					params[3] = summary_of(entry, sets[set].columns, desc);
+					write_entries(entry, trigdata, rows, params);
+					tuplestore_end(rows);
 				}
-				params[3] = summary_of(entry, (Bitmapset *) lfirst(lc), desc);
-				write_entries(entry, trigdata, rows, params);
-				tuplestore_end(rows);
-				set++;
 			}
 		}
+		PG_FINALLY();
+		{
+			privacy_end_as_owner(&save);
+		}
+		PG_END_TRY();
 	}
-	PG_FINALLY();
-	{
-		privacy_end_as_owner(&save);
-	}
-	PG_END_TRY();
 
-	if (sets != NIL)
+	if (nsets > 0)
 		privacy_audit_note_unsealed_write();
 
 	ExecDropSingleTupleTableSlot(old_slot);
