@@ -1530,6 +1530,10 @@ CREATE TABLE privacy._audit_unsealed (
 -- until a vacuum removes them
 WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000);
 
+-- A statement's subject references do not compress well (hex digests): not
+-- worth the time of trying.
+ALTER TABLE privacy._audit_unsealed ALTER COLUMN subject_refs SET STORAGE EXTERNAL;
+
 COMMENT ON TABLE privacy._audit_unsealed IS 'Audit log entries of committed transactions that wait to be sealed into the hash chain of privacy.audit_log, in the order of their ids: append-only for all but the sealer';
 COMMENT ON COLUMN privacy._audit_unsealed.subject_refs IS 'For the entries of one set-based write (a rectification statement): one entry per element, in order, naming that subject, with the row''s other fields';
 SELECT pg_catalog.pg_extension_config_dump('privacy._audit_unsealed', '');
