@@ -2,7 +2,7 @@
  * audit_rectification.c
  *		The rectification trigger of protected tables: one audit log entry
  *		per changed row, naming its subject and the changed columns (never
- *		their values), written in one set-based statement per UPDATE.
+ *		their values), written as one row per UPDATE and set of columns.
  *
  * privacy.protect() installs privacy_internal._audit_rectification() on each
  * protected table holding personal data as
@@ -18,18 +18,26 @@
  * the new rows side by side (the two transition tables hold them in the same
  * order), finds the columns each row changed by comparing their stored
  * values, and writes the entries of the rows that changed the same columns
- * as one row of privacy._audit_unsealed, with one INSERT ... SELECT over
- * those new rows (an ephemeral named relation), as the log's owner: the
- * row's subject_refs holds, in order, each changed row's subject reference
- * per kind (privacy.subject_ref(kind, key)), and the sealer seals one entry
- * per element (audit_seal.c). So an UPDATE of many rows writes one row, not
- * one per changed row, and the chain still gets one entry per changed row
- * and kind.
+ * as one row of privacy._audit_unsealed: the row's subject_refs holds, in
+ * order, each changed row's subject reference per kind
+ * (privacy.subject_ref(kind, key)), and the sealer seals one entry per
+ * element (audit_seal.c). So an UPDATE of many rows writes one row, not one
+ * per changed row, and the chain still gets one entry per changed row and
+ * kind.
+ *
+ * Where every key expression is a column of the row (alias.column, as for a
+ * table that references its subjects directly) of a type whose cast to text
+ * is its output function, the fast path reads the keys and computes the
+ * references in C as it compares the rows, and inserts the row directly
+ * (heap and primary key). Otherwise one INSERT ... SELECT over the changed
+ * new rows (an ephemeral named relation), run as the log's owner, evaluates
+ * the key expressions, which follow the subject path through other tables.
  *
  * Entries written this way are part of the statement's subtransaction (a
  * savepoint rolled back takes them along) and are sealed after commit like
- * every other entry (audit_seal.c). The statement is prepared once per
- * trigger and backend, and forgotten when the table's relcache entry is
+ * every other entry (audit_seal.c). What the trigger needs (the check, the
+ * key columns or the statement) is found once per trigger and backend, and
+ * forgotten when the table's relcache entry is
  * invalidated (its triggers or columns changed, or it was protected or
  * unprotected again).
  *
