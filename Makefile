@@ -4,10 +4,14 @@
 EXTENSION = opendims_privacy
 MODULE_big = opendims_privacy
 
+# "make" builds everything (the install script's rule below would otherwise
+# be the first target).
+.DEFAULT_GOAL := all
+
 # src/ is organised by area (see "Layout" in README.md): each area's C files
 # are part of the module, and src/pure/ (no backend needed) is also compiled
 # on its own by the unit tests and fuzzers in test/.
-AREAS = base types policy audit subject consent protection retention rights guard
+AREAS = base types policy audit subject consent protection retention rights recipients guard masking
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/pure/*.c $(foreach a,$(AREAS),src/$(a)/*.c))))
 
 # One install script per release, built from the areas' SQL in the order of

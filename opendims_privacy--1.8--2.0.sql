@@ -265,6 +265,223 @@ LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'privacy_erase_subject';
 
+-- Consent events are recorded in C with statements kept per session; the
+-- ledger's state follows from one statement trigger per inserting
+-- statement (set-based, for imports too), and the state's primary key,
+-- (kind, subject, purpose), also serves lookups by subject.
+CREATE OR REPLACE FUNCTION privacy_internal._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) RETURNS bigint
+    LANGUAGE c SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS 'MODULE_PATHNAME', 'privacy_record';
+
+CREATE OR REPLACE FUNCTION privacy.grant_consent(kind text, subject text, purpose text,
+									  source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_grant_consent';
+
+CREATE OR REPLACE FUNCTION privacy.withdraw_consent(kind text, subject text, purpose text,
+										 source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_withdraw_consent';
+
+CREATE OR REPLACE FUNCTION privacy.object(kind text, subject text, purpose text,
+							   source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_object';
+
+CREATE OR REPLACE FUNCTION privacy.lift_restriction(kind text, subject text, reason text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'privacy_lift_restriction';
+
+DROP TRIGGER maintain_state ON privacy.consent_ledger;
+CREATE OR REPLACE FUNCTION privacy_internal._maintain_ledger_state() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+	-- One statement for all the events a statement inserted: the latest
+	-- event of each (kind, subject, purpose) decides its state.
+	WITH latest AS (
+		SELECT DISTINCT ON (e.kind, e.subject, COALESCE(e.purpose, ''))
+			   e.kind, e.subject, COALESCE(e.purpose, '') AS purpose, e.id,
+			   CASE e.action WHEN 'consent.grant' THEN 'granted'
+							 WHEN 'objection' THEN 'objected'
+							 WHEN 'restriction' THEN 'restricted' END AS status
+		  FROM new_events e
+		 ORDER BY e.kind, e.subject, COALESCE(e.purpose, ''), e.id DESC),
+	ended AS (
+		DELETE FROM privacy._ledger_state s
+		 USING latest l
+		 WHERE l.status IS NULL
+		   AND s.kind = l.kind AND s.subject = l.subject AND s.purpose = l.purpose)
+	INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)
+	SELECT l.kind, l.purpose, l.subject, l.status, l.id FROM latest l WHERE l.status IS NOT NULL
+	ON CONFLICT (kind, subject, purpose)
+	DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION privacy_internal._maintain_ledger_state() IS 'Statement trigger: applies the ledger events a statement inserted to privacy._ledger_state';
+CREATE TRIGGER maintain_state AFTER INSERT ON privacy.consent_ledger REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._maintain_ledger_state();
+
+ALTER TABLE privacy._ledger_state DROP CONSTRAINT _ledger_state_pkey,
+	ADD CONSTRAINT _ledger_state_pkey PRIMARY KEY (kind, subject, purpose);
+DROP INDEX privacy._ledger_state_subject_idx;
+
+-- Bulk consent import from a staging table (privacy.import_consents).
+CREATE FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass,
+												 has_granted_at boolean, has_evidence boolean, evidence jsonb,
+												 anchor text, key_column text, key_type text, key_operator text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET enable_nestloop = off
+AS $_$
+DECLARE
+	p privacy.purposes := privacy_internal._require_purpose(purpose, ARRAY['consent'], 'import consents for');
+	version text := privacy_internal._policy_version();
+	actor name := privacy_internal._acting_role();
+	n_rows bigint;
+	n_distinct bigint;
+	n_future bigint;
+	n_bad_evidence bigint;
+	n_absent bigint;
+	n_erased bigint;
+	n_recorded bigint;
+	n_imported bigint;
+	first_id bigint;
+	last_id bigint;
+	staged text;
+	present text;
+	recorded text;
+	summary jsonb;
+BEGIN
+	IF source IS NULL OR NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) source) THEN
+		RAISE EXCEPTION 'unrecognized source "%"', source
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Sources are declared by the policy document; privacy.sources lists them.';
+	END IF;
+	IF evidence IS NULL OR pg_catalog.jsonb_typeof(evidence) OPERATOR(pg_catalog.<>) 'object' THEN
+		RAISE EXCEPTION 'evidence must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Describe how the consents were captured, for example {"store": "crm", "form": "signup"}.';
+	END IF;
+
+	-- The import is ordered with every other change of the ledger: events
+	-- of single subjects (which lock the ledger in ROW EXCLUSIVE mode when
+	-- they insert) and erasures wait for it, and it for them.
+	LOCK TABLE privacy.consent_ledger IN SHARE ROW EXCLUSIVE MODE;
+
+	-- Each staged row with its canonical key (an invalid or null key is an
+	-- error; OFFSET 0 keeps it computed once per row), read twice: to check
+	-- every row, then to record them.
+	staged := pg_catalog.format($sql$
+		SELECT privacy_internal._canonical_subject($1, x.subject::pg_catalog.text, false) AS key,
+			   %1$s AS granted_at, %2$s AS evidence
+		  FROM %3$s x OFFSET 0$sql$,
+		CASE WHEN has_granted_at THEN 'x.granted_at' ELSE 'NULL::pg_catalog.timestamptz' END,
+		CASE WHEN has_evidence THEN 'x.evidence' ELSE 'NULL::pg_catalog.jsonb' END,
+		staging);
+	-- Whether the subject exists, and whether the ledger already holds an
+	-- event of the subject for the purpose.
+	present := pg_catalog.format('EXISTS (SELECT FROM %s a WHERE a.%s %s i.key::%s)',
+								 anchor, key_column, key_operator, key_type);
+	recorded := 'EXISTS (SELECT FROM privacy.consent_ledger l'
+				' WHERE l.kind OPERATOR(pg_catalog.=) $1 AND l.subject OPERATOR(pg_catalog.=) i.key'
+				' AND l.purpose OPERATOR(pg_catalog.=) $2 AND NOT l.forgotten)';
+
+	-- A subject that does not exist may have been erased since the previous
+	-- store recorded its consent: it is skipped. Any other is an error.
+	EXECUTE pg_catalog.format($sql$
+		SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT i.key),
+			   pg_catalog.count(*) FILTER (WHERE i.granted_at OPERATOR(pg_catalog.>) pg_catalog.now()),
+			   pg_catalog.count(*) FILTER (WHERE pg_catalog.jsonb_typeof(i.evidence) OPERATOR(pg_catalog.<>) 'object'),
+			   pg_catalog.count(*) FILTER (WHERE NOT i.present),
+			   pg_catalog.count(*) FILTER (WHERE NOT i.present AND privacy_internal._subject_erased($1, i.key)),
+			   pg_catalog.count(*) FILTER (WHERE i.present AND i.recorded)
+		  FROM (SELECT i.*, %s AS present, %s AS recorded FROM (%s) i OFFSET 0) i$sql$,
+		present, recorded, staged)
+	  INTO n_rows, n_distinct, n_future, n_bad_evidence, n_absent, n_erased, n_recorded
+	  USING kind, p.name;
+	IF n_distinct OPERATOR(pg_catalog.<>) n_rows THEN
+		RAISE EXCEPTION 'cannot import consents: "%" names a subject more than once', staging
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = pg_catalog.format('Rows naming a subject that another row names too: %s. Each subject is imported once, with one consent.',
+											 n_rows OPERATOR(pg_catalog.-) n_distinct),
+				  HINT = 'Keep one row per subject, for example the latest consent of each.';
+	END IF;
+	IF n_future OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'cannot import consents: "%" has consents granted in the future', staging
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Rows whose granted_at is later than now: %s. granted_at is when the subject consented in the previous store.', n_future);
+	END IF;
+	IF n_bad_evidence OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'cannot import consents: evidence in "%" must be JSON objects', staging
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Rows whose evidence is not an object: %s.', n_bad_evidence),
+				  HINT = 'Leave evidence null or make it an object, for example {"form": "signup"}.';
+	END IF;
+	IF n_erased OPERATOR(pg_catalog.<>) n_absent THEN
+		RAISE EXCEPTION 'cannot import consents: "%" names subjects of kind "%" that do not exist', staging, kind
+			USING ERRCODE = 'no_data_found',
+				  DETAIL = pg_catalog.format('Rows naming a subject that no row of %s has as its %s, and that was not erased: %s.',
+											 anchor, key_column, n_absent OPERATOR(pg_catalog.-) n_erased),
+				  HINT = 'Remove the rows of subjects that do not exist from the staging table.';
+	END IF;
+
+	-- One ledger event per subject; a subject whose ledger already holds an
+	-- event for the purpose keeps its history and is skipped. The ledger's
+	-- trigger applies the events to the state in one statement. (No nested
+	-- loops: one that scanned the ledger for each row would also scan the
+	-- rows this statement inserts.)
+	EXECUTE pg_catalog.format($sql$
+		WITH events AS (
+			INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)
+			SELECT $3, $1, i.key, 'consent.grant', $2, $4, $5,
+				   $6 OPERATOR(pg_catalog.||) COALESCE(i.evidence, '{}')
+				   OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+					   'imported', true, 'granted_at', i.granted_at))
+			  FROM (%s) i
+			 WHERE %s AND NOT %s
+			RETURNING id)
+		SELECT pg_catalog.count(*), pg_catalog.min(e.id), pg_catalog.max(e.id) FROM events e$sql$,
+		staged, present, recorded)
+	  INTO n_imported, first_id, last_id
+	  USING kind, p.name, actor, source, version, evidence;
+
+	summary := pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+		'purpose', p.name, 'source', source, 'policy_version', version, 'staging_table', staging::text,
+		'imported', n_imported, 'skipped_recorded', n_recorded, 'skipped_erased', n_erased,
+		'first_event_id', first_id, 'last_event_id', last_id));
+	PERFORM privacy_internal._audit(actor, 'consent.import', kind, NULL, NULL, summary);
+	RETURN summary;
+END
+$_$;
+
+COMMENT ON FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass, has_granted_at boolean, has_evidence boolean, evidence jsonb, anchor text, key_column text, key_type text, key_operator text) IS 'The set-based part of privacy.import_consents(), run as the extension''s owner: validates every staged row, then records one ledger event per subject and one audit entry';
+
+REVOKE ALL ON FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass, has_granted_at boolean, has_evidence boolean, evidence jsonb, anchor text, key_column text, key_type text, key_operator text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.import_consents(kind text, purpose text, source text, staging regclass,
+										evidence jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'privacy_import_consents';
+
+COMMENT ON FUNCTION privacy.import_consents(kind text, purpose text, source text, staging regclass, evidence jsonb) IS 'Records the consents of many subjects to a consent purpose at once, from a staging table with a column subject and optionally granted_at (timestamptz) and evidence (jsonb): every row is validated or nothing is imported; one ledger event per subject (its evidence marked imported, with the original granted_at) and one audit entry; subjects erased since, or with events for the purpose already, are skipped; returns the counts';
+
+REVOKE ALL ON FUNCTION privacy.import_consents(kind text, purpose text, source text, staging regclass, evidence jsonb) FROM PUBLIC;
+
+
 -- A restore loads privacy.policy_versions without installing or removing
 -- guard triggers (those are in the dump) and without audit entries, also
 -- with pg_restore -j.
@@ -1329,6 +1546,1365 @@ COMMENT ON FUNCTION privacy.erase_subject(request_id bigint, reason text) IS 'Ru
 
 REVOKE ALL ON FUNCTION privacy.erase_subject(request_id bigint, reason text) FROM PUBLIC;
 
+-- protect() refuses a table Citus distributes (src/protection/distributed_tables.c):
+-- _install_protection() calls the refusal before it creates any policy.
+CREATE FUNCTION privacy_internal._refuse_citus_table(rel regclass) RETURNS void
+    LANGUAGE c STRICT SET search_path TO 'pg_catalog', 'pg_temp'
+    AS 'MODULE_PATHNAME', 'privacy_refuse_citus_table';
+REVOKE ALL ON FUNCTION privacy_internal._refuse_citus_table(rel regclass) FROM PUBLIC;
+COMMENT ON FUNCTION privacy_internal._refuse_citus_table(rel regclass) IS 'Refuses to protect a table Citus distributes: the workers would check its row policies without the purpose grants, consent or purpose';
+DO $$
+BEGIN
+	EXECUTE pg_catalog.regexp_replace(
+		pg_catalog.pg_get_functiondef('privacy_internal._install_protection(regclass, text[], boolean)'::pg_catalog.regprocedure),
+		'(\n\tEXECUTE pg_catalog\.format\(''CREATE POLICY privacy_purpose)',
+		E'\n\tPERFORM privacy_internal._refuse_citus_table(rel);\\1');
+END
+$$;
+
+-- The disclosure log (src/recipients/): disclosures of a subject's data to
+-- the policy's recipients, listed by the export, forgotten with the erased
+-- subject, counted by processing_record(); restrict() records the
+-- recipients to tell.
+CREATE TABLE privacy.disclosures (
+    id bigint GENERATED BY DEFAULT AS IDENTITY,
+    disclosed_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    actor name NOT NULL,
+    kind text NOT NULL,
+    subject text,
+    subject_ref text NOT NULL,
+    recipient text NOT NULL,
+    categories text[] NOT NULL,
+    legal_basis text NOT NULL,
+    reference text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT disclosures_categories_check CHECK ((cardinality(categories) > 0)),
+    CONSTRAINT disclosures_details_check CHECK ((jsonb_typeof(details) = 'object'::text)),
+    CONSTRAINT disclosures_legal_basis_check CHECK ((legal_basis = ANY (ARRAY['contract'::text, 'legitimate_interest'::text, 'consent'::text, 'legal_obligation'::text]))),
+    CONSTRAINT disclosures_pkey PRIMARY KEY (id)
+);
+
+COMMENT ON TABLE privacy.disclosures IS 'Every disclosure of a data subject''s personal data to a recipient: append-only; an erased subject''s entries keep only its reference';
+SELECT pg_catalog.pg_extension_config_dump('privacy.disclosures', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.disclosures_id_seq', '');
+
+CREATE INDEX disclosures_subject_idx ON privacy.disclosures USING btree (kind, subject_ref);
+
+CREATE FUNCTION privacy_internal._disclosures_are_append_only() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+	IF TG_OP = 'UPDATE' AND OLD.subject IS NOT NULL AND NEW.subject IS NULL
+	   AND NEW.details = privacy_internal._redacted_evidence(OLD.details)
+	   AND NEW.reference IS NOT DISTINCT FROM privacy_internal._redacted_text('disclosure.reference', OLD.reference)
+	   AND (NEW.id, NEW.disclosed_at, NEW.actor, NEW.kind, NEW.subject_ref, NEW.recipient, NEW.categories, NEW.legal_basis)
+		   IS NOT DISTINCT FROM
+		   (OLD.id, OLD.disclosed_at, OLD.actor, OLD.kind, OLD.subject_ref, OLD.recipient, OLD.categories, OLD.legal_basis) THEN
+		RETURN NEW;
+	END IF;
+	RAISE EXCEPTION 'privacy.disclosures is append-only'
+		USING ERRCODE = 'insufficient_privilege',
+			  DETAIL = pg_catalog.format('%s is not allowed on the disclosure log.', TG_OP),
+			  HINT = 'Disclosures are added by privacy.record_disclosure() and privacy.record_disclosures().';
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._disclosures_are_append_only() IS 'Trigger: refuses UPDATE (except forgetting an erased subject), DELETE and TRUNCATE on the disclosure log';
+
+REVOKE ALL ON FUNCTION privacy_internal._disclosures_are_append_only() FROM PUBLIC;
+
+CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy.disclosures FOR EACH ROW EXECUTE FUNCTION privacy_internal._disclosures_are_append_only();
+
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy.disclosures FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._disclosures_are_append_only();
+
+CREATE FUNCTION privacy_internal._record_disclosures(kind text, subjects text[], recipient text, categories text[],
+													 legal_basis text, reference text, details jsonb)
+RETURNS TABLE (subject text, disclosure_id bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $_$
+DECLARE
+	r privacy.recipients;
+	bases text[];
+	unknown text;
+	cats text[];
+	keys text[] := '{}';
+	key text;
+	ref text;
+	erased boolean;
+	i integer;
+	actor name := privacy_internal._acting_role();
+BEGIN
+	IF recipient IS NULL THEN
+		RAISE EXCEPTION 'recipient must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO r FROM privacy.recipients rr WHERE rr.name OPERATOR(pg_catalog.=) recipient;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unrecognized recipient "%"', recipient
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Recipients are declared by the policy document; privacy.recipients lists them.';
+	END IF;
+	IF categories IS NULL OR pg_catalog.cardinality(categories) OPERATOR(pg_catalog.=) 0
+	   OR pg_catalog.array_position(categories, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'a disclosure needs at least one category of personal data, and no null one'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name the categories disclosed, for example ARRAY[''contact.email''].';
+	END IF;
+	SELECT c INTO unknown FROM pg_catalog.unnest(categories) c
+	 WHERE NOT EXISTS (SELECT FROM privacy.categories pc WHERE pc.name OPERATOR(pg_catalog.=) c) LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'unrecognized category "%"', unknown
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Categories are declared by the policy document; privacy.categories lists them.';
+	END IF;
+	SELECT c INTO unknown FROM pg_catalog.unnest(categories) c
+	  JOIN privacy.categories pc ON pc.name OPERATOR(pg_catalog.=) c WHERE pc.special LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot record a disclosure of special category "%"', unknown
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The controller does not hold special categories of personal data.',
+				  HINT = 'privacy.processing_record() lists the special categories the policy refuses.';
+	END IF;
+	SELECT pg_catalog.array_agg(DISTINCT c ORDER BY c) INTO cats FROM pg_catalog.unnest(categories) c;
+	IF legal_basis IS NULL OR NOT legal_basis OPERATOR(pg_catalog.=) ANY (ARRAY['contract', 'legitimate_interest', 'consent', 'legal_obligation']) THEN
+		RAISE EXCEPTION 'unrecognized legal basis "%"', legal_basis
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Valid legal bases are contract, legitimate_interest, consent and legal_obligation.';
+	END IF;
+	SELECT pg_catalog.array_agg(DISTINCT p.legal_basis) INTO bases
+	  FROM privacy.purposes p WHERE p.name OPERATOR(pg_catalog.=) ANY (r.purposes);
+	IF bases IS NOT NULL AND NOT legal_basis OPERATOR(pg_catalog.=) ANY (bases) THEN
+		RAISE EXCEPTION 'recipient "%" receives no data under legal basis "%"', r.name, legal_basis
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Its purposes rest on %s.', pg_catalog.array_to_string(bases, ', ')),
+				  HINT = 'The policy document declares the purposes of each recipient.';
+	END IF;
+	IF r.kind OPERATOR(pg_catalog.=) 'authority' AND (reference IS NULL OR pg_catalog.btrim(reference) OPERATOR(pg_catalog.=) '') THEN
+		RAISE EXCEPTION 'a disclosure to authority "%" needs a reference', r.name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give the reference of the court order or of the authority''s request.';
+	END IF;
+	IF details IS NULL OR pg_catalog.jsonb_typeof(details) OPERATOR(pg_catalog.<>) 'object' THEN
+		RAISE EXCEPTION 'details of a disclosure must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Describe the disclosure, for example {"channel": "sftp", "file": "export-42.csv"}.';
+	END IF;
+	IF subjects IS NULL OR pg_catalog.cardinality(subjects) OPERATOR(pg_catalog.=) 0 THEN
+		RAISE EXCEPTION 'a disclosure needs at least one subject'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- Every subject is checked before anything is recorded.
+	FOR i IN 1 .. pg_catalog.cardinality(subjects) LOOP
+		IF subjects[i] IS NULL THEN
+			RAISE EXCEPTION 'subject of a disclosure must not be null'
+				USING ERRCODE = 'null_value_not_allowed';
+		END IF;
+		key := privacy_internal._canonical_subject(kind, subjects[i], true);
+		IF key OPERATOR(pg_catalog.=) ANY (keys) THEN
+			RAISE EXCEPTION 'subjects of a disclosure must be distinct'
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = pg_catalog.format('Subject %s names the same subject as an earlier one.', i);
+		END IF;
+		keys := keys OPERATOR(pg_catalog.||) key;
+	END LOOP;
+
+	FOR i IN 1 .. pg_catalog.cardinality(keys) LOOP
+		-- Under the subject's ledger lock, which the erasure takes to
+		-- forget the subject: an erasure that committed meanwhile leaves
+		-- no subject to disclose, or only rows kept under a legal
+		-- obligation, whose disclosure is recorded as forgotten at once.
+		PERFORM privacy_internal._lock_subject('consent_ledger', kind, keys[i]);
+		PERFORM privacy_internal._canonical_subject(kind, keys[i], true);
+		ref := privacy.subject_ref(kind, keys[i]);
+		erased := EXISTS (SELECT FROM privacy.erasures e
+						   WHERE e.kind OPERATOR(pg_catalog.=) _record_disclosures.kind
+							 AND e.subject_ref OPERATOR(pg_catalog.=) ref);
+		subject := subjects[i];
+		INSERT INTO privacy.disclosures (actor, kind, subject, subject_ref, recipient, categories, legal_basis, reference, details)
+		VALUES (actor, kind, CASE WHEN erased THEN NULL ELSE keys[i] END, ref, r.name, cats, legal_basis,
+				CASE WHEN erased THEN privacy_internal._redacted_text('disclosure.reference', reference) ELSE reference END,
+				CASE WHEN erased THEN privacy_internal._redacted_evidence(details) ELSE details END)
+		RETURNING id INTO disclosure_id;
+		PERFORM privacy_internal._audit(actor, 'disclosure', kind, keys[i], NULL,
+							   pg_catalog.jsonb_build_object('disclosure_id', disclosure_id, 'recipient', r.name,
+															 'categories', pg_catalog.to_jsonb(cats), 'legal_basis', legal_basis));
+		RETURN NEXT;
+	END LOOP;
+END
+$_$;
+
+COMMENT ON FUNCTION privacy_internal._record_disclosures(kind text, subjects text[], recipient text, categories text[], legal_basis text, reference text, details jsonb) IS 'Validates a disclosure and appends one audited entry per subject to the disclosure log; all or nothing';
+
+REVOKE ALL ON FUNCTION privacy_internal._record_disclosures(kind text, subjects text[], recipient text, categories text[], legal_basis text, reference text, details jsonb) FROM PUBLIC;
+
+CREATE FUNCTION privacy.record_disclosure(kind text, subject text, recipient text, categories text[],
+										  legal_basis text, reference text DEFAULT NULL, details jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT d.disclosure_id
+	  FROM privacy_internal._record_disclosures(kind, ARRAY[subject], recipient, categories, legal_basis, reference, details) d;
+END;
+
+COMMENT ON FUNCTION privacy.record_disclosure(kind text, subject text, recipient text, categories text[], legal_basis text, reference text, details jsonb) IS 'Records that categories of a data subject''s personal data were disclosed to a recipient of the policy under a legal basis (an authority needs the reference of its court order or request); returns the disclosure''s id';
+
+REVOKE ALL ON FUNCTION privacy.record_disclosure(kind text, subject text, recipient text, categories text[], legal_basis text, reference text, details jsonb) FROM PUBLIC;
+
+CREATE FUNCTION privacy.record_disclosures(kind text, subjects text[], recipient text, categories text[],
+										   legal_basis text, reference text DEFAULT NULL, details jsonb DEFAULT '{}')
+RETURNS TABLE (subject text, disclosure_id bigint)
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT d.subject, d.disclosure_id
+	  FROM privacy_internal._record_disclosures(kind, subjects, recipient, categories, legal_basis, reference, details) d;
+END;
+
+COMMENT ON FUNCTION privacy.record_disclosures(kind text, subjects text[], recipient text, categories text[], legal_basis text, reference text, details jsonb) IS 'Records one disclosure of many data subjects at once (for example subjects => ARRAY(SELECT ...)): one entry per subject, all or none; returns each subject as given with its disclosure''s id';
+
+REVOKE ALL ON FUNCTION privacy.record_disclosures(kind text, subjects text[], recipient text, categories text[], legal_basis text, reference text, details jsonb) FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._disclosure_recipients(kind text, subject_ref text)
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT COALESCE(pg_catalog.array_agg(DISTINCT d.recipient ORDER BY d.recipient), '{}')
+	  FROM privacy.disclosures d
+	 WHERE d.kind OPERATOR(pg_catalog.=) _disclosure_recipients.kind
+	   AND d.subject_ref OPERATOR(pg_catalog.=) _disclosure_recipients.subject_ref;
+END;
+
+COMMENT ON FUNCTION privacy_internal._disclosure_recipients(kind text, subject_ref text) IS 'The recipients a subject''s data was disclosed to, by the subject''s reference';
+
+REVOKE ALL ON FUNCTION privacy_internal._disclosure_recipients(kind text, subject_ref text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.disclosed_to(kind text, subject text)
+RETURNS text[]
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT privacy_internal._disclosure_recipients(kind,
+			   privacy.subject_ref(kind, privacy_internal._canonical_subject(kind, subject, false)));
+END;
+
+COMMENT ON FUNCTION privacy.disclosed_to(kind text, subject text) IS 'The recipients a data subject''s personal data was disclosed to, also after its erasure: those to tell of a rectification, erasure or restriction (GDPR Art. 19)';
+
+REVOKE ALL ON FUNCTION privacy.disclosed_to(kind text, subject text) FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._disclosure_counts()
+RETURNS TABLE (recipient text, disclosures bigint)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT d.recipient, pg_catalog.count(*) FROM privacy.disclosures d GROUP BY d.recipient;
+END;
+
+COMMENT ON FUNCTION privacy_internal._disclosure_counts() IS 'The number of disclosures to each recipient, for privacy.processing_record()';
+
+REVOKE ALL ON FUNCTION privacy_internal._disclosure_counts() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_internal._disclosure_counts() TO PUBLIC;
+
+CREATE VIEW privacy.rectification_notices AS
+WITH last_disclosure AS (
+	SELECT d.kind, d.subject, d.subject_ref, d.recipient, pg_catalog.max(d.disclosed_at) AS disclosed_at
+	  FROM privacy.disclosures d
+	 WHERE d.subject IS NOT NULL
+	 GROUP BY d.kind, d.subject, d.subject_ref, d.recipient
+)
+SELECT l.kind, l.subject, l.recipient, l.disclosed_at,
+	   pg_catalog.max(a.logged_at) AS rectified_at,
+	   pg_catalog.array_agg(DISTINCT a.summary OPERATOR(pg_catalog.->>) 'table') AS tables
+  FROM last_disclosure l
+  JOIN privacy.audit_log a ON a.subject_ref OPERATOR(pg_catalog.=) l.subject_ref
+ WHERE a.action OPERATOR(pg_catalog.=) 'rectification'
+   AND a.logged_at OPERATOR(pg_catalog.>) l.disclosed_at
+ GROUP BY l.kind, l.subject, l.recipient, l.disclosed_at;
+
+COMMENT ON VIEW privacy.rectification_notices IS 'Recipients to tell of a rectification (GDPR Art. 19): a subject''s data rectified after its last disclosure to the recipient; passing on the corrected data, recorded with privacy.record_disclosure(), settles the notice';
+
+CREATE OR REPLACE FUNCTION privacy.restrict(kind text, subject text, reason text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+	IF reason IS NULL OR pg_catalog.btrim(reason) = '' THEN
+		RAISE EXCEPTION 'reason for restriction must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'GDPR Art. 18 names the grounds, for example "accuracy contested" or "objection pending".';
+	END IF;
+	-- The recipients to tell of the restriction (GDPR Art. 19) are recorded
+	-- with it.
+	RETURN privacy_internal._record('restriction', kind, subject, NULL, 'direct',
+						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('reason', reason,
+							   'notify_recipients', pg_catalog.to_jsonb(NULLIF(privacy.disclosed_to(kind, subject), '{}')))));
+END
+$$;
+
+COMMENT ON FUNCTION privacy.restrict(kind text, subject text, reason text) IS 'Restricts processing of a data subject''s data (GDPR Art. 18) to the purposes allowed under restriction, recording the recipients to tell (GDPR Art. 19) with it; returns the ledger event id';
+
+-- processing_record() reads the disclosure log of a later area, hence a
+-- string body.
+CREATE OR REPLACE FUNCTION privacy.processing_record()
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH doc AS (SELECT privacy.policy() AS d),
+	classified AS MATERIALIZED (
+		SELECT cc.*, privacy_internal._qualified_name(cc.table_name) AS qualified
+		  FROM privacy.classified_columns cc),
+	mapped AS MATERIALIZED (
+		SELECT m.kind, m.table_name, m.depth FROM privacy.subject_map m WHERE m.personal)
+	SELECT pg_catalog.jsonb_build_object(
+		'record', 'Record of processing activities (GDPR Art. 30(1))',
+		'generated_at', pg_catalog.now(),
+		'policy_version', doc.d -> 'version',
+		'effective_date', doc.d -> 'effective_date',
+		'controller', doc.d -> 'controller',
+		'purposes', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'purpose', p.name, 'description', p.description,
+				'legal_basis', p.legal_basis,
+				'article', privacy_internal._legal_basis_article(p.legal_basis),
+				'allowed_under_restriction', p.allowed_under_restriction) ORDER BY p.name), '[]')
+			  FROM privacy.purposes p),
+		'categories_of_data_subjects', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'kind', k.name, 'description', k.description,
+				'anchor', pg_catalog.format('%s.%I', privacy_internal._qualified_name(k.table_name), k.key_column),
+				'tables', (SELECT COALESCE(pg_catalog.jsonb_agg(
+								privacy_internal._qualified_name(m.table_name) ORDER BY m.depth, m.table_name), '[]')
+							 FROM mapped m WHERE m.kind = k.name))
+				ORDER BY k.name), '[]')
+			  FROM privacy.subject_kinds k),
+		'categories_of_personal_data', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'category', c.name, 'description', c.description,
+				'columns', cols.columns, 'sources', cols.sources) ORDER BY c.name), '[]')
+			  FROM privacy.categories c
+			  JOIN LATERAL (
+				SELECT pg_catalog.jsonb_agg(pg_catalog.format('%s.%I', cc.qualified, cc.column_name)
+											ORDER BY cc.qualified, cc.column_name) AS columns,
+					   pg_catalog.jsonb_agg(DISTINCT cc.source) AS sources
+				  FROM classified cc WHERE cc.category = c.name) cols ON cols.columns IS NOT NULL),
+		'special_categories', pg_catalog.jsonb_build_object(
+			'statement', 'The controller does not intend to process these categories of data and refuses columns classified into them.',
+			'categories', (SELECT COALESCE(pg_catalog.jsonb_agg(c.name ORDER BY c.name), '[]')
+							 FROM privacy.categories c WHERE c.special)),
+		'sources', doc.d -> 'sources',
+		'recipients', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+				'recipient', r.name, 'kind', r.kind, 'dpa_reference', r.dpa_reference,
+				'purposes', pg_catalog.to_jsonb(r.purposes), 'description', r.description,
+				'disclosures', COALESCE(n.disclosures, 0))) ORDER BY r.name), '[]')
+			  FROM privacy.recipients r
+			  LEFT JOIN privacy_internal._disclosure_counts() n ON n.recipient = r.name),
+		'retention', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+				'rule', rr.name, 'table', privacy_internal._qualified_name(rr.table_name),
+				'categories', (SELECT pg_catalog.jsonb_agg(DISTINCT cc.category) FROM classified cc
+								WHERE cc.table_name = rr.table_name
+								  AND (rr.action = 'delete' OR cc.column_name = ANY (rr.columns))),
+				'period', rr.period, 'counted_from', rr.anchor, 'action', rr.action,
+				'legal_basis', rr.legal_basis, 'minimum', rr.minimum,
+				'minimum_from', CASE WHEN rr.minimum IS NOT NULL THEN rr.minimum_from END,
+				'description', rr.description)) ORDER BY rr.name), '[]')
+			  FROM privacy.retention_rules rr),
+		'tables_without_retention_rule', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT cc.qualified), '[]')
+			  FROM classified cc
+			 WHERE NOT EXISTS (SELECT FROM privacy.retention_rules rr WHERE rr.table_name = cc.table_name)))
+	  FROM doc
+$$;
+
+COMMENT ON FUNCTION privacy.processing_record() IS 'The record of processing activities (GDPR Art. 30), generated from the catalog, with the number of disclosures to each recipient';
+
+COMMENT ON FUNCTION privacy.export_subject(kind text, subject text) IS 'Every personal row of a data subject, grouped by table with each column''s category, and what GDPR Art. 15 requires: purposes, legal bases, categories, recipients, retention, sources, consent history, disclosures, rights';
+
+-- Masking rules, masked roles and recipients in the policy document;
+-- masking views and anonymised copies (src/masking/).
+
+CREATE TABLE privacy.masking_rules (
+    category text,
+    table_name regclass,
+    column_name name,
+    method text NOT NULL,
+    parameters jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT masking_rules_method_check CHECK ((method = ANY (ARRAY['mask'::text, 'pseudonymize'::text, 'null'::text, 'constant'::text, 'month'::text, 'year'::text, 'range'::text, 'network'::text, 'first_letters'::text]))),
+    CONSTRAINT masking_rules_target_check CHECK (((category IS NULL) = (table_name IS NOT NULL)) AND ((table_name IS NULL) = (column_name IS NULL))),
+    CONSTRAINT masking_rules_target_key UNIQUE NULLS NOT DISTINCT (category, table_name, column_name),
+    CONSTRAINT masking_rules_category_fkey FOREIGN KEY (category) REFERENCES privacy.categories(name)
+);
+
+COMMENT ON TABLE privacy.masking_rules IS 'How the values of a category or a column are masked for masked roles and in anonymised copies';
+
+GRANT SELECT ON TABLE privacy.masking_rules TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy.masking_rules', '');
+
+CREATE TABLE privacy.masked_roles (
+    role_name name NOT NULL,
+    CONSTRAINT masked_roles_pkey PRIMARY KEY (role_name)
+);
+
+COMMENT ON TABLE privacy.masked_roles IS 'Roles that read masked values of classified columns, never the raw ones';
+
+GRANT SELECT ON TABLE privacy.masked_roles TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy.masked_roles', '');
+
+CREATE TABLE privacy.masked_recipients (
+    recipient text NOT NULL,
+    CONSTRAINT masked_recipients_pkey PRIMARY KEY (recipient),
+    CONSTRAINT masked_recipients_recipient_fkey FOREIGN KEY (recipient) REFERENCES privacy.recipients(name) ON DELETE CASCADE
+);
+
+COMMENT ON TABLE privacy.masked_recipients IS 'Recipients that receive personal data only masked or in anonymised copies';
+
+GRANT SELECT ON TABLE privacy.masked_recipients TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy.masked_recipients', '');
+
+
+CREATE OR REPLACE FUNCTION privacy_internal._catalog_document(top jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+SELECT pg_catalog.jsonb_build_object(
+	'format', 1,
+	'version', top -> 'version',
+	'effective_date', top -> 'effective_date',
+	'controller', top -> 'controller',
+	'purposes', (
+		SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+			'name', p.name, 'legal_basis', p.legal_basis, 'description', p.description,
+			'allowed_under_restriction', p.allowed_under_restriction) ORDER BY p.name), '[]')
+		  FROM privacy.purposes p),
+	'categories', (
+		SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+			'name', c.name, 'description', c.description) ORDER BY c.name), '[]')
+		  FROM privacy.categories c WHERE NOT c.special),
+	'special_categories', (
+		SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+			'name', c.name, 'description', c.description) ORDER BY c.name), '[]')
+		  FROM privacy.categories c WHERE c.special),
+	'sources', (
+		SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+			'name', s.name, 'description', s.description) ORDER BY s.name), '[]')
+		  FROM privacy.sources s),
+	'recipients', (
+		SELECT COALESCE(pg_catalog.jsonb_agg(
+			pg_catalog.jsonb_build_object('name', r.name, 'kind', r.kind)
+			|| CASE WHEN r.dpa_reference IS NULL THEN '{}'::jsonb
+					ELSE pg_catalog.jsonb_build_object('dpa_reference', r.dpa_reference) END
+			|| pg_catalog.jsonb_build_object('purposes', pg_catalog.to_jsonb(r.purposes),
+											 'description', r.description)
+			ORDER BY r.name), '[]')
+		  FROM privacy.recipients r),
+	'subject_kinds', (
+		SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+			'name', k.name, 'table', privacy_internal._qualified_name(k.table_name),
+			'key', k.key_column, 'description', k.description,
+			'paths', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+						'table', privacy_internal._qualified_name(sp.table_name), 'via', pg_catalog.to_jsonb(sp.via))
+						ORDER BY privacy_internal._qualified_name(sp.table_name)), '[]')
+						FROM privacy.subject_paths sp WHERE sp.kind = k.name))
+			ORDER BY k.name), '[]')
+		  FROM privacy.subject_kinds k),
+	'classifications', (
+		SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+			'table', privacy_internal._qualified_name(cl.table_name), 'column', cl.column_name,
+			'category', cl.category, 'source', cl.source)
+			ORDER BY privacy_internal._qualified_name(cl.table_name), cl.column_name), '[]')
+		  FROM privacy.classifications cl),
+	'retention_rules', (
+		SELECT COALESCE(pg_catalog.jsonb_agg(
+			pg_catalog.jsonb_build_object(
+				'name', rr.name, 'table', privacy_internal._qualified_name(rr.table_name),
+				'anchor', rr.anchor, 'period', rr.period, 'action', rr.action,
+				'columns', pg_catalog.to_jsonb(rr.columns), 'legal_basis', rr.legal_basis)
+			|| CASE WHEN rr.minimum IS NULL THEN '{}'::jsonb
+					ELSE pg_catalog.jsonb_build_object('minimum', rr.minimum,
+													   'minimum_from', rr.minimum_from) END
+			|| pg_catalog.jsonb_build_object('description', rr.description)
+			ORDER BY rr.name), '[]')
+		  FROM privacy.retention_rules rr),
+	'masking', pg_catalog.jsonb_build_object(
+		'roles', (SELECT COALESCE(pg_catalog.jsonb_agg(mr.role_name ORDER BY mr.role_name), '[]')
+					FROM privacy.masked_roles mr),
+		'recipients', (SELECT COALESCE(pg_catalog.jsonb_agg(mp.recipient ORDER BY mp.recipient), '[]')
+						 FROM privacy.masked_recipients mp),
+		'rules', (SELECT COALESCE(pg_catalog.jsonb_agg(
+					pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+						'category', m.category,
+						'table', privacy_internal._qualified_name(m.table_name),
+						'column', m.column_name))
+					|| pg_catalog.jsonb_build_object('method', m.method) || m.parameters
+					ORDER BY m.category NULLS LAST, privacy_internal._qualified_name(m.table_name), m.column_name), '[]')
+				   FROM privacy.masking_rules m))
+);
+END;
+
+
+CREATE OR REPLACE FUNCTION privacy_internal._document_changes(before jsonb, after jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH sections(section, key_fields) AS (
+		VALUES ('purposes', ARRAY['name']), ('categories', ARRAY['name']),
+			   ('special_categories', ARRAY['name']), ('sources', ARRAY['name']),
+			   ('recipients', ARRAY['name']), ('subject_kinds', ARRAY['name']),
+			   ('classifications', ARRAY['table', 'column']),
+			   ('retention_rules', ARRAY['name'])
+	),
+	items AS (
+		SELECT s.section, side, e AS item,
+			   (SELECT pg_catalog.string_agg(e ->> f, '.' ORDER BY o)
+				  FROM pg_catalog.unnest(s.key_fields) WITH ORDINALITY AS k(f, o)) AS item_key
+		  FROM sections s,
+			   LATERAL (SELECT 'before' AS side, x AS e FROM pg_catalog.jsonb_array_elements(before -> s.section) x
+						UNION ALL
+						SELECT 'after', x FROM pg_catalog.jsonb_array_elements(after -> s.section) x) sides
+	),
+	paired AS (
+		SELECT COALESCE(a.section, b.section) AS section,
+			   COALESCE(a.item_key, b.item_key) AS item_key,
+			   CASE WHEN b.item IS NULL THEN 'added'
+					WHEN a.item IS NULL THEN 'removed'
+					WHEN a.item <> b.item THEN 'updated' END AS change
+		  FROM (SELECT * FROM items WHERE side = 'before') b
+		  FULL JOIN (SELECT * FROM items WHERE side = 'after') a
+			ON a.section = b.section AND a.item_key = b.item_key
+	),
+	per_section AS (
+		SELECT section, pg_catalog.jsonb_object_agg(change, keys) AS changes
+		  FROM (SELECT section, change, pg_catalog.jsonb_agg(item_key ORDER BY item_key) AS keys
+				  FROM paired WHERE change IS NOT NULL
+				 GROUP BY section, change) c
+		 GROUP BY section
+	),
+	top_level AS (
+		SELECT f AS section, '"updated"'::jsonb AS changes
+		  FROM pg_catalog.unnest(ARRAY['version', 'effective_date', 'controller', 'masking']) f
+		 WHERE (before -> f) IS DISTINCT FROM (after -> f)
+	)
+	SELECT COALESCE(pg_catalog.jsonb_object_agg(section, changes), '{}')
+	  FROM (SELECT * FROM top_level UNION ALL SELECT * FROM per_section) all_changes;
+END;
+
+
+CREATE OR REPLACE FUNCTION privacy_internal._policy_table_entries()
+RETURNS TABLE (table_name oid, entry text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT k.table_name::oid, pg_catalog.format('subject kind %s', pg_catalog.to_jsonb(k))
+	  FROM privacy.subject_kinds k
+	UNION ALL
+	SELECT p.table_name::oid, pg_catalog.format('path %s', pg_catalog.to_jsonb(p))
+	  FROM privacy.subject_paths p
+	UNION ALL
+	SELECT c.table_name::oid, pg_catalog.format('classification %s', pg_catalog.to_jsonb(c))
+	  FROM privacy.classifications c
+	UNION ALL
+	SELECT r.table_name::oid, pg_catalog.format('retention rule %s', pg_catalog.to_jsonb(r))
+	  FROM privacy.retention_rules r
+	UNION ALL
+	SELECT m.table_name::oid, pg_catalog.format('masking rule %s', pg_catalog.to_jsonb(m))
+	  FROM privacy.masking_rules m WHERE m.table_name IS NOT NULL;
+END;
+
+
+CREATE OR REPLACE FUNCTION privacy_internal._write_catalog(doc jsonb, tables jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	dup record;
+BEGIN
+	-- Two spellings of one table ("customers", "app.customers") resolve to
+	-- the same OID: the column is then classified twice.
+	SELECT d."column", (tables ->> d."table")::oid::regclass AS rel INTO dup
+	  FROM pg_catalog.jsonb_to_recordset(doc -> 'classifications') AS d("table" text, "column" text)
+	 GROUP BY 1, 2 HAVING pg_catalog.count(*) > 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'column "%" of table % is classified more than once', dup."column", dup.rel
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Keep one entry per column in "classifications".';
+	END IF;
+	SELECT k ->> 'name' AS kind, (tables ->> (p ->> 'table'))::oid::regclass AS rel INTO dup
+	  FROM pg_catalog.jsonb_array_elements(doc -> 'subject_kinds') k,
+		   pg_catalog.jsonb_array_elements(k -> 'paths') p
+	 GROUP BY 1, 2 HAVING pg_catalog.count(*) > 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'subject kind "%" pins more than one path for table %', dup.kind, dup.rel
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Keep one entry per table in "paths".';
+	END IF;
+
+	-- What the document no longer has goes first, dependents before what
+	-- they reference.
+	DELETE FROM privacy.masking_rules;
+	DELETE FROM privacy.masked_recipients;
+	DELETE FROM privacy.masked_roles;
+	DELETE FROM privacy.classifications cl
+	 WHERE NOT EXISTS (SELECT FROM pg_catalog.jsonb_to_recordset(doc -> 'classifications')
+							   AS d("table" text, "column" text)
+					    WHERE (tables ->> d."table")::oid = cl.table_name::oid AND d."column" = cl.column_name);
+	DELETE FROM privacy.retention_rules rr
+	 WHERE rr.name NOT IN (SELECT d ->> 'name' FROM pg_catalog.jsonb_array_elements(doc -> 'retention_rules') d);
+	DELETE FROM privacy.subject_paths;
+	DELETE FROM privacy.subject_kinds k
+	 WHERE k.name NOT IN (SELECT d ->> 'name' FROM pg_catalog.jsonb_array_elements(doc -> 'subject_kinds') d);
+	DELETE FROM privacy.recipients r
+	 WHERE r.name NOT IN (SELECT d ->> 'name' FROM pg_catalog.jsonb_array_elements(doc -> 'recipients') d);
+	DELETE FROM privacy.purposes p
+	 WHERE p.name NOT IN (SELECT d ->> 'name' FROM pg_catalog.jsonb_array_elements(doc -> 'purposes') d);
+	DELETE FROM privacy.categories c
+	 WHERE NOT c.builtin
+	   AND c.name NOT IN (SELECT d ->> 'name' FROM pg_catalog.jsonb_array_elements(doc -> 'categories') d
+						  UNION ALL
+						  SELECT d ->> 'name' FROM pg_catalog.jsonb_array_elements(doc -> 'special_categories') d);
+	DELETE FROM privacy.sources s
+	 WHERE NOT s.builtin
+	   AND s.name NOT IN (SELECT d ->> 'name' FROM pg_catalog.jsonb_array_elements(doc -> 'sources') d);
+
+	INSERT INTO privacy.sources AS s (name, description, builtin)
+	SELECT d.name, d.description, COALESCE(old.builtin, false)
+	  FROM pg_catalog.jsonb_to_recordset(doc -> 'sources') AS d(name text, description text)
+	  LEFT JOIN privacy.sources old ON old.name = d.name
+	ON CONFLICT (name) DO UPDATE SET description = excluded.description;
+
+	INSERT INTO privacy.categories AS c (name, description, special, builtin)
+	SELECT d.name, d.description, d.special, COALESCE(old.builtin, false)
+	  FROM (SELECT x.name, x.description, false AS special
+			  FROM pg_catalog.jsonb_to_recordset(doc -> 'categories') AS x(name text, description text)
+			UNION ALL
+			SELECT x.name, x.description, true
+			  FROM pg_catalog.jsonb_to_recordset(doc -> 'special_categories') AS x(name text, description text)) d
+	  LEFT JOIN privacy.categories old ON old.name = d.name
+	ON CONFLICT (name) DO UPDATE SET description = excluded.description, special = excluded.special;
+
+	INSERT INTO privacy.purposes AS p (name, legal_basis, description, allowed_under_restriction)
+	SELECT d.name, d.legal_basis, d.description, d.allowed_under_restriction
+	  FROM pg_catalog.jsonb_to_recordset(doc -> 'purposes')
+		   AS d(name text, legal_basis text, description text, allowed_under_restriction boolean)
+	ON CONFLICT (name) DO UPDATE
+	   SET legal_basis = excluded.legal_basis, description = excluded.description,
+		   allowed_under_restriction = excluded.allowed_under_restriction;
+
+	INSERT INTO privacy.recipients AS r (name, kind, dpa_reference, purposes, description)
+	SELECT d.name, d.kind, d.dpa_reference,
+		   ARRAY(SELECT pg_catalog.jsonb_array_elements_text(d.purposes)), d.description
+	  FROM pg_catalog.jsonb_to_recordset(doc -> 'recipients')
+		   AS d(name text, kind text, dpa_reference text, purposes jsonb, description text)
+	ON CONFLICT (name) DO UPDATE
+	   SET kind = excluded.kind, dpa_reference = excluded.dpa_reference,
+		   purposes = excluded.purposes, description = excluded.description;
+
+	INSERT INTO privacy.subject_kinds AS k (name, table_name, key_column, description)
+	SELECT d.name, (tables ->> d."table")::oid::regclass, d.key, d.description
+	  FROM pg_catalog.jsonb_to_recordset(doc -> 'subject_kinds')
+		   AS d(name text, "table" text, key text, description text)
+	ON CONFLICT (name) DO UPDATE
+	   SET table_name = excluded.table_name, key_column = excluded.key_column,
+		   description = excluded.description;
+
+	INSERT INTO privacy.subject_paths (kind, table_name, via)
+	SELECT k ->> 'name', (tables ->> (p ->> 'table'))::oid::regclass,
+		   ARRAY(SELECT pg_catalog.jsonb_array_elements_text(p -> 'via'))::name[]
+	  FROM pg_catalog.jsonb_array_elements(doc -> 'subject_kinds') k,
+		   pg_catalog.jsonb_array_elements(k -> 'paths') p;
+
+	INSERT INTO privacy.classifications AS cl (table_name, column_name, category, source)
+	SELECT (tables ->> d."table")::oid::regclass, d."column", d.category, d.source
+	  FROM pg_catalog.jsonb_to_recordset(doc -> 'classifications')
+		   AS d("table" text, "column" text, category text, source text)
+	ON CONFLICT (table_name, column_name) DO UPDATE
+	   SET category = excluded.category, source = excluded.source;
+
+	INSERT INTO privacy.retention_rules AS rr
+		(name, table_name, anchor, period, action, columns, legal_basis, minimum, minimum_from, description)
+	SELECT d.name, (tables ->> d."table")::oid::regclass, d.anchor, d.period, d.action,
+		   ARRAY(SELECT pg_catalog.jsonb_array_elements_text(d.columns))::name[],
+		   d.legal_basis, d.minimum, COALESCE(d.minimum_from, 'anchor'), d.description
+	  FROM pg_catalog.jsonb_to_recordset(doc -> 'retention_rules')
+		   AS d(name text, "table" text, anchor text, period text, action text, columns jsonb,
+				legal_basis text, minimum text, minimum_from text, description text)
+	ON CONFLICT (name) DO UPDATE
+	   SET table_name = excluded.table_name, anchor = excluded.anchor, period = excluded.period,
+		   action = excluded.action, columns = excluded.columns, legal_basis = excluded.legal_basis,
+		   minimum = excluded.minimum, minimum_from = excluded.minimum_from,
+		   description = excluded.description;
+
+	INSERT INTO privacy.masked_roles (role_name)
+	SELECT pg_catalog.jsonb_array_elements_text(doc -> 'masking' -> 'roles');
+	INSERT INTO privacy.masked_recipients (recipient)
+	SELECT pg_catalog.jsonb_array_elements_text(doc -> 'masking' -> 'recipients');
+	INSERT INTO privacy.masking_rules (category, table_name, column_name, method, parameters)
+	SELECT r ->> 'category', (tables ->> (r ->> 'table'))::oid::regclass, r ->> 'column', r ->> 'method',
+		   r - ARRAY['category', 'table', 'column', 'method']
+	  FROM pg_catalog.jsonb_array_elements(doc -> 'masking' -> 'rules') r;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION privacy_internal._apply_document(doc jsonb, tables jsonb, actor name) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	before jsonb;
+	after jsonb;
+	changes jsonb;
+	before_entries jsonb;
+BEGIN
+	-- One policy change at a time; readers are not blocked.
+	LOCK TABLE privacy.policy_versions IN SHARE ROW EXCLUSIVE MODE;
+
+	before := privacy.policy();
+	before_entries := COALESCE((SELECT pg_catalog.jsonb_agg(e) FROM privacy_internal._policy_table_entries() e), '[]');
+	PERFORM privacy_internal._write_catalog(doc, tables);
+	PERFORM privacy_internal._check_policy_owners(before_entries, actor);
+	PERFORM privacy_internal._check_catalog();
+	PERFORM privacy_internal._refresh_masking(true);
+	after := privacy_internal._catalog_document(doc);
+	changes := privacy_internal._document_changes(before, after);
+
+	IF changes OPERATOR(pg_catalog.=) '{}'::pg_catalog.jsonb THEN
+		RETURN pg_catalog.jsonb_build_object('changed', false, 'version', after OPERATOR(pg_catalog.->) 'version');
+	END IF;
+
+	IF EXISTS (SELECT FROM privacy.policy_versions v
+				WHERE v.version OPERATOR(pg_catalog.=) (after OPERATOR(pg_catalog.->>) 'version')
+				  AND v.document OPERATOR(pg_catalog.<>) after) THEN
+		RAISE EXCEPTION 'policy version "%" was already applied with different content', after OPERATOR(pg_catalog.->>) 'version'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Consent given under a policy version must be traceable to exactly one text.',
+				  HINT = 'Give the changed document a new "version".';
+	END IF;
+
+	INSERT INTO privacy.policy_versions (version, effective_date, document, applied_by)
+	VALUES (after OPERATOR(pg_catalog.->>) 'version', (after OPERATOR(pg_catalog.->>) 'effective_date')::pg_catalog.date, after, actor);
+
+	PERFORM privacy_internal._audit(actor, 'policy.apply', NULL, NULL, NULL,
+						   pg_catalog.jsonb_build_object('version', after OPERATOR(pg_catalog.->) 'version',
+														 'previous_version', before OPERATOR(pg_catalog.->) 'version',
+														 'changes', changes));
+
+	RETURN pg_catalog.jsonb_build_object('changed', true,
+										 'version', after OPERATOR(pg_catalog.->) 'version',
+										 'previous_version', before OPERATOR(pg_catalog.->) 'version',
+										 'changes', changes);
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION privacy.processing_record()
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH doc AS (SELECT privacy.policy() AS d),
+	classified AS MATERIALIZED (
+		SELECT cc.*, privacy_internal._qualified_name(cc.table_name) AS qualified
+		  FROM privacy.classified_columns cc),
+	mapped AS MATERIALIZED (
+		SELECT m.kind, m.table_name, m.depth FROM privacy.subject_map m WHERE m.personal)
+	SELECT pg_catalog.jsonb_build_object(
+		'record', 'Record of processing activities (GDPR Art. 30(1))',
+		'generated_at', pg_catalog.now(),
+		'policy_version', doc.d -> 'version',
+		'effective_date', doc.d -> 'effective_date',
+		'controller', doc.d -> 'controller',
+		'purposes', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'purpose', p.name, 'description', p.description,
+				'legal_basis', p.legal_basis,
+				'article', privacy_internal._legal_basis_article(p.legal_basis),
+				'allowed_under_restriction', p.allowed_under_restriction) ORDER BY p.name), '[]')
+			  FROM privacy.purposes p),
+		'categories_of_data_subjects', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'kind', k.name, 'description', k.description,
+				'anchor', pg_catalog.format('%s.%I', privacy_internal._qualified_name(k.table_name), k.key_column),
+				'tables', (SELECT COALESCE(pg_catalog.jsonb_agg(
+								privacy_internal._qualified_name(m.table_name) ORDER BY m.depth, m.table_name), '[]')
+							 FROM mapped m WHERE m.kind = k.name))
+				ORDER BY k.name), '[]')
+			  FROM privacy.subject_kinds k),
+		'categories_of_personal_data', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'category', c.name, 'description', c.description,
+				'columns', cols.columns, 'sources', cols.sources) ORDER BY c.name), '[]')
+			  FROM privacy.categories c
+			  JOIN LATERAL (
+				SELECT pg_catalog.jsonb_agg(pg_catalog.format('%s.%I', cc.qualified, cc.column_name)
+											ORDER BY cc.qualified, cc.column_name) AS columns,
+					   pg_catalog.jsonb_agg(DISTINCT cc.source) AS sources
+				  FROM classified cc WHERE cc.category = c.name) cols ON cols.columns IS NOT NULL),
+		'special_categories', pg_catalog.jsonb_build_object(
+			'statement', 'The controller does not intend to process these categories of data and refuses columns classified into them.',
+			'categories', (SELECT COALESCE(pg_catalog.jsonb_agg(c.name ORDER BY c.name), '[]')
+							 FROM privacy.categories c WHERE c.special)),
+		'sources', doc.d -> 'sources',
+		'recipients', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+				'recipient', r.name, 'kind', r.kind, 'dpa_reference', r.dpa_reference,
+				'purposes', pg_catalog.to_jsonb(r.purposes), 'description', r.description,
+				'disclosures', COALESCE(n.disclosures, 0))) ORDER BY r.name), '[]')
+			  FROM privacy.recipients r
+			  LEFT JOIN privacy_internal._disclosure_counts() n ON n.recipient = r.name),
+		'retention', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+				'rule', rr.name, 'table', privacy_internal._qualified_name(rr.table_name),
+				'categories', (SELECT pg_catalog.jsonb_agg(DISTINCT cc.category) FROM classified cc
+								WHERE cc.table_name = rr.table_name
+								  AND (rr.action = 'delete' OR cc.column_name = ANY (rr.columns))),
+				'period', rr.period, 'counted_from', rr.anchor, 'action', rr.action,
+				'legal_basis', rr.legal_basis, 'minimum', rr.minimum,
+				'minimum_from', CASE WHEN rr.minimum IS NOT NULL THEN rr.minimum_from END,
+				'description', rr.description)) ORDER BY rr.name), '[]')
+			  FROM privacy.retention_rules rr),
+		'masking', pg_catalog.jsonb_build_object(
+			'statement', 'These roles and recipients receive the classified columns only masked, by the methods listed.',
+			'roles', doc.d -> 'masking' -> 'roles',
+			'recipients', doc.d -> 'masking' -> 'recipients',
+			'rules', doc.d -> 'masking' -> 'rules'),
+		'tables_without_retention_rule', (
+			SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT cc.qualified), '[]')
+			  FROM classified cc
+			 WHERE NOT EXISTS (SELECT FROM privacy.retention_rules rr WHERE rr.table_name = cc.table_name)))
+	  FROM doc
+$$;
+
+
+CREATE SCHEMA privacy_masked;
+
+COMMENT ON SCHEMA privacy_masked IS 'Masking views of classified tables, first on the search_path of masked roles';
+
+REVOKE ALL ON SCHEMA privacy_masked FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._mask_text(text) RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'privacy_mask_text';
+
+COMMENT ON FUNCTION privacy_internal._mask_text(text) IS 'The mask of a text column: as privacy.mask() for an e-mail address, international phone number or IP address, else the first character and "***"';
+
+CREATE FUNCTION privacy_internal._mask_pseudonym(text) RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'privacy_mask_pseudonym';
+
+COMMENT ON FUNCTION privacy_internal._mask_pseudonym(text) IS 'The keyed pseudonym of a value given as text (HMAC-SHA-256 under the pseudonym key, in hex)';
+
+REVOKE ALL ON FUNCTION privacy_internal._mask_pseudonym(text) FROM PUBLIC;
+
+CREATE TABLE privacy._masking_views (
+    view_name name NOT NULL,
+    table_name regclass NOT NULL,
+    definition text NOT NULL,
+    CONSTRAINT _masking_views_pkey PRIMARY KEY (view_name)
+);
+
+COMMENT ON TABLE privacy._masking_views IS 'The query of each masking view in privacy_masked, as last generated';
+
+REVOKE ALL ON TABLE privacy._masking_views FROM PUBLIC;
+
+-- The rule that masks a column: its own, else its category's, else the
+-- nearest parent category's; a column without one is masked by "mask" if
+-- it is of a personal-data type, else by "null".
+CREATE FUNCTION privacy_internal._masking_rule(target_table regclass, target_column name, target_category text, target_type oid)
+RETURNS TABLE (method text, parameters jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT r.method, r.parameters
+	  FROM (SELECT m.method, m.parameters, 0 AS rank
+			  FROM privacy.masking_rules m
+			 WHERE m.table_name OPERATOR(pg_catalog.=) target_table AND m.column_name OPERATOR(pg_catalog.=) target_column
+			UNION ALL
+			SELECT m.method, m.parameters, 1000 OPERATOR(pg_catalog.-) pg_catalog.length(m.category)
+			  FROM privacy.masking_rules m
+			 WHERE m.category OPERATOR(pg_catalog.=) target_category
+				OR pg_catalog.starts_with(target_category, m.category OPERATOR(pg_catalog.||) '.')
+			UNION ALL
+			SELECT CASE WHEN target_type OPERATOR(pg_catalog.=) ANY (ARRAY['privacy.email'::pg_catalog.regtype,
+									'privacy.phone'::pg_catalog.regtype,
+									'privacy.ip_address'::pg_catalog.regtype]::pg_catalog.oid[])
+						THEN 'mask' ELSE 'null' END,
+				   '{}'::pg_catalog.jsonb, 2000) r
+	 ORDER BY r.rank
+	 LIMIT 1;
+END;
+
+COMMENT ON FUNCTION privacy_internal._masking_rule(target_table regclass, target_column name, target_category text, target_type oid) IS 'The masking method and parameters that apply to a classified column';
+
+-- The SQL expression that masks column col (of type typ, typmod typmod) of
+-- rel by method; an error if the method does not suit the type.
+CREATE FUNCTION privacy_internal._mask_expression(rel regclass, col name, typ oid, typmod integer, method text, parameters jsonb)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c text := pg_catalog.quote_ident(col);
+	full_type text := pg_catalog.format_type(typ, typmod);
+	personal boolean := typ OPERATOR(pg_catalog.=) ANY (ARRAY['privacy.email'::pg_catalog.regtype,
+									'privacy.phone'::pg_catalog.regtype,
+									'privacy.ip_address'::pg_catalog.regtype]::pg_catalog.oid[]);
+	category char := (SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) typ);
+	expr text;
+BEGIN
+	IF personal THEN
+		-- A masked value of a personal-data type is text, so that neither
+		-- a masking view nor a copy is classified by its type again.
+		full_type := 'pg_catalog.text';
+	END IF;
+	expr := CASE method
+		WHEN 'null' THEN pg_catalog.format('NULL::%s', full_type)
+		WHEN 'constant' THEN pg_catalog.format('%L::%s', parameters OPERATOR(pg_catalog.->>) 'value', full_type)
+		WHEN 'mask' THEN
+			CASE WHEN personal THEN pg_catalog.format('privacy.mask(%s)', c)
+				 WHEN category OPERATOR(pg_catalog.=) 'S' THEN pg_catalog.format('privacy_internal._mask_text(%s::pg_catalog.text)', c) END
+		WHEN 'pseudonymize' THEN
+			CASE WHEN personal THEN pg_catalog.format('privacy.pseudonymize(%s)', c)
+				 ELSE pg_catalog.format('privacy_internal._mask_pseudonym(%s::pg_catalog.text)', c) END
+		WHEN 'first_letters' THEN
+			CASE WHEN category OPERATOR(pg_catalog.=) 'S' THEN
+				pg_catalog.format('pg_catalog.left(%s::pg_catalog.text, %s)', c, (parameters OPERATOR(pg_catalog.->>) 'length')::pg_catalog.int4) END
+		WHEN 'range' THEN
+			CASE WHEN category OPERATOR(pg_catalog.=) 'N' THEN
+				pg_catalog.format('(pg_catalog.floor(%s::pg_catalog.numeric OPERATOR(pg_catalog./) %s) OPERATOR(pg_catalog.*) %s)::%s',
+								  c, (parameters OPERATOR(pg_catalog.->>) 'step')::pg_catalog.int4,
+								  (parameters OPERATOR(pg_catalog.->>) 'step')::pg_catalog.int4, full_type) END
+		WHEN 'network' THEN
+			CASE WHEN typ OPERATOR(pg_catalog.=) 'privacy.ip_address'::pg_catalog.regtype THEN
+					pg_catalog.format('privacy.truncate_ip(%s, pg_catalog.least(%s, CASE WHEN pg_catalog.family(%s::pg_catalog.inet) OPERATOR(pg_catalog.=) 4 THEN 32 ELSE 128 END))::pg_catalog.text',
+									  c, (parameters OPERATOR(pg_catalog.->>) 'prefix')::pg_catalog.int4, c)
+				 WHEN typ OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.inet'::pg_catalog.regtype, 'pg_catalog.cidr'::pg_catalog.regtype]::pg_catalog.oid[]) THEN
+					pg_catalog.format('pg_catalog.network(pg_catalog.set_masklen(%s::pg_catalog.inet, pg_catalog.least(%s, CASE WHEN pg_catalog.family(%s) OPERATOR(pg_catalog.=) 4 THEN 32 ELSE 128 END)))::%s',
+									  c, (parameters OPERATOR(pg_catalog.->>) 'prefix')::pg_catalog.int4, c, full_type) END
+		WHEN 'month' THEN
+			CASE WHEN category OPERATOR(pg_catalog.=) 'D' AND typ OPERATOR(pg_catalog.<>) 'pg_catalog.time'::pg_catalog.regtype THEN
+				pg_catalog.format('pg_catalog.date_trunc(''month'', %s)::%s', c, full_type) END
+		WHEN 'year' THEN
+			CASE WHEN category OPERATOR(pg_catalog.=) 'D' AND typ OPERATOR(pg_catalog.<>) 'pg_catalog.time'::pg_catalog.regtype THEN
+				pg_catalog.format('pg_catalog.date_trunc(''year'', %s)::%s', c, full_type) END
+	END;
+	IF expr IS NULL THEN
+		RAISE EXCEPTION 'masking method "%" does not apply to column "%" of table % of type %',
+			method, col, privacy_internal._qualified_name(rel), full_type
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Give the column a masking rule whose method suits its type (docs/masking.md lists them), such as "null" or "constant".';
+	END IF;
+	RETURN expr;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._mask_expression(rel regclass, col name, typ oid, typmod integer, method text, parameters jsonb) IS 'The SQL expression that masks a column by a masking method';
+
+REVOKE ALL ON FUNCTION privacy_internal._mask_expression(rel regclass, col name, typ oid, typmod integer, method text, parameters jsonb) FROM PUBLIC;
+
+-- Every classified column of a table with the select-list item that masks
+-- it; unclassified columns pass through.
+CREATE FUNCTION privacy_internal._masked_select_list(rel regclass) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.string_agg(
+			CASE WHEN cc.column_name IS NULL THEN pg_catalog.quote_ident(a.attname)
+				 ELSE pg_catalog.format('%s AS %I',
+						privacy_internal._mask_expression(rel, a.attname, a.atttypid, a.atttypmod, r.method, r.parameters),
+						a.attname) END,
+			', ' ORDER BY a.attnum)
+	  FROM pg_catalog.pg_attribute a
+	  LEFT JOIN privacy.classified_columns cc
+		ON cc.table_name OPERATOR(pg_catalog.=) rel AND cc.column_name OPERATOR(pg_catalog.=) a.attname
+	  LEFT JOIN LATERAL privacy_internal._masking_rule(rel, a.attname, cc.category, a.atttypid) r
+		ON cc.column_name IS NOT NULL
+	 WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+END;
+
+COMMENT ON FUNCTION privacy_internal._masked_select_list(rel regclass) IS 'The select list that reads a table with its classified columns masked';
+
+REVOKE ALL ON FUNCTION privacy_internal._masked_select_list(rel regclass) FROM PUBLIC;
+
+CREATE VIEW privacy.masked_columns AS
+SELECT cc.table_name, cc.column_name, cc.category, r.method, r.parameters,
+	   pg_catalog.format('privacy_masked.%I', c.relname) AS masking_view
+  FROM privacy.classified_columns cc
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) cc.table_name
+  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) cc.column_name
+  CROSS JOIN LATERAL privacy_internal._masking_rule(cc.table_name, cc.column_name, cc.category, a.atttypid) r;
+
+COMMENT ON VIEW privacy.masked_columns IS 'Every classified column with the masking method that masked roles and anonymised copies see it through';
+
+GRANT SELECT ON TABLE privacy.masked_columns TO PUBLIC;
+
+-- The tables that get a masking view: every ordinary or partitioned table
+-- outside the extension's schemas with a classified column.
+CREATE FUNCTION privacy_internal._masked_tables()
+RETURNS TABLE (table_name regclass, view_name name)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT DISTINCT c.oid::pg_catalog.regclass, c.relname
+	  FROM privacy.classified_columns cc
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) cc.table_name
+	 WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+	   AND NOT c.relispartition
+	   AND c.relpersistence OPERATOR(pg_catalog.=) 'p'
+	   AND c.relnamespace OPERATOR(pg_catalog.<>) ALL (ARRAY['privacy'::pg_catalog.regnamespace,
+						'privacy_internal'::pg_catalog.regnamespace, 'privacy_masked'::pg_catalog.regnamespace]::pg_catalog.oid[]);
+END;
+
+COMMENT ON FUNCTION privacy_internal._masked_tables() IS 'The tables with classified columns that masked roles read through masking views';
+
+REVOKE ALL ON FUNCTION privacy_internal._masked_tables() FROM PUBLIC;
+
+-- True if role holds a privilege itself (not through PUBLIC or another
+-- role) in acl.
+CREATE FUNCTION privacy_internal._acl_names(acl aclitem[], role oid) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT EXISTS (SELECT FROM pg_catalog.aclexplode(acl) e WHERE e.grantee OPERATOR(pg_catalog.=) role);
+END;
+
+COMMENT ON FUNCTION privacy_internal._acl_names(acl aclitem[], role oid) IS 'Whether an access control list grants a role anything directly';
+
+REVOKE ALL ON FUNCTION privacy_internal._acl_names(acl aclitem[], role oid) FROM PUBLIC;
+
+-- Takes every privilege on the table away from a masked role, and refuses
+-- a role that can still read or write it through PUBLIC or another role.
+CREATE FUNCTION privacy_internal._unmask_proof(rel regclass, role oid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	via text;
+BEGIN
+	IF privacy_internal._acl_names((SELECT c.relacl FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel), role)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_attribute a
+				   WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attacl IS NOT NULL
+					 AND privacy_internal._acl_names(a.attacl, role)) THEN
+		EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %s FROM %I', rel, role::pg_catalog.regrole);
+	END IF;
+	IF pg_catalog.pg_has_role(role, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel), 'USAGE')
+	   OR pg_catalog.has_any_column_privilege(role, rel, 'SELECT, INSERT, UPDATE, REFERENCES') THEN
+		via := (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(g.rolname), ', ' ORDER BY g.rolname)
+				  FROM pg_catalog.pg_roles g
+				 WHERE g.oid OPERATOR(pg_catalog.<>) role AND pg_catalog.pg_has_role(role, g.oid, 'USAGE')
+				   AND pg_catalog.has_any_column_privilege(g.oid, rel, 'SELECT, INSERT, UPDATE, REFERENCES'));
+		RAISE EXCEPTION 'masked role "%" can still read or write table % directly', role::pg_catalog.regrole,
+			privacy_internal._qualified_name(rel)
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = pg_catalog.format('The role owns the table, or is granted privileges on it through %s.',
+											 COALESCE('the roles ' OPERATOR(pg_catalog.||) via, 'PUBLIC')),
+				  HINT = 'A masked role may hold no privilege on a classified table: revoke them from PUBLIC or the roles it is a member of, or remove the role from "masking"."roles".';
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._unmask_proof(rel regclass, role oid) IS 'Revokes a masked role''s privileges on a classified table; an error if it keeps any through PUBLIC, membership or ownership';
+
+REVOKE ALL ON FUNCTION privacy_internal._unmask_proof(rel regclass, role oid) FROM PUBLIC;
+
+-- Drops the masking views not named in keep.
+CREATE FUNCTION privacy_internal._drop_masking_views(keep name[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	stale name;
+BEGIN
+	FOR stale IN SELECT c.relname FROM pg_catalog.pg_class c
+				  WHERE c.relnamespace OPERATOR(pg_catalog.=) 'privacy_masked'::pg_catalog.regnamespace
+					AND c.relkind OPERATOR(pg_catalog.=) 'v'
+					AND c.relname OPERATOR(pg_catalog.<>) ALL (keep)
+	LOOP
+		EXECUTE pg_catalog.format('DROP VIEW privacy_masked.%I', stale);
+	END LOOP;
+	DELETE FROM privacy._masking_views mv WHERE mv.view_name OPERATOR(pg_catalog.<>) ALL (keep);
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._drop_masking_views(keep name[]) IS 'Drops the masking views in privacy_masked except those named';
+
+REVOKE ALL ON FUNCTION privacy_internal._drop_masking_views(keep name[]) FROM PUBLIC;
+
+-- Makes the masking views and the masked roles' privileges match the
+-- catalog. Runs DDL only where something differs, so that the event
+-- triggers it sets off find nothing more to do.
+CREATE FUNCTION privacy_internal._refresh_masking(strict_roles boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t record;
+	r record;
+	def text;
+	roles oid[];
+	clash name;
+	uses_pseudonyms boolean;
+BEGIN
+	SELECT pg_catalog.array_agg(g.oid ORDER BY g.oid) INTO roles
+	  FROM privacy.masked_roles mr JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) mr.role_name;
+	FOR r IN SELECT mr.role_name FROM privacy.masked_roles mr
+			  WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles g WHERE g.rolname OPERATOR(pg_catalog.=) mr.role_name)
+	LOOP
+		IF strict_roles THEN
+			RAISE EXCEPTION 'masked role "%" does not exist', r.role_name
+				USING ERRCODE = 'undefined_object',
+					  HINT = 'Create the role first, or remove it from "masking"."roles".';
+		END IF;
+	END LOOP;
+	FOR r IN SELECT g.rolname FROM pg_catalog.pg_roles g
+			  WHERE g.oid OPERATOR(pg_catalog.=) ANY (roles) AND g.rolsuper
+	LOOP
+		RAISE EXCEPTION 'cannot mask role "%"', r.rolname
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A superuser reads every table, whatever its privileges.';
+	END LOOP;
+
+	SELECT m.view_name INTO clash FROM privacy_internal._masked_tables() m
+	 GROUP BY m.view_name HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'two classified tables are called "%"', clash
+			USING ERRCODE = 'duplicate_table',
+				  DETAIL = 'Masked roles read every classified table through a view of the same name in schema privacy_masked.',
+				  HINT = 'Rename one of the tables.';
+	END IF;
+
+	-- Views of tables that are gone or no longer classified.
+	PERFORM privacy_internal._drop_masking_views(
+		CASE WHEN roles IS NULL THEN '{}'::name[]
+			 ELSE ARRAY(SELECT m.view_name FROM privacy_internal._masked_tables() m) END);
+	FOR r IN SELECT e.grantee::pg_catalog.regrole AS grantee
+			   FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) e
+			  WHERE n.oid OPERATOR(pg_catalog.=) 'privacy_masked'::pg_catalog.regnamespace
+				AND e.grantee OPERATOR(pg_catalog.<>) n.nspowner AND e.grantee OPERATOR(pg_catalog.<>) 0
+				AND e.grantee OPERATOR(pg_catalog.<>) ALL (COALESCE(roles, '{}'))
+	LOOP
+		EXECUTE pg_catalog.format('REVOKE ALL ON SCHEMA privacy_masked FROM %s', r.grantee);
+	END LOOP;
+	IF roles IS NULL THEN
+		RETURN;
+	END IF;
+	-- The views belong to a role that is neither superuser nor owner of the
+	-- tables, so that row security applies to them as to any reader.
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles g WHERE g.rolname OPERATOR(pg_catalog.=) 'privacy_masking') THEN
+		CREATE ROLE privacy_masking NOLOGIN NOINHERIT;
+		COMMENT ON ROLE privacy_masking IS 'Owner of the masking views of opendims_privacy; nobody logs in as it or is a member of it';
+	END IF;
+
+	FOR t IN SELECT * FROM privacy_internal._masked_tables() m ORDER BY m.view_name
+	LOOP
+		def := pg_catalog.format('SELECT %s FROM %s', privacy_internal._masked_select_list(t.table_name), t.table_name);
+		IF NOT EXISTS (SELECT FROM privacy._masking_views v
+						WHERE v.view_name OPERATOR(pg_catalog.=) t.view_name AND v.definition OPERATOR(pg_catalog.=) def
+						  AND v.table_name OPERATOR(pg_catalog.=) t.table_name) THEN
+			IF pg_catalog.to_regclass(pg_catalog.format('privacy_masked.%I', t.view_name)) IS NOT NULL THEN
+				EXECUTE pg_catalog.format('DROP VIEW privacy_masked.%I', t.view_name);
+			END IF;
+			EXECUTE pg_catalog.format('CREATE VIEW privacy_masked.%I AS %s', t.view_name, def);
+			EXECUTE pg_catalog.format('ALTER VIEW privacy_masked.%I OWNER TO privacy_masking', t.view_name);
+			EXECUTE pg_catalog.format('COMMENT ON VIEW privacy_masked.%I IS %L', t.view_name,
+									  pg_catalog.format('Table %s with its classified columns masked', t.table_name));
+			INSERT INTO privacy._masking_views (view_name, table_name, definition)
+			VALUES (t.view_name, t.table_name, def)
+			ON CONFLICT (view_name) DO UPDATE SET table_name = excluded.table_name, definition = excluded.definition;
+		END IF;
+		IF NOT pg_catalog.has_table_privilege('privacy_masking', t.table_name, 'SELECT') THEN
+			EXECUTE pg_catalog.format('GRANT SELECT ON TABLE %s TO privacy_masking', t.table_name);
+		END IF;
+		FOR r IN SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.oid OPERATOR(pg_catalog.=) ANY (roles)
+		LOOP
+			PERFORM privacy_internal._unmask_proof(t.table_name, r.oid);
+			IF NOT pg_catalog.has_table_privilege(r.oid, pg_catalog.format('privacy_masked.%I', t.view_name), 'SELECT') THEN
+				EXECUTE pg_catalog.format('GRANT SELECT ON privacy_masked.%I TO %I', t.view_name, r.oid::pg_catalog.regrole);
+			END IF;
+		END LOOP;
+	END LOOP;
+
+	uses_pseudonyms := EXISTS (SELECT FROM privacy.masked_columns mc WHERE mc.method OPERATOR(pg_catalog.=) 'pseudonymize');
+	FOR r IN SELECT g.oid, g.rolname,
+					(SELECT s.setconfig FROM pg_catalog.pg_db_role_setting s
+					  WHERE s.setrole OPERATOR(pg_catalog.=) g.oid AND s.setdatabase OPERATOR(pg_catalog.=) 0) AS config
+			   FROM pg_catalog.pg_roles g WHERE g.oid OPERATOR(pg_catalog.=) ANY (roles)
+	LOOP
+		IF NOT pg_catalog.has_schema_privilege(r.oid, 'privacy_masked', 'USAGE') THEN
+			EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA privacy_masked TO %I', r.rolname);
+		END IF;
+		IF uses_pseudonyms AND NOT pg_catalog.has_function_privilege(r.oid, 'privacy_internal._mask_pseudonym(pg_catalog.text)', 'EXECUTE') THEN
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION privacy_internal._mask_pseudonym(pg_catalog.text), privacy.pseudonymize(privacy.email), privacy.pseudonymize(privacy.phone), privacy.pseudonymize(privacy.ip_address) TO %I', r.rolname);
+		END IF;
+		IF NOT EXISTS (SELECT FROM pg_catalog.unnest(r.config) s WHERE s LIKE 'search\_path=privacy\_masked%') THEN
+			EXECUTE pg_catalog.format('ALTER ROLE %I SET search_path = %s', r.rolname,
+				COALESCE('privacy_masked, ' OPERATOR(pg_catalog.||)
+						 (SELECT pg_catalog.substr(s, 13) FROM pg_catalog.unnest(r.config) s WHERE s LIKE 'search\_path=%'),
+						 'privacy_masked, "$user", public'));
+		END IF;
+	END LOOP;
+
+	-- Roles no longer masked lose the views (their table privileges are
+	-- theirs to grant again).
+	FOR r IN SELECT DISTINCT e.grantee::pg_catalog.regrole AS grantee, c.relname
+			   FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) e
+			  WHERE c.relnamespace OPERATOR(pg_catalog.=) 'privacy_masked'::pg_catalog.regnamespace
+				AND e.grantee OPERATOR(pg_catalog.<>) c.relowner AND e.grantee OPERATOR(pg_catalog.<>) 0
+				AND e.grantee OPERATOR(pg_catalog.<>) ALL (roles)
+	LOOP
+		EXECUTE pg_catalog.format('REVOKE ALL ON privacy_masked.%I FROM %s', r.relname, r.grantee);
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._refresh_masking(strict_roles boolean) IS 'Brings the masking views in privacy_masked and the masked roles'' privileges in line with the catalog';
+
+REVOKE ALL ON FUNCTION privacy_internal._refresh_masking(strict_roles boolean) FROM PUBLIC;
+
+CREATE FUNCTION privacy.update_masking() RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT privacy_internal._refresh_masking(true);
+END;
+
+COMMENT ON FUNCTION privacy.update_masking() IS 'Regenerates the masking views and the masked roles'' privileges now (apply_policy() and DDL do it by themselves)';
+
+REVOKE ALL ON FUNCTION privacy.update_masking() FROM PUBLIC;
+
+-- Before DDL that may change or drop a masked table, the masking views
+-- step aside; the end trigger creates them again, in the same transaction.
+CREATE FUNCTION privacy_internal._masking_ddl_start() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM privacy_internal._drop_masking_views('{}');
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._masking_ddl_start() IS 'Event trigger: drops the masking views before DDL that may alter or drop the tables they read';
+
+REVOKE ALL ON FUNCTION privacy_internal._masking_ddl_start() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._masking_ddl_end() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM privacy.masked_roles)
+	   OR EXISTS (SELECT FROM pg_catalog.pg_class c
+				   WHERE c.relnamespace OPERATOR(pg_catalog.=) 'privacy_masked'::pg_catalog.regnamespace) THEN
+		PERFORM privacy_internal._refresh_masking(false);
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._masking_ddl_end() IS 'Event trigger: brings the masking views and privileges up to date after DDL';
+
+REVOKE ALL ON FUNCTION privacy_internal._masking_ddl_end() FROM PUBLIC;
+
+CREATE EVENT TRIGGER privacy_masking_ddl_start ON ddl_command_start
+	WHEN TAG IN ('ALTER TABLE', 'DROP TABLE', 'DROP SCHEMA', 'ALTER SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION privacy_internal._masking_ddl_start();
+
+CREATE EVENT TRIGGER privacy_masking_ddl_end ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE', 'DROP TABLE', 'DROP SCHEMA', 'ALTER SCHEMA', 'DROP OWNED',
+				 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'SECURITY LABEL', 'GRANT', 'REVOKE',
+				 'CREATE DOMAIN', 'ALTER DOMAIN')
+	EXECUTE FUNCTION privacy_internal._masking_ddl_end();
+
+-- An anonymised copy: each table of source_schema recreated in
+-- target_schema with its classified columns masked by their rules, its
+-- other columns as they are, and the primary keys, unique constraints and
+-- foreign keys among the copied tables whose columns were copied
+-- unchanged.
+CREATE FUNCTION privacy.anonymized_copy(source_schema name, target_schema name)
+RETURNS TABLE (table_name regclass, copied_rows bigint)
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t record;
+	k record;
+	n bigint;
+	target regclass;
+BEGIN
+	IF source_schema OPERATOR(pg_catalog.=) ANY (ARRAY['privacy', 'privacy_internal', 'privacy_masked', 'pg_catalog', 'information_schema']::name[]) THEN
+		RAISE EXCEPTION 'cannot make an anonymised copy of schema "%"', source_schema
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The extension''s schemas and the system catalogs are never copied.';
+	END IF;
+	IF pg_catalog.to_regnamespace(pg_catalog.quote_ident(source_schema)) IS NULL THEN
+		RAISE EXCEPTION 'schema "%" does not exist', source_schema USING ERRCODE = 'invalid_schema_name';
+	END IF;
+	EXECUTE pg_catalog.format('CREATE SCHEMA %I', target_schema);
+	FOR t IN SELECT c.oid::pg_catalog.regclass AS rel, c.relname
+			   FROM pg_catalog.pg_class c
+			  WHERE c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(pg_catalog.quote_ident(source_schema))
+				AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[]) AND NOT c.relispartition
+			  ORDER BY c.relname
+	LOOP
+		EXECUTE pg_catalog.format('CREATE TABLE %I.%I AS SELECT %s FROM %s WITH NO DATA',
+								  target_schema, t.relname, privacy_internal._masked_select_list(t.rel), t.rel);
+		EXECUTE pg_catalog.format('INSERT INTO %I.%I SELECT %s FROM %s',
+								  target_schema, t.relname, privacy_internal._masked_select_list(t.rel), t.rel);
+		GET DIAGNOSTICS n = ROW_COUNT;
+		table_name := pg_catalog.format('%I.%I', target_schema, t.relname)::pg_catalog.regclass;
+		copied_rows := n;
+		RETURN NEXT;
+	END LOOP;
+	-- Keys first, then the foreign keys that reference them.
+	FOR k IN SELECT con.conname, con.conrelid, con.contype, c.relname,
+					pg_catalog.pg_get_constraintdef(con.oid) AS def
+			   FROM pg_catalog.pg_constraint con
+			   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) con.conrelid
+			  WHERE c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(pg_catalog.quote_ident(source_schema))
+				AND con.contype OPERATOR(pg_catalog.=) ANY (ARRAY['p', 'u', 'f']::"char"[])
+				AND NOT EXISTS (SELECT FROM pg_catalog.unnest(con.conkey) a(n)
+								 JOIN pg_catalog.pg_attribute att ON att.attrelid OPERATOR(pg_catalog.=) con.conrelid
+																  AND att.attnum OPERATOR(pg_catalog.=) a.n
+								 JOIN privacy.classified_columns cc ON cc.table_name OPERATOR(pg_catalog.=) con.conrelid
+																   AND cc.column_name OPERATOR(pg_catalog.=) att.attname)
+				AND (con.contype OPERATOR(pg_catalog.<>) 'f'
+					 OR ((SELECT r.relnamespace FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) con.confrelid)
+						 OPERATOR(pg_catalog.=) c.relnamespace
+						 AND NOT EXISTS (SELECT FROM pg_catalog.unnest(con.confkey) a(n)
+										  JOIN pg_catalog.pg_attribute att ON att.attrelid OPERATOR(pg_catalog.=) con.confrelid
+																		   AND att.attnum OPERATOR(pg_catalog.=) a.n
+										  JOIN privacy.classified_columns cc ON cc.table_name OPERATOR(pg_catalog.=) con.confrelid
+																			AND cc.column_name OPERATOR(pg_catalog.=) att.attname)))
+			  ORDER BY con.contype OPERATOR(pg_catalog.=) 'f', c.relname, con.conname
+	LOOP
+		target := pg_catalog.format('%I.%I', target_schema, k.relname)::pg_catalog.regclass;
+		IF k.contype OPERATOR(pg_catalog.=) 'f' THEN
+			-- The referenced table, named as the source names it, becomes
+			-- its copy.
+			k.def := pg_catalog.replace(k.def, pg_catalog.format(' REFERENCES %s(', (SELECT con.confrelid::pg_catalog.regclass FROM pg_catalog.pg_constraint con WHERE con.conrelid OPERATOR(pg_catalog.=) k.conrelid AND con.conname OPERATOR(pg_catalog.=) k.conname)),
+										pg_catalog.format(' REFERENCES %I.%I(', target_schema,
+											(SELECT r.relname FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) con.confrelid
+											  WHERE con.conrelid OPERATOR(pg_catalog.=) k.conrelid AND con.conname OPERATOR(pg_catalog.=) k.conname)));
+		END IF;
+		EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', target, k.conname, k.def);
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION privacy.anonymized_copy(source_schema name, target_schema name) IS 'Copies every table of a schema into a new schema with its classified columns masked by their masking rules; keys and foreign keys among unmasked columns are kept';
+
+REVOKE ALL ON FUNCTION privacy.anonymized_copy(source_schema name, target_schema name) FROM PUBLIC;
+
 -- Audit entries are written without a global lock and sealed into the hash
 -- chain after commit (docs/audit.md): the unsealed entries, their sealer,
 -- the backlog view, and verify_audit_log() reporting the unsealed tail.
@@ -1572,6 +3148,7 @@ DECLARE
 	k text;
 BEGIN
 	SELECT * INTO STRICT cls FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
+	PERFORM privacy_internal._refuse_citus_table(rel);
 	EXECUTE pg_catalog.format('CREATE POLICY privacy_purpose ON %s AS RESTRICTIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
 							  qname, privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_process'),
 							  privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_write'));

@@ -95,8 +95,8 @@ RESET enable_seqscan;
 SELECT DISTINCT substring(line FROM 'Seq Scan on (\S+)') AS scanned_sequentially
   FROM export_plan WHERE line LIKE '%Seq Scan%' ORDER BY 1;
 SELECT table_name, indexed FROM privacy.subject_map WHERE kind = 'customer' AND NOT indexed ORDER BY 1;
--- Every other table of the kind, and the consent ledger by subject, are
--- read through an index.
+-- Every other table of the kind, the consent ledger and the disclosure log
+-- by subject are read through an index.
 SELECT DISTINCT COALESCE(substring(line FROM 'Index (?:Only )?Scan using \S+ on (\S+)'),
                          substring(line FROM 'Bitmap Heap Scan on (\S+)')) AS read_by_index
   FROM export_plan WHERE line ~ 'Index (Only )?Scan using|Bitmap Heap Scan' ORDER BY 1;

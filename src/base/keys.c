@@ -6,7 +6,8 @@
  * script, dumped with the database (so pseudonyms, subject references and
  * signed tokens stay valid after a restore) and readable by no ordinary role.
  * C code reads them as the table's owner and caches them for the rest of the
- * transaction.
+ * transaction. A Citus worker reads the coordinator's keys instead of its
+ * own (citus.c) and keeps them for the session.
  */
 #include "postgres.h"
 
@@ -20,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "base/citus.h"
 #include "base/compat.h"
 #include "base/extension_objects.h"
 #include "base/keys.h"
@@ -41,9 +43,52 @@ typedef struct CachedKey
 static CachedKey cached_keys[MAX_CACHED_KEYS];
 static int	n_cached_keys = 0;
 static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-static SPIPlanPtr read_key_plan = NULL;
 
-/* Reads one key with SPI, as the owner of the key table. */
+/* Whether the cached keys are the Citus coordinator's, kept for the session. */
+static bool coordinator_keys = false;
+
+/* The statement that reads a key, prepared once per session. */
+static SPIPlanPtr read_plan = NULL;
+
+/* Reads one key of this node's key table with SPI; NULL if it has none. */
+static bytea *
+read_local_key(const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	bytea	   *result = NULL;
+	bool		isnull;
+
+	SPI_connect();
+	if (read_plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare("SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
+									   1, argtypes);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the statement that reads a key");
+		read_plan = plan;
+	}
+	if (SPI_execute_plan(read_plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read key \"%s\"", name);
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			bytea	   *key = DatumGetByteaPP(d);
+
+			result = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(key));
+			memcpy(result, key, VARSIZE_ANY(key));
+		}
+	}
+	SPI_finish();
+	return result;
+}
+
+/* Reads one key as the owner of the key table: a Citus worker the coordinator's. */
 static bytea *
 read_key(const char *name)
 {
@@ -53,37 +98,13 @@ read_key(const char *name)
 	privacy_begin_as_owner("_keys", &save);
 	PG_TRY();
 	{
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(name)};
-		bool		isnull;
-
-		SPI_connect();
-		/* prepared once per session: keys are read in every transaction that needs one */
-		if (read_key_plan == NULL)
+		if (privacy_citus_worker())
 		{
-			SPIPlanPtr	plan = SPI_prepare("SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
-										   1, argtypes);
-
-			if (plan == NULL || SPI_keepplan(plan) != 0)
-				elog(ERROR, "could not prepare the reading of key \"%s\"", name);
-			read_key_plan = plan;
+			result = privacy_citus_coordinator_key(name);
+			coordinator_keys = true;
 		}
-		if (SPI_execute_plan(read_key_plan, values, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read key \"%s\"", name);
-		if (SPI_processed == 1)
-		{
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull);
-
-			if (!isnull)
-			{
-				bytea	   *key = DatumGetByteaPP(d);
-
-				result = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(key));
-				memcpy(result, key, VARSIZE_ANY(key));
-			}
-		}
-		SPI_finish();
+		else
+			result = read_local_key(name);
 	}
 	PG_FINALLY();
 	{
@@ -106,7 +127,7 @@ cached_key(const char *name)
 {
 	int			i;
 
-	if (cached_lxid != PRIVACY_LOCAL_XID())
+	if (cached_lxid != PRIVACY_LOCAL_XID() && !coordinator_keys)
 	{
 		for (i = 0; i < n_cached_keys; i++)
 		{

@@ -16,6 +16,7 @@
 #include "audit/audit.h"
 #include "consent/consent.h"
 #include "policy/policy.h"
+#include "protection/protection.h"
 #include "retention/retention.h"
 #include "subject/subject.h"
 #include "types/types.h"
@@ -25,8 +26,8 @@ PG_MODULE_MAGIC;
 void		_PG_init(void);
 
 /*
- * Areas without settings, callbacks or shared memory (base, protection,
- * rights, guard) have nothing to register here.
+ * Areas without settings, callbacks, hooks or shared memory (base, rights,
+ * guard) have nothing to register here.
  */
 void
 _PG_init(void)
@@ -41,6 +42,7 @@ _PG_init(void)
 	PolicyInit();
 	TypesInit();
 	ConsentInit();
+	ProtectionInit();
 	RetentionInit();
 	SubjectInit();
 

@@ -54,6 +54,140 @@ COMMENT ON FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subje
 
 REVOKE ALL ON FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subject text) FROM PUBLIC;
 
+CREATE FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass,
+												 has_granted_at boolean, has_evidence boolean, evidence jsonb,
+												 anchor text, key_column text, key_type text, key_operator text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET enable_nestloop = off
+AS $_$
+DECLARE
+	p privacy.purposes := privacy_internal._require_purpose(purpose, ARRAY['consent'], 'import consents for');
+	version text := privacy_internal._policy_version();
+	actor name := privacy_internal._acting_role();
+	n_rows bigint;
+	n_distinct bigint;
+	n_future bigint;
+	n_bad_evidence bigint;
+	n_absent bigint;
+	n_erased bigint;
+	n_recorded bigint;
+	n_imported bigint;
+	first_id bigint;
+	last_id bigint;
+	staged text;
+	present text;
+	recorded text;
+	summary jsonb;
+BEGIN
+	IF source IS NULL OR NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) source) THEN
+		RAISE EXCEPTION 'unrecognized source "%"', source
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Sources are declared by the policy document; privacy.sources lists them.';
+	END IF;
+	IF evidence IS NULL OR pg_catalog.jsonb_typeof(evidence) OPERATOR(pg_catalog.<>) 'object' THEN
+		RAISE EXCEPTION 'evidence must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Describe how the consents were captured, for example {"store": "crm", "form": "signup"}.';
+	END IF;
+
+	-- The import is ordered with every other change of the ledger: events
+	-- of single subjects (which lock the ledger in ROW EXCLUSIVE mode when
+	-- they insert) and erasures wait for it, and it for them.
+	LOCK TABLE privacy.consent_ledger IN SHARE ROW EXCLUSIVE MODE;
+
+	-- Each staged row with its canonical key (an invalid or null key is an
+	-- error; OFFSET 0 keeps it computed once per row), read twice: to check
+	-- every row, then to record them.
+	staged := pg_catalog.format($sql$
+		SELECT privacy_internal._canonical_subject($1, x.subject::pg_catalog.text, false) AS key,
+			   %1$s AS granted_at, %2$s AS evidence
+		  FROM %3$s x OFFSET 0$sql$,
+		CASE WHEN has_granted_at THEN 'x.granted_at' ELSE 'NULL::pg_catalog.timestamptz' END,
+		CASE WHEN has_evidence THEN 'x.evidence' ELSE 'NULL::pg_catalog.jsonb' END,
+		staging);
+	-- Whether the subject exists, and whether the ledger already holds an
+	-- event of the subject for the purpose.
+	present := pg_catalog.format('EXISTS (SELECT FROM %s a WHERE a.%s %s i.key::%s)',
+								 anchor, key_column, key_operator, key_type);
+	recorded := 'EXISTS (SELECT FROM privacy.consent_ledger l'
+				' WHERE l.kind OPERATOR(pg_catalog.=) $1 AND l.subject OPERATOR(pg_catalog.=) i.key'
+				' AND l.purpose OPERATOR(pg_catalog.=) $2 AND NOT l.forgotten)';
+
+	-- A subject that does not exist may have been erased since the previous
+	-- store recorded its consent: it is skipped. Any other is an error.
+	EXECUTE pg_catalog.format($sql$
+		SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT i.key),
+			   pg_catalog.count(*) FILTER (WHERE i.granted_at OPERATOR(pg_catalog.>) pg_catalog.now()),
+			   pg_catalog.count(*) FILTER (WHERE pg_catalog.jsonb_typeof(i.evidence) OPERATOR(pg_catalog.<>) 'object'),
+			   pg_catalog.count(*) FILTER (WHERE NOT i.present),
+			   pg_catalog.count(*) FILTER (WHERE NOT i.present AND privacy_internal._subject_erased($1, i.key)),
+			   pg_catalog.count(*) FILTER (WHERE i.present AND i.recorded)
+		  FROM (SELECT i.*, %s AS present, %s AS recorded FROM (%s) i OFFSET 0) i$sql$,
+		present, recorded, staged)
+	  INTO n_rows, n_distinct, n_future, n_bad_evidence, n_absent, n_erased, n_recorded
+	  USING kind, p.name;
+	IF n_distinct OPERATOR(pg_catalog.<>) n_rows THEN
+		RAISE EXCEPTION 'cannot import consents: "%" names a subject more than once', staging
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = pg_catalog.format('Rows naming a subject that another row names too: %s. Each subject is imported once, with one consent.',
+											 n_rows OPERATOR(pg_catalog.-) n_distinct),
+				  HINT = 'Keep one row per subject, for example the latest consent of each.';
+	END IF;
+	IF n_future OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'cannot import consents: "%" has consents granted in the future', staging
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Rows whose granted_at is later than now: %s. granted_at is when the subject consented in the previous store.', n_future);
+	END IF;
+	IF n_bad_evidence OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'cannot import consents: evidence in "%" must be JSON objects', staging
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Rows whose evidence is not an object: %s.', n_bad_evidence),
+				  HINT = 'Leave evidence null or make it an object, for example {"form": "signup"}.';
+	END IF;
+	IF n_erased OPERATOR(pg_catalog.<>) n_absent THEN
+		RAISE EXCEPTION 'cannot import consents: "%" names subjects of kind "%" that do not exist', staging, kind
+			USING ERRCODE = 'no_data_found',
+				  DETAIL = pg_catalog.format('Rows naming a subject that no row of %s has as its %s, and that was not erased: %s.',
+											 anchor, key_column, n_absent OPERATOR(pg_catalog.-) n_erased),
+				  HINT = 'Remove the rows of subjects that do not exist from the staging table.';
+	END IF;
+
+	-- One ledger event per subject; a subject whose ledger already holds an
+	-- event for the purpose keeps its history and is skipped. The ledger's
+	-- trigger applies the events to the state in one statement. (No nested
+	-- loops: one that scanned the ledger for each row would also scan the
+	-- rows this statement inserts.)
+	EXECUTE pg_catalog.format($sql$
+		WITH events AS (
+			INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)
+			SELECT $3, $1, i.key, 'consent.grant', $2, $4, $5,
+				   $6 OPERATOR(pg_catalog.||) COALESCE(i.evidence, '{}')
+				   OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+					   'imported', true, 'granted_at', i.granted_at))
+			  FROM (%s) i
+			 WHERE %s AND NOT %s
+			RETURNING id)
+		SELECT pg_catalog.count(*), pg_catalog.min(e.id), pg_catalog.max(e.id) FROM events e$sql$,
+		staged, present, recorded)
+	  INTO n_imported, first_id, last_id
+	  USING kind, p.name, actor, source, version, evidence;
+
+	summary := pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+		'purpose', p.name, 'source', source, 'policy_version', version, 'staging_table', staging::text,
+		'imported', n_imported, 'skipped_recorded', n_recorded, 'skipped_erased', n_erased,
+		'first_event_id', first_id, 'last_event_id', last_id));
+	PERFORM privacy_internal._audit(actor, 'consent.import', kind, NULL, NULL, summary);
+	RETURN summary;
+END
+$_$;
+
+COMMENT ON FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass, has_granted_at boolean, has_evidence boolean, evidence jsonb, anchor text, key_column text, key_type text, key_operator text) IS 'The set-based part of privacy.import_consents(), run as the extension''s owner: validates every staged row, then records one ledger event per subject and one audit entry';
+
+REVOKE ALL ON FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass, has_granted_at boolean, has_evidence boolean, evidence jsonb, anchor text, key_column text, key_type text, key_operator text) FROM PUBLIC;
+
 CREATE FUNCTION privacy_internal._invalidate_consent_cache() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'privacy_invalidate_consent_cache';
@@ -67,24 +201,30 @@ CREATE FUNCTION privacy_internal._maintain_ledger_state() RETURNS trigger
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-	IF NEW.action IN ('consent.grant', 'objection', 'restriction') THEN
-		INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)
-		VALUES (NEW.kind, COALESCE(NEW.purpose, ''), NEW.subject,
-				CASE NEW.action WHEN 'consent.grant' THEN 'granted'
-								WHEN 'objection' THEN 'objected'
-								ELSE 'restricted' END,
-				NEW.id)
-		ON CONFLICT (kind, purpose, subject)
-		DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id;
-	ELSE
+	-- One statement for all the events a statement inserted: the latest
+	-- event of each (kind, subject, purpose) decides its state.
+	WITH latest AS (
+		SELECT DISTINCT ON (e.kind, e.subject, COALESCE(e.purpose, ''))
+			   e.kind, e.subject, COALESCE(e.purpose, '') AS purpose, e.id,
+			   CASE e.action WHEN 'consent.grant' THEN 'granted'
+							 WHEN 'objection' THEN 'objected'
+							 WHEN 'restriction' THEN 'restricted' END AS status
+		  FROM new_events e
+		 ORDER BY e.kind, e.subject, COALESCE(e.purpose, ''), e.id DESC),
+	ended AS (
 		DELETE FROM privacy._ledger_state s
-		 WHERE s.kind = NEW.kind AND s.purpose = COALESCE(NEW.purpose, '') AND s.subject = NEW.subject;
-	END IF;
+		 USING latest l
+		 WHERE l.status IS NULL
+		   AND s.kind = l.kind AND s.subject = l.subject AND s.purpose = l.purpose)
+	INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)
+	SELECT l.kind, l.purpose, l.subject, l.status, l.id FROM latest l WHERE l.status IS NOT NULL
+	ON CONFLICT (kind, subject, purpose)
+	DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id;
 	RETURN NULL;
 END
 $$;
 
-COMMENT ON FUNCTION privacy_internal._maintain_ledger_state() IS 'Trigger: applies a new ledger event to privacy._ledger_state';
+COMMENT ON FUNCTION privacy_internal._maintain_ledger_state() IS 'Statement trigger: applies the ledger events a statement inserted to privacy._ledger_state';
 
 REVOKE ALL ON FUNCTION privacy_internal._maintain_ledger_state() FROM PUBLIC;
 
@@ -113,61 +253,9 @@ CREATE FUNCTION privacy_internal._may_write(kind text, subject text, owned boole
 COMMENT ON FUNCTION privacy_internal._may_write(kind text, subject text, owned boolean) IS 'Row policy write check: true, or one error (naming the purpose, not the subject''s status) if the current purpose may not process this subject''s data or the subject was erased';
 
 CREATE FUNCTION privacy_internal._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE c SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-	p privacy.purposes;
-	key text;
-	version text := privacy_internal._policy_version();
-	event_id bigint;
-	actor name := privacy_internal._acting_role();
-BEGIN
-	key := privacy_internal._canonical_subject(kind, subject, action OPERATOR(pg_catalog.<>) 'consent.withdraw');
-	IF action OPERATOR(pg_catalog.=) ANY (ARRAY['consent.grant', 'consent.withdraw']) THEN
-		p := privacy_internal._require_purpose(purpose, ARRAY['consent'],
-									  CASE action WHEN 'consent.grant' THEN 'record consent for'
-												  ELSE 'withdraw consent for' END);
-	ELSIF action OPERATOR(pg_catalog.=) 'objection' THEN
-		p := privacy_internal._require_purpose(purpose, ARRAY['legitimate_interest'], 'record an objection to');
-	END IF;
-	IF source IS NULL OR NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) source) THEN
-		RAISE EXCEPTION 'unrecognized source "%"', source
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Sources are declared by the policy document; privacy.sources lists them.';
-	END IF;
-	IF evidence IS NULL OR pg_catalog.jsonb_typeof(evidence) OPERATOR(pg_catalog.<>) 'object' THEN
-		RAISE EXCEPTION 'evidence must be a JSON object'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Describe how the event was captured, for example {"form": "signup", "text_version": "3"}.';
-	END IF;
-
-	PERFORM privacy_internal._lock_subject('consent_ledger', kind, key);
-	IF action OPERATOR(pg_catalog.=) 'consent.withdraw' AND privacy_internal._subject_erased(kind, key) THEN
-		RAISE EXCEPTION 'cannot withdraw consent for a subject of kind "%" that was erased', kind
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'The erasure ended every consent of the subject; the ledger keeps its events under the subject''s reference only.',
-				  HINT = 'privacy.erasures holds the receipt of the erasure.';
-	END IF;
-	IF action OPERATOR(pg_catalog.=) 'restriction.lift' AND NOT EXISTS (
-			SELECT FROM privacy._ledger_state s
-			 WHERE s.kind OPERATOR(pg_catalog.=) $2 AND s.purpose OPERATOR(pg_catalog.=) ''
-			   AND s.subject OPERATOR(pg_catalog.=) key) THEN
-		RAISE EXCEPTION 'processing of this subject of kind "%" is not restricted', kind
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  HINT = 'privacy.consent_history() shows the subject''s restrictions.';
-	END IF;
-
-	INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)
-	VALUES (actor, kind, key, action, p.name, source, version, evidence)
-	RETURNING id INTO event_id;
-	PERFORM privacy_internal._audit(actor, action, kind, key, NULL,
-						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-							   'event_id', event_id, 'purpose', p.name, 'source', source,
-							   'policy_version', version)));
-	RETURN event_id;
-END
-$_$;
+    AS 'MODULE_PATHNAME', 'privacy_record';
 
 COMMENT ON FUNCTION privacy_internal._record(action text, kind text, subject text, purpose text, source text, evidence jsonb) IS 'Appends one validated, audited event to the consent ledger and returns its id';
 
@@ -294,26 +382,29 @@ COMMENT ON FUNCTION privacy.current_purpose() IS 'The purpose the current statem
 CREATE FUNCTION privacy.grant_consent(kind text, subject text, purpose text,
 									  source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
 RETURNS bigint
-LANGUAGE sql
-SECURITY DEFINER
+LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT privacy_internal._record('consent.grant', kind, subject, purpose, source, evidence);
-END;
+AS 'MODULE_PATHNAME', 'privacy_grant_consent';
 
 COMMENT ON FUNCTION privacy.grant_consent(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records that a data subject consents to a purpose whose legal basis is consent; returns the ledger event id';
 
 REVOKE ALL ON FUNCTION privacy.grant_consent(kind text, subject text, purpose text, source text, evidence jsonb) FROM PUBLIC;
 
+CREATE FUNCTION privacy.import_consents(kind text, purpose text, source text, staging regclass,
+										evidence jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'privacy_import_consents';
+
+COMMENT ON FUNCTION privacy.import_consents(kind text, purpose text, source text, staging regclass, evidence jsonb) IS 'Records the consents of many subjects to a consent purpose at once, from a staging table with a column subject and optionally granted_at (timestamptz) and evidence (jsonb): every row is validated or nothing is imported; one ledger event per subject (its evidence marked imported, with the original granted_at) and one audit entry; subjects erased since, or with events for the purpose already, are skipped; returns the counts';
+
+REVOKE ALL ON FUNCTION privacy.import_consents(kind text, purpose text, source text, staging regclass, evidence jsonb) FROM PUBLIC;
+
 CREATE FUNCTION privacy.lift_restriction(kind text, subject text, reason text DEFAULT NULL)
 RETURNS bigint
-LANGUAGE sql
-SECURITY DEFINER
+LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT privacy_internal._record('restriction.lift', kind, subject, NULL, 'direct',
-						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('reason', reason)));
-END;
+AS 'MODULE_PATHNAME', 'privacy_lift_restriction';
 
 COMMENT ON FUNCTION privacy.lift_restriction(kind text, subject text, reason text) IS 'Lifts a restriction of processing; an error if the subject''s processing is not restricted';
 
@@ -322,12 +413,9 @@ REVOKE ALL ON FUNCTION privacy.lift_restriction(kind text, subject text, reason 
 CREATE FUNCTION privacy.object(kind text, subject text, purpose text,
 							   source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
 RETURNS bigint
-LANGUAGE sql
-SECURITY DEFINER
+LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT privacy_internal._record('objection', kind, subject, purpose, source, evidence);
-END;
+AS 'MODULE_PATHNAME', 'privacy_object';
 
 COMMENT ON FUNCTION privacy.object(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records a data subject''s objection (GDPR Art. 21) to a purpose based on legitimate interest; returns the ledger event id';
 
@@ -343,12 +431,15 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'GDPR Art. 18 names the grounds, for example "accuracy contested" or "objection pending".';
 	END IF;
+	-- The recipients to tell of the restriction (GDPR Art. 19) are recorded
+	-- with it.
 	RETURN privacy_internal._record('restriction', kind, subject, NULL, 'direct',
-						   pg_catalog.jsonb_build_object('reason', reason));
+						   pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('reason', reason,
+							   'notify_recipients', pg_catalog.to_jsonb(NULLIF(privacy.disclosed_to(kind, subject), '{}')))));
 END
 $$;
 
-COMMENT ON FUNCTION privacy.restrict(kind text, subject text, reason text) IS 'Restricts processing of a data subject''s data (GDPR Art. 18) to the purposes allowed under restriction; returns the ledger event id';
+COMMENT ON FUNCTION privacy.restrict(kind text, subject text, reason text) IS 'Restricts processing of a data subject''s data (GDPR Art. 18) to the purposes allowed under restriction, recording the recipients to tell (GDPR Art. 19) with it; returns the ledger event id';
 
 REVOKE ALL ON FUNCTION privacy.restrict(kind text, subject text, reason text) FROM PUBLIC;
 
@@ -435,12 +526,9 @@ REVOKE ALL ON FUNCTION privacy.unsubscribe_token(kind text, subject text, purpos
 CREATE FUNCTION privacy.withdraw_consent(kind text, subject text, purpose text,
 										 source text DEFAULT 'direct', evidence jsonb DEFAULT '{}')
 RETURNS bigint
-LANGUAGE sql
-SECURITY DEFINER
+LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT privacy_internal._record('consent.withdraw', kind, subject, purpose, source, evidence);
-END;
+AS 'MODULE_PATHNAME', 'privacy_withdraw_consent';
 
 COMMENT ON FUNCTION privacy.withdraw_consent(kind text, subject text, purpose text, source text, evidence jsonb) IS 'Records that a data subject withdraws consent to a purpose (at any time, even if none was recorded); returns the ledger event id';
 
@@ -453,7 +541,7 @@ CREATE TABLE privacy._ledger_state (
     status text NOT NULL,
     event_id bigint NOT NULL,
     CONSTRAINT _ledger_state_status_check CHECK ((status = ANY (ARRAY['granted'::text, 'objected'::text, 'restricted'::text]))),
-    CONSTRAINT _ledger_state_pkey PRIMARY KEY (kind, purpose, subject)
+    CONSTRAINT _ledger_state_pkey PRIMARY KEY (kind, subject, purpose)
 );
 
 COMMENT ON TABLE privacy._ledger_state IS 'The current state of privacy.consent_ledger (as privacy.consent_state derives it), maintained by a trigger, read by the row check';
@@ -548,8 +636,6 @@ COMMENT ON FUNCTION privacy_internal._lint_purpose_grants() IS 'lint: purpose gr
 
 REVOKE ALL ON FUNCTION privacy_internal._lint_purpose_grants() FROM PUBLIC;
 
-CREATE INDEX _ledger_state_subject_idx ON privacy._ledger_state USING btree (kind, subject);
-
 CREATE INDEX consent_ledger_subject_idx ON privacy.consent_ledger USING btree (kind, subject);
 
 CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy.consent_ledger FOR EACH ROW EXECUTE FUNCTION privacy_internal._consent_ledger_is_append_only();
@@ -568,4 +654,4 @@ CREATE TRIGGER invalidate_consent_cache_on_apply AFTER INSERT OR DELETE OR UPDAT
 
 ALTER TABLE privacy._ledger_state ENABLE REPLICA TRIGGER invalidate_consent_cache_on_apply;
 
-CREATE TRIGGER maintain_state AFTER INSERT ON privacy.consent_ledger FOR EACH ROW EXECUTE FUNCTION privacy_internal._maintain_ledger_state();
+CREATE TRIGGER maintain_state AFTER INSERT ON privacy.consent_ledger REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._maintain_ledger_state();

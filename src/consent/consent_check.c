@@ -74,6 +74,7 @@
 #include "utils/syscache.h"
 
 #include "base/compat.h"
+#include "consent/consent_check.h"
 #include "consent/consent_shared.h"
 #include "consent/consent_state.h"
 #include "base/extension_objects.h"
@@ -157,16 +158,33 @@ typedef enum CheckResult
 	CHECK_ERASED
 } CheckResult;
 
+/*
+ * A set of integer keys as a bitmap of the image of the whole state, or
+ * empty (bits 0), copied into a call site so that a row's check is one bit
+ * test per set.
+ */
+typedef struct SiteBitmap
+{
+	const uint64 *words;
+	int64		base;			/* key of bit 0 */
+	uint64		bits;
+} SiteBitmap;
+
 /* What one call site (one policy expression in one plan) has resolved. */
 typedef struct CheckSite
 {
 	uint64		cache_generation;
 	PurposeStamp stamp;
-	const void *kind_arg;		/* the kind argument it was resolved for */
+	Datum		kind_arg;		/* the kind argument it was resolved for, if
+								 * that is the same datum in every call (a
+								 * constant); else 0 */
 	char		kind[NAMEDATALEN];
 	ResolvedPurpose purpose;
 	SubjectSet *needed;			/* consented (consent) or objected (legitimate interest) */
 	SubjectSet *restricted;		/* NULL if the purpose is allowed under restriction */
+	bool		bitmaps;		/* whether both sets are in the bitmaps below */
+	SiteBitmap	needed_bitmap;
+	SiteBitmap	restricted_bitmap;
 } CheckSite;
 
 static uint64 cache_generation = 1;
@@ -205,12 +223,18 @@ static ResolvedPurpose memo_purpose;
 static PurposeStamp memo_stamp;
 static uint64 memo_generation = 0;
 
-/* The tables whose changes invalidate the cache, as last looked up. */
-#define N_WATCHED 5
+/*
+ * The relations whose invalidation invalidates the cache, as last looked
+ * up. A change of privacy._ledger_state invalidates the view
+ * privacy.consent_state (see privacy_invalidate_consent_cache), not the
+ * table itself, whose own invalidation is left to DDL.
+ */
+#define N_WATCHED 6
 static const char *const watched_names[N_WATCHED] = {
-	"_ledger_state", "purposes", "purpose_grants", "subject_kinds", "erasures"
+	"_ledger_state", "purposes", "purpose_grants", "subject_kinds", "erasures", "consent_state"
 };
 static Oid	watched_oids[N_WATCHED];
+static uint64 watched_generation = 0;	/* the cache generation they were looked up in */
 
 static void
 relcache_callback(Datum arg, Oid relid)
@@ -275,6 +299,7 @@ executor_run(PRIVACY_EXECUTOR_RUN_PARAMS)
 {
 	if (sites_resolved)
 		AcceptInvalidationMessages();
+	consent_qual_prepare(queryDesc->planstate);
 	if (prev_executor_run)
 		prev_executor_run(PRIVACY_EXECUTOR_RUN_ARGS);
 	else
@@ -292,15 +317,26 @@ ConsentCheckInit(void)
 	ExecutorRun_hook = executor_run;
 }
 
-/* Looks up the OIDs of the watched tables (InvalidOid where missing). */
+/*
+ * Looks up the OIDs of the watched tables (InvalidOid where missing), unless
+ * they were looked up in this cache generation and all found: dropping or
+ * renaming one invalidates it and so starts a new generation.
+ */
 static void
-refresh_watched(void)
+refresh_watched(uint64 generation)
 {
-	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, true);
+	Oid			nsp;
 	int			i;
 
 	for (i = 0; i < N_WATCHED; i++)
+		if (!OidIsValid(watched_oids[i]))
+			break;
+	if (i == N_WATCHED && watched_generation == generation)
+		return;
+	nsp = get_namespace_oid(PRIVACY_SCHEMA, true);
+	for (i = 0; i < N_WATCHED; i++)
 		watched_oids[i] = OidIsValid(nsp) ? get_relname_relid(watched_names[i], nsp) : InvalidOid;
+	watched_generation = generation;
 }
 
 /* Makes the image the cache: every set, present or later, is looked up in it. */
@@ -520,11 +556,12 @@ probe_subject(SubjectSet *set, const char *subject, size_t len)
 	snapshot = state_snapshot();
 	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(set->kind));
-	ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
-						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(set->purpose));
-	ScanKeyEntryInitialize(&keys[2], 0, 3, BTEqualStrategyNumber, InvalidOid,
+	/* in the order of the key's columns: kind, subject, purpose */
+	ScanKeyEntryInitialize(&keys[1], 0, 3, BTEqualStrategyNumber, InvalidOid,
 						   DEFAULT_COLLATION_OID, F_TEXTEQ,
 						   PointerGetDatum(cstring_to_text_with_len(subject, len)));
+	ScanKeyEntryInitialize(&keys[2], 0, 2, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(set->purpose));
 	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, snapshot, 3, keys);
 	if ((tuple = systable_getnext(scan)) != NULL)
 	{
@@ -540,16 +577,19 @@ probe_subject(SubjectSet *set, const char *subject, size_t len)
 	return true;
 }
 
-/* Whether the subject with this integer key is in the set. */
-static bool
-set_has_int(SubjectSet *set, int64 key)
+static bool set_has_int(SubjectSet *set, int64 key);
+
+/*
+ * Whether the subject with this integer key is in the set, while the whole
+ * state is not in memory: from the subjects looked up so far, or probed.
+ */
+static pg_noinline bool
+probed_set_has_int(SubjectSet *set, int64 key)
 {
 	IntEntry   *e;
 	char		buf[MAXINT8LEN + 1];
 	int			len;
 
-	if (cache_image != NULL)
-		return set->image_set != NULL && state_image_set_has_int(cache_image, set->image_set, key);
 	e = set->ints ? subj_int_lookup(set->ints, key) : NULL;
 	if (e != NULL)
 		return e->present;
@@ -557,6 +597,15 @@ set_has_int(SubjectSet *set, int64 key)
 	if (!probe_subject(set, buf, len))
 		return set_has_int(set, key);
 	return subj_int_lookup(set->ints, key)->present;
+}
+
+/* Whether the subject with this integer key is in the set: a bit test, once the state is read. */
+static inline bool
+set_has_int(SubjectSet *set, int64 key)
+{
+	if (likely(cache_image != NULL))
+		return set->image_set != NULL && state_image_set_has_int(cache_image, set->image_set, key);
+	return probed_set_has_int(set, key);
 }
 
 /* Whether the subject with this text key is in the set. */
@@ -732,9 +781,38 @@ subject_erased(const char *kind, const char *subject, size_t len)
 	return present;
 }
 
+/*
+ * Copies a set of the image into a site's bitmap, if it is a bitmap or
+ * absent (empty); false if its integer keys are a sorted array.
+ */
+static bool
+site_bitmap(SiteBitmap *out, const SubjectSet *set)
+{
+	const StateImageSet *image_set = set != NULL ? set->image_set : NULL;
+
+	memset(out, 0, sizeof(SiteBitmap));
+	if (image_set == NULL)
+		return true;
+	if (image_set->bitmap_bits == 0)
+		return image_set->n_ints == 0;
+	out->words = (const uint64 *) ((const char *) cache_image + image_set->bitmap_offset);
+	out->base = image_set->bitmap_base;
+	out->bits = image_set->bitmap_bits;
+	return true;
+}
+
+/* Whether a key is in a site's bitmap. */
+static pg_attribute_always_inline bool
+site_bitmap_has(const SiteBitmap *bitmap, int64 key)
+{
+	uint64		bit = (uint64) key - (uint64) bitmap->base;
+
+	return bit < bitmap->bits && (bitmap->words[bit / 64] & (UINT64CONST(1) << (bit % 64))) != 0;
+}
+
 /* (Re)resolves a call site for the current purpose, role and cache. */
 static void
-resolve_site(CheckSite *site, text *kind, bool first_call)
+resolve_site(CheckSite *site, FunctionCallInfo fcinfo, text *kind, bool first_call)
 {
 	size_t		kind_len = VARSIZE_ANY_EXHDR(kind);
 
@@ -745,7 +823,7 @@ resolve_site(CheckSite *site, text *kind, bool first_call)
 				 errdetail("Subject kind names are at most %d bytes long.", NAMEDATALEN - 1)));
 	memcpy(site->kind, VARDATA_ANY(kind), kind_len);
 	site->kind[kind_len] = '\0';
-	site->kind_arg = kind;
+	site->kind_arg = get_fn_expr_arg_stable(fcinfo->flinfo, 0) ? PG_GETARG_DATUM(0) : (Datum) 0;
 	sites_resolved = true;
 
 	if (first_call)
@@ -755,7 +833,7 @@ resolve_site(CheckSite *site, text *kind, bool first_call)
 	{
 		uint64		generation = cache_generation;
 
-		refresh_watched();
+		refresh_watched(generation);
 		ensure_cache_current();
 		privacy_purpose_stamp(&site->stamp);
 		if (memo_generation != generation || !privacy_purpose_stamp_equal(&memo_stamp, &site->stamp))
@@ -777,6 +855,9 @@ resolve_site(CheckSite *site, text *kind, bool first_call)
 			if (!site->purpose.allowed_under_restriction)
 				site->restricted = get_set(site->kind, "", "restricted");
 		}
+		site->bitmaps = cache_image != NULL &&
+			site_bitmap(&site->needed_bitmap, site->needed) &&
+			site_bitmap(&site->restricted_bitmap, site->restricted);
 		/* An invalidation processed while reading means: read again. */
 		if (generation == cache_generation)
 		{
@@ -786,9 +867,13 @@ resolve_site(CheckSite *site, text *kind, bool first_call)
 	}
 }
 
-/* The call site of this call, resolved and current. */
-static inline CheckSite *
-current_site(FunctionCallInfo fcinfo)
+/*
+ * The call site of this call, resolved and current, when it is not known
+ * to be current already: resolved on the first call of the site, again
+ * after a change of the cache, the purpose, the role or the kind.
+ */
+static pg_noinline CheckSite *
+refresh_site(FunctionCallInfo fcinfo)
 {
 	CheckSite  *site = (CheckSite *) fcinfo->flinfo->fn_extra;
 	text	   *kind;
@@ -802,16 +887,33 @@ current_site(FunctionCallInfo fcinfo)
 	{
 		site = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CheckSite));
 		fcinfo->flinfo->fn_extra = site;
-		resolve_site(site, kind, true);
+		resolve_site(site, fcinfo, kind, true);
 		return site;
 	}
 	if (site->cache_generation != cache_generation ||
 		!privacy_purpose_stamp_current(&site->stamp) ||
-		(site->kind_arg != (const void *) kind &&
-		 (VARSIZE_ANY_EXHDR(kind) != strlen(site->kind) ||
-		  memcmp(VARDATA_ANY(kind), site->kind, VARSIZE_ANY_EXHDR(kind)) != 0)))
-		resolve_site(site, kind, false);
+		VARSIZE_ANY_EXHDR(kind) != strlen(site->kind) ||
+		memcmp(VARDATA_ANY(kind), site->kind, VARSIZE_ANY_EXHDR(kind)) != 0)
+		resolve_site(site, fcinfo, kind, false);
 	return site;
+}
+
+/*
+ * The call site of this call, resolved and current. Per row, while nothing
+ * changed, that is a few comparisons: the same cache generation, purpose
+ * settings and roles, and the same kind (the same datum, where the kind is
+ * a constant of the expression, as in every policy protect() installs).
+ */
+static pg_attribute_always_inline CheckSite *
+current_site(FunctionCallInfo fcinfo)
+{
+	CheckSite  *site = (CheckSite *) fcinfo->flinfo->fn_extra;
+
+	if (likely(site != NULL && site->kind_arg == PG_GETARG_DATUM(0) && site->kind_arg != (Datum) 0 &&
+			   site->cache_generation == cache_generation &&
+			   privacy_purpose_stamp_current(&site->stamp)))
+		return site;
+	return refresh_site(fcinfo);
 }
 
 /* The decision once the subject is known to be in or out of each set. */
@@ -834,7 +936,7 @@ row_is_owned(FunctionCallInfo fcinfo)
 	return PG_NARGS() < 3 || PG_ARGISNULL(2) || PG_GETARG_BOOL(2);
 }
 
-static CheckResult
+static pg_attribute_always_inline CheckResult
 check_int8(FunctionCallInfo fcinfo, CheckSite **site_out)
 {
 	CheckSite  *site = current_site(fcinfo);
@@ -848,12 +950,15 @@ check_int8(FunctionCallInfo fcinfo, CheckSite **site_out)
 	if (PG_ARGISNULL(1))
 		return CHECK_NO_SUBJECT;
 	key = PG_GETARG_INT64(1);
+	if (likely(site->bitmaps))
+		return decide(site, site_bitmap_has(&site->needed_bitmap, key),
+					  site_bitmap_has(&site->restricted_bitmap, key));
 	return decide(site,
 				  site->needed != NULL && set_has_int(site->needed, key),
 				  site->restricted != NULL && set_has_int(site->restricted, key));
 }
 
-static CheckResult
+static pg_attribute_always_inline CheckResult
 check_text(FunctionCallInfo fcinfo, CheckSite **site_out)
 {
 	CheckSite  *site = current_site(fcinfo);
@@ -928,6 +1033,16 @@ check_erased_text(FunctionCallInfo fcinfo, const CheckSite *site, CheckResult re
 	return subject_erased(site->kind, VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)) ? CHECK_ERASED : CHECK_OK;
 }
 
+bool
+consent_row_may_process(FunctionCallInfo fcinfo, bool text_key)
+{
+	CheckSite  *site = NULL;
+
+	if (text_key)
+		return check_text(fcinfo, &site) == CHECK_OK;
+	return check_int8(fcinfo, &site) == CHECK_OK;
+}
+
 /* privacy_internal._may_process(kind text, subject bigint, owned boolean) → boolean */
 Datum
 privacy_may_process_int8(PG_FUNCTION_ARGS)
@@ -970,20 +1085,33 @@ privacy_may_write_text(PG_FUNCTION_ARGS)
 
 /*
  * Statement trigger on the tables the check depends on: queues a relcache
- * invalidation of the table, which every backend (this one at its next
- * command, the others once the change commits) turns into a new cache
- * generation.
+ * invalidation, which every backend (this one at its next command, the
+ * others once the change commits) turns into a new cache generation.
+ *
+ * A change of the consent state invalidates the view privacy.consent_state
+ * rather than privacy._ledger_state: no kept plan reads the view on the
+ * hot path, while the state's own invalidation would make every session
+ * replan each statement on the table (the ledger's state trigger and the
+ * consent functions among them) after every consent change anywhere.
  */
 Datum
 privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	Oid			view = InvalidOid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("privacy_internal._invalidate_consent_cache() must be called as a trigger")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	rel = trigdata->tg_relation;
+	if (strcmp(RelationGetRelationName(rel), "_ledger_state") == 0)
+		view = get_relname_relid("consent_state", RelationGetNamespace(rel));
+	if (OidIsValid(view))
+		CacheInvalidateRelcacheByRelid(view);
+	else
+		CacheInvalidateRelcache(rel);
 	state_changed_in_xact = true;
 	return PointerGetDatum(NULL);
 }

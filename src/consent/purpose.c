@@ -34,17 +34,22 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/parallel.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 #include "base/extension_objects.h"
@@ -98,17 +103,53 @@ parse_basis(const char *basis)
 }
 
 /*
- * Looks a purpose up in privacy.purposes, as the table's owner; false if it
- * does not exist. With role valid, *allowed says whether that role (or a
- * role whose privileges it has) was allowed the purpose.
+ * Opens table name of the extension's schema and starts an index scan of
+ * it by index, on the first column of the index equal to value (text);
+ * *rel is the open table, key the scan key (both the caller ends).
+ */
+static SysScanDesc
+scan_by_text(const char *name, const char *index, const char *column, const char *value,
+			 Relation *rel, ScanKey key)
+{
+	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, false);
+	Oid			relid = get_relname_relid(name, nsp);
+	Oid			indexid = get_relname_relid(index, nsp);
+	AttrNumber	attnum;
+
+	if (!OidIsValid(relid) || !OidIsValid(indexid))
+		elog(ERROR, "table privacy.%s or its index %s is missing", name, index);
+	*rel = table_open(relid, AccessShareLock);
+	attnum = get_attnum(relid, column);
+	ScanKeyInit(key, attnum, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(value));
+	key->sk_collation = TupleDescAttr(RelationGetDescr(*rel), attnum - 1)->attcollation;
+	return systable_beginscan(*rel, indexid, true, GetActiveSnapshot(), 1, key);
+}
+
+/* Column name of a tuple of rel (NULL: *isnull). */
+static Datum
+column_value(Relation rel, HeapTuple tuple, const char *name, bool *isnull)
+{
+	return heap_getattr(tuple, get_attnum(RelationGetRelid(rel), name), RelationGetDescr(rel), isnull);
+}
+
+/*
+ * Looks a purpose up in privacy.purposes; false if it does not exist. With
+ * role valid, *allowed says whether that role (or a role whose privileges
+ * it has) was allowed the purpose. Both are index lookups, not statements:
+ * a parallel worker, which starts with empty caches, resolves the purpose
+ * again for every statement it serves.
  */
 static bool
 purpose_lookup(const char *name, Oid role, PurposeBasis *basis,
 			   bool *allowed_under_restriction, bool *allowed)
 {
-	PrivacyUserContext save;
 	bool		found = false;
 	bool		pushed_snapshot = false;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		isnull;
 
 	/* SET and startup options run without a snapshot; the lookup needs one. */
 	if (!ActiveSnapshotSet())
@@ -116,48 +157,33 @@ purpose_lookup(const char *name, Oid role, PurposeBasis *basis,
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pushed_snapshot = true;
 	}
-	privacy_begin_as_owner("purposes", &save);
-	PG_TRY();
+	scan = scan_by_text("purposes", "purposes_pkey", "name", name, &rel, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
 	{
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(name)};
-		bool		isnull;
-		uint64		i;
+		Datum		d = column_value(rel, tuple, "legal_basis", &isnull);
 
-		SPI_connect();
-		if (SPI_execute_with_args("SELECT p.legal_basis, p.allowed_under_restriction"
-								  "  FROM privacy.purposes p"
-								  " WHERE p.name OPERATOR(pg_catalog.=) $1",
-								  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not look up purpose \"%s\"", name);
-		if (SPI_processed == 1)
-		{
-			char	   *b = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-			found = true;
-			*basis = parse_basis(b);
-			*allowed_under_restriction =
-				DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		}
-		if (found && OidIsValid(role))
-		{
-			if (SPI_execute_with_args("SELECT g.role::pg_catalog.oid FROM privacy.purpose_grants g"
-									  " WHERE g.purpose OPERATOR(pg_catalog.=) $1",
-									  1, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-				elog(ERROR, "could not look up the roles allowed purpose \"%s\"", name);
-			*allowed = superuser_arg(role);
-			for (i = 0; i < SPI_processed && !*allowed; i++)
-				*allowed = has_privs_of_role(role,
-											 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-																			SPI_tuptable->tupdesc, 1, &isnull)));
-		}
-		SPI_finish();
+		found = true;
+		*basis = parse_basis(isnull ? "" : TextDatumGetCString(d));
+		d = column_value(rel, tuple, "allowed_under_restriction", &isnull);
+		*allowed_under_restriction = !isnull && DatumGetBool(d);
 	}
-	PG_FINALLY();
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (found && OidIsValid(role))
 	{
-		privacy_end_as_owner(&save);
+		*allowed = superuser_arg(role);
+		scan = scan_by_text("purpose_grants", "purpose_grants_pkey", "purpose", name, &rel, &key);
+		while (!*allowed && HeapTupleIsValid(tuple = systable_getnext(scan)))
+		{
+			Datum		d = column_value(rel, tuple, "role", &isnull);
+
+			*allowed = !isnull && has_privs_of_role(role, DatumGetObjectId(d));
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
 	}
-	PG_END_TRY();
 	if (pushed_snapshot)
 		PopActiveSnapshot();
 

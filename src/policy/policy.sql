@@ -21,6 +21,7 @@ BEGIN
 	PERFORM privacy_internal._write_catalog(doc, tables);
 	PERFORM privacy_internal._check_policy_owners(before_entries, actor);
 	PERFORM privacy_internal._check_catalog();
+	PERFORM privacy_internal._refresh_masking(true);
 	after := privacy_internal._catalog_document(doc);
 	changes := privacy_internal._document_changes(before, after);
 
@@ -207,6 +208,44 @@ COMMENT ON TABLE privacy.subject_paths IS 'Foreign-key paths pinned by the polic
 GRANT SELECT ON TABLE privacy.subject_paths TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('privacy.subject_paths', '');
 
+CREATE TABLE privacy.masking_rules (
+    category text,
+    table_name regclass,
+    column_name name,
+    method text NOT NULL,
+    parameters jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT masking_rules_method_check CHECK ((method = ANY (ARRAY['mask'::text, 'pseudonymize'::text, 'null'::text, 'constant'::text, 'month'::text, 'year'::text, 'range'::text, 'network'::text, 'first_letters'::text]))),
+    CONSTRAINT masking_rules_target_check CHECK (((category IS NULL) = (table_name IS NOT NULL)) AND ((table_name IS NULL) = (column_name IS NULL))),
+    CONSTRAINT masking_rules_target_key UNIQUE NULLS NOT DISTINCT (category, table_name, column_name),
+    CONSTRAINT masking_rules_category_fkey FOREIGN KEY (category) REFERENCES privacy.categories(name)
+);
+
+COMMENT ON TABLE privacy.masking_rules IS 'How the values of a category or a column are masked for masked roles and in anonymised copies';
+
+GRANT SELECT ON TABLE privacy.masking_rules TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy.masking_rules', '');
+
+CREATE TABLE privacy.masked_roles (
+    role_name name NOT NULL,
+    CONSTRAINT masked_roles_pkey PRIMARY KEY (role_name)
+);
+
+COMMENT ON TABLE privacy.masked_roles IS 'Roles that read masked values of classified columns, never the raw ones';
+
+GRANT SELECT ON TABLE privacy.masked_roles TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy.masked_roles', '');
+
+CREATE TABLE privacy.masked_recipients (
+    recipient text NOT NULL,
+    CONSTRAINT masked_recipients_pkey PRIMARY KEY (recipient),
+    CONSTRAINT masked_recipients_recipient_fkey FOREIGN KEY (recipient) REFERENCES privacy.recipients(name) ON DELETE CASCADE
+);
+
+COMMENT ON TABLE privacy.masked_recipients IS 'Recipients that receive personal data only masked or in anonymised copies';
+
+GRANT SELECT ON TABLE privacy.masked_recipients TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('privacy.masked_recipients', '');
+
 CREATE FUNCTION privacy_internal._catalog_document(top jsonb)
 RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -270,7 +309,20 @@ SELECT pg_catalog.jsonb_build_object(
 													   'minimum_from', rr.minimum_from) END
 			|| pg_catalog.jsonb_build_object('description', rr.description)
 			ORDER BY rr.name), '[]')
-		  FROM privacy.retention_rules rr)
+		  FROM privacy.retention_rules rr),
+	'masking', pg_catalog.jsonb_build_object(
+		'roles', (SELECT COALESCE(pg_catalog.jsonb_agg(mr.role_name ORDER BY mr.role_name), '[]')
+					FROM privacy.masked_roles mr),
+		'recipients', (SELECT COALESCE(pg_catalog.jsonb_agg(mp.recipient ORDER BY mp.recipient), '[]')
+						 FROM privacy.masked_recipients mp),
+		'rules', (SELECT COALESCE(pg_catalog.jsonb_agg(
+					pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+						'category', m.category,
+						'table', privacy_internal._qualified_name(m.table_name),
+						'column', m.column_name))
+					|| pg_catalog.jsonb_build_object('method', m.method) || m.parameters
+					ORDER BY m.category NULLS LAST, privacy_internal._qualified_name(m.table_name), m.column_name), '[]')
+				   FROM privacy.masking_rules m))
 );
 END;
 
@@ -411,7 +463,7 @@ BEGIN ATOMIC
 	),
 	top_level AS (
 		SELECT f AS section, '"updated"'::jsonb AS changes
-		  FROM pg_catalog.unnest(ARRAY['version', 'effective_date', 'controller']) f
+		  FROM pg_catalog.unnest(ARRAY['version', 'effective_date', 'controller', 'masking']) f
 		 WHERE (before -> f) IS DISTINCT FROM (after -> f)
 	)
 	SELECT COALESCE(pg_catalog.jsonb_object_agg(section, changes), '{}')
@@ -741,7 +793,10 @@ BEGIN ATOMIC
 	  FROM privacy.classifications c
 	UNION ALL
 	SELECT r.table_name::oid, pg_catalog.format('retention rule %s', pg_catalog.to_jsonb(r))
-	  FROM privacy.retention_rules r;
+	  FROM privacy.retention_rules r
+	UNION ALL
+	SELECT m.table_name::oid, pg_catalog.format('masking rule %s', pg_catalog.to_jsonb(m))
+	  FROM privacy.masking_rules m WHERE m.table_name IS NOT NULL;
 END;
 
 COMMENT ON FUNCTION privacy_internal._policy_table_entries() IS 'Every subject kind, path, classification and retention rule of the catalog, with the table it names';
@@ -979,6 +1034,9 @@ BEGIN
 
 	-- What the document no longer has goes first, dependents before what
 	-- they reference.
+	DELETE FROM privacy.masking_rules;
+	DELETE FROM privacy.masked_recipients;
+	DELETE FROM privacy.masked_roles;
 	DELETE FROM privacy.classifications cl
 	 WHERE NOT EXISTS (SELECT FROM pg_catalog.jsonb_to_recordset(doc -> 'classifications')
 							   AS d("table" text, "column" text)
@@ -1068,6 +1126,15 @@ BEGIN
 		   action = excluded.action, columns = excluded.columns, legal_basis = excluded.legal_basis,
 		   minimum = excluded.minimum, minimum_from = excluded.minimum_from,
 		   description = excluded.description;
+
+	INSERT INTO privacy.masked_roles (role_name)
+	SELECT pg_catalog.jsonb_array_elements_text(doc -> 'masking' -> 'roles');
+	INSERT INTO privacy.masked_recipients (recipient)
+	SELECT pg_catalog.jsonb_array_elements_text(doc -> 'masking' -> 'recipients');
+	INSERT INTO privacy.masking_rules (category, table_name, column_name, method, parameters)
+	SELECT r ->> 'category', (tables ->> (r ->> 'table'))::oid::regclass, r ->> 'column', r ->> 'method',
+		   r - ARRAY['category', 'table', 'column', 'method']
+	  FROM pg_catalog.jsonb_array_elements(doc -> 'masking' -> 'rules') r;
 END
 $$;
 
@@ -1108,11 +1175,12 @@ END;
 
 COMMENT ON FUNCTION privacy.policy() IS 'The policy in force, as a policy document: privacy.apply_policy(privacy.policy()::text) changes nothing';
 
+-- A string body: it reads the disclosure log of a later area (recipients).
 CREATE FUNCTION privacy.processing_record()
 RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $$
 	WITH doc AS (SELECT privacy.policy() AS d),
 	classified AS MATERIALIZED (
 		SELECT cc.*, privacy_internal._qualified_name(cc.table_name) AS qualified
@@ -1159,8 +1227,10 @@ BEGIN ATOMIC
 		'recipients', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
 				'recipient', r.name, 'kind', r.kind, 'dpa_reference', r.dpa_reference,
-				'purposes', pg_catalog.to_jsonb(r.purposes), 'description', r.description)) ORDER BY r.name), '[]')
-			  FROM privacy.recipients r),
+				'purposes', pg_catalog.to_jsonb(r.purposes), 'description', r.description,
+				'disclosures', COALESCE(n.disclosures, 0))) ORDER BY r.name), '[]')
+			  FROM privacy.recipients r
+			  LEFT JOIN privacy_internal._disclosure_counts() n ON n.recipient = r.name),
 		'retention', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
 				'rule', rr.name, 'table', privacy_internal._qualified_name(rr.table_name),
@@ -1172,14 +1242,19 @@ BEGIN ATOMIC
 				'minimum_from', CASE WHEN rr.minimum IS NOT NULL THEN rr.minimum_from END,
 				'description', rr.description)) ORDER BY rr.name), '[]')
 			  FROM privacy.retention_rules rr),
+		'masking', pg_catalog.jsonb_build_object(
+			'statement', 'These roles and recipients receive the classified columns only masked, by the methods listed.',
+			'roles', doc.d -> 'masking' -> 'roles',
+			'recipients', doc.d -> 'masking' -> 'recipients',
+			'rules', doc.d -> 'masking' -> 'rules'),
 		'tables_without_retention_rule', (
 			SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT cc.qualified), '[]')
 			  FROM classified cc
 			 WHERE NOT EXISTS (SELECT FROM privacy.retention_rules rr WHERE rr.table_name = cc.table_name)))
-	  FROM doc;
-END;
+	  FROM doc
+$$;
 
-COMMENT ON FUNCTION privacy.processing_record() IS 'The record of processing activities (GDPR Art. 30), generated from the catalog';
+COMMENT ON FUNCTION privacy.processing_record() IS 'The record of processing activities (GDPR Art. 30), generated from the catalog, with the number of disclosures to each recipient';
 
 CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy.categories FOR EACH ROW EXECUTE FUNCTION privacy_internal._restore_over_seed('name');
 

@@ -10,6 +10,15 @@ COMMENT ON FUNCTION privacy_internal._audit_rectification() IS 'Statement trigge
 
 REVOKE ALL ON FUNCTION privacy_internal._audit_rectification() FROM PUBLIC;
 
+CREATE FUNCTION privacy_internal._refuse_citus_table(rel regclass) RETURNS void
+    LANGUAGE c STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS 'MODULE_PATHNAME', 'privacy_refuse_citus_table';
+
+COMMENT ON FUNCTION privacy_internal._refuse_citus_table(rel regclass) IS 'Refuses to protect a table Citus distributes: the workers would check its row policies without the purpose grants, consent or purpose';
+
+REVOKE ALL ON FUNCTION privacy_internal._refuse_citus_table(rel regclass) FROM PUBLIC;
+
 CREATE FUNCTION privacy_internal._install_protection(rel regclass, kinds text[], path_only boolean) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -21,6 +30,7 @@ DECLARE
 	k text;
 BEGIN
 	SELECT * INTO STRICT cls FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
+	PERFORM privacy_internal._refuse_citus_table(rel);
 	EXECUTE pg_catalog.format('CREATE POLICY privacy_purpose ON %s AS RESTRICTIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
 							  qname, privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_process'),
 							  privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_write'));

@@ -41,7 +41,7 @@
 #define POLICY_VERSION_MAX 64
 
 /* Most fields any object of the format has (the top level). */
-#define MAX_FIELDS 12
+#define MAX_FIELDS 13
 
 typedef struct ParseContext
 {
@@ -424,6 +424,21 @@ check_format(ParseContext *ctx, const FieldSpec *field, json_object *in,
 		return report(ctx, false,
 					  "This version of opendims_privacy reads format 1.",
 					  "unsupported format %s", json_object_to_json_string(in));
+	*out = json_object_get(in);
+	return true;
+}
+
+/* A whole number from 1 to 1000000000 (lengths, steps, prefixes). */
+static bool
+check_positive_integer(ParseContext *ctx, const FieldSpec *field,
+					   json_object *in, json_object **out)
+{
+	(void) field;
+	if (!json_object_is_type(in, json_type_int))
+		return report(ctx, false, NULL, "expected an integer");
+	if (json_object_get_int64(in) < 1 || json_object_get_int64(in) > 1000000000)
+		return report(ctx, false, NULL,
+					  "expected an integer from 1 to 1000000000");
 	*out = json_object_get(in);
 	return true;
 }
@@ -899,6 +914,72 @@ retention_rule_rules(ParseContext *ctx, Record *rec)
 }
 
 
+/*
+ * A masking rule names a category or a table and column, and takes exactly
+ * the parameters its method needs.
+ */
+static bool
+masking_rule_rules(ParseContext *ctx, Record *rec)
+{
+	static const struct
+	{
+		const char *method;
+		const char *parameter;
+	}			parameters[] = {
+		{"constant", "value"},
+		{"range", "step"},
+		{"network", "prefix"},
+		{"first_letters", "length"},
+	};
+	const char *method = record_string(rec, "method");
+	bool		has_category = record_has(rec, "category");
+	bool		has_table = record_has(rec, "table");
+	bool		has_column = record_has(rec, "column");
+	int			i;
+
+	if (has_category && (has_table || has_column))
+		return report_at(ctx, has_table ? "table" : "column", true,
+						 "A masking rule names either a category or a table and a column.",
+						 "masking rule names both a category and a column");
+	if (!has_category && !(has_table && has_column))
+		return report(ctx, false,
+					  "A masking rule names either a category or a table and a column.",
+					  "missing required key \"%s\"",
+					  has_table ? "column" : has_column ? "table" : "category");
+	for (i = 0; i < lengthof(parameters); i++)
+	{
+		bool		needed = strcmp(method, parameters[i].method) == 0;
+		bool		present = record_has(rec, parameters[i].parameter);
+		char		hint[128];
+
+		if (needed && !present)
+		{
+			snprintf(hint, sizeof(hint),
+					 "Method \"%s\" takes the parameter \"%s\".",
+					 method, parameters[i].parameter);
+			return report(ctx, false, hint, "missing required key \"%s\"",
+						  parameters[i].parameter);
+		}
+		if (!needed && present)
+		{
+			snprintf(hint, sizeof(hint),
+					 "Only method \"%s\" takes the parameter \"%s\".",
+					 parameters[i].method, parameters[i].parameter);
+			return report_at(ctx, parameters[i].parameter, true, hint,
+							 "unexpected key \"%s\" for masking method \"%s\"",
+							 parameters[i].parameter, method);
+		}
+	}
+	if (strcmp(method, "network") == 0 &&
+		json_object_get_int64(record_value(rec, "prefix")) > 128)
+		return report_at(ctx, "prefix", false,
+						 "A network prefix is at most 32 bits for IPv4 and 128 for IPv6.",
+						 "network prefix %lld is out of range",
+						 (long long) json_object_get_int64(record_value(rec, "prefix")));
+	return true;
+}
+
+
 /* The format, as tables: one per kind of object, keys in canonical order */
 
 static const char *const legal_bases[] = {
@@ -912,6 +993,11 @@ static const char *const retention_actions[] = {
 };
 static const char *const minimum_starts[] = {
 	"anchor", "end_of_financial_year", NULL
+};
+
+static const char *const masking_methods[] = {
+	"mask", "pseudonymize", "null", "constant", "month", "year", "range",
+	"network", "first_letters", NULL
 };
 
 #define REQUIRED_STRING(k) {.key = k, .presence = REQUIRED, .check = check_string}
@@ -1004,6 +1090,25 @@ static const FieldSpec retention_rule_fields[] = {
 };
 static const ObjectSpec retention_rule_spec = OBJECT_SPEC(retention_rule_fields, retention_rule_rules);
 
+static const FieldSpec masking_rule_fields[] = {
+	{.key = "category", .presence = OPTIONAL, .check = check_string},
+	{.key = "table", .presence = OPTIONAL, .check = check_string},
+	{.key = "column", .presence = OPTIONAL, .check = check_string},
+	REQUIRED_CHOICE("method", "masking method", masking_methods),
+	{.key = "value", .presence = OPTIONAL, .check = check_string},
+	{.key = "step", .presence = OPTIONAL, .check = check_positive_integer},
+	{.key = "prefix", .presence = OPTIONAL, .check = check_positive_integer},
+	{.key = "length", .presence = OPTIONAL, .check = check_positive_integer},
+};
+static const ObjectSpec masking_rule_spec = OBJECT_SPEC(masking_rule_fields, masking_rule_rules);
+
+static const FieldSpec masking_fields[] = {
+	{.key = "roles", .presence = DEFAULTED, .check = check_string_list, .what = "role", .default_json = "[]"},
+	{.key = "recipients", .presence = DEFAULTED, .check = check_string_list, .what = "recipient", .default_json = "[]"},
+	SECTION("rules", masking_rule_spec),
+};
+static const ObjectSpec masking_spec = OBJECT_SPEC(masking_fields, NULL);
+
 static const FieldSpec document_fields[] = {
 	{.key = "format", .presence = REQUIRED, .check = check_format},
 	{.key = "version", .presence = REQUIRED, .check = check_version},
@@ -1017,6 +1122,8 @@ static const FieldSpec document_fields[] = {
 	SECTION("subject_kinds", subject_kind_spec),
 	SECTION("classifications", classification_spec),
 	SECTION("retention_rules", retention_rule_spec),
+	{.key = "masking", .presence = DEFAULTED, .check = check_object, .object = &masking_spec,
+	.default_json = "{\"roles\": [], \"recipients\": [], \"rules\": []}"},
 };
 static const ObjectSpec document_spec = OBJECT_SPEC(document_fields, NULL);
 
@@ -1489,6 +1596,97 @@ declared_names(ParseContext *ctx, json_object *doc, const char *key)
 	return names;
 }
 
+/* Push "masking.section[index]" and, if given, ".field" onto the path. */
+static void
+push_masking_item(ParseContext *ctx, const char *section, size_t index,
+				  const char *field)
+{
+	json_path_push_key(&ctx->path, "masking", strlen("masking"));
+	push_item(ctx, section, index, field);
+}
+
+static void
+pop_masking_item(ParseContext *ctx, const char *field)
+{
+	pop_item(ctx, field);
+	json_path_pop(&ctx->path);
+}
+
+/*
+ * Masking: role names are 1..63 bytes, recipients are declared, each rule's
+ * category is one that columns may be classified into, and a category or a
+ * column has one rule.
+ */
+static bool
+check_masking(ParseContext *ctx, json_object *doc, json_object *categories)
+{
+	json_object *masking = section(doc, "masking");
+	json_object *roles = json_object_object_get(masking, "roles");
+	json_object *recipients = json_object_object_get(masking, "recipients");
+	json_object *rules = json_object_object_get(masking, "rules");
+	json_object *declared = declared_names(ctx, doc, "recipients");
+	json_object *targets = json_object_new_object();
+	size_t		i;
+	bool		ok = declared != NULL && (targets != NULL || report_out_of_memory(ctx));
+
+	for (i = 0; ok && i < array_length(roles); i++)
+	{
+		size_t		len = strlen(json_object_get_string(json_object_array_get_idx(roles, i)));
+
+		if (len == 0 || len > POLICY_NAME_MAX)
+		{
+			push_masking_item(ctx, "roles", i, NULL);
+			ok = report(ctx, false, NULL,
+						"role name must be 1 to %d bytes long", POLICY_NAME_MAX);
+			pop_masking_item(ctx, NULL);
+		}
+	}
+	for (i = 0; ok && i < array_length(recipients); i++)
+	{
+		const char *name = json_object_get_string(json_object_array_get_idx(recipients, i));
+
+		if (set_contains(declared, name))
+			continue;
+		push_masking_item(ctx, "recipients", i, NULL);
+		ok = report(ctx, false, "Declare the recipient in \"recipients\".",
+					"unrecognized recipient \"%s\"", name);
+		pop_masking_item(ctx, NULL);
+	}
+	for (i = 0; ok && i < array_length(rules); i++)
+	{
+		json_object *rule = json_object_array_get_idx(rules, i);
+		const char *category = member_string(rule, "category");
+		bool		added;
+
+		if (category != NULL)
+		{
+			push_masking_item(ctx, "rules", i, "category");
+			ok = check_classified_category(ctx, categories, category);
+			pop_masking_item(ctx, "category");
+			if (!ok)
+				break;
+		}
+		ok = add_column_pair(ctx, targets, category ? "" : member_string(rule, "table"),
+							 category ? category : member_string(rule, "column"),
+							 &added);
+		if (ok && !added)
+		{
+			push_masking_item(ctx, "rules", i, NULL);
+			if (category != NULL)
+				ok = report(ctx, false, NULL,
+							"duplicate masking rule for category \"%s\"", category);
+			else
+				ok = report(ctx, false, NULL,
+							"duplicate masking rule for column \"%s\" of table \"%s\"",
+							member_string(rule, "column"), member_string(rule, "table"));
+			pop_masking_item(ctx, NULL);
+		}
+	}
+	json_object_put(declared);
+	json_object_put(targets);
+	return ok;
+}
+
 /* Stage 3: everything the document refers to is declared in it or built in. */
 static bool
 check_references(ParseContext *ctx, json_object *doc)
@@ -1505,7 +1703,8 @@ check_references(ParseContext *ctx, json_object *doc)
 		(purposes = declared_names(ctx, doc, "purposes")) != NULL &&
 		check_recipient_purposes(ctx, doc, purposes) &&
 		(sources = declared_names(ctx, doc, "sources")) != NULL &&
-		check_classifications(ctx, doc, categories, sources);
+		check_classifications(ctx, doc, categories, sources) &&
+		check_masking(ctx, doc, categories);
 	json_object_put(categories);
 	json_object_put(purposes);
 	json_object_put(sources);
@@ -1733,6 +1932,27 @@ retention_rule_refs(ParseContext *ctx, RefList *list, json_object *item)
 		add_list_refs(ctx, list, item, "columns", NULL, table);
 }
 
+/* References of the masking rules that name a table and a column. */
+static bool
+masking_refs(ParseContext *ctx, RefList *list, json_object *doc)
+{
+	json_object *rules = json_object_object_get(section(doc, "masking"), "rules");
+	size_t		i;
+	bool		ok = true;
+
+	for (i = 0; ok && i < array_length(rules); i++)
+	{
+		json_object *rule = json_object_array_get_idx(rules, i);
+
+		if (member_string(rule, "table") == NULL)
+			continue;
+		push_masking_item(ctx, "rules", i, NULL);
+		ok = classification_refs(ctx, list, rule);
+		pop_masking_item(ctx, NULL);
+	}
+	return ok;
+}
+
 /* Fill in the line and column of every reference, in one pass. */
 static bool
 locate_refs(ParseContext *ctx, RefList *list)
@@ -1791,7 +2011,7 @@ collect_refs(ParseContext *ctx, json_object *doc, PolicyParsed *out)
 			pop_item(ctx, NULL);
 		}
 	}
-	ok = ok && locate_refs(ctx, &list);
+	ok = ok && masking_refs(ctx, &list, doc) && locate_refs(ctx, &list);
 	out->refs = list.refs;
 	out->nrefs = list.nrefs;
 	return ok;

@@ -48,6 +48,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "base/citus.h"
 #include "base/extension_objects.h"
 #include "rights/rights.h"
 
@@ -163,9 +164,10 @@ statement_plan(const char *sql, bool as_owner, int nargs, Oid *argtypes)
 	 * Prepare before touching the cache, so that an error leaves it as it
 	 * was. A generated statement looks a subject's rows up by key, so one
 	 * generic plan serves every call; planning it for the values of the first
-	 * calls (the plan cache's default) would only repeat the same plan.
+	 * calls (the plan cache's default) would only repeat the same plan
+	 * (except where Citus plans it: privacy_statement_plan_options()).
 	 */
-	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, privacy_statement_plan_options());
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for a generated statement: %s",
 			 SPI_result_code_string(SPI_result));

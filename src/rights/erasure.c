@@ -28,8 +28,10 @@
  * Values of the subject's rows that the planner's statistics hold and that
  * the erasure took out of the table are removed from the statistics
  * (erasure_statistics.c); the subject is forgotten in the consent ledger
- * (erasure_ledgers.c); requests and holds keep only its reference; the
- * receipt is recorded in privacy.erasures and its digest in the audit log.
+ * and the disclosure log (erasure_ledgers.c); requests and holds keep only
+ * its reference; the receipt names the recipients its data was disclosed
+ * to, who must be told (GDPR Art. 19), and is recorded in privacy.erasures
+ * and its digest in the audit log.
  */
 #include "postgres.h"
 
@@ -61,6 +63,7 @@ static SPIPlanPtr redact_plan = NULL;
 static SPIPlanPtr grounds_plan = NULL;
 static SPIPlanPtr held_plan = NULL;
 static SPIPlanPtr track_plan = NULL;
+static SPIPlanPtr notify_plan = NULL;
 
 /*
  * Takes the subject's lock of a scope: a row of privacy._subject_locks
@@ -338,7 +341,8 @@ typedef struct ErasureTotals
 static Jsonb *
 receipt_of(SubjectKind *kind, text *ref, const char *reason, bool has_request, int64 request_id,
 		   bool already_erased, Jsonb *continues, const ErasureTotals *totals,
-		   const ErasureLine *lines, int nlines, Jsonb *ledgers, const StaleTable *stale, int nstale)
+		   const ErasureLine *lines, int nlines, Jsonb *ledgers, Jsonb *notify,
+		   const StaleTable *stale, int nstale)
 {
 	JsonbParseState *state = NULL;
 	char		buf[MAXDATELEN + 1];
@@ -370,6 +374,8 @@ receipt_of(SubjectKind *kind, text *ref, const char *reason, bool has_request, i
 		push_line(&state, &lines[i]);
 	pushJsonbValue(&state, WJB_END_ARRAY, NULL);
 	rights_push_pair_jsonb(&state, "ledgers", ledgers);
+	if (notify != NULL)
+		rights_push_pair_jsonb(&state, "notify_recipients", notify);
 	if (nstale > 0)
 	{
 		rights_push_key(&state, "statistics_refreshed");
@@ -485,6 +491,18 @@ last_erasure(SubjectKind *kind, text *ref)
 }
 
 /*
+ * The recipients the subject's data was disclosed to, who must be told of
+ * the erasure, as a jsonb array (NULL if there are none).
+ */
+static Jsonb *
+recipients_to_notify(SubjectKind *kind, text *ref)
+{
+	return subject_lookup(&notify_plan,
+						  "SELECT pg_catalog.to_jsonb(r) FROM privacy_internal._disclosure_recipients($1, $2) r"
+						  " WHERE pg_catalog.cardinality(r) OPERATOR(pg_catalog.>) 0", kind, ref);
+}
+
+/*
  * The erasure of the subject that legal holds left pending, as {erasure_id,
  * erased_at, held_tables}, or NULL if there is none.
  */
@@ -555,6 +573,7 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	StaleTable *stale;
 	int			nstale = 0;
 	Jsonb	   *ledgers;
+	Jsonb	   *notify;
 	Jsonb	   *receipt;
 	Jsonb	   *summary;
 
@@ -649,9 +668,10 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 
 	ledgers = rights_forget_in_ledgers(kind->name, key, ref,
 									   call->redact ? FORGET_RELEASE_REDACT : FORGET_RELEASE);
+	notify = recipients_to_notify(kind, ref);
 	receipt = receipt_of(kind, ref, call->reason, call->has_request, call->request_id,
 						 privacy_erasure_recorded(kind->name, key), held_erasure(kind, ref),
-						 &totals, lines, nlines, ledgers, stale, nstale);
+						 &totals, lines, nlines, ledgers, notify, stale, nstale);
 	record_erasure(kind, ref, call->reason, call->has_request, call->request_id, receipt);
 	track_held_erasure(kind, key, ref, call, receipt);
 	summary = erasure_summary(receipt);

@@ -1,16 +1,17 @@
 /*
  * erasure_ledgers.c
- *		Forgetting an erased subject in the consent ledger: its events keep
- *		proving what happened, under the subject's reference instead of its
- *		key and with their evidence replaced by a keyed hash, and the
- *		current state moves to the reference. Part of every erasure, and
+ *		Forgetting an erased subject in the consent ledger and the
+ *		disclosure log: their entries keep proving what happened, under the
+ *		subject's reference instead of its key and with their evidence,
+ *		details and references replaced by keyed hashes, and the current
+ *		consent state moves to the reference. Part of every erasure, and
  *		privacy_internal._forget_subject_in_ledgers(kind, subject) for the ledger's
  *		own use.
  *
  * The subject's ledger lock (privacy._subject_locks, scope consent_ledger)
- * is taken first, so that an event being recorded for the subject either
- * commits before and is forgotten too, or waits and finds the subject
- * erased.
+ * is taken first, so that an event or disclosure being recorded for the
+ * subject either commits before and is forgotten too, or waits and finds
+ * the subject erased.
  */
 #include "postgres.h"
 
@@ -57,7 +58,8 @@ static const char *const release_sql[3] = {
 /*
  * Forgets the subject (canonical key, reference) in the ledgers and, for
  * an erasure, releases its requests and holds; returns {consent_ledger:
- * events forgotten, ledger_state: state rows moved}. Must be called inside
+ * events forgotten, ledger_state: state rows moved, and disclosures:
+ * disclosures forgotten if there were any}. Must be called inside
  * SPI_connect.
  */
 Jsonb *
@@ -69,6 +71,7 @@ rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRel
 	int64		events;
 	bool		state;
 	int64		moved = 0;
+	int64		disclosures;
 	JsonbParseState *json = NULL;
 
 	rights_lock_subject("consent_ledger", kind, key, false);
@@ -82,15 +85,22 @@ rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRel
 								 " forgotten AS (UPDATE privacy.consent_ledger l"
 								 " SET subject = $3, forgotten = true, evidence = privacy_internal._redacted_evidence(l.evidence)"
 								 " WHERE l.kind OPERATOR(pg_catalog.=) $1 AND l.subject OPERATOR(pg_catalog.=) $2"
-								 " AND NOT l.forgotten RETURNING 1)"
+								 " AND NOT l.forgotten RETURNING 1),"
+								 " disclosed AS (UPDATE privacy.disclosures d SET subject = NULL,"
+								 " details = privacy_internal._redacted_evidence(d.details),"
+								 " reference = privacy_internal._redacted_text('disclosure.reference', d.reference)"
+								 " WHERE d.kind OPERATOR(pg_catalog.=) $1 AND d.subject_ref OPERATOR(pg_catalog.=) $3"
+								 " AND d.subject IS NOT NULL RETURNING 1)"
 								 " SELECT (SELECT pg_catalog.count(*) FROM forgotten),"
 								 " EXISTS (SELECT FROM privacy._ledger_state s"
-								 " WHERE s.kind OPERATOR(pg_catalog.=) $1 AND s.subject OPERATOR(pg_catalog.=) $2)",
+								 " WHERE s.kind OPERATOR(pg_catalog.=) $1 AND s.subject OPERATOR(pg_catalog.=) $2),"
+								 " (SELECT pg_catalog.count(*) FROM disclosed)",
 								 release_sql[release]),
 						4, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not forget a subject in the consent ledger");
 	events = DatumGetInt64(rights_result(1, &isnull));
 	state = DatumGetBool(rights_result(2, &isnull));
+	disclosures = DatumGetInt64(rights_result(3, &isnull));
 
 	/*
 	 * The state moves to the reference; a subject who never consented or
@@ -117,6 +127,8 @@ rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRel
 	pushJsonbValue(&json, WJB_BEGIN_OBJECT, NULL);
 	rights_push_pair_int(&json, "consent_ledger", events);
 	rights_push_pair_int(&json, "ledger_state", moved);
+	if (disclosures > 0)
+		rights_push_pair_int(&json, "disclosures", disclosures);
 	return rights_finish_object(&json);
 }
 

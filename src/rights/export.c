@@ -4,12 +4,12 @@
  *		privacy_internal._export_subject(kind, subject, request_id): every personal
  *		row of a subject across its kind's subject map, with what GDPR Art.
  *		15 requires besides (purposes, legal bases, categories, sources,
- *		recipients, retention periods, consent history, rights), as one
- *		jsonb document; audited.
+ *		recipients, retention periods, consent history, disclosures,
+ *		rights), as one jsonb document; audited.
  *
  * The subject's canonical key is computed once; then one statement, as the
  * extension's owner, checks that the subject exists and reads its
- * reference, its consent history and the time; then one statement per
+ * reference, its consent history, the time and its disclosures; then one statement per
  * owner of the kind's personal tables reads those tables' rows of the
  * subject as that owner (owner_run.c). All of them read with the snapshot
  * of the statement that called the export, so the export sees the subject
@@ -95,7 +95,7 @@ push_section(JsonbParseState **state, SubjectKind *kind, ExportSection section, 
 /* The export document. */
 static Jsonb *
 build_document(SubjectKind *kind, const char *key, Jsonb *generated_at, Jsonb *history,
-			   const ExportRows *rows)
+			   Jsonb *disclosures, const ExportRows *rows)
 {
 	JsonbParseState *state = NULL;
 
@@ -127,6 +127,7 @@ build_document(SubjectKind *kind, const char *key, Jsonb *generated_at, Jsonb *h
 	rights_push_key(&state, "retention");
 	push_section(&state, kind, EXPORT_RETENTION, rows);
 	rights_push_pair_jsonb(&state, "consent_history", history);
+	rights_push_pair_jsonb(&state, "disclosures", disclosures);
 	return rights_finish_object(&state);
 }
 
@@ -167,6 +168,7 @@ export_subject(FunctionCallInfo fcinfo, bool has_request, int64 request_id)
 		text	   *ref;
 		Jsonb	   *history;
 		Jsonb	   *generated_at;
+		Jsonb	   *disclosures;
 		ExportRows	rows;
 
 		/* the key is checked before the kind's tables are read */
@@ -192,11 +194,12 @@ export_subject(FunctionCallInfo fcinfo, bool has_request, int64 request_id)
 		ref = DatumGetTextPP(rights_result(2, &isnull));
 		history = DatumGetJsonbP(rights_result(3, &isnull));
 		generated_at = DatumGetJsonbP(rights_result(4, &isnull));
+		disclosures = DatumGetJsonbP(rights_result(5, &isnull));
 
 		read_rows(kind, key, &rows);
 
 		MemoryContextSwitchTo(context);
-		document = build_document(kind, key, generated_at, history, &rows);
+		document = build_document(kind, key, generated_at, history, disclosures, &rows);
 		rights_audit("export", ref, has_request, request_id, export_summary(&rows));
 		SPI_finish();
 	}

@@ -241,7 +241,8 @@ typedef struct SubjectKind
 	ExportEntry *entries[EXPORT_NSECTIONS];
 	int			ngroups;
 	ExportGroup *groups;
-	SubjectStatement export_frame;	/* exists, reference, consent history, now */
+	SubjectStatement export_frame;	/* exists, reference, consent history, now,
+										 * disclosures */
 
 	/* erasure */
 	SubjectStatement erase_frame;	/* after the subject lock: see erasure.c */

@@ -52,6 +52,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "base/citus.h"
 #include "base/extension_objects.h"
 #include "subject/subject.h"
 
@@ -521,7 +522,8 @@ subject_statement_init(SubjectStatement *statement, char *sql, int nargs, const 
  * The plan of a statement of the kind, prepared the first time it runs and
  * kept until the kind is discarded. Must be called inside SPI_connect, as
  * the role that runs the statement. A generated statement looks a
- * subject's rows up by key, so one generic plan serves every call.
+ * subject's rows up by key, so one generic plan serves every call, except
+ * where Citus plans it (privacy_statement_plan_options()).
  */
 SPIPlanPtr
 subject_statement_plan(SubjectKind *kind, SubjectStatement *statement)
@@ -532,7 +534,7 @@ subject_statement_plan(SubjectKind *kind, SubjectStatement *statement)
 	if (statement->plan != NULL)
 		return statement->plan;
 	plan = SPI_prepare_cursor(statement->sql, statement->nargs, statement->argtypes,
-							  CURSOR_OPT_GENERIC_PLAN);
+							  privacy_statement_plan_options());
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for a generated statement: %s",
 			 SPI_result_code_string(SPI_result));

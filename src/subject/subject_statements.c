@@ -374,10 +374,13 @@ subject_build_statements(SubjectKind *kind)
 	/*
 	 * The rest of the export, as the extension's owner: whether the subject
 	 * exists, its reference, its consent history (events recorded under its
-	 * key, or under its reference once forgotten) and the time.
+	 * key, or under its reference once forgotten), the time and its
+	 * disclosures (by its reference, one index lookup). The anchor is read
+	 * in a CTE of its own, which Citus plans apart from the extension's
+	 * (local) tables when the anchor is distributed.
 	 */
 	subject_statement_init(&kind->export_frame,
-						   psprintf("SELECT EXISTS (%s), s.ref, "
+						   psprintf("WITH a AS MATERIALIZED (SELECT EXISTS (%s) AS found) SELECT a.found, s.ref, "
 									"(SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 									"'time', l.recorded_at, 'action', l.action, 'purpose', l.purpose, "
 									"'source', l.source, 'policy_version', l.policy_version, "
@@ -386,9 +389,15 @@ subject_build_statements(SubjectKind *kind)
 									"WHERE l.kind OPERATOR(pg_catalog.=) %s "
 									"AND l.subject OPERATOR(pg_catalog.=) ANY (ARRAY[s.key, s.ref]) "
 									"AND l.subject OPERATOR(pg_catalog.=) CASE WHEN l.forgotten THEN s.ref ELSE s.key END), "
-									"pg_catalog.to_jsonb(pg_catalog.now()) "
-									"FROM (SELECT $1::pg_catalog.text AS key, privacy.subject_ref(%s, $1) AS ref OFFSET 0) s",
-									anchor_match, kind_literal, kind_literal),
+									"pg_catalog.to_jsonb(pg_catalog.now()), "
+									"(SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+									"'time', d.disclosed_at, 'recipient', d.recipient, 'categories', d.categories, "
+									"'legal_basis', d.legal_basis, 'reference', d.reference, 'details', d.details, "
+									"'recorded_by', d.actor) ORDER BY d.id), '[]') "
+									"FROM privacy.disclosures d "
+									"WHERE d.kind OPERATOR(pg_catalog.=) %s AND d.subject_ref OPERATOR(pg_catalog.=) s.ref) "
+									"FROM a, (SELECT $1::pg_catalog.text AS key, privacy.subject_ref(%s, $1) AS ref OFFSET 0) s",
+									anchor_match, kind_literal, kind_literal, kind_literal),
 						   1, key_arg);
 
 }

@@ -54,23 +54,39 @@ bench_time_ms() {
 	printf '%s\n' "$out" | sed -n 's/.*elapsed_ms=\([0-9.]*\).*/\1/p'
 }
 
+# Decimals of the times bench_stats and bench_row print (6 suits times of
+# a small fraction of a millisecond).
+BENCH_DECIMALS=${BENCH_DECIMALS:-3}
+
 # stats MS...: prints "median min max" of its arguments.
 bench_stats() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-			  printf "%.3f %.3f %.3f\n", m, v[1], v[NR] }'
+	printf '%s\n' "$@" | sort -g | awk -v d="$BENCH_DECIMALS" '{ v[NR] = $1 }
+		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; f = "%." d "f"
+			  printf f " " f " " f "\n", m, v[1], v[NR] }'
+}
+
+# bench_time_as ROLE SQL: bench_time_ms, connected as ROLE (if not empty).
+bench_time_as() {
+	if [ -n "$1" ]; then
+		PGUSER=$1 bench_time_ms "$2"
+	else
+		bench_time_ms "$2"
+	fi
 }
 
 # bench_compare BENCHMARK CASE MEASURED_SQL BASELINE_NAME BASELINE_SQL:
-# runs both BENCH_RUNS times, alternating, and prints the CSV row.
+# runs both BENCH_RUNS times, alternating, and prints the CSV row. With
+# BENCH_MEASURED_ROLE or BENCH_BASELINE_ROLE set, that side connects as
+# that role.
 bench_compare() {
 	local benchmark=$1 case=$2 measured=$3 baseline_name=$4 baseline=$5
+	local mrole=${BENCH_MEASURED_ROLE:-} brole=${BENCH_BASELINE_ROLE:-}
 	local m=() b=() i ms bs
-	bench_time_ms "$measured" >/dev/null
-	bench_time_ms "$baseline" >/dev/null
+	bench_time_as "$mrole" "$measured" >/dev/null
+	bench_time_as "$brole" "$baseline" >/dev/null
 	for i in $(seq "$BENCH_RUNS"); do
-		m+=("$(bench_time_ms "$measured")")
-		b+=("$(bench_time_ms "$baseline")")
+		m+=("$(bench_time_as "$mrole" "$measured")")
+		b+=("$(bench_time_as "$brole" "$baseline")")
 	done
 	read -r ms_med ms_min ms_max <<<"$(bench_stats "${m[@]}")"
 	read -r bs_med bs_min bs_max <<<"$(bench_stats "${b[@]}")"
@@ -141,8 +157,8 @@ bench_compare_per_call() {
 # prints a row computed from earlier measurements (e.g. the growth of a
 # per-call time between two data sizes), in bench_compare's format.
 bench_row() {
-	awk -v n="$1" -v c="$2" -v mm="$3" -v mi="$4" -v mx="$5" -v bn="$6" -v bm="$7" \
-		'BEGIN { printf "%s,%s,%.3f,%.3f,%.3f,%s,%.3f,%.3f\n", n, c, mm, mi, mx, bn, bm, (bm > 0 ? mm / bm : 0) }'
+	awk -v n="$1" -v c="$2" -v mm="$3" -v mi="$4" -v mx="$5" -v bn="$6" -v bm="$7" -v d="$BENCH_DECIMALS" \
+		'BEGIN { f = "%." d "f"; printf "%s,%s," f "," f "," f ",%s," f ",%.3f\n", n, c, mm, mi, mx, bn, bm, (bm > 0 ? mm / bm : 0) }'
 }
 
 # bench_row_na BENCHMARK CASE BASELINE_NAME: the row of a case that could

@@ -57,7 +57,7 @@ setup() {
 }
 
 step_install() {
-	step "Installing the extension in database opendims (CASCADE brings in pgcrypto)"
+	step "Installing the extension in database opendims"
 	sql <<-'SQL'
 		CREATE EXTENSION opendims_privacy CASCADE;
 		SELECT extname AS extension, extversion AS version, extnamespace::regnamespace AS schema
@@ -398,6 +398,46 @@ step_consent() {
 	SQL
 }
 
+step_masking() {
+	step "Masking: a support role reads e-mail addresses and phone numbers only masked; an anonymised copy for developers"
+	echo "The policy gains a masking section for role opendims_support (a new version of the document):"
+	sql_doc <<-'SQL'
+		CREATE ROLE opendims_support;
+		GRANT USAGE ON SCHEMA opendims TO opendims_support;
+		GRANT SELECT ON ALL TABLES IN SCHEMA opendims TO opendims_support;
+		SELECT privacy.allow_purpose('service', 'opendims_support');
+		\set doc `cat test/demo/opendims-policy.json`
+		SELECT jsonb_pretty(privacy.apply_policy(jsonb_set(jsonb_set(:'doc'::jsonb, '{version}', '"2026.2-masking"'),
+			'{masking}', '{"roles": ["opendims_support"],
+			               "rules": [{"category": "contact.email", "method": "mask"},
+			                         {"category": "contact.phone", "method": "mask"},
+			                         {"category": "contact.name", "method": "first_letters", "length": 1}]}')::text)
+			- 'tables');
+	SQL
+	echo "What the support role sees of the first customers, and what it gets when it names the table itself:"
+	sql <<-'SQL'
+		SET ROLE opendims_support;
+		BEGIN;
+		SET LOCAL privacy.purpose = 'service';
+		SELECT id, name, email, phone FROM privacy_masked.customers ORDER BY id LIMIT 3;
+		COMMIT;
+		RESET ROLE;
+	SQL
+	expect_error <<-'SQL'
+		SET ROLE opendims_support;
+		SELECT email FROM opendims.customers LIMIT 1;
+	SQL
+	echo "An anonymised copy of schema opendims into schema opendims_dev, then dumped and restored into a developer's database:"
+	sql <<-'SQL'
+		SELECT privacy.anonymized_copy('opendims', 'opendims_dev');
+		SELECT id, name, email, phone FROM opendims_dev.customers ORDER BY id LIMIT 3;
+	SQL
+	psql -X -q -d postgres -c "CREATE DATABASE opendims_developer"
+	pg_dump -n opendims_dev opendims | psql -X -q -v ON_ERROR_STOP=1 -d opendims_developer >/dev/null
+	psql -X -q --pset=footer=off -d opendims_developer \
+		-c "SELECT id, name, email, phone FROM opendims_dev.customers ORDER BY id LIMIT 3"
+}
+
 step_retention() {
 	step "Retention: what is due, a legal hold, the retention job, the bookkeeping minimum, pg_cron"
 	echo "Guard triggers for the rules with a legal minimum, installed from the policy in force:"
@@ -465,6 +505,7 @@ main() {
 	step_invalid_document
 	step_types_and_discovery
 	step_consent
+	step_masking
 	step_rights
 	step_retention
 	log "demo finished"

@@ -143,6 +143,7 @@ foreach my $jobs (1, 4)
 		# file names it, and CREATE EXTENSION creates it), so the dump creates
 		# it, which fails harmlessly where the extension already made it.
 		my @errors = grep { /error:/ } split /\n/, $stderr;
+		diag("$how:\n$stderr") if grep { !/schema "privacy" already exists/ } @errors;
 		if ($precreated)
 		{
 			is(scalar(grep { !/schema "privacy" already exists/ } @errors), 0,

@@ -169,7 +169,12 @@ static const char full_canonical[] =
 	"      \"minimum\": null,\n"
 	"      \"description\": \"\"\n"
 	"    }\n"
-	"  ]\n"
+	"  ],\n"
+	"  \"masking\": {\n"
+	"    \"roles\": [],\n"
+	"    \"recipients\": [],\n"
+	"    \"rules\": []\n"
+	"  }\n"
 	"}";
 
 typedef struct RefCase
@@ -281,7 +286,7 @@ static const ErrorCase error_cases[] = {
 	"unrecognized key \"colour\"", "$.colour", 3, 2,
 	"Valid keys here are \"format\", \"version\", \"effective_date\", \"controller\", "
 	"\"purposes\", \"categories\", \"special_categories\", \"sources\", \"recipients\", "
-	"\"subject_kinds\", \"classifications\" and \"retention_rules\"."},
+	"\"subject_kinds\", \"classifications\", \"retention_rules\" and \"masking\"."},
 	{"format 2", "{\"format\": 2, \"version\": \"v\", \"effective_date\": \"2026-06-24\", \"controller\": {}}",
 	"unsupported format 2", "$.format", 1, 12,
 	"This version of opendims_privacy reads format 1."},
@@ -648,7 +653,12 @@ test_minimal_document(void)
 		"  \"recipients\": [],\n"
 		"  \"subject_kinds\": [],\n"
 		"  \"classifications\": [],\n"
-		"  \"retention_rules\": []\n"
+		"  \"retention_rules\": [],\n"
+		"  \"masking\": {\n"
+		"    \"roles\": [],\n"
+		"    \"recipients\": [],\n"
+		"    \"rules\": []\n"
+		"  }\n"
 		"}";
 	PolicyParsed out;
 	bool		ok = parse_ok(doc, strlen(doc), &out);

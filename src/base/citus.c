@@ -1,0 +1,115 @@
+/*
+ * citus.c
+ *		The extension inside a Citus cluster: which tables Citus manages,
+ *		whether this node is a worker, and how generated statements are
+ *		planned so that Citus can route them.
+ *
+ * Nothing here links against Citus: its catalog tables are read with SPI
+ * when the citus extension exists in the database, so the library loads
+ * and works the same without it. A worker takes the coordinator's keys
+ * (keys.c), so that subject references and pseudonyms are one value on
+ * every node, also on a node added later.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "base/citus.h"
+
+/* This node's Citus group, read once per session: -1 not read yet, 0 the coordinator or no Citus. */
+static int	local_group = -1;
+
+bool
+privacy_citus_installed(void)
+{
+	return OidIsValid(get_extension_oid("citus", true));
+}
+
+/* The single boolean result of sql with one argument, run with SPI. */
+static bool
+spi_boolean(const char *sql, Oid argtype, Datum arg)
+{
+	bool		result = false;
+	bool		isnull;
+
+	SPI_connect();
+	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the Citus catalog");
+	if (SPI_processed == 1)
+		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+			!isnull;
+	SPI_finish();
+	return result;
+}
+
+bool
+privacy_citus_table(Oid relid)
+{
+	if (!privacy_citus_installed())
+		return false;
+	return spi_boolean("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p"
+					   " WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)",
+					   REGCLASSOID, ObjectIdGetDatum(relid));
+}
+
+bool
+privacy_citus_worker(void)
+{
+	if (local_group < 0)
+	{
+		if (!privacy_citus_installed())
+			return false;
+		local_group = spi_boolean("SELECT g.groupid OPERATOR(pg_catalog.<>) $1 FROM pg_catalog.pg_dist_local_group g",
+								  INT4OID, Int32GetDatum(0)) ? 1 : 0;
+	}
+	return local_group > 0;
+}
+
+int
+privacy_statement_plan_options(void)
+{
+	return privacy_citus_installed() ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN;
+}
+
+bytea *
+privacy_citus_coordinator_key(const char *name)
+{
+	Oid			argtype = TEXTOID;
+	Datum		arg;
+	bytea	   *result = NULL;
+	bool		isnull;
+
+	arg = CStringGetTextDatum(psprintf("SELECT pg_catalog.encode(k.key, 'hex') FROM privacy._keys k"
+									   " WHERE k.name OPERATOR(pg_catalog.=) %s",
+									   quote_literal_cstr(name)));
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT r.success, r.result FROM pg_catalog.run_command_on_coordinator($1) r",
+							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run a statement on the Citus coordinator");
+	if (SPI_processed != 1 ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not read key \"%s\" from the Citus coordinator", name),
+				 errdetail("A worker node uses the coordinator's keys, so that subject references and pseudonyms are the same on every node."),
+				 errhint("Check that the coordinator is in the Citus metadata (citus_set_coordinator_host()) and accepts connections from this node as the extension's owner.")));
+	else
+	{
+		char	   *hex = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		if (hex != NULL && hex[0] != '\0')
+		{
+			int			len = strlen(hex) / 2;
+
+			result = MemoryContextAlloc(TopMemoryContext, VARHDRSZ + len);
+			SET_VARSIZE(result, VARHDRSZ + hex_decode(hex, strlen(hex), VARDATA(result)));
+		}
+	}
+	SPI_finish();
+	return result;
+}

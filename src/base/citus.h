@@ -1,0 +1,35 @@
+/*
+ * citus.h
+ *		What the extension needs to know about a Citus cluster it runs in:
+ *		whether a table is one Citus manages, whether this node is a worker,
+ *		and the coordinator's copy of a key.
+ */
+#ifndef PRIVACY_CITUS_H
+#define PRIVACY_CITUS_H
+
+/* Whether the Citus extension is installed in the current database. */
+extern bool privacy_citus_installed(void);
+
+/* Whether relid is a distributed, reference or Citus local table. */
+extern bool privacy_citus_table(Oid relid);
+
+/* Whether this node is a Citus worker (a node of a group other than the coordinator's). */
+extern bool privacy_citus_worker(void);
+
+/*
+ * The cursor options for the plan of a generated statement that finds a
+ * subject's rows by key: a generic plan, or, with Citus installed, a custom
+ * plan, in which the key is a constant of the distribution column's type
+ * that Citus can route to one shard (it cannot plan a generic one whose key
+ * is a text parameter cast to that type).
+ */
+extern int	privacy_statement_plan_options(void);
+
+/*
+ * The coordinator's key called name, read through Citus's connection to the
+ * coordinator, in TopMemoryContext; NULL if the coordinator has no such key.
+ * Call as the extension's owner.
+ */
+extern bytea *privacy_citus_coordinator_key(const char *name);
+
+#endif							/* PRIVACY_CITUS_H */

@@ -1,0 +1,403 @@
+/*
+ * consent_record.c
+ *		Records one event in the consent ledger: a consent given or withdrawn,
+ *		an objection, a restriction or a lifted restriction, validated,
+ *		ordered per subject and audited.
+ *
+ * privacy.grant_consent(), withdraw_consent(), object(), restrict() and
+ * lift_restriction(), and privacy_internal._record() that
+ * privacy.unsubscribe() uses, run here as the extension's owner (SECURITY
+ * DEFINER, search_path pinned), each statement prepared once per session.
+ * The subject's key is made canonical (and must exist, except to withdraw),
+ * the purpose must rest on the action's legal basis, the source must be
+ * declared and the evidence must be a JSON object.
+ *
+ * Two events of one subject are ordered: the subject's ledger lock (a row
+ * of privacy._subject_locks, docs/internals.md) is taken before the event
+ * gets its id and is held to the end of the transaction; the insert of the
+ * event deletes the lock row in the same statement. The lock takes no
+ * entry in the lock manager, so one transaction may record events for any
+ * number of subjects. The ledger's statement trigger applies the event to
+ * privacy._ledger_state, whose change every session's row check learns of
+ * at commit (consent_check.c); nothing else is locked beyond the subject.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "subject/subject.h"
+
+PG_FUNCTION_INFO_V1(privacy_grant_consent);
+PG_FUNCTION_INFO_V1(privacy_withdraw_consent);
+PG_FUNCTION_INFO_V1(privacy_object);
+PG_FUNCTION_INFO_V1(privacy_lift_restriction);
+PG_FUNCTION_INFO_V1(privacy_record);
+
+extern PGDLLEXPORT Datum privacy_canonical_subject(PG_FUNCTION_ARGS);
+
+/* One event to record; NULL fields are SQL NULLs. */
+typedef struct ConsentEvent
+{
+	const char *action;
+	text	   *kind;
+	text	   *subject;
+	text	   *purpose;
+	text	   *source;
+	Jsonb	   *evidence;
+} ConsentEvent;
+
+/* The statements, prepared once per session. */
+static SPIPlanPtr check_plan = NULL;
+static SPIPlanPtr lock_plan = NULL;
+static SPIPlanPtr erased_plan = NULL;
+static SPIPlanPtr restricted_plan = NULL;
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr audit_plan = NULL;
+static SPIPlanPtr purpose_error_plan = NULL;
+
+/* Runs a statement whose plan is kept for the session (prepared on first use). */
+static int
+run_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+		 Datum *values, const char *nulls, int expected)
+{
+	int			rc;
+
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, argtypes);
+
+		if (prepared == NULL || SPI_keepplan(prepared) != 0)
+			elog(ERROR, "could not prepare a consent ledger statement: %s",
+				 SPI_result_code_string(SPI_result));
+		*plan = prepared;
+	}
+	rc = SPI_execute_plan(*plan, values, nulls, false, 0);
+	if (rc != expected)
+		elog(ERROR, "could not run a consent ledger statement: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+/* The first column of the only row of the last statement's result. */
+static Datum
+result_value(int column, bool *isnull)
+{
+	if (SPI_processed != 1)
+		elog(ERROR, "a consent ledger statement returned %llu rows",
+			 (unsigned long long) SPI_processed);
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, isnull);
+}
+
+/*
+ * The canonical text of the event's subject key, checked against its kind
+ * (and, with must_exist, its anchor table), by
+ * privacy_internal._canonical_subject(), which also gives the errors.
+ */
+static char *
+canonical_key(const ConsentEvent *event, bool must_exist)
+{
+	LOCAL_FCINFO(fcinfo, 3);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 3, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = PointerGetDatum(event->kind);
+	fcinfo->args[0].isnull = event->kind == NULL;
+	fcinfo->args[1].value = PointerGetDatum(event->subject);
+	fcinfo->args[1].isnull = event->subject == NULL;
+	fcinfo->args[2].value = BoolGetDatum(must_exist);
+	fcinfo->args[2].isnull = false;
+	result = privacy_canonical_subject(fcinfo);
+	return TextDatumGetCString(result);
+}
+
+/* The role on whose behalf the event is recorded, as privacy_internal._acting_role(). */
+static char *
+acting_role(void)
+{
+	const char *role = GetConfigOption("role", false, false);
+
+	if (role != NULL && strcmp(role, "none") != 0)
+		return pstrdup(role);
+	return GetUserNameFromId(GetSessionUserId(), false);
+}
+
+/*
+ * Raises privacy_internal._require_purpose()'s error for a purpose that does not
+ * exist or does not rest on the action's legal basis.
+ */
+static void
+purpose_error(const ConsentEvent *event)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		objection = strcmp(event->action, "objection") == 0;
+	Datum		basis = CStringGetTextDatum(objection ? "legitimate_interest" : "consent");
+
+	values[0] = PointerGetDatum(event->purpose);
+	if (event->purpose == NULL)
+		nulls[0] = 'n';
+	values[1] = PointerGetDatum(construct_array(&basis, 1, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = CStringGetTextDatum(objection ? "record an objection to" :
+									strcmp(event->action, "consent.grant") == 0 ?
+									"record consent for" : "withdraw consent for");
+	run_kept(&purpose_error_plan,
+			 "SELECT privacy_internal._require_purpose($1, $2, $3)",
+			 3, argtypes, values, nulls, SPI_OK_SELECT);
+	elog(ERROR, "purpose check passed after it failed");
+}
+
+/*
+ * Checks the purpose (but for restrictions), the source and the evidence;
+ * returns the policy version in force (*version_null if there is none).
+ */
+static Datum
+check_purpose_and_source(const ConsentEvent *event, bool *version_null)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	bool		needs_purpose = strncmp(event->action, "restriction", 11) != 0;
+	bool		isnull;
+	Datum		basis;
+
+	values[0] = PointerGetDatum(event->purpose);
+	if (event->purpose == NULL)
+		nulls[0] = 'n';
+	values[1] = PointerGetDatum(event->source);
+	if (event->source == NULL)
+		nulls[1] = 'n';
+	run_kept(&check_plan,
+			 "SELECT (SELECT p.legal_basis FROM privacy.purposes p WHERE p.name OPERATOR(pg_catalog.=) $1),"
+			 " EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) $2),"
+			 " (SELECT pv.version FROM privacy.policy_versions pv ORDER BY pv.id DESC LIMIT 1)",
+			 2, argtypes, values, nulls, SPI_OK_SELECT);
+	if (needs_purpose)
+	{
+		const char *wanted = strcmp(event->action, "objection") == 0 ? "legitimate_interest" : "consent";
+
+		basis = result_value(1, &isnull);
+		if (isnull || strcmp(TextDatumGetCString(basis), wanted) != 0)
+			purpose_error(event);
+	}
+	if (!DatumGetBool(result_value(2, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized source \"%s\"",
+						event->source ? text_to_cstring(event->source) : "<NULL>"),
+				 errhint("Sources are declared by the policy document; privacy.sources lists them.")));
+	if (event->evidence == NULL || !JB_ROOT_IS_OBJECT(event->evidence))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("evidence must be a JSON object"),
+				 errhint("Describe how the event was captured, for example {\"form\": \"signup\", \"text_version\": \"3\"}.")));
+	return SPI_datumTransfer(result_value(3, version_null), false, -1);
+}
+
+/* Checks that apply once the subject is locked. */
+static void
+check_locked_subject(const ConsentEvent *event, const char *kind, Datum *values)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	bool		isnull;
+
+	if (strcmp(event->action, "consent.withdraw") == 0)
+	{
+		run_kept(&erased_plan, "SELECT privacy_internal._subject_erased($1, $2)",
+				 2, argtypes, values, NULL, SPI_OK_SELECT);
+		if (DatumGetBool(result_value(1, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot withdraw consent for a subject of kind \"%s\" that was erased", kind),
+					 errdetail("The erasure ended every consent of the subject; the ledger keeps its events under the subject's reference only."),
+					 errhint("privacy.erasures holds the receipt of the erasure.")));
+	}
+	else if (strcmp(event->action, "restriction.lift") == 0)
+	{
+		run_kept(&restricted_plan,
+				 "SELECT EXISTS (SELECT FROM privacy._ledger_state s"
+				 " WHERE s.kind OPERATOR(pg_catalog.=) $1 AND s.subject OPERATOR(pg_catalog.=) $2"
+				 " AND s.purpose OPERATOR(pg_catalog.=) '')",
+				 2, argtypes, values, NULL, SPI_OK_SELECT);
+		if (!DatumGetBool(result_value(1, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("processing of this subject of kind \"%s\" is not restricted", kind),
+					 errhint("privacy.consent_history() shows the subject's restrictions.")));
+	}
+}
+
+/* The audit entry's summary: event id, purpose, source, policy version. */
+static Datum
+audit_summary(int64 event_id, const ConsentEvent *event, Datum version, bool version_null)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"event_id\": " INT64_FORMAT, event_id);
+	if (event->purpose != NULL)
+	{
+		appendStringInfoString(&buf, ", \"purpose\": ");
+		escape_json(&buf, text_to_cstring(event->purpose));
+	}
+	appendStringInfoString(&buf, ", \"source\": ");
+	escape_json(&buf, text_to_cstring(event->source));
+	if (!version_null)
+	{
+		appendStringInfoString(&buf, ", \"policy_version\": ");
+		escape_json(&buf, TextDatumGetCString(version));
+	}
+	appendStringInfoChar(&buf, '}');
+	return CStringGetTextDatum(buf.data);
+}
+
+/* Validates, orders, records and audits one event; returns its ledger id. */
+static int64
+record_event(const ConsentEvent *event)
+{
+	bool		withdraw = strcmp(event->action, "consent.withdraw") == 0;
+	char	   *key = canonical_key(event, !withdraw);
+	char	   *kind = text_to_cstring(event->kind);
+	char	   *actor = acting_role();
+	Datum		version;
+	bool		version_null;
+	int64		event_id;
+	bool		isnull;
+	Oid			argtypes[9] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	JSONBOID, INT8OID};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		subject_values[2];
+	NameData	actor_name;
+	Oid			audit_types[5] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		audit_values[5];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "could not connect to SPI");
+	version = check_purpose_and_source(event, &version_null);
+
+	/* The subject's ledger lock: a row no other transaction can insert now. */
+	values[0] = Int64GetDatum(subject_lock_key("consent_ledger", kind, key));
+	run_kept(&lock_plan,
+			 "INSERT INTO privacy._subject_locks (lock_key) VALUES ($1) ON CONFLICT DO NOTHING",
+			 1, &argtypes[8], values, NULL, SPI_OK_INSERT);
+	subject_values[0] = PointerGetDatum(event->kind);
+	subject_values[1] = CStringGetTextDatum(key);
+	check_locked_subject(event, kind, subject_values);
+
+	namestrcpy(&actor_name, actor);
+	values[0] = NameGetDatum(&actor_name);
+	values[1] = PointerGetDatum(event->kind);
+	values[2] = subject_values[1];
+	values[3] = CStringGetTextDatum(event->action);
+	values[4] = PointerGetDatum(event->purpose);
+	if (event->purpose == NULL)
+		nulls[4] = 'n';
+	values[5] = PointerGetDatum(event->source);
+	values[6] = version;
+	if (version_null)
+		nulls[6] = 'n';
+	values[7] = JsonbPGetDatum(event->evidence);
+	values[8] = Int64GetDatum(subject_lock_key("consent_ledger", kind, key));
+	run_kept(&insert_plan,
+			 "WITH unlocked AS (DELETE FROM privacy._subject_locks l WHERE l.lock_key OPERATOR(pg_catalog.=) $9)"
+			 " INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+			 9, argtypes, values, nulls, SPI_OK_INSERT_RETURNING);
+	event_id = DatumGetInt64(result_value(1, &isnull));
+
+	audit_values[0] = NameGetDatum(&actor_name);
+	audit_values[1] = values[3];
+	audit_values[2] = PointerGetDatum(event->kind);
+	audit_values[3] = subject_values[1];
+	audit_values[4] = audit_summary(event_id, event, version, version_null);
+	run_kept(&audit_plan,
+			 "SELECT privacy_internal._audit($1, $2, $3, $4, NULL, $5::pg_catalog.jsonb)",
+			 5, audit_types, audit_values, NULL, SPI_OK_SELECT);
+	SPI_finish();
+	return event_id;
+}
+
+#define ARG_TEXT(n) (PG_ARGISNULL(n) ? NULL : PG_GETARG_TEXT_PP(n))
+
+/* A grant, withdrawal or objection: (kind, subject, purpose, source, evidence). */
+static Datum
+record_with_purpose(FunctionCallInfo fcinfo, const char *action)
+{
+	ConsentEvent event = {action, ARG_TEXT(0), ARG_TEXT(1), ARG_TEXT(2), ARG_TEXT(3),
+	PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4)};
+
+	PG_RETURN_INT64(record_event(&event));
+}
+
+/* A restriction or lifted restriction: (kind, subject, reason) with source "direct". */
+static Datum
+record_restriction(FunctionCallInfo fcinfo, const char *action)
+{
+	ConsentEvent event = {action, ARG_TEXT(0), ARG_TEXT(1), NULL,
+	cstring_to_text("direct"), NULL};
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	if (!PG_ARGISNULL(2))
+	{
+		appendStringInfoString(&buf, "\"reason\": ");
+		escape_json(&buf, text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	}
+	appendStringInfoChar(&buf, '}');
+	event.evidence = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	PG_RETURN_INT64(record_event(&event));
+}
+
+/* privacy.grant_consent(kind, subject, purpose, source, evidence) → bigint */
+Datum
+privacy_grant_consent(PG_FUNCTION_ARGS)
+{
+	return record_with_purpose(fcinfo, "consent.grant");
+}
+
+/* privacy.withdraw_consent(kind, subject, purpose, source, evidence) → bigint */
+Datum
+privacy_withdraw_consent(PG_FUNCTION_ARGS)
+{
+	return record_with_purpose(fcinfo, "consent.withdraw");
+}
+
+/* privacy.object(kind, subject, purpose, source, evidence) → bigint */
+Datum
+privacy_object(PG_FUNCTION_ARGS)
+{
+	return record_with_purpose(fcinfo, "objection");
+}
+
+/* privacy.lift_restriction(kind, subject, reason) → bigint */
+Datum
+privacy_lift_restriction(PG_FUNCTION_ARGS)
+{
+	return record_restriction(fcinfo, "restriction.lift");
+}
+
+/*
+ * privacy_internal._record(action, kind, subject, purpose, source, evidence)
+ * → bigint: any event, for privacy.unsubscribe().
+ */
+Datum
+privacy_record(PG_FUNCTION_ARGS)
+{
+	ConsentEvent event = {NULL, ARG_TEXT(1), ARG_TEXT(2), ARG_TEXT(3), ARG_TEXT(4),
+	PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5)};
+
+	if (PG_ARGISNULL(0))
+		elog(ERROR, "a consent ledger event needs an action");
+	event.action = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (strncmp(event.action, "restriction", 11) == 0)
+		event.purpose = NULL;
+	PG_RETURN_INT64(record_event(&event));
+}
