@@ -3486,3 +3486,29 @@ BEGIN
 	PERFORM privacy_internal._audit(SESSION_USER, 'request.' OPERATOR(pg_catalog.||) status, NULL, NULL, request_id, summary);
 END
 $$;
+
+-- Rectification notices see the rectifications that wait to be sealed too.
+CREATE OR REPLACE VIEW privacy.rectification_notices AS
+WITH last_disclosure AS (
+	SELECT d.kind, d.subject, d.subject_ref, d.recipient, pg_catalog.max(d.disclosed_at) AS disclosed_at
+	  FROM privacy.disclosures d
+	 WHERE d.subject IS NOT NULL
+	 GROUP BY d.kind, d.subject, d.subject_ref, d.recipient
+)
+SELECT l.kind, l.subject, l.recipient, l.disclosed_at,
+	   pg_catalog.max(a.logged_at) AS rectified_at,
+	   pg_catalog.array_agg(DISTINCT a.summary OPERATOR(pg_catalog.->>) 'table') AS tables
+  FROM last_disclosure l
+  -- the rectifications sealed into the audit log, and those that wait to be
+  -- sealed (one entry per element of a statement's subject_refs)
+  JOIN (SELECT s.subject_ref, s.logged_at, s.summary
+		  FROM privacy.audit_log s
+		 WHERE s.action OPERATOR(pg_catalog.=) 'rectification'
+		UNION ALL
+		SELECT r.ref, u.logged_at, u.summary
+		  FROM privacy._audit_unsealed u
+		 CROSS JOIN LATERAL pg_catalog.unnest(COALESCE(u.subject_refs, ARRAY[u.subject_ref])) AS r(ref)
+		 WHERE u.action OPERATOR(pg_catalog.=) 'rectification') a
+	ON a.subject_ref OPERATOR(pg_catalog.=) l.subject_ref
+ WHERE a.logged_at OPERATOR(pg_catalog.>) l.disclosed_at
+ GROUP BY l.kind, l.subject, l.recipient, l.disclosed_at;

@@ -58,6 +58,7 @@ SELECT g::text, timestamptz '2024-05-01 12:00+00' + g * interval '1 minute',
 	   CASE WHEN g % 2 = 0 THEN jsonb_build_object('form', 'signup') END
   FROM generate_series(50001, 59998) g;
 INSERT INTO shop.staging VALUES ('059999', NULL, NULL), ('60000', NULL, NULL);
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT * FROM shop.counts \gset before_
 CREATE ROLE import_clerk;
 GRANT USAGE ON SCHEMA shop TO import_clerk;
