@@ -57,9 +57,11 @@ SELECT count(*) AS mapped FROM privacy.subject_map;
 SELECT privacy.apply_policy(:'doc') ->> 'changed' AS changed;
 SELECT privacy.export_subject('customer', '2') -> 'subject' AS exported;
 SELECT privacy.erase_subject('customer', '3', 'test') ->> 'rows_deleted' AS erased;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 RESET search_path;
 SELECT count(*) AS trap_calls FROM evil.calls;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS temp_audit_rows FROM pg_temp.audit_log;
 DROP TABLE pg_temp.audit_log, pg_temp.subject_kinds;
 

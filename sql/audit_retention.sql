@@ -25,20 +25,26 @@ BEGIN
 	END LOOP;
 END $$;
 SELECT privacy_internal._audit(current_user, 'test.new', NULL, NULL, NULL, '{}') IS NULL AS audited_at_commit;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact, entries FROM privacy.verify_audit_log();
 
 SELECT privacy.prune_audit_log('3 months');
 SELECT privacy.prune_audit_log(NULL);
 SELECT privacy.prune_audit_log('18 months') AS pruned;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary ->> 'entries' AS entries FROM privacy.audit_log ORDER BY id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact, entries FROM privacy.verify_audit_log();
 SELECT privacy.prune_audit_log('18 months') AS pruned_again;
 
 -- Deleting by hand is still refused, and detected if forced.
+SELECT privacy.seal_audit_log() AS sealed \gset
 DELETE FROM privacy.audit_log;
 SET session_replication_role = replica;
+SELECT privacy.seal_audit_log() AS sealed \gset
 DELETE FROM privacy.audit_log WHERE action = 'test.new';
 RESET session_replication_role;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact, problem FROM privacy.verify_audit_log();
 
 CREATE ROLE prune_stranger;

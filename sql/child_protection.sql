@@ -47,6 +47,7 @@ ANALYZE ch.events_2026_h1, ch.orders_archive;
 -- partition, sub-partition and inheritance child with them.
 SELECT privacy.protect('ch.events'), privacy.protect('ch.orders');
 SELECT table_name, kinds, child_of FROM privacy.protected_tables ORDER BY table_name::text;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT summary FROM privacy.audit_log WHERE action = 'protect' ORDER BY id;
 SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
  WHERE relnamespace = 'ch'::regnamespace AND relkind IN ('r', 'p') ORDER BY relname;
@@ -72,6 +73,7 @@ UPDATE ch.orders_archive SET customer_id = 1 WHERE id = 21;
 UPDATE ch.events_2026_h1 SET detail = 'event of 1, corrected' WHERE customer_id = 1;
 UPDATE ch.orders_archive SET address = 'Old Street 1, corrected' WHERE id = 20;
 RESET ROLE;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT summary ->> 'table' AS "table", summary -> 'columns' AS columns,
 	   subject_ref = privacy.subject_ref('customer', '1') AS subject_is_1
   FROM privacy.audit_log WHERE action = 'rectification' ORDER BY id;
@@ -122,6 +124,7 @@ SELECT count(*) AS protected FROM privacy.protected_tables;
 SELECT relname FROM pg_class WHERE relnamespace = 'ch'::regnamespace AND relrowsecurity ORDER BY relname;
 SELECT count(*) AS policies FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
  WHERE c.relnamespace = 'ch'::regnamespace;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT summary FROM privacy.audit_log WHERE action = 'unprotect' ORDER BY id;
 
 DROP SCHEMA ch CASCADE;

@@ -99,14 +99,17 @@ SELECT count(*) - :events_before AS recorded_by_refusals FROM privacy.consent_le
 
 -- Every event is audited with its subject reference, never with the key,
 -- the evidence or a restriction's reason.
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT a.action, a.subject_ref = privacy.subject_ref(l.kind, l.subject) AS same_subject,
        a.summary - 'event_id' AS summary
   FROM privacy.audit_log a
   JOIN privacy.consent_ledger l ON l.id = (a.summary ->> 'event_id')::bigint
  WHERE a.action IN ('consent.grant', 'consent.withdraw', 'objection', 'restriction', 'restriction.lift')
  ORDER BY a.id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS personal_values_in_audit FROM privacy.audit_log
  WHERE summary::text ~ '(signup|phone|accuracy|objection pending|corrected|banner|ada|bob)';
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 
 -- Append-only, even for a superuser.
@@ -142,6 +145,7 @@ SELECT privacy.grant_consent('customer', '5', 'marketing') > 0 AS recorded;
 SELECT count(*) FROM privacy.consent_ledger;
 RESET ROLE;
 SELECT actor, subject, action FROM privacy.consent_ledger ORDER BY id DESC LIMIT 1;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT actor FROM privacy.audit_log ORDER BY id DESC LIMIT 1;
 
 -- After erasure: the subject key becomes its reference, evidence a keyed

@@ -58,6 +58,7 @@ SELECT g::text, timestamptz '2024-05-01 12:00+00' + g * interval '1 minute',
 	   CASE WHEN g % 2 = 0 THEN jsonb_build_object('form', 'signup') END
   FROM generate_series(50001, 59998) g;
 INSERT INTO shop.staging VALUES ('059999', NULL, NULL), ('60000', NULL, NULL);
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT * FROM shop.counts \gset before_
 CREATE ROLE import_clerk;
 GRANT USAGE ON SCHEMA shop TO import_clerk;
@@ -113,6 +114,7 @@ SELECT shop.try_with($$('50001', NULL, NULL)$$) AS duplicate;
 SELECT shop.try_with($$('0050002', NULL, NULL)$$) AS duplicate_in_another_form;
 SELECT shop.try_with($$('1', now() + interval '1 day', NULL)$$) AS granted_in_future;
 SELECT shop.try_with($$('2', NULL, '"text"')$$) AS evidence_not_object;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT (SELECT count(*) FROM privacy.consent_ledger) = :before_events AS no_event_added,
 	   (SELECT count(*) FROM privacy._ledger_state) = :before_states AS no_state_added,
 	   (SELECT count(*) FROM privacy.audit_log) = :before_audit_entries AS no_audit_entry_added;
@@ -137,10 +139,12 @@ SELECT jsonb_path_query_array(privacy.consent_history('customer', '50002'), '$[*
 SELECT jsonb_path_query_array(privacy.export_subject('customer', '50002') -> 'consent_history',
 							  '$[*] ? (@.purpose == "newsletter").evidence') AS exported;
 -- One audit entry names the import and its size.
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT actor, action, subject_ref IS NULL AS names_no_subject,
 	   summary - 'first_event_id' - 'last_event_id' AS summary,
 	   (summary ->> 'last_event_id')::bigint - (summary ->> 'first_event_id')::bigint + 1 AS event_range
   FROM privacy.audit_log WHERE action = 'consent.import';
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact AS chain_intact FROM privacy.verify_audit_log();
 
 -- Imported again: every subject has history now, nothing is recorded.

@@ -24,8 +24,10 @@ SELECT id - :first_id AS n, actor = current_user AS by_me, kind, subject, subjec
   FROM privacy.disclosures ORDER BY id;
 -- One audit entry per disclosure, by subject reference, without the
 -- reference or the details.
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, subject_ref = privacy.subject_ref('customer', '1') AS ada, summary - 'disclosure_id' AS summary
   FROM privacy.audit_log WHERE action = 'disclosure' ORDER BY id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS values_in_log FROM privacy.audit_log WHERE summary::text ~ 'Court order|sftp|Unique';
 SELECT privacy.disclosed_to('customer', '1') AS ada, privacy.disclosed_to('customer', '2') AS bo,
        privacy.disclosed_to('customer', '4') AS di;

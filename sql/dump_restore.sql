@@ -18,6 +18,7 @@ SELECT (privacy.erase_subject('customer', '3', 'no longer a customer') ->> 'chan
 -- Protected tables: the restored policies are still what protect() installs.
 SELECT privacy.protect(t) FROM unnest(ARRAY['shop.customers', 'shop.order_lines']::regclass[]) t;
 
+SELECT privacy.seal_audit_log() AS sealed \gset
 CREATE TABLE public.dump_expected AS
 SELECT privacy.policy() AS policy,
        (SELECT jsonb_agg(to_jsonb(c) ORDER BY c.table_name::text, c.column_name)
@@ -33,6 +34,7 @@ SELECT privacy.policy() AS policy,
 \! createdb privacy_restored
 \! pg_restore --exit-on-error -d privacy_restored /tmp/opendims_privacy_regress.dump
 \c privacy_restored
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT e.policy = privacy.policy() AS same_policy,
        e.classified = (SELECT jsonb_agg(to_jsonb(c) ORDER BY c.table_name::text, c.column_name)
                          FROM privacy.classified_columns c) AS same_classification,
@@ -40,6 +42,7 @@ SELECT e.policy = privacy.policy() AS same_policy,
        e.audit_entries = (SELECT count(*) FROM privacy.audit_log) AS same_audit_log,
        e.versions = (SELECT count(*) FROM privacy.policy_versions) AS same_versions
   FROM public.dump_expected e;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 SELECT * FROM privacy.verify_evidence();
 SELECT * FROM privacy_internal._lint_installed_protection();
@@ -47,6 +50,7 @@ SELECT count(*) AS receipts, count(*) FILTER (WHERE subject_ref = privacy.subjec
   FROM privacy.erasures;
 -- The restored chain goes on.
 SELECT privacy_internal._audit(current_user, 'test.after_restore', NULL, NULL, NULL, NULL) IS NULL AS audited_at_commit;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact, entries FROM privacy.verify_audit_log();
 -- The restored policy is applied again without change.
 SELECT privacy.apply_policy(privacy.policy()::text) ->> 'changed' AS changed;

@@ -52,8 +52,10 @@ SELECT kind, subject_ref = privacy.subject_ref('customer', '1') AS ada_ref,
        regexp_replace(reason, '[0-9a-f]{64}', '(hash)') AS reason,
        receipt ->> 'rows_deleted' AS deleted
   FROM privacy.erasures ORDER BY id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary ->> 'rows_deleted' AS deleted, summary ->> 'changed' AS changed
   FROM privacy.audit_log WHERE action = 'erasure' ORDER BY id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 
 -- Ada's values are nowhere in a dump of the database, but for the retained

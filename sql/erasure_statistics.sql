@@ -117,6 +117,7 @@ SELECT most_common_vals::text AS orders_common_addresses_after, most_common_freq
   FROM pg_stats WHERE schemaname = 'shop' AND tablename = 'orders' AND attname = 'delivery_address';
 
 -- The audit entry of the erasure is as before: counts, no table names.
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT summary ? 'statistics_refreshed' AS audit_names_tables
   FROM privacy.audit_log WHERE action = 'erasure' ORDER BY id DESC LIMIT 1;
 

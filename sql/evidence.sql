@@ -16,6 +16,7 @@ SELECT privacy.withdraw_consent('customer', '2', 'marketing', 'direct', '{}') > 
 SELECT privacy.restrict('customer', '2', 'accuracy contested') > 0 AS restricted;
 SELECT (privacy.erase_subject('customer', '1', 'consent withdrawn') ->> 'changed')::boolean AS erased;
 SELECT (privacy.erase_subject('customer', '3', 'no longer a customer') ->> 'changed')::boolean AS erased;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT * FROM privacy.verify_audit_log();
 SELECT * FROM privacy.verify_evidence();
 
@@ -28,6 +29,7 @@ SELECT count(*) AS receipts FROM privacy.erasures;
 -- A superuser acting as a replica gets past the triggers; verification
 -- names the erasure entry whose receipt went missing.
 SELECT min(id) AS ada_receipt FROM privacy.erasures \gset
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT id AS ada_entry FROM privacy.audit_log WHERE action = 'erasure' ORDER BY id LIMIT 1 \gset
 BEGIN;
 SET LOCAL session_replication_role = replica;
@@ -67,6 +69,7 @@ SELECT privacy_internal._audit(current_user, 'erasure', 'customer', '77', NULL,
 					  || jsonb_build_object('receipt_sha256', encode(sha256(convert_to(:'receipt', 'UTF8')), 'hex')))
 	   IS NULL AS audited_at_commit;
 COMMIT;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS differences FROM privacy.verify_evidence();
 BEGIN;
 SET LOCAL session_replication_role = replica;
@@ -86,6 +89,7 @@ DELETE FROM privacy._ledger_state WHERE subject = '2' AND purpose = '';
 SELECT intact, first_broken_id, problem FROM privacy.verify_audit_log();
 SELECT evidence, problem FROM privacy.verify_evidence();
 ROLLBACK;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 
 -- Verification is for those the owner grants it to.

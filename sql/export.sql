@@ -38,6 +38,7 @@ CREATE TEMP TABLE cy AS SELECT privacy.export_subject('customer', '3') AS e;
 SELECT jsonb_object_keys(e -> 'data') FROM cy;
 SELECT e -> 'categories' AS categories, e -> 'sources' AS sources, e -> 'retention' AS retention FROM cy;
 -- The export is audited, by subject reference only.
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, subject_ref = privacy.subject_ref('customer', '1') AS ref_ok, summary
   FROM privacy.audit_log WHERE action = 'export' ORDER BY id;
 

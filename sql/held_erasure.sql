@@ -42,6 +42,7 @@ SELECT count(*) AS orders_of_2 FROM shop.orders WHERE customer_id = 2;
 SELECT name LIKE '[erased %' AS name_erased FROM shop.customers WHERE id = 2;
 SELECT count(*) AS keys_kept FROM privacy._held_erasures;
 SELECT count(*) AS requests_naming_the_key FROM privacy.subject_requests WHERE subject IS NOT NULL AND id = :request;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary ->> 'right' AS "right" FROM privacy.audit_log
  WHERE request_id = :request ORDER BY id;
 
@@ -83,6 +84,7 @@ SELECT privacy_internal._complete_held_erasures();
 RESET ROLE;
 DROP ROLE held_erasure_reader;
 
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;

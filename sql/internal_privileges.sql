@@ -38,6 +38,7 @@ CREATE ROLE ip_app;
 GRANT USAGE, CREATE ON SCHEMA crm TO ip_app;
 GRANT SELECT, UPDATE ON crm.customers TO ip_app;
 SELECT privacy.allow_purpose('service', 'ip_app');
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT max(id) AS log_before FROM privacy.audit_log \gset
 
 -- The attack: a trigger on the role's own temporary table that asks the
@@ -80,6 +81,7 @@ RESET privacy.purpose;
 DROP TABLE decoy;
 DROP FUNCTION pg_temp.forge();
 RESET ROLE;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT actor, action, subject_ref = privacy.subject_ref('customer', '1') AS customer_1, summary
   FROM privacy.audit_log WHERE id > :log_before ORDER BY id;
 
@@ -92,8 +94,10 @@ UPDATE crm.decoy SET x = 2;
 ALTER TRIGGER privacy_rectification ON crm.customers RENAME TO renamed;
 UPDATE crm.customers SET name = 'Customer Two' WHERE id = 2;
 ALTER TRIGGER renamed ON crm.customers RENAME TO privacy_rectification;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS forged_entries FROM privacy.audit_log WHERE id > :log_before AND action = 'rectification'
    AND subject_ref = privacy.subject_ref('customer', '2');
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 
 DROP SCHEMA crm CASCADE;

@@ -52,10 +52,12 @@ SELECT count(*) FILTER (WHERE delivery_address IS NOT NULL) AS orders_kept FROM 
 
 -- Holds are audited, with a subject reference instead of the subject, and
 -- a subject hold's case reference by its keyed hash.
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, subject_ref IS NOT NULL AS names_subject,
        summary ->> 'reference_ref' = privacy_internal._hold_reference_ref('Case 2026-17') AS reference_hashed,
        summary - 'reference_ref' AS summary
   FROM privacy.audit_log WHERE action LIKE 'retention.hold%' ORDER BY id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS raw_subject_in_log FROM privacy.audit_log
  WHERE action LIKE 'retention.hold%' AND summary::text LIKE '%"2"%';
 
@@ -105,6 +107,7 @@ SELECT privacy_internal._hold_reference('customer', '1', NULL);
 RESET ROLE;
 DROP ROLE hold_clerk;
 
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 DROP SCHEMA shop CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;

@@ -78,6 +78,7 @@ RESET search_path;
 DROP DOMAIN pg_temp.jsonb, pg_temp.name;
 RESET ROLE;
 SELECT body FROM shop.notes;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT summary ->> 'category' AS category FROM privacy.audit_log
  WHERE action = 'guard.redact' ORDER BY id;
 

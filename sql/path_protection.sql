@@ -63,6 +63,7 @@ SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
  WHERE relnamespace = 'pp'::regnamespace AND relkind = 'r' ORDER BY relname;
 SELECT tgrelid::regclass AS rectification_trigger_on FROM pg_trigger
  WHERE tgname = 'privacy_rectification' ORDER BY tgrelid::regclass::text;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT summary FROM privacy.audit_log WHERE action IN ('protect', 'unprotect') ORDER BY id DESC LIMIT 2;
 SELECT count(*) AS path_findings FROM privacy.lint() WHERE problem LIKE '%subject path%';
 -- A table protected for its path holds no personal data, so it has no
@@ -127,6 +128,7 @@ SELECT id, order_id FROM pp.invoice ORDER BY id;
 SELECT privacy.unprotect('pp.sales_order');
 SELECT privacy.unprotect('pp.invoice');
 SELECT table_name, path_only FROM privacy.protected_tables ORDER BY table_name::text;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT summary FROM privacy.audit_log WHERE action = 'unprotect' ORDER BY id DESC LIMIT 1;
 SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
  WHERE relnamespace = 'pp'::regnamespace AND relkind = 'r' ORDER BY relname;
@@ -146,6 +148,7 @@ SELECT table_name, path_only FROM privacy.protected_tables ORDER BY table_name::
 SELECT privacy.protect('pp.delivery_note');
 SELECT privacy.unprotect('pp.invoice');
 SELECT table_name, path_only FROM privacy.protected_tables ORDER BY table_name::text;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT summary FROM privacy.audit_log WHERE action = 'unprotect' ORDER BY id DESC LIMIT 1;
 SELECT privacy.unprotect('pp.delivery_note');
 SELECT table_name, path_only FROM privacy.protected_tables ORDER BY table_name::text;

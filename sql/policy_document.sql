@@ -51,6 +51,7 @@ SELECT privacy.apply_policy(:'doc') -> 'changes';
 SELECT count(*) AS versions FROM privacy.policy_versions;
 
 -- Every policy change is in the audit log, without personal data.
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary -> 'version' AS version, summary -> 'previous_version' AS previous
   FROM privacy.audit_log ORDER BY id;
 

@@ -46,6 +46,7 @@ SELECT privacy.allow_purpose('marketing', NULL);
 SELECT privacy.allow_purpose('marketing', 'no_such_role');
 SELECT privacy.revoke_purpose('service', 'purpose_marketer');
 SELECT purpose, role, granted_by = current_user AS by_me FROM privacy.purpose_grants ORDER BY 1, 2;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary FROM privacy.audit_log WHERE action LIKE 'purpose.%' ORDER BY id;
 SET ROLE purpose_clerk;
 SELECT privacy.allow_purpose('marketing', 'purpose_clerk');

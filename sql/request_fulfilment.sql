@@ -50,6 +50,7 @@ UPDATE shop.customers SET phone = '+4500000001' WHERE id = 1;
 SELECT privacy.restrict('customer', '1', 'accuracy contested') > 0 AS restricted;
 SELECT privacy.close_request(:rectification_1, 'completed', '{"note": "phone corrected"}');
 SELECT privacy.close_request(:restriction_1, 'completed');
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT id - :erasure_3 AS n, "right", status,
        outcome ?| '{erased_at,exported_tables}' AS fulfilment_summary,
        (outcome ->> 'audit_id')::bigint = (SELECT max(a.id) FROM privacy.audit_log a WHERE a.action = 'rectification') AS rectification_entry,
@@ -61,9 +62,11 @@ SELECT r.outcome ->> 'subject_ref' = e.subject_ref AND (r.outcome ->> 'request_i
   FROM privacy.requests r JOIN privacy.erasures e ON e.request_id = r.id WHERE r.id = :erasure_3;
 
 -- Free text reaches the append-only audit log as a keyed hash only.
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary ? 'note_ref' AS note_ref, summary ?| '{audit_id,ledger_event_id}' AS names_record,
        summary - '{note_ref,deadline,audit_id,ledger_event_id}'::text[] AS summary
   FROM privacy.audit_log WHERE action LIKE 'request.%' ORDER BY id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS free_text_in_log FROM privacy.audit_log
  WHERE summary::text ~* 'unique|bo\.private|corrected|not confirmed';
 
@@ -81,12 +84,14 @@ SELECT count(*) AS free_text_in_receipts FROM privacy.erasures
 SELECT DISTINCT t ->> 'hold_reference' = 'redacted (keyed hash ' || privacy_internal._hold_reference_ref('Case Bo Bramsen-Unique') || ')' AS hold_named
   FROM privacy.erasures e, jsonb_array_elements(e.receipt -> 'tables') t
  WHERE e.subject_ref = privacy.subject_ref('customer', '2') AND t ? 'hold_reference';
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS free_text_in_log FROM privacy.audit_log WHERE summary::text ~* 'unique';
 -- Erasing the subject replaces the notes and extension reasons of its
 -- requests by keyed hashes, the same the audit log holds.
 SELECT id - :erasure_3 AS n, status, outcome ? 'note' AS has_note, outcome ? 'note_ref' AS note_redacted,
        extension_reason ~ '^redacted \(keyed hash [0-9a-f]{64}\)$' AS extension_reason_redacted
   FROM privacy.requests WHERE subject_ref = privacy.subject_ref('customer', '2') ORDER BY id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT r.outcome ->> 'note_ref' = a.summary ->> 'note_ref' AS same_keyed_hash
   FROM privacy.requests r JOIN privacy.audit_log a ON a.request_id = r.id AND a.action = 'request.rejected'
  WHERE r.id = :portability_2;
@@ -117,8 +122,10 @@ SELECT privacy.release_hold(:hold_1, 'Settled with Ada Unique');
 SELECT (privacy.erase_subject('customer', '1', 'consent withdrawn') ->> 'changed')::boolean AS erased;
 SELECT privacy.export_subject(:access_1);
 SELECT privacy.close_request(:access_1, 'rejected', '{"reason": "subject erased before the export"}');
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary ->> 'reference_ref' = privacy_internal._hold_reference_ref('Case Ada Lovelace-Unique') AS reference_hashed
   FROM privacy.audit_log WHERE action LIKE 'retention.hold.%' AND (summary ->> 'hold_id')::bigint = :hold_1 ORDER BY id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS free_text_in_log FROM privacy.audit_log WHERE summary::text ~* 'unique';
 SELECT count(*) AS free_text_in_holds FROM privacy.legal_holds
  WHERE reason ~* 'unique' OR reference ~* 'unique' OR release_reason ~* 'unique';

@@ -34,6 +34,7 @@ SELECT (privacy.erase_subject(:erasure_id, 'objection upheld') ->> 'changed')::b
 SELECT status, outcome ->> 'request_id' = :'erasure_id' AS linked FROM privacy.requests WHERE id = :erasure_id;
 -- The erased subject's raw identifier is gone from the request.
 SELECT subject IS NULL AS subject_dropped FROM privacy.subject_requests WHERE id = :erasure_id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT request_id - :access_id AS n, action FROM privacy.audit_log WHERE request_id IS NOT NULL ORDER BY id;
 
 -- Closing by hand: a rejection with its reasons (request_fulfilment tests

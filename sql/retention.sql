@@ -164,6 +164,7 @@ SELECT id, status, rows_due, rows_done, batches, jsonb_pretty(rules) FROM privac
 SELECT * FROM privacy.retention_progress;
 SELECT rule, rows_due, rows_held, last_run_id, last_run_status, last_run_done, last_run_blocked
   FROM privacy.retention_status ORDER BY rule;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary - 'started_at' - 'finished_at' - 'rules' AS summary
   FROM privacy.audit_log WHERE action LIKE 'retention.%' ORDER BY id;
 
@@ -199,6 +200,7 @@ SET client_min_messages = warning;
 CALL privacy.enforce_retention();
 RESET client_min_messages;
 SELECT id, status, finished_at IS NOT NULL AS finished FROM privacy.retention_runs WHERE pid = 0;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT summary ->> 'status' AS audited_status FROM privacy.audit_log
  WHERE action = 'retention.run' AND (summary ->> 'run_id')::bigint =
 	   (SELECT id FROM privacy.retention_runs WHERE pid = 0);
@@ -264,6 +266,7 @@ SELECT * FROM privacy.retention_status;
 SELECT count(*) >= 0 AS can_read_progress FROM privacy.retention_progress;
 RESET ROLE;
 
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 DROP SCHEMA shop CASCADE;
 DROP OWNED BY retention_clerk;

@@ -40,6 +40,7 @@ SELECT privacy.unschedule_retention() AS unscheduled;
 SELECT count(*) AS jobs FROM cron.job WHERE jobname = 'opendims_privacy_retention';
 SELECT privacy.unschedule_retention() AS unscheduled_again;
 
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary - 'job_id' - 'role' - 'cron_database' AS summary, summary ->> 'role' = current_user AS by_caller FROM privacy.audit_log
  WHERE action LIKE 'retention.%schedule' ORDER BY id;
 
@@ -91,6 +92,7 @@ SELECT privacy.schedule_retention('45 3 * * *') > 0 AS scheduled_elsewhere;
 SELECT privacy.schedule_retention('15 4 * * *') > 0 AS rescheduled_elsewhere;
 SELECT job_name, schedule, active, cron_database = :'cron_database' AS in_cron_database
   FROM privacy.retention_schedule;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary ->> 'schedule' AS schedule, summary ->> 'cron_database' = :'cron_database' AS in_cron_database
   FROM privacy.audit_log WHERE action LIKE 'retention.%schedule' ORDER BY id;
 \c :cron_database

@@ -87,6 +87,7 @@ SELECT tablename, policyname, permissive, cmd, qual, with_check
   FROM pg_policies WHERE schemaname = 'crm' ORDER BY tablename, policyname;
 SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
  WHERE relnamespace = 'crm'::regnamespace AND relkind = 'r' ORDER BY relname;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT summary FROM privacy.audit_log WHERE action = 'protect' ORDER BY id;
 SELECT severity, object, problem FROM privacy_internal._lint_protection() ORDER BY object;
 
@@ -221,11 +222,13 @@ UPDATE crm.customers SET name = 'Customer One' WHERE id = 1;
 UPDATE crm.visits SET page = '/a2', member = 'ada' WHERE id = 1;
 UPDATE crm.order_lines SET gift_message = gift_message WHERE order_id = 11;
 RESET ROLE;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT a.actor, a.kind_ref, a.summary FROM (
 	SELECT actor, summary,
 		   CASE subject_ref WHEN privacy.subject_ref('customer', '1') THEN 'customer 1'
 							WHEN privacy.subject_ref('member', 'ada') THEN 'member ada' END AS kind_ref, id
 	  FROM privacy.audit_log WHERE action = 'rectification') a ORDER BY a.id;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS values_in_audit FROM privacy.audit_log WHERE summary::text LIKE '%Customer One%';
 
 -- lint notices protection that was removed behind the extension's back.
@@ -242,6 +245,7 @@ SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
  WHERE relnamespace = 'crm'::regnamespace AND relkind = 'r' ORDER BY relname;
 SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgname = 'privacy_rectification';
 SELECT count(*) AS still_registered FROM privacy.protected_tables;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT summary FROM privacy.audit_log WHERE action = 'unprotect' ORDER BY id;
 SET ROLE rp_app;
 SELECT count(*) AS customers_seen_unprotected FROM crm.customers;

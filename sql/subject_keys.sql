@@ -34,6 +34,7 @@ SELECT r ->> 'changed' AS changed, r ->> 'already_erased' AS already_erased
 SELECT r ->> 'already_erased' AS already_erased
   FROM privacy.erase_subject('customer', ' +0002 ', 'no longer a customer') r;
 SELECT count(DISTINCT subject_ref) AS refs, count(*) AS erasures FROM privacy.erasures;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(DISTINCT subject_ref) AS refs_in_audit
   FROM privacy.audit_log WHERE action = 'erasure' AND subject_ref <> privacy.subject_ref('customer', '3');
 
@@ -47,8 +48,10 @@ SELECT privacy.unsubscribe(privacy.unsubscribe_token('customer', '004', 'marketi
 SELECT subject, status FROM privacy.consent_state WHERE kind = 'customer';
 SELECT privacy.restrict('customer', '0004', 'accuracy contested') > 0 AS restricted;
 SELECT privacy.lift_restriction('customer', '4') > 0 AS lifted;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS audit_refs_of_4 FROM privacy.audit_log
  WHERE subject_ref = privacy.subject_ref('customer', '4');
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS audit_refs_of_raw_spellings FROM privacy.audit_log
  WHERE subject_ref IN (privacy.subject_ref('customer', '04'), privacy.subject_ref('customer', '004'),
 					   privacy.subject_ref('customer', '0004'), privacy.subject_ref('customer', '03'),
@@ -98,6 +101,7 @@ UNION ALL SELECT '_ledger_state', subject FROM privacy._ledger_state
 ORDER BY 1, 2;
 SELECT count(*) AS receipts_with_raw_key FROM privacy.erasures
  WHERE receipt::text ~ '"(0*2|0*3|0*5|0*6)"';
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS audit_entries_with_raw_key FROM privacy.audit_log
  WHERE summary::text ~ '"(0*2|0*3|0*5|0*6)"';
 

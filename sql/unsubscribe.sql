@@ -108,6 +108,7 @@ SET ROLE unsub_web;
 SELECT privacy.unsubscribe(:'token_ada');
 RESET ROLE;
 
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT action, summary FROM privacy.audit_log WHERE action = 'consent.withdraw' ORDER BY id;
 
 DROP ROLE unsub_web;

@@ -34,6 +34,7 @@ SELECT privacy.unsubscribe_token('subscriber', 'eve.unique@example.com', 'market
 SELECT (privacy.erase_subject('customer', '6', 'consent withdrawn') ->> 'changed')::boolean AS erased,
        (privacy.erase_subject('subscriber', 'eve.unique@example.com', 'consent withdrawn') ->> 'changed')::boolean AS erased;
 SELECT count(*) AS ledger_before FROM privacy.consent_ledger \gset
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS log_before FROM privacy.audit_log \gset
 
 -- A role with nothing but LOGIN replays them: nothing to withdraw, nothing
@@ -44,6 +45,7 @@ SELECT privacy.unsubscribe(:'token_6') ->> 'withdrawn' AS withdrawn;
 SELECT privacy.unsubscribe(:'token_eve');
 RESET ROLE;
 SELECT count(*) - :ledger_before AS ledger_events_added FROM privacy.consent_ledger;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) - :log_before AS audit_entries_added FROM privacy.audit_log;
 SELECT count(*) AS raw_keys_in_ledger FROM privacy.consent_ledger
  WHERE subject IN ('6', 'eve.unique@example.com') OR NOT forgotten AND kind = 'subscriber';
@@ -65,6 +67,7 @@ SELECT count(*) AS raw_keys_in_ledger FROM privacy.consent_ledger
 SELECT privacy.grant_consent('customer', '1', 'marketing') > 0 AS granted;
 SELECT privacy.unsubscribe_token('customer', '1', 'marketing') AS token_1 \gset
 SELECT count(*) AS ledger_before FROM privacy.consent_ledger \gset
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) AS log_before FROM privacy.audit_log \gset
 SET ROLE unsub_anyone;
 SELECT privacy.unsubscribe(:'token_1');
@@ -72,6 +75,7 @@ SELECT privacy.unsubscribe(:'token_1');
 SELECT privacy.unsubscribe(:'token_1') ->> 'withdrawn' AS withdrawn;
 RESET ROLE;
 SELECT count(*) - :ledger_before AS ledger_events_added FROM privacy.consent_ledger;
+SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT count(*) - :log_before AS audit_entries_added FROM privacy.audit_log;
 SELECT status FROM privacy.consent_state WHERE kind = 'customer' AND subject = '1';
 SELECT privacy.grant_consent('customer', '1', 'marketing') > 0 AS granted_again;

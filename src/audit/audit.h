@@ -1,24 +1,67 @@
 /*
  * audit.h
  *		Writing to the tamper-evident audit log (privacy.audit_log) from C.
+ *
+ * An entry is written, when its transaction commits, to the unsealed
+ * entries (privacy._audit_unsealed) without any lock shared with other
+ * writers; the sealer (audit_seal.c), run by the background worker of the
+ * preloaded library (audit_sealer.c) or by privacy.seal_audit_log(), chains
+ * the committed ones into the log afterwards. See docs/audit.md.
  */
 #ifndef PRIVACY_AUDIT_H
 #define PRIVACY_AUDIT_H
 
 /*
- * Writes one entry to privacy.audit_log (appended when the transaction
- * commits), as the log's owner, so it works for callers with no privilege
- * on the log. kind and subject may be NULL (the entry then names no data
- * subject); summary_json is a JSON object that must hold no personal values.
+ * Writes one entry to privacy.audit_log (written when the transaction
+ * commits, sealed after), as the log's owner, so it works for callers with
+ * no privilege on the log. kind and subject may be NULL (the entry then
+ * names no data subject); summary_json is a JSON object that must hold no
+ * personal values.
  */
 extern void privacy_audit_event(const char *action, const char *kind,
 								const char *subject, const char *summary_json);
 
 /*
+ * Notes that the current (sub)transaction wrote rows to the unsealed
+ * entries directly (the rectification trigger does): the transaction is
+ * then refused PREPARE, and its commit wakes the sealer.
+ */
+extern void privacy_audit_note_unsealed_write(void);
+
+/*
+ * Seals committed unsealed entries into the hash chain: about max_entries
+ * of them (0: every one visible), in batches of about batch_size (a
+ * set-based write's entries are sealed together), in the order of
+ * their ids, inside the current transaction and as the log's owner. Takes
+ * the chain's head lock (SHARE ROW EXCLUSIVE on privacy._audit_head) first,
+ * then reads with a snapshot taken after it, so two sealers never seal the
+ * same entry. Returns how many it sealed.
+ */
+extern int64 privacy_seal_entries(int64 max_entries, int batch_size);
+
+/* Whether this backend's sealing is what deletes unsealed entries now. */
+extern bool privacy_audit_sealing;
+
+/*
+ * Whether the library was loaded by shared_preload_libraries, so that the
+ * sealer's background worker runs; without it, a committing transaction
+ * seals the backlog itself (audit_pending.c).
+ */
+extern bool privacy_sealer_preloaded;
+
+/* Wakes this database's sealer; safe to call after commit (no allocation). */
+extern void privacy_sealer_wake(void);
+
+/* Settings of the sealer (audit_sealer.c). */
+extern int	privacy_seal_batch_size;
+
+/*
  * The audit area's initialisation, called first by _PG_init: registers the
- * transaction callbacks that append a transaction's entries to the chain
- * when it commits (audit_pending.c).
+ * transaction callbacks that write a transaction's entries when it commits
+ * (audit_pending.c), the sealer's settings and, when preloaded, its shared
+ * memory and launcher (audit_sealer.c).
  */
 extern void AuditInit(void);
+extern void SealerInit(void);
 
 #endif							/* PRIVACY_AUDIT_H */

@@ -18,7 +18,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy_internal._audit(actor name, action text, kind text, subject text, request_id bigint, summary jsonb) IS 'Writes one audit log entry, appended to the hash chain when the transaction commits; returns NULL (the entry''s id is assigned at commit)';
+COMMENT ON FUNCTION privacy_internal._audit(actor name, action text, kind text, subject text, request_id bigint, summary jsonb) IS 'Writes one audit log entry, written to the unsealed entries when the transaction commits and sealed into the hash chain after; returns NULL (the entry''s id is assigned when it is sealed)';
 
 REVOKE ALL ON FUNCTION privacy_internal._audit(actor name, action text, kind text, subject text, request_id bigint, summary jsonb) FROM PUBLIC;
 
@@ -26,9 +26,29 @@ CREATE FUNCTION privacy_internal._audit_append(logged_at timestamp with time zon
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'privacy_audit_append';
 
-COMMENT ON FUNCTION privacy_internal._audit_append(logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) IS 'Queues one audit log entry of the current transaction; the entries are appended to the hash chain when the transaction commits';
+COMMENT ON FUNCTION privacy_internal._audit_append(logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) IS 'Queues one audit log entry of the current transaction; the entries are written to privacy._audit_unsealed when the transaction commits';
 
 REVOKE ALL ON FUNCTION privacy_internal._audit_append(logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._audit_entry_text(id bigint, logged_at timestamptz,
+										  actor name, session_role name, action text,
+										  subject_ref text, request_id bigint, summary jsonb)
+RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.convert_to(pg_catalog.concat_ws(E'\x1f',
+			id::text,
+			pg_catalog.to_char(logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+			actor::text, session_role::text, action,
+			COALESCE(subject_ref, ''),
+			COALESCE(request_id::text, ''),
+			summary::text), 'UTF8');
+END;
+
+COMMENT ON FUNCTION privacy_internal._audit_entry_text(id bigint, logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) IS 'The canonical text of one audit log entry, which its hash covers';
+
+REVOKE ALL ON FUNCTION privacy_internal._audit_entry_text(id bigint, logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._audit_entry_hash(prev_hash bytea, id bigint, logged_at timestamptz,
 										  actor name, session_role name, action text,
@@ -37,13 +57,9 @@ RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT pg_catalog.sha256(prev_hash || pg_catalog.convert_to(pg_catalog.concat_ws(E'\x1f',
-			id::text,
-			pg_catalog.to_char(logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-			actor::text, session_role::text, action,
-			COALESCE(subject_ref, ''),
-			COALESCE(request_id::text, ''),
-			summary::text), 'UTF8'));
+	SELECT pg_catalog.sha256(prev_hash OPERATOR(pg_catalog.||)
+			privacy_internal._audit_entry_text(id, logged_at, actor, session_role, action,
+											   subject_ref, request_id, summary));
 END;
 
 COMMENT ON FUNCTION privacy_internal._audit_entry_hash(prev_hash bytea, id bigint, logged_at timestamp with time zone, actor name, session_role name, action text, subject_ref text, request_id bigint, summary jsonb) IS 'The chained hash of one audit log entry';
@@ -65,6 +81,23 @@ $$;
 COMMENT ON FUNCTION privacy_internal._audit_log_is_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on the audit log';
 
 REVOKE ALL ON FUNCTION privacy_internal._audit_log_is_append_only() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._audit_unsealed_is_append_only() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'privacy_audit_unsealed_is_append_only';
+
+COMMENT ON FUNCTION privacy_internal._audit_unsealed_is_append_only() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on the unsealed audit log entries, except the sealer''s own deletion of the entries it seals';
+
+REVOKE ALL ON FUNCTION privacy_internal._audit_unsealed_is_append_only() FROM PUBLIC;
+
+CREATE FUNCTION privacy.seal_audit_log() RETURNS bigint
+    LANGUAGE c
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS 'MODULE_PATHNAME', 'privacy_seal_audit_log';
+
+COMMENT ON FUNCTION privacy.seal_audit_log() IS 'Seals every committed unsealed audit log entry into the hash chain now, in the order they were written; returns how many it sealed';
+
+REVOKE ALL ON FUNCTION privacy.seal_audit_log() FROM PUBLIC;
 
 CREATE FUNCTION privacy.prune_audit_log(older_than interval) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -105,7 +138,7 @@ COMMENT ON FUNCTION privacy.prune_audit_log(older_than interval) IS 'Deletes aud
 
 REVOKE ALL ON FUNCTION privacy.prune_audit_log(older_than interval) FROM PUBLIC;
 
-CREATE FUNCTION privacy.verify_audit_log(OUT intact boolean, OUT entries bigint, OUT first_broken_id bigint, OUT problem text) RETURNS record
+CREATE FUNCTION privacy.verify_audit_log(OUT intact boolean, OUT entries bigint, OUT first_broken_id bigint, OUT problem text, OUT unsealed bigint, OUT oldest_unsealed timestamp with time zone) RETURNS record
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -117,6 +150,10 @@ DECLARE
 	finding record;
 	findings bigint;
 BEGIN
+	-- The unsealed tail first: it is reported whatever the chain shows.
+	SELECT COALESCE(pg_catalog.sum(COALESCE(pg_catalog.cardinality(u.subject_refs), 1)), 0)::bigint,
+		   pg_catalog.min(u.logged_at) INTO unsealed, oldest_unsealed
+	  FROM privacy._audit_unsealed u;
 	SELECT * INTO head FROM privacy._audit_head;
 	prev := COALESCE(head.pruned_through_hash,
 					 pg_catalog.sha256(pg_catalog.convert_to('opendims_privacy audit log', 'UTF8')));
@@ -163,9 +200,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy.verify_audit_log(OUT intact boolean, OUT entries bigint, OUT first_broken_id bigint, OUT problem text) IS 'Recomputes the audit log''s hash chain (from the last pruning, if any) and reports the first broken link; with the chain intact, the first difference privacy.verify_evidence() finds';
+COMMENT ON FUNCTION privacy.verify_audit_log(OUT intact boolean, OUT entries bigint, OUT first_broken_id bigint, OUT problem text, OUT unsealed bigint, OUT oldest_unsealed timestamp with time zone) IS 'Recomputes the sealed audit log''s hash chain (from the last pruning, if any) and reports the first broken link; with the chain intact, the first difference privacy.verify_evidence() finds; and, apart, how many entries wait to be sealed and the oldest one''s time';
 
-REVOKE ALL ON FUNCTION privacy.verify_audit_log(OUT intact boolean, OUT entries bigint, OUT first_broken_id bigint, OUT problem text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.verify_audit_log(OUT intact boolean, OUT entries bigint, OUT first_broken_id bigint, OUT problem text, OUT unsealed bigint, OUT oldest_unsealed timestamp with time zone) FROM PUBLIC;
 
 CREATE FUNCTION privacy.verify_evidence() RETURNS TABLE(evidence text, id bigint, problem text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -203,6 +240,12 @@ BEGIN
 				 WHERE a.action OPERATOR(pg_catalog.=) 'erasure'
 				   AND a.subject_ref OPERATOR(pg_catalog.=) e.subject_ref
 				   AND e.receipt OPERATOR(pg_catalog.@>) (a.summary OPERATOR(pg_catalog.-) 'receipt_sha256'::text))
+		   -- an erasure just committed may still wait to be sealed
+		   AND NOT EXISTS (
+				SELECT FROM privacy._audit_unsealed a
+				 WHERE a.action OPERATOR(pg_catalog.=) 'erasure'
+				   AND a.subject_ref OPERATOR(pg_catalog.=) e.subject_ref
+				   AND e.receipt OPERATOR(pg_catalog.@>) (a.summary OPERATOR(pg_catalog.-) 'receipt_sha256'::text))
 		 ORDER BY e.id;
 
 	RETURN QUERY
@@ -223,7 +266,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION privacy.verify_evidence() IS 'Every difference between the audit log and the erasure receipts, and between the consent ledger and the ledger state the row check reads';
+COMMENT ON FUNCTION privacy.verify_evidence() IS 'Every difference between the audit log (sealed or not) and the erasure receipts, and between the consent ledger and the ledger state the row check reads';
 
 REVOKE ALL ON FUNCTION privacy.verify_evidence() FROM PUBLIC;
 
@@ -237,7 +280,7 @@ CREATE TABLE privacy._audit_head (
     CONSTRAINT _audit_head_pkey PRIMARY KEY (singleton)
 );
 
-COMMENT ON TABLE privacy._audit_head IS 'The hash of the newest audit log entry, which the next entry chains to';
+COMMENT ON TABLE privacy._audit_head IS 'The hash of the newest sealed audit log entry, which the next entry sealed chains to';
 
 INSERT INTO privacy._audit_head (last_id, last_hash)
 VALUES (NULL, pg_catalog.sha256(pg_catalog.convert_to('opendims_privacy audit log', 'UTF8')));
@@ -266,3 +309,44 @@ CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy.audit_log FOR EACH
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy.audit_log FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._audit_log_is_append_only();
 
 CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy._audit_head FOR EACH ROW EXECUTE FUNCTION privacy_internal._restore_over_seed('singleton');
+
+CREATE TABLE privacy._audit_unsealed (
+    id bigint GENERATED BY DEFAULT AS IDENTITY,
+    logged_at timestamp with time zone NOT NULL,
+    actor name NOT NULL,
+    session_role name NOT NULL,
+    action text NOT NULL,
+    subject_ref text,
+    request_id bigint,
+    summary jsonb NOT NULL,
+    subject_refs text[],
+    CONSTRAINT _audit_unsealed_pkey PRIMARY KEY (id),
+    CONSTRAINT _audit_unsealed_one_subject_check CHECK (subject_ref IS NULL OR subject_refs IS NULL)
+)
+-- a queue: every row is deleted soon after it is written, and the sealer
+-- reads it oldest first through its primary key, over the dead entries
+-- until a vacuum removes them
+WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000);
+
+-- A statement's subject references do not compress well (hex digests): not
+-- worth the time of trying.
+ALTER TABLE privacy._audit_unsealed ALTER COLUMN subject_refs SET STORAGE EXTERNAL;
+
+COMMENT ON TABLE privacy._audit_unsealed IS 'Audit log entries of committed transactions that wait to be sealed into the hash chain of privacy.audit_log, in the order of their ids: append-only for all but the sealer';
+COMMENT ON COLUMN privacy._audit_unsealed.subject_refs IS 'For the entries of one set-based write (a rectification statement): one entry per element, in order, naming that subject, with the row''s other fields';
+SELECT pg_catalog.pg_extension_config_dump('privacy._audit_unsealed', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy._audit_unsealed_id_seq', '');
+
+CREATE TRIGGER append_only BEFORE DELETE OR UPDATE ON privacy._audit_unsealed FOR EACH ROW EXECUTE FUNCTION privacy_internal._audit_unsealed_is_append_only();
+
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON privacy._audit_unsealed FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._audit_unsealed_is_append_only();
+
+CREATE VIEW privacy.audit_backlog AS
+SELECT COALESCE(pg_catalog.sum(COALESCE(pg_catalog.cardinality(u.subject_refs), 1)), 0)::bigint AS entries,
+       pg_catalog.min(u.logged_at) AS oldest_logged_at,
+       pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) pg_catalog.min(u.logged_at) AS oldest_age
+  FROM privacy._audit_unsealed u;
+
+COMMENT ON VIEW privacy.audit_backlog IS 'The audit log entries that wait to be sealed into the hash chain: how many, when the oldest was written and how long ago';
+
+REVOKE ALL ON TABLE privacy.audit_backlog FROM PUBLIC;

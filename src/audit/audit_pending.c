@@ -1,34 +1,34 @@
 /*
  * audit_pending.c
- *		Appends a transaction's audit log entries to the hash chain when the
- *		transaction commits.
+ *		Writes a transaction's audit log entries to the unsealed entries when
+ *		the transaction commits, and wakes the sealer after.
  *
- * privacy_internal._audit() computes an entry's fields (time, actor, action, subject
- * reference, summary) and hands them to privacy_internal._audit_append(), which only
- * keeps them in a backend-local list in transaction memory, each tagged with
- * the subtransaction that wrote it. Nothing is locked then: a transaction
- * left open after an audited statement blocks no one.
+ * privacy_internal._audit() computes an entry's fields (time, actor, action,
+ * subject reference, summary) and hands them to
+ * privacy_internal._audit_append(), which takes the entry's place in the
+ * order of entries (the next value of privacy._audit_unsealed_id_seq) and
+ * keeps it in a backend-local list in transaction memory, tagged with the
+ * subtransaction that wrote it. Nothing is locked then: a transaction left
+ * open after an audited statement blocks no one.
  *
  * When the transaction commits (XACT_EVENT_PRE_COMMIT, after its deferred
- * triggers have fired), its entries are appended in the order they were
- * written, as the log's owner with search_path pinned: the chain's head
- * (privacy._audit_head) is locked, each entry gets the next id and its hash
- * chained to the one before it (privacy_internal._audit_entry_hash(), the definition
- * privacy.verify_audit_log() recomputes), and the head moves to the last
- * one. The head is held from there to the end of the commit only, so the
- * chain is in commit order and writers queue for the length of an append,
- * never for a client's round trip.
- *
- * The head is locked in SHARE ROW EXCLUSIVE mode (which conflicts with
- * itself) before it is read, and read with a snapshot taken after the lock
- * is granted: the head a committing transaction chains to is the newest
- * one whatever its isolation level, so a REPEATABLE READ transaction is not
- * refused because another one appended since its snapshot.
+ * triggers have fired), its entries are inserted into
+ * privacy._audit_unsealed in one statement, as the log's owner with
+ * search_path pinned. That takes no lock another writer waits for and
+ * computes no hash: the entries are sealed into the chain after the commit
+ * (audit_seal.c), by the background worker of the preloaded library, which
+ * the commit wakes (audit_sealer.c). Without the library preloaded there is
+ * no worker, and the committing transaction seals the backlog itself at
+ * pre-commit, under the chain's head lock, as releases before 2.0 did.
  *
  * Entries of a subtransaction that rolls back are dropped with it; those of
  * one that commits pass to its parent; a transaction that aborts leaves no
- * entry. A transaction with entries cannot be prepared: they would have to
- * be appended at COMMIT PREPARED, which runs no extension code.
+ * entry. The rectification trigger (audit_rectification.c) inserts its
+ * entries into privacy._audit_unsealed as it fires, where the
+ * subtransaction's own fate decides theirs, and notes that it did
+ * (privacy_audit_note_unsealed_write()). A transaction with entries cannot
+ * be prepared: COMMIT PREPARED runs no extension code, so nothing would wake
+ * the sealer, or seal, when it commits.
  */
 #include "postgres.h"
 
@@ -36,10 +36,11 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -56,6 +57,7 @@ PG_FUNCTION_INFO_V1(privacy_audit_append);
 typedef struct PendingEntry
 {
 	SubTransactionId subid;		/* the subtransaction that wrote it */
+	int64		id;				/* its place in the order of entries */
 	TimestampTz logged_at;
 	NameData	actor;
 	NameData	session_role;
@@ -69,54 +71,25 @@ typedef struct PendingEntry
 /* The current transaction's entries, oldest first, in TopTransactionContext. */
 static List *pending_entries = NIL;
 
-/* The statements of the append, prepared once per backend (SPI_keepplan). */
-#define N_ENTRY_ARGS 7
-static SPIPlanPtr head_plan = NULL;
-static SPIPlanPtr insert_plan = NULL;
-static SPIPlanPtr update_plan = NULL;
+/*
+ * The subtransactions (oldest first, each once) that inserted entries into
+ * privacy._audit_unsealed directly, in TopTransactionContext; and whether
+ * the transaction committing now wrote any entry.
+ */
+static List *unsealed_writers = NIL;
+static bool wrote_unsealed = false;
 
-static const char *const head_sql =
-"SELECT h.last_hash FROM privacy._audit_head h FOR UPDATE";
+/* The insert of a transaction's entries, prepared once per backend. */
+#define N_ENTRY_ARGS 8
+static SPIPlanPtr insert_plan = NULL;
 
 static const char *const insert_sql =
-"INSERT INTO privacy.audit_log"
-" (id, logged_at, actor, session_role, action, subject_ref, request_id, summary, prev_hash, hash)"
-" SELECT e.id, $2, $3, $4, $5, $6, $7, $8, $1,"
-" privacy_internal._audit_entry_hash($1, e.id, $2, $3, $4, $5, $6, $7, $8)"
-" FROM (SELECT pg_catalog.nextval('privacy.audit_log_id_seq'::pg_catalog.regclass) AS id) e"
-" RETURNING id, hash";
-
-static const char *const update_sql =
-"UPDATE privacy._audit_head SET last_id = $1, last_hash = $2";
-
-/* Prepares one statement of the append and keeps it for the session. */
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "could not prepare audit log statement: %s",
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not keep audit log statement");
-	return plan;
-}
-
-static void
-prepare_statements(void)
-{
-	Oid			insert_types[N_ENTRY_ARGS + 1] = {BYTEAOID, TIMESTAMPTZOID, NAMEOID, NAMEOID,
-	TEXTOID, TEXTOID, INT8OID, JSONBOID};
-	Oid			update_types[2] = {INT8OID, BYTEAOID};
-
-	if (head_plan == NULL)
-		head_plan = prepare_kept(head_sql, 0, NULL);
-	if (insert_plan == NULL)
-		insert_plan = prepare_kept(insert_sql, N_ENTRY_ARGS + 1, insert_types);
-	if (update_plan == NULL)
-		update_plan = prepare_kept(update_sql, 2, update_types);
-}
+"INSERT INTO privacy._audit_unsealed"
+" (id, logged_at, actor, session_role, action, subject_ref, request_id, summary)"
+" SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.timestamptz[]),"
+" pg_catalog.unnest($3::pg_catalog.name[]), pg_catalog.unnest($4::pg_catalog.name[]),"
+" pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]),"
+" pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.jsonb[]))";
 
 /* The OID of privacy.<relname>, or InvalidOid when it does not exist. */
 static Oid
@@ -127,105 +100,88 @@ privacy_relid(const char *relname)
 	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
 }
 
-/*
- * Inserts one entry chained to prev_hash; returns its hash and sets *id.
- * The entry's hash is computed by privacy_internal._audit_entry_hash(), the
- * definition privacy.verify_audit_log() recomputes.
- */
+/* A one-dimensional array of n datums of a type. */
 static Datum
-insert_entry(const PendingEntry *entry, Datum prev_hash, Snapshot snapshot, int64 *id)
+array_of(Datum *elems, bool *nulls, int n, Oid type)
 {
-	Datum		values[N_ENTRY_ARGS + 1];
-	char		nulls[N_ENTRY_ARGS + 1];
-	bool		isnull;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
 
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = prev_hash;
-	values[1] = TimestampTzGetDatum(entry->logged_at);
-	values[2] = NameGetDatum(&entry->actor);
-	values[3] = NameGetDatum(&entry->session_role);
-	values[4] = PointerGetDatum(entry->action);
-	values[5] = PointerGetDatum(entry->subject_ref);
-	if (entry->subject_ref == NULL)
-		nulls[5] = 'n';
-	values[6] = Int64GetDatum(entry->request_id);
-	if (!entry->has_request_id)
-		nulls[6] = 'n';
-	values[7] = JsonbPGetDatum(entry->summary);
-
-	if (SPI_execute_snapshot(insert_plan, values, nulls, snapshot, InvalidSnapshot,
-							 false, true, 0) != SPI_OK_INSERT_RETURNING ||
-		SPI_processed != 1)
-		elog(ERROR, "could not append an entry to the audit log");
-	*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
+											  typlen, typbyval, typalign));
 }
 
-/*
- * Appends the pending entries to the chain; runs as the log's owner inside
- * SPI, with the head locked and a snapshot taken after the lock.
- */
+/* Inserts entries in one statement; runs inside SPI. */
 static void
-append_pending_entries(Oid head_relid)
+insert_entries(List *entries)
 {
-	Datum		hash;
-	Datum		head_values[2];
-	bool		isnull;
-	int64		last_id = 0;
-	Snapshot	snapshot;
+	static const Oid types[N_ENTRY_ARGS] = {INT8OID, TIMESTAMPTZOID, NAMEOID, NAMEOID,
+	TEXTOID, TEXTOID, INT8OID, JSONBOID};
+	int			n = list_length(entries);
+	Datum	   *columns[N_ENTRY_ARGS];
+	bool	   *nulls[N_ENTRY_ARGS];
+	Datum		values[N_ENTRY_ARGS];
+	ListCell   *lc;
+	int			i = 0;
 
-	/*
-	 * The lock comes first: preparing the head's UPDATE takes a ROW
-	 * EXCLUSIVE lock on it, which two backends preparing at once would each
-	 * hold while waiting for the other's SHARE ROW EXCLUSIVE lock.
-	 */
-	LockRelationOid(head_relid, ShareRowExclusiveLock);
-	prepare_statements();
-	PushActiveSnapshot(GetLatestSnapshot());
-	snapshot = GetActiveSnapshot();
-
-	if (SPI_execute_snapshot(head_plan, NULL, NULL, snapshot, InvalidSnapshot,
-							 false, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("the audit log's head row is missing"),
-				 errdetail("The table privacy._audit_head must hold exactly one row."),
-				 errhint("Restore the table from a backup; privacy.verify_audit_log() then reports whether the chain is intact.")));
-	hash = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		elog(ERROR, "the audit log's head has no hash");
-
-	/* the statements run here write no entry; should one, it is appended too */
-	while (pending_entries != NIL)
+	if (insert_plan == NULL)
 	{
-		List	   *batch = pending_entries;
-		ListCell   *lc;
+		Oid			array_types[N_ENTRY_ARGS];
+		SPIPlanPtr	plan;
 
-		pending_entries = NIL;
-		foreach(lc, batch)
-			hash = insert_entry((PendingEntry *) lfirst(lc), hash, snapshot, &last_id);
+		for (int f = 0; f < N_ENTRY_ARGS; f++)
+			array_types[f] = get_array_type(types[f]);
+		plan = SPI_prepare(insert_sql, N_ENTRY_ARGS, array_types);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the audit log's insert: %s",
+				 SPI_result_code_string(SPI_result));
+		insert_plan = plan;
 	}
 
-	head_values[0] = Int64GetDatum(last_id);
-	head_values[1] = hash;
-	if (SPI_execute_snapshot(update_plan, head_values, NULL, snapshot, InvalidSnapshot,
-							 false, true, 0) != SPI_OK_UPDATE || SPI_processed != 1)
-		elog(ERROR, "could not move the audit log's head");
-	PopActiveSnapshot();
+	for (int f = 0; f < N_ENTRY_ARGS; f++)
+	{
+		columns[f] = palloc(sizeof(Datum) * n);
+		nulls[f] = palloc0(sizeof(bool) * n);
+	}
+	foreach(lc, entries)
+	{
+		PendingEntry *entry = (PendingEntry *) lfirst(lc);
+
+		columns[0][i] = Int64GetDatum(entry->id);
+		columns[1][i] = TimestampTzGetDatum(entry->logged_at);
+		columns[2][i] = NameGetDatum(&entry->actor);
+		columns[3][i] = NameGetDatum(&entry->session_role);
+		columns[4][i] = PointerGetDatum(entry->action);
+		columns[5][i] = PointerGetDatum(entry->subject_ref);
+		nulls[5][i] = entry->subject_ref == NULL;
+		columns[6][i] = Int64GetDatum(entry->request_id);
+		nulls[6][i] = !entry->has_request_id;
+		columns[7][i] = JsonbPGetDatum(entry->summary);
+		i++;
+	}
+	for (int f = 0; f < N_ENTRY_ARGS; f++)
+		values[f] = array_of(columns[f], nulls[f], n, types[f]);
+
+	if (SPI_execute_plan(insert_plan, values, NULL, false, 0) != SPI_OK_INSERT ||
+		SPI_processed != (uint64) n)
+		elog(ERROR, "could not write the audit log's entries");
 }
 
 /*
- * Appends the transaction's entries at pre-commit. Without the log (the
+ * Writes the transaction's entries at pre-commit. Without the log (the
  * extension was dropped in this transaction) they go with it, as entries
  * already in the log would have.
  */
 static void
 flush_pending_entries(void)
 {
-	Oid			head_relid = privacy_relid("_audit_head");
 	PrivacyUserContext save;
 
-	if (!OidIsValid(head_relid) || !OidIsValid(privacy_relid("audit_log")))
+	if (!OidIsValid(privacy_relid("_audit_unsealed")))
 	{
 		pending_entries = NIL;
 		return;
@@ -236,7 +192,16 @@ flush_pending_entries(void)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "could not connect to SPI");
-		append_pending_entries(head_relid);
+		PushActiveSnapshot(GetTransactionSnapshot());
+		/* the statement writes no entry; should one, it is written too */
+		while (pending_entries != NIL)
+		{
+			List	   *entries = pending_entries;
+
+			pending_entries = NIL;
+			insert_entries(entries);
+		}
+		PopActiveSnapshot();
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -245,6 +210,33 @@ flush_pending_entries(void)
 	}
 	PG_END_TRY();
 	pending_entries = NIL;
+	wrote_unsealed = true;
+}
+
+void
+privacy_audit_note_unsealed_write(void)
+{
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	MemoryContext old;
+
+	if (unsealed_writers != NIL &&
+		llast_int(unsealed_writers) == (int) subid)
+		return;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	unsealed_writers = lappend_int(unsealed_writers, (int) subid);
+	MemoryContextSwitchTo(old);
+}
+
+/* Writes the entries, and seals them when no worker will (see above). */
+static void
+audit_pre_commit(void)
+{
+	if (pending_entries != NIL)
+		flush_pending_entries();
+	if (unsealed_writers != NIL)
+		wrote_unsealed = true;
+	if (wrote_unsealed && !privacy_sealer_preloaded)
+		(void) privacy_seal_entries(0, privacy_seal_batch_size);
 }
 
 static void
@@ -253,24 +245,32 @@ audit_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (pending_entries != NIL)
-				flush_pending_entries();
+			audit_pre_commit();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
-			if (pending_entries != NIL)
+			if (pending_entries != NIL || unsealed_writers != NIL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that wrote audit log entries"),
-						 errdetail("A transaction's audit log entries are appended to the hash chain when it commits, which COMMIT PREPARED cannot do."),
+						 errdetail("A transaction's audit log entries are written and sealed into the hash chain when it commits, which COMMIT PREPARED cannot do."),
 						 errhint("Run the audited statements in a transaction that commits directly.")));
 			break;
 		case XACT_EVENT_COMMIT:
+			/* the entries are visible now: the sealer may seal them */
+			if (wrote_unsealed && privacy_sealer_preloaded)
+				privacy_sealer_wake();
+			pending_entries = NIL;
+			unsealed_writers = NIL;
+			wrote_unsealed = false;
+			break;
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			/* the list lived in the transaction's memory */
+			/* the lists lived in the transaction's memory */
 			pending_entries = NIL;
+			unsealed_writers = NIL;
+			wrote_unsealed = false;
 			break;
 		default:
 			break;
@@ -287,6 +287,21 @@ audit_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	ListCell   *lc;
 
+	if (unsealed_writers != NIL &&
+		(event == SUBXACT_EVENT_ABORT_SUB || event == SUBXACT_EVENT_COMMIT_SUB) &&
+		llast_int(unsealed_writers) == (int) mySubid)
+	{
+		/* the newest writer is the one ending, if any is */
+		unsealed_writers = list_delete_last(unsealed_writers);
+		if (event == SUBXACT_EVENT_COMMIT_SUB &&
+			(unsealed_writers == NIL || llast_int(unsealed_writers) != (int) parentSubid))
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+			unsealed_writers = lappend_int(unsealed_writers, (int) parentSubid);
+			MemoryContextSwitchTo(old);
+		}
+	}
 	if (pending_entries == NIL)
 		return;
 	if (event == SUBXACT_EVENT_ABORT_SUB)
@@ -320,14 +335,16 @@ copy_arg(FunctionCallInfo fcinfo, int argno)
 
 /*
  * privacy_internal._audit_append(logged_at, actor, session_role, action, subject_ref,
- * request_id, summary): queues one entry, to be appended to the log when the
- * transaction commits. Called by privacy_internal._audit() only.
+ * request_id, summary): queues one entry, to be written to the unsealed
+ * entries when the transaction commits. Called by privacy_internal._audit()
+ * only.
  */
 Datum
 privacy_audit_append(PG_FUNCTION_ARGS)
 {
 	MemoryContext old;
 	PendingEntry *entry;
+	Oid			seq_relid;
 
 	if (IsParallelWorker())
 		elog(ERROR, "audit log entries cannot be written by a parallel worker");
@@ -340,9 +357,14 @@ privacy_audit_append(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("an audit log entry needs a time, an actor, a session role, an action and a summary")));
 
+	seq_relid = privacy_relid("_audit_unsealed_id_seq");
+	if (!OidIsValid(seq_relid))
+		elog(ERROR, "the audit log's unsealed entries are missing");
+
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	entry = palloc0(sizeof(PendingEntry));
 	entry->subid = GetCurrentSubTransactionId();
+	entry->id = nextval_internal(seq_relid, false);
 	entry->logged_at = PG_GETARG_TIMESTAMPTZ(0);
 	namestrcpy(&entry->actor, NameStr(*PG_GETARG_NAME(1)));
 	namestrcpy(&entry->session_role, NameStr(*PG_GETARG_NAME(2)));
@@ -362,4 +384,5 @@ AuditInit(void)
 {
 	RegisterXactCallback(audit_xact_callback, NULL);
 	RegisterSubXactCallback(audit_subxact_callback, NULL);
+	SealerInit();
 }

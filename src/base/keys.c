@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include <openssl/evp.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -33,6 +35,9 @@ typedef struct CachedKey
 {
 	char		name[NAMEDATALEN];
 	bytea	   *key;
+	/* SHA-256 after the key's inner and outer HMAC pads, once one was needed */
+	EVP_MD_CTX *inner;
+	EVP_MD_CTX *outer;
 } CachedKey;
 
 static CachedKey cached_keys[MAX_CACHED_KEYS];
@@ -116,37 +121,114 @@ read_key(const char *name)
 	return result;
 }
 
-const bytea *
-privacy_get_key(const char *name)
+/* The cached entry of a key, read once per transaction. */
+static CachedKey *
+cached_key(const char *name)
 {
 	int			i;
 
 	if (cached_lxid != PRIVACY_LOCAL_XID() && !coordinator_keys)
 	{
 		for (i = 0; i < n_cached_keys; i++)
+		{
 			pfree(cached_keys[i].key);
+			EVP_MD_CTX_free(cached_keys[i].inner);
+			EVP_MD_CTX_free(cached_keys[i].outer);
+		}
 		n_cached_keys = 0;
 		cached_lxid = PRIVACY_LOCAL_XID();
 	}
 	for (i = 0; i < n_cached_keys; i++)
 		if (strcmp(cached_keys[i].name, name) == 0)
-			return cached_keys[i].key;
+			return &cached_keys[i];
 
 	if (n_cached_keys == MAX_CACHED_KEYS)
 		elog(ERROR, "too many distinct keys requested in one transaction");
 	cached_keys[n_cached_keys].key = read_key(name);
+	cached_keys[n_cached_keys].inner = NULL;
+	cached_keys[n_cached_keys].outer = NULL;
 	strlcpy(cached_keys[n_cached_keys].name, name, NAMEDATALEN);
-	return cached_keys[n_cached_keys++].key;
+	return &cached_keys[n_cached_keys++];
+}
+
+/*
+ * SHA-256 after one of the key's HMAC pads (RFC 2104): the key, hashed
+ * first if longer than a block, zero-padded to a block and XORed with pad.
+ */
+static EVP_MD_CTX *
+padded_key_digest(const bytea *key, uint8_t pad)
+{
+	uint8_t		block[64];
+	size_t		len = VARSIZE_ANY_EXHDR(key);
+	EVP_MD_CTX *ctx;
+
+	memset(block, 0, sizeof(block));
+	if (len > sizeof(block))
+	{
+		unsigned int n;
+
+		if (!EVP_Digest(VARDATA_ANY(key), len, block, &n, EVP_sha256(), NULL))
+			return NULL;
+	}
+	else
+		memcpy(block, VARDATA_ANY(key), len);
+	for (int i = 0; i < (int) sizeof(block); i++)
+		block[i] ^= pad;
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL ||
+		!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+		!EVP_DigestUpdate(ctx, block, sizeof(block)))
+	{
+		EVP_MD_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/*
+ * HMAC-SHA-256 under a cached key, from its pads' digests computed once per
+ * transaction: the same result as HMAC(), at a fraction of the cost per
+ * message (subject references are computed for every row a statement logs).
+ */
+static bool
+cached_hmac(CachedKey *ck, const void *data, size_t len, uint8_t out[PRIVACY_HMAC_LEN])
+{
+	static EVP_MD_CTX *scratch = NULL;
+	uint8_t		inner_hash[PRIVACY_HMAC_LEN];
+	unsigned int n = 0;
+
+	if (ck->inner == NULL || ck->outer == NULL)
+	{
+		EVP_MD_CTX_free(ck->inner);
+		EVP_MD_CTX_free(ck->outer);
+		ck->inner = padded_key_digest(ck->key, 0x36);
+		ck->outer = padded_key_digest(ck->key, 0x5c);
+		if (ck->inner == NULL || ck->outer == NULL)
+			return false;
+	}
+	if (scratch == NULL && (scratch = EVP_MD_CTX_new()) == NULL)
+		return false;
+	if (!EVP_MD_CTX_copy_ex(scratch, ck->inner) ||
+		!EVP_DigestUpdate(scratch, data, len) ||
+		!EVP_DigestFinal_ex(scratch, inner_hash, &n) || n != PRIVACY_HMAC_LEN ||
+		!EVP_MD_CTX_copy_ex(scratch, ck->outer) ||
+		!EVP_DigestUpdate(scratch, inner_hash, sizeof(inner_hash)) ||
+		!EVP_DigestFinal_ex(scratch, out, &n) || n != PRIVACY_HMAC_LEN)
+		return false;
+	return true;
+}
+
+const bytea *
+privacy_get_key(const char *name)
+{
+	return cached_key(name)->key;
 }
 
 void
 privacy_keyed_hash(const char *key_name, const void *data, size_t len,
 				   uint8_t out[PRIVACY_HMAC_LEN])
 {
-	const bytea *key = privacy_get_key(key_name);
-
-	if (!privacy_hmac_sha256((const uint8_t *) VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
-							 (const uint8_t *) data, len, out))
+	if (!cached_hmac(cached_key(key_name), data, len, out))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not compute HMAC-SHA-256")));

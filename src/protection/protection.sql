@@ -3,65 +3,10 @@
 -- auditing, and the lint checks of installed protection. C: src/protection/.
 
 CREATE FUNCTION privacy_internal._audit_rectification() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-	kinds text[];
-	changed text[];
-	subject text;
-	row_name name;
-	i integer;
-BEGIN
-	SELECT pt.kinds INTO kinds
-	  FROM privacy.protected_tables pt
-	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) pt.table_name
-	 WHERE pt.table_name OPERATOR(pg_catalog.=) TG_RELID
-	   AND c.relpersistence OPERATOR(pg_catalog.<>) 't';
-	IF kinds IS NULL
-	   OR TG_NAME OPERATOR(pg_catalog.<>) 'privacy_rectification'
-	   OR TG_WHEN OPERATOR(pg_catalog.<>) 'AFTER' OR TG_LEVEL OPERATOR(pg_catalog.<>) 'ROW'
-	   OR TG_OP OPERATOR(pg_catalog.<>) 'UPDATE' THEN
-		RAISE EXCEPTION 'privacy_internal._audit_rectification() may only run as the rectification trigger of a protected table'
-			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'privacy.protect() installs this trigger.';
-	END IF;
-	SELECT pg_catalog.array_agg(n.key ORDER BY n.key) INTO changed
-	  FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(NEW)) n
-	 WHERE n.value IS DISTINCT FROM (pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.->) n.key);
-	IF changed IS NULL THEN
-		RETURN NULL;
-	END IF;
-	-- The key expressions name the row by the table protect() was called
-	-- for: on a partition, the trigger is a clone of its root's.
-	WITH RECURSIVE up AS (
-		SELECT t.tgrelid, t.tgparentid FROM pg_catalog.pg_trigger t
-		 WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID AND t.tgname OPERATOR(pg_catalog.=) TG_NAME
-		UNION ALL
-		SELECT t.tgrelid, t.tgparentid FROM up JOIN pg_catalog.pg_trigger t ON t.oid OPERATOR(pg_catalog.=) up.tgparentid
-	)
-	SELECT c.relname INTO row_name
-	  FROM up JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) up.tgrelid
-	 WHERE up.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid;
-	FOR i IN 0 .. TG_NARGS / 2 - 1 LOOP
-		IF NOT TG_ARGV[2 * i] OPERATOR(pg_catalog.=) ANY (kinds) THEN
-			RAISE EXCEPTION 'privacy_internal._audit_rectification() may only run as the rectification trigger of a protected table'
-				USING ERRCODE = 'insufficient_privilege',
-					  DETAIL = 'The trigger names a subject kind the table is not protected for.',
-					  HINT = 'privacy.protect() installs this trigger.';
-		END IF;
-		EXECUTE pg_catalog.format('SELECT (%s)::pg_catalog.text FROM (SELECT ($1).*) AS %I', TG_ARGV[2 * i + 1],
-								  COALESCE(row_name, TG_TABLE_NAME))
-		   INTO subject USING NEW;
-		PERFORM privacy_internal._audit(privacy_internal._acting_role(), 'rectification', TG_ARGV[2 * i], subject, NULL,
-							   pg_catalog.jsonb_build_object('table', privacy_internal._qualified_name(TG_RELID),
-															 'columns', pg_catalog.to_jsonb(changed)));
-	END LOOP;
-	RETURN NULL;
-END
-$_$;
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'privacy_audit_rectification';
 
-COMMENT ON FUNCTION privacy_internal._audit_rectification() IS 'Trigger installed by privacy.protect(): records each rectification in the audit log, naming the changed columns but not their values; refuses to run as any other trigger';
+COMMENT ON FUNCTION privacy_internal._audit_rectification() IS 'Statement trigger installed by privacy.protect(): records each rectified row in the audit log, naming its subject and the changed columns but not their values, in one set-based write per UPDATE; refuses to run as any other trigger';
 
 REVOKE ALL ON FUNCTION privacy_internal._audit_rectification() FROM PUBLIC;
 
@@ -99,7 +44,7 @@ BEGIN
 				pg_catalog.format('%s%L, %L', CASE WHEN trigger_args OPERATOR(pg_catalog.=) '' THEN '' ELSE ', ' END,
 								  k, privacy_internal._subject_key_sql(k, rel, cls.relname));
 		END LOOP;
-		EXECUTE pg_catalog.format('CREATE TRIGGER privacy_rectification AFTER UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION privacy_internal._audit_rectification(%s)',
+		EXECUTE pg_catalog.format('CREATE TRIGGER privacy_rectification AFTER UPDATE ON %s REFERENCING OLD TABLE AS privacy_old NEW TABLE AS privacy_new FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._audit_rectification(%s)',
 								  qname, trigger_args);
 	END IF;
 	INSERT INTO privacy.protected_tables (table_name, kinds, base_policy, had_row_security,
@@ -224,7 +169,7 @@ BEGIN
 				RETURN NEXT;
 			END IF;
 		END IF;
-		SELECT t.tgenabled INTO tg FROM pg_catalog.pg_trigger t
+		SELECT t.tgenabled, t.tgtype, t.tgoldtable, t.tgnewtable INTO tg FROM pg_catalog.pg_trigger t
 		 WHERE t.tgrelid OPERATOR(pg_catalog.=) pt.table_name
 		   AND t.tgname OPERATOR(pg_catalog.=) 'privacy_rectification'
 		   AND t.tgfoid OPERATOR(pg_catalog.=) 'privacy_internal._audit_rectification()'::pg_catalog.regprocedure;
@@ -237,6 +182,13 @@ BEGIN
 		ELSIF tg.tgenabled OPERATOR(pg_catalog.=) ANY ('{D,R}'::"char"[]) THEN
 			problem := 'trigger "privacy_rectification" is disabled: rectifications are not audited';
 			hint := pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER privacy_rectification;', qname);
+			RETURN NEXT;
+		ELSIF FOUND AND ((tg.tgtype::integer OPERATOR(pg_catalog.&) 1) OPERATOR(pg_catalog.<>) 0
+						 OR tg.tgoldtable IS NULL OR tg.tgnewtable IS NULL) THEN
+			-- 1 is TRIGGER_TYPE_ROW: the trigger must fire once per statement,
+			-- reading the statement's rows from its transition tables.
+			problem := 'trigger "privacy_rectification" was changed: it no longer fires once per UPDATE statement with the statement''s old and new rows, so rectifications are not audited';
+			hint := pg_catalog.format('SELECT privacy.unprotect(%1$L); SELECT privacy.protect(%1$L);', qname);
 			RETURN NEXT;
 		END IF;
 	END LOOP;
@@ -414,8 +366,10 @@ BEGIN
 		END IF;
 		EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY',
 								  privacy_internal._qualified_name(c.child));
-		-- A partition has the clone of its partitioned table's trigger; an
-		-- inheritance child gets its own.
+		-- Each child gets its own statement trigger (statement triggers are
+		-- not cloned to partitions), for the UPDATEs that name the child; an
+		-- UPDATE naming its ancestor fires the ancestor's, whose transition
+		-- tables hold the child's rows too.
 		IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
 					WHERE t.tgrelid OPERATOR(pg_catalog.=) c.root AND t.tgname OPERATOR(pg_catalog.=) 'privacy_rectification')
 		   AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
@@ -427,7 +381,7 @@ BEGIN
 					pg_catalog.format('%s%L, %L', CASE WHEN trigger_args OPERATOR(pg_catalog.=) '' THEN '' ELSE ', ' END,
 									  k, privacy_internal._subject_key_sql(k, c.root, c.relname));
 			END LOOP;
-			EXECUTE pg_catalog.format('CREATE TRIGGER privacy_rectification AFTER UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION privacy_internal._audit_rectification(%s)',
+			EXECUTE pg_catalog.format('CREATE TRIGGER privacy_rectification AFTER UPDATE ON %s REFERENCING OLD TABLE AS privacy_old NEW TABLE AS privacy_new FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._audit_rectification(%s)',
 									  privacy_internal._qualified_name(c.child), trigger_args);
 		END IF;
 		added := added OPERATOR(pg_catalog.||) c.child;

@@ -263,9 +263,18 @@ SELECT l.kind, l.subject, l.recipient, l.disclosed_at,
 	   pg_catalog.max(a.logged_at) AS rectified_at,
 	   pg_catalog.array_agg(DISTINCT a.summary OPERATOR(pg_catalog.->>) 'table') AS tables
   FROM last_disclosure l
-  JOIN privacy.audit_log a ON a.subject_ref OPERATOR(pg_catalog.=) l.subject_ref
- WHERE a.action OPERATOR(pg_catalog.=) 'rectification'
-   AND a.logged_at OPERATOR(pg_catalog.>) l.disclosed_at
+  -- the rectifications sealed into the audit log, and those that wait to be
+  -- sealed (one entry per element of a statement's subject_refs)
+  JOIN (SELECT s.subject_ref, s.logged_at, s.summary
+		  FROM privacy.audit_log s
+		 WHERE s.action OPERATOR(pg_catalog.=) 'rectification'
+		UNION ALL
+		SELECT r.ref, u.logged_at, u.summary
+		  FROM privacy._audit_unsealed u
+		 CROSS JOIN LATERAL pg_catalog.unnest(COALESCE(u.subject_refs, ARRAY[u.subject_ref])) AS r(ref)
+		 WHERE u.action OPERATOR(pg_catalog.=) 'rectification') a
+	ON a.subject_ref OPERATOR(pg_catalog.=) l.subject_ref
+ WHERE a.logged_at OPERATOR(pg_catalog.>) l.disclosed_at
  GROUP BY l.kind, l.subject, l.recipient, l.disclosed_at;
 
 COMMENT ON VIEW privacy.rectification_notices IS 'Recipients to tell of a rectification (GDPR Art. 19): a subject''s data rectified after its last disclosure to the recipient; passing on the corrected data, recorded with privacy.record_disclosure(), settles the notice';

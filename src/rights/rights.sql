@@ -505,6 +505,14 @@ BEGIN
 	ELSE
 		-- The act that fulfils the request, recorded since its receipt.
 		IF r.request_right OPERATOR(pg_catalog.=) 'rectification' THEN
+			-- A rectification committed a moment ago may wait to be sealed:
+			-- sealed now, its entry has the id the outcome names.
+			IF EXISTS (SELECT FROM privacy._audit_unsealed u
+						WHERE u.action OPERATOR(pg_catalog.=) 'rectification'
+						  AND r.subject_ref OPERATOR(pg_catalog.=) ANY (u.subject_refs)
+						  AND u.logged_at OPERATOR(pg_catalog.>=) r.received_at) THEN
+				PERFORM privacy.seal_audit_log();
+			END IF;
 			SELECT a.id INTO found_id FROM privacy.audit_log a
 			 WHERE a.action OPERATOR(pg_catalog.=) 'rectification'
 			   AND a.subject_ref OPERATOR(pg_catalog.=) r.subject_ref

@@ -95,6 +95,17 @@ SELECT b.policy || '{"masking": {"roles": [], "recipients": [], "rules": []}}' =
 EOF
 )
 check "the update keeps policy, ledger, erasures, export and an intact audit chain ($kept)" [ "$kept" = "t|t|t|t|t|t|t" ]
+rectified=$(psql_updated -At <<'EOF'
+SELECT tgtype::int & 1 = 0 AND tgoldtable IS NOT NULL AND tgnewtable IS NOT NULL
+  FROM pg_trigger WHERE tgrelid = 'shop.customers'::regclass AND tgname = 'privacy_rectification';
+UPDATE shop.customers SET phone = '+4512345678' WHERE id IN (1, 2);
+SELECT privacy.seal_audit_log() >= 0;
+SELECT count(*) FROM privacy.audit_log WHERE action = 'rectification';
+SELECT intact FROM privacy.verify_audit_log();
+EOF
+)
+check "the rectification trigger becomes a statement trigger that audits each row ($(echo $rectified))" \
+	[ "$(echo $rectified)" = "t t 2 t" ]
 
 # 4. The catalog of the updated install against a fresh one, both ways.
 createdb fresh

@@ -58,6 +58,7 @@ SELECT string_agg(t, E'\n' ORDER BY t) FROM (
   UNION ALL SELECT 'invoices ' || i::text FROM shop.invoices i) x
 };
 my $before = $node->safe_psql('postgres', $snapshot_sql);
+$node->safe_psql('postgres', 'SELECT privacy.seal_audit_log()');
 my $audit_before = $node->safe_psql('postgres', 'SELECT count(*) FROM privacy.audit_log');
 like($before, qr/Ada Lovelace-Unique/, 'subject 1 is in the shop before the erasure');
 
@@ -114,6 +115,7 @@ is( $node->safe_psql(
 	'subject 1: customer row, 2 orders, 3 order lines, 1 shipment, 2 invoices still there');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM privacy.erasures'),
 	'0', 'no erasure recorded in privacy.erasures');
+$node->safe_psql('postgres', 'SELECT privacy.seal_audit_log()');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM privacy.audit_log'),
 	$audit_before, 'the audit log has no entry of the dead erasure');
 is($node->safe_psql('postgres', 'SELECT intact FROM privacy.verify_audit_log()'),
@@ -144,6 +146,7 @@ is_deeply(\@left, [ grep { /Ada Retained Billing/ } @left ],
 like($after, qr/Bo Bramsen-Unique/, 'other subjects untouched');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM privacy.erasures WHERE kind = 'customer'}),
 	'1', 'the erasure is recorded once');
+$node->safe_psql('postgres', 'SELECT privacy.seal_audit_log()');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM privacy.audit_log WHERE action = 'erasure'}),
 	'1', 'the erasure is in the audit log once');
 is($node->safe_psql('postgres', 'SELECT intact FROM privacy.verify_audit_log()'),

@@ -113,6 +113,9 @@ $primary->wait_for_catchup($standby);
 
 sub catch_up
 {
+	# the audit entries committed so far are sealed first, so that the
+	# sealer's worker does not change the primary between the two reads
+	$primary->safe_psql('postgres', 'SELECT privacy.seal_audit_log()');
 	$primary->wait_for_catchup($standby);
 	$primary->wait_for_catchup('shop_sub');
 }

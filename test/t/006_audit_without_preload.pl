@@ -1,5 +1,9 @@
-# Audit entries appended at commit, on a server that does not preload the
-# library (test/isolation/audit_append_at_commit.spec shows the same with
+# Audit entries sealed at commit, on a server that does not preload the
+# library. Without the library preloaded no sealer's worker runs, so a
+# committing transaction that wrote entries seals the committed backlog
+# itself, under the chain's head lock, as releases before 2.0 did: nothing
+# waits in privacy._audit_unsealed after a commit. (On a server that preloads the
+# library the worker seals: test/t/007_audit_sealer.pl.) The library (test/isolation/audit_append_at_commit.spec shows the same with
 # preloading): the library is loaded by a session's first call of one of
 # its functions, and its transaction callbacks are registered then, so the
 # entries of that very transaction are appended when it commits. An
@@ -54,7 +58,7 @@ COMMIT;
 SELECT count(*) FROM privacy.audit_log WHERE action = 'test.first_use';
 }),
 	'1',
-	'the entry of the transaction that loaded the library is appended at its commit');
+	'the entry of the transaction that loaded the library is sealed at its commit');
 
 my $app = $node->background_psql('postgres', on_error_stop => 1);
 $app->query_safe("SET ROLE iso_app; SET privacy.purpose = 'service'; BEGIN");
@@ -79,6 +83,36 @@ SELECT intact FROM privacy.verify_audit_log();
 }),
 	"consent.withdraw,rectification\nt",
 	'both entries are in the chain, in commit order, and the chain is intact');
+
+is( $node->safe_psql(
+		'postgres', q{
+SELECT entries FROM privacy.audit_backlog;
+SELECT unsealed FROM privacy.verify_audit_log();
+}),
+	"0\n0",
+	'nothing waits to be sealed after the commits');
+
+# A rectification of several rows with a savepoint rolled back: the
+# committing transaction seals what it kept, and only that.
+$node->safe_psql(
+	'postgres', q{
+BEGIN;
+UPDATE iso.customers SET name = name || '!' WHERE id IN (1, 2, 3);
+SAVEPOINT s;
+UPDATE iso.customers SET name = 'gone' WHERE id = 4;
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+});
+is( $node->safe_psql(
+		'postgres', q{
+SELECT count(*) FROM privacy.audit_log WHERE action = 'rectification';
+SELECT entries FROM privacy.audit_backlog;
+SELECT intact FROM privacy.verify_audit_log();
+}),
+	"4\n0\nt",
+	'three more rectifications sealed at commit, none of the rolled-back savepoint');
+is($node->safe_psql('postgres', 'SELECT privacy.seal_audit_log()'),
+	'0', 'privacy.seal_audit_log() finds nothing left to seal');
 
 $node->stop;
 done_testing();
