@@ -50,6 +50,7 @@
 
 #include "audit/audit.h"
 #include "base/extension_objects.h"
+#include "base/spi_statements.h"
 
 PG_FUNCTION_INFO_V1(privacy_audit_append);
 
@@ -100,21 +101,6 @@ privacy_relid(const char *relname)
 	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
 }
 
-/* A one-dimensional array of n datums of a type. */
-static Datum
-array_of(Datum *elems, bool *nulls, int n, Oid type)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
-											  typlen, typbyval, typalign));
-}
-
 /* Inserts entries in one statement; runs inside SPI. */
 static void
 insert_entries(List *entries)
@@ -131,15 +117,10 @@ insert_entries(List *entries)
 	if (insert_plan == NULL)
 	{
 		Oid			array_types[N_ENTRY_ARGS];
-		SPIPlanPtr	plan;
 
 		for (int f = 0; f < N_ENTRY_ARGS; f++)
 			array_types[f] = get_array_type(types[f]);
-		plan = SPI_prepare(insert_sql, N_ENTRY_ARGS, array_types);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the audit log's insert: %s",
-				 SPI_result_code_string(SPI_result));
-		insert_plan = plan;
+		(void) privacy_kept_plan(&insert_plan, insert_sql, N_ENTRY_ARGS, array_types);
 	}
 
 	for (int f = 0; f < N_ENTRY_ARGS; f++)
@@ -164,7 +145,7 @@ insert_entries(List *entries)
 		i++;
 	}
 	for (int f = 0; f < N_ENTRY_ARGS; f++)
-		values[f] = array_of(columns[f], nulls[f], n, types[f]);
+		values[f] = privacy_array_arg(columns[f], nulls[f], n, types[f]);
 
 	if (SPI_execute_plan(insert_plan, values, NULL, false, 0) != SPI_OK_INSERT ||
 		SPI_processed != (uint64) n)

@@ -48,6 +48,7 @@
 #include "audit/audit.h"
 #include "base/compat.h"
 #include "base/extension_objects.h"
+#include "base/spi_statements.h"
 
 PG_FUNCTION_INFO_V1(privacy_seal_audit_log);
 PG_FUNCTION_INFO_V1(privacy_audit_unsealed_is_append_only);
@@ -125,31 +126,12 @@ run(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
 	{
 		if (i == N_STATEMENTS)
 			elog(ERROR, "too many audit log sealing statements");
-		plan = SPI_prepare(sql, nargs, argtypes);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare an audit log sealing statement: %s",
-				 SPI_result_code_string(SPI_result));
+		plan = privacy_kept_plan(&prepared[i].plan, sql, nargs, argtypes);
 		prepared[i].sql = sql;
-		prepared[i].plan = plan;
 	}
 	rc = SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot, false, false, 0);
 	if (rc != expected)
 		elog(ERROR, "audit log sealing statement failed: %s", SPI_result_code_string(rc));
-}
-
-/* A one-dimensional array of n datums of a type. */
-static Datum
-array_of(Datum *elems, bool *nulls, int n, Oid type)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
-											  typlen, typbyval, typalign));
 }
 
 /*
@@ -359,14 +341,14 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 	{
 		Oid			type = f < N_FIELDS ? field_types[f] : BYTEAOID;
 
-		values[f] = array_of(columns[f], column_nulls[f], n, type);
+		values[f] = privacy_array_arg(columns[f], column_nulls[f], n, type);
 		types[f] = get_array_type(type);
 	}
 	run(insert_sql, N_FIELDS + 2, types, values, NULL, snapshot, SPI_OK_INSERT);
 	if (SPI_processed != (uint64) n)
 		elog(ERROR, "could not seal audit log entries");
 
-	values[0] = array_of(places, NULL, taken, TIDOID);
+	values[0] = privacy_array_arg(places, NULL, taken, TIDOID);
 	types[0] = TIDARRAYOID;
 	privacy_audit_sealing = true;
 	run(delete_sql, 1, types, values, NULL, snapshot, SPI_OK_DELETE);

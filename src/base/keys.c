@@ -25,6 +25,7 @@
 #include "base/compat.h"
 #include "base/extension_objects.h"
 #include "base/keys.h"
+#include "base/spi_statements.h"
 
 PG_FUNCTION_INFO_V1(privacy_random_key);
 PG_FUNCTION_INFO_V1(privacy_subject_ref);
@@ -60,16 +61,10 @@ read_local_key(const char *name)
 	bool		isnull;
 
 	SPI_connect();
-	if (read_plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare("SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
-									   1, argtypes);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the statement that reads a key");
-		read_plan = plan;
-	}
-	if (SPI_execute_plan(read_plan, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(privacy_kept_plan(&read_plan,
+										   "SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
+										   1, argtypes),
+						 values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read key \"%s\"", name);
 	if (SPI_processed == 1)
 	{

@@ -32,6 +32,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "base/spi_statements.h"
 #include "subject/subject.h"
 
 PG_FUNCTION_INFO_V1(privacy_grant_consent);
@@ -67,18 +68,9 @@ static int
 run_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 		 Datum *values, const char *nulls, int expected)
 {
-	int			rc;
+	int			rc = SPI_execute_plan(privacy_kept_plan(plan, sql, nargs, argtypes),
+									  values, nulls, false, 0);
 
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	prepared = SPI_prepare(sql, nargs, argtypes);
-
-		if (prepared == NULL || SPI_keepplan(prepared) != 0)
-			elog(ERROR, "could not prepare a consent ledger statement: %s",
-				 SPI_result_code_string(SPI_result));
-		*plan = prepared;
-	}
-	rc = SPI_execute_plan(*plan, values, nulls, false, 0);
 	if (rc != expected)
 		elog(ERROR, "could not run a consent ledger statement: %s", SPI_result_code_string(rc));
 	return rc;

@@ -23,6 +23,7 @@
 
 #include "base/extension_objects.h"
 #include "base/qualified_name.h"
+#include "base/spi_statements.h"
 #include "rights/rights.h"
 
 /* The error context of a statement run as an owner. */
@@ -186,20 +187,9 @@ int
 rights_run_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 				Datum *values, const char *nulls, bool read_only, long tcount)
 {
-	int			rc;
+	int			rc = SPI_execute_plan(privacy_kept_plan(plan, sql, nargs, argtypes),
+									  values, nulls, read_only, tcount);
 
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed for a statement of the extension: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed for a statement of the extension");
-		*plan = p;
-	}
-	rc = SPI_execute_plan(*plan, values, nulls, read_only, tcount);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for a statement of the extension: %s",
 			 SPI_result_code_string(rc));
