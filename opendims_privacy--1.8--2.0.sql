@@ -3512,3 +3512,10 @@ SELECT l.kind, l.subject, l.recipient, l.disclosed_at,
 	ON a.subject_ref OPERATOR(pg_catalog.=) l.subject_ref
  WHERE a.logged_at OPERATOR(pg_catalog.>) l.disclosed_at
  GROUP BY l.kind, l.subject, l.recipient, l.disclosed_at;
+
+-- The export reads the consent history and the disclosures through their
+-- subject indexes; its first statement, as the anchor's owner, finds the
+-- subject.
+COMMENT ON FUNCTION privacy_internal._export_statement(text) IS
+	'The statement the export of a subject kind runs first, as the anchor''s owner (the subject''s existence and the rows of that owner''s personal tables), as this session''s subject cache holds it; an unknown kind is an error';
+COMMENT ON FUNCTION privacy_internal._consent_history_sql(kind_sql text, key_sql text) IS 'The expression giving a subject''s consent history, for privacy.consent_history() (the export reads the same events through the ledger''s subject index)';

@@ -16,7 +16,7 @@ RETURN pg_catalog.format($sql$(
 	 WHERE l.kind = %1$s AND l.subject = ANY (ARRAY[s.key, s.ref])
 	   AND l.subject = CASE WHEN l.forgotten THEN s.ref ELSE s.key END)$sql$, kind_sql, key_sql);
 
-COMMENT ON FUNCTION privacy_internal._consent_history_sql(kind_sql text, key_sql text) IS 'The expression giving a subject''s consent history, for privacy.consent_history() and the export statement';
+COMMENT ON FUNCTION privacy_internal._consent_history_sql(kind_sql text, key_sql text) IS 'The expression giving a subject''s consent history, for privacy.consent_history() (the export reads the same events through the ledger''s subject index)';
 
 REVOKE ALL ON FUNCTION privacy_internal._consent_history_sql(kind_sql text, key_sql text) FROM PUBLIC;
 

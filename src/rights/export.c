@@ -7,14 +7,14 @@
  *		recipients, retention periods, consent history, disclosures,
  *		rights), as one jsonb document; audited.
  *
- * The subject's canonical key is computed once; then one statement, as the
- * extension's owner, checks that the subject exists and reads its
- * reference, its consent history, the time and its disclosures; then one statement per
+ * The subject's canonical key is computed once; then one statement per
  * owner of the kind's personal tables reads those tables' rows of the
- * subject as that owner (owner_run.c). All of them read with the snapshot
- * of the statement that called the export, so the export sees the subject
- * whole or not at all, never a mix of rows before and after another
- * transaction's erasure or update. Everything else in the document
+ * subject as that owner (owner_run.c), the first, as the anchor's owner,
+ * checking that the subject exists; then its consent history and
+ * disclosures are read through their indexes (export_history.c). All of
+ * them read with the snapshot of the statement that called the export, so
+ * the export sees the subject whole or not at all, never a mix of rows
+ * before and after another transaction's erasure or update. Everything else in the document
  * (the policy's sections, each table's categories, the entries of the
  * categories, sources and retention sections with the tables they concern)
  * is read once per kind into the subject cache; the document keeps the
@@ -40,7 +40,11 @@ typedef struct ExportRows
 	int64		row_count;
 } ExportRows;
 
-/* Reads every personal table's rows of the subject, one statement per owner. */
+/*
+ * Reads every personal table's rows of the subject, one statement per
+ * owner; the first, as the anchor's owner, finds the subject first (an
+ * error if it does not exist).
+ */
 static void
 read_rows(SubjectKind *kind, const char *key, ExportRows *result)
 {
@@ -52,15 +56,20 @@ read_rows(SubjectKind *kind, const char *key, ExportRows *result)
 	for (int g = 0; g < kind->ngroups; g++)
 	{
 		ExportGroup *group = &kind->groups[g];
+		int			first = group->finds_subject ? 2 : 1;
+		bool		isnull;
 
 		if (rights_run_as_owner(kind, &group->read, true, group->owner, group->description,
 								group->single, values, NULL, true, 0) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "the export read no row");
+		if (group->finds_subject && !DatumGetBool(rights_result(1, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("subject of kind \"%s\" does not exist", kind->name)));
 		for (int j = 0; j < group->ntables; j++)
 		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, j + 1, &isnull);
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, j + first, &isnull);
 			Jsonb	   *rows;
 
 			if (isnull)
@@ -94,7 +103,7 @@ push_section(JsonbParseState **state, SubjectKind *kind, ExportSection section, 
 
 /* The export document. */
 static Jsonb *
-build_document(SubjectKind *kind, const char *key, Jsonb *generated_at, Jsonb *history,
+build_document(SubjectKind *kind, const char *key, const char *generated_at, Jsonb *history,
 			   Jsonb *disclosures, const ExportRows *rows)
 {
 	JsonbParseState *state = NULL;
@@ -106,7 +115,7 @@ build_document(SubjectKind *kind, const char *key, Jsonb *generated_at, Jsonb *h
 	rights_push_pair_string(&state, "kind", kind->name);
 	rights_push_pair_string(&state, "key", key);
 	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	rights_push_pair_jsonb(&state, "generated_at", generated_at);
+	rights_push_pair_string(&state, "generated_at", generated_at);
 	rights_push_key(&state, "data");
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	for (int i = 0; i < kind->npersonal; i++)
@@ -163,11 +172,8 @@ export_subject(FunctionCallInfo fcinfo, bool has_request, int64 request_id)
 	PG_TRY();
 	{
 		char	   *key;
-		Datum		values[1];
-		bool		isnull;
 		text	   *ref;
 		Jsonb	   *history;
-		Jsonb	   *generated_at;
 		Jsonb	   *disclosures;
 		ExportRows	rows;
 
@@ -183,23 +189,13 @@ export_subject(FunctionCallInfo fcinfo, bool has_request, int64 request_id)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		values[0] = CStringGetTextDatum(key);
-		if (rights_run(kind, &kind->export_frame, values, NULL, true, 0) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "the export found no subject");
-		if (!DatumGetBool(rights_result(1, &isnull)))
-			ereport(ERROR,
-					(errcode(ERRCODE_NO_DATA_FOUND),
-					 errmsg("subject of kind \"%s\" does not exist", kind->name)));
-		ref = DatumGetTextPP(rights_result(2, &isnull));
-		history = DatumGetJsonbP(rights_result(3, &isnull));
-		generated_at = DatumGetJsonbP(rights_result(4, &isnull));
-		disclosures = DatumGetJsonbP(rights_result(5, &isnull));
-
 		read_rows(kind, key, &rows);
+		ref = subject_reference(kind->name, key);
+		history = rights_consent_history(kind->name, key, ref);
+		disclosures = rights_disclosures(kind->name, ref);
 
 		MemoryContextSwitchTo(context);
-		document = build_document(kind, key, generated_at, history, disclosures, &rows);
+		document = build_document(kind, key, rights_generated_at(), history, disclosures, &rows);
 		rights_audit("export", ref, has_request, request_id, export_summary(&rows));
 		SPI_finish();
 	}

@@ -1,7 +1,7 @@
 /*
  * rights.h
  *		The data-subject rights that run on the subject module: export
- *		(export.c) and erasure (erasure.c, erasure_table.c,
+ *		(export.c, export_history.c) and erasure (erasure.c, erasure_table.c,
  *		erasure_statistics.c, erasure_ledgers.c), and what they share:
  *		running a statement as a table's owner (owner_run.c) and building
  *		JSON and audit entries (rights_json.c).
@@ -51,6 +51,15 @@ extern int	rights_run(SubjectKind *kind, SubjectStatement *statement,
 /* Runs a statement of the rights module's own, kept for the session. */
 extern int	rights_run_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 							Datum *values, const char *nulls, bool read_only, long tcount);
+
+/*
+ * export_history.c: a subject's consent history (its key's events not
+ * forgotten, its reference's forgotten) and disclosures (by its
+ * reference), oldest first, as jsonb arrays; the export's time as JSON.
+ */
+extern Jsonb *rights_consent_history(const char *kind, const char *key, text *ref);
+extern Jsonb *rights_disclosures(const char *kind, text *ref);
+extern char *rights_generated_at(void);
 
 /* rights_json.c: building jsonb values */
 extern void rights_push_key(JsonbParseState **state, const char *key);

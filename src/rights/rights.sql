@@ -117,7 +117,7 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'privacy_export_statement';
 
 COMMENT ON FUNCTION privacy_internal._export_statement(text) IS
-	'The statement the export of a subject kind runs as the extension''s owner (the subject''s existence, reference and consent history), as this session''s subject cache holds it; an unknown kind is an error';
+	'The statement the export of a subject kind runs first, as the anchor''s owner (the subject''s existence and the rows of that owner''s personal tables), as this session''s subject cache holds it; an unknown kind is an error';
 
 REVOKE ALL ON FUNCTION privacy_internal._export_statement(kind text) FROM PUBLIC;
 

@@ -194,10 +194,15 @@ typedef enum ExportSection
 	EXPORT_NSECTIONS
 } ExportSection;
 
-/* The personal tables of one owner, read by one statement in the export. */
+/*
+ * The personal tables of one owner, read by one statement in the export;
+ * the first group's statement, as the anchor's owner, also finds the
+ * subject.
+ */
 typedef struct ExportGroup
 {
 	Oid			owner;
+	bool		finds_subject;	/* the first column: the anchor has the subject */
 	char	   *description;	/* the tables, for error context */
 	bool		single;
 	int			ntables;
@@ -240,9 +245,7 @@ typedef struct SubjectKind
 	int			nentries[EXPORT_NSECTIONS];
 	ExportEntry *entries[EXPORT_NSECTIONS];
 	int			ngroups;
-	ExportGroup *groups;
-	SubjectStatement export_frame;	/* exists, reference, consent history, now,
-										 * disclosures */
+	ExportGroup *groups;		/* the anchor's owner's first */
 
 	/* erasure */
 	SubjectStatement erase_frame;	/* after the subject lock: see erasure.c */

@@ -647,10 +647,11 @@ privacy_subject_plan(PG_FUNCTION_ARGS)
 
 /*
  * privacy_internal._export_statement(kind text) → text: the statement the export of
- * a subject of the kind runs as the extension's owner, with the canonical
- * key as $1 (text): whether the subject exists, its reference, its consent
- * history and the time; each table's rows are read by the statements of
- * privacy_internal._subject_plan(kind), as the table's owner.
+ * a subject of the kind runs first, as the anchor's owner, with the
+ * canonical key as $1 (text): whether the subject exists, and the rows of
+ * the personal tables of that owner; the tables of other owners are read by
+ * statements of the same form, as their owners. (The consent history and
+ * the disclosures are read through their indexes by export_history.c.)
  */
 Datum
 privacy_export_statement(PG_FUNCTION_ARGS)
@@ -659,7 +660,7 @@ privacy_export_statement(PG_FUNCTION_ARGS)
 	SubjectKind *kind = subject_kind_acquire(name, true);
 	text	   *result;
 
-	result = cstring_to_text(kind->export_frame.sql);
+	result = cstring_to_text(kind->groups[0].read.sql);
 	subject_kind_release(kind);
 	PG_RETURN_TEXT_P(result);
 }

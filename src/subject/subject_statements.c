@@ -14,10 +14,13 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 
 #include "subject/subject.h"
 
@@ -304,15 +307,35 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 	}
 }
 
+/* The anchor's rows of the subject whose key is $1, as a subquery. */
+static char *
+anchor_match(const SubjectKind *kind)
+{
+	return psprintf("SELECT FROM %s t WHERE t.%s %s $1::%s",
+					kind->anchor_name, quote_identifier(kind->key_column),
+					kind->key_operator, kind->key_type_sql);
+}
+
 /*
  * The export reads the personal tables of one owner in one statement, as
- * that owner: one jsonb array of rows (NULL for none) per table.
+ * that owner: one jsonb array of rows (NULL for none) per table. The
+ * statement of the anchor's owner comes first and starts with whether the
+ * anchor holds the subject (anchor_match, the anchor's rows of key $1);
+ * it reads no table when that owner has no personal table.
  */
 static void
-build_export_groups(SubjectKind *kind)
+build_export_groups(SubjectKind *kind, const char *anchor_match)
 {
-	kind->groups = palloc0(sizeof(ExportGroup) * Max(kind->npersonal, 1));
-	kind->ngroups = 0;
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(kind->anchor));
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", kind->anchor);
+	kind->groups = palloc0(sizeof(ExportGroup) * (kind->npersonal + 1));
+	kind->groups[0].owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	kind->groups[0].finds_subject = true;
+	kind->groups[0].tables = palloc(sizeof(int) * Max(kind->npersonal, 1));
+	kind->ngroups = 1;
+	ReleaseSysCache(tuple);
 	for (int i = 0; i < kind->npersonal; i++)
 	{
 		SubjectTable *t = kind->personal[i];
@@ -338,15 +361,19 @@ build_export_groups(SubjectKind *kind)
 		initStringInfo(&sql);
 		initStringInfo(&names);
 		appendStringInfoString(&sql, "SELECT ");
+		if (g->finds_subject)
+			appendStringInfo(&sql, "EXISTS (%s)", anchor_match);
 		for (int j = 0; j < g->ntables; j++)
 		{
 			SubjectTable *t = kind->personal[g->tables[j]];
 
 			appendStringInfo(&sql, "%s(SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0)) %s)",
-							 j > 0 ? ", " : "", t->rows_sql);
+							 j > 0 || g->finds_subject ? ", " : "", t->rows_sql);
 			appendStringInfo(&names, "%s%s", j > 0 ? ", " : "", t->name);
 		}
-		g->single = g->ntables == 1;
+		if (g->ntables == 0)
+			appendStringInfoString(&names, kind->anchor_name);
+		g->single = g->ntables <= 1;
 		g->description = names.data;
 		subject_statement_init(&g->read, sql.data, 1, key_arg);
 	}
@@ -356,10 +383,6 @@ build_export_groups(SubjectKind *kind)
 void
 subject_build_statements(SubjectKind *kind)
 {
-	char	   *kind_literal = psprintf("%s::pg_catalog.text", quote_literal_cstr(kind->name));
-	char	   *anchor_match = psprintf("SELECT FROM %s t WHERE t.%s %s $1::%s",
-										kind->anchor_name, quote_identifier(kind->key_column),
-										kind->key_operator, kind->key_type_sql);
 	for (int i = 0; i < kind->ntables; i++)
 	{
 		SubjectTable *t = &kind->tables[i];
@@ -369,37 +392,7 @@ subject_build_statements(SubjectKind *kind)
 	}
 	for (int i = 0; i < kind->npersonal; i++)
 		build_table_statements(kind, kind->personal[i]);
-	build_export_groups(kind);
-
-	/*
-	 * The rest of the export, as the extension's owner: whether the subject
-	 * exists, its reference, its consent history (events recorded under its
-	 * key, or under its reference once forgotten), the time and its
-	 * disclosures (by its reference, one index lookup). The anchor is read
-	 * in a CTE of its own, which Citus plans apart from the extension's
-	 * (local) tables when the anchor is distributed.
-	 */
-	subject_statement_init(&kind->export_frame,
-						   psprintf("WITH a AS MATERIALIZED (SELECT EXISTS (%s) AS found) SELECT a.found, s.ref, "
-									"(SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-									"'time', l.recorded_at, 'action', l.action, 'purpose', l.purpose, "
-									"'source', l.source, 'policy_version', l.policy_version, "
-									"'evidence', l.evidence, 'recorded_by', l.actor) ORDER BY l.id), '[]') "
-									"FROM privacy.consent_ledger l "
-									"WHERE l.kind OPERATOR(pg_catalog.=) %s "
-									"AND l.subject OPERATOR(pg_catalog.=) ANY (ARRAY[s.key, s.ref]) "
-									"AND l.subject OPERATOR(pg_catalog.=) CASE WHEN l.forgotten THEN s.ref ELSE s.key END), "
-									"pg_catalog.to_jsonb(pg_catalog.now()), "
-									"(SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-									"'time', d.disclosed_at, 'recipient', d.recipient, 'categories', d.categories, "
-									"'legal_basis', d.legal_basis, 'reference', d.reference, 'details', d.details, "
-									"'recorded_by', d.actor) ORDER BY d.id), '[]') "
-									"FROM privacy.disclosures d "
-									"WHERE d.kind OPERATOR(pg_catalog.=) %s AND d.subject_ref OPERATOR(pg_catalog.=) s.ref) "
-									"FROM a, (SELECT $1::pg_catalog.text AS key, privacy.subject_ref(%s, $1) AS ref OFFSET 0) s",
-									anchor_match, kind_literal, kind_literal, kind_literal),
-						   1, key_arg);
-
+	build_export_groups(kind, anchor_match(kind));
 }
 
 /*
@@ -410,15 +403,12 @@ void
 subject_build_key_statements(SubjectKind *kind)
 {
 	Oid			frame_args[4] = {TEXTOID, TEXTOID, INT8OID, TEXTOID};
-
-	char	   *anchor_match = psprintf("SELECT FROM %s t WHERE t.%s %s $1::%s",
-										kind->anchor_name, quote_identifier(kind->key_column),
-										kind->key_operator, kind->key_type_sql);
+	char	   *match = anchor_match(kind);
 
 	subject_statement_init(&kind->key_cast,
 						   psprintf("SELECT ($1::%s)::pg_catalog.text", kind->key_type_sql), 1, key_arg);
-	subject_statement_init(&kind->exists, psprintf("SELECT EXISTS (%s)", anchor_match), 1, key_arg);
-	subject_statement_init(&kind->exists_locked, psprintf("SELECT EXISTS (%s FOR UPDATE)", anchor_match),
+	subject_statement_init(&kind->exists, psprintf("SELECT EXISTS (%s)", match), 1, key_arg);
+	subject_statement_init(&kind->exists_locked, psprintf("SELECT EXISTS (%s FOR UPDATE)", match),
 						   1, key_arg);
 
 	/*
@@ -436,6 +426,6 @@ subject_build_key_statements(SubjectKind *kind)
 									" AND h.kind OPERATOR(pg_catalog.=) $2 AND h.subject_ref OPERATOR(pg_catalog.=) $4), "
 									"ARRAY(SELECT h.table_name::pg_catalog.oid FROM privacy.legal_holds h"
 									" WHERE h.released_at IS NULL AND h.table_name IS NOT NULL)",
-									anchor_match),
+									match),
 						   4, frame_args);
 }
