@@ -29,6 +29,18 @@ extern void privacy_audit_event(const char *action, const char *kind,
 extern void privacy_audit_note_unsealed_write(void);
 
 /*
+ * The id of a new entry: its place in the order of entries (the next value
+ * of privacy._audit_unsealed_id_seq).
+ */
+extern int64 privacy_audit_next_id(void);
+
+/*
+ * Inserts one row into privacy._audit_unsealed directly, with its index
+ * entries; values and nulls are its nine columns, id included.
+ */
+extern void privacy_audit_insert_unsealed(Datum *values, bool *nulls);
+
+/*
  * Seals committed unsealed entries into the hash chain: about max_entries
  * of them (0: every one visible), in batches of about batch_size (a
  * set-based write's entries are sealed together), in the order of

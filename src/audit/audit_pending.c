@@ -13,9 +13,9 @@
  *
  * When the transaction commits (XACT_EVENT_PRE_COMMIT, after its deferred
  * triggers have fired), its entries are inserted into
- * privacy._audit_unsealed in one statement, as the log's owner with
- * search_path pinned. That takes no lock another writer waits for and
- * computes no hash: the entries are sealed into the chain after the commit
+ * privacy._audit_unsealed directly, heap row and index entry, without a
+ * statement (privacy_audit_insert_unsealed()). That takes no lock another
+ * writer waits for and computes no hash: the entries are sealed into the chain after the commit
  * (audit_seal.c), by the background worker of the preloaded library, which
  * the commit wakes (audit_sealer.c). Without the library preloaded there is
  * no worker, and the committing transaction seals the backlog itself at
@@ -32,25 +32,26 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/parallel.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_type.h"
 #include "commands/sequence.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #include "audit/audit.h"
 #include "base/extension_objects.h"
-#include "base/spi_statements.h"
 
 PG_FUNCTION_INFO_V1(privacy_audit_append);
 
@@ -80,17 +81,8 @@ static List *pending_entries = NIL;
 static List *unsealed_writers = NIL;
 static bool wrote_unsealed = false;
 
-/* The insert of a transaction's entries, prepared once per backend. */
-#define N_ENTRY_ARGS 8
-static SPIPlanPtr insert_plan = NULL;
-
-static const char *const insert_sql =
-"INSERT INTO privacy._audit_unsealed"
-" (id, logged_at, actor, session_role, action, subject_ref, request_id, summary)"
-" SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.timestamptz[]),"
-" pg_catalog.unnest($3::pg_catalog.name[]), pg_catalog.unnest($4::pg_catalog.name[]),"
-" pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]),"
-" pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.jsonb[]))";
+/* The columns of privacy._audit_unsealed. */
+#define N_UNSEALED_COLUMNS 9
 
 /* The OID of privacy.<relname>, or InvalidOid when it does not exist. */
 static Oid
@@ -101,66 +93,76 @@ privacy_relid(const char *relname)
 	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
 }
 
-/* Inserts entries in one statement; runs inside SPI. */
-static void
-insert_entries(List *entries)
+/* The OID of privacy.<relname>; an error if it is missing. */
+static Oid
+privacy_relation(const char *relname)
 {
-	static const Oid types[N_ENTRY_ARGS] = {INT8OID, TIMESTAMPTZOID, NAMEOID, NAMEOID,
-	TEXTOID, TEXTOID, INT8OID, JSONBOID};
-	int			n = list_length(entries);
-	Datum	   *columns[N_ENTRY_ARGS];
-	bool	   *nulls[N_ENTRY_ARGS];
-	Datum		values[N_ENTRY_ARGS];
-	ListCell   *lc;
-	int			i = 0;
+	Oid			relid = privacy_relid(relname);
 
-	if (insert_plan == NULL)
-	{
-		Oid			array_types[N_ENTRY_ARGS];
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation \"%s.%s\" is missing", PRIVACY_SCHEMA, relname);
+	return relid;
+}
 
-		for (int f = 0; f < N_ENTRY_ARGS; f++)
-			array_types[f] = get_array_type(types[f]);
-		(void) privacy_kept_plan(&insert_plan, insert_sql, N_ENTRY_ARGS, array_types);
-	}
-
-	for (int f = 0; f < N_ENTRY_ARGS; f++)
-	{
-		columns[f] = palloc(sizeof(Datum) * n);
-		nulls[f] = palloc0(sizeof(bool) * n);
-	}
-	foreach(lc, entries)
-	{
-		PendingEntry *entry = (PendingEntry *) lfirst(lc);
-
-		columns[0][i] = Int64GetDatum(entry->id);
-		columns[1][i] = TimestampTzGetDatum(entry->logged_at);
-		columns[2][i] = NameGetDatum(&entry->actor);
-		columns[3][i] = NameGetDatum(&entry->session_role);
-		columns[4][i] = PointerGetDatum(entry->action);
-		columns[5][i] = PointerGetDatum(entry->subject_ref);
-		nulls[5][i] = entry->subject_ref == NULL;
-		columns[6][i] = Int64GetDatum(entry->request_id);
-		nulls[6][i] = !entry->has_request_id;
-		columns[7][i] = JsonbPGetDatum(entry->summary);
-		i++;
-	}
-	for (int f = 0; f < N_ENTRY_ARGS; f++)
-		values[f] = privacy_array_arg(columns[f], nulls[f], n, types[f]);
-
-	if (SPI_execute_plan(insert_plan, values, NULL, false, 0) != SPI_OK_INSERT ||
-		SPI_processed != (uint64) n)
-		elog(ERROR, "could not write the audit log's entries");
+int64
+privacy_audit_next_id(void)
+{
+	return nextval_internal(privacy_relation("_audit_unsealed_id_seq"), false);
 }
 
 /*
- * Writes the transaction's entries at pre-commit. Without the log (the
- * extension was dropped in this transaction) they go with it, as entries
- * already in the log would have.
+ * Inserts one row into privacy._audit_unsealed directly (see audit.h): the
+ * extension's own table, whose only index is its primary key, which has no
+ * insert trigger, and whose CHECK constraint (a subject or a list of
+ * subjects, not both) and NOT NULL columns its writers keep by construction.
+ * No user code can run here: nothing the table's owner or the caller
+ * defined is involved, so no switch of user is needed.
+ */
+void
+privacy_audit_insert_unsealed(Datum *values, bool *nulls)
+{
+	Relation	rel = table_open(privacy_relation("_audit_unsealed"), RowExclusiveLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	tuple;
+	List	   *indexes;
+	ListCell   *lc;
+
+	if (desc->natts != N_UNSEALED_COLUMNS)
+		elog(ERROR, "privacy._audit_unsealed does not have the columns it was created with");
+	tuple = heap_form_tuple(desc, values, nulls);
+	simple_heap_insert(rel, tuple);
+
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *info = BuildIndexInfo(index);
+		Datum		index_values[INDEX_MAX_KEYS];
+		bool		index_nulls[INDEX_MAX_KEYS];
+
+		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL)
+			elog(ERROR, "privacy._audit_unsealed has an index its writers cannot maintain");
+		for (int k = 0; k < info->ii_NumIndexAttrs; k++)
+			index_values[k] = heap_getattr(tuple, info->ii_IndexAttrNumbers[k], desc, &index_nulls[k]);
+		index_insert(index, index_values, index_nulls, &tuple->t_self, rel,
+					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 false, info);
+		index_close(index, NoLock);
+	}
+	list_free(indexes);
+	heap_freetuple(tuple);
+	table_close(rel, NoLock);
+}
+
+/*
+ * Writes the transaction's entries at pre-commit, in the order of their
+ * ids. Without the log (the extension was dropped in this transaction)
+ * they go with it, as entries already in the log would have.
  */
 static void
 flush_pending_entries(void)
 {
-	PrivacyUserContext save;
+	ListCell   *lc;
 
 	if (!OidIsValid(privacy_relid("_audit_unsealed")))
 	{
@@ -168,28 +170,26 @@ flush_pending_entries(void)
 		return;
 	}
 
-	privacy_begin_as_owner("audit_log", &save);
-	PG_TRY();
+	foreach(lc, pending_entries)
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "could not connect to SPI");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		/* the statement writes no entry; should one, it is written too */
-		while (pending_entries != NIL)
-		{
-			List	   *entries = pending_entries;
+		PendingEntry *entry = (PendingEntry *) lfirst(lc);
+		Datum		values[N_UNSEALED_COLUMNS];
+		bool		nulls[N_UNSEALED_COLUMNS] = {false};
 
-			pending_entries = NIL;
-			insert_entries(entries);
-		}
-		PopActiveSnapshot();
-		SPI_finish();
+		values[0] = Int64GetDatum(entry->id);
+		values[1] = TimestampTzGetDatum(entry->logged_at);
+		values[2] = NameGetDatum(&entry->actor);
+		values[3] = NameGetDatum(&entry->session_role);
+		values[4] = PointerGetDatum(entry->action);
+		values[5] = PointerGetDatum(entry->subject_ref);
+		nulls[5] = entry->subject_ref == NULL;
+		values[6] = Int64GetDatum(entry->request_id);
+		nulls[6] = !entry->has_request_id;
+		values[7] = JsonbPGetDatum(entry->summary);
+		values[8] = (Datum) 0;
+		nulls[8] = true;
+		privacy_audit_insert_unsealed(values, nulls);
 	}
-	PG_FINALLY();
-	{
-		privacy_end_as_owner(&save);
-	}
-	PG_END_TRY();
 	pending_entries = NIL;
 	wrote_unsealed = true;
 }
@@ -325,7 +325,6 @@ privacy_audit_append(PG_FUNCTION_ARGS)
 {
 	MemoryContext old;
 	PendingEntry *entry;
-	Oid			seq_relid;
 
 	if (IsParallelWorker())
 		elog(ERROR, "audit log entries cannot be written by a parallel worker");
@@ -338,14 +337,11 @@ privacy_audit_append(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("an audit log entry needs a time, an actor, a session role, an action and a summary")));
 
-	seq_relid = privacy_relid("_audit_unsealed_id_seq");
-	if (!OidIsValid(seq_relid))
-		elog(ERROR, "the audit log's unsealed entries are missing");
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	entry = palloc0(sizeof(PendingEntry));
 	entry->subid = GetCurrentSubTransactionId();
-	entry->id = nextval_internal(seq_relid, false);
+	entry->id = privacy_audit_next_id();
 	entry->logged_at = PG_GETARG_TIMESTAMPTZ(0);
 	namestrcpy(&entry->actor, NameStr(*PG_GETARG_NAME(1)));
 	namestrcpy(&entry->session_role, NameStr(*PG_GETARG_NAME(2)));

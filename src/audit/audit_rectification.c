@@ -500,61 +500,6 @@ add_refs(ChangedSet *set, RectificationTrigger *entry, TupleTableSlot *row)
 	}
 }
 
-/* The OID of privacy.<relname>; an error if it is missing. */
-static Oid
-privacy_relation(const char *relname)
-{
-	Oid			relid = get_relname_relid(relname, get_namespace_oid(PRIVACY_SCHEMA, false));
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation \"%s.%s\" is missing", PRIVACY_SCHEMA, relname);
-	return relid;
-}
-
-/*
- * Inserts one row into privacy._audit_unsealed directly, with its id from
- * the table's sequence and its index entries (fast path): the extension's
- * own table, whose only index is its primary key and which has no insert
- * trigger or constraint to check.
- */
-static void
-insert_unsealed(Datum *values, bool *nulls)
-{
-	Relation	rel = table_open(privacy_relation("_audit_unsealed"), RowExclusiveLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	HeapTuple	tuple;
-	List	   *indexes;
-	ListCell   *lc;
-
-	if (desc->natts != 9)
-		elog(ERROR, "privacy._audit_unsealed does not have the columns it was created with");
-	values[0] = Int64GetDatum(nextval_internal(privacy_relation("_audit_unsealed_id_seq"), false));
-	nulls[0] = false;
-	tuple = heap_form_tuple(desc, values, nulls);
-	simple_heap_insert(rel, tuple);
-
-	indexes = RelationGetIndexList(rel);
-	foreach(lc, indexes)
-	{
-		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
-		IndexInfo  *info = BuildIndexInfo(index);
-		Datum		index_values[INDEX_MAX_KEYS];
-		bool		index_nulls[INDEX_MAX_KEYS];
-
-		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL)
-			elog(ERROR, "privacy._audit_unsealed has an index the rectification trigger cannot maintain");
-		for (int k = 0; k < info->ii_NumIndexAttrs; k++)
-			index_values[k] = heap_getattr(tuple, info->ii_IndexAttrNumbers[k], desc, &index_nulls[k]);
-		index_insert(index, index_values, index_nulls, &tuple->t_self, rel,
-					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-					 false, info);
-		index_close(index, NoLock);
-	}
-	list_free(indexes);
-	heap_freetuple(tuple);
-	table_close(rel, NoLock);
-}
-
 Datum
 privacy_audit_rectification(PG_FUNCTION_ARGS)
 {
@@ -720,7 +665,8 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 			values[7] = summary_of(entry, sets[set].columns, desc);
 			values[8] = PointerGetDatum(construct_md_array(sets[set].refs, sets[set].ref_nulls, 1,
 														   dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
-			insert_unsealed(values, nulls);
+			values[0] = Int64GetDatum(privacy_audit_next_id());
+			privacy_audit_insert_unsealed(values, nulls);
 		}
 	}
 	else if (nsets > 0)
