@@ -5,27 +5,34 @@
  * Keys live in privacy._keys, created with random contents by the install
  * script, dumped with the database (so pseudonyms, subject references and
  * signed tokens stay valid after a restore) and readable by no ordinary role.
- * C code reads them as the table's owner and caches them for the rest of the
- * transaction. A Citus worker reads the coordinator's keys instead of its
+ * C code reads them directly through the table's primary key, as its owner
+ * would, and caches them for the rest of the transaction. A Citus worker reads the coordinator's keys instead of its
  * own (citus.c) and keeps them for the session.
  */
 #include "postgres.h"
 
 #include <openssl/evp.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "base/citus.h"
 #include "base/compat.h"
 #include "base/extension_objects.h"
 #include "base/keys.h"
-#include "base/spi_statements.h"
 
 PG_FUNCTION_INFO_V1(privacy_random_key);
 PG_FUNCTION_INFO_V1(privacy_subject_ref);
@@ -48,64 +55,82 @@ static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
 /* Whether the cached keys are the Citus coordinator's, kept for the session. */
 static bool coordinator_keys = false;
 
-/* The statement that reads a key, prepared once per session. */
-static SPIPlanPtr read_plan = NULL;
-
-/* Reads one key of this node's key table with SPI; NULL if it has none. */
+/*
+ * Reads one key of this node's key table, through its primary key, with
+ * the statement's snapshot; NULL if it has none. A direct read, as the
+ * table's owner would read it: no SQL runs, so nothing of the caller's can.
+ */
 static bytea *
 read_local_key(const char *name)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
+	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, false);
+	Oid			relid = get_relname_relid("_keys", nsp);
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	Snapshot	snapshot;
+	HeapTuple	tuple;
 	bytea	   *result = NULL;
-	bool		isnull;
 
-	SPI_connect();
-	if (SPI_execute_plan(privacy_kept_plan(&read_plan,
-										   "SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
-										   1, argtypes),
-						 values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read key \"%s\"", name);
-	if (SPI_processed == 1)
+	if (!OidIsValid(relid))
+		elog(ERROR, "table %s._keys is missing", PRIVACY_SCHEMA);
+	rel = table_open(relid, AccessShareLock);
+	if (RelationGetDescr(rel)->natts != 2)
+		elog(ERROR, "table %s._keys does not have the columns it was created with", PRIVACY_SCHEMA);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
+	key.sk_collation = TupleDescAttr(RelationGetDescr(rel), 0)->attcollation;
+	snapshot = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
+	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, snapshot, 1, &key);
+	if (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
-									  SPI_tuptable->tupdesc, 1, &isnull);
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, 2, RelationGetDescr(rel), &isnull);
 
 		if (!isnull)
 		{
-			bytea	   *key = DatumGetByteaPP(d);
+			bytea	   *k = DatumGetByteaPP(d);
 
-			result = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(key));
-			memcpy(result, key, VARSIZE_ANY(key));
+			result = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(k));
+			memcpy(result, k, VARSIZE_ANY(k));
 		}
 	}
-	SPI_finish();
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
 	return result;
 }
 
-/* Reads one key as the owner of the key table: a Citus worker the coordinator's. */
+/*
+ * Reads one key: this node's, or on a Citus worker the coordinator's, read
+ * as the owner of the key table through Citus.
+ */
 static bytea *
 read_key(const char *name)
 {
 	PrivacyUserContext save;
 	bytea	   *result = NULL;
 
-	privacy_begin_as_owner("_keys", &save);
-	PG_TRY();
+	if (!privacy_citus_installed())
+		result = read_local_key(name);
+	else
 	{
-		if (privacy_citus_worker())
+		privacy_begin_as_owner("_keys", &save);
+		PG_TRY();
 		{
-			result = privacy_citus_coordinator_key(name);
-			coordinator_keys = true;
+			if (privacy_citus_worker())
+			{
+				result = privacy_citus_coordinator_key(name);
+				coordinator_keys = true;
+			}
+			else
+				result = read_local_key(name);
 		}
-		else
-			result = read_local_key(name);
+		PG_FINALLY();
+		{
+			privacy_end_as_owner(&save);
+		}
+		PG_END_TRY();
 	}
-	PG_FINALLY();
-	{
-		privacy_end_as_owner(&save);
-	}
-	PG_END_TRY();
 
 	if (result == NULL)
 		ereport(ERROR,
