@@ -117,6 +117,31 @@ SELECT jsonb_array_length(h) AS events, h = privacy.consent_history('customer', 
        (SELECT array_agg(e ->> 'action') FROM jsonb_array_elements(h) e) AS actions
   FROM (SELECT privacy.export_subject('customer', '1') -> 'consent_history' AS h) x;
 
+-- A kind whose anchor holds no personal data, and whose personal table has
+-- another owner: the first statement, as the anchor's owner, finds the
+-- subject by a test of its own and reads no table; the next reads the
+-- personal table as its owner.
+CREATE ROLE export_visits_owner;
+CREATE TABLE shop.visitors (id integer PRIMARY KEY);
+GRANT USAGE ON SCHEMA shop TO export_visits_owner;
+GRANT CREATE ON SCHEMA shop TO export_visits_owner;
+GRANT REFERENCES ON shop.visitors TO export_visits_owner;
+SET ROLE export_visits_owner;
+CREATE TABLE shop.visits (visitor_id integer NOT NULL REFERENCES shop.visitors, page text);
+CREATE INDEX ON shop.visits (visitor_id);
+RESET ROLE;
+SECURITY LABEL FOR privacy ON COLUMN shop.visits.page IS 'support';
+INSERT INTO shop.visitors VALUES (1), (2);
+INSERT INTO shop.visits VALUES (1, '/pricing'), (1, '/contact');
+SELECT (privacy.apply_policy(jsonb_set(jsonb_set(privacy.policy(), '{version}', '"shop-1-visitors"'), '{subject_kinds}',
+        (privacy.policy() -> 'subject_kinds') || '[{"name": "visitor", "table": "shop.visitors", "key": "id"}]')::text)
+        ->> 'changed')::boolean AS applied;
+SELECT privacy_internal._export_statement('visitor') ~ '^SELECT EXISTS \(SELECT FROM shop\.visitors ' AS finds_by_test,
+       privacy_internal._export_statement('visitor') !~ 'visits' AS reads_no_table;
+SELECT e -> 'data' AS data FROM (SELECT privacy.export_subject('visitor', '1') AS e) x;
+SELECT jsonb_object_keys(privacy.export_subject('visitor', '2') -> 'data') AS visitor_2_tables;
+SELECT privacy.export_subject('visitor', '3');
+
 -- Only roles granted it may export.
 CREATE ROLE export_stranger;
 SET ROLE export_stranger;
@@ -125,4 +150,6 @@ RESET ROLE;
 DROP ROLE export_stranger;
 
 DROP SCHEMA shop CASCADE;
+DROP OWNED BY export_visits_owner;
+DROP ROLE export_visits_owner;
 DROP EXTENSION opendims_privacy CASCADE;

@@ -10,7 +10,8 @@
  * The subject's canonical key is computed once; then one statement per
  * owner of the kind's personal tables reads those tables' rows of the
  * subject as that owner (owner_run.c), the first, as the anchor's owner,
- * checking that the subject exists; then its consent history and
+ * finding the subject (by the anchor's rows, or by its own test where the
+ * anchor holds no personal data); then its consent history and
  * disclosures are read through their indexes (export_history.c). All of
  * them read with the snapshot of the statement that called the export, so
  * the export sees the subject whole or not at all, never a mix of rows
@@ -56,14 +57,25 @@ read_rows(SubjectKind *kind, const char *key, ExportRows *result)
 	for (int g = 0; g < kind->ngroups; g++)
 	{
 		ExportGroup *group = &kind->groups[g];
-		int			first = group->finds_subject ? 2 : 1;
+		int			first = group->finds_subject && group->anchor_table < 0 ? 2 : 1;
 		bool		isnull;
+		bool		found;
 
 		if (rights_run_as_owner(kind, &group->read, true, group->owner, group->description,
 								group->single, values, NULL, true, 0) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "the export read no row");
-		if (group->finds_subject && !DatumGetBool(rights_result(1, &isnull)))
+		if (group->finds_subject && group->anchor_table >= 0)
+		{
+			/* the anchor's rows: none, no subject */
+			(void) rights_result(first + group->anchor_table, &isnull);
+			found = !isnull;
+		}
+		else if (group->finds_subject)
+			found = DatumGetBool(rights_result(1, &isnull));
+		else
+			found = true;
+		if (!found)
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
 					 errmsg("subject of kind \"%s\" does not exist", kind->name)));

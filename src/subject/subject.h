@@ -202,7 +202,9 @@ typedef enum ExportSection
 typedef struct ExportGroup
 {
 	Oid			owner;
-	bool		finds_subject;	/* the first column: the anchor has the subject */
+	bool		finds_subject;	/* whether the anchor has the subject, from */
+	int			anchor_table;	/* the anchor's rows (in tables), or -1: from
+								 * the first column, an EXISTS */
 	char	   *description;	/* the tables, for error context */
 	bool		single;
 	int			ntables;

@@ -319,9 +319,10 @@ anchor_match(const SubjectKind *kind)
 /*
  * The export reads the personal tables of one owner in one statement, as
  * that owner: one jsonb array of rows (NULL for none) per table. The
- * statement of the anchor's owner comes first and starts with whether the
- * anchor holds the subject (anchor_match, the anchor's rows of key $1);
- * it reads no table when that owner has no personal table.
+ * statement of the anchor's owner comes first and tells whether the anchor
+ * holds the subject: by the anchor's rows where the anchor is personal,
+ * else by a first column, EXISTS (anchor_match, the anchor's rows of key
+ * $1); it reads no table when that owner has no personal table.
  */
 static void
 build_export_groups(SubjectKind *kind, const char *anchor_match)
@@ -333,6 +334,7 @@ build_export_groups(SubjectKind *kind, const char *anchor_match)
 	kind->groups = palloc0(sizeof(ExportGroup) * (kind->npersonal + 1));
 	kind->groups[0].owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	kind->groups[0].finds_subject = true;
+	kind->groups[0].anchor_table = -1;
 	kind->groups[0].tables = palloc(sizeof(int) * Max(kind->npersonal, 1));
 	kind->ngroups = 1;
 	ReleaseSysCache(tuple);
@@ -350,6 +352,8 @@ build_export_groups(SubjectKind *kind, const char *anchor_match)
 			g->owner = t->owner;
 			g->tables = palloc(sizeof(int) * kind->npersonal);
 		}
+		if (t->relid == kind->anchor)
+			g->anchor_table = g->ntables;
 		g->tables[g->ntables++] = i;
 	}
 	for (int k = 0; k < kind->ngroups; k++)
@@ -361,14 +365,14 @@ build_export_groups(SubjectKind *kind, const char *anchor_match)
 		initStringInfo(&sql);
 		initStringInfo(&names);
 		appendStringInfoString(&sql, "SELECT ");
-		if (g->finds_subject)
+		if (g->finds_subject && g->anchor_table < 0)
 			appendStringInfo(&sql, "EXISTS (%s)", anchor_match);
 		for (int j = 0; j < g->ntables; j++)
 		{
 			SubjectTable *t = kind->personal[g->tables[j]];
 
 			appendStringInfo(&sql, "%s(SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0)) %s)",
-							 j > 0 || g->finds_subject ? ", " : "", t->rows_sql);
+							 sql.len > strlen("SELECT ") ? ", " : "", t->rows_sql);
 			appendStringInfo(&names, "%s%s", j > 0 ? ", " : "", t->name);
 		}
 		if (g->ntables == 0)
