@@ -140,6 +140,12 @@ privacy_audit_insert_unsealed(Datum *values, bool *nulls)
 		Datum		index_values[INDEX_MAX_KEYS];
 		bool		index_nulls[INDEX_MAX_KEYS];
 
+		if (!info->ii_ReadyForInserts)
+		{
+			/* being built concurrently: left to the build, as the executor does */
+			index_close(index, NoLock);
+			continue;
+		}
 		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL)
 			elog(ERROR, "privacy._audit_unsealed has an index its writers cannot maintain");
 		for (int k = 0; k < info->ii_NumIndexAttrs; k++)

@@ -121,7 +121,10 @@ column_number(Relation rel, const char *name)
 	return InvalidAttrNumber;	/* keep compiler quiet */
 }
 
-/* Opens the log and checks that its index leads with (kind, subject). */
+/*
+ * Opens the log and checks that its index is valid and leads with (kind,
+ * subject): an index that is not would leave events out.
+ */
 static void
 open_log(const EventLog *log, OpenLog *open)
 {
@@ -142,10 +145,12 @@ open_log(const EventLog *log, OpenLog *open)
 		open->fields[i] = column_number(open->rel, log->fields[i].column);
 
 	index = index_open(open->index, AccessShareLock);
-	if (index->rd_index->indrelid != relid || index->rd_index->indnkeyatts < 2 ||
+	if (index->rd_index->indrelid != relid ||
+		!index->rd_index->indisvalid || !index->rd_index->indisready ||
+		index->rd_index->indnkeyatts < 2 ||
 		index->rd_index->indkey.values[0] != open->kind ||
 		index->rd_index->indkey.values[1] != open->subject)
-		elog(ERROR, "index \"%s\" of table %s.%s is not on its kind and %s",
+		elog(ERROR, "index \"%s\" of table %s.%s is not a valid index on its kind and %s",
 			 log->index, PRIVACY_SCHEMA, log->table, log->subject_column);
 	index_close(index, NoLock);
 }
