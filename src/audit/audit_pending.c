@@ -15,9 +15,9 @@
  * triggers have fired), its entries are inserted into
  * privacy._audit_unsealed directly, heap row and index entry, without a
  * statement (privacy_audit_insert_unsealed()). That takes no lock another
- * writer waits for and computes no hash: the entries are sealed into the chain after the commit
- * (audit_seal.c), by the background worker of the preloaded library, which
- * the commit wakes (audit_sealer.c). Without the library preloaded there is
+ * writer waits for and computes no hash: the entries are sealed into the
+ * chain after the commit (audit_seal.c), by the background worker of the
+ * preloaded library, which the commit wakes (audit_sealer.c). Without the library preloaded there is
  * no worker, and the committing transaction seals the backlog itself at
  * pre-commit, under the chain's head lock, as releases before 2.0 did.
  *

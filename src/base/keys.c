@@ -6,8 +6,9 @@
  * script, dumped with the database (so pseudonyms, subject references and
  * signed tokens stay valid after a restore) and readable by no ordinary role.
  * C code reads them directly through the table's primary key, as its owner
- * would, and caches them for the rest of the transaction. A Citus worker reads the coordinator's keys instead of its
- * own (citus.c) and keeps them for the session.
+ * would, and caches them for the rest of the transaction. A Citus worker
+ * reads the coordinator's keys instead of its own (citus.c) and keeps them
+ * for the session.
  */
 #include "postgres.h"
 

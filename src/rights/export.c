@@ -15,11 +15,11 @@
  * disclosures are read through their indexes (export_history.c). All of
  * them read with the snapshot of the statement that called the export, so
  * the export sees the subject whole or not at all, never a mix of rows
- * before and after another transaction's erasure or update. Everything else in the document
- * (the policy's sections, each table's categories, the entries of the
- * categories, sources and retention sections with the tables they concern)
- * is read once per kind into the subject cache; the document keeps the
- * entries that concern a table with rows.
+ * before and after another transaction's erasure or update. Everything
+ * else in the document (the policy's sections, each table's categories,
+ * the entries of the categories, sources and retention sections with the
+ * tables they concern) is read once per kind into the subject cache; the
+ * document keeps the entries that concern a table with rows.
  */
 #include "postgres.h"
 

@@ -8,7 +8,8 @@
  * Each event is the object jsonb_build_object() makes of the same columns
  * (as privacy_internal._consent_history_sql() does for the ledger): each
  * value in the form jsonb_build_object() gives its column's type
- * (timestamps as JSON timestamps, arrays of text as arrays, NULL as null). The ledger's events of the subject are those recorded under its
+ * (timestamps as JSON timestamps, arrays of text as arrays, NULL as null).
+ * The ledger's events of the subject are those recorded under its
  * canonical key and not forgotten, and those forgotten (an erasure replaced
  * the key by the reference) under its reference; the disclosures are
  * recorded under the reference alone. Both are read with the snapshot of

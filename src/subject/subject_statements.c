@@ -361,18 +361,23 @@ build_export_groups(SubjectKind *kind, const char *anchor_match)
 		ExportGroup *g = &kind->groups[k];
 		StringInfoData sql;
 		StringInfoData names;
+		const char *separator = "";
 
 		initStringInfo(&sql);
 		initStringInfo(&names);
 		appendStringInfoString(&sql, "SELECT ");
 		if (g->finds_subject && g->anchor_table < 0)
+		{
 			appendStringInfo(&sql, "EXISTS (%s)", anchor_match);
+			separator = ", ";
+		}
 		for (int j = 0; j < g->ntables; j++)
 		{
 			SubjectTable *t = kind->personal[g->tables[j]];
 
 			appendStringInfo(&sql, "%s(SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t0)) %s)",
-							 sql.len > strlen("SELECT ") ? ", " : "", t->rows_sql);
+							 separator, t->rows_sql);
+			separator = ", ";
 			appendStringInfo(&names, "%s%s", j > 0 ? ", " : "", t->name);
 		}
 		if (g->ntables == 0)
