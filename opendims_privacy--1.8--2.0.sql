@@ -1941,8 +1941,7 @@ CREATE TABLE privacy.masking_rules (
     parameters jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT masking_rules_method_check CHECK ((method = ANY (ARRAY['mask'::text, 'pseudonymize'::text, 'null'::text, 'constant'::text, 'month'::text, 'year'::text, 'range'::text, 'network'::text, 'first_letters'::text]))),
     CONSTRAINT masking_rules_target_check CHECK (((category IS NULL) = (table_name IS NOT NULL)) AND ((table_name IS NULL) = (column_name IS NULL))),
-    CONSTRAINT masking_rules_target_key UNIQUE NULLS NOT DISTINCT (category, table_name, column_name),
-    CONSTRAINT masking_rules_category_fkey FOREIGN KEY (category) REFERENCES privacy.categories(name)
+    CONSTRAINT masking_rules_target_key UNIQUE NULLS NOT DISTINCT (category, table_name, column_name)
 );
 
 COMMENT ON TABLE privacy.masking_rules IS 'How the values of a category or a column are masked for masked roles and in anonymised copies';
@@ -1962,8 +1961,7 @@ SELECT pg_catalog.pg_extension_config_dump('privacy.masked_roles', '');
 
 CREATE TABLE privacy.masked_recipients (
     recipient text NOT NULL,
-    CONSTRAINT masked_recipients_pkey PRIMARY KEY (recipient),
-    CONSTRAINT masked_recipients_recipient_fkey FOREIGN KEY (recipient) REFERENCES privacy.recipients(name) ON DELETE CASCADE
+    CONSTRAINT masked_recipients_pkey PRIMARY KEY (recipient)
 );
 
 COMMENT ON TABLE privacy.masked_recipients IS 'Recipients that receive personal data only masked or in anonymised copies';
@@ -3512,3 +3510,43 @@ SELECT l.kind, l.subject, l.recipient, l.disclosed_at,
 	ON a.subject_ref OPERATOR(pg_catalog.=) l.subject_ref
  WHERE a.logged_at OPERATOR(pg_catalog.>) l.disclosed_at
  GROUP BY l.kind, l.subject, l.recipient, l.disclosed_at;
+
+-- The catalog tables lose their foreign keys among each other, so that a
+-- parallel pg_restore, which loads configuration tables in any order, can
+-- restore them; lint() reports a name that refers to nothing instead.
+ALTER TABLE privacy.classifications DROP CONSTRAINT classifications_category_fkey;
+ALTER TABLE privacy.classifications DROP CONSTRAINT classifications_source_fkey;
+ALTER TABLE privacy.subject_paths DROP CONSTRAINT subject_paths_kind_fkey;
+
+CREATE FUNCTION privacy_internal._lint_catalog_references()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT 'error', ref.object,
+		   pg_catalog.format('%s names %s "%s", which the catalog does not have', ref.what, ref.target, ref.name),
+		   'Apply the policy document again: privacy.apply_policy() writes the catalog consistently.'
+	  FROM (SELECT 'the classification' AS what, pg_catalog.format('%s.%I', cl.table_name, cl.column_name) AS object,
+				   'category' AS target, cl.category AS name
+			  FROM privacy.classifications cl
+			 WHERE NOT EXISTS (SELECT FROM privacy.categories c WHERE c.name = cl.category)
+			UNION ALL
+			SELECT 'the classification', pg_catalog.format('%s.%I', cl.table_name, cl.column_name), 'source', cl.source
+			  FROM privacy.classifications cl
+			 WHERE NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name = cl.source)
+			UNION ALL
+			SELECT 'the subject path', p.table_name::text, 'subject kind', p.kind
+			  FROM privacy.subject_paths p
+			 WHERE NOT EXISTS (SELECT FROM privacy.subject_kinds k WHERE k.name = p.kind)
+			UNION ALL
+			SELECT 'the masking rule', pg_catalog.format('category %s', m.category), 'category', m.category
+			  FROM privacy.masking_rules m
+			 WHERE m.category IS NOT NULL
+			   AND NOT EXISTS (SELECT FROM privacy.categories c WHERE c.name = m.category)
+			UNION ALL
+			SELECT 'the masked recipient', m.recipient, 'recipient', m.recipient
+			  FROM privacy.masked_recipients m
+			 WHERE NOT EXISTS (SELECT FROM privacy.recipients r WHERE r.name = m.recipient)) ref;
+END;
+
+COMMENT ON FUNCTION privacy_internal._lint_catalog_references() IS 'lint: catalog rows naming a category, source, subject kind or recipient the catalog does not have (the catalog tables have no foreign keys among them, so that a parallel restore can load them in any order)';
