@@ -19,6 +19,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 
+#include "base/citus.h"
 #include "subject/subject.h"
 
 /* "parent.col OPERATOR(...) child.col AND ..." for a foreign key. */
@@ -136,6 +137,8 @@ found_cte(const SubjectTable *t)
 static const Oid key_arg[1] = {TEXTOID};
 static const Oid tids_arg[1] = {TIDARRAYOID};
 static const Oid key_tids_args[2] = {TEXTOID, TIDARRAYOID};
+static const Oid ids_args[2] = {TEXTARRAYOID, TEXTARRAYOID};
+static const Oid key_ids_args[2] = {TEXTOID, TEXTARRAYOID};
 
 /*
  * ERASE_DELETE: delete every row of the subject, returning the statistics
@@ -199,6 +202,162 @@ find_referrers(SubjectKind *kind, SubjectTable *t)
 	t->nreferrers = t->nreferencing;
 	t->referrers = referrers;
 	return true;
+}
+
+/*
+ * The careful way's statements of a table whose rows are named by ctid
+ * (see SubjectTable.rows_by_key); unreferenced is the condition that the
+ * row t0 is referenced by no row.
+ */
+static void
+build_ctid_statements(SubjectTable *t, const char *unreferenced)
+{
+	subject_statement_init(&t->lock_rows,
+						   psprintf("SELECT pg_catalog.array_agg(s.ctid) FROM (SELECT t0.ctid %s FOR UPDATE OF t0) s",
+									t->rows_sql),
+						   1, key_arg);
+	subject_statement_init(&t->delete_unreferenced,
+						   psprintf("WITH gone AS (DELETE FROM %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)%s RETURNING t.ctid) "
+									"SELECT COALESCE(pg_catalog.array_agg(gone.ctid), '{}') FROM gone",
+									t->name, subject_unreferenced_condition(t, "t")),
+						   1, tids_arg);
+	subject_statement_init(&t->rows_left,
+						   psprintf("SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 %s"
+									" AND t0.ctid OPERATOR(pg_catalog.<>) ALL ($2)%s",
+									t->rows_sql, unreferenced),
+						   2, key_tids_args);
+	for (int i = 0; i < t->nrules; i++)
+	{
+		SubjectRule *rule = &t->rules[i];
+
+		if (!rule->has_minimum)
+			continue;
+		subject_statement_init(&rule->kept,
+							   psprintf("SELECT pg_catalog.array_agg(t.ctid) FROM %s t"
+										" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)"
+										" AND privacy_internal._minimum_end(%s, t.%s::pg_catalog.timestamptz)"
+										" OPERATOR(pg_catalog.>) pg_catalog.now()",
+										t->name, quote_literal_cstr(rule->name), quote_identifier(rule->anchor)),
+							   1, tids_arg);
+		subject_statement_init(&rule->kept_until,
+							   psprintf("SELECT pg_catalog.to_jsonb(pg_catalog.max(privacy_internal._minimum_end(%s,"
+										" t.%s::pg_catalog.timestamptz))::pg_catalog.date) FROM %s t"
+										" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)",
+										quote_literal_cstr(rule->name), quote_identifier(rule->anchor), t->name),
+							   1, tids_arg);
+	}
+}
+
+
+/* "alias.c1, alias.c2, ..." of the primary key's columns */
+static char *
+key_columns_of(const SubjectTable *t, const char *alias)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < t->nkey_columns; i++)
+		appendStringInfo(&buf, "%s%s.%s", i > 0 ? ", " : "", alias, t->key_columns[i]);
+	return buf.data;
+}
+
+/*
+ * The row id of row alias of a table whose rows are named by key: its
+ * primary key as the text of a jsonb array.
+ */
+char *
+subject_row_id(const SubjectTable *t, const char *alias)
+{
+	return psprintf("pg_catalog.jsonb_build_array(%s)::pg_catalog.text", key_columns_of(t, alias));
+}
+
+/*
+ * The condition that row alias of a table whose rows are named by key is
+ * one of the row ids in $param (text[]). The row's columns are compared
+ * with values of their types taken from the ids, never passed to a
+ * function: Citus refuses a stable function of a column in an UPDATE or
+ * DELETE.
+ */
+char *
+subject_row_match(const SubjectTable *t, const char *alias, int param)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "EXISTS (SELECT FROM pg_catalog.unnest($%d) k(i) WHERE ", param);
+	for (int i = 0; i < t->nkey_columns; i++)
+		appendStringInfo(&buf, "%s%s.%s %s (k.i::pg_catalog.jsonb OPERATOR(pg_catalog.->>) %d)::%s",
+						 i > 0 ? " AND " : "", alias, t->key_columns[i], t->key_operators[i], i,
+						 t->key_types_sql[i]);
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/*
+ * " AND alias.column = ANY ($param)" on the distribution column of a table
+ * whose rows are named by key, with $param the text[] of its values, so
+ * that Citus routes the statement to their shards; "" for a reference
+ * table.
+ */
+char *
+subject_row_route(const SubjectTable *t, const char *alias, int param)
+{
+	if (t->route_column == NULL)
+		return "";
+	return psprintf(" AND %s.%s %s ANY ($%d::pg_catalog.text[]::%s[])",
+					alias, t->route_column, t->route_operator, param, t->route_type_sql);
+}
+
+/*
+ * The careful way's statements of a table whose rows are named by key (see
+ * SubjectTable.rows_by_key); none without a primary key, which the erasure
+ * refuses there.
+ */
+static void
+build_keyed_statements(SubjectTable *t, const char *unreferenced)
+{
+	char	   *id_t = subject_row_id(t, "t");
+	char	   *route_t = subject_row_route(t, "t", 2);
+
+	if (t->nkey_columns == 0)
+		return;
+	subject_statement_init(&t->lock_rows,
+						   psprintf("SELECT pg_catalog.array_agg(s.i), pg_catalog.array_agg(DISTINCT s.r)"
+									" FROM (SELECT %s AS i, %s AS r %s FOR UPDATE OF t0) s",
+									subject_row_id(t, "t0"),
+									t->route_column != NULL ? psprintf("t0.%s::pg_catalog.text", t->route_column) :
+									"NULL::pg_catalog.text",
+									t->rows_sql),
+						   1, key_arg);
+	/* (Citus allows only immutable functions in RETURNING.) */
+	subject_statement_init(&t->delete_unreferenced,
+						   psprintf("WITH gone AS (DELETE FROM %s t WHERE %s%s%s RETURNING %s) "
+									"SELECT COALESCE(pg_catalog.array_agg(%s), '{}') FROM gone",
+									t->name, subject_row_match(t, "t", 1), route_t, subject_unreferenced_condition(t, "t"),
+									key_columns_of(t, "t"), subject_row_id(t, "gone")),
+						   2, ids_args);
+	subject_statement_init(&t->rows_left,
+						   psprintf("SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 %s"
+									" AND %s OPERATOR(pg_catalog.<>) ALL ($2)%s",
+									t->rows_sql, subject_row_id(t, "t0"), unreferenced),
+						   2, key_ids_args);
+
+	/*
+	 * A rule's legal minimum is computed on the coordinator, from the rows'
+	 * anchors (erasure_table.c): a worker holds no retention rules.
+	 */
+	for (int i = 0; i < t->nrules; i++)
+	{
+		SubjectRule *rule = &t->rules[i];
+
+		if (!rule->has_minimum)
+			continue;
+		subject_statement_init(&rule->kept,
+							   psprintf("SELECT pg_catalog.array_agg(%s), pg_catalog.array_agg(t.%s::pg_catalog.timestamptz)"
+										" FROM %s t WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s",
+										id_t, quote_identifier(rule->anchor), t->name, id_t, route_t),
+							   2, ids_args);
+	}
 }
 
 /* The erasure's and the statistics check's statements of a personal table. */
@@ -268,40 +427,11 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 	}
 
 	/* The careful way, row set by row set (erasure_table.c). */
-	subject_statement_init(&t->lock_rows,
-						   psprintf("SELECT pg_catalog.array_agg(s.ctid) FROM (SELECT t0.ctid %s FOR UPDATE OF t0) s",
-									t->rows_sql),
-						   1, key_arg);
-	subject_statement_init(&t->delete_unreferenced,
-						   psprintf("WITH gone AS (DELETE FROM %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)%s RETURNING t.ctid) "
-									"SELECT COALESCE(pg_catalog.array_agg(gone.ctid), '{}') FROM gone",
-									t->name, subject_unreferenced_condition(t, "t")),
-						   1, tids_arg);
-	subject_statement_init(&t->rows_left,
-						   psprintf("SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 %s"
-									" AND t0.ctid OPERATOR(pg_catalog.<>) ALL ($2)%s",
-									t->rows_sql, unreferenced),
-						   2, key_tids_args);
-	for (int i = 0; i < t->nrules; i++)
-	{
-		SubjectRule *rule = &t->rules[i];
-
-		if (!rule->has_minimum)
-			continue;
-		subject_statement_init(&rule->kept,
-							   psprintf("SELECT pg_catalog.array_agg(t.ctid) FROM %s t"
-										" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)"
-										" AND privacy_internal._minimum_end(%s, t.%s::pg_catalog.timestamptz)"
-										" OPERATOR(pg_catalog.>) pg_catalog.now()",
-										t->name, quote_literal_cstr(rule->name), quote_identifier(rule->anchor)),
-							   1, tids_arg);
-		subject_statement_init(&rule->kept_until,
-							   psprintf("SELECT pg_catalog.to_jsonb(pg_catalog.max(privacy_internal._minimum_end(%s,"
-										" t.%s::pg_catalog.timestamptz))::pg_catalog.date) FROM %s t"
-										" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)",
-										quote_literal_cstr(rule->name), quote_identifier(rule->anchor), t->name),
-							   1, tids_arg);
-	}
+	subject_read_row_key(t);
+	if (t->rows_by_key)
+		build_keyed_statements(t, unreferenced);
+	else
+		build_ctid_statements(t, unreferenced);
 }
 
 /*
@@ -427,15 +557,22 @@ subject_build_key_statements(SubjectKind *kind)
 	 * anchor row, locked; whether a legal hold names the subject (by its
 	 * reference, $4); the tables held as a whole. (Nothing here reads
 	 * privacy.erasures, whose every change invalidates the plans that do.)
+	 * Citus cannot plan a statement that locks rows of a table it
+	 * distributes together with the extension's local tables: there the
+	 * anchor row is locked by a statement of its own (exists_locked) and
+	 * the first column is NULL.
 	 */
+	kind->anchor_distributed = privacy_citus_table(kind->anchor);
 	subject_statement_init(&kind->erase_frame,
 						   psprintf("WITH unlocked AS (DELETE FROM privacy._subject_locks l"
 									" WHERE l.lock_key OPERATOR(pg_catalog.=) $3) "
-									"SELECT EXISTS (%s FOR UPDATE OF t), "
+									"SELECT %s%s%s, "
 									"EXISTS (SELECT FROM privacy.legal_holds h WHERE h.released_at IS NULL"
 									" AND h.kind OPERATOR(pg_catalog.=) $2 AND h.subject_ref OPERATOR(pg_catalog.=) $4), "
 									"ARRAY(SELECT h.table_name::pg_catalog.oid FROM privacy.legal_holds h"
 									" WHERE h.released_at IS NULL AND h.table_name IS NOT NULL)",
-									anchor_match),
+									kind->anchor_distributed ? "NULL::pg_catalog.bool" : "EXISTS (",
+									kind->anchor_distributed ? "" : anchor_match,
+									kind->anchor_distributed ? "" : " FOR UPDATE OF t)"),
 						   4, frame_args);
 }
