@@ -17,9 +17,11 @@
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "base/citus.h"
+#include "base/qualified_name.h"
 #include "subject/subject.h"
 
 /* "parent.col OPERATOR(...) child.col AND ..." for a foreign key. */
@@ -575,4 +577,47 @@ subject_build_key_statements(SubjectKind *kind)
 									kind->anchor_distributed ? "" : anchor_match,
 									kind->anchor_distributed ? "" : " FOR UPDATE OF t)"),
 						   4, frame_args);
+}
+
+PG_FUNCTION_INFO_V1(privacy_row_id_sql);
+
+/*
+ * privacy_internal._row_id_sql(rel regclass, param integer) → text[]: how
+ * a statement on rel (alias t) names rows, for the retention job: {the row
+ * id of row t as text, the condition that row t is one of the ids in
+ * $param (text[]), the locking clause of the query that picks rows}. A row
+ * is its ctid, or where Citus manages the table its primary key (see
+ * SubjectTable.rows_by_key); there rows are not picked FOR UPDATE SKIP
+ * LOCKED, which Citus cannot run on more than one shard.
+ */
+Datum
+privacy_row_id_sql(PG_FUNCTION_ARGS)
+{
+	SubjectTable t;
+	int			param = PG_GETARG_INT32(1);
+	Datum		parts[3];
+
+	memset(&t, 0, sizeof(t));
+	t.relid = PG_GETARG_OID(0);
+	subject_read_row_key(&t);
+	if (!t.rows_by_key)
+	{
+		parts[0] = CStringGetTextDatum("t.ctid::pg_catalog.text");
+		parts[1] = CStringGetTextDatum(psprintf("t.ctid OPERATOR(pg_catalog.=) ANY ($%d::pg_catalog.tid[])", param));
+		parts[2] = CStringGetTextDatum(" FOR UPDATE OF t SKIP LOCKED");
+	}
+	else if (t.nkey_columns == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot enforce retention on table %s row by row because it has no primary key",
+						privacy_qualified_name(t.relid)),
+				 errdetail("Citus distributes the table, so a row's ctid names it only within one shard; the retention job names such rows by their primary key."),
+				 errhint("Add a primary key to the table (it includes the distribution column).")));
+	else
+	{
+		parts[0] = CStringGetTextDatum(subject_row_id(&t, "t"));
+		parts[1] = CStringGetTextDatum(subject_row_match(&t, "t", param));
+		parts[2] = CStringGetTextDatum("");
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(parts, 3, TEXTOID, -1, false, TYPALIGN_INT));
 }

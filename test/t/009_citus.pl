@@ -289,6 +289,50 @@ is( on_workers('order_lines', 'SELECT count(*) FROM SHARD WHERE customer_id = 23
 	'0 1', 'released, the held erasure completes on the shards');
 is(others(21, 22, 23), $others_before, 'no other customer\'s row changed');
 
+# Consent, objection, restriction and the request lifecycle of customers
+# anchored on a distributed table: each is recorded once, a customer who
+# does not exist is refused, and the export shows the history.
+is( sql(q{SELECT (privacy.grant_consent('customer', '30', 'marketing', 'direct', '{"form": "signup"}') > 0)::text
+		  || ' ' || (privacy.withdraw_consent('customer', '30', 'marketing', 'direct') > 0)::text
+		  || ' ' || (privacy.object('customer', '30', 'analytics', 'direct', '{}') > 0)::text}),
+	'true true true', 'consent, its withdrawal and an objection are recorded for a customer on a distributed table');
+is(sql(q{SELECT jsonb_array_length(privacy.export_subject('customer', '30') -> 'consent_history')}), '3',
+	'and the export shows them');
+($rc, $out, $err) = $coordinator->psql('postgres',
+	q{SELECT privacy.grant_consent('customer', '999', 'marketing', 'direct', '{}')});
+like($err, qr/subject of kind "customer" does not exist/, 'consent for a customer who does not exist is refused');
+my $request = sql(q{SELECT privacy.open_request('customer', '31', 'restriction')});
+sql(q{SELECT privacy.restrict('customer', '31', 'accuracy contested')});
+sql(qq{SELECT privacy.close_request($request, 'completed', '{"note": "restricted"}')});
+my $late_request = sql(q{SELECT privacy.open_request('customer', '32', 'objection', now() - interval '2 months')});
+is( sql(qq{SELECT (SELECT status FROM privacy.requests WHERE id = $request) || ' '
+		  || (SELECT overdue FROM privacy.requests WHERE id = $late_request)}),
+	'completed true', 'a restriction request completes; a late request shows as overdue');
+sql(qq{SELECT privacy.close_request($late_request, 'rejected', '{"reason": "no grounds"}')});
+sql(q{SELECT privacy.lift_restriction('customer', '31')});
+is( sql(qq{SELECT (SELECT status FROM privacy.requests WHERE id = $late_request) || ' '
+		  || (SELECT count(*) FROM privacy.consent_ledger WHERE action IN ('restriction', 'restriction.lift') AND subject = '31')}),
+	'rejected 2', 'a request is rejected; a restriction and its lifting are in the ledger');
+
+# The retention job on a distributed table: due rows go from every shard,
+# in batches of the size asked for, also where many due rows share one
+# anchor value (the job then names them by primary key: a ctid is a
+# shard's own), except those of a held customer; every other row stays.
+sql(q{UPDATE saas.tickets SET created_at = '2020-01-01' WHERE customer_id BETWEEN 31 AND 36});
+sql(q{SELECT privacy.place_hold('customer', '34', 'litigation', 'case 2')});
+my $tickets_before = sql(q{SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM saas.tickets t
+	WHERE customer_id NOT BETWEEN 31 AND 36});
+($rc, $out, $err) = $coordinator->psql('postgres', q{CALL privacy.enforce_retention(2, '1 minute')});
+is($rc, 0, 'the retention job runs on a distributed table');
+like($err, qr/retention run \d+ finished: 5 of 5 due rows done in 3 batches/, 'in batches of the size asked for');
+is( on_workers('tickets', 'SELECT count(*) FROM SHARD WHERE customer_id BETWEEN 31 AND 36') . ' '
+	  . on_workers('tickets', 'SELECT count(*) FROM SHARD WHERE customer_id = 34'),
+	'1 1', 'due rows are gone from the workers\' shards, but the held customer\'s');
+is( sql(q{SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM saas.tickets t
+		   WHERE customer_id NOT BETWEEN 31 AND 36}),
+	$tickets_before, 'no other row changed');
+is(sql(q{SELECT status FROM privacy.retention_runs ORDER BY id DESC LIMIT 1}), 'finished', 'the run is recorded');
+
 # --- end of erasure, the guards and retention on distributed tables -------
 
 # Keys: every node computes subject references and pseudonyms with the
