@@ -613,7 +613,11 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	}
 	/* Citus plans the lock of a distributed anchor's row on its own. */
 	if (kind->anchor_distributed)
-		present = subject_exists(kind, key, true);
+	{
+		if (rights_run(kind, &kind->lock_anchor, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not look the subject up");
+		present = SPI_processed > 0;
+	}
 	else
 		present = DatumGetBool(rights_result(1, &isnull));
 	if (!present)

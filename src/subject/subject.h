@@ -35,6 +35,23 @@ typedef struct SubjectStatement
 	int			nargs;
 	Oid			argtypes[SUBJECT_MAX_ARGS];
 	SPIPlanPtr	plan;
+
+	/*
+	 * With Citus installed, a statement whose $1 is only the subject's key
+	 * cast to the key's type takes $1 as a value of that type (callers
+	 * still pass the canonical key as text: subject_statement_arguments()
+	 * converts it), so that Citus can route one generic plan of a query of
+	 * one table by the distribution column, instead of planning it again at
+	 * every call.
+	 */
+	bool		key_typed;
+
+	/*
+	 * Whether the plan cache may choose the plan (a generic one once it
+	 * pays): a key_typed statement, or one that reads no table Citus
+	 * manages; else privacy_statement_plan_options() decides.
+	 */
+	bool		free_plan;
 } SubjectStatement;
 
 /* A foreign key: the columns of the referencing (child) and referenced table. */
@@ -51,6 +68,9 @@ typedef struct SubjectForeignKey
 	char	  **parent_attnames;
 	char	  **operators;		/* OPERATOR(schema.op) of parent = child, per column */
 	bool		child_nullable; /* none of the child's columns is NOT NULL */
+	bool		enforced;		/* validated, not deferrable, and every child
+								 * column NOT NULL: a child row always has
+								 * its parent */
 	char		on_delete;		/* its ON DELETE action (pg_constraint.confdeltype) */
 } SubjectForeignKey;
 
@@ -251,6 +271,9 @@ typedef struct SubjectKind
 	SubjectStatement exists;	/* the anchor has a row of key $1 */
 	SubjectStatement exists_locked; /* the same, locking it */
 	bool		anchor_distributed; /* a table Citus manages (citus.h) */
+	SubjectStatement lock_anchor;	/* anchor_distributed: the row of key $1,
+									 * locked, in a query Citus plans on its
+									 * fast path */
 
 	/* the subject map, once built */
 	bool		tables_built;
@@ -287,6 +310,10 @@ extern void subject_kind_release(SubjectKind *kind);
 extern SPIPlanPtr subject_statement_plan(SubjectKind *kind, SubjectStatement *statement);
 extern void subject_statement_init(SubjectStatement *statement, char *sql,
 								   int nargs, const Oid *argtypes);
+extern void subject_key_statement_init(SubjectKind *kind, SubjectStatement *statement, char *sql,
+									   int nargs, const Oid *argtypes);
+extern Datum *subject_statement_arguments(SubjectKind *kind, SubjectStatement *statement,
+										  Datum *values);
 
 /* subject_paths.c: reading a kind and its subject map from the catalog */
 extern void subject_read_kind(SubjectKind *kind);

@@ -202,6 +202,7 @@ subject_read_foreign_key(SubjectKind *kind, Oid conoid, SubjectForeignKey *fk)
 	fk->child = con->conrelid;
 	fk->parent = con->confrelid;
 	fk->on_delete = con->confdeltype;
+	fk->enforced = con->convalidated && !con->condeferrable;
 	ReleaseSysCache(tuple);
 
 	fk->child_name = table_name(fk->child);
@@ -220,6 +221,8 @@ subject_read_foreign_key(SubjectKind *kind, Oid conoid, SubjectForeignKey *fk)
 		fk->operators[i] = operator_sql(pfeqop[i]);
 		if (attribute_not_null(fk->child, conkey[i]))
 			fk->child_nullable = false;
+		else
+			fk->enforced = false;
 	}
 	subject_depend_on_constraint(kind, conoid);
 	subject_depend_on_relation(kind, fk->child);
