@@ -28,6 +28,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "base/citus.h"
 #include "rights/erasure.h"
 
 extern PGDLLEXPORT Datum privacy_rows_may_be_kept(PG_FUNCTION_ARGS);
@@ -396,6 +397,13 @@ erasure_erase_table(SubjectKind *kind, SubjectTable *table, const char *key, Era
 
 	if (!table->personal)
 		return false;
+	/* A table Citus took over after the statements were built: never by ctid. */
+	if (!table->rows_by_key && privacy_citus_installed() && privacy_citus_table(table->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table %s was distributed by Citus after this session prepared its statements for it",
+						table->name),
+				 errhint("Run the erasure again.")));
 	if (table->rows_by_key && table->nkey_columns == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

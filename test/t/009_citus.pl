@@ -236,6 +236,30 @@ $retention_policy =~ s/\n\}$/,
      "action": "delete", "legal_basis": "contract"}
   ]
 }/;
+$retention_policy =~ s/"subject_kinds": \[/"subject_kinds": [
+    {"name": "partner", "table": "saas.partners", "key": "id"},/;
+$retention_policy =~ s/"classifications": \[/"classifications": [
+    {"table": "saas.partners", "column": "email", "category": "contact.email"},
+    {"table": "saas.partner_notes", "column": "note", "category": "support"},/;
+$retention_policy =~ s/"retention_rules": \[/"retention_rules": [
+    {"name": "partner_notes", "table": "saas.partner_notes", "anchor": "written_at", "period": "5 years",
+     "action": "delete", "legal_basis": "legal_obligation", "minimum": "5 years"},/;
+sql(q{
+CREATE TABLE saas.partners (id integer PRIMARY KEY, email text NOT NULL);
+SELECT create_reference_table('saas.partners');
+CREATE TABLE saas.partner_notes (
+	partner_id integer NOT NULL REFERENCES saas.partners,
+	n integer NOT NULL,
+	note text,
+	written_at timestamptz NOT NULL,
+	PRIMARY KEY (partner_id, n)
+);
+SELECT create_reference_table('saas.partner_notes');
+INSERT INTO saas.partners SELECT g, 'partner' || g || '@example.com' FROM generate_series(1, 5) g;
+INSERT INTO saas.partner_notes
+SELECT g, n, 'Note ' || n || ' on partner ' || g, CASE n WHEN 1 THEN now() ELSE now() - interval '10 years' END
+  FROM generate_series(1, 5) g, generate_series(1, 2) n;
+});
 sql(q{ALTER TABLE saas.tickets ADD COLUMN created_at timestamptz NOT NULL DEFAULT now()});
 $others_before = others(21, 22, 23);
 sql("SELECT privacy.apply_policy(\$policy\$$retention_policy\$policy\$)");
@@ -289,6 +313,24 @@ is( on_workers('order_lines', 'SELECT count(*) FROM SHARD WHERE customer_id = 23
 	'0 1', 'released, the held erasure completes on the shards');
 is(others(21, 22, 23), $others_before, 'no other customer\'s row changed');
 
+# Reference tables: a partner anchored on one, with notes kept under a
+# legal minimum; every node's copy of the tables changes the same way, and
+# no other partner's row changes.
+my $partners_before = sql(q{SELECT md5(string_agg(p::text, '|' ORDER BY p::text)) FROM
+	(SELECT p::text FROM saas.partners p WHERE id <> 2 UNION ALL SELECT n::text FROM saas.partner_notes n WHERE partner_id <> 2) p});
+$receipt = sql(q{SELECT privacy.erase_subject('partner', '2', 'test')});
+like($receipt, qr/"rows": 2, "basis": "legal_obligation", "table": "saas.partner_notes", "deleted": 1, "retained": 1/,
+	'on reference tables the erasure deletes the note whose minimum ended and retains the other');
+like($receipt, qr/"table": "saas.partners", "deleted": 0, "anonymized": 1/, 'and anonymises the partner it references');
+my $marker = sql(q{SELECT email FROM saas.partners WHERE id = 2});
+like($marker, qr/^\[erased [0-9a-f]{12}\]$/, 'the partner\'s email is replaced by a marker');
+is( on_workers('partners', qq{SELECT count(*) FROM SHARD WHERE id = 2 AND email = '$marker'}) . ' '
+	  . on_workers('partner_notes', 'SELECT count(*) FROM SHARD WHERE partner_id = 2'),
+	'2 2', 'every worker\'s copy holds the same marker and the one retained note');
+is( sql(q{SELECT md5(string_agg(p::text, '|' ORDER BY p::text)) FROM
+		(SELECT p::text FROM saas.partners p WHERE id <> 2 UNION ALL SELECT n::text FROM saas.partner_notes n WHERE partner_id <> 2) p}),
+	$partners_before, 'no other partner\'s row changed');
+
 # Consent, objection, restriction and the request lifecycle of customers
 # anchored on a distributed table: each is recorded once, a customer who
 # does not exist is refused, and the export shows the history.
@@ -314,17 +356,21 @@ is( sql(qq{SELECT (SELECT status FROM privacy.requests WHERE id = $late_request)
 		  || (SELECT count(*) FROM privacy.consent_ledger WHERE action IN ('restriction', 'restriction.lift') AND subject = '31')}),
 	'rejected 2', 'a request is rejected; a restriction and its lifting are in the ledger');
 
-# The retention job on a distributed table: due rows go from every shard,
-# in batches of the size asked for, also where many due rows share one
-# anchor value (the job then names them by primary key: a ctid is a
-# shard's own), except those of a held customer; every other row stays.
+# The retention job on distributed and reference tables: due rows go from
+# every shard and every copy, in batches of the size asked for, also where
+# many due rows share one anchor value (the job then names them by primary
+# key: a ctid is a shard's own), except those of a held customer; every
+# other row stays.
 sql(q{UPDATE saas.tickets SET created_at = '2020-01-01' WHERE customer_id BETWEEN 31 AND 36});
 sql(q{SELECT privacy.place_hold('customer', '34', 'litigation', 'case 2')});
 my $tickets_before = sql(q{SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM saas.tickets t
 	WHERE customer_id NOT BETWEEN 31 AND 36});
 ($rc, $out, $err) = $coordinator->psql('postgres', q{CALL privacy.enforce_retention(2, '1 minute')});
 is($rc, 0, 'the retention job runs on a distributed table');
-like($err, qr/retention run \d+ finished: 5 of 5 due rows done in 3 batches/, 'in batches of the size asked for');
+like($err, qr/retention rule "tickets": 1 done in this batch, 5 in all.*retention run \d+ finished: 9 of 9 due rows done in 5 batches/s,
+	'in batches of the size asked for');
+is(on_workers('partner_notes', q{SELECT count(*) FROM SHARD WHERE written_at < now() - interval '5 years'}), 0,
+	'due rows of a reference table are gone from every worker\'s copy');
 is( on_workers('tickets', 'SELECT count(*) FROM SHARD WHERE customer_id BETWEEN 31 AND 36') . ' '
 	  . on_workers('tickets', 'SELECT count(*) FROM SHARD WHERE customer_id = 34'),
 	'1 1', 'due rows are gone from the workers\' shards, but the held customer\'s');
