@@ -217,6 +217,21 @@ is(others(21, 22, 23), $others_before, 'no other customer\'s row changed');
 like(sql(q{SELECT privacy.erase_subject('customer', '21', 'test')}), qr/"already_erased": true/,
 	'erasing the customer again finds nothing more');
 
+# dump_of NODE: a data-only pg_dump of schema saas on a node, shards included
+# (pg_dump locks each table it dumps, which Citus allows on a shard only
+# with citus.enable_manual_changes_to_shards).
+sub dump_of
+{
+	my ($node) = @_;
+	local $ENV{PGOPTIONS} =
+	  '-c citus.override_table_visibility=off -c citus.enable_manual_changes_to_shards=on';
+	return `pg_dump -h @{[$node->host]} -p @{[$node->port]} --data-only --schema=saas postgres 2>&1`;
+}
+my $dumps = join '', map { dump_of($_) } @workers;
+like($dumps, qr/c20\@example\.com/, 'a worker\'s pg_dump holds its shards\' rows');
+unlike($dumps, qr/c21\@example\.com|Gift from 21\b|Street 21-|I am customer 21\b/,
+	'but nothing of the erased customer');
+
 # The product's own triggers on distributed tables: a retention rule with a
 # legal minimum installs its guard, and guard() in reject mode works,
 # without the user setting citus.enable_unsafe_triggers; the guards run on
