@@ -1941,8 +1941,7 @@ CREATE TABLE privacy.masking_rules (
     parameters jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT masking_rules_method_check CHECK ((method = ANY (ARRAY['mask'::text, 'pseudonymize'::text, 'null'::text, 'constant'::text, 'month'::text, 'year'::text, 'range'::text, 'network'::text, 'first_letters'::text]))),
     CONSTRAINT masking_rules_target_check CHECK (((category IS NULL) = (table_name IS NOT NULL)) AND ((table_name IS NULL) = (column_name IS NULL))),
-    CONSTRAINT masking_rules_target_key UNIQUE NULLS NOT DISTINCT (category, table_name, column_name),
-    CONSTRAINT masking_rules_category_fkey FOREIGN KEY (category) REFERENCES privacy.categories(name)
+    CONSTRAINT masking_rules_target_key UNIQUE NULLS NOT DISTINCT (category, table_name, column_name)
 );
 
 COMMENT ON TABLE privacy.masking_rules IS 'How the values of a category or a column are masked for masked roles and in anonymised copies';
@@ -1962,8 +1961,7 @@ SELECT pg_catalog.pg_extension_config_dump('privacy.masked_roles', '');
 
 CREATE TABLE privacy.masked_recipients (
     recipient text NOT NULL,
-    CONSTRAINT masked_recipients_pkey PRIMARY KEY (recipient),
-    CONSTRAINT masked_recipients_recipient_fkey FOREIGN KEY (recipient) REFERENCES privacy.recipients(name) ON DELETE CASCADE
+    CONSTRAINT masked_recipients_pkey PRIMARY KEY (recipient)
 );
 
 COMMENT ON TABLE privacy.masked_recipients IS 'Recipients that receive personal data only masked or in anonymised copies';
@@ -3512,6 +3510,360 @@ SELECT l.kind, l.subject, l.recipient, l.disclosed_at,
 	ON a.subject_ref OPERATOR(pg_catalog.=) l.subject_ref
  WHERE a.logged_at OPERATOR(pg_catalog.>) l.disclosed_at
  GROUP BY l.kind, l.subject, l.recipient, l.disclosed_at;
+
+-- The catalog tables lose their foreign keys among each other, so that a
+-- parallel pg_restore, which loads configuration tables in any order, can
+-- restore them; lint() reports a name that refers to nothing instead.
+ALTER TABLE privacy.classifications DROP CONSTRAINT classifications_category_fkey;
+ALTER TABLE privacy.classifications DROP CONSTRAINT classifications_source_fkey;
+ALTER TABLE privacy.subject_paths DROP CONSTRAINT subject_paths_kind_fkey;
+
+CREATE FUNCTION privacy_internal._lint_catalog_references()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT 'error', ref.object,
+		   pg_catalog.format('%s names %s "%s", which the catalog does not have', ref.what, ref.target, ref.name),
+		   'Apply the policy document again: privacy.apply_policy() writes the catalog consistently.'
+	  FROM (SELECT 'the classification' AS what, pg_catalog.format('%s.%I', cl.table_name, cl.column_name) AS object,
+				   'category' AS target, cl.category AS name
+			  FROM privacy.classifications cl
+			 WHERE NOT EXISTS (SELECT FROM privacy.categories c WHERE c.name = cl.category)
+			UNION ALL
+			SELECT 'the classification', pg_catalog.format('%s.%I', cl.table_name, cl.column_name), 'source', cl.source
+			  FROM privacy.classifications cl
+			 WHERE NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name = cl.source)
+			UNION ALL
+			SELECT 'the subject path', p.table_name::text, 'subject kind', p.kind
+			  FROM privacy.subject_paths p
+			 WHERE NOT EXISTS (SELECT FROM privacy.subject_kinds k WHERE k.name = p.kind)
+			UNION ALL
+			SELECT 'the masking rule', pg_catalog.format('category %s', m.category), 'category', m.category
+			  FROM privacy.masking_rules m
+			 WHERE m.category IS NOT NULL
+			   AND NOT EXISTS (SELECT FROM privacy.categories c WHERE c.name = m.category)
+			UNION ALL
+			SELECT 'the masked recipient', m.recipient, 'recipient', m.recipient
+			  FROM privacy.masked_recipients m
+			 WHERE NOT EXISTS (SELECT FROM privacy.recipients r WHERE r.name = m.recipient)) ref;
+END;
+
+COMMENT ON FUNCTION privacy_internal._lint_catalog_references() IS 'lint: catalog rows naming a category, source, subject kind or recipient the catalog does not have (the catalog tables have no foreign keys among them, so that a parallel restore can load them in any order)';
+-- Where Citus distributes a table, the retention job names rows by primary
+-- key (a ctid names a row only within one shard): the rows a run leaves out
+-- are kept as text.
+CREATE FUNCTION privacy_internal._row_id_sql(rel regclass, param integer) RETURNS text[]
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'privacy_row_id_sql';
+
+COMMENT ON FUNCTION privacy_internal._row_id_sql(rel regclass, param integer) IS 'How the retention job names rows of a table (alias t): {the row id as text, the condition that the row is one of the ids in $param, the locking clause for picking rows}; by ctid, or by primary key where Citus distributes the table';
+
+REVOKE ALL ON FUNCTION privacy_internal._row_id_sql(rel regclass, param integer) FROM PUBLIC;
+
+DROP FUNCTION privacy_internal._retention_batch(bigint, text, timestamp with time zone, timestamp with time zone, text, boolean, tid[]);
+
+CREATE FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded text[], OUT outcome text) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+	batch_size integer;
+	rule privacy.retention_rules;
+	s record;
+	rel text;
+	anchor_col text;
+	held text;
+	locked regclass;
+	due_sql text;
+	window_first text;
+	window_last text;
+	window_rows integer;
+	tids text[];
+	row_ids text[];
+	picked_ids text[];
+	not_excluded text;
+	recheck text;
+	batch_last text;
+	found_rows integer;
+	done bigint;
+	blocked bigint;
+	one text;
+	careful boolean;
+	batch_result text[];
+	wal_method text;
+	may_keep boolean;
+	kept_sql text;
+	changed bigint[];
+	progress record;
+BEGIN
+	batch_size := privacy_internal._retention_job_check(run_id);
+	SELECT * INTO rule FROM privacy.retention_rules rr WHERE rr.name OPERATOR(pg_catalog.=) rule_name;
+	IF NOT FOUND THEN
+		outcome := 'skipped';
+		RETURN;
+	END IF;
+	IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>=) stop_at THEN
+		PERFORM privacy_internal._retention_run_rule_status(run_id, rule_name, 'time_budget');
+		outcome := 'time_budget';
+		RETURN;
+	END IF;
+	PERFORM privacy_internal._retention_require_table_rights(rule);
+	-- No batch takes a row that is not due now, whatever cutoff it is given.
+	cutoff := LEAST(cutoff, privacy_internal._retention_rule_cutoff(rule, pg_catalog.now()));
+	excluded := COALESCE(excluded, '{}');
+	after_last := COALESCE(after_last, false);
+	s := privacy_internal._retention_rule_sql(rule);
+	rel := privacy_internal._qualified_name(rule.table_name);
+	-- On a table whose triggers or rules may keep rows, each batch checks
+	-- that the rows it meant to change changed (kept_sql: of a changed row,
+	-- whether it still is to do).
+	may_keep := privacy_internal._rows_may_be_kept(rule.table_name);
+	kept_sql := CASE WHEN rule.action OPERATOR(pg_catalog.=) 'delete' THEN 'false' ELSE s.todo END;
+	anchor_col := pg_catalog.quote_ident(rule.anchor);
+	-- How rows are named (privacy_internal._row_id_sql): by ctid, or where
+	-- Citus distributes the table by primary key; $4 holds the rows the
+	-- run leaves out, $1 those a statement acts on.
+	row_ids := privacy_internal._row_id_sql(rule.table_name, 4);
+	not_excluded := 'NOT ' OPERATOR(pg_catalog.||) row_ids[2];
+	picked_ids := privacy_internal._row_id_sql(rule.table_name, 1);
+	-- Most of the WAL a batch writes is full-page images of the pages it
+	-- changes first after a checkpoint; compressed, they weigh less on the
+	-- WAL writer and on the sessions writing WAL beside the job. Unless the
+	-- server compresses them already, the job's own batches do (lz4 where
+	-- the server has it).
+	IF pg_catalog.current_setting('wal_compression') OPERATOR(pg_catalog.=) 'off' THEN
+		wal_method := CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_settings ps
+										 WHERE ps.name OPERATOR(pg_catalog.=) 'wal_compression'
+										   AND 'lz4' OPERATOR(pg_catalog.=) ANY (ps.enumvals))
+						   THEN 'lz4' ELSE 'pglz' END;
+	END IF;
+	-- Each batch first locks the tables it writes, waiting at most
+	-- privacy.retention_lock_timeout: a table another session keeps locked
+	-- is skipped until the next run.
+	locked := privacy_internal._retention_lock_tables(rule);
+	IF locked IS NOT NULL THEN
+		PERFORM privacy_internal._retention_run_rule_locked(run_id, rule_name, locked);
+		outcome := 'skipped';
+		RETURN;
+	END IF;
+	held := privacy_internal._retention_lock_holds(rule.table_name);
+	IF held IS NULL THEN
+		PERFORM privacy_internal._retention_run_rule_status(run_id, rule_name, 'held');
+		RAISE NOTICE 'retention rule "%": table % is under a legal hold, skipped', rule_name, rule.table_name;
+		outcome := 'skipped';
+		RETURN;
+	END IF;
+
+	-- Due rows still to do after the last batch ($1 the cutoff, $2
+	-- the last batch's end).
+	-- (Each bound is cast once, in a subquery, not once per row.)
+	due_sql := pg_catalog.format('t.%1$s OPERATOR(pg_catalog.<=) (SELECT $1::%2$s) %3$s AND %4$s',
+		anchor_col, s.anchor_type,
+		CASE WHEN last_anchor IS NULL THEN ''
+			 ELSE pg_catalog.format('AND t.%s OPERATOR(pg_catalog.%s) (SELECT $2::%s)', anchor_col,
+									CASE WHEN after_last THEN '>' ELSE '>=' END, s.anchor_type) END,
+		s.todo);
+	done := 0;
+	blocked := 0;
+	window_rows := NULL;
+	-- No wait of this batch for a row lock lasts longer than this.
+	PERFORM pg_catalog.set_config('lock_timeout', '100ms', true);
+	IF wal_method IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('wal_compression', wal_method, true);
+	END IF;
+	BEGIN
+		-- The window: the anchors of the next batch_size such rows,
+		-- from the index. The range statement acts on every row up
+		-- to the window's last anchor, unless the whole window has
+		-- one anchor value (a range would not bound the batch).
+		-- (Both statements are the same for every batch of the rule,
+		-- so their plans are kept: privacy_internal._cached_value.)
+		batch_result := privacy_internal._cached_value_as_owner(rule.table_name, pg_catalog.format(
+			'SELECT ARRAY[pg_catalog.min(x.a)::text, pg_catalog.max(x.a)::text, pg_catalog.count(*)::text]
+			   FROM (SELECT t.%1$s AS a FROM %2$s t WHERE %3$s ORDER BY t.%1$s LIMIT $3) x',
+			anchor_col, rel, due_sql),
+			NULL::text[], cutoff, last_anchor, batch_size, excluded);
+		window_first := batch_result[1];
+		window_last := batch_result[2];
+		window_rows := batch_result[3]::integer;
+		-- The range statement runs as the table's owner, which may
+		-- not compute the subject references of holds: under a hold
+		-- on the table's subjects each batch takes the careful way.
+		IF window_rows OPERATOR(pg_catalog.>) 0 AND held OPERATOR(pg_catalog.=) 'false'
+		   AND (window_rows OPERATOR(pg_catalog.<) batch_size OR window_first OPERATOR(pg_catalog.<>) window_last) THEN
+			done := privacy_internal._cached_row_count_as_owner(rule.table_name, pg_catalog.format(
+				'%1$s WHERE %2$s AND t.%3$s OPERATOR(pg_catalog.<=) (SELECT $5::%4$s)%5$s%6$s',
+				s.action, due_sql, anchor_col, s.anchor_type,
+				CASE WHEN held OPERATOR(pg_catalog.=) 'false' THEN '' ELSE ' AND NOT ' OPERATOR(pg_catalog.||) held END,
+				CASE WHEN pg_catalog.cardinality(excluded) OPERATOR(pg_catalog.=) 0 THEN ''
+					 ELSE ' AND ' OPERATOR(pg_catalog.||) not_excluded END),
+				cutoff, last_anchor, batch_size, excluded, window_last);
+			-- A row a trigger or rule kept is still due in the range.
+			IF may_keep AND privacy_internal._cached_value(pg_catalog.format(
+					'SELECT EXISTS (SELECT FROM %1$s t WHERE %2$s AND t.%3$s OPERATOR(pg_catalog.<=) (SELECT $5::%4$s)%5$s)',
+					rel, due_sql, anchor_col, s.anchor_type,
+					CASE WHEN pg_catalog.cardinality(excluded) OPERATOR(pg_catalog.=) 0 THEN ''
+						 ELSE ' AND ' OPERATOR(pg_catalog.||) not_excluded END),
+					NULL::boolean, cutoff, last_anchor, batch_size, excluded, window_last) THEN
+				PERFORM privacy_internal._rows_kept_error(rule.table_name, pg_catalog.format('retention rule "%s"', rule_name));
+			END IF;
+		END IF;
+		careful := (window_rows OPERATOR(pg_catalog.>) 0 AND held OPERATOR(pg_catalog.<>) 'false')
+				   OR (window_rows OPERATOR(pg_catalog.=) batch_size
+					   AND window_first OPERATOR(pg_catalog.=) window_last);
+		IF NOT careful THEN
+			found_rows := window_rows;
+			batch_last := window_last;
+			after_last := true;
+		END IF;
+	EXCEPTION WHEN foreign_key_violation OR lock_not_available THEN
+		careful := true;
+	END;
+	IF NOT careful AND window_rows OPERATOR(pg_catalog.=) 0 THEN
+		PERFORM privacy_internal._retention_run_rule_status(run_id, rule_name, 'done');
+		outcome := 'done';
+		RETURN;
+	END IF;
+	IF careful THEN
+		-- Lock the next batch_size rows that are free, never waiting
+		-- for the others, and act on them; one by one if the batch
+		-- fails as a whole. Citus cannot lock rows of more than one
+		-- shard this way: there the rows are picked without a lock, and
+		-- the statement acting on them checks again that they are due.
+		EXECUTE pg_catalog.format(
+			'SELECT pg_catalog.array_agg(b.id), pg_catalog.max(b.a)::text FROM (
+			   SELECT %5$s AS id, t.%1$s AS a FROM %2$s t
+				WHERE %3$s AND NOT %4$s AND %6$s
+				ORDER BY t.%1$s LIMIT $3%7$s) b',
+			anchor_col, rel, due_sql, held, row_ids[1], not_excluded, row_ids[3])
+		   INTO tids, batch_last
+		  USING cutoff, last_anchor, batch_size, excluded;
+		recheck := CASE WHEN row_ids[3] OPERATOR(pg_catalog.<>) '' THEN pg_catalog.format(
+						' AND t.%1$s OPERATOR(pg_catalog.<=) (SELECT $2::%2$s) AND %3$s AND NOT %4$s',
+						anchor_col, s.anchor_type, s.todo, held)
+					ELSE '' END;
+		found_rows := COALESCE(pg_catalog.cardinality(tids), 0);
+		after_last := false;
+		BEGIN
+			-- {rows changed, changed rows still to do}, as the owner.
+			changed := privacy_internal._cached_value_as_owner(rule.table_name, pg_catalog.format(
+				'WITH c AS (%s WHERE %s%s RETURNING %s AS k) '
+				'SELECT ARRAY[pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE c.k)] FROM c',
+				s.action, picked_ids[2], recheck, kept_sql), NULL::bigint[], tids, cutoff);
+			IF changed[1] OPERATOR(pg_catalog.<) COALESCE(pg_catalog.cardinality(tids), 0)
+			   OR changed[2] OPERATOR(pg_catalog.>) 0 THEN
+				PERFORM privacy_internal._rows_kept_error(rule.table_name, pg_catalog.format('retention rule "%s"', rule_name));
+			END IF;
+			done := changed[1];
+		EXCEPTION WHEN foreign_key_violation OR lock_not_available THEN
+			done := 0;
+			FOREACH one IN ARRAY COALESCE(tids, '{}') LOOP
+				BEGIN
+					changed := privacy_internal._cached_value_as_owner(rule.table_name, pg_catalog.format(
+						'WITH c AS (%s WHERE %s%s RETURNING %s AS k) '
+						'SELECT ARRAY[pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE c.k)] FROM c',
+						s.action, picked_ids[2], recheck, kept_sql), NULL::bigint[], ARRAY[one], cutoff);
+					IF changed[1] OPERATOR(pg_catalog.<) 1 OR changed[2] OPERATOR(pg_catalog.>) 0 THEN
+						PERFORM privacy_internal._rows_kept_error(rule.table_name, pg_catalog.format('retention rule "%s"', rule_name));
+					END IF;
+					done := done OPERATOR(pg_catalog.+) changed[1];
+				EXCEPTION WHEN foreign_key_violation THEN
+					blocked := blocked OPERATOR(pg_catalog.+) 1;
+					excluded := excluded OPERATOR(pg_catalog.||) one;
+				WHEN lock_not_available THEN
+					excluded := excluded OPERATOR(pg_catalog.||) one;
+				END;
+			END LOOP;
+		END;
+	END IF;
+	IF found_rows OPERATOR(pg_catalog.>) 0 THEN
+		last_anchor := batch_last;
+	END IF;
+	PERFORM privacy_internal._retention_run_progress(run_id, rule_name, done, blocked, 'running');
+	IF found_rows OPERATOR(pg_catalog.>) 0 THEN
+		SELECT (r.rules -> rule_name ->> 'done')::bigint AS rule_done, r.rows_done, r.rows_due INTO progress
+		  FROM privacy.retention_runs r WHERE r.id OPERATOR(pg_catalog.=) run_id;
+		RAISE NOTICE 'retention rule "%": % done in this batch, % in all; run % has done % of % due rows',
+			rule_name, done, progress.rule_done, run_id, progress.rows_done, progress.rows_due;
+	END IF;
+	-- The last batch: the range took every row left, or the careful path
+	-- found fewer free rows than it asked for.
+	IF (NOT careful AND window_rows OPERATOR(pg_catalog.<) batch_size)
+	   OR (careful AND found_rows OPERATOR(pg_catalog.<) batch_size) THEN
+		PERFORM privacy_internal._retention_run_rule_status(run_id, rule_name, 'done');
+		outcome := 'done';
+	ELSE
+		outcome := 'more';
+	END IF;
+END
+$_$;
+
+COMMENT ON FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded text[], OUT outcome text) IS 'One batch of a retention run for one rule: the next due rows after the last batch, deleted or anonymised as the table''s owner; returns where the next batch starts and whether the rule is done, skipped (locked or held), stopped at the time budget, or has more';
+
+REVOKE ALL ON FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded text[], OUT outcome text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded text[], OUT outcome text) TO PUBLIC;
+
+CREATE OR REPLACE PROCEDURE privacy.enforce_retention(IN batch_size integer DEFAULT 5000, IN time_budget interval DEFAULT '00:01:00'::interval)
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+	run_id bigint;
+	stop_at timestamptz;
+	run_status text := 'finished';
+	rule_name text;
+	cutoff timestamptz;
+	last_anchor text;
+	after_last boolean;
+	excluded text[];
+	outcome text;
+	run privacy.retention_runs;
+BEGIN
+	-- The procedure commits after each step, so it runs as its caller; each
+	-- step is a function that runs as the extension's owner and checks that
+	-- the caller may run the job (privacy_internal._retention_job_check).
+	PERFORM privacy_internal._retention_require_own_transactions();
+	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 THEN
+		RAISE EXCEPTION 'batch_size must be a positive number of rows'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF time_budget IS NULL OR time_budget OPERATOR(pg_catalog.<=) '0'::interval THEN
+		RAISE EXCEPTION 'time_budget must be a positive interval'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	stop_at := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) time_budget;
+	run_id := privacy_internal._retention_run_start(batch_size, time_budget);
+	COMMIT;
+
+	<<rules>>
+	FOREACH rule_name IN ARRAY privacy_internal._retention_run_rules(run_id) LOOP
+		cutoff := privacy_internal._retention_rule_start(run_id, rule_name);
+		CONTINUE WHEN cutoff IS NULL;
+		COMMIT;
+		last_anchor := NULL;
+		after_last := false;
+		excluded := '{}';
+		LOOP
+			SELECT b.last_anchor, b.after_last, b.excluded, b.outcome
+			  INTO last_anchor, after_last, excluded, outcome
+			  FROM privacy_internal._retention_batch(run_id, rule_name, cutoff, stop_at,
+													 last_anchor, after_last, excluded) b;
+			COMMIT;
+			IF outcome OPERATOR(pg_catalog.=) 'time_budget' THEN
+				run_status := 'time_budget';
+				EXIT rules;
+			END IF;
+			EXIT WHEN outcome OPERATOR(pg_catalog.<>) 'more';
+		END LOOP;
+	END LOOP;
+
+	run := privacy_internal._retention_run_finish(run_id, run_status);
+	RAISE NOTICE 'retention run % %: % of % due rows done in % batches', run_id,
+		CASE WHEN run_status OPERATOR(pg_catalog.=) 'finished' THEN 'finished' ELSE 'stopped at its time budget' END,
+		run.rows_done, run.rows_due, run.batches;
+	COMMIT;
+END
+$_$;
 
 -- The export reads the consent history and the disclosures through their
 -- subject indexes; its first statement, as the anchor's owner, finds the

@@ -57,6 +57,33 @@ privacy_citus_table(Oid relid)
 					   REGCLASSOID, ObjectIdGetDatum(relid));
 }
 
+char *
+privacy_citus_distribution_column(Oid relid)
+{
+	Oid			argtype = REGCLASSOID;
+	Datum		arg = ObjectIdGetDatum(relid);
+	char	   *result = NULL;
+	MemoryContext context = CurrentMemoryContext;
+
+	if (!privacy_citus_installed())
+		return NULL;
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)"
+							  " FROM pg_catalog.pg_dist_partition p"
+							  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1 AND p.partkey IS NOT NULL",
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the Citus catalog");
+	if (SPI_processed == 1)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (name != NULL)
+			result = MemoryContextStrdup(context, name);
+	}
+	SPI_finish();
+	return result;
+}
+
 bool
 privacy_citus_worker(void)
 {

@@ -13,6 +13,12 @@ extern bool privacy_citus_installed(void);
 /* Whether relid is a distributed, reference or Citus local table. */
 extern bool privacy_citus_table(Oid relid);
 
+/*
+ * The distribution column of a table Citus distributes by hash (unquoted),
+ * or NULL (a reference or Citus local table, or no Citus table at all).
+ */
+extern char *privacy_citus_distribution_column(Oid relid);
+
 /* Whether this node is a Citus worker (a node of a group other than the coordinator's). */
 extern bool privacy_citus_worker(void);
 
@@ -31,5 +37,11 @@ extern int	privacy_statement_plan_options(void);
  * Call as the extension's owner.
  */
 extern bytea *privacy_citus_coordinator_key(const char *name);
+
+/*
+ * Installs the utility hook that lets the extension's own triggers onto
+ * tables Citus distributes (citus_triggers.c).
+ */
+extern void CitusTriggersInit(void);
 
 #endif							/* PRIVACY_CITUS_H */

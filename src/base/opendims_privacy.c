@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "audit/audit.h"
+#include "base/citus.h"
 #include "consent/consent.h"
 #include "policy/policy.h"
 #include "protection/protection.h"
@@ -45,6 +46,7 @@ _PG_init(void)
 	ProtectionInit();
 	RetentionInit();
 	SubjectInit();
+	CitusTriggersInit();
 
 	MarkGUCPrefixReserved("privacy");
 }

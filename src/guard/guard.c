@@ -40,6 +40,7 @@
 #include "utils/syscache.h"
 
 #include "audit/audit.h"
+#include "base/citus.h"
 #include "base/compat.h"
 #include "base/extension_objects.h"
 #include "pure/pii_scan.h"
@@ -247,6 +248,13 @@ privacy_guard(PG_FUNCTION_ARGS)
 
 	rel = open_guarded_table(PG_GETARG_OID(0));
 	columns = check_columns(rel, PG_GETARG_ARRAYTYPE_P(1));
+	if (mode == GUARD_REDACT && privacy_citus_table(RelationGetRelid(rel)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot guard table %s in redact mode because Citus distributes it",
+						privacy_qualified_name(RelationGetRelid(rel))),
+				 errdetail("The guard runs on the worker nodes, where a redaction would be written to the worker's audit log instead of the coordinator's."),
+				 errhint("Guard the table in reject mode, which writes nothing.")));
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE TRIGGER %s BEFORE INSERT OR UPDATE OF ",

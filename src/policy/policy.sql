@@ -57,6 +57,14 @@ COMMENT ON FUNCTION privacy_internal._apply_document(doc jsonb, tables jsonb, ac
 
 REVOKE ALL ON FUNCTION privacy_internal._apply_document(doc jsonb, tables jsonb, actor name) FROM PUBLIC;
 
+-- The catalog tables name each other (a classification its category and
+-- source, a path its subject kind, a masking rule its category, a masked
+-- recipient its recipient) without foreign keys: pg_dump dumps their rows
+-- as an extension's configuration and orders them for a serial restore
+-- only; a parallel pg_restore loads them in any order, so a foreign key
+-- would fail it. _write_catalog(), their only writer, removes dependents
+-- before what they name, and lint() reports a name that refers to nothing
+-- (_lint_catalog_references).
 CREATE TABLE privacy.categories (
     name text NOT NULL,
     description text DEFAULT ''::text NOT NULL,
@@ -100,8 +108,7 @@ CREATE TABLE privacy.classifications (
     column_name name NOT NULL,
     category text NOT NULL,
     source text NOT NULL,
-    CONSTRAINT classifications_pkey PRIMARY KEY (table_name, column_name),
-    CONSTRAINT classifications_category_fkey FOREIGN KEY (category) REFERENCES privacy.categories(name)
+    CONSTRAINT classifications_pkey PRIMARY KEY (table_name, column_name)
 );
 
 COMMENT ON TABLE privacy.classifications IS 'Columns classified by the policy document';
@@ -199,8 +206,7 @@ CREATE TABLE privacy.subject_paths (
     table_name regclass NOT NULL,
     via name[] NOT NULL,
     CONSTRAINT subject_paths_via_check CHECK ((cardinality(via) > 0)),
-    CONSTRAINT subject_paths_pkey PRIMARY KEY (kind, table_name),
-    CONSTRAINT subject_paths_kind_fkey FOREIGN KEY (kind) REFERENCES privacy.subject_kinds(name) ON DELETE CASCADE
+    CONSTRAINT subject_paths_pkey PRIMARY KEY (kind, table_name)
 );
 
 COMMENT ON TABLE privacy.subject_paths IS 'Foreign-key paths pinned by the policy where a table reaches a subject kind in more than one way';
@@ -216,8 +222,7 @@ CREATE TABLE privacy.masking_rules (
     parameters jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT masking_rules_method_check CHECK ((method = ANY (ARRAY['mask'::text, 'pseudonymize'::text, 'null'::text, 'constant'::text, 'month'::text, 'year'::text, 'range'::text, 'network'::text, 'first_letters'::text]))),
     CONSTRAINT masking_rules_target_check CHECK (((category IS NULL) = (table_name IS NOT NULL)) AND ((table_name IS NULL) = (column_name IS NULL))),
-    CONSTRAINT masking_rules_target_key UNIQUE NULLS NOT DISTINCT (category, table_name, column_name),
-    CONSTRAINT masking_rules_category_fkey FOREIGN KEY (category) REFERENCES privacy.categories(name)
+    CONSTRAINT masking_rules_target_key UNIQUE NULLS NOT DISTINCT (category, table_name, column_name)
 );
 
 COMMENT ON TABLE privacy.masking_rules IS 'How the values of a category or a column are masked for masked roles and in anonymised copies';
@@ -237,8 +242,7 @@ SELECT pg_catalog.pg_extension_config_dump('privacy.masked_roles', '');
 
 CREATE TABLE privacy.masked_recipients (
     recipient text NOT NULL,
-    CONSTRAINT masked_recipients_pkey PRIMARY KEY (recipient),
-    CONSTRAINT masked_recipients_recipient_fkey FOREIGN KEY (recipient) REFERENCES privacy.recipients(name) ON DELETE CASCADE
+    CONSTRAINT masked_recipients_pkey PRIMARY KEY (recipient)
 );
 
 COMMENT ON TABLE privacy.masked_recipients IS 'Recipients that receive personal data only masked or in anonymised copies';
@@ -528,6 +532,39 @@ BEGIN ATOMIC
 END;
 
 COMMENT ON FUNCTION privacy_internal._lint_catalog() IS 'lint: classifications, subject kinds and retention rules naming tables or columns that no longer exist';
+
+CREATE FUNCTION privacy_internal._lint_catalog_references()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT 'error', ref.object,
+		   pg_catalog.format('%s names %s "%s", which the catalog does not have', ref.what, ref.target, ref.name),
+		   'Apply the policy document again: privacy.apply_policy() writes the catalog consistently.'
+	  FROM (SELECT 'the classification' AS what, pg_catalog.format('%s.%I', cl.table_name, cl.column_name) AS object,
+				   'category' AS target, cl.category AS name
+			  FROM privacy.classifications cl
+			 WHERE NOT EXISTS (SELECT FROM privacy.categories c WHERE c.name = cl.category)
+			UNION ALL
+			SELECT 'the classification', pg_catalog.format('%s.%I', cl.table_name, cl.column_name), 'source', cl.source
+			  FROM privacy.classifications cl
+			 WHERE NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name = cl.source)
+			UNION ALL
+			SELECT 'the subject path', p.table_name::text, 'subject kind', p.kind
+			  FROM privacy.subject_paths p
+			 WHERE NOT EXISTS (SELECT FROM privacy.subject_kinds k WHERE k.name = p.kind)
+			UNION ALL
+			SELECT 'the masking rule', pg_catalog.format('category %s', m.category), 'category', m.category
+			  FROM privacy.masking_rules m
+			 WHERE m.category IS NOT NULL
+			   AND NOT EXISTS (SELECT FROM privacy.categories c WHERE c.name = m.category)
+			UNION ALL
+			SELECT 'the masked recipient', m.recipient, 'recipient', m.recipient
+			  FROM privacy.masked_recipients m
+			 WHERE NOT EXISTS (SELECT FROM privacy.recipients r WHERE r.name = m.recipient)) ref;
+END;
+
+COMMENT ON FUNCTION privacy_internal._lint_catalog_references() IS 'lint: catalog rows naming a category, source, subject kind or recipient the catalog does not have (the catalog tables have no foreign keys among them, so that a parallel restore can load them in any order)';
 
 CREATE TABLE privacy._type_categories (
     type_name regtype NOT NULL,
@@ -1259,6 +1296,3 @@ COMMENT ON FUNCTION privacy.processing_record() IS 'The record of processing act
 CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy.categories FOR EACH ROW EXECUTE FUNCTION privacy_internal._restore_over_seed('name');
 
 CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy.sources FOR EACH ROW EXECUTE FUNCTION privacy_internal._restore_over_seed('name');
-
-ALTER TABLE ONLY privacy.classifications
-    ADD CONSTRAINT classifications_source_fkey FOREIGN KEY (source) REFERENCES privacy.sources(name);

@@ -989,7 +989,7 @@ COMMENT ON FUNCTION privacy_internal._retention_rule_start(run_id bigint, rule_n
 REVOKE ALL ON FUNCTION privacy_internal._retention_rule_start(run_id bigint, rule_name text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_internal._retention_rule_start(run_id bigint, rule_name text) TO PUBLIC;
 
-CREATE FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded tid[], OUT outcome text) RETURNS record
+CREATE FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded text[], OUT outcome text) RETURNS record
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -1005,12 +1005,16 @@ DECLARE
 	window_first text;
 	window_last text;
 	window_rows integer;
-	tids tid[];
+	tids text[];
+	row_ids text[];
+	picked_ids text[];
+	not_excluded text;
+	recheck text;
 	batch_last text;
 	found_rows integer;
 	done bigint;
 	blocked bigint;
-	one tid;
+	one text;
 	careful boolean;
 	batch_result text[];
 	wal_method text;
@@ -1043,6 +1047,12 @@ BEGIN
 	may_keep := privacy_internal._rows_may_be_kept(rule.table_name);
 	kept_sql := CASE WHEN rule.action OPERATOR(pg_catalog.=) 'delete' THEN 'false' ELSE s.todo END;
 	anchor_col := pg_catalog.quote_ident(rule.anchor);
+	-- How rows are named (privacy_internal._row_id_sql): by ctid, or where
+	-- Citus distributes the table by primary key; $4 holds the rows the
+	-- run leaves out, $1 those a statement acts on.
+	row_ids := privacy_internal._row_id_sql(rule.table_name, 4);
+	not_excluded := 'NOT ' OPERATOR(pg_catalog.||) row_ids[2];
+	picked_ids := privacy_internal._row_id_sql(rule.table_name, 1);
 	-- Most of the WAL a batch writes is full-page images of the pages it
 	-- changes first after a checkpoint; compressed, they weigh less on the
 	-- WAL writer and on the sessions writing WAL beside the job. Unless the
@@ -1113,14 +1123,14 @@ BEGIN
 				s.action, due_sql, anchor_col, s.anchor_type,
 				CASE WHEN held OPERATOR(pg_catalog.=) 'false' THEN '' ELSE ' AND NOT ' OPERATOR(pg_catalog.||) held END,
 				CASE WHEN pg_catalog.cardinality(excluded) OPERATOR(pg_catalog.=) 0 THEN ''
-					 ELSE ' AND t.ctid OPERATOR(pg_catalog.<>) ALL ($4)' END),
+					 ELSE ' AND ' OPERATOR(pg_catalog.||) not_excluded END),
 				cutoff, last_anchor, batch_size, excluded, window_last);
 			-- A row a trigger or rule kept is still due in the range.
 			IF may_keep AND privacy_internal._cached_value(pg_catalog.format(
 					'SELECT EXISTS (SELECT FROM %1$s t WHERE %2$s AND t.%3$s OPERATOR(pg_catalog.<=) (SELECT $5::%4$s)%5$s)',
 					rel, due_sql, anchor_col, s.anchor_type,
 					CASE WHEN pg_catalog.cardinality(excluded) OPERATOR(pg_catalog.=) 0 THEN ''
-						 ELSE ' AND t.ctid OPERATOR(pg_catalog.<>) ALL ($4)' END),
+						 ELSE ' AND ' OPERATOR(pg_catalog.||) not_excluded END),
 					NULL::boolean, cutoff, last_anchor, batch_size, excluded, window_last) THEN
 				PERFORM privacy_internal._rows_kept_error(rule.table_name, pg_catalog.format('retention rule "%s"', rule_name));
 			END IF;
@@ -1144,23 +1154,29 @@ BEGIN
 	IF careful THEN
 		-- Lock the next batch_size rows that are free, never waiting
 		-- for the others, and act on them; one by one if the batch
-		-- fails as a whole.
+		-- fails as a whole. Citus cannot lock rows of more than one
+		-- shard this way: there the rows are picked without a lock, and
+		-- the statement acting on them checks again that they are due.
 		EXECUTE pg_catalog.format(
-			'SELECT pg_catalog.array_agg(b.tid), pg_catalog.max(b.a)::text FROM (
-			   SELECT t.ctid AS tid, t.%1$s AS a FROM %2$s t
-				WHERE %3$s AND NOT %4$s AND t.ctid OPERATOR(pg_catalog.<>) ALL ($4)
-				ORDER BY t.%1$s LIMIT $3 FOR UPDATE OF t SKIP LOCKED) b',
-			anchor_col, rel, due_sql, held)
+			'SELECT pg_catalog.array_agg(b.id), pg_catalog.max(b.a)::text FROM (
+			   SELECT %5$s AS id, t.%1$s AS a FROM %2$s t
+				WHERE %3$s AND NOT %4$s AND %6$s
+				ORDER BY t.%1$s LIMIT $3%7$s) b',
+			anchor_col, rel, due_sql, held, row_ids[1], not_excluded, row_ids[3])
 		   INTO tids, batch_last
 		  USING cutoff, last_anchor, batch_size, excluded;
+		recheck := CASE WHEN row_ids[3] OPERATOR(pg_catalog.<>) '' THEN pg_catalog.format(
+						' AND t.%1$s OPERATOR(pg_catalog.<=) (SELECT $2::%2$s) AND %3$s AND NOT %4$s',
+						anchor_col, s.anchor_type, s.todo, held)
+					ELSE '' END;
 		found_rows := COALESCE(pg_catalog.cardinality(tids), 0);
 		after_last := false;
 		BEGIN
 			-- {rows changed, changed rows still to do}, as the owner.
 			changed := privacy_internal._cached_value_as_owner(rule.table_name, pg_catalog.format(
-				'WITH c AS (%s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) RETURNING %s AS k) '
+				'WITH c AS (%s WHERE %s%s RETURNING %s AS k) '
 				'SELECT ARRAY[pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE c.k)] FROM c',
-				s.action, kept_sql), NULL::bigint[], tids);
+				s.action, picked_ids[2], recheck, kept_sql), NULL::bigint[], tids, cutoff);
 			IF changed[1] OPERATOR(pg_catalog.<) COALESCE(pg_catalog.cardinality(tids), 0)
 			   OR changed[2] OPERATOR(pg_catalog.>) 0 THEN
 				PERFORM privacy_internal._rows_kept_error(rule.table_name, pg_catalog.format('retention rule "%s"', rule_name));
@@ -1171,9 +1187,9 @@ BEGIN
 			FOREACH one IN ARRAY COALESCE(tids, '{}') LOOP
 				BEGIN
 					changed := privacy_internal._cached_value_as_owner(rule.table_name, pg_catalog.format(
-						'WITH c AS (%s WHERE t.ctid OPERATOR(pg_catalog.=) $1 RETURNING %s AS k) '
+						'WITH c AS (%s WHERE %s%s RETURNING %s AS k) '
 						'SELECT ARRAY[pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE c.k)] FROM c',
-						s.action, kept_sql), NULL::bigint[], one);
+						s.action, picked_ids[2], recheck, kept_sql), NULL::bigint[], ARRAY[one], cutoff);
 					IF changed[1] OPERATOR(pg_catalog.<) 1 OR changed[2] OPERATOR(pg_catalog.>) 0 THEN
 						PERFORM privacy_internal._rows_kept_error(rule.table_name, pg_catalog.format('retention rule "%s"', rule_name));
 					END IF;
@@ -1209,10 +1225,10 @@ BEGIN
 END
 $_$;
 
-COMMENT ON FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded tid[], OUT outcome text) IS 'One batch of a retention run for one rule: the next due rows after the last batch, deleted or anonymised as the table''s owner; returns where the next batch starts and whether the rule is done, skipped (locked or held), stopped at the time budget, or has more';
+COMMENT ON FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded text[], OUT outcome text) IS 'One batch of a retention run for one rule: the next due rows after the last batch, deleted or anonymised as the table''s owner; returns where the next batch starts and whether the rule is done, skipped (locked or held), stopped at the time budget, or has more';
 
-REVOKE ALL ON FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded tid[], OUT outcome text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded tid[], OUT outcome text) TO PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded text[], OUT outcome text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_internal._retention_batch(run_id bigint, rule_name text, cutoff timestamp with time zone, stop_at timestamp with time zone, INOUT last_anchor text, INOUT after_last boolean, INOUT excluded text[], OUT outcome text) TO PUBLIC;
 
 CREATE PROCEDURE privacy.enforce_retention(IN batch_size integer DEFAULT 5000, IN time_budget interval DEFAULT '00:01:00'::interval)
     LANGUAGE plpgsql
@@ -1225,7 +1241,7 @@ DECLARE
 	cutoff timestamptz;
 	last_anchor text;
 	after_last boolean;
-	excluded tid[];
+	excluded text[];
 	outcome text;
 	run privacy.retention_runs;
 BEGIN

@@ -599,7 +599,27 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	if (rights_run(kind, &kind->erase_frame, values, NULL, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not look the subject up");
-	present = DatumGetBool(rights_result(1, &isnull));
+	subject_held = DatumGetBool(rights_result(2, &isnull));
+	{
+		Datum		d = rights_result(3, &isnull);
+		Datum	   *elems;
+		bool	   *nulls;
+
+		deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+						  &elems, &nulls, &nheld);
+		held = palloc(sizeof(Oid) * Max(nheld, 1));
+		for (int i = 0; i < nheld; i++)
+			held[i] = DatumGetObjectId(elems[i]);
+	}
+	/* Citus plans the lock of a distributed anchor's row on its own. */
+	if (kind->anchor_distributed)
+	{
+		if (rights_run(kind, &kind->lock_anchor, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not look the subject up");
+		present = SPI_processed > 0;
+	}
+	else
+		present = DatumGetBool(rights_result(1, &isnull));
 	if (!present)
 	{
 		Jsonb	   *erased_at = last_erasure(kind, ref);
@@ -613,18 +633,6 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 		if (call->redact)
 			redact_subject_text(kind->name, ref);
 		return receipt;
-	}
-	subject_held = DatumGetBool(rights_result(2, &isnull));
-	{
-		Datum		d = rights_result(3, &isnull);
-		Datum	   *elems;
-		bool	   *nulls;
-
-		deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true, TYPALIGN_INT,
-						  &elems, &nulls, &nheld);
-		held = palloc(sizeof(Oid) * Max(nheld, 1));
-		for (int i = 0; i < nheld; i++)
-			held[i] = DatumGetObjectId(elems[i]);
 	}
 
 	(void) DirectFunctionCall1(privacy_allow_protected_changes, (Datum) 0);

@@ -28,17 +28,23 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "base/citus.h"
 #include "rights/erasure.h"
 
 extern PGDLLEXPORT Datum privacy_rows_may_be_kept(PG_FUNCTION_ARGS);
 
 static SPIPlanPtr hold_plan = NULL;
+static SPIPlanPtr kept_plan = NULL;
 
-/* A set of row ids. */
+/*
+ * A set of row ids: ctids, or for a table whose rows are named by key
+ * (SubjectTable.rows_by_key) primary keys as text.
+ */
 typedef struct Tids
 {
 	int			n;
-	ItemPointerData *tids;
+	Datum	   *ids;
+	bool		by_key;
 } Tids;
 
 /* Whether a DELETE or UPDATE on the table can leave a row as it was (row_keepers.c). */
@@ -59,25 +65,25 @@ erasure_rows_kept_error(const SubjectTable *table)
 			 errhint("A BEFORE DELETE or BEFORE UPDATE trigger that returns NULL (a soft delete) or restores values, or a rule on DELETE or UPDATE, keeps rows: let it pass these changes. privacy.lint() lists such triggers.")));
 }
 
-/* The tid[] in column col of SPI's only row (empty if null). */
+/* The row ids in column col of SPI's only row (empty if null). */
 static void
-read_tids(int col, Tids *set)
+read_tids(int col, bool by_key, Tids *set)
 {
 	bool		isnull;
 	Datum		d = rights_result(col, &isnull);
-	Datum	   *elems;
 	bool	   *nulls;
-	int			n;
 
 	set->n = 0;
-	set->tids = NULL;
+	set->ids = NULL;
+	set->by_key = by_key;
 	if (isnull)
 		return;
-	deconstruct_array(DatumGetArrayTypeP(d), TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT,
-					  &elems, &nulls, &n);
-	set->tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-		set->tids[set->n++] = *(ItemPointer) DatumGetPointer(elems[i]);
+	if (by_key)
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+						  &set->ids, &nulls, &set->n);
+	else
+		deconstruct_array(DatumGetArrayTypeP(d), TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT,
+						  &set->ids, &nulls, &set->n);
 }
 
 /* Whether column col of SPI's only row is null. */
@@ -93,12 +99,20 @@ result_is_null(int col)
 static Datum
 tids_array(const Tids *set)
 {
-	Datum	   *elems = palloc(sizeof(Datum) * Max(set->n, 1));
-
-	for (int i = 0; i < set->n; i++)
-		elems[i] = PointerGetDatum(&set->tids[i]);
-	return PointerGetDatum(construct_array(elems, set->n, TIDOID, sizeof(ItemPointerData), false,
+	if (set->by_key)
+		return PointerGetDatum(construct_array(set->ids, set->n, TEXTOID, -1, false, TYPALIGN_INT));
+	return PointerGetDatum(construct_array(set->ids, set->n, TIDOID, sizeof(ItemPointerData), false,
 										   TYPALIGN_SHORT));
+}
+
+static bool
+tid_equal(const Tids *set, Datum a, Datum b)
+{
+	if (set->by_key)
+		return VARSIZE_ANY_EXHDR(DatumGetPointer(a)) == VARSIZE_ANY_EXHDR(DatumGetPointer(b)) &&
+			memcmp(VARDATA_ANY(DatumGetPointer(a)), VARDATA_ANY(DatumGetPointer(b)),
+				   VARSIZE_ANY_EXHDR(DatumGetPointer(a))) == 0;
+	return ItemPointerEquals((ItemPointer) DatumGetPointer(a), (ItemPointer) DatumGetPointer(b));
 }
 
 /* Removes from set the row ids in remove. */
@@ -112,9 +126,9 @@ remove_tids(Tids *set, const Tids *remove)
 		bool		found = false;
 
 		for (int j = 0; j < remove->n && !found; j++)
-			found = ItemPointerEquals(&set->tids[i], &remove->tids[j]);
+			found = tid_equal(set, set->ids[i], remove->ids[j]);
 		if (!found)
-			set->tids[k++] = set->tids[i];
+			set->ids[k++] = set->ids[i];
 	}
 	set->n = k;
 }
@@ -124,9 +138,9 @@ append_tids(Tids *set, const Tids *more)
 {
 	if (more->n == 0)
 		return;
-	set->tids = set->tids == NULL ? palloc(sizeof(ItemPointerData) * more->n) :
-		repalloc(set->tids, sizeof(ItemPointerData) * (set->n + more->n));
-	memcpy(set->tids + set->n, more->tids, sizeof(ItemPointerData) * more->n);
+	set->ids = set->ids == NULL ? palloc(sizeof(Datum) * more->n) :
+		repalloc(set->ids, sizeof(Datum) * (set->n + more->n));
+	memcpy(set->ids + set->n, more->ids, sizeof(Datum) * more->n);
 	set->n += more->n;
 }
 
@@ -137,7 +151,7 @@ append_tids(Tids *set, const Tids *more)
  * not exist.
  */
 static char *
-anonymized_value(const SubjectTable *table, const char *column)
+anonymized_value(const SubjectTable *table, const char *column, const char *seed)
 {
 	HeapTuple	tuple = SearchSysCacheAttName(table->relid, column);
 	bool		notnull;
@@ -166,13 +180,11 @@ anonymized_value(const SubjectTable *table, const char *column)
 	nspname = get_namespace_name(typ->typnamespace);
 	ReleaseSysCache(tuple);
 	if (category == TYPCATEGORY_STRING)
-		return "'[erased ' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(t.ctid::pg_catalog.text"
-			" OPERATOR(pg_catalog.||) pg_catalog.clock_timestamp()::pg_catalog.text), 1, 12)"
-			" OPERATOR(pg_catalog.||) ']'";
+		return psprintf("'[erased ' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(%s), 1, 12)"
+						" OPERATOR(pg_catalog.||) ']'", seed);
 	if (nspname != NULL && strcmp(nspname, "privacy") == 0 && strcmp(typname, "email") == 0)
-		return "('erased-' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(t.ctid::pg_catalog.text"
-			" OPERATOR(pg_catalog.||) pg_catalog.clock_timestamp()::pg_catalog.text), 1, 12)"
-			" OPERATOR(pg_catalog.||) '@erased.invalid')::privacy.email";
+		return psprintf("('erased-' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(%s), 1, 12)"
+						" OPERATOR(pg_catalog.||) '@erased.invalid')::privacy.email", seed);
 	ereport(ERROR,
 			(errcode(ERRCODE_NOT_NULL_VIOLATION),
 			 errmsg("cannot anonymise column \"%s\" of relation %s: it is NOT NULL and of type %s",
@@ -217,19 +229,23 @@ anonymized_columns(const SubjectTable *table, int *n)
 }
 
 /*
- * Anonymises the rows in ctids; returns how many changed, an error if a
- * trigger or rule skipped one or gave it its personal values back.
+ * Anonymises the rows in ctids (with route, for a table whose rows are
+ * named by key, the values of their distribution column); returns how many
+ * changed, an error if a trigger or rule skipped one or gave it its
+ * personal values back.
  */
 static int64
-anonymize_rows(SubjectKind *kind, SubjectTable *table, const Tids *ctids)
+anonymize_rows(SubjectKind *kind, SubjectTable *table, const Tids *ctids, Datum route)
 {
 	int			ncolumns;
 	char	  **columns = anonymized_columns(table, &ncolumns);
 	StringInfoData set_list;
 	StringInfoData personal;
 	SubjectStatement statement;
-	Oid			argtypes[1] = {TIDARRAYOID};
-	Datum		values[1];
+	Oid			argtypes[3] = {TIDARRAYOID, TEXTARRAYOID, TEXTOID};
+	Datum		values[3];
+	const char *seed;
+	char	   *rows;
 	Datum	   *counts;
 	bool	   *nulls;
 	int			ncounts;
@@ -237,13 +253,43 @@ anonymize_rows(SubjectKind *kind, SubjectTable *table, const Tids *ctids)
 	Datum		d;
 	bool		detach = table->first_hop != NULL && table->first_hop->child_nullable;
 
+	/*
+	 * A marker of a NOT NULL column differs from row to row: the md5 of the
+	 * row's ctid and the time, or where Citus manages the table, which
+	 * refuses volatile functions in an UPDATE, of its primary key and a
+	 * random salt ($3).
+	 */
+	if (ctids->by_key)
+	{
+		uint8		salt[16];
+		char		hex[sizeof(salt) * 2 + 1];
+
+		if (!pg_strong_random(salt, sizeof(salt)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes")));
+		hex[hex_encode((const char *) salt, sizeof(salt), hex)] = '\0';
+		argtypes[0] = TEXTARRAYOID;
+		values[1] = route;
+		values[2] = CStringGetTextDatum(hex);
+		seed = "$3";
+		for (int i = 0; i < table->nkey_columns; i++)
+			seed = psprintf("%s OPERATOR(pg_catalog.||) t.%s::pg_catalog.text", seed, table->key_columns[i]);
+		rows = psprintf("%s%s", subject_row_match(table, "t", 1), subject_row_route(table, "t", 2));
+	}
+	else
+	{
+		seed = "t.ctid::pg_catalog.text OPERATOR(pg_catalog.||) pg_catalog.clock_timestamp()::pg_catalog.text";
+		rows = "t.ctid OPERATOR(pg_catalog.=) ANY ($1)";
+	}
+
 	initStringInfo(&set_list);
 	initStringInfo(&personal);
 	for (int i = 0; i < ncolumns; i++)
 	{
 		const char *c = quote_identifier(columns[i]);
 
-		appendStringInfo(&set_list, "%s%s = %s", i > 0 ? ", " : "", c, anonymized_value(table, columns[i]));
+		appendStringInfo(&set_list, "%s%s = %s", i > 0 ? ", " : "", c, anonymized_value(table, columns[i], seed));
 		appendStringInfo(&personal, "%s(t.%s IS NOT NULL AND t.%s::pg_catalog.text OPERATOR(pg_catalog.!~~) '[erased %%'"
 						 " AND t.%s::pg_catalog.text OPERATOR(pg_catalog.!~~) 'erased-%%@erased.invalid')",
 						 i > 0 ? " OR " : "", c, c, c);
@@ -260,14 +306,14 @@ anonymize_rows(SubjectKind *kind, SubjectTable *table, const Tids *ctids)
 	 * a trigger or rule skipped, or gave its values back, is an error.
 	 */
 	subject_statement_init(&statement,
-						   psprintf("WITH changed AS (UPDATE %1$s t SET %2$s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)"
+						   psprintf("WITH changed AS (UPDATE %1$s t SET %2$s WHERE %4$s"
 									" AND (%3$s) RETURNING (%3$s) AS personal) "
 									"SELECT ARRAY[(SELECT pg_catalog.count(*) FROM %1$s t"
-									" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND (%3$s)),"
+									" WHERE %4$s AND (%3$s)),"
 									" pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE changed.personal)]"
 									"::pg_catalog.int4[] FROM changed",
-									table->name, set_list.data, personal.data),
-						   1, argtypes);
+									table->name, set_list.data, personal.data, rows),
+						   ctids->by_key ? 3 : 1, argtypes);
 	values[0] = tids_array(ctids);
 	if (rights_run_as_owner(kind, &statement, false, table->owner, table->name, true,
 							values, NULL, false, 0) != SPI_OK_SELECT)
@@ -299,6 +345,43 @@ hold_reference(SubjectKind *kind, SubjectTable *table, const char *key)
 }
 
 /*
+ * The rows of kept (with route, see anonymize_rows()) that a legal minimum
+ * of the rule still keeps, by key, and the latest end of their minimums:
+ * the rows' anchors are read from the table and the minimums computed on
+ * this node, which holds the retention rules (a Citus worker holds none).
+ */
+static void
+kept_by_key(SubjectKind *kind, SubjectRule *rule, Tids *kept, Datum route, Datum *until, bool *until_null)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		isnull;
+
+	values[0] = tids_array(kept);
+	values[1] = route;
+	if (rights_run(kind, &rule->kept, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not find the rows a legal minimum keeps");
+	values[0] = CStringGetTextDatum(rule->name);
+	values[1] = rights_result(1, &isnull);
+	if (isnull)
+		nulls[1] = 'n';
+	values[2] = rights_result(2, &isnull);
+	if (isnull)
+		nulls[2] = 'n';
+	if (rights_run_kept(&kept_plan,
+						"SELECT pg_catalog.array_agg(u.i) FILTER (WHERE u.e OPERATOR(pg_catalog.>) pg_catalog.now()),"
+						" pg_catalog.to_jsonb(pg_catalog.max(u.e) FILTER (WHERE u.e OPERATOR(pg_catalog.>) pg_catalog.now())"
+						"::pg_catalog.date)"
+						" FROM (SELECT r.i, privacy_internal._minimum_end($1, r.a) AS e"
+						" FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) r(i, a)) u",
+						3, argtypes, values, nulls, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not find the rows a legal minimum keeps");
+	read_tids(1, true, kept);
+	*until = rights_result(2, until_null);
+}
+
+/*
  * Erases the subject's rows of the table the careful way (see the file's
  * header) and describes it in *line; false if the subject has no row there.
  */
@@ -307,18 +390,39 @@ erasure_erase_table(SubjectKind *kind, SubjectTable *table, const char *key, Era
 {
 	Datum		key_value[1] = {CStringGetTextDatum(key)};
 	Tids		ctids;
-	Tids		retained = {0, NULL};
+	Tids		retained = {0, NULL, table->rows_by_key};
+	Datum		route = (Datum) 0;
 	char	   *hold;
 	const char *anonymize_rule = NULL;
 
 	if (!table->personal)
 		return false;
+	/* A table Citus took over after the statements were built: never by ctid. */
+	if (!table->rows_by_key && privacy_citus_installed() && privacy_citus_table(table->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table %s was distributed by Citus after this session prepared its statements for it",
+						table->name),
+				 errhint("Run the erasure again.")));
+	if (table->rows_by_key && table->nkey_columns == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot erase the rows of table %s one by one because it has no primary key",
+						table->name),
+				 errdetail("Citus distributes the table, so a row's ctid names it only within one shard; the erasure names such rows by their primary key."),
+				 errhint("Add a primary key to the table (it includes the distribution column).")));
 	if (rights_run_as_owner(kind, &table->lock_rows, true, table->owner, table->name, true,
 							key_value, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock a subject's rows");
 	if (result_is_null(1))
 		return false;
-	read_tids(1, &ctids);
+	read_tids(1, table->rows_by_key, &ctids);
+	if (table->rows_by_key)
+	{
+		bool		isnull;
+
+		route = rights_result(2, &isnull);
+	}
 	memset(line, 0, sizeof(ErasureLine));
 	line->table = table->name;
 	line->has_rows = true;
@@ -344,16 +448,26 @@ erasure_erase_table(SubjectKind *kind, SubjectTable *table, const char *key, Era
 
 		if (!rule->has_minimum)
 			continue;
-		values[0] = tids_array(&ctids);
-		if (rights_run(kind, &rule->kept, values, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not find the rows a legal minimum keeps");
-		if (result_is_null(1))
-			continue;
-		read_tids(1, &kept);
-		values[0] = tids_array(&kept);
-		if (rights_run(kind, &rule->kept_until, values, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not find when a legal minimum ends");
-		until = rights_result(1, &isnull);
+		if (table->rows_by_key)
+		{
+			kept = ctids;
+			kept_by_key(kind, rule, &kept, route, &until, &isnull);
+			if (kept.n == 0)
+				continue;
+		}
+		else
+		{
+			values[0] = tids_array(&ctids);
+			if (rights_run(kind, &rule->kept, values, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not find the rows a legal minimum keeps");
+			if (result_is_null(1))
+				continue;
+			read_tids(1, false, &kept);
+			values[0] = tids_array(&kept);
+			if (rights_run(kind, &rule->kept_until, values, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not find when a legal minimum ends");
+			until = rights_result(1, &isnull);
+		}
 		remove_tids(&ctids, &kept);
 		append_tids(&retained, &kept);
 		line->has_retained = true;
@@ -374,10 +488,11 @@ erasure_erase_table(SubjectKind *kind, SubjectTable *table, const char *key, Era
 
 		/* Delete what no remaining row references. */
 		values[0] = tids_array(&ctids);
+		values[1] = route;
 		if (rights_run_as_owner(kind, &table->delete_unreferenced, true, table->owner, table->name, true,
 								values, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not delete a subject's rows");
-		read_tids(1, &deleted);
+		read_tids(1, table->rows_by_key, &deleted);
 		remove_tids(&ctids, &deleted);
 		line->has_deleted = true;
 		line->deleted = deleted.n;
@@ -404,7 +519,7 @@ erasure_erase_table(SubjectKind *kind, SubjectTable *table, const char *key, Era
 	if (ctids.n > 0)
 	{
 		line->has_anonymized = true;
-		line->anonymized = anonymize_rows(kind, table, &ctids);
+		line->anonymized = anonymize_rows(kind, table, &ctids, route);
 		line->kept_anonymous = ctids.n;
 		line->anonymized_because = anonymize_rule != NULL ?
 			psprintf("retention rule \"%s\" keeps the rows without the person", anonymize_rule) :

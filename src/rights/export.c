@@ -57,24 +57,31 @@ read_rows(SubjectKind *kind, const char *key, ExportRows *result)
 	for (int g = 0; g < kind->ngroups; g++)
 	{
 		ExportGroup *group = &kind->groups[g];
-		int			first = group->finds_subject && group->anchor_table < 0 ? 2 : 1;
+		bool		asks = group->finds_subject && group->anchor_table < 0;
+		int			first = asks && !kind->anchor_distributed ? 2 : 1;
 		bool		isnull;
-		bool		found;
+		bool		found = true;
 
-		if (rights_run_as_owner(kind, &group->read, true, group->owner, group->description,
-								group->single, values, NULL, true, 0) != SPI_OK_SELECT ||
-			SPI_processed != 1)
+		/*
+		 * Where Citus manages an anchor that holds no personal data, a
+		 * statement of its own asks whether the subject exists, which Citus
+		 * routes to the subject's shard.
+		 */
+		if (asks && kind->anchor_distributed)
+			found = subject_exists(kind, key, false);
+		if (found &&
+			(rights_run_as_owner(kind, &group->read, true, group->owner, group->description,
+								 group->single, values, NULL, true, 0) != SPI_OK_SELECT ||
+			 SPI_processed != 1))
 			elog(ERROR, "the export read no row");
-		if (group->finds_subject && group->anchor_table >= 0)
+		if (found && group->finds_subject && group->anchor_table >= 0)
 		{
 			/* the anchor's rows: none, no subject */
 			(void) rights_result(first + group->anchor_table, &isnull);
 			found = !isnull;
 		}
-		else if (group->finds_subject)
+		else if (found && asks && !kind->anchor_distributed)
 			found = DatumGetBool(rights_result(1, &isnull));
-		else
-			found = true;
 		if (!found)
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),

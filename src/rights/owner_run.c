@@ -139,7 +139,8 @@ run_kind_statement(void *arg)
 			elog(ERROR, "SPI_prepare failed for a generated statement: %s",
 				 SPI_result_code_string(SPI_result));
 	}
-	r->rc = SPI_execute_plan(plan, r->values, r->nulls, r->read_only, r->tcount);
+	r->rc = SPI_execute_plan(plan, subject_statement_arguments(r->kind, r->statement, r->values),
+							 r->nulls, r->read_only, r->tcount);
 	if (r->rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for a generated statement: %s",
 			 SPI_result_code_string(r->rc));
@@ -174,7 +175,8 @@ int
 rights_run(SubjectKind *kind, SubjectStatement *statement,
 		   Datum *values, const char *nulls, bool read_only, long tcount)
 {
-	int			rc = SPI_execute_plan(subject_statement_plan(kind, statement), values, nulls,
+	int			rc = SPI_execute_plan(subject_statement_plan(kind, statement),
+									  subject_statement_arguments(kind, statement, values), nulls,
 									  read_only, tcount);
 
 	if (rc < 0)

@@ -35,6 +35,23 @@ typedef struct SubjectStatement
 	int			nargs;
 	Oid			argtypes[SUBJECT_MAX_ARGS];
 	SPIPlanPtr	plan;
+
+	/*
+	 * With Citus installed, a statement whose $1 is only the subject's key
+	 * cast to the key's type takes $1 as a value of that type (callers
+	 * still pass the canonical key as text: subject_statement_arguments()
+	 * converts it), so that Citus can route one generic plan of a query of
+	 * one table by the distribution column, instead of planning it again at
+	 * every call.
+	 */
+	bool		key_typed;
+
+	/*
+	 * Whether the plan cache may choose the plan (a generic one once it
+	 * pays): a key_typed statement, or one that reads no table Citus
+	 * manages; else privacy_statement_plan_options() decides.
+	 */
+	bool		free_plan;
 } SubjectStatement;
 
 /* A foreign key: the columns of the referencing (child) and referenced table. */
@@ -51,6 +68,9 @@ typedef struct SubjectForeignKey
 	char	  **parent_attnames;
 	char	  **operators;		/* OPERATOR(schema.op) of parent = child, per column */
 	bool		child_nullable; /* none of the child's columns is NOT NULL */
+	bool		enforced;		/* validated, not deferrable, and every child
+								 * column NOT NULL: a child row always has
+								 * its parent */
 	char		on_delete;		/* its ON DELETE action (pg_constraint.confdeltype) */
 } SubjectForeignKey;
 
@@ -64,8 +84,10 @@ typedef struct SubjectRule
 	bool		anonymize;
 	int			ncolumns;
 	char	  **columns;		/* anonymize: the columns it clears, unquoted */
-	SubjectStatement kept;		/* rows whose legal minimum has not ended */
-	SubjectStatement kept_until;	/* the latest end of their minimums */
+	SubjectStatement kept;		/* rows whose legal minimum has not ended; by
+								 * key: the rows' ids and anchors */
+	SubjectStatement kept_until;	/* the latest end of their minimums (not by
+									 * key) */
 } SubjectRule;
 
 /*
@@ -160,9 +182,30 @@ typedef struct SubjectTable
 	SubjectStatement erase_unreferenced;
 	/* as owner: the subject's rows' values in the statistics */
 	SubjectStatement statistics_values;
-	/* as owner: the subject's rows, locked */
+
+	/*
+	 * How the careful way (erasure_table.c) names a row: by its ctid, or,
+	 * where Citus manages the table (rows_by_key: a ctid names a row only
+	 * within one shard, and differs between the copies of a reference
+	 * table), by its primary key as the text of a jsonb array
+	 * (nkey_columns 0: it has none),
+	 * passing the values of its distribution column (route_column, NULL
+	 * for a reference table) along, so that Citus routes each statement to
+	 * the shard of the rows. A statement that takes row ids then takes them
+	 * as $1 (text[]) and those values as $2 (text[]); else as $1 (tid[]).
+	 */
+	bool		rows_by_key;
+	int			nkey_columns;
+	char	  **key_columns;	/* quoted */
+	char	  **key_types_sql;	/* their types, schema-qualified */
+	char	  **key_operators;	/* OPERATOR(schema.=) of those types */
+	char	   *route_column;	/* quoted */
+	char	   *route_type_sql; /* the column's type, schema-qualified */
+	char	   *route_operator; /* OPERATOR(schema.=) of that type */
+
+	/* as owner: the subject's rows, locked: their row ids (and route values) */
 	SubjectStatement lock_rows;
-	/* as owner: delete rows $1 (tid[]) no row references */
+	/* as owner: delete rows $1 no row references */
 	SubjectStatement delete_unreferenced;
 	/* as owner: whether a row of the subject but $2 is left unreferenced */
 	SubjectStatement rows_left;
@@ -234,6 +277,10 @@ typedef struct SubjectKind
 	SubjectStatement key_cast;	/* SUBJECT_KEY_CAST */
 	SubjectStatement exists;	/* the anchor has a row of key $1 */
 	SubjectStatement exists_locked; /* the same, locking it */
+	bool		anchor_distributed; /* a table Citus manages (citus.h) */
+	SubjectStatement lock_anchor;	/* anchor_distributed: the row of key $1,
+									 * locked, in a query Citus plans on its
+									 * fast path */
 
 	/* the subject map, once built */
 	bool		tables_built;
@@ -268,12 +315,17 @@ extern void subject_kind_release(SubjectKind *kind);
 extern SPIPlanPtr subject_statement_plan(SubjectKind *kind, SubjectStatement *statement);
 extern void subject_statement_init(SubjectStatement *statement, char *sql,
 								   int nargs, const Oid *argtypes);
+extern void subject_key_statement_init(SubjectKind *kind, SubjectStatement *statement, char *sql,
+									   int nargs, const Oid *argtypes);
+extern Datum *subject_statement_arguments(SubjectKind *kind, SubjectStatement *statement,
+										  Datum *values);
 
 /* subject_paths.c: reading a kind and its subject map from the catalog */
 extern void subject_read_kind(SubjectKind *kind);
 extern void subject_read_tables(SubjectKind *kind);
 extern void subject_read_foreign_key(SubjectKind *kind, Oid conoid, SubjectForeignKey *fk);
 extern uint64 subject_relation_signature(Oid relid);
+extern void subject_read_row_key(SubjectTable *t);
 
 /* subject_statements.c */
 extern void subject_build_key_statements(SubjectKind *kind);
@@ -281,6 +333,9 @@ extern void subject_build_statements(SubjectKind *kind);
 extern char *subject_unreferenced_condition(const SubjectTable *table, const char *alias);
 extern char *subject_join_condition(const SubjectForeignKey *fk, const char *parent_alias,
 									const char *child_alias);
+extern char *subject_row_id(const SubjectTable *t, const char *alias);
+extern char *subject_row_route(const SubjectTable *t, const char *alias, int param);
+extern char *subject_row_match(const SubjectTable *t, const char *alias, int param);
 
 /* subject_key.c */
 extern char *subject_canonical_key(SubjectKind *kind, const char *subject);

@@ -33,6 +33,14 @@ COMMENT ON FUNCTION privacy_internal._cached_value_as_owner(rel regclass, sql te
 
 REVOKE ALL ON FUNCTION privacy_internal._cached_value_as_owner(rel regclass, sql text, result_type anyelement, VARIADIC args "any") FROM PUBLIC;
 
+CREATE FUNCTION privacy_internal._row_id_sql(rel regclass, param integer) RETURNS text[]
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'privacy_row_id_sql';
+
+COMMENT ON FUNCTION privacy_internal._row_id_sql(rel regclass, param integer) IS 'How the retention job names rows of a table (alias t): {the row id as text, the condition that the row is one of the ids in $param, the locking clause for picking rows}; by ctid, or by primary key where Citus distributes the table';
+
+REVOKE ALL ON FUNCTION privacy_internal._row_id_sql(rel regclass, param integer) FROM PUBLIC;
+
 CREATE FUNCTION privacy_internal._canonical_subject(kind text, subject text, must_exist boolean)
 RETURNS text
 LANGUAGE c STABLE

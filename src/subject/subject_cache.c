@@ -516,6 +516,46 @@ subject_statement_init(SubjectStatement *statement, char *sql, int nargs, const 
 	statement->nargs = nargs;
 	memcpy(statement->argtypes, argtypes, sizeof(Oid) * nargs);
 	statement->plan = NULL;
+	statement->key_typed = false;
+	statement->free_plan = false;
+}
+
+/*
+ * subject_statement_init() for a statement whose $1 is only the subject's
+ * key cast to the key's type (see SubjectStatement.key_typed).
+ */
+void
+subject_key_statement_init(SubjectKind *kind, SubjectStatement *statement, char *sql,
+						   int nargs, const Oid *argtypes)
+{
+	subject_statement_init(statement, sql, nargs, argtypes);
+	if (privacy_citus_installed())
+	{
+		statement->argtypes[0] = kind->key_type;
+		statement->key_typed = true;
+		statement->free_plan = true;
+	}
+}
+
+/*
+ * The arguments to execute a statement with: values, or for a key_typed
+ * statement a copy whose first, the canonical key as text, is converted to
+ * the key's type.
+ */
+Datum *
+subject_statement_arguments(SubjectKind *kind, SubjectStatement *statement, Datum *values)
+{
+	Datum	   *typed;
+	Oid			input;
+	Oid			ioparam;
+
+	if (!statement->key_typed)
+		return values;
+	typed = palloc(sizeof(Datum) * statement->nargs);
+	memcpy(typed, values, sizeof(Datum) * statement->nargs);
+	getTypeInputInfo(kind->key_type, &input, &ioparam);
+	typed[0] = OidInputFunctionCall(input, TextDatumGetCString(values[0]), ioparam, kind->key_typmod);
+	return typed;
 }
 
 /*
@@ -523,7 +563,9 @@ subject_statement_init(SubjectStatement *statement, char *sql, int nargs, const 
  * kept until the kind is discarded. Must be called inside SPI_connect, as
  * the role that runs the statement. A generated statement looks a
  * subject's rows up by key, so one generic plan serves every call, except
- * where Citus plans it (privacy_statement_plan_options()).
+ * where Citus plans it (privacy_statement_plan_options()): there a
+ * free_plan statement is left to the plan cache, which keeps a generic plan
+ * where Citus can route one and plans each call of another query again.
  */
 SPIPlanPtr
 subject_statement_plan(SubjectKind *kind, SubjectStatement *statement)
@@ -534,7 +576,7 @@ subject_statement_plan(SubjectKind *kind, SubjectStatement *statement)
 	if (statement->plan != NULL)
 		return statement->plan;
 	plan = SPI_prepare_cursor(statement->sql, statement->nargs, statement->argtypes,
-							  privacy_statement_plan_options());
+							  statement->free_plan ? 0 : privacy_statement_plan_options());
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for a generated statement: %s",
 			 SPI_result_code_string(SPI_result));

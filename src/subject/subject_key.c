@@ -193,7 +193,8 @@ subject_exists(SubjectKind *kind, const char *key, bool lock_it)
 	bool		isnull;
 	bool		result;
 
-	if (SPI_execute_plan(subject_statement_plan(kind, statement), values, NULL, false, 1) != SPI_OK_SELECT ||
+	if (SPI_execute_plan(subject_statement_plan(kind, statement), subject_statement_arguments(kind, statement, values),
+						 NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not look a subject up");
 	result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -16,8 +16,10 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
@@ -33,6 +35,7 @@
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
+#include "base/citus.h"
 #include "base/qualified_name.h"
 #include "subject/subject.h"
 
@@ -199,6 +202,7 @@ subject_read_foreign_key(SubjectKind *kind, Oid conoid, SubjectForeignKey *fk)
 	fk->child = con->conrelid;
 	fk->parent = con->confrelid;
 	fk->on_delete = con->confdeltype;
+	fk->enforced = con->convalidated && !con->condeferrable;
 	ReleaseSysCache(tuple);
 
 	fk->child_name = table_name(fk->child);
@@ -217,6 +221,8 @@ subject_read_foreign_key(SubjectKind *kind, Oid conoid, SubjectForeignKey *fk)
 		fk->operators[i] = operator_sql(pfeqop[i]);
 		if (attribute_not_null(fk->child, conkey[i]))
 			fk->child_nullable = false;
+		else
+			fk->enforced = false;
 	}
 	subject_depend_on_constraint(kind, conoid);
 	subject_depend_on_relation(kind, fk->child);
@@ -883,4 +889,79 @@ subject_relation_signature(Oid relid)
 	}
 	RelationClose(rel);
 	return h == 0 ? 1 : h;
+}
+
+/* A column's type, schema-qualified, and the OPERATOR(schema.=) of that type. */
+static void
+column_type(Oid relid, AttrNumber attnum, char **type_sql, char **operator)
+{
+	Oid			type;
+	int32		typmod;
+	Oid			collation;
+	TypeCacheEntry *typentry;
+
+	get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
+	typentry = lookup_type_cache(type, TYPECACHE_EQ_OPR);
+	if (!OidIsValid(typentry->eq_opr))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify an equality operator for type %s", format_type_be(type))));
+	*type_sql = format_type_extended(type, typmod, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
+	*operator = operator_sql(typentry->eq_opr);
+}
+
+/*
+ * How the careful way of the erasure names the table's rows (see
+ * SubjectTable.rows_by_key): for a table Citus manages, its primary key's
+ * columns and its distribution column.
+ */
+void
+subject_read_row_key(SubjectTable *t)
+{
+	Relation	rel;
+	Oid			pk;
+	char	   *route;
+
+	t->rows_by_key = privacy_citus_table(t->relid);
+	t->nkey_columns = 0;
+	t->key_columns = NULL;
+	t->route_column = NULL;
+	if (!t->rows_by_key)
+		return;
+
+	rel = table_open(t->relid, AccessShareLock);
+	pk = RelationGetPrimaryKeyIndex(rel);
+	table_close(rel, AccessShareLock);
+	if (OidIsValid(pk))
+	{
+		HeapTuple	tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pk));
+		Form_pg_index index;
+
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for index %u", pk);
+		index = (Form_pg_index) GETSTRUCT(tuple);
+		t->key_columns = palloc(sizeof(char *) * Max(index->indnkeyatts, 1));
+		t->key_types_sql = palloc(sizeof(char *) * Max(index->indnkeyatts, 1));
+		t->key_operators = palloc(sizeof(char *) * Max(index->indnkeyatts, 1));
+		for (int i = 0; i < index->indnkeyatts; i++)
+		{
+			AttrNumber	attnum = index->indkey.values[i];
+
+			t->key_columns[i] = pstrdup(quote_identifier(get_attname(t->relid, attnum, false)));
+			column_type(t->relid, attnum, &t->key_types_sql[i], &t->key_operators[i]);
+			t->nkey_columns++;
+		}
+		ReleaseSysCache(tuple);
+	}
+
+	route = privacy_citus_distribution_column(t->relid);
+	if (route != NULL)
+	{
+		AttrNumber	attnum = get_attnum(t->relid, route);
+
+		if (attnum == InvalidAttrNumber)
+			elog(ERROR, "distribution column of relation %u not found", t->relid);
+		t->route_column = pstrdup(quote_identifier(route));
+		column_type(t->relid, attnum, &t->route_type_sql, &t->route_operator);
+	}
 }

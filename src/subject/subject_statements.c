@@ -19,9 +19,12 @@
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/syscache.h"
 
+#include "base/citus.h"
+#include "base/qualified_name.h"
 #include "subject/subject.h"
 
 /* "parent.col OPERATOR(...) child.col AND ..." for a foreign key. */
@@ -66,6 +69,50 @@ key_position(const SubjectKind *kind, const SubjectForeignKey *fk)
 }
 
 /*
+ * Where Citus manages the table: the column of t0 that holds the subject's
+ * key, followed back along the path through foreign keys that always hold
+ * (SubjectForeignKey.enforced), or NULL. Compared with the key directly,
+ * without the path's joins, the table's rows of the subject are a query of
+ * one table by its distribution column, which Citus plans on its fast path.
+ */
+static const char *
+key_column_of_table(SubjectKind *kind, SubjectTable *t, const SubjectForeignKey *fks)
+{
+	const SubjectForeignKey *last = &fks[t->nhops - 1];
+	int			pos = key_position(kind, last);
+	const char *column;
+	int			hop;
+
+	if (!privacy_citus_table(t->relid))
+		return NULL;
+	if (pos >= 0)
+	{
+		column = last->child_columns[pos];
+		hop = t->nhops - 2;
+	}
+	else
+	{
+		column = quote_identifier(kind->key_column);
+		hop = t->nhops - 1;
+	}
+	for (; hop >= 0; hop--)
+	{
+		const SubjectForeignKey *fk = &fks[hop];
+		const char *child = NULL;
+
+		if (!fk->enforced)
+			return NULL;
+		for (int i = 0; i < fk->ncolumns && child == NULL; i++)
+			if (strcmp(fk->parent_columns[i], column) == 0)
+				child = fk->child_columns[i];
+		if (child == NULL)
+			return NULL;
+		column = child;
+	}
+	return column;
+}
+
+/*
  * The tables joined on a table's path and the conditions that tie its row
  * t0 to the subject $1; a path whose last foreign key holds the key stops
  * there, without joining the anchor.
@@ -76,33 +123,49 @@ build_path(SubjectKind *kind, SubjectTable *t)
 	StringInfoData joined;
 	StringInfoData conditions;
 	const char *cur = "t0";
+	SubjectForeignKey *fks;
+	const char *column;
+
+	if (t->nhops == 0)
+	{
+		t->joined = "";
+		t->conditions = psprintf("t0.%s %s $1::%s", quote_identifier(kind->key_column),
+								 kind->key_operator, kind->key_type_sql);
+		return;
+	}
+	fks = palloc(sizeof(SubjectForeignKey) * t->nhops);
+	fks[0] = *t->first_hop;
+	for (int i = 1; i < t->nhops; i++)
+		subject_read_foreign_key(kind, t->hops[i], &fks[i]);
+	column = key_column_of_table(kind, t, fks);
+	if (column != NULL)
+	{
+		t->joined = "";
+		t->conditions = psprintf("$1::%s %s t0.%s", kind->key_type_sql, kind->key_operator, column);
+		return;
+	}
 
 	initStringInfo(&joined);
 	initStringInfo(&conditions);
 	for (int i = 0; i < t->nhops; i++)
 	{
-		SubjectForeignKey fk;
-		int			pos;
+		const SubjectForeignKey *fk = &fks[i];
+		int			pos = key_position(kind, fk);
 		char	   *alias;
 
-		if (i == 0)
-			fk = *t->first_hop;
-		else
-			subject_read_foreign_key(kind, t->hops[i], &fk);
-		pos = key_position(kind, &fk);
 		if (i == t->nhops - 1 && pos >= 0)
 		{
 			appendStringInfo(&conditions, "%s$1::%s %s %s.%s",
 							 conditions.len > 0 ? " AND " : "",
-							 kind->key_type_sql, fk.operators[pos], cur, fk.child_columns[pos]);
+							 kind->key_type_sql, fk->operators[pos], cur, fk->child_columns[pos]);
 			t->joined = joined.data;
 			t->conditions = conditions.data;
 			return;
 		}
 		alias = psprintf("t%d", i + 1);
-		appendStringInfo(&joined, "%s%s AS %s", joined.len > 0 ? ", " : "", fk.parent_name, alias);
+		appendStringInfo(&joined, "%s%s AS %s", joined.len > 0 ? ", " : "", fk->parent_name, alias);
 		appendStringInfo(&conditions, "%s%s", conditions.len > 0 ? " AND " : "",
-						 subject_join_condition(&fk, alias, cur));
+						 subject_join_condition(fk, alias, cur));
 		cur = alias;
 	}
 	appendStringInfo(&conditions, "%s%s.%s %s $1::%s",
@@ -139,6 +202,8 @@ found_cte(const SubjectTable *t)
 static const Oid key_arg[1] = {TEXTOID};
 static const Oid tids_arg[1] = {TIDARRAYOID};
 static const Oid key_tids_args[2] = {TEXTOID, TIDARRAYOID};
+static const Oid ids_args[2] = {TEXTARRAYOID, TEXTARRAYOID};
+static const Oid key_ids_args[2] = {TEXTOID, TEXTARRAYOID};
 
 /*
  * ERASE_DELETE: delete every row of the subject, returning the statistics
@@ -204,6 +269,162 @@ find_referrers(SubjectKind *kind, SubjectTable *t)
 	return true;
 }
 
+/*
+ * The careful way's statements of a table whose rows are named by ctid
+ * (see SubjectTable.rows_by_key); unreferenced is the condition that the
+ * row t0 is referenced by no row.
+ */
+static void
+build_ctid_statements(SubjectTable *t, const char *unreferenced)
+{
+	subject_statement_init(&t->lock_rows,
+						   psprintf("SELECT pg_catalog.array_agg(s.ctid) FROM (SELECT t0.ctid %s FOR UPDATE OF t0) s",
+									t->rows_sql),
+						   1, key_arg);
+	subject_statement_init(&t->delete_unreferenced,
+						   psprintf("WITH gone AS (DELETE FROM %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)%s RETURNING t.ctid) "
+									"SELECT COALESCE(pg_catalog.array_agg(gone.ctid), '{}') FROM gone",
+									t->name, subject_unreferenced_condition(t, "t")),
+						   1, tids_arg);
+	subject_statement_init(&t->rows_left,
+						   psprintf("SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 %s"
+									" AND t0.ctid OPERATOR(pg_catalog.<>) ALL ($2)%s",
+									t->rows_sql, unreferenced),
+						   2, key_tids_args);
+	for (int i = 0; i < t->nrules; i++)
+	{
+		SubjectRule *rule = &t->rules[i];
+
+		if (!rule->has_minimum)
+			continue;
+		subject_statement_init(&rule->kept,
+							   psprintf("SELECT pg_catalog.array_agg(t.ctid) FROM %s t"
+										" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)"
+										" AND privacy_internal._minimum_end(%s, t.%s::pg_catalog.timestamptz)"
+										" OPERATOR(pg_catalog.>) pg_catalog.now()",
+										t->name, quote_literal_cstr(rule->name), quote_identifier(rule->anchor)),
+							   1, tids_arg);
+		subject_statement_init(&rule->kept_until,
+							   psprintf("SELECT pg_catalog.to_jsonb(pg_catalog.max(privacy_internal._minimum_end(%s,"
+										" t.%s::pg_catalog.timestamptz))::pg_catalog.date) FROM %s t"
+										" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)",
+										quote_literal_cstr(rule->name), quote_identifier(rule->anchor), t->name),
+							   1, tids_arg);
+	}
+}
+
+
+/* "alias.c1, alias.c2, ..." of the primary key's columns */
+static char *
+key_columns_of(const SubjectTable *t, const char *alias)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < t->nkey_columns; i++)
+		appendStringInfo(&buf, "%s%s.%s", i > 0 ? ", " : "", alias, t->key_columns[i]);
+	return buf.data;
+}
+
+/*
+ * The row id of row alias of a table whose rows are named by key: its
+ * primary key as the text of a jsonb array.
+ */
+char *
+subject_row_id(const SubjectTable *t, const char *alias)
+{
+	return psprintf("pg_catalog.jsonb_build_array(%s)::pg_catalog.text", key_columns_of(t, alias));
+}
+
+/*
+ * The condition that row alias of a table whose rows are named by key is
+ * one of the row ids in $param (text[]). The row's columns are compared
+ * with values of their types taken from the ids, never passed to a
+ * function: Citus refuses a stable function of a column in an UPDATE or
+ * DELETE.
+ */
+char *
+subject_row_match(const SubjectTable *t, const char *alias, int param)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "EXISTS (SELECT FROM pg_catalog.unnest($%d) k(i) WHERE ", param);
+	for (int i = 0; i < t->nkey_columns; i++)
+		appendStringInfo(&buf, "%s%s.%s %s (k.i::pg_catalog.jsonb OPERATOR(pg_catalog.->>) %d)::%s",
+						 i > 0 ? " AND " : "", alias, t->key_columns[i], t->key_operators[i], i,
+						 t->key_types_sql[i]);
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/*
+ * " AND alias.column = ANY ($param)" on the distribution column of a table
+ * whose rows are named by key, with $param the text[] of its values, so
+ * that Citus routes the statement to their shards; "" for a reference
+ * table.
+ */
+char *
+subject_row_route(const SubjectTable *t, const char *alias, int param)
+{
+	if (t->route_column == NULL)
+		return "";
+	return psprintf(" AND %s.%s %s ANY ($%d::pg_catalog.text[]::%s[])",
+					alias, t->route_column, t->route_operator, param, t->route_type_sql);
+}
+
+/*
+ * The careful way's statements of a table whose rows are named by key (see
+ * SubjectTable.rows_by_key); none without a primary key, which the erasure
+ * refuses there.
+ */
+static void
+build_keyed_statements(SubjectKind *kind, SubjectTable *t, const char *unreferenced)
+{
+	char	   *id_t = subject_row_id(t, "t");
+	char	   *route_t = subject_row_route(t, "t", 2);
+
+	if (t->nkey_columns == 0)
+		return;
+	subject_key_statement_init(kind, &t->lock_rows,
+						   psprintf("SELECT pg_catalog.array_agg(s.i), pg_catalog.array_agg(DISTINCT s.r)"
+									" FROM (SELECT %s AS i, %s AS r %s FOR UPDATE OF t0) s",
+									subject_row_id(t, "t0"),
+									t->route_column != NULL ? psprintf("t0.%s::pg_catalog.text", t->route_column) :
+									"NULL::pg_catalog.text",
+									t->rows_sql),
+						   1, key_arg);
+	/* (Citus allows only immutable functions in RETURNING.) */
+	subject_statement_init(&t->delete_unreferenced,
+						   psprintf("WITH gone AS (DELETE FROM %s t WHERE %s%s%s RETURNING %s) "
+									"SELECT COALESCE(pg_catalog.array_agg(%s), '{}') FROM gone",
+									t->name, subject_row_match(t, "t", 1), route_t, subject_unreferenced_condition(t, "t"),
+									key_columns_of(t, "t"), subject_row_id(t, "gone")),
+						   2, ids_args);
+	subject_key_statement_init(kind, &t->rows_left,
+						   psprintf("SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 %s"
+									" AND %s OPERATOR(pg_catalog.<>) ALL ($2)%s",
+									t->rows_sql, subject_row_id(t, "t0"), unreferenced),
+						   2, key_ids_args);
+
+	/*
+	 * A rule's legal minimum is computed on the coordinator, from the rows'
+	 * anchors (erasure_table.c): a worker holds no retention rules.
+	 */
+	for (int i = 0; i < t->nrules; i++)
+	{
+		SubjectRule *rule = &t->rules[i];
+
+		if (!rule->has_minimum)
+			continue;
+		subject_statement_init(&rule->kept,
+							   psprintf("SELECT pg_catalog.array_agg(%s), pg_catalog.array_agg(t.%s::pg_catalog.timestamptz)"
+										" FROM %s t WHERE %s OPERATOR(pg_catalog.=) ANY ($1)%s",
+										id_t, quote_identifier(rule->anchor), t->name, id_t, route_t),
+							   2, ids_args);
+	}
+}
+
 /* The erasure's and the statistics check's statements of a personal table. */
 static void
 build_table_statements(SubjectKind *kind, SubjectTable *t)
@@ -252,13 +473,13 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 			appendStringInfo(&buf, ", g.v%d", i + 1);
 		appendStringInfoString(&buf, " FROM (SELECT) one LEFT JOIN gone g ON true");
 		if (find_referrers(kind, t))
-			subject_statement_init(&t->erase_unreferenced, erase_delete(t), 1, key_arg);
+			subject_key_statement_init(kind, &t->erase_unreferenced, erase_delete(t), 1, key_arg);
 	}
-	subject_statement_init(&t->erase, buf.data, 1, key_arg);
+	subject_key_statement_init(kind, &t->erase, buf.data, 1, key_arg);
 
 	if (stats)
 	{
-		subject_statement_init(&t->statistics_values,
+		subject_key_statement_init(kind, &t->statistics_values,
 							   psprintf("WITH subject_rows AS (SELECT t0.* %s), %s "
 										"SELECT pg_catalog.array_agg(found.i), pg_catalog.array_agg(found.v) FROM found",
 										t->rows_sql, found_cte(t)),
@@ -271,40 +492,11 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 	}
 
 	/* The careful way, row set by row set (erasure_table.c). */
-	subject_statement_init(&t->lock_rows,
-						   psprintf("SELECT pg_catalog.array_agg(s.ctid) FROM (SELECT t0.ctid %s FOR UPDATE OF t0) s",
-									t->rows_sql),
-						   1, key_arg);
-	subject_statement_init(&t->delete_unreferenced,
-						   psprintf("WITH gone AS (DELETE FROM %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)%s RETURNING t.ctid) "
-									"SELECT COALESCE(pg_catalog.array_agg(gone.ctid), '{}') FROM gone",
-									t->name, subject_unreferenced_condition(t, "t")),
-						   1, tids_arg);
-	subject_statement_init(&t->rows_left,
-						   psprintf("SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 %s"
-									" AND t0.ctid OPERATOR(pg_catalog.<>) ALL ($2)%s",
-									t->rows_sql, unreferenced),
-						   2, key_tids_args);
-	for (int i = 0; i < t->nrules; i++)
-	{
-		SubjectRule *rule = &t->rules[i];
-
-		if (!rule->has_minimum)
-			continue;
-		subject_statement_init(&rule->kept,
-							   psprintf("SELECT pg_catalog.array_agg(t.ctid) FROM %s t"
-										" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)"
-										" AND privacy_internal._minimum_end(%s, t.%s::pg_catalog.timestamptz)"
-										" OPERATOR(pg_catalog.>) pg_catalog.now()",
-										t->name, quote_literal_cstr(rule->name), quote_identifier(rule->anchor)),
-							   1, tids_arg);
-		subject_statement_init(&rule->kept_until,
-							   psprintf("SELECT pg_catalog.to_jsonb(pg_catalog.max(privacy_internal._minimum_end(%s,"
-										" t.%s::pg_catalog.timestamptz))::pg_catalog.date) FROM %s t"
-										" WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)",
-										quote_literal_cstr(rule->name), quote_identifier(rule->anchor), t->name),
-							   1, tids_arg);
-	}
+	subject_read_row_key(t);
+	if (t->rows_by_key)
+		build_keyed_statements(kind, t, unreferenced);
+	else
+		build_ctid_statements(t, unreferenced);
 }
 
 /* The anchor's rows of the subject whose key is $1, as a subquery. */
@@ -322,7 +514,9 @@ anchor_match(const SubjectKind *kind)
  * statement of the anchor's owner comes first and tells whether the anchor
  * holds the subject: by the anchor's rows where the anchor is personal,
  * else by a first column, EXISTS (anchor_match, the anchor's rows of key
- * $1); it reads no table when that owner has no personal table.
+ * $1), except where Citus manages the anchor (the export then asks with
+ * the kind's exists statement, which Citus routes to the subject's shard);
+ * it reads no table when that owner has no personal table.
  */
 static void
 build_export_groups(SubjectKind *kind, const char *anchor_match)
@@ -366,7 +560,7 @@ build_export_groups(SubjectKind *kind, const char *anchor_match)
 		initStringInfo(&sql);
 		initStringInfo(&names);
 		appendStringInfoString(&sql, "SELECT ");
-		if (g->finds_subject && g->anchor_table < 0)
+		if (g->finds_subject && g->anchor_table < 0 && !kind->anchor_distributed)
 		{
 			appendStringInfo(&sql, "EXISTS (%s)", anchor_match);
 			separator = ", ";
@@ -384,7 +578,7 @@ build_export_groups(SubjectKind *kind, const char *anchor_match)
 			appendStringInfoString(&names, kind->anchor_name);
 		g->single = g->ntables <= 1;
 		g->description = names.data;
-		subject_statement_init(&g->read, sql.data, 1, key_arg);
+		subject_key_statement_init(kind, &g->read, sql.data, 1, key_arg);
 	}
 }
 
@@ -416,8 +610,8 @@ subject_build_key_statements(SubjectKind *kind)
 
 	subject_statement_init(&kind->key_cast,
 						   psprintf("SELECT ($1::%s)::pg_catalog.text", kind->key_type_sql), 1, key_arg);
-	subject_statement_init(&kind->exists, psprintf("SELECT EXISTS (%s)", match), 1, key_arg);
-	subject_statement_init(&kind->exists_locked, psprintf("SELECT EXISTS (%s FOR UPDATE)", match),
+	subject_key_statement_init(kind, &kind->exists, psprintf("SELECT EXISTS (%s)", match), 1, key_arg);
+	subject_key_statement_init(kind, &kind->exists_locked, psprintf("SELECT EXISTS (%s FOR UPDATE)", match),
 						   1, key_arg);
 
 	/*
@@ -426,15 +620,68 @@ subject_build_key_statements(SubjectKind *kind)
 	 * anchor row, locked; whether a legal hold names the subject (by its
 	 * reference, $4); the tables held as a whole. (Nothing here reads
 	 * privacy.erasures, whose every change invalidates the plans that do.)
+	 * Citus cannot plan a statement that locks rows of a table it
+	 * distributes together with the extension's local tables: there the
+	 * anchor row is locked by a statement of its own (lock_anchor) and
+	 * the first column is NULL.
 	 */
+	kind->anchor_distributed = privacy_citus_table(kind->anchor);
+	subject_key_statement_init(kind, &kind->lock_anchor, psprintf("%s FOR UPDATE OF t", match),
+							   1, key_arg);
 	subject_statement_init(&kind->erase_frame,
 						   psprintf("WITH unlocked AS (DELETE FROM privacy._subject_locks l"
 									" WHERE l.lock_key OPERATOR(pg_catalog.=) $3) "
-									"SELECT EXISTS (%s FOR UPDATE OF t), "
+									"SELECT %s%s%s, "
 									"EXISTS (SELECT FROM privacy.legal_holds h WHERE h.released_at IS NULL"
 									" AND h.kind OPERATOR(pg_catalog.=) $2 AND h.subject_ref OPERATOR(pg_catalog.=) $4), "
 									"ARRAY(SELECT h.table_name::pg_catalog.oid FROM privacy.legal_holds h"
 									" WHERE h.released_at IS NULL AND h.table_name IS NOT NULL)",
-									match),
+									kind->anchor_distributed ? "NULL::pg_catalog.bool" : "EXISTS (",
+									kind->anchor_distributed ? "" : match,
+									kind->anchor_distributed ? "" : " FOR UPDATE OF t)"),
 						   4, frame_args);
+	kind->erase_frame.free_plan = kind->anchor_distributed;
+}
+
+PG_FUNCTION_INFO_V1(privacy_row_id_sql);
+
+/*
+ * privacy_internal._row_id_sql(rel regclass, param integer) → text[]: how
+ * a statement on rel (alias t) names rows, for the retention job: {the row
+ * id of row t as text, the condition that row t is one of the ids in
+ * $param (text[]), the locking clause of the query that picks rows}. A row
+ * is its ctid, or where Citus manages the table its primary key (see
+ * SubjectTable.rows_by_key); there rows are not picked FOR UPDATE SKIP
+ * LOCKED, which Citus cannot run on more than one shard.
+ */
+Datum
+privacy_row_id_sql(PG_FUNCTION_ARGS)
+{
+	SubjectTable t;
+	int			param = PG_GETARG_INT32(1);
+	Datum		parts[3];
+
+	memset(&t, 0, sizeof(t));
+	t.relid = PG_GETARG_OID(0);
+	subject_read_row_key(&t);
+	if (!t.rows_by_key)
+	{
+		parts[0] = CStringGetTextDatum("t.ctid::pg_catalog.text");
+		parts[1] = CStringGetTextDatum(psprintf("t.ctid OPERATOR(pg_catalog.=) ANY ($%d::pg_catalog.tid[])", param));
+		parts[2] = CStringGetTextDatum(" FOR UPDATE OF t SKIP LOCKED");
+	}
+	else if (t.nkey_columns == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot enforce retention on table %s row by row because it has no primary key",
+						privacy_qualified_name(t.relid)),
+				 errdetail("Citus distributes the table, so a row's ctid names it only within one shard; the retention job names such rows by their primary key."),
+				 errhint("Add a primary key to the table (it includes the distribution column).")));
+	else
+	{
+		parts[0] = CStringGetTextDatum(subject_row_id(&t, "t"));
+		parts[1] = CStringGetTextDatum(subject_row_match(&t, "t", param));
+		parts[2] = CStringGetTextDatum("");
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(parts, 3, TEXTOID, -1, false, TYPALIGN_INT));
 }

@@ -9,7 +9,9 @@
 # load, the keys), the sequences, the security labels, and the triggers,
 # policies and row-security flags on the sample tables. verify_audit_log(),
 # verify_evidence() and lint() say what they said on the source; the guard
-# triggers, the row policies and the rectification trigger work.
+# triggers, the row policies and the rectification trigger work. Ten more
+# parallel restores show that the order in which pg_restore -j loads the
+# extension's configuration tables does not matter.
 #
 # A dump restored before the application's roles exist loses the purpose
 # grants (privacy.purpose_grants names roles by OID); lint() then reports
@@ -193,6 +195,28 @@ SELECT intact FROM privacy.verify_audit_log();
 			"$how: a rectification is audited and the chain goes on");
 	}
 }
+
+# Parallel pg_restore loads the extension's configuration tables in any
+# order (pg_dump orders them for a serial restore only), so the order must
+# not matter: ten more restores with -j 8 into empty databases, none with an
+# error, each with the catalog as dumped. (With foreign keys among those
+# tables, about one in five failed.)
+my $parallel_ok = 0;
+foreach my $round (1 .. 10)
+{
+	my $db = "parallel_$round";
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	my ($stdout, $stderr) = run_command([ 'pg_restore', '-j', 8, '-d', $node->connstr($db), $dump ]);
+	my @errors = grep { /error:/ } split /\n/, $stderr;
+	if (@errors || snapshot($db) ne $source)
+	{
+		diag("pg_restore -j 8, round $round:\n$stderr");
+		last;
+	}
+	$parallel_ok++;
+	$node->safe_psql('postgres', "DROP DATABASE $db");
+}
+is($parallel_ok, 10, 'ten parallel restores (-j 8) give back the dumped state without an error');
 
 # Without the application's roles: the grants cannot be loaded, and lint()
 # says what is missing.

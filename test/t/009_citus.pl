@@ -6,8 +6,10 @@
 #
 # It checks that the extension reaches the workers, that every node uses the
 # coordinator's keys (also a node added later), that export and erasure are
-# complete and exact (an erasure, which Citus cannot plan yet, fails as a
-# whole and deletes nothing), and that protect() refuses a distributed table with a
+# complete and exact (gone from the workers' shards, other customers'
+# rows untouched, also where rows are retained, anonymised or held), that
+# the retention and sensitive-data guards work on the shards without
+# citus.enable_unsafe_triggers, and that protect() refuses a distributed table with a
 # hint rather than leaving it readable by every role: also a protected
 # table distributed afterwards, and after a shard move, shows no row to a
 # role without a purpose.
@@ -157,15 +159,242 @@ is( sql(q{SELECT (privacy.export_subject('customer', '7') -> 'data' -> 'saas.ord
 		    @> '[{"customer_id": 7, "gift_message": "Gift from 7"}]'
 		    AND NOT (privacy.export_subject('customer', '7')::text LIKE '%Gift from 8%')}),
 	't', 'and exact');
-# The erasure's first statement locks the subject in a local table of the
-# extension together with the distributed anchor, which Citus cannot plan
-# yet: the erasure fails as a whole and deletes nothing.
-my ($rc, $out, $err) = $coordinator->psql('postgres',
-	q{SELECT privacy.erase_subject(privacy.open_request('customer', '7', 'erasure'), 'test')});
-isnt($rc, 0, 'an erasure Citus cannot plan fails');
-is( sql(q{SELECT (SELECT count(*) FROM saas.customers) || ' ' || (SELECT count(*) FROM saas.orders) || ' '
-		    || (SELECT count(*) FROM saas.order_lines) || ' ' || (SELECT count(*) FROM saas.tickets)}),
-	'40 80 160 40', 'as a whole: no row is deleted');
+# --- Erasure, the guards and retention on distributed tables -------------
+
+# on_workers SQL: the sum of SQL's single number over every shard of a table
+# on every worker, read on the workers themselves: SQL names the shard as
+# SHARD, e.g. 'SELECT count(*) FROM SHARD WHERE customer_id = 7'.
+sub on_workers
+{
+	my ($table, $query) = @_;
+	my $sum = 0;
+	for my $w (@workers)
+	{
+		my @shards = split /\n/, $w->safe_psql('postgres', qq{SET citus.override_table_visibility = off;
+			SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			 WHERE n.nspname = 'saas' AND c.relkind = 'r' AND c.relname ~ '^${table}_[0-9]+\$'});
+		for my $shard (@shards)
+		{
+			(my $q = $query) =~ s/SHARD/saas.$shard/g;
+			$sum += $w->safe_psql('postgres', $q);
+		}
+	}
+	return $sum;
+}
+
+# others EXCEPT: a digest of every row of every customer but those listed,
+# to show that an erasure left them exactly as they were.
+sub others
+{
+	my $except = join ',', @_;
+	return sql(qq{SELECT md5(string_agg(x, '|' ORDER BY x)) FROM (
+		SELECT c::text AS x FROM saas.customers c WHERE id NOT IN ($except)
+		UNION ALL SELECT o::text FROM saas.orders o WHERE customer_id NOT IN ($except)
+		UNION ALL SELECT l::text FROM saas.order_lines l WHERE customer_id NOT IN ($except)
+		UNION ALL SELECT t::text FROM saas.tickets t WHERE customer_id NOT IN ($except)) r});
+}
+
+# A plain erasure: every row of the customer goes, on the workers' shards
+# too, with the receipt, the erasure record, the request and the audit
+# entry right, and every other customer's rows untouched.
+my $others_before = others(21, 22, 23);
+my $receipt = sql(q{SELECT privacy.erase_subject(privacy.open_request('customer', '21', 'erasure'), 'test')});
+like($receipt, qr/"rows_deleted": 8\b/, 'an erasure on distributed tables deletes every row of the customer');
+like($receipt, qr/"table": "saas.order_lines", "deleted": 4/, 'the receipt counts each table');
+is( on_workers('customers', 'SELECT count(*) FROM SHARD WHERE id = 21') + on_workers('orders',
+		'SELECT count(*) FROM SHARD WHERE customer_id = 21') + on_workers('order_lines',
+		'SELECT count(*) FROM SHARD WHERE customer_id = 21') + on_workers('tickets',
+		'SELECT count(*) FROM SHARD WHERE customer_id = 21'),
+	0, 'the erased customer\'s rows are gone from the workers\' shards');
+is( sql(q{SELECT (SELECT count(*) FROM privacy.erasures e WHERE e.kind = 'customer'
+		      AND e.subject_ref = privacy.subject_ref('customer', '21') AND (e.receipt ->> 'rows_deleted')::int = 8)
+		  || ' ' || (SELECT r.status FROM privacy.requests r WHERE r."right" = 'erasure'
+		      AND r.subject_ref = privacy.subject_ref('customer', '21'))
+		  || ' ' || (SELECT count(*) FROM privacy.audit_log a WHERE a.action = 'erasure'
+		      AND a.subject_ref = privacy.subject_ref('customer', '21'))}),
+	'1 completed 1', 'the erasure is recorded, its request completed and audited once');
+is(others(21, 22, 23), $others_before, 'no other customer\'s row changed');
+like(sql(q{SELECT privacy.erase_subject('customer', '21', 'test')}), qr/"already_erased": true/,
+	'erasing the customer again finds nothing more');
+
+# dump_of NODE: a data-only pg_dump of schema saas on a node, shards included
+# (pg_dump locks each table it dumps, which Citus allows on a shard only
+# with citus.enable_manual_changes_to_shards).
+sub dump_of
+{
+	my ($node) = @_;
+	local $ENV{PGOPTIONS} =
+	  '-c citus.override_table_visibility=off -c citus.enable_manual_changes_to_shards=on';
+	return `pg_dump -h @{[$node->host]} -p @{[$node->port]} --data-only --schema=saas postgres 2>&1`;
+}
+my $dumps = join '', map { dump_of($_) } @workers;
+like($dumps, qr/c20\@example\.com/, 'a worker\'s pg_dump holds its shards\' rows');
+unlike($dumps, qr/c21\@example\.com|Gift from 21\b|Street 21-|I am customer 21\b/,
+	'but nothing of the erased customer');
+
+# The product's own triggers on distributed tables: a retention rule with a
+# legal minimum installs its guard, and guard() in reject mode works,
+# without the user setting citus.enable_unsafe_triggers; the guards run on
+# the workers' shards. Redact mode, which would audit on a worker, is
+# refused.
+my $retention_policy = $policy;
+$retention_policy =~ s/"version": "saas-1"/"version": "saas-2"/;
+$retention_policy =~ s/\{"name": "marketing", "legal_basis": "consent"\}/{"name": "marketing", "legal_basis": "consent"},
+    {"name": "analytics", "legal_basis": "legitimate_interest"},
+    {"name": "bookkeeping", "legal_basis": "legal_obligation"}/;
+$retention_policy =~ s/\n\}$/,
+  "retention_rules": [
+    {"name": "orders", "table": "saas.orders", "anchor": "placed_at", "period": "5 years",
+     "action": "delete", "legal_basis": "legal_obligation", "minimum": "5 years",
+     "minimum_from": "end_of_financial_year"},
+    {"name": "tickets", "table": "saas.tickets", "anchor": "created_at", "period": "1 year",
+     "action": "delete", "legal_basis": "contract"}
+  ]
+}/;
+$retention_policy =~ s/"subject_kinds": \[/"subject_kinds": [
+    {"name": "partner", "table": "saas.partners", "key": "id"},/;
+$retention_policy =~ s/"classifications": \[/"classifications": [
+    {"table": "saas.partners", "column": "email", "category": "contact.email"},
+    {"table": "saas.partner_notes", "column": "note", "category": "support"},/;
+$retention_policy =~ s/"retention_rules": \[/"retention_rules": [
+    {"name": "partner_notes", "table": "saas.partner_notes", "anchor": "written_at", "period": "5 years",
+     "action": "delete", "legal_basis": "legal_obligation", "minimum": "5 years"},/;
+sql(q{
+CREATE TABLE saas.partners (id integer PRIMARY KEY, email text NOT NULL);
+SELECT create_reference_table('saas.partners');
+CREATE TABLE saas.partner_notes (
+	partner_id integer NOT NULL REFERENCES saas.partners,
+	n integer NOT NULL,
+	note text,
+	written_at timestamptz NOT NULL,
+	PRIMARY KEY (partner_id, n)
+);
+SELECT create_reference_table('saas.partner_notes');
+INSERT INTO saas.partners SELECT g, 'partner' || g || '@example.com' FROM generate_series(1, 5) g;
+INSERT INTO saas.partner_notes
+SELECT g, n, 'Note ' || n || ' on partner ' || g, CASE n WHEN 1 THEN now() ELSE now() - interval '10 years' END
+  FROM generate_series(1, 5) g, generate_series(1, 2) n;
+});
+sql(q{ALTER TABLE saas.tickets ADD COLUMN created_at timestamptz NOT NULL DEFAULT now()});
+$others_before = others(21, 22, 23);
+sql("SELECT privacy.apply_policy(\$policy\$$retention_policy\$policy\$)");
+is(sql(q{SELECT count(*) FROM pg_trigger WHERE tgrelid = 'saas.orders'::regclass AND tgname LIKE 'privacy_retention_guard%'}),
+	'2', 'applying a retention rule installs its guard on a distributed table');
+is(on_workers('orders', q{SELECT count(*) FROM pg_trigger WHERE tgrelid = 'SHARD'::regclass
+		AND tgname LIKE 'privacy_retention_guard%'}),
+	4, 'and on each of its shards');
+is(sql(q{SHOW citus.enable_unsafe_triggers}), 'off', 'the user\'s citus.enable_unsafe_triggers is untouched');
+my ($rc, $out, $err) = $coordinator->psql('postgres', q{DELETE FROM saas.orders WHERE customer_id = 5});
+like($err, qr/cannot delete a row of table "saas\.orders_\d+" before the legal minimum of retention rule "orders" ends/,
+	'the retention guard refuses on the shard to delete a row under its legal minimum');
+($rc, $out, $err) = $coordinator->psql('postgres', q{TRUNCATE saas.order_lines, saas.orders});
+like($err, qr/cannot truncate table "saas\.orders" while it holds rows under the legal minimum/,
+	'and a truncation');
+sql(q{SELECT privacy.guard('saas.tickets', ARRAY['body'])});
+($rc, $out, $err) = $coordinator->psql('postgres',
+	q{INSERT INTO saas.tickets (customer_id, id, body) VALUES (5, 9, 'my CPR number is 010190-1234')});
+like($err, qr/value of column "body" contains a Danish CPR number/, 'guard() rejects a CPR number on a shard');
+($rc, $out, $err) = $coordinator->psql('postgres', q{SELECT privacy.guard('saas.tickets', ARRAY['body'], 'redact')});
+like($err, qr/cannot guard table saas\.tickets in redact mode because Citus distributes it/,
+	'guard() refuses redact mode on a distributed table');
+like($err, qr/HINT:  Guard the table in reject mode/, 'with a hint');
+is(sql(q{SELECT encode(tgargs, 'escape') LIKE 'reject%' FROM pg_trigger WHERE tgrelid = 'saas.tickets'::regclass AND tgname = 'privacy_guard'}),
+	't', 'and keeps the guard in reject mode');
+
+# The careful way names a row by its primary key where Citus distributes
+# the table: a ctid is a shard's own, and the same ctid names other
+# customers' rows on every other shard. Orders kept by their legal minimum
+# stay, their lines go, and the customer they reference is anonymised; no
+# other customer's row changes.
+$receipt = sql(q{SELECT privacy.erase_subject('customer', '22', 'test')});
+like($receipt, qr/"rows": 2, "basis": "legal_obligation", "table": "saas.orders", "retained": 2, "retained_until": "\d{4}-01-01"/,
+	'orders under a legal minimum are retained, with the date it ends');
+like($receipt, qr/"table": "saas.customers", "deleted": 0, "anonymized": 1/, 'the customer they reference is anonymised');
+is( on_workers('customers', q{SELECT count(*) FROM SHARD WHERE id = 22 AND name LIKE '[erased %' AND email IS NULL})
+	  . ' ' . on_workers('order_lines', 'SELECT count(*) FROM SHARD WHERE customer_id = 22')
+	  . ' ' . on_workers('orders', q{SELECT count(*) FROM SHARD WHERE customer_id = 22}),
+	'1 0 2', 'on the workers\' shards: the customer anonymised, the lines gone, the orders kept');
+is(others(21, 22, 23), $others_before, 'no other customer\'s row changed');
+
+# A legal hold on the customer keeps every row; released, the erasure
+# completes.
+sql(q{SELECT privacy.place_hold('customer', '23', 'litigation', 'case 1')});
+like(sql(q{SELECT privacy.erase_subject('customer', '23', 'test')}), qr/"pending": true.*"rows_held": 8/,
+	'a held customer\'s erasure keeps every row and stays pending');
+is(on_workers('order_lines', 'SELECT count(*) FROM SHARD WHERE customer_id = 23'), 4, 'the held rows stay on the shards');
+sql(q{SELECT privacy.release_hold(h.id, 'settled') FROM privacy.legal_holds h WHERE h.reference = 'case 1'});
+is( on_workers('order_lines', 'SELECT count(*) FROM SHARD WHERE customer_id = 23') . ' '
+	  . on_workers('customers', q{SELECT count(*) FROM SHARD WHERE id = 23 AND name LIKE '[erased %'}),
+	'0 1', 'released, the held erasure completes on the shards');
+is(others(21, 22, 23), $others_before, 'no other customer\'s row changed');
+
+# Reference tables: a partner anchored on one, with notes kept under a
+# legal minimum; every node's copy of the tables changes the same way, and
+# no other partner's row changes.
+my $partners_before = sql(q{SELECT md5(string_agg(p::text, '|' ORDER BY p::text)) FROM
+	(SELECT p::text FROM saas.partners p WHERE id <> 2 UNION ALL SELECT n::text FROM saas.partner_notes n WHERE partner_id <> 2) p});
+$receipt = sql(q{SELECT privacy.erase_subject('partner', '2', 'test')});
+like($receipt, qr/"rows": 2, "basis": "legal_obligation", "table": "saas.partner_notes", "deleted": 1, "retained": 1/,
+	'on reference tables the erasure deletes the note whose minimum ended and retains the other');
+like($receipt, qr/"table": "saas.partners", "deleted": 0, "anonymized": 1/, 'and anonymises the partner it references');
+my $marker = sql(q{SELECT email FROM saas.partners WHERE id = 2});
+like($marker, qr/^\[erased [0-9a-f]{12}\]$/, 'the partner\'s email is replaced by a marker');
+is( on_workers('partners', qq{SELECT count(*) FROM SHARD WHERE id = 2 AND email = '$marker'}) . ' '
+	  . on_workers('partner_notes', 'SELECT count(*) FROM SHARD WHERE partner_id = 2'),
+	'2 2', 'every worker\'s copy holds the same marker and the one retained note');
+is( sql(q{SELECT md5(string_agg(p::text, '|' ORDER BY p::text)) FROM
+		(SELECT p::text FROM saas.partners p WHERE id <> 2 UNION ALL SELECT n::text FROM saas.partner_notes n WHERE partner_id <> 2) p}),
+	$partners_before, 'no other partner\'s row changed');
+
+# Consent, objection, restriction and the request lifecycle of customers
+# anchored on a distributed table: each is recorded once, a customer who
+# does not exist is refused, and the export shows the history.
+is( sql(q{SELECT (privacy.grant_consent('customer', '30', 'marketing', 'direct', '{"form": "signup"}') > 0)::text
+		  || ' ' || (privacy.withdraw_consent('customer', '30', 'marketing', 'direct') > 0)::text
+		  || ' ' || (privacy.object('customer', '30', 'analytics', 'direct', '{}') > 0)::text}),
+	'true true true', 'consent, its withdrawal and an objection are recorded for a customer on a distributed table');
+is(sql(q{SELECT jsonb_array_length(privacy.export_subject('customer', '30') -> 'consent_history')}), '3',
+	'and the export shows them');
+($rc, $out, $err) = $coordinator->psql('postgres',
+	q{SELECT privacy.grant_consent('customer', '999', 'marketing', 'direct', '{}')});
+like($err, qr/subject of kind "customer" does not exist/, 'consent for a customer who does not exist is refused');
+my $request = sql(q{SELECT privacy.open_request('customer', '31', 'restriction')});
+sql(q{SELECT privacy.restrict('customer', '31', 'accuracy contested')});
+sql(qq{SELECT privacy.close_request($request, 'completed', '{"note": "restricted"}')});
+my $late_request = sql(q{SELECT privacy.open_request('customer', '32', 'objection', now() - interval '2 months')});
+is( sql(qq{SELECT (SELECT status FROM privacy.requests WHERE id = $request) || ' '
+		  || (SELECT overdue FROM privacy.requests WHERE id = $late_request)}),
+	'completed true', 'a restriction request completes; a late request shows as overdue');
+sql(qq{SELECT privacy.close_request($late_request, 'rejected', '{"reason": "no grounds"}')});
+sql(q{SELECT privacy.lift_restriction('customer', '31')});
+is( sql(qq{SELECT (SELECT status FROM privacy.requests WHERE id = $late_request) || ' '
+		  || (SELECT count(*) FROM privacy.consent_ledger WHERE action IN ('restriction', 'restriction.lift') AND subject = '31')}),
+	'rejected 2', 'a request is rejected; a restriction and its lifting are in the ledger');
+
+# The retention job on distributed and reference tables: due rows go from
+# every shard and every copy, in batches of the size asked for, also where
+# many due rows share one anchor value (the job then names them by primary
+# key: a ctid is a shard's own), except those of a held customer; every
+# other row stays.
+sql(q{UPDATE saas.tickets SET created_at = '2020-01-01' WHERE customer_id BETWEEN 31 AND 36});
+sql(q{SELECT privacy.place_hold('customer', '34', 'litigation', 'case 2')});
+my $tickets_before = sql(q{SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM saas.tickets t
+	WHERE customer_id NOT BETWEEN 31 AND 36});
+($rc, $out, $err) = $coordinator->psql('postgres', q{CALL privacy.enforce_retention(2, '1 minute')});
+is($rc, 0, 'the retention job runs on a distributed table');
+like($err, qr/retention rule "tickets": 1 done in this batch, 5 in all.*retention run \d+ finished: 9 of 9 due rows done in 5 batches/s,
+	'in batches of the size asked for');
+is(on_workers('partner_notes', q{SELECT count(*) FROM SHARD WHERE written_at < now() - interval '5 years'}), 0,
+	'due rows of a reference table are gone from every worker\'s copy');
+is( on_workers('tickets', 'SELECT count(*) FROM SHARD WHERE customer_id BETWEEN 31 AND 36') . ' '
+	  . on_workers('tickets', 'SELECT count(*) FROM SHARD WHERE customer_id = 34'),
+	'1 1', 'due rows are gone from the workers\' shards, but the held customer\'s');
+is( sql(q{SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM saas.tickets t
+		   WHERE customer_id NOT BETWEEN 31 AND 36}),
+	$tickets_before, 'no other row changed');
+is(sql(q{SELECT status FROM privacy.retention_runs ORDER BY id DESC LIMIT 1}), 'finished', 'the run is recorded');
+
+# --- end of erasure, the guards and retention on distributed tables -------
 
 # Keys: every node computes subject references and pseudonyms with the
 # coordinator's keys, also in a statement the coordinator sends to a worker,
