@@ -57,8 +57,7 @@ read_rows(SubjectKind *kind, const char *key, ExportRows *result)
 	for (int g = 0; g < kind->ngroups; g++)
 	{
 		ExportGroup *group = &kind->groups[g];
-		bool		asks = group->finds_subject && group->anchor_table < 0;
-		int			first = asks && !kind->anchor_distributed ? 2 : 1;
+		int			first = group->exists_column ? 2 : 1;
 		bool		isnull;
 		bool		found = true;
 
@@ -67,7 +66,7 @@ read_rows(SubjectKind *kind, const char *key, ExportRows *result)
 		 * statement of its own asks whether the subject exists, which Citus
 		 * routes to the subject's shard.
 		 */
-		if (asks && kind->anchor_distributed)
+		if (group->finds_subject && group->anchor_table < 0 && !group->exists_column)
 			found = subject_exists(kind, key, false);
 		if (found &&
 			(rights_run_as_owner(kind, &group->read, true, group->owner, group->description,
@@ -80,7 +79,7 @@ read_rows(SubjectKind *kind, const char *key, ExportRows *result)
 			(void) rights_result(first + group->anchor_table, &isnull);
 			found = !isnull;
 		}
-		else if (found && asks && !kind->anchor_distributed)
+		else if (found && group->exists_column)
 			found = DatumGetBool(rights_result(1, &isnull));
 		if (!found)
 			ereport(ERROR,

@@ -246,8 +246,9 @@ typedef struct ExportGroup
 {
 	Oid			owner;
 	bool		finds_subject;	/* whether the anchor has the subject, from */
-	int			anchor_table;	/* the anchor's rows (in tables), or -1: from
-								 * the first column, an EXISTS */
+	int			anchor_table;	/* the anchor's rows (in tables), or -1: */
+	bool		exists_column;	/* from the first column, an EXISTS, or else
+								 * from the kind's exists statement */
 	char	   *description;	/* the tables, for error context */
 	bool		single;
 	int			ntables;

@@ -514,9 +514,10 @@ anchor_match(const SubjectKind *kind)
  * statement of the anchor's owner comes first and tells whether the anchor
  * holds the subject: by the anchor's rows where the anchor is personal,
  * else by a first column, EXISTS (anchor_match, the anchor's rows of key
- * $1), except where Citus manages the anchor (the export then asks with
- * the kind's exists statement, which Citus routes to the subject's shard);
- * it reads no table when that owner has no personal table.
+ * $1), except where Citus manages the anchor and the statement reads other
+ * tables (the export then asks with the kind's exists statement, which
+ * Citus routes to the subject's shard); it reads no other table when that
+ * owner has no personal table.
  */
 static void
 build_export_groups(SubjectKind *kind, const char *anchor_match)
@@ -560,7 +561,9 @@ build_export_groups(SubjectKind *kind, const char *anchor_match)
 		initStringInfo(&sql);
 		initStringInfo(&names);
 		appendStringInfoString(&sql, "SELECT ");
-		if (g->finds_subject && g->anchor_table < 0 && !kind->anchor_distributed)
+		g->exists_column = g->finds_subject && g->anchor_table < 0 &&
+			(!kind->anchor_distributed || g->ntables == 0);
+		if (g->exists_column)
 		{
 			appendStringInfo(&sql, "EXISTS (%s)", anchor_match);
 			separator = ", ";
