@@ -3512,3 +3512,9 @@ SELECT l.kind, l.subject, l.recipient, l.disclosed_at,
 	ON a.subject_ref OPERATOR(pg_catalog.=) l.subject_ref
  WHERE a.logged_at OPERATOR(pg_catalog.>) l.disclosed_at
  GROUP BY l.kind, l.subject, l.recipient, l.disclosed_at;
+
+-- The ledger's state trigger in C; the ledger functions and the import
+-- write the state of their events themselves (src/consent/ledger_state.c).
+CREATE OR REPLACE FUNCTION privacy_internal._maintain_ledger_state() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'privacy_maintain_ledger_state';

@@ -197,32 +197,8 @@ COMMENT ON FUNCTION privacy_internal._invalidate_consent_cache() IS 'Trigger: te
 REVOKE ALL ON FUNCTION privacy_internal._invalidate_consent_cache() FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._maintain_ledger_state() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-	-- One statement for all the events a statement inserted: the latest
-	-- event of each (kind, subject, purpose) decides its state.
-	WITH latest AS (
-		SELECT DISTINCT ON (e.kind, e.subject, COALESCE(e.purpose, ''))
-			   e.kind, e.subject, COALESCE(e.purpose, '') AS purpose, e.id,
-			   CASE e.action WHEN 'consent.grant' THEN 'granted'
-							 WHEN 'objection' THEN 'objected'
-							 WHEN 'restriction' THEN 'restricted' END AS status
-		  FROM new_events e
-		 ORDER BY e.kind, e.subject, COALESCE(e.purpose, ''), e.id DESC),
-	ended AS (
-		DELETE FROM privacy._ledger_state s
-		 USING latest l
-		 WHERE l.status IS NULL
-		   AND s.kind = l.kind AND s.subject = l.subject AND s.purpose = l.purpose)
-	INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)
-	SELECT l.kind, l.purpose, l.subject, l.status, l.id FROM latest l WHERE l.status IS NOT NULL
-	ON CONFLICT (kind, subject, purpose)
-	DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id;
-	RETURN NULL;
-END
-$$;
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'privacy_maintain_ledger_state';
 
 COMMENT ON FUNCTION privacy_internal._maintain_ledger_state() IS 'Statement trigger: applies the ledger events a statement inserted to privacy._ledger_state';
 

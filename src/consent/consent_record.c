@@ -17,9 +17,10 @@
  * gets its id and is held to the end of the transaction; the insert of the
  * event deletes the lock row in the same statement. The lock takes no
  * entry in the lock manager, so one transaction may record events for any
- * number of subjects. The ledger's statement trigger applies the event to
- * privacy._ledger_state, whose change every session's row check learns of
- * at commit (consent_check.c); nothing else is locked beyond the subject.
+ * number of subjects. The statement that inserts the event also applies it
+ * to privacy._ledger_state (ledger_state.h), whose change every session's
+ * row check learns of at commit (consent_check.c); nothing else is locked
+ * beyond the subject.
  */
 #include "postgres.h"
 
@@ -32,7 +33,9 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "audit/audit.h"
 #include "base/spi_statements.h"
+#include "consent/ledger_state.h"
 #include "subject/subject.h"
 
 PG_FUNCTION_INFO_V1(privacy_grant_consent);
@@ -60,7 +63,7 @@ static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr erased_plan = NULL;
 static SPIPlanPtr restricted_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
-static SPIPlanPtr audit_plan = NULL;
+static SPIPlanPtr insert_ending_plan = NULL;
 static SPIPlanPtr purpose_error_plan = NULL;
 
 /* Runs a statement whose plan is kept for the session (prepared on first use). */
@@ -226,7 +229,7 @@ check_locked_subject(const ConsentEvent *event, const char *kind, Datum *values)
 }
 
 /* The audit entry's summary: event id, purpose, source, policy version. */
-static Datum
+static Jsonb *
 audit_summary(int64 event_id, const ConsentEvent *event, Datum version, bool version_null)
 {
 	StringInfoData buf;
@@ -246,7 +249,77 @@ audit_summary(int64 event_id, const ConsentEvent *event, Datum version, bool ver
 		escape_json(&buf, TextDatumGetCString(version));
 	}
 	appendStringInfoChar(&buf, '}');
-	return CStringGetTextDatum(buf.data);
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * The status an event leaves its subject's (kind, purpose) in, or NULL for
+ * a withdrawal or a lifted restriction, which end it.
+ */
+static const char *
+event_status(const char *action)
+{
+	if (strcmp(action, "consent.grant") == 0)
+		return "granted";
+	if (strcmp(action, "objection") == 0)
+		return "objected";
+	if (strcmp(action, "restriction") == 0)
+		return "restricted";
+	return NULL;
+}
+
+/*
+ * Inserts the event (values and nulls: $1-$9 of the statements below),
+ * releases the subject's lock row and applies the event to the ledger's
+ * state, all in one statement; returns the event's id.
+ */
+static int64
+insert_event(const ConsentEvent *event, Datum *values, char *nulls)
+{
+	Oid			argtypes[10] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	JSONBOID, INT8OID, TEXTOID};
+	const char *status = event_status(event->action);
+	bool		isnull;
+	int64		event_id;
+
+	ledger_state_begin_own_write();
+	PG_TRY();
+	{
+		if (status != NULL)
+		{
+			values[9] = CStringGetTextDatum(status);
+			nulls[9] = ' ';
+			run_kept(&insert_plan,
+					 "WITH unlocked AS (DELETE FROM privacy._subject_locks l WHERE l.lock_key OPERATOR(pg_catalog.=) $9),"
+					 " event AS (INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)"
+					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, kind, subject, purpose),"
+					 " state AS (INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)"
+					 " SELECT e.kind, COALESCE(e.purpose, ''), e.subject, $10, e.id FROM event e"
+					 " ON CONFLICT (kind, subject, purpose)"
+					 " DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id)"
+					 " SELECT e.id FROM event e",
+					 10, argtypes, values, nulls, SPI_OK_SELECT);
+		}
+		else
+			run_kept(&insert_ending_plan,
+					 "WITH unlocked AS (DELETE FROM privacy._subject_locks l WHERE l.lock_key OPERATOR(pg_catalog.=) $9),"
+					 " event AS (INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)"
+					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, kind, subject, purpose),"
+					 " state AS (DELETE FROM privacy._ledger_state s USING event e"
+					 " WHERE s.kind OPERATOR(pg_catalog.=) e.kind AND s.subject OPERATOR(pg_catalog.=) e.subject"
+					 " AND s.purpose OPERATOR(pg_catalog.=) COALESCE(e.purpose, ''))"
+					 " SELECT e.id FROM event e",
+					 9, argtypes, values, nulls, SPI_OK_SELECT);
+		event_id = DatumGetInt64(result_value(1, &isnull));
+	}
+	PG_CATCH();
+	{
+		ledger_state_cancel_own_write();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	ledger_state_end_own_write(1);
+	return event_id;
 }
 
 /* Validates, orders, records and audits one event; returns its ledger id. */
@@ -260,15 +333,12 @@ record_event(const ConsentEvent *event)
 	Datum		version;
 	bool		version_null;
 	int64		event_id;
-	bool		isnull;
 	Oid			argtypes[9] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	JSONBOID, INT8OID};
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Datum		subject_values[2];
 	NameData	actor_name;
-	Oid			audit_types[5] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		audit_values[5];
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to SPI");
@@ -297,21 +367,10 @@ record_event(const ConsentEvent *event)
 		nulls[6] = 'n';
 	values[7] = JsonbPGetDatum(event->evidence);
 	values[8] = Int64GetDatum(subject_lock_key("consent_ledger", kind, key));
-	run_kept(&insert_plan,
-			 "WITH unlocked AS (DELETE FROM privacy._subject_locks l WHERE l.lock_key OPERATOR(pg_catalog.=) $9)"
-			 " INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)"
-			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-			 9, argtypes, values, nulls, SPI_OK_INSERT_RETURNING);
-	event_id = DatumGetInt64(result_value(1, &isnull));
+	event_id = insert_event(event, values, nulls);
 
-	audit_values[0] = NameGetDatum(&actor_name);
-	audit_values[1] = values[3];
-	audit_values[2] = PointerGetDatum(event->kind);
-	audit_values[3] = subject_values[1];
-	audit_values[4] = audit_summary(event_id, event, version, version_null);
-	run_kept(&audit_plan,
-			 "SELECT privacy_internal._audit($1, $2, $3, $4, NULL, $5::pg_catalog.jsonb)",
-			 5, audit_types, audit_values, NULL, SPI_OK_SELECT);
+	privacy_audit_queue(actor, event->action, kind, key,
+						audit_summary(event_id, event, version, version_null));
 	SPI_finish();
 	return event_id;
 }
