@@ -3518,3 +3518,9 @@ SELECT l.kind, l.subject, l.recipient, l.disclosed_at,
 CREATE OR REPLACE FUNCTION privacy_internal._maintain_ledger_state() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'privacy_maintain_ledger_state';
+
+-- privacy.import_consents() validates and records in one statement of its
+-- own (src/consent/consent_import.c).
+DROP FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass,
+												has_granted_at boolean, has_evidence boolean, evidence jsonb,
+												anchor text, key_column text, key_type text, key_operator text);
