@@ -3524,3 +3524,8 @@ CREATE OR REPLACE FUNCTION privacy_internal._maintain_ledger_state() RETURNS tri
 DROP FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass,
 												has_granted_at boolean, has_evidence boolean, evidence jsonb,
 												anchor text, key_column text, key_type text, key_operator text);
+CREATE FUNCTION privacy_internal._import_key(subject text) RETURNS text
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'privacy_import_key';
+COMMENT ON FUNCTION privacy_internal._import_key(subject text) IS 'The canonical key of a staged subject, for the statement of privacy.import_consents() only (an error elsewhere)';
+REVOKE ALL ON FUNCTION privacy_internal._import_key(subject text) FROM PUBLIC;

@@ -54,6 +54,14 @@ COMMENT ON FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subje
 
 REVOKE ALL ON FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subject text) FROM PUBLIC;
 
+CREATE FUNCTION privacy_internal._import_key(subject text) RETURNS text
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'privacy_import_key';
+
+COMMENT ON FUNCTION privacy_internal._import_key(subject text) IS 'The canonical key of a staged subject, for the statement of privacy.import_consents() only (an error elsewhere)';
+
+REVOKE ALL ON FUNCTION privacy_internal._import_key(subject text) FROM PUBLIC;
+
 CREATE FUNCTION privacy_internal._invalidate_consent_cache() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'privacy_invalidate_consent_cache';

@@ -49,6 +49,10 @@
 #include "subject/subject.h"
 
 PG_FUNCTION_INFO_V1(privacy_import_consents);
+PG_FUNCTION_INFO_V1(privacy_import_key);
+
+/* The kind whose consents the import's statement records, while it runs. */
+static SubjectKind *importing_kind = NULL;
 
 /* The counts the import statement returns, in its column order. */
 enum
@@ -151,39 +155,44 @@ import_sql(Oid relid, SubjectKind *kind)
 {
 	StringInfoData sql;
 	char	   *match;
+	char	   *staged;
 
 	match = psprintf("a.%s %s s.key::%s", quote_identifier(kind->key_column),
 					 kind->key_operator, kind->key_type_sql);
 	initStringInfo(&sql);
-	/* each staged row with its canonical key (an invalid or null key is an error) */
-	appendStringInfo(&sql,
-					 "WITH staged AS MATERIALIZED ("
-					 " SELECT privacy_internal._canonical_subject($1, x.subject::pg_catalog.text, false) AS key,"
-					 " %s AS granted_at, %s AS evidence FROM %s x),",
-					 optional_column(relid, "granted_at", TIMESTAMPTZOID) ? "x.granted_at" : "NULL::pg_catalog.timestamptz",
-					 optional_column(relid, "evidence", JSONBOID) ? "x.evidence" : "NULL::pg_catalog.jsonb",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-												get_rel_name(relid)));
-	/* whether the subject exists: one join with the anchor table */
+
+	/*
+	 * Each staged row with its canonical key (an invalid or null key is an
+	 * error), computed once, and whether the subject exists: one join with
+	 * the anchor table.
+	 */
+	staged = psprintf("SELECT privacy_internal._import_key(x.subject::pg_catalog.text) AS key,"
+					  " %s AS granted_at, %s AS evidence FROM %s x",
+					  optional_column(relid, "granted_at", TIMESTAMPTZOID) ? "x.granted_at" : "NULL::pg_catalog.timestamptz",
+					  optional_column(relid, "evidence", JSONBOID) ? "x.evidence" : "NULL::pg_catalog.jsonb",
+					  quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												 get_rel_name(relid)));
 	if (anchor_key_is_unique(kind))
 		appendStringInfo(&sql,
-						 " classified AS MATERIALIZED ("
-						 " SELECT s.*, a.%s IS NOT NULL AS present FROM staged s LEFT JOIN %s a ON %s),",
-						 quote_identifier(kind->key_column), kind->anchor_name, match);
+						 "WITH classified AS MATERIALIZED ("
+						 " SELECT s.*, a.%s IS NOT NULL AS present FROM (%s OFFSET 0) s LEFT JOIN %s a ON %s),",
+						 quote_identifier(kind->key_column), staged, kind->anchor_name, match);
 	else
 		appendStringInfo(&sql,
+						 "WITH staged AS MATERIALIZED (%s),"
 						 " classified AS MATERIALIZED ("
 						 " SELECT s.*, true AS present FROM staged s WHERE EXISTS (SELECT FROM %s a WHERE %s)"
 						 " UNION ALL"
 						 " SELECT s.*, false FROM staged s WHERE NOT EXISTS (SELECT FROM %s a WHERE %s)),",
-						 kind->anchor_name, match, kind->anchor_name, match);
+						 staged, kind->anchor_name, match, kind->anchor_name, match);
 	/*
 	 * The rows with each problem; a subject that does not exist may have
 	 * been erased since the previous store recorded it, and is skipped.
 	 */
 	appendStringInfoString(&sql,
 						   " checked AS MATERIALIZED ("
-						   " SELECT pg_catalog.count(*) AS n_rows, pg_catalog.count(DISTINCT c.key) AS n_distinct,"
+						   " SELECT pg_catalog.count(*) AS n_rows,"
+						   " (SELECT pg_catalog.count(*) FROM (SELECT DISTINCT d.key FROM classified d) d) AS n_distinct,"
 						   " pg_catalog.count(*) FILTER (WHERE c.granted_at OPERATOR(pg_catalog.>) pg_catalog.now()) AS n_future,"
 						   " pg_catalog.count(*) FILTER (WHERE pg_catalog.jsonb_typeof(c.evidence) OPERATOR(pg_catalog.<>) 'object') AS n_bad_evidence,"
 						   " pg_catalog.count(*) FILTER (WHERE NOT c.present) AS n_absent,"
@@ -224,6 +233,27 @@ import_sql(Oid relid, SubjectKind *kind)
 						   " 'skipped_erased', k.n_erased, 'first_event_id', i.first_id, 'last_event_id', i.last_id))"
 						   " FROM checked k, imported i");
 	return sql.data;
+}
+
+/*
+ * privacy_internal._import_key(subject text) → text: the canonical key of
+ * a staged subject, as _canonical_subject() gives it; for the import's
+ * statement only, which runs as the owner with search_path pinned, so
+ * that it needs no SET clause of its own to save and restore per row.
+ */
+Datum
+privacy_import_key(PG_FUNCTION_ARGS)
+{
+	if (importing_kind == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("privacy_internal._import_key() can be called by privacy.import_consents() only")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("subject key must not be null")));
+	PG_RETURN_TEXT_P(cstring_to_text(subject_canonical_key(importing_kind,
+														   text_to_cstring(PG_GETARG_TEXT_PP(0)))));
 }
 
 /* A count of the import statement's result. */
@@ -350,17 +380,20 @@ import_as_owner(FunctionCallInfo fcinfo, Oid relid, SubjectKind *kind)
 		elog(ERROR, "could not lock the consent ledger");
 
 	ledger_state_begin_own_write();
+	importing_kind = kind;
 	PG_TRY();
 	{
 		if (SPI_execute_with_args(sql, 7, argtypes, values, nulls, false, 0) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "could not import consents");
+		importing_kind = NULL;
 		report_bad_rows(staging, kind->name, kind->anchor_name, kind->key_column);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *error;
 
+		importing_kind = NULL;
 		ledger_state_cancel_own_write();
 		MemoryContextSwitchTo(context);
 		error = CopyErrorData();
