@@ -184,6 +184,21 @@ VALUES (current_user, 'customer', '6', 'consent.grant', 'marketing', 'direct'),
 SELECT subject, purpose, status FROM privacy._ledger_state
  WHERE kind = 'customer' AND subject IN ('6', '8') ORDER BY subject, purpose;
 SELECT * FROM crm.drift;
+-- The ledger's CHECK constraint holds for direct inserts too: a known
+-- action, a purpose exactly when the event is not about restriction,
+-- evidence that is an object.
+\set VERBOSITY terse
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
+VALUES (current_user, 'customer', '6', 'consent.granted', 'marketing', 'direct');
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
+VALUES (current_user, 'customer', '6', 'consent.grant', NULL, 'direct');
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
+VALUES (current_user, 'customer', '6', 'restriction', 'marketing', 'direct');
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, evidence)
+VALUES (current_user, 'customer', '6', 'objection', 'analytics', 'direct', '[]');
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, evidence)
+VALUES (current_user, 'customer', '6', 'objection', 'analytics', 'direct', NULL);
+\set VERBOSITY default
 
 -- The ledger functions write the state of their event in the statement that
 -- records it. Should anything insert another event while that statement

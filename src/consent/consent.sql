@@ -78,6 +78,14 @@ COMMENT ON FUNCTION privacy_internal._maintain_ledger_state() IS 'Statement trig
 
 REVOKE ALL ON FUNCTION privacy_internal._maintain_ledger_state() FROM PUBLIC;
 
+CREATE FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) RETURNS boolean
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'privacy_ledger_event_is_valid';
+
+COMMENT ON FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) IS 'The consent ledger''s CHECK constraint: a known action, a purpose exactly when the action is not a restriction or lifted restriction, evidence that is a JSON object';
+
+REVOKE ALL ON FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) FROM PUBLIC;
+
 CREATE FUNCTION privacy_internal._may_process(kind text, subject bigint, owned boolean DEFAULT true) RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'privacy_may_process_int8';
@@ -408,9 +416,7 @@ CREATE TABLE privacy.consent_ledger (
     source text NOT NULL,
     policy_version text,
     evidence jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT consent_ledger_action_check CHECK ((action = ANY (ARRAY['consent.grant'::text, 'consent.withdraw'::text, 'objection'::text, 'restriction'::text, 'restriction.lift'::text]))),
-    CONSTRAINT consent_ledger_check CHECK (((purpose IS NULL) = (action = ANY (ARRAY['restriction'::text, 'restriction.lift'::text])))),
-    CONSTRAINT consent_ledger_evidence_check CHECK ((jsonb_typeof(evidence) = 'object'::text)),
+    CONSTRAINT consent_ledger_event_check CHECK (privacy_internal._ledger_event_is_valid(action, purpose, evidence)),
     CONSTRAINT consent_ledger_pkey PRIMARY KEY (id)
 );
 
