@@ -59,7 +59,6 @@ typedef struct ConsentEvent
 
 /* The statements, prepared once per session. */
 static SPIPlanPtr check_plan = NULL;
-static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr erased_plan = NULL;
 static SPIPlanPtr restricted_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
@@ -149,15 +148,17 @@ purpose_error(const ConsentEvent *event)
 }
 
 /*
- * Checks the purpose (but for restrictions), the source and the evidence;
- * returns the policy version in force (*version_null if there is none).
+ * Takes the subject's ledger lock (lock_key) and checks the purpose (but
+ * for restrictions), the source and the evidence; returns the policy
+ * version in force (*version_null if there is none). An error after the
+ * lock is taken rolls its row back with the (sub)transaction.
  */
 static Datum
-check_purpose_and_source(const ConsentEvent *event, bool *version_null)
+check_purpose_and_source(const ConsentEvent *event, int64 lock_key, bool *version_null)
 {
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, INT8OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	bool		needs_purpose = strncmp(event->action, "restriction", 11) != 0;
 	bool		isnull;
 	Datum		basis;
@@ -168,11 +169,13 @@ check_purpose_and_source(const ConsentEvent *event, bool *version_null)
 	values[1] = PointerGetDatum(event->source);
 	if (event->source == NULL)
 		nulls[1] = 'n';
+	values[2] = Int64GetDatum(lock_key);
 	run_kept(&check_plan,
-			 "SELECT (SELECT p.legal_basis FROM privacy.purposes p WHERE p.name OPERATOR(pg_catalog.=) $1),"
+			 "WITH locked AS (INSERT INTO privacy._subject_locks (lock_key) VALUES ($3) ON CONFLICT DO NOTHING)"
+			 " SELECT (SELECT p.legal_basis FROM privacy.purposes p WHERE p.name OPERATOR(pg_catalog.=) $1),"
 			 " EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) $2),"
 			 " (SELECT pv.version FROM privacy.policy_versions pv ORDER BY pv.id DESC LIMIT 1)",
-			 2, argtypes, values, nulls, SPI_OK_SELECT);
+			 3, argtypes, values, nulls, SPI_OK_SELECT);
 	if (needs_purpose)
 	{
 		const char *wanted = strcmp(event->action, "objection") == 0 ? "legitimate_interest" : "consent";
@@ -333,8 +336,7 @@ record_event(const ConsentEvent *event)
 	Datum		version;
 	bool		version_null;
 	int64		event_id;
-	Oid			argtypes[9] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	JSONBOID, INT8OID};
+	int64		lock_key = subject_lock_key("consent_ledger", kind, key);
 	Datum		values[10];
 	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Datum		subject_values[2];
@@ -342,13 +344,11 @@ record_event(const ConsentEvent *event)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to SPI");
-	version = check_purpose_and_source(event, &version_null);
-
-	/* The subject's ledger lock: a row no other transaction can insert now. */
-	values[0] = Int64GetDatum(subject_lock_key("consent_ledger", kind, key));
-	run_kept(&lock_plan,
-			 "INSERT INTO privacy._subject_locks (lock_key) VALUES ($1) ON CONFLICT DO NOTHING",
-			 1, &argtypes[8], values, NULL, SPI_OK_INSERT);
+	/*
+	 * The subject's ledger lock (a row no other transaction can insert now),
+	 * taken by the statement that reads what the checks need.
+	 */
+	version = check_purpose_and_source(event, lock_key, &version_null);
 	subject_values[0] = PointerGetDatum(event->kind);
 	subject_values[1] = CStringGetTextDatum(key);
 	check_locked_subject(event, kind, subject_values);
@@ -366,7 +366,7 @@ record_event(const ConsentEvent *event)
 	if (version_null)
 		nulls[6] = 'n';
 	values[7] = JsonbPGetDatum(event->evidence);
-	values[8] = Int64GetDatum(subject_lock_key("consent_ledger", kind, key));
+	values[8] = Int64GetDatum(lock_key);
 	event_id = insert_event(event, values, nulls);
 
 	privacy_audit_queue(actor, event->action, kind, key,
