@@ -15,14 +15,18 @@
  * event per subject that exists and has no event for the purpose yet, and
  * its state. The errors are raised from the counts after the statement, so
  * nothing stays written when a row is bad. The ledger's trigger leaves the
- * state to the statement (ledger_state.h). The staging table's subject
- * column is cast to text as the owner: a user-defined cast, which would
- * run a function its author chose with the owner's rights, is refused.
+ * state to the statement (ledger_state.h): a state row already there for a
+ * subject without history (a concurrent event a REPEATABLE READ snapshot
+ * did not see, or a state changed by hand) stops the import with an error
+ * that names no subject. The staging table's subject column is cast to
+ * text as the owner: a user-defined cast, which would run a function its
+ * author chose with the owner's rights, is refused.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
@@ -407,6 +411,19 @@ import_as_owner(FunctionCallInfo fcinfo, Oid relid, SubjectKind *kind)
 			strcmp(error->constraint_name, "_ledger_state_pkey") == 0)
 		{
 			FlushErrorState();
+
+			/*
+			 * In REPEATABLE READ or SERIALIZABLE, the statement read the
+			 * ledger with the transaction's snapshot, and an event committed
+			 * since (before the ledger was locked) wrote that state.
+			 */
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent consent events"),
+						 errdetail("A subject to import has an event for purpose \"%s\" that was recorded after the transaction's snapshot was taken.",
+								   TextDatumGetCString(values[1])),
+						 errhint("Retry the transaction.")));
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("cannot import consents: privacy._ledger_state disagrees with the consent ledger"),

@@ -24,6 +24,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -32,6 +33,7 @@
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/snapmgr.h"
 
 #include "audit/audit.h"
 #include "base/spi_statements.h"
@@ -231,30 +233,6 @@ check_locked_subject(const ConsentEvent *event, const char *kind, Datum *values)
 	}
 }
 
-/* The audit entry's summary: event id, purpose, source, policy version. */
-static Jsonb *
-audit_summary(int64 event_id, const ConsentEvent *event, Datum version, bool version_null)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"event_id\": " INT64_FORMAT, event_id);
-	if (event->purpose != NULL)
-	{
-		appendStringInfoString(&buf, ", \"purpose\": ");
-		escape_json(&buf, text_to_cstring(event->purpose));
-	}
-	appendStringInfoString(&buf, ", \"source\": ");
-	escape_json(&buf, text_to_cstring(event->source));
-	if (!version_null)
-	{
-		appendStringInfoString(&buf, ", \"policy_version\": ");
-		escape_json(&buf, TextDatumGetCString(version));
-	}
-	appendStringInfoChar(&buf, '}');
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
-}
-
 /*
  * The status an event leaves its subject's (kind, purpose) in, or NULL for
  * a withdrawal or a lifted restriction, which end it.
@@ -272,15 +250,61 @@ event_status(const char *action)
 }
 
 /*
- * Inserts the event (values and nulls: $1-$9 of the statements below),
- * releases the subject's lock row and applies the event to the ledger's
- * state, all in one statement; returns the event's id.
+ * Runs the statement that records an event and writes its state, prepared
+ * once per session. In REPEATABLE READ or SERIALIZABLE it reads the state
+ * with a snapshot taken now, after the subject's lock was taken, and
+ * checks every row it changes against the transaction's snapshot, as
+ * foreign-key checks do: a state row another transaction committed after
+ * that snapshot would otherwise be invisible, and a withdrawal would leave
+ * it granted. Such a race is a serialization failure.
  */
+static void
+run_event_statement(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+					Datum *values, const char *nulls)
+{
+	SPIPlanPtr	kept = privacy_kept_plan(plan, sql, nargs, argtypes);
+	int			rc;
+
+	if (IsolationUsesXactSnapshot())
+		rc = SPI_execute_snapshot(kept, values, nulls, GetLatestSnapshot(),
+								  GetTransactionSnapshot(), false, true, 0);
+	else
+		rc = SPI_execute_plan(kept, values, nulls, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not record a consent ledger event: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * The statement that records an event, given the clause that applies it to
+ * the state ($10: the status it leaves, for the statements that keep one).
+ */
+#define EVENT_SQL(state_clause) \
+	"WITH unlocked AS (DELETE FROM privacy._subject_locks l WHERE l.lock_key OPERATOR(pg_catalog.=) $9)," \
+	" event AS (INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)" \
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, kind, subject, purpose)," \
+	state_clause \
+	" audit AS (INSERT INTO privacy._audit_unsealed (logged_at, actor, session_role, action, subject_ref, summary)" \
+	" SELECT pg_catalog.clock_timestamp(), $1, $11, $4, $12," \
+	" pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(" \
+	" 'event_id', e.id, 'purpose', $5, 'source', $6, 'policy_version', $7)) FROM event e)" \
+	" SELECT e.id FROM event e"
+
+/*
+ * Inserts the event (values and nulls: $1-$9, $11 and $12 of the
+ * statements below), releases the subject's lock row, applies the event to
+ * the ledger's state and writes its audit entry to the unsealed entries,
+ * all in one statement; returns the event's id. The entry has the fields
+ * privacy_internal._audit() gives one (the session user, the subject's
+ * reference, a summary of event id, purpose, source and policy version)
+ * and takes its place in the order of entries now, as an entry written at
+ * commit would when queued; the transaction's commit wakes the sealer.
+ */
+
 static int64
 insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 {
-	Oid			argtypes[10] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	JSONBOID, INT8OID, TEXTOID};
+	Oid			argtypes[12] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	JSONBOID, INT8OID, TEXTOID, NAMEOID, TEXTOID};
 	const char *status = event_status(event->action);
 	bool		isnull;
 	int64		event_id;
@@ -292,27 +316,19 @@ insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 		{
 			values[9] = CStringGetTextDatum(status);
 			nulls[9] = ' ';
-			run_kept(&insert_plan,
-					 "WITH unlocked AS (DELETE FROM privacy._subject_locks l WHERE l.lock_key OPERATOR(pg_catalog.=) $9),"
-					 " event AS (INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)"
-					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, kind, subject, purpose),"
-					 " state AS (INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)"
-					 " SELECT e.kind, COALESCE(e.purpose, ''), e.subject, $10, e.id FROM event e"
-					 " ON CONFLICT (kind, subject, purpose)"
-					 " DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id)"
-					 " SELECT e.id FROM event e",
-					 10, argtypes, values, nulls, SPI_OK_SELECT);
+			run_event_statement(&insert_plan,
+								EVENT_SQL(" state AS (INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)"
+										  " SELECT e.kind, COALESCE(e.purpose, ''), e.subject, $10, e.id FROM event e"
+										  " ON CONFLICT (kind, subject, purpose)"
+										  " DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id),"),
+								12, argtypes, values, nulls);
 		}
 		else
-			run_kept(&insert_ending_plan,
-					 "WITH unlocked AS (DELETE FROM privacy._subject_locks l WHERE l.lock_key OPERATOR(pg_catalog.=) $9),"
-					 " event AS (INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)"
-					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, kind, subject, purpose),"
-					 " state AS (DELETE FROM privacy._ledger_state s USING event e"
-					 " WHERE s.kind OPERATOR(pg_catalog.=) e.kind AND s.subject OPERATOR(pg_catalog.=) e.subject"
-					 " AND s.purpose OPERATOR(pg_catalog.=) COALESCE(e.purpose, ''))"
-					 " SELECT e.id FROM event e",
-					 9, argtypes, values, nulls, SPI_OK_SELECT);
+			run_event_statement(&insert_ending_plan,
+								EVENT_SQL(" state AS (DELETE FROM privacy._ledger_state s USING event e"
+										  " WHERE s.kind OPERATOR(pg_catalog.=) e.kind AND s.subject OPERATOR(pg_catalog.=) e.subject"
+										  " AND s.purpose OPERATOR(pg_catalog.=) COALESCE(e.purpose, '')),"),
+								12, argtypes, values, nulls);
 		event_id = DatumGetInt64(result_value(1, &isnull));
 	}
 	PG_CATCH();
@@ -322,6 +338,7 @@ insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 	}
 	PG_END_TRY();
 	ledger_state_end_own_write(1);
+	privacy_audit_note_unsealed_write();
 	return event_id;
 }
 
@@ -337,8 +354,9 @@ record_event(const ConsentEvent *event)
 	bool		version_null;
 	int64		event_id;
 	int64		lock_key = subject_lock_key("consent_ledger", kind, key);
-	Datum		values[10];
-	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[12];
+	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', ' ', ' '};
+	NameData	session_role;
 	Datum		subject_values[2];
 	NameData	actor_name;
 
@@ -367,10 +385,10 @@ record_event(const ConsentEvent *event)
 		nulls[6] = 'n';
 	values[7] = JsonbPGetDatum(event->evidence);
 	values[8] = Int64GetDatum(lock_key);
+	namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
+	values[10] = NameGetDatum(&session_role);
+	values[11] = PointerGetDatum(subject_reference(kind, key));
 	event_id = insert_event(event, values, nulls);
-
-	privacy_audit_queue(actor, event->action, kind, key,
-						audit_summary(event_id, event, version, version_null));
 	SPI_finish();
 	return event_id;
 }
