@@ -3864,3 +3864,32 @@ BEGIN
 	COMMIT;
 END
 $_$;
+-- The ledger's state trigger in C; the ledger functions and the import
+-- write the state of their events themselves (src/consent/ledger_state.c).
+CREATE OR REPLACE FUNCTION privacy_internal._maintain_ledger_state() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'privacy_maintain_ledger_state';
+
+-- privacy.import_consents() validates and records in one statement of its
+-- own (src/consent/consent_import.c).
+DROP FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass,
+												has_granted_at boolean, has_evidence boolean, evidence jsonb,
+												anchor text, key_column text, key_type text, key_operator text);
+CREATE FUNCTION privacy_internal._import_key(subject text) RETURNS text
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'privacy_import_key';
+COMMENT ON FUNCTION privacy_internal._import_key(subject text) IS 'The canonical key of a staged subject, for the statement of privacy.import_consents() only (an error elsewhere)';
+REVOKE ALL ON FUNCTION privacy_internal._import_key(subject text) FROM PUBLIC;
+
+-- The consent ledger's three CHECK constraints as one C function, which a
+-- statement plans in a fraction of the time.
+CREATE FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) RETURNS boolean
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'privacy_ledger_event_is_valid';
+COMMENT ON FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) IS 'The consent ledger''s CHECK constraint: a known action, a purpose exactly when the action is not a restriction or lifted restriction, evidence that is a JSON object';
+REVOKE ALL ON FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) FROM PUBLIC;
+ALTER TABLE privacy.consent_ledger
+	DROP CONSTRAINT consent_ledger_action_check,
+	DROP CONSTRAINT consent_ledger_check,
+	DROP CONSTRAINT consent_ledger_evidence_check,
+	ADD CONSTRAINT consent_ledger_event_check CHECK (privacy_internal._ledger_event_is_valid(action, purpose, evidence));
