@@ -3512,3 +3512,110 @@ SELECT l.kind, l.subject, l.recipient, l.disclosed_at,
 	ON a.subject_ref OPERATOR(pg_catalog.=) l.subject_ref
  WHERE a.logged_at OPERATOR(pg_catalog.>) l.disclosed_at
  GROUP BY l.kind, l.subject, l.recipient, l.disclosed_at;
+
+-- protect() on tables Citus manages (issue 17): the coordinator forwards the
+-- purpose and the consent state version to the workers, which copy the
+-- coordinator's purposes, grants, erasures and consent state
+-- (src/consent/purpose_forward.c, src/consent/node_state.c); a table whose
+-- policy reads another table is refused (src/protection/distributed_tables.c).
+
+CREATE FUNCTION privacy_internal._state_version() RETURNS text
+    LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'privacy_state_version_sql';
+
+COMMENT ON FUNCTION privacy_internal._state_version() IS 'The consent state version of this server: it changes with every committed change of the consent state, the purposes or the purpose grants, and with a restart';
+
+REVOKE ALL ON FUNCTION privacy_internal._state_version() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._node_state() RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	-- Read before the state, whose statement takes a later snapshot: the
+	-- state holds at least every change the version counts.
+	version text := privacy_internal._state_version();
+BEGIN
+	RETURN pg_catalog.jsonb_build_object(
+		'version', version,
+		'purposes', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+								'name', p.name, 'legal_basis', p.legal_basis,
+								'allowed_under_restriction', p.allowed_under_restriction)), '[]')
+					   FROM privacy.purposes p),
+		'grants', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+							  'purpose', g.purpose, 'role', pg_catalog.pg_get_userbyid(g.role::pg_catalog.oid))), '[]')
+					 FROM privacy.purpose_grants g),
+		'erasures', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+								'kind', e.kind, 'subject_ref', e.subject_ref)), '[]')
+					   FROM privacy.erasures e),
+		'state', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+							 'kind', s.kind, 'purpose', s.purpose, 'subject', s.subject, 'status', s.status)), '[]')
+					FROM privacy._ledger_state s))::text;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._node_state() IS 'The purposes, purpose grants (by role name), erasures and consent state of this server with their version, as a Citus worker copies them from the coordinator to check the rows of protected tables';
+
+REVOKE ALL ON FUNCTION privacy_internal._node_state() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'privacy_statement_context';
+
+COMMENT ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) IS 'Condition the Citus coordinator adds to each query level reading a protected table Citus manages: on a worker, verifies the signed purpose for the current role, makes it the purpose of the transaction and brings the copy of the coordinator''s consent state up to the version; true';
+
+REVOKE ALL ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) TO PUBLIC;
+
+COMMENT ON FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) IS 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session), shared (copied from another session''s image) or coordinator (a Citus worker''s copy of the coordinator''s state); shared_memory says whether sessions can share it (library preloaded, not a standby)';
+
+CREATE FUNCTION privacy_internal._check_citus_table(rel regclass, expression text) RETURNS boolean
+    LANGUAGE c STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS 'MODULE_PATHNAME', 'privacy_check_citus_table';
+
+COMMENT ON FUNCTION privacy_internal._check_citus_table(rel regclass, expression text) IS 'Whether Citus manages a table about to be protected with the given row policy expression; refuses one whose policy the worker nodes could not check';
+
+REVOKE ALL ON FUNCTION privacy_internal._check_citus_table(rel regclass, expression text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION privacy_internal._install_protection(rel regclass, kinds text[], path_only boolean) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	cls pg_catalog.pg_class;
+	qname text := privacy_internal._qualified_name(rel);
+	using_expr text := privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_process');
+	trigger_args text := '';
+	k text;
+BEGIN
+	SELECT * INTO STRICT cls FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
+	-- Citus creates the policies and the trigger on every shard of a table
+	-- it manages (a trigger only when allowed to, for this function alone).
+	IF privacy_internal._check_citus_table(rel, using_expr) THEN
+		PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
+	EXECUTE pg_catalog.format('CREATE POLICY privacy_purpose ON %s AS RESTRICTIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
+							  qname, using_expr,
+							  privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_write'));
+	IF NOT cls.relrowsecurity THEN
+		EXECUTE pg_catalog.format('CREATE POLICY privacy_rows ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true)', qname);
+	END IF;
+	EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', qname);
+	IF EXISTS (SELECT FROM privacy.classified_columns cc WHERE cc.table_name OPERATOR(pg_catalog.=) rel) THEN
+		FOREACH k IN ARRAY kinds LOOP
+			trigger_args := trigger_args OPERATOR(pg_catalog.||)
+				pg_catalog.format('%s%L, %L', CASE WHEN trigger_args OPERATOR(pg_catalog.=) '' THEN '' ELSE ', ' END,
+								  k, privacy_internal._subject_key_sql(k, rel, cls.relname));
+		END LOOP;
+		EXECUTE pg_catalog.format('CREATE TRIGGER privacy_rectification AFTER UPDATE ON %s REFERENCING OLD TABLE AS privacy_old NEW TABLE AS privacy_new FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._audit_rectification(%s)',
+								  qname, trigger_args);
+	END IF;
+	INSERT INTO privacy.protected_tables (table_name, kinds, base_policy, had_row_security,
+										  had_force_row_security, protected_by, path_only)
+	VALUES (rel, kinds, NOT cls.relrowsecurity, cls.relrowsecurity, cls.relforcerowsecurity,
+			privacy_internal._acting_role(), path_only);
+END
+$$;
+
+DROP FUNCTION privacy_internal._refuse_citus_table(rel regclass);

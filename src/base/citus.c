@@ -17,6 +17,7 @@
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "base/citus.h"
@@ -55,6 +56,27 @@ privacy_citus_table(Oid relid)
 	return spi_boolean("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p"
 					   " WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)",
 					   REGCLASSOID, ObjectIdGetDatum(relid));
+}
+
+const char *
+privacy_citus_shard_of(Relation rel)
+{
+	const char *name = RelationGetRelationName(rel);
+	const char *suffix = strrchr(name, '_');
+	const char *c;
+	char	   *table;
+
+	if (suffix == NULL || suffix == name || suffix[1] == '\0')
+		return NULL;
+	for (c = suffix + 1; *c != '\0'; c++)
+		if (!isdigit((unsigned char) *c))
+			return NULL;
+	if (!privacy_citus_installed())
+		return NULL;
+	table = pnstrdup(name, suffix - name);
+	if (!OidIsValid(get_relname_relid(table, RelationGetNamespace(rel))))
+		return NULL;
+	return table;
 }
 
 bool

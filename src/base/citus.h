@@ -7,11 +7,19 @@
 #ifndef PRIVACY_CITUS_H
 #define PRIVACY_CITUS_H
 
+#include "utils/rel.h"
+
 /* Whether the Citus extension is installed in the current database. */
 extern bool privacy_citus_installed(void);
 
 /* Whether relid is a distributed, reference or Citus local table. */
 extern bool privacy_citus_table(Oid relid);
+
+/*
+ * For a Citus shard (a relation called name_<shard id> beside a table
+ * called name, with Citus installed), the name of its table; else NULL.
+ */
+extern const char *privacy_citus_shard_of(Relation rel);
 
 /* Whether this node is a Citus worker (a node of a group other than the coordinator's). */
 extern bool privacy_citus_worker(void);
