@@ -3619,3 +3619,93 @@ END
 $$;
 
 DROP FUNCTION privacy_internal._refuse_citus_table(rel regclass);
+
+-- unprotect() of a table Citus manages drops the trigger on its shards too.
+CREATE OR REPLACE FUNCTION privacy_internal._remove_protection(rel regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	pt privacy.protected_tables;
+	qname text := privacy_internal._qualified_name(rel);
+BEGIN
+	SELECT * INTO STRICT pt FROM privacy.protected_tables p WHERE p.table_name OPERATOR(pg_catalog.=) rel;
+	-- Citus drops the trigger of a table it manages on every shard too, when
+	-- allowed to (for this function alone).
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+				WHERE t.tgrelid OPERATOR(pg_catalog.=) rel AND t.tgname OPERATOR(pg_catalog.=) 'privacy_rectification') THEN
+		EXECUTE pg_catalog.format('DROP TRIGGER privacy_rectification ON %s', qname);
+	END IF;
+	EXECUTE pg_catalog.format('DROP POLICY IF EXISTS privacy_purpose ON %s', qname);
+	IF pt.base_policy THEN
+		EXECUTE pg_catalog.format('DROP POLICY IF EXISTS privacy_rows ON %s', qname);
+	END IF;
+	EXECUTE pg_catalog.format('ALTER TABLE %s %s ROW LEVEL SECURITY, %s ROW LEVEL SECURITY', qname,
+							  CASE WHEN pt.had_row_security THEN 'ENABLE' ELSE 'DISABLE' END,
+							  CASE WHEN pt.had_force_row_security THEN 'FORCE' ELSE 'NO FORCE' END);
+	DELETE FROM privacy.protected_tables p WHERE p.table_name OPERATOR(pg_catalog.=) rel;
+END
+$$;
+
+-- On a table Citus manages, a subject key that every foreign key of the path
+-- carries is read from the row itself (tables two hops from the anchor).
+CREATE FUNCTION privacy_internal._citus_table(rel regclass) RETURNS boolean
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'privacy_citus_table_sql';
+
+COMMENT ON FUNCTION privacy_internal._citus_table(rel regclass) IS 'Whether Citus manages a table (distributed, reference or Citus local); false without Citus';
+
+REVOKE ALL ON FUNCTION privacy_internal._citus_table(rel regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION privacy_internal._subject_key_sql(kind text, rel regclass, row_alias text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	k privacy.subject_kinds;
+	hops oid[] := privacy_internal._subject_path(kind, rel);
+	hop privacy.foreign_keys;
+	cur text := pg_catalog.quote_ident(row_alias);
+	alias text;
+	opening text := '';
+	closing text := '';
+	i integer;
+	pos integer;
+	col name;
+BEGIN
+	SELECT * INTO STRICT k FROM privacy.subject_kinds sk WHERE sk.name = kind;
+	-- On a table Citus manages, a key that every foreign key of the path
+	-- carries (as co-located tables carry the distribution column) is read
+	-- from the row itself: a row policy on a shard cannot read another
+	-- distributed table. Where the foreign key holds, it is the same key.
+	IF pg_catalog.array_length(hops, 1) > 1 AND privacy_internal._citus_table(rel) THEN
+		col := k.key_column;
+		FOR i IN REVERSE pg_catalog.array_length(hops, 1) .. 1 LOOP
+			SELECT * INTO STRICT hop FROM privacy.foreign_keys f WHERE f.constraint_oid = hops[i];
+			pos := pg_catalog.array_position(hop.to_columns, col);
+			EXIT WHEN pos IS NULL;
+			col := hop.from_columns[pos];
+			IF i = 1 THEN
+				RETURN cur || '.' || pg_catalog.quote_ident(col);
+			END IF;
+		END LOOP;
+	END IF;
+	FOR i IN 1 .. COALESCE(pg_catalog.array_length(hops, 1), 0) LOOP
+		SELECT * INTO STRICT hop FROM privacy.foreign_keys f WHERE f.constraint_oid = hops[i];
+		pos := pg_catalog.array_position(hop.to_columns, k.key_column);
+		IF i = pg_catalog.array_length(hops, 1) AND pos IS NOT NULL THEN
+			RETURN opening || cur || '.' || pg_catalog.quote_ident(hop.from_columns[pos]) || closing;
+		END IF;
+		alias := pg_catalog.quote_ident('_privacy_p' || i);
+		opening := opening || '(SELECT ';
+		closing := pg_catalog.format(' FROM %s %s WHERE %s)',
+									 privacy_internal._qualified_name(hop.to_table), alias,
+									 privacy_internal._join_condition(hop, alias, cur)) || closing;
+		cur := alias;
+	END LOOP;
+	RETURN opening || cur || '.' || pg_catalog.quote_ident(k.key_column) || closing;
+END
+$$;

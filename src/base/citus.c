@@ -15,12 +15,15 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "base/citus.h"
+
+PG_FUNCTION_INFO_V1(privacy_citus_table_sql);
 
 /* This node's Citus group, read once per session: -1 not read yet, 0 the coordinator or no Citus. */
 static int	local_group = -1;
@@ -77,6 +80,13 @@ privacy_citus_shard_of(Relation rel)
 	if (!OidIsValid(get_relname_relid(table, RelationGetNamespace(rel))))
 		return NULL;
 	return table;
+}
+
+/* privacy_internal._citus_table(rel regclass) → boolean: whether Citus manages rel. */
+Datum
+privacy_citus_table_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(privacy_citus_table(PG_GETARG_OID(0)));
 }
 
 bool

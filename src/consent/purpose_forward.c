@@ -272,15 +272,30 @@ context_signature(Oid role, const char *claim, const char *version)
 	return hex;
 }
 
+/*
+ * Counts the changes of what a marker depends on besides the settings and
+ * roles a PurposeStamp describes: the purposes, the grants, role
+ * memberships (see privacy_forwarded_plans_reset).
+ */
+static uint64 forward_generation = 1;
+
+/* The last marker's inputs and signature, reused while they hold. */
+static struct
+{
+	bool		valid;
+	uint64		generation;
+	PurposeStamp stamp;
+	char		claim[NAMEDATALEN];
+	char		version[64];
+	char		signature[PRIVACY_HMAC_LEN * 2 + 1];
+}			last_marker;
+
 /* The marker for the current purpose, role and state version. */
 static Node *
 make_marker(void)
 {
-	ResolvedPurpose rp;
-	const char *claim;
+	PurposeStamp stamp;
 	char	   *version;
-	Oid			nsp;
-	int			i;
 
 	if (!consent_shared_available())
 		ereport(ERROR,
@@ -288,16 +303,37 @@ make_marker(void)
 				 errmsg("cannot read a protected table that Citus manages without opendims_privacy in shared_preload_libraries"),
 				 errdetail("The workers learn of consent changes through a version the coordinator keeps in shared memory."),
 				 errhint("Add opendims_privacy to shared_preload_libraries after citus and restart the server.")));
-	nsp = get_namespace_oid(PRIVACY_SCHEMA, false);
-	for (i = 0; i < N_STATE_RELS; i++)
-		state_rels[i] = get_relname_relid(state_rel_names[i], nsp);
-	privacy_resolve_purpose(&rp);
-	claim = (rp.none || rp.is_default) ? "" : rp.name;
+	privacy_purpose_stamp(&stamp);
+	if (!last_marker.valid || last_marker.generation != forward_generation ||
+		!privacy_purpose_stamp_equal(&last_marker.stamp, &stamp))
+	{
+		ResolvedPurpose rp;
+		Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, false);
+		int			i;
+
+		last_marker.valid = false;
+		for (i = 0; i < N_STATE_RELS; i++)
+			state_rels[i] = get_relname_relid(state_rel_names[i], nsp);
+		privacy_resolve_purpose(&rp);
+		strlcpy(last_marker.claim, (rp.none || rp.is_default) ? "" : rp.name, NAMEDATALEN);
+		last_marker.version[0] = '\0';
+		last_marker.stamp = stamp;
+		last_marker.generation = forward_generation;
+		last_marker.valid = true;
+	}
+	else if (last_marker.claim[0] != '\0')
+		privacy_purpose_check_scope();	/* as privacy_resolve_purpose() does */
 	version = privacy_state_version();
+	if (strcmp(version, last_marker.version) != 0)
+	{
+		strlcpy(last_marker.signature, context_signature(GetUserId(), last_marker.claim, version),
+				sizeof(last_marker.signature));
+		strlcpy(last_marker.version, version, sizeof(last_marker.version));
+	}
 	forwarded_plans = true;
 	return (Node *) makeFuncExpr(marker_oid, BOOLOID,
-								 list_make3(text_const(claim), text_const(version),
-											text_const(context_signature(GetUserId(), claim, version))),
+								 list_make3(text_const(last_marker.claim), text_const(version),
+											text_const(last_marker.signature)),
 								 InvalidOid, DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
 }
 
@@ -321,13 +357,17 @@ forward_planner(Query *parse, const char *query_string, int cursorOptions, Param
 
 	/*
 	 * Cheap tests first: only a query that reads a table under row security
-	 * is looked at further.
+	 * is looked at further, and whether it reads a protected table Citus
+	 * manages is known per table. On a worker, the markers in a query are
+	 * the coordinator's.
 	 */
-	if (parse->hasRowSecurity && privacy_citus_installed() && !privacy_citus_worker())
+	if (parse->hasRowSecurity)
 	{
 		lookup_marker();
 		forward_walker((Node *) parse, &context);
-		if (context.user_marker)
+		if ((context.user_marker || context.needed) && privacy_citus_worker())
+			context.user_marker = context.needed = false;
+		if (context.user_marker && privacy_citus_installed())
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("privacy_internal._statement_context() may only be called by the extension")));
@@ -361,12 +401,22 @@ forward_planner(Query *parse, const char *query_string, int cursorOptions, Param
 void
 privacy_forwarded_plans_reset(void)
 {
+	forward_generation++;
 	if (forwarded_plans)
 	{
 		forwarded_plans = false;
 		ResetPlanCache();
 	}
 }
+
+/* On a worker, the last forwarded condition whose signature was verified. */
+static struct
+{
+	Oid			role;
+	char		claim[NAMEDATALEN];
+	char		version[64];
+	char		signature[PRIVACY_HMAC_LEN * 2 + 1];
+}			verified;
 
 /*
  * privacy_internal._statement_context(purpose text, state_version text,
@@ -389,6 +439,13 @@ privacy_statement_context(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("purpose name is too long"),
 				 errdetail("Purpose names are at most %d bytes long.", NAMEDATALEN - 1)));
+	/* The signature last verified for the same role, purpose and version holds. */
+	if (verified.role == GetUserId() && strcmp(verified.claim, claim) == 0 &&
+		strcmp(verified.version, version) == 0 && strcmp(verified.signature, signature) == 0)
+	{
+		privacy_node_state_accept(claim, version);
+		PG_RETURN_BOOL(true);
+	}
 	expected = context_signature(GetUserId(), claim, version);
 	if (strlen(signature) != strlen(expected) ||
 		!privacy_mac_equal((const uint8_t *) signature, (const uint8_t *) expected, strlen(expected)))
@@ -397,6 +454,13 @@ privacy_statement_context(PG_FUNCTION_ARGS)
 				 errmsg("the purpose of this statement was not forwarded by the Citus coordinator for role \"%s\"",
 						GetUserNameFromId(GetUserId(), false)),
 				 errdetail("A worker honours only the purpose the coordinator signed for the role the statement runs as.")));
+	if (strlen(version) < sizeof(verified.version))
+	{
+		verified.role = GetUserId();
+		strlcpy(verified.claim, claim, sizeof(verified.claim));
+		strlcpy(verified.version, version, sizeof(verified.version));
+		strlcpy(verified.signature, signature, sizeof(verified.signature));
+	}
 	privacy_node_state_accept(claim, version);
 	PG_RETURN_BOOL(true);
 }

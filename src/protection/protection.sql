@@ -615,6 +615,11 @@ DECLARE
 	qname text := privacy_internal._qualified_name(rel);
 BEGIN
 	SELECT * INTO STRICT pt FROM privacy.protected_tables p WHERE p.table_name OPERATOR(pg_catalog.=) rel;
+	-- Citus drops the trigger of a table it manages on every shard too, when
+	-- allowed to (for this function alone).
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
 	IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
 				WHERE t.tgrelid OPERATOR(pg_catalog.=) rel AND t.tgname OPERATOR(pg_catalog.=) 'privacy_rectification') THEN
 		EXECUTE pg_catalog.format('DROP TRIGGER privacy_rectification ON %s', qname);

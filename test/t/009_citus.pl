@@ -207,21 +207,47 @@ SELECT privacy.allow_purpose('marketing', 'marketer');
 SELECT privacy.grant_consent('customer', g::text, 'marketing', 'direct', '{}') FROM generate_series(1, 10) g;
 });
 
-# A table whose rows reach their subject through another table (order
-# lines, two hops away) is refused with a hint, and nothing is left on it.
-($rc, $out, $err) = $coordinator->psql('postgres', q{SELECT privacy.protect('saas.order_lines')});
-like($err, qr/cannot protect table saas\.order_lines because Citus distributes it and its rows reach their subjects through another table/,
-	'protect() refuses a distributed table two hops from the anchor');
+# A table whose rows reach their subject through a table in between,
+# without the subject's key (visits of a partner's site, through reference
+# tables), is refused with a hint, and nothing is left on it.
+sql(q{
+CREATE TABLE saas.partners (id bigint PRIMARY KEY, email text NOT NULL);
+CREATE TABLE saas.partner_sites (id bigint PRIMARY KEY, partner_id bigint NOT NULL REFERENCES saas.partners);
+SELECT create_reference_table('saas.partners');
+SELECT create_reference_table('saas.partner_sites');
+CREATE TABLE saas.visits (customer_id bigint NOT NULL, site_id bigint NOT NULL, seen_from text,
+	PRIMARY KEY (customer_id, site_id));
+SELECT create_distributed_table('saas.visits', 'customer_id', colocate_with => 'saas.customers');
+ALTER TABLE saas.visits ADD FOREIGN KEY (site_id) REFERENCES saas.partner_sites;
+});
+my $partner_policy = $policy =~ s/\{"name": "lead", "table": "saas.leads", "key": "id"\}/{"name": "lead", "table": "saas.leads", "key": "id"},
+    {"name": "partner", "table": "saas.partners", "key": "id"}/r
+  =~ s/\{"table": "saas.leads", "column": "email", "category": "contact.email"\}/{"table": "saas.leads", "column": "email", "category": "contact.email"},
+    {"table": "saas.partners", "column": "email", "category": "contact.email"},
+    {"table": "saas.visits", "column": "seen_from", "category": "contact.address"}/r
+  =~ s/"version": "saas-1"/"version": "saas-2"/r;
+sql("SELECT privacy.apply_policy(\$policy\$$partner_policy\$policy\$)");
+($rc, $out, $err) = $coordinator->psql('postgres', q{SELECT privacy.protect('saas.visits')});
+like($err, qr/cannot protect table saas\.visits because Citus distributes it and its rows reach their subjects through another table/,
+	'protect() refuses a distributed table whose path does not carry the subject\'s key');
 like($err, qr/HINT:  Give the table the subject's key as its distribution column/, 'with a hint');
-is(sql(q{SELECT count(*) FROM pg_policy WHERE polrelid = 'saas.order_lines'::regclass}), '0',
+is(sql(q{SELECT count(*) FROM pg_policy WHERE polrelid = 'saas.visits'::regclass}), '0',
 	'no policy is left on the refused table');
-is(policies_on($_, 'order_lines'), '', 'nor on its shards on ' . $_->name) for @workers;
+is(policies_on($_, 'visits'), '', 'nor on its shards on ' . $_->name) for @workers;
 
-# Co-located tables that name their subject are protected, on every shard.
-sql(q{SELECT privacy.protect('saas.orders'); SELECT privacy.protect('saas.tickets');});
+# Co-located tables that name their subject are protected, on every shard:
+# also order lines, two hops from the anchor, whose foreign keys carry the
+# customer's id (their policy reads it from the row).
+sql(q{SELECT privacy.protect('saas.orders'); SELECT privacy.protect('saas.tickets'); SELECT privacy.protect('saas.order_lines');});
 is( sql(q{SELECT string_agg(table_name::text || ':' || path_only, ' ' ORDER BY table_name::text) FROM privacy.protected_tables}),
-	'saas.customers:true saas.orders:false saas.tickets:false',
+	'saas.customers:true saas.order_lines:false saas.orders:false saas.tickets:false',
 	'protect() protects distributed tables and their anchor');
+is( sql(q{SELECT polqual IS NOT NULL AND pg_get_expr(polqual, polrelid) !~ 'SELECT' FROM pg_policy
+		   WHERE polrelid = 'saas.order_lines'::regclass AND polname = 'privacy_purpose'}),
+	't', 'the policy of order lines reads the customer from the row');
+is(policies_on($_, 'order_lines'), 'privacy_purpose:RESTRICTIVE privacy_rows:PERMISSIVE',
+	'the shards of order lines on ' . $_->name . ' have a restrictive purpose policy')
+  for @workers[0 .. 1];
 is(policies_on($_, 'customers'), 'privacy_purpose:RESTRICTIVE privacy_rows:PERMISSIVE',
 	'the shards of the anchor on ' . $_->name . ' have a restrictive purpose policy')
   for @workers[0 .. 1];
@@ -233,10 +259,11 @@ sub as
 	return sql("SET ROLE $role; " . ($purpose ? "SET privacy.purpose = '$purpose'; " : '') . $query);
 }
 my $counts = q{SELECT (SELECT count(*) FROM saas.customers WHERE id = 3) || ' ' || (SELECT count(*) FROM saas.customers WHERE id = 20)
-	|| ' ' || (SELECT count(*) FROM saas.customers) || ' ' || (SELECT count(*) FROM saas.orders) || ' ' || (SELECT count(*) FROM saas.tickets)};
-is(as('nobody', '', $counts), '0 0 0 0 0', 'without a purpose no row is read, in router and multi-shard queries');
-is(as('agent', 'service', $counts), '1 1 40 80 40', 'a contract purpose reads every customer on every node');
-is(as('marketer', 'marketing', $counts), '1 0 10 20 10', 'a consent purpose reads the customers who consented, on every node');
+	|| ' ' || (SELECT count(*) FROM saas.customers) || ' ' || (SELECT count(*) FROM saas.orders) || ' ' || (SELECT count(*) FROM saas.tickets)
+	|| ' ' || (SELECT count(*) FROM saas.order_lines)};
+is(as('nobody', '', $counts), '0 0 0 0 0 0', 'without a purpose no row is read, in router and multi-shard queries');
+is(as('agent', 'service', $counts), '1 1 40 80 40 160', 'a contract purpose reads every customer on every node');
+is(as('marketer', 'marketing', $counts), '1 0 10 20 10 40', 'a consent purpose reads the customers who consented, on every node');
 is( as('marketer', 'marketing', q{SELECT string_agg(DISTINCT o.customer_id::text, ',' ORDER BY o.customer_id::text)
 		FROM saas.orders o JOIN saas.customers c ON c.id = o.customer_id WHERE c.id IN (3, 20)}),
 	'3', 'a co-located join checks both tables on the workers');
@@ -283,7 +310,7 @@ my @seen = split /\n/, sql(q{CREATE FUNCTION saas.visible(bigint) RETURNS bigint
 is(join(' ', @seen[0 .. 7]), '1 1 1 1 1 1 1|1|1|1|1|1 10 10', 'before the withdrawal the customer is read, also through kept plans');
 is(join(' ', @seen[-3 .. -1]), '0 0 0 9 9',
 	'a withdrawal is honoured on every node by the next statement, also by kept plans');
-is(as('marketer', 'marketing', $counts), '0 0 9 18 9', 'and by every new session');
+is(as('marketer', 'marketing', $counts), '0 0 9 18 9 36', 'and by every new session');
 
 # A restriction hides the subject from every purpose not allowed under
 # restriction, on every node.
@@ -310,9 +337,21 @@ sql(qq{SELECT citus_move_shard_placement($cshard, n.nodename, $cfrom, '@{[$late-
 	shard_transfer_mode => 'block_writes') FROM pg_dist_node n WHERE n.nodeport = $cfrom});
 is(policies_on($late, 'customers'), 'privacy_purpose:RESTRICTIVE privacy_rows:PERMISSIVE',
 	'a shard moved to a node added later keeps its restrictive purpose policy');
-is(as('nobody', '', $counts), '0 0 0 0 0', 'after the move a role without a purpose reads nothing');
+# (the source node drops its copies of the moved shards later; now)
+sql(q{CALL citus_cleanup_orphaned_resources()});
+is(as('nobody', '', $counts), '0 0 0 0 0 0', 'after the move a role without a purpose reads nothing');
 # (customer 7, restricted above, is hidden from marketing too)
-is(as('marketer', 'marketing', $counts), '0 0 8 16 8', 'and the moved shard is checked against the coordinator\'s consent state');
+is(as('marketer', 'marketing', $counts), '0 0 8 16 8 32', 'and the moved shard is checked against the coordinator\'s consent state');
+
+# unprotect() takes the policies and the trigger off every shard, and
+# protect() puts them back.
+sql(q{SELECT privacy.unprotect('saas.tickets')});
+is(policies_on($_, 'tickets'), '', 'unprotect() removes the policies from the shards on ' . $_->name) for @workers[0 .. 1];
+is( $workers[0]->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+		WHERE c.relname LIKE 'tickets\_%' AND t.tgname = 'privacy_rectification'}),
+	'0', 'and the rectification trigger');
+sql(q{SELECT privacy.protect('saas.tickets')});
+is(as('marketer', 'marketing', q{SELECT count(*) FROM saas.tickets}), '8', 'protect() again checks every shard');
 
 # Writes: Citus evaluates the functions of a write on the coordinator, so
 # the worker finds no purpose; a write to a protected distributed table is
@@ -358,24 +397,42 @@ is(policies_on($target, 'leads'), $shard_policies, 'a moved shard keeps its purp
 is(sql($reads), '0 0', 'after the move a role without a purpose still sees no row');
 
 # ---- the cost of protection on a router query -----------------------------
-# Latency of a router query by key on the protected customers (role agent,
-# purpose service) and on an unprotected, co-located copy, in alternating
-# pgbench runs, as diagnostics: the machine running the tests is often
-# shared, so the figures are not asserted.
+# A router query by key on the protected customers (role agent, purpose
+# service) and on an unprotected, co-located copy, in alternating pgbench
+# runs: the mean latency, and the CPU time the three servers spent per
+# query (the CPU time of their exited backends, which each postmaster
+# counts: every run's sessions end with it). Diagnostics only: the machine
+# running the tests is often shared, so the figures are not asserted.
 sql(q{
 CREATE TABLE saas.customers_open (LIKE saas.customers INCLUDING ALL);
 SELECT create_distributed_table('saas.customers_open', 'id', colocate_with => 'saas.customers');
 INSERT INTO saas.customers_open SELECT * FROM saas.customers;
 GRANT SELECT ON saas.customers_open TO agent;
 });
+my @nodes = ($coordinator, @workers);
+
+# The CPU time, in milliseconds, of the exited backends of every node.
+sub cluster_cpu_ms
+{
+	my $ms = 0;
+	for my $node (@nodes)
+	{
+		my ($pid) = split /\n/, PostgreSQL::Test::Utils::slurp_file($node->data_dir . '/postmaster.pid');
+		my @stat = split / /, (PostgreSQL::Test::Utils::slurp_file("/proc/$pid/stat") =~ s/^.*\) //sr);
+		# after the command name: cutime and cstime are fields 14 and 15
+		$ms += ($stat[13] + $stat[14]) * 1000 / 100;
+	}
+	return $ms;
+}
+
 my $rounds = $ENV{CITUS_BENCH_ROUNDS} // 3;
-my $transactions = $ENV{CITUS_BENCH_TRANSACTIONS} // 1000;
-my %latency;
+my $transactions = $ENV{CITUS_BENCH_TRANSACTIONS} // 2000;
+my (%latency, %cpu);
 for my $round (1 .. $rounds)
 {
-	for my $table ('customers_open', 'customers')
+	for my $mode ('simple', 'prepared')
 	{
-		for my $mode ('simple', 'prepared')
+		for my $table ('customers_open', 'customers')
 		{
 			my $script = "${PostgreSQL::Test::Utils::tmp_check}/router_$table.sql";
 			open my $fh, '>', $script or die "cannot write $script: $!";
@@ -383,21 +440,25 @@ for my $round (1 .. $rounds)
 			close $fh;
 			local $ENV{PGOPTIONS} = '-c privacy.purpose=service';
 			my ($stdout, $stderr);
+			my $before = cluster_cpu_ms();
 			IPC::Run::run([ 'pgbench', '-n', '-M', $mode, '-f', $script, '-t', $transactions,
 				'-h', $coordinator->host, '-p', $coordinator->port, '-U', 'agent', 'postgres' ],
 				'>', \$stdout, '2>', \$stderr) or die "pgbench failed: $stderr";
+			sleep 1;	# until the workers' backends have exited too
+			push @{ $cpu{"$mode $table"} }, (cluster_cpu_ms() - $before) / $transactions;
 			my ($ms) = $stdout =~ /latency average = ([0-9.]+) ms/;
 			push @{ $latency{"$mode $table"} }, $ms;
 		}
 	}
 }
+sub median { my @v = sort { $a <=> $b } @_; return $v[$#v / 2]; }
 for my $mode ('simple', 'prepared')
 {
-	my @open = sort { $a <=> $b } @{ $latency{"$mode customers_open"} };
-	my @protected = sort { $a <=> $b } @{ $latency{"$mode customers"} };
-	my ($o, $p) = ($open[$#open / 2], $protected[$#protected / 2]);
-	diag(sprintf('router query (%s protocol), median of %d runs of %d: unprotected %.3f ms, protected %.3f ms, ratio %.2f',
-		$mode, $rounds, $transactions, $o, $p, $p / $o));
+	my ($lo, $lp) = (median(@{ $latency{"$mode customers_open"} }), median(@{ $latency{"$mode customers"} }));
+	my ($co, $cp) = (median(@{ $cpu{"$mode customers_open"} }), median(@{ $cpu{"$mode customers"} }));
+	diag(sprintf('router query, %s protocol, median of %d runs of %d: latency unprotected %.3f ms, protected %.3f ms (%.2fx); '
+		. 'CPU per query on the three nodes unprotected %.3f ms, protected %.3f ms (%.2fx)',
+		$mode, $rounds, $transactions, $lo, $lp, $lp / $lo, $co, $cp, $co > 0 ? $cp / $co : 0));
 }
 # ---- end of the cost of protection ----------------------------------------
 
