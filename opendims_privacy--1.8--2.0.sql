@@ -1546,21 +1546,6 @@ COMMENT ON FUNCTION privacy.erase_subject(request_id bigint, reason text) IS 'Ru
 
 REVOKE ALL ON FUNCTION privacy.erase_subject(request_id bigint, reason text) FROM PUBLIC;
 
--- protect() refuses a table Citus distributes (src/protection/distributed_tables.c):
--- _install_protection() calls the refusal before it creates any policy.
-CREATE FUNCTION privacy_internal._refuse_citus_table(rel regclass) RETURNS void
-    LANGUAGE c STRICT SET search_path TO 'pg_catalog', 'pg_temp'
-    AS 'MODULE_PATHNAME', 'privacy_refuse_citus_table';
-REVOKE ALL ON FUNCTION privacy_internal._refuse_citus_table(rel regclass) FROM PUBLIC;
-COMMENT ON FUNCTION privacy_internal._refuse_citus_table(rel regclass) IS 'Refuses to protect a table Citus distributes: the workers would check its row policies without the purpose grants, consent or purpose';
-DO $$
-BEGIN
-	EXECUTE pg_catalog.regexp_replace(
-		pg_catalog.pg_get_functiondef('privacy_internal._install_protection(regclass, text[], boolean)'::pg_catalog.regprocedure),
-		'(\n\tEXECUTE pg_catalog\.format\(''CREATE POLICY privacy_purpose)',
-		E'\n\tPERFORM privacy_internal._refuse_citus_table(rel);\\1');
-END
-$$;
 
 -- The disclosure log (src/recipients/): disclosures of a subject's data to
 -- the policy's recipients, listed by the export, forgotten with the erased
@@ -3618,7 +3603,6 @@ BEGIN
 END
 $$;
 
-DROP FUNCTION privacy_internal._refuse_citus_table(rel regclass);
 
 -- unprotect() of a table Citus manages drops the trigger on its shards too.
 CREATE OR REPLACE FUNCTION privacy_internal._remove_protection(rel regclass) RETURNS void

@@ -580,6 +580,7 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 	NameData	session_role;
 	Datum		params[4];
 	PrivacyUserContext save;
+	const char *sharded_table;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		refuse(NULL);
@@ -591,11 +592,12 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 	 * workers, whose audit logs are not the coordinator's: the UPDATE is
 	 * refused rather than left out of the audit log.
 	 */
-	if (privacy_citus_shard_of(rel) != NULL)
+	sharded_table = privacy_citus_shard_of(rel);
+	if (sharded_table != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot audit a rectification of table \"%s\" on one of its Citus shards",
-						privacy_citus_shard_of(rel)),
+						sharded_table),
 				 errdetail("The audit log is kept on the coordinator; an UPDATE of a protected table that Citus distributes is refused rather than left unaudited."),
 				 errhint("Keep tables whose rows are rectified on the coordinator (undistribute_table()).")));
 

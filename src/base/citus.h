@@ -17,7 +17,8 @@ extern bool privacy_citus_table(Oid relid);
 
 /*
  * For a Citus shard (a relation called name_<shard id> beside a table
- * called name, with Citus installed), the name of its table; else NULL.
+ * called name, and that shard of it in the Citus metadata), the name of its
+ * table; else NULL.
  */
 extern const char *privacy_citus_shard_of(Relation rel);
 

@@ -427,6 +427,8 @@ ensure_cache_current(void)
 		 */
 		if (privacy_node_state_active())
 		{
+			if (privacy_node_image() == NULL)
+				elog(ERROR, "the copy of the coordinator's consent state is missing");
 			install_image(privacy_node_image());
 			cache_source = "coordinator";
 		}

@@ -242,12 +242,20 @@ copy_coordinator_state(void)
 		}
 		PG_CATCH();
 		{
-			/* A half-read copy is no copy. */
+			/*
+			 * A half-read copy is no copy, and a transaction that goes on
+			 * after the error (to a savepoint) has no forwarded purpose.
+			 */
 			if (node_context != NULL)
 				MemoryContextReset(node_context);
 			node_version = NULL;
 			node_image = NULL;
 			n_node_purposes = n_node_grants = n_node_erasures = 0;
+			if (forwarded_active)
+			{
+				forwarded_active = false;
+				state_changed();
+			}
 			PG_RE_THROW();
 		}
 		PG_END_TRY();

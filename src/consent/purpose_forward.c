@@ -31,8 +31,8 @@
  * A query the user wrote with such a condition is refused on the
  * coordinator. Only SELECT query levels carry it: Citus evaluates the
  * functions of an INSERT, UPDATE or DELETE on the coordinator, so a write
- * to a protected table Citus manages finds no purpose on the worker and is
- * refused there.
+ * to a protected table Citus manages would find no purpose on the worker;
+ * such a write under row security is refused here, before Citus plans it.
  */
 #include "postgres.h"
 
@@ -44,6 +44,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
+#include "parser/parsetree.h"
 #include "parser/parse_func.h"
 #include "rewrite/rowsecurity.h"
 #include "utils/builtins.h"
@@ -57,6 +58,7 @@
 #include "base/citus.h"
 #include "base/extension_objects.h"
 #include "base/keys.h"
+#include "base/qualified_name.h"
 #include "consent/consent_shared.h"
 #include "consent/node_state.h"
 #include "protection/protection.h"
@@ -92,6 +94,7 @@ typedef struct ForwardContext
 {
 	bool		user_marker;	/* the query calls the marker itself */
 	bool		needed;			/* some level reads a protected Citus table */
+	Oid			written;		/* a protected Citus table the query writes */
 	Node	   *marker;			/* when set: added to each such level */
 } ForwardContext;
 
@@ -229,6 +232,14 @@ forward_walker(Node *node, ForwardContext *context)
 	{
 		Query	   *query = (Query *) node;
 
+		if (query->resultRelation > 0 && query->commandType != CMD_SELECT)
+		{
+			RangeTblEntry *target = rt_fetch(query->resultRelation, query->rtable);
+
+			if ((target->securityQuals != NIL || query->withCheckOptions != NIL) &&
+				forwarded_relation(target->relid))
+				context->written = target->relid;
+		}
 		if (query->commandType == CMD_SELECT && !level_has_marker(query) &&
 			level_needs_marker(query))
 		{
@@ -351,7 +362,7 @@ lookup_marker(void)
 static PlannedStmt *
 forward_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
-	ForwardContext context = {false, false, NULL};
+	ForwardContext context = {false, false, InvalidOid, NULL};
 	Node	   *outer_marker = active_marker;
 	PlannedStmt *result;
 
@@ -365,8 +376,19 @@ forward_planner(Query *parse, const char *query_string, int cursorOptions, Param
 	{
 		lookup_marker();
 		forward_walker((Node *) parse, &context);
-		if ((context.user_marker || context.needed) && privacy_citus_worker())
+		if ((context.user_marker || context.needed || OidIsValid(context.written)) &&
+			privacy_citus_worker())
+		{
 			context.user_marker = context.needed = false;
+			context.written = InvalidOid;
+		}
+		if (OidIsValid(context.written))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot write to protected table %s because Citus distributes it",
+							privacy_qualified_name(context.written)),
+					 errdetail("Citus evaluates the functions of a write on the coordinator, so the purpose cannot reach the worker nodes that check the table's row policies."),
+					 errhint("Write such rows as a role that row security does not restrict, or keep the table on the coordinator (undistribute_table()).")));
 		if (context.user_marker && privacy_citus_installed())
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
