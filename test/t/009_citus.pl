@@ -7,10 +7,14 @@
 # It checks that the extension reaches the workers, that every node uses the
 # coordinator's keys (also a node added later), that export and erasure are
 # complete and exact (an erasure, which Citus cannot plan yet, fails as a
-# whole and deletes nothing), and that protect() refuses a distributed table with a
-# hint rather than leaving it readable by every role: also a protected
-# table distributed afterwards, and after a shard move, shows no row to a
-# role without a purpose.
+# whole and deletes nothing), that protect() on distributed tables checks
+# every read on the workers against the coordinator's purpose, grants and
+# consent state (withdrawals honoured by the next statement, shard moves,
+# forged purposes refused), refuses with a hint what it cannot check and
+# never leaves a table readable by every role: also a protected table
+# distributed afterwards, and after a shard move, shows no row to a role
+# without a purpose; and it reports the cost of protection on a router
+# query.
 #
 # Skipped when Citus is not installed in the server under test.
 
