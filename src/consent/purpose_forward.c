@@ -186,6 +186,7 @@ is_marker(Node *node)
 }
 
 static bool forward_walker(Node *node, ForwardContext *context);
+static bool marker_is_ours(FuncExpr *marker);
 
 /* Whether a query level reads a protected Citus table under row security. */
 static bool
@@ -225,8 +226,9 @@ forward_walker(Node *node, ForwardContext *context)
 {
 	if (node == NULL)
 		return false;
-	if (is_marker(node) && context->marker == NULL &&
-		(active_marker == NULL || !equal(node, active_marker)))
+	if (is_marker(node) && context->marker == NULL && !context->user_marker &&
+		privacy_citus_installed() && !privacy_citus_worker() &&
+		!marker_is_ours((FuncExpr *) node))
 		context->user_marker = true;
 	if (IsA(node, Query))
 	{
@@ -301,12 +303,14 @@ static struct
 	char		signature[PRIVACY_HMAC_LEN * 2 + 1];
 }			last_marker;
 
-/* The marker for the current purpose, role and state version. */
-static Node *
-make_marker(void)
+/*
+ * Brings last_marker's purpose up to date with the current settings, role
+ * and catalog, checking the purpose as the row check would.
+ */
+static void
+refresh_claim(void)
 {
 	PurposeStamp stamp;
-	char	   *version;
 
 	if (!consent_shared_available())
 		ereport(ERROR,
@@ -334,6 +338,15 @@ make_marker(void)
 	}
 	else if (last_marker.claim[0] != '\0')
 		privacy_purpose_check_scope();	/* as privacy_resolve_purpose() does */
+}
+
+/* The marker for the current purpose, role and state version. */
+static Node *
+make_marker(void)
+{
+	char	   *version;
+
+	refresh_claim();
 	version = privacy_state_version();
 	if (strcmp(version, last_marker.version) != 0)
 	{
@@ -346,6 +359,37 @@ make_marker(void)
 								 list_make3(text_const(last_marker.claim), text_const(version),
 											text_const(last_marker.signature)),
 								 InvalidOid, DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
+}
+
+/*
+ * Whether a marker found in a query is one the extension made for the
+ * current role and purpose: Citus plans the query it sends to a shard on
+ * this node (local execution) as a query of its own, with the marker in
+ * it. Anything else is a marker the user wrote.
+ */
+static bool
+marker_is_ours(FuncExpr *marker)
+{
+	Const	   *args[3];
+	char	   *values[3];
+	char	   *expected;
+	int			i;
+
+	if (active_marker != NULL && equal(marker, active_marker))
+		return true;
+	if (list_length(marker->args) != 3)
+		return false;
+	for (i = 0; i < 3; i++)
+	{
+		args[i] = (Const *) list_nth(marker->args, i);
+		if (!IsA(args[i], Const) || args[i]->constisnull || args[i]->consttype != TEXTOID)
+			return false;
+		values[i] = TextDatumGetCString(args[i]->constvalue);
+	}
+	refresh_claim();
+	expected = context_signature(GetUserId(), values[0], values[1]);
+	return strcmp(values[0], last_marker.claim) == 0 && strlen(values[2]) == strlen(expected) &&
+		privacy_mac_equal((const uint8_t *) values[2], (const uint8_t *) expected, strlen(expected));
 }
 
 static void
@@ -389,7 +433,7 @@ forward_planner(Query *parse, const char *query_string, int cursorOptions, Param
 							privacy_qualified_name(context.written)),
 					 errdetail("Citus evaluates the functions of a write on the coordinator, so the purpose cannot reach the worker nodes that check the table's row policies."),
 					 errhint("Write such rows as a role that row security does not restrict, or keep the table on the coordinator (undistribute_table()).")));
-		if (context.user_marker && privacy_citus_installed())
+		if (context.user_marker)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("privacy_internal._statement_context() may only be called by the extension")));

@@ -347,6 +347,20 @@ is(as('nobody', '', $counts), '0 0 0 0 0 0', 'after the move a role without a pu
 # (customer 7, restricted above, is hidden from marketing too)
 is(as('marketer', 'marketing', $counts), '0 0 8 16 8 32', 'and the moved shard is checked against the coordinator\'s consent state');
 
+# A reference table is protected on every node too: partners, the anchor
+# of their own subject kind.
+sql(q{INSERT INTO saas.partners SELECT g, 'partner' || g || '@example.com' FROM generate_series(1, 3) g;
+	GRANT SELECT ON saas.partners TO nobody, agent;
+	SELECT privacy.protect('saas.partners');});
+is(policies_on($_, 'partners'), 'privacy_purpose:RESTRICTIVE privacy_rows:PERMISSIVE',
+	'the reference table\'s placement on ' . $_->name . ' has a restrictive purpose policy')
+  for @workers;
+is(as('nobody', '', q{SELECT count(*) FROM saas.partners}), '0', 'a protected reference table shows no row without a purpose');
+is(as('agent', 'service', q{SELECT count(*) FROM saas.partners}), '3', 'and every row to a contract purpose');
+is( $workers[1]->safe_psql('postgres', q{SET ROLE nobody; SET citus.override_table_visibility = off;
+		SELECT count(*) FROM saas.partners}),
+	'0', 'read on a worker directly, it shows no row either');
+
 # unprotect() takes the policies and the trigger off every shard, and
 # protect() puts them back.
 sql(q{SELECT privacy.unprotect('saas.tickets')});
