@@ -215,7 +215,7 @@ CREATE FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cach
     LANGUAGE c STRICT PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'privacy_consent_cache_status';
 
-COMMENT ON FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) IS 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session) or shared (copied from another session''s image); shared_memory says whether sessions can share it (library preloaded, not a standby)';
+COMMENT ON FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) IS 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session), shared (copied from another session''s image) or coordinator (a Citus worker''s copy of the coordinator''s state); shared_memory says whether sessions can share it (library preloaded, not a standby)';
 
 CREATE FUNCTION privacy.consent_history(kind text, subject text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -511,3 +511,51 @@ CREATE TRIGGER invalidate_consent_cache_on_apply AFTER INSERT OR DELETE OR UPDAT
 ALTER TABLE privacy._ledger_state ENABLE REPLICA TRIGGER invalidate_consent_cache_on_apply;
 
 CREATE TRIGGER maintain_state AFTER INSERT ON privacy.consent_ledger REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._maintain_ledger_state();
+
+CREATE FUNCTION privacy_internal._state_version() RETURNS text
+    LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'privacy_state_version_sql';
+
+COMMENT ON FUNCTION privacy_internal._state_version() IS 'The consent state version of this server: it changes with every committed change of the consent state, the purposes or the purpose grants, and with a restart';
+
+REVOKE ALL ON FUNCTION privacy_internal._state_version() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._node_state() RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	-- Read before the state, whose statement takes a later snapshot: the
+	-- state holds at least every change the version counts.
+	version text := privacy_internal._state_version();
+BEGIN
+	RETURN pg_catalog.jsonb_build_object(
+		'version', version,
+		'purposes', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+								'name', p.name, 'legal_basis', p.legal_basis,
+								'allowed_under_restriction', p.allowed_under_restriction)), '[]')
+					   FROM privacy.purposes p),
+		'grants', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+							  'purpose', g.purpose, 'role', pg_catalog.pg_get_userbyid(g.role::pg_catalog.oid))), '[]')
+					 FROM privacy.purpose_grants g),
+		'erasures', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+								'kind', e.kind, 'subject_ref', e.subject_ref)), '[]')
+					   FROM privacy.erasures e),
+		'state', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+							 'kind', s.kind, 'purpose', s.purpose, 'subject', s.subject, 'status', s.status)), '[]')
+					FROM privacy._ledger_state s))::text;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._node_state() IS 'The purposes, purpose grants (by role name), erasures and consent state of this server with their version, as a Citus worker copies them from the coordinator to check the rows of protected tables';
+
+REVOKE ALL ON FUNCTION privacy_internal._node_state() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'privacy_statement_context';
+
+COMMENT ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) IS 'Condition the Citus coordinator adds to each query level reading a protected table Citus manages: on a worker, verifies the signed purpose for the current role, makes it the purpose of the transaction and brings the copy of the coordinator''s consent state up to the version; true';
+
+REVOKE ALL ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) TO PUBLIC;
