@@ -441,25 +441,25 @@ SELECT privacy.grant_consent('customer', g::text, 'marketing', 'direct', '{}') F
 });
 
 # A table whose rows reach their subject through a table in between,
-# without the subject's key (visits of a partner's site, through reference
+# without the subject's key (visits of an agency's site, through reference
 # tables), is refused with a hint, and nothing is left on it.
 sql(q{
-CREATE TABLE saas.partners (id bigint PRIMARY KEY, email text NOT NULL);
-CREATE TABLE saas.partner_sites (id bigint PRIMARY KEY, partner_id bigint NOT NULL REFERENCES saas.partners);
-SELECT create_reference_table('saas.partners');
-SELECT create_reference_table('saas.partner_sites');
+CREATE TABLE saas.agencies (id bigint PRIMARY KEY, email text NOT NULL);
+CREATE TABLE saas.agency_sites (id bigint PRIMARY KEY, agency_id bigint NOT NULL REFERENCES saas.agencies);
+SELECT create_reference_table('saas.agencies');
+SELECT create_reference_table('saas.agency_sites');
 CREATE TABLE saas.visits (customer_id bigint NOT NULL, site_id bigint NOT NULL, seen_from text,
 	PRIMARY KEY (customer_id, site_id));
 SELECT create_distributed_table('saas.visits', 'customer_id', colocate_with => 'saas.customers');
-ALTER TABLE saas.visits ADD FOREIGN KEY (site_id) REFERENCES saas.partner_sites;
+ALTER TABLE saas.visits ADD FOREIGN KEY (site_id) REFERENCES saas.agency_sites;
 });
-my $partner_policy = $policy =~ s/\{"name": "lead", "table": "saas.leads", "key": "id"\}/{"name": "lead", "table": "saas.leads", "key": "id"},
-    {"name": "partner", "table": "saas.partners", "key": "id"}/r
+my $agency_policy = $retention_policy =~ s/\{"name": "lead", "table": "saas.leads", "key": "id"\}/{"name": "lead", "table": "saas.leads", "key": "id"},
+    {"name": "agency", "table": "saas.agencies", "key": "id"}/r
   =~ s/\{"table": "saas.leads", "column": "email", "category": "contact.email"\}/{"table": "saas.leads", "column": "email", "category": "contact.email"},
-    {"table": "saas.partners", "column": "email", "category": "contact.email"},
+    {"table": "saas.agencies", "column": "email", "category": "contact.email"},
     {"table": "saas.visits", "column": "seen_from", "category": "contact.address"}/r
-  =~ s/"version": "saas-1"/"version": "saas-2"/r;
-sql("SELECT privacy.apply_policy(\$policy\$$partner_policy\$policy\$)");
+  =~ s/"version": "saas-2"/"version": "saas-3"/r;
+sql("SELECT privacy.apply_policy(\$policy\$$agency_policy\$policy\$)");
 ($rc, $out, $err) = $coordinator->psql('postgres', q{SELECT privacy.protect('saas.visits')});
 like($err, qr/cannot protect table saas\.visits because Citus distributes it and its rows reach their subjects through another table/,
 	'protect() refuses a distributed table whose path does not carry the subject\'s key');
@@ -495,7 +495,9 @@ my $counts = q{SELECT (SELECT count(*) FROM saas.customers WHERE id = 3) || ' ' 
 	|| ' ' || (SELECT count(*) FROM saas.customers) || ' ' || (SELECT count(*) FROM saas.orders) || ' ' || (SELECT count(*) FROM saas.tickets)
 	|| ' ' || (SELECT count(*) FROM saas.order_lines)};
 is(as('nobody', '', $counts), '0 0 0 0 0 0', 'without a purpose no row is read, in router and multi-shard queries');
-is(as('agent', 'service', $counts), '1 1 40 80 40 160', 'a contract purpose reads every customer on every node');
+# (The rights checks above erased and retired some rows: a contract purpose
+# reads what a superuser, whom row security does not restrict, reads.)
+is(as('agent', 'service', $counts), sql($counts), 'a contract purpose reads every customer on every node');
 is(as('marketer', 'marketing', $counts), '1 0 10 20 10 40', 'a consent purpose reads the customers who consented, on every node');
 is( as('marketer', 'marketing', q{SELECT string_agg(DISTINCT o.customer_id::text, ',' ORDER BY o.customer_id::text)
 		FROM saas.orders o JOIN saas.customers c ON c.id = o.customer_id WHERE c.id IN (3, 20)}),
@@ -549,7 +551,7 @@ is(as('marketer', 'marketing', $counts), '0 0 9 18 9 36', 'and by every new sess
 # restriction, on every node.
 sql(q{SELECT privacy.restrict('customer', '7', 'disputes the accuracy of the data')});
 is(as('agent', 'service', q{SELECT (SELECT count(*) FROM saas.customers WHERE id = 7) || ' ' || (SELECT count(*) FROM saas.orders)}),
-	'0 78', 'a restriction is honoured on every node');
+	'0 ' . sql(q{SELECT count(*) FROM saas.orders WHERE customer_id <> 7}), 'a restriction is honoured on every node');
 
 # With privacy.purpose_scope = transaction, a session-wide purpose is not
 # honoured on any node; SET LOCAL is.
@@ -558,7 +560,7 @@ is(as('agent', 'service', q{SELECT (SELECT count(*) FROM saas.customers WHERE id
 like($err, qr/cannot set privacy\.purpose for the session/, 'purpose_scope is honoured for distributed tables');
 is( sql(q{SET privacy.purpose_scope = transaction; SET ROLE agent;
 	BEGIN; SET LOCAL privacy.purpose = 'service'; SELECT count(*) FROM saas.customers; COMMIT;}),
-	'39', 'a purpose declared for the transaction reads on every node');
+	sql(q{SELECT count(*) FROM saas.customers WHERE id <> 7}), 'a purpose declared for the transaction reads on every node');
 
 # Enforcement survives a shard move, to a node added after the extension
 # was created, which copies the coordinator's state on its first statement.
@@ -576,18 +578,18 @@ is(as('nobody', '', $counts), '0 0 0 0 0 0', 'after the move a role without a pu
 # (customer 7, restricted above, is hidden from marketing too)
 is(as('marketer', 'marketing', $counts), '0 0 8 16 8 32', 'and the moved shard is checked against the coordinator\'s consent state');
 
-# A reference table is protected on every node too: partners, the anchor
+# A reference table is protected on every node too: agencies, the anchor
 # of their own subject kind.
-sql(q{INSERT INTO saas.partners SELECT g, 'partner' || g || '@example.com' FROM generate_series(1, 3) g;
-	GRANT SELECT ON saas.partners TO nobody, agent;
-	SELECT privacy.protect('saas.partners');});
-is(policies_on($_, 'partners'), 'privacy_purpose:RESTRICTIVE privacy_rows:PERMISSIVE',
+sql(q{INSERT INTO saas.agencies SELECT g, 'agency' || g || '@example.com' FROM generate_series(1, 3) g;
+	GRANT SELECT ON saas.agencies TO nobody, agent;
+	SELECT privacy.protect('saas.agencies');});
+is(policies_on($_, 'agencies'), 'privacy_purpose:RESTRICTIVE privacy_rows:PERMISSIVE',
 	'the reference table\'s placement on ' . $_->name . ' has a restrictive purpose policy')
   for @workers;
-is(as('nobody', '', q{SELECT count(*) FROM saas.partners}), '0', 'a protected reference table shows no row without a purpose');
-is(as('agent', 'service', q{SELECT count(*) FROM saas.partners}), '3', 'and every row to a contract purpose');
+is(as('nobody', '', q{SELECT count(*) FROM saas.agencies}), '0', 'a protected reference table shows no row without a purpose');
+is(as('agent', 'service', q{SELECT count(*) FROM saas.agencies}), '3', 'and every row to a contract purpose');
 is( $workers[1]->safe_psql('postgres', q{SET ROLE nobody; SET citus.override_table_visibility = off;
-		SELECT count(*) FROM saas.partners}),
+		SELECT count(*) FROM saas.agencies}),
 	'0', 'read on a worker directly, it shows no row either');
 
 # unprotect() takes the policies and the trigger off every shard, and
@@ -620,6 +622,16 @@ is(sql(q{SELECT count(*) FROM saas.tickets WHERE customer_id = 5}), '1', 'and ch
 like($err, qr/cannot audit a rectification of table "tickets" on one of its Citus shards/,
 	'a superuser\'s UPDATE of a protected distributed table is refused by the trigger on the shard');
 is(sql(q{SELECT count(*) FROM saas.tickets WHERE body = 'Edited'}), '0', 'and changes nothing');
+# An erasure that must anonymise rows of a protected distributed table
+# (the customer's row, which retained orders still reference) would update
+# them on the shards, where the rectification trigger cannot audit: the
+# erasure fails as a whole and changes nothing.
+my $before_erasure = sql(q{SELECT c::text FROM saas.customers c WHERE id = 12});
+($rc, $out, $err) = $coordinator->psql('postgres',
+	q{SELECT privacy.erase_subject(privacy.open_request('customer', '12', 'erasure'), 'consent withdrawn')});
+like($err, qr/cannot audit a rectification of table "customers" on one of its Citus shards/,
+	'an erasure that would anonymise rows of a protected distributed table is refused');
+is(sql(q{SELECT c::text FROM saas.customers c WHERE id = 12}), $before_erasure, 'and changes nothing');
 # ---- end of protect() on distributed tables -------------------------------
 
 # A table protected before it was distributed (which needs the user's
