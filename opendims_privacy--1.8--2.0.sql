@@ -1546,21 +1546,6 @@ COMMENT ON FUNCTION privacy.erase_subject(request_id bigint, reason text) IS 'Ru
 
 REVOKE ALL ON FUNCTION privacy.erase_subject(request_id bigint, reason text) FROM PUBLIC;
 
--- protect() refuses a table Citus distributes (src/protection/distributed_tables.c):
--- _install_protection() calls the refusal before it creates any policy.
-CREATE FUNCTION privacy_internal._refuse_citus_table(rel regclass) RETURNS void
-    LANGUAGE c STRICT SET search_path TO 'pg_catalog', 'pg_temp'
-    AS 'MODULE_PATHNAME', 'privacy_refuse_citus_table';
-REVOKE ALL ON FUNCTION privacy_internal._refuse_citus_table(rel regclass) FROM PUBLIC;
-COMMENT ON FUNCTION privacy_internal._refuse_citus_table(rel regclass) IS 'Refuses to protect a table Citus distributes: the workers would check its row policies without the purpose grants, consent or purpose';
-DO $$
-BEGIN
-	EXECUTE pg_catalog.regexp_replace(
-		pg_catalog.pg_get_functiondef('privacy_internal._install_protection(regclass, text[], boolean)'::pg_catalog.regprocedure),
-		'(\n\tEXECUTE pg_catalog\.format\(''CREATE POLICY privacy_purpose)',
-		E'\n\tPERFORM privacy_internal._refuse_citus_table(rel);\\1');
-END
-$$;
 
 -- The disclosure log (src/recipients/): disclosures of a subject's data to
 -- the policy's recipients, listed by the export, forgotten with the erased
@@ -3864,6 +3849,230 @@ BEGIN
 	COMMIT;
 END
 $_$;
+-- The ledger's state trigger in C; the ledger functions and the import
+-- write the state of their events themselves (src/consent/ledger_state.c).
+CREATE OR REPLACE FUNCTION privacy_internal._maintain_ledger_state() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'privacy_maintain_ledger_state';
+
+-- privacy.import_consents() validates and records in one statement of its
+-- own (src/consent/consent_import.c).
+DROP FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass,
+												has_granted_at boolean, has_evidence boolean, evidence jsonb,
+												anchor text, key_column text, key_type text, key_operator text);
+CREATE FUNCTION privacy_internal._import_key(subject text) RETURNS text
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'privacy_import_key';
+COMMENT ON FUNCTION privacy_internal._import_key(subject text) IS 'The canonical key of a staged subject, for the statement of privacy.import_consents() only (an error elsewhere)';
+REVOKE ALL ON FUNCTION privacy_internal._import_key(subject text) FROM PUBLIC;
+
+-- The consent ledger's three CHECK constraints as one C function, which a
+-- statement plans in a fraction of the time.
+CREATE FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) RETURNS boolean
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'privacy_ledger_event_is_valid';
+COMMENT ON FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) IS 'The consent ledger''s CHECK constraint: a known action, a purpose exactly when the action is not a restriction or lifted restriction, evidence that is a JSON object';
+REVOKE ALL ON FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) FROM PUBLIC;
+ALTER TABLE privacy.consent_ledger
+	DROP CONSTRAINT consent_ledger_action_check,
+	DROP CONSTRAINT consent_ledger_check,
+	DROP CONSTRAINT consent_ledger_evidence_check,
+	ADD CONSTRAINT consent_ledger_event_check CHECK (privacy_internal._ledger_event_is_valid(action, purpose, evidence));
+-- protect() on tables Citus manages (issue 17): the coordinator forwards the
+-- purpose and the consent state version to the workers, which copy the
+-- coordinator's purposes, grants, erasures and consent state
+-- (src/consent/purpose_forward.c, src/consent/node_state.c); a table whose
+-- policy reads another table is refused (src/protection/distributed_tables.c).
+
+CREATE FUNCTION privacy_internal._state_version() RETURNS text
+    LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'privacy_state_version_sql';
+
+COMMENT ON FUNCTION privacy_internal._state_version() IS 'The consent state version of this server: it changes with every committed change of the consent state, the purposes or the purpose grants, and with a restart';
+
+REVOKE ALL ON FUNCTION privacy_internal._state_version() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._node_state() RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	-- Read before the state, whose statement takes a later snapshot: the
+	-- state holds at least every change the version counts.
+	version text := privacy_internal._state_version();
+BEGIN
+	RETURN pg_catalog.jsonb_build_object(
+		'version', version,
+		'purposes', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+								'name', p.name, 'legal_basis', p.legal_basis,
+								'allowed_under_restriction', p.allowed_under_restriction)), '[]')
+					   FROM privacy.purposes p),
+		'grants', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+							  'purpose', g.purpose, 'role', pg_catalog.pg_get_userbyid(g.role::pg_catalog.oid))), '[]')
+					 FROM privacy.purpose_grants g),
+		'erasures', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+								'kind', e.kind, 'subject_ref', e.subject_ref)), '[]')
+					   FROM privacy.erasures e),
+		'state', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+							 'kind', s.kind, 'purpose', s.purpose, 'subject', s.subject, 'status', s.status)), '[]')
+					FROM privacy._ledger_state s))::text;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._node_state() IS 'The purposes, purpose grants (by role name), erasures and consent state of this server with their version, as a Citus worker copies them from the coordinator to check the rows of protected tables';
+
+REVOKE ALL ON FUNCTION privacy_internal._node_state() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'privacy_statement_context';
+
+COMMENT ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) IS 'Condition the Citus coordinator adds to each query level reading a protected table Citus manages: on a worker, verifies the signed purpose for the current role, makes it the purpose of the transaction and brings the copy of the coordinator''s consent state up to the version; true';
+
+REVOKE ALL ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) TO PUBLIC;
+
+COMMENT ON FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) IS 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session), shared (copied from another session''s image) or coordinator (a Citus worker''s copy of the coordinator''s state); shared_memory says whether sessions can share it (library preloaded, not a standby)';
+
+CREATE FUNCTION privacy_internal._check_citus_table(rel regclass, expression text) RETURNS boolean
+    LANGUAGE c STRICT
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS 'MODULE_PATHNAME', 'privacy_check_citus_table';
+
+COMMENT ON FUNCTION privacy_internal._check_citus_table(rel regclass, expression text) IS 'Whether Citus manages a table about to be protected with the given row policy expression; refuses one whose policy the worker nodes could not check';
+
+REVOKE ALL ON FUNCTION privacy_internal._check_citus_table(rel regclass, expression text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION privacy_internal._install_protection(rel regclass, kinds text[], path_only boolean) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	cls pg_catalog.pg_class;
+	qname text := privacy_internal._qualified_name(rel);
+	using_expr text := privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_process');
+	trigger_args text := '';
+	k text;
+BEGIN
+	SELECT * INTO STRICT cls FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
+	-- Citus creates the policies and the trigger on every shard of a table
+	-- it manages (a trigger only when allowed to, for this function alone).
+	IF privacy_internal._check_citus_table(rel, using_expr) THEN
+		PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
+	EXECUTE pg_catalog.format('CREATE POLICY privacy_purpose ON %s AS RESTRICTIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
+							  qname, using_expr,
+							  privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_write'));
+	IF NOT cls.relrowsecurity THEN
+		EXECUTE pg_catalog.format('CREATE POLICY privacy_rows ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true)', qname);
+	END IF;
+	EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', qname);
+	IF EXISTS (SELECT FROM privacy.classified_columns cc WHERE cc.table_name OPERATOR(pg_catalog.=) rel) THEN
+		FOREACH k IN ARRAY kinds LOOP
+			trigger_args := trigger_args OPERATOR(pg_catalog.||)
+				pg_catalog.format('%s%L, %L', CASE WHEN trigger_args OPERATOR(pg_catalog.=) '' THEN '' ELSE ', ' END,
+								  k, privacy_internal._subject_key_sql(k, rel, cls.relname));
+		END LOOP;
+		EXECUTE pg_catalog.format('CREATE TRIGGER privacy_rectification AFTER UPDATE ON %s REFERENCING OLD TABLE AS privacy_old NEW TABLE AS privacy_new FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._audit_rectification(%s)',
+								  qname, trigger_args);
+	END IF;
+	INSERT INTO privacy.protected_tables (table_name, kinds, base_policy, had_row_security,
+										  had_force_row_security, protected_by, path_only)
+	VALUES (rel, kinds, NOT cls.relrowsecurity, cls.relrowsecurity, cls.relforcerowsecurity,
+			privacy_internal._acting_role(), path_only);
+END
+$$;
+
+
+-- unprotect() of a table Citus manages drops the trigger on its shards too.
+CREATE OR REPLACE FUNCTION privacy_internal._remove_protection(rel regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	pt privacy.protected_tables;
+	qname text := privacy_internal._qualified_name(rel);
+BEGIN
+	SELECT * INTO STRICT pt FROM privacy.protected_tables p WHERE p.table_name OPERATOR(pg_catalog.=) rel;
+	-- Citus drops the trigger of a table it manages on every shard too, when
+	-- allowed to (for this function alone).
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+				WHERE t.tgrelid OPERATOR(pg_catalog.=) rel AND t.tgname OPERATOR(pg_catalog.=) 'privacy_rectification') THEN
+		EXECUTE pg_catalog.format('DROP TRIGGER privacy_rectification ON %s', qname);
+	END IF;
+	EXECUTE pg_catalog.format('DROP POLICY IF EXISTS privacy_purpose ON %s', qname);
+	IF pt.base_policy THEN
+		EXECUTE pg_catalog.format('DROP POLICY IF EXISTS privacy_rows ON %s', qname);
+	END IF;
+	EXECUTE pg_catalog.format('ALTER TABLE %s %s ROW LEVEL SECURITY, %s ROW LEVEL SECURITY', qname,
+							  CASE WHEN pt.had_row_security THEN 'ENABLE' ELSE 'DISABLE' END,
+							  CASE WHEN pt.had_force_row_security THEN 'FORCE' ELSE 'NO FORCE' END);
+	DELETE FROM privacy.protected_tables p WHERE p.table_name OPERATOR(pg_catalog.=) rel;
+END
+$$;
+
+-- On a table Citus manages, a subject key that every foreign key of the path
+-- carries is read from the row itself (tables two hops from the anchor).
+CREATE FUNCTION privacy_internal._citus_table(rel regclass) RETURNS boolean
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'privacy_citus_table_sql';
+
+COMMENT ON FUNCTION privacy_internal._citus_table(rel regclass) IS 'Whether Citus manages a table (distributed, reference or Citus local); false without Citus';
+
+REVOKE ALL ON FUNCTION privacy_internal._citus_table(rel regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION privacy_internal._subject_key_sql(kind text, rel regclass, row_alias text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	k privacy.subject_kinds;
+	hops oid[] := privacy_internal._subject_path(kind, rel);
+	hop privacy.foreign_keys;
+	cur text := pg_catalog.quote_ident(row_alias);
+	alias text;
+	opening text := '';
+	closing text := '';
+	i integer;
+	pos integer;
+	col name;
+BEGIN
+	SELECT * INTO STRICT k FROM privacy.subject_kinds sk WHERE sk.name = kind;
+	-- On a table Citus manages, a key that every foreign key of the path
+	-- carries (as co-located tables carry the distribution column) is read
+	-- from the row itself: a row policy on a shard cannot read another
+	-- distributed table. Where the foreign key holds, it is the same key.
+	IF pg_catalog.array_length(hops, 1) > 1 AND privacy_internal._citus_table(rel) THEN
+		col := k.key_column;
+		FOR i IN REVERSE pg_catalog.array_length(hops, 1) .. 1 LOOP
+			SELECT * INTO STRICT hop FROM privacy.foreign_keys f WHERE f.constraint_oid = hops[i];
+			pos := pg_catalog.array_position(hop.to_columns, col);
+			EXIT WHEN pos IS NULL;
+			col := hop.from_columns[pos];
+			IF i = 1 THEN
+				RETURN cur || '.' || pg_catalog.quote_ident(col);
+			END IF;
+		END LOOP;
+	END IF;
+	FOR i IN 1 .. COALESCE(pg_catalog.array_length(hops, 1), 0) LOOP
+		SELECT * INTO STRICT hop FROM privacy.foreign_keys f WHERE f.constraint_oid = hops[i];
+		pos := pg_catalog.array_position(hop.to_columns, k.key_column);
+		IF i = pg_catalog.array_length(hops, 1) AND pos IS NOT NULL THEN
+			RETURN opening || cur || '.' || pg_catalog.quote_ident(hop.from_columns[pos]) || closing;
+		END IF;
+		alias := pg_catalog.quote_ident('_privacy_p' || i);
+		opening := opening || '(SELECT ';
+		closing := pg_catalog.format(' FROM %s %s WHERE %s)',
+									 privacy_internal._qualified_name(hop.to_table), alias,
+									 privacy_internal._join_condition(hop, alias, cur)) || closing;
+		cur := alias;
+	END LOOP;
+	RETURN opening || cur || '.' || pg_catalog.quote_ident(k.key_column) || closing;
+END
+$$;
 
 -- The export reads the consent history and the disclosures through their
 -- subject indexes; its first statement, as the anchor's owner, finds the

@@ -166,6 +166,60 @@ SELECT * FROM crm.drift;
 SELECT privacy_internal._forget_subject_in_ledgers('customer', '7');
 SELECT privacy_internal._forget_subject_in_ledgers('customer', 'abc');
 
+-- Events inserted into the ledger directly (as a restore or a DBA does)
+-- reach the state through the ledger's trigger: one event in a statement,
+-- and several, of which the latest of each subject and purpose decides.
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
+VALUES (current_user, 'customer', '6', 'consent.grant', 'marketing', 'direct');
+SELECT status FROM privacy._ledger_state WHERE kind = 'customer' AND subject = '6';
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
+VALUES (current_user, 'customer', '6', 'consent.withdraw', 'marketing', 'direct');
+SELECT count(*) AS state_of_6 FROM privacy._ledger_state WHERE kind = 'customer' AND subject = '6';
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
+VALUES (current_user, 'customer', '6', 'consent.grant', 'marketing', 'direct'),
+	   (current_user, 'customer', '6', 'consent.withdraw', 'marketing', 'direct'),
+	   (current_user, 'customer', '8', 'consent.withdraw', 'marketing', 'direct'),
+	   (current_user, 'customer', '8', 'consent.grant', 'marketing', 'direct'),
+	   (current_user, 'customer', '8', 'restriction', NULL, 'direct');
+SELECT subject, purpose, status FROM privacy._ledger_state
+ WHERE kind = 'customer' AND subject IN ('6', '8') ORDER BY subject, purpose;
+SELECT * FROM crm.drift;
+-- The ledger's CHECK constraint holds for direct inserts too: a known
+-- action, a purpose exactly when the event is not about restriction,
+-- evidence that is an object.
+\set VERBOSITY terse
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
+VALUES (current_user, 'customer', '6', 'consent.granted', 'marketing', 'direct');
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
+VALUES (current_user, 'customer', '6', 'consent.grant', NULL, 'direct');
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
+VALUES (current_user, 'customer', '6', 'restriction', 'marketing', 'direct');
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, evidence)
+VALUES (current_user, 'customer', '6', 'objection', 'analytics', 'direct', '[]');
+INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, evidence)
+VALUES (current_user, 'customer', '6', 'objection', 'analytics', 'direct', NULL);
+\set VERBOSITY default
+
+-- The ledger functions write the state of their event in the statement that
+-- records it. Should anything insert another event while that statement
+-- runs (here a trigger a superuser added), whose state would then not be
+-- written, the event is refused and nothing is recorded.
+SELECT count(*) AS events_before FROM privacy.consent_ledger \gset
+CREATE FUNCTION crm.echo_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source)
+	VALUES (NEW.actor, NEW.kind, '5', NEW.action, NEW.purpose, NEW.source);
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER echo AFTER INSERT ON privacy.consent_ledger
+	FOR EACH ROW WHEN (NEW.subject = '4') EXECUTE FUNCTION crm.echo_event();
+SELECT privacy.grant_consent('customer', '4', 'marketing');
+DROP TRIGGER echo ON privacy.consent_ledger;
+SELECT count(*) - :events_before AS recorded FROM privacy.consent_ledger;
+SELECT privacy.grant_consent('customer', '4', 'marketing') > 0 AS recorded_after;
+SELECT * FROM crm.drift;
+
 DROP ROLE ledger_stranger;
 REVOKE EXECUTE ON FUNCTION privacy.grant_consent(text, text, text, text, jsonb) FROM consent_app;
 DROP ROLE consent_app;

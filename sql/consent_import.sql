@@ -154,6 +154,57 @@ SELECT privacy.withdraw_consent('customer', '50001', 'newsletter') IS NOT NULL A
 SELECT count(*) AS newsletter_granted FROM privacy._ledger_state WHERE purpose = 'newsletter';
 SELECT * FROM shop.drift;
 
+-- The subject column is cast to text as the extension's owner: a cast
+-- through a function an ordinary user wrote is refused before anything
+-- runs, and the function never runs.
+CREATE TYPE shop.tagged AS (tag text);
+CREATE FUNCTION shop.tagged_text(shop.tagged) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'cast ran as %', current_user;
+	RETURN $1.tag;
+END
+$$;
+CREATE CAST (shop.tagged AS text) WITH FUNCTION shop.tagged_text(shop.tagged);
+CREATE TABLE shop.tagged_staging (subject shop.tagged);
+INSERT INTO shop.tagged_staging VALUES (ROW('50003'));
+GRANT SELECT ON shop.tagged_staging TO import_clerk;
+SET ROLE import_clerk;
+SELECT privacy.import_consents('customer', 'marketing', 'direct', 'shop.tagged_staging');
+RESET ROLE;
+
+-- The function that makes staged keys canonical serves the import's own
+-- statement only.
+SELECT privacy_internal._import_key('50003');
+
+-- A kind's key is unique when the policy declares it; should its unique
+-- constraint be dropped later, the import compares keys with the anchor
+-- by a semi-join, and a key the anchor holds twice is imported once.
+CREATE TABLE shop.visitors (handle text NOT NULL CONSTRAINT visitors_handle_key UNIQUE);
+SELECT privacy.apply_policy(jsonb_set(privacy.policy() || '{"version": "shop-2"}', '{subject_kinds}',
+	privacy.policy() -> 'subject_kinds' || jsonb_build_array(jsonb_build_object(
+		'name', 'visitor', 'table', 'shop.visitors', 'key', 'handle')))::text) IS NOT NULL AS applied;
+ALTER TABLE shop.visitors DROP CONSTRAINT visitors_handle_key;
+INSERT INTO shop.visitors VALUES ('ann'), ('ben'), ('ben');
+CREATE TABLE shop.visitor_staging (subject text);
+INSERT INTO shop.visitor_staging VALUES ('ann'), ('ben');
+SELECT privacy.import_consents('visitor', 'newsletter', 'direct', 'shop.visitor_staging')
+	   - 'first_event_id' - 'last_event_id' - 'policy_version' AS visitors;
+SELECT subject, status FROM privacy._ledger_state WHERE kind = 'visitor' ORDER BY subject;
+INSERT INTO shop.visitor_staging VALUES ('cyd');
+SELECT privacy.import_consents('visitor', 'newsletter', 'direct', 'shop.visitor_staging');
+SELECT * FROM shop.drift;
+
+-- A state the ledger does not explain (changed by hand) stops the import,
+-- with an error that names no subject.
+INSERT INTO privacy._ledger_state (kind, purpose, subject, status, event_id)
+VALUES ('customer', 'marketing', '50004', 'granted', 1);
+CREATE TABLE shop.tampered_staging (subject text);
+INSERT INTO shop.tampered_staging VALUES ('50004'), ('50005');
+SELECT privacy.import_consents('customer', 'marketing', 'direct', 'shop.tampered_staging');
+DELETE FROM privacy._ledger_state WHERE kind = 'customer' AND purpose = 'marketing' AND subject = '50004';
+SELECT privacy.import_consents('customer', 'marketing', 'direct', 'shop.tampered_staging') ->> 'imported' AS imported;
+SELECT * FROM shop.drift;
+
 DROP FUNCTION shop.try_with(text);
 REVOKE ALL ON FUNCTION privacy.import_consents(text, text, text, regclass, jsonb) FROM import_clerk;
 DROP OWNED BY import_clerk;

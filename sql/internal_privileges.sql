@@ -74,6 +74,10 @@ CREATE TABLE crm.own_notes (note text);
 CREATE TRIGGER privacy_guard BEFORE INSERT ON crm.own_notes
 	FOR EACH ROW EXECUTE FUNCTION privacy_internal._guard_trigger('redact', 'note');
 DROP TABLE crm.own_notes;
+-- The condition a Citus coordinator forwards to its workers gives no
+-- purpose on a server that is not a Citus worker.
+SELECT privacy_internal._statement_context('service', '1:1', repeat('0', 64)) AS forwarded,
+       privacy.current_purpose() AS purpose, (SELECT count(*) FROM crm.customers) AS rows_seen;
 -- What the role may do is still audited, as itself: a real rectification.
 SET privacy.purpose = 'service';
 UPDATE crm.customers SET name = 'Customer One' WHERE id = 1;

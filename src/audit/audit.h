@@ -11,6 +11,8 @@
 #ifndef PRIVACY_AUDIT_H
 #define PRIVACY_AUDIT_H
 
+#include "utils/jsonb.h"
+
 /*
  * Writes one entry to privacy.audit_log (written when the transaction
  * commits, sealed after), as the log's owner, so it works for callers with
@@ -20,6 +22,17 @@
  */
 extern void privacy_audit_event(const char *action, const char *kind,
 								const char *subject, const char *summary_json);
+
+/*
+ * Queues one entry of the current transaction directly, with the fields
+ * privacy_internal._audit() gives it: the time now, actor (NULL: the
+ * session user), the session user, action, the subject's reference (kind
+ * and subject may be NULL) and summary (a JSON object that must hold no
+ * personal values). For C code that has checked its caller itself and runs
+ * inside the audited action; others use privacy_audit_event().
+ */
+extern void privacy_audit_queue(const char *actor, const char *action, const char *kind,
+								const char *subject, Jsonb *summary);
 
 /*
  * Notes that the current (sub)transaction wrote rows to the unsealed

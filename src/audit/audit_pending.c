@@ -17,9 +17,10 @@
  * statement (privacy_audit_insert_unsealed()). That takes no lock another
  * writer waits for and computes no hash: the entries are sealed into the
  * chain after the commit (audit_seal.c), by the background worker of the
- * preloaded library, which the commit wakes (audit_sealer.c). Without the library preloaded there is
- * no worker, and the committing transaction seals the backlog itself at
- * pre-commit, under the chain's head lock, as releases before 2.0 did.
+ * preloaded library, which the commit wakes (audit_sealer.c). Without the
+ * library preloaded there is no worker, and the committing transaction
+ * seals the backlog itself at pre-commit, under the chain's head lock, as
+ * releases before 2.0 did.
  *
  * Entries of a subtransaction that rolls back are dropped with it; those of
  * one that commits pass to its parent; a transaction that aborts leaves no
@@ -52,6 +53,7 @@
 
 #include "audit/audit.h"
 #include "base/extension_objects.h"
+#include "subject/subject.h"
 
 PG_FUNCTION_INFO_V1(privacy_audit_append);
 
@@ -313,11 +315,40 @@ audit_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
-/* A copy of a varlena argument in the transaction's memory. */
-static void *
-copy_arg(FunctionCallInfo fcinfo, int argno)
+/*
+ * Queues one entry of the current transaction (action, subject_ref and
+ * summary are copied into transaction memory), taking its place in the
+ * order of entries now.
+ */
+static void
+queue_entry(TimestampTz logged_at, const char *actor, const char *session_role,
+			text *action, text *subject_ref, bool has_request_id, int64 request_id,
+			Jsonb *summary)
 {
-	return PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(argno));
+	MemoryContext old;
+	PendingEntry *entry;
+
+	if (IsParallelWorker())
+		elog(ERROR, "audit log entries cannot be written by a parallel worker");
+	/* refused now, before the audited action returns anything, not at commit */
+	PreventCommandIfReadOnly("privacy_internal._audit()");
+	PreventCommandDuringRecovery("privacy_internal._audit()");
+
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	entry = palloc0(sizeof(PendingEntry));
+	entry->subid = GetCurrentSubTransactionId();
+	entry->id = privacy_audit_next_id();
+	entry->logged_at = logged_at;
+	namestrcpy(&entry->actor, actor);
+	namestrcpy(&entry->session_role, session_role);
+	entry->action = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(action));
+	entry->subject_ref = subject_ref == NULL ? NULL :
+		(text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(subject_ref));
+	entry->has_request_id = has_request_id;
+	entry->request_id = has_request_id ? request_id : 0;
+	entry->summary = (Jsonb *) PG_DETOAST_DATUM_COPY(PointerGetDatum(summary));
+	pending_entries = lappend(pending_entries, entry);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -329,37 +360,28 @@ copy_arg(FunctionCallInfo fcinfo, int argno)
 Datum
 privacy_audit_append(PG_FUNCTION_ARGS)
 {
-	MemoryContext old;
-	PendingEntry *entry;
-
-	if (IsParallelWorker())
-		elog(ERROR, "audit log entries cannot be written by a parallel worker");
-	/* refused now, before the audited action returns anything, not at commit */
-	PreventCommandIfReadOnly("privacy_internal._audit()");
-	PreventCommandDuringRecovery("privacy_internal._audit()");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
 		PG_ARGISNULL(3) || PG_ARGISNULL(6))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("an audit log entry needs a time, an actor, a session role, an action and a summary")));
-
-
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	entry = palloc0(sizeof(PendingEntry));
-	entry->subid = GetCurrentSubTransactionId();
-	entry->id = privacy_audit_next_id();
-	entry->logged_at = PG_GETARG_TIMESTAMPTZ(0);
-	namestrcpy(&entry->actor, NameStr(*PG_GETARG_NAME(1)));
-	namestrcpy(&entry->session_role, NameStr(*PG_GETARG_NAME(2)));
-	entry->action = copy_arg(fcinfo, 3);
-	entry->subject_ref = PG_ARGISNULL(4) ? NULL : copy_arg(fcinfo, 4);
-	entry->has_request_id = !PG_ARGISNULL(5);
-	entry->request_id = entry->has_request_id ? PG_GETARG_INT64(5) : 0;
-	entry->summary = copy_arg(fcinfo, 6);
-	pending_entries = lappend(pending_entries, entry);
-	MemoryContextSwitchTo(old);
-
+	queue_entry(PG_GETARG_TIMESTAMPTZ(0), NameStr(*PG_GETARG_NAME(1)), NameStr(*PG_GETARG_NAME(2)),
+				PG_GETARG_TEXT_PP(3), PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4),
+				!PG_ARGISNULL(5), PG_ARGISNULL(5) ? 0 : PG_GETARG_INT64(5),
+				PG_GETARG_JSONB_P(6));
 	PG_RETURN_VOID();
+}
+
+void
+privacy_audit_queue(const char *actor, const char *action, const char *kind,
+					const char *subject, Jsonb *summary)
+{
+	const char *session_role = GetUserNameFromId(GetSessionUserId(), false);
+
+	queue_entry(GetCurrentTimestamp(), actor ? actor : session_role, session_role,
+				cstring_to_text(action),
+				subject ? subject_reference(kind ? kind : "", subject) : NULL,
+				false, 0, summary);
 }
 
 void

@@ -80,6 +80,7 @@
 #include "utils/varlena.h"
 
 #include "audit/audit.h"
+#include "base/citus.h"
 #include "base/compat.h"
 #include "base/extension_objects.h"
 #include "base/qualified_name.h"
@@ -524,11 +525,26 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 	NameData	session_role;
 	Datum		params[4];
 	PrivacyUserContext save;
+	const char *sharded_table;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		refuse(NULL);
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
+
+	/*
+	 * Citus runs an UPDATE of a distributed table on its shards, on the
+	 * workers, whose audit logs are not the coordinator's: the UPDATE is
+	 * refused rather than left out of the audit log.
+	 */
+	sharded_table = privacy_citus_shard_of(rel);
+	if (sharded_table != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot audit a rectification of table \"%s\" on one of its Citus shards",
+						sharded_table),
+				 errdetail("The audit log is kept on the coordinator; an UPDATE of a protected table that Citus distributes is refused rather than left unaudited."),
+				 errhint("Keep tables whose rows are rectified on the coordinator (undistribute_table()).")));
 
 	if (triggers == NULL)
 	{

@@ -51,6 +51,14 @@ COMMENT ON FUNCTION privacy_internal._acting_role() IS 'The role on whose behalf
 
 REVOKE ALL ON FUNCTION privacy_internal._acting_role() FROM PUBLIC;
 
+CREATE FUNCTION privacy_internal._citus_table(rel regclass) RETURNS boolean
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'privacy_citus_table_sql';
+
+COMMENT ON FUNCTION privacy_internal._citus_table(rel regclass) IS 'Whether Citus manages a table (distributed, reference or Citus local); false without Citus';
+
+REVOKE ALL ON FUNCTION privacy_internal._citus_table(rel regclass) FROM PUBLIC;
+
 CREATE FUNCTION privacy_internal._loading_table(rel regclass) RETURNS boolean
     LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'privacy_loading_table_sql';

@@ -15,11 +15,15 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "base/citus.h"
+
+PG_FUNCTION_INFO_V1(privacy_citus_table_sql);
 
 /* This node's Citus group, read once per session: -1 not read yet, 0 the coordinator or no Citus. */
 static int	local_group = -1;
@@ -30,15 +34,15 @@ privacy_citus_installed(void)
 	return OidIsValid(get_extension_oid("citus", true));
 }
 
-/* The single boolean result of sql with one argument, run with SPI. */
+/* The single boolean result of sql with nargs arguments, run with SPI. */
 static bool
-spi_boolean(const char *sql, Oid argtype, Datum arg)
+spi_boolean(const char *sql, int nargs, Oid *argtypes, Datum *args)
 {
 	bool		result = false;
 	bool		isnull;
 
 	SPI_connect();
-	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, nargs, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the Citus catalog");
 	if (SPI_processed == 1)
 		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
@@ -50,11 +54,50 @@ spi_boolean(const char *sql, Oid argtype, Datum arg)
 bool
 privacy_citus_table(Oid relid)
 {
+	Oid			argtype = REGCLASSOID;
+	Datum		arg = ObjectIdGetDatum(relid);
+
 	if (!privacy_citus_installed())
 		return false;
 	return spi_boolean("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p"
 					   " WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)",
-					   REGCLASSOID, ObjectIdGetDatum(relid));
+					   1, &argtype, &arg);
+}
+
+const char *
+privacy_citus_shard_of(Relation rel)
+{
+	const char *name = RelationGetRelationName(rel);
+	const char *suffix = strrchr(name, '_');
+	const char *c;
+	char	   *table;
+	Oid			argtypes[2] = {INT8OID, REGCLASSOID};
+	Datum		args[2];
+
+	if (suffix == NULL || suffix == name || suffix[1] == '\0' || strlen(suffix + 1) > 18)
+		return NULL;
+	for (c = suffix + 1; *c != '\0'; c++)
+		if (!isdigit((unsigned char) *c))
+			return NULL;
+	if (!privacy_citus_installed())
+		return NULL;
+	table = pnstrdup(name, suffix - name);
+	args[0] = Int64GetDatum(pg_strtoint64(suffix + 1));
+	args[1] = ObjectIdGetDatum(get_relname_relid(table, RelationGetNamespace(rel)));
+	if (!OidIsValid(DatumGetObjectId(args[1])) ||
+		!spi_boolean("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_shard s"
+					 " WHERE s.shardid OPERATOR(pg_catalog.=) $1"
+					 " AND s.logicalrelid OPERATOR(pg_catalog.=) $2)",
+					 2, argtypes, args))
+		return NULL;
+	return table;
+}
+
+/* privacy_internal._citus_table(rel regclass) → boolean: whether Citus manages rel. */
+Datum
+privacy_citus_table_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(privacy_citus_table(PG_GETARG_OID(0)));
 }
 
 char *
@@ -89,10 +132,13 @@ privacy_citus_worker(void)
 {
 	if (local_group < 0)
 	{
+		Oid			argtype = INT4OID;
+		Datum		arg = Int32GetDatum(0);
+
 		if (!privacy_citus_installed())
 			return false;
 		local_group = spi_boolean("SELECT g.groupid OPERATOR(pg_catalog.<>) $1 FROM pg_catalog.pg_dist_local_group g",
-								  INT4OID, Int32GetDatum(0)) ? 1 : 0;
+								  1, &argtype, &arg) ? 1 : 0;
 	}
 	return local_group > 0;
 }

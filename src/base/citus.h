@@ -7,6 +7,8 @@
 #ifndef PRIVACY_CITUS_H
 #define PRIVACY_CITUS_H
 
+#include "utils/rel.h"
+
 /* Whether the Citus extension is installed in the current database. */
 extern bool privacy_citus_installed(void);
 
@@ -18,6 +20,13 @@ extern bool privacy_citus_table(Oid relid);
  * or NULL (a reference or Citus local table, or no Citus table at all).
  */
 extern char *privacy_citus_distribution_column(Oid relid);
+
+/*
+ * For a Citus shard (a relation called name_<shard id> beside a table
+ * called name, and that shard of it in the Citus metadata), the name of its
+ * table; else NULL.
+ */
+extern const char *privacy_citus_shard_of(Relation rel);
 
 /* Whether this node is a Citus worker (a node of a group other than the coordinator's). */
 extern bool privacy_citus_worker(void);

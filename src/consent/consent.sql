@@ -54,139 +54,13 @@ COMMENT ON FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subje
 
 REVOKE ALL ON FUNCTION privacy_internal._forget_subject_in_ledgers(kind text, subject text) FROM PUBLIC;
 
-CREATE FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass,
-												 has_granted_at boolean, has_evidence boolean, evidence jsonb,
-												 anchor text, key_column text, key_type text, key_operator text)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-SET enable_nestloop = off
-AS $_$
-DECLARE
-	p privacy.purposes := privacy_internal._require_purpose(purpose, ARRAY['consent'], 'import consents for');
-	version text := privacy_internal._policy_version();
-	actor name := privacy_internal._acting_role();
-	n_rows bigint;
-	n_distinct bigint;
-	n_future bigint;
-	n_bad_evidence bigint;
-	n_absent bigint;
-	n_erased bigint;
-	n_recorded bigint;
-	n_imported bigint;
-	first_id bigint;
-	last_id bigint;
-	staged text;
-	present text;
-	recorded text;
-	summary jsonb;
-BEGIN
-	IF source IS NULL OR NOT EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) source) THEN
-		RAISE EXCEPTION 'unrecognized source "%"', source
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Sources are declared by the policy document; privacy.sources lists them.';
-	END IF;
-	IF evidence IS NULL OR pg_catalog.jsonb_typeof(evidence) OPERATOR(pg_catalog.<>) 'object' THEN
-		RAISE EXCEPTION 'evidence must be a JSON object'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Describe how the consents were captured, for example {"store": "crm", "form": "signup"}.';
-	END IF;
+CREATE FUNCTION privacy_internal._import_key(subject text) RETURNS text
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'privacy_import_key';
 
-	-- The import is ordered with every other change of the ledger: events
-	-- of single subjects (which lock the ledger in ROW EXCLUSIVE mode when
-	-- they insert) and erasures wait for it, and it for them.
-	LOCK TABLE privacy.consent_ledger IN SHARE ROW EXCLUSIVE MODE;
+COMMENT ON FUNCTION privacy_internal._import_key(subject text) IS 'The canonical key of a staged subject, for the statement of privacy.import_consents() only (an error elsewhere)';
 
-	-- Each staged row with its canonical key (an invalid or null key is an
-	-- error; OFFSET 0 keeps it computed once per row), read twice: to check
-	-- every row, then to record them.
-	staged := pg_catalog.format($sql$
-		SELECT privacy_internal._canonical_subject($1, x.subject::pg_catalog.text, false) AS key,
-			   %1$s AS granted_at, %2$s AS evidence
-		  FROM %3$s x OFFSET 0$sql$,
-		CASE WHEN has_granted_at THEN 'x.granted_at' ELSE 'NULL::pg_catalog.timestamptz' END,
-		CASE WHEN has_evidence THEN 'x.evidence' ELSE 'NULL::pg_catalog.jsonb' END,
-		staging);
-	-- Whether the subject exists, and whether the ledger already holds an
-	-- event of the subject for the purpose.
-	present := pg_catalog.format('EXISTS (SELECT FROM %s a WHERE a.%s %s i.key::%s)',
-								 anchor, key_column, key_operator, key_type);
-	recorded := 'EXISTS (SELECT FROM privacy.consent_ledger l'
-				' WHERE l.kind OPERATOR(pg_catalog.=) $1 AND l.subject OPERATOR(pg_catalog.=) i.key'
-				' AND l.purpose OPERATOR(pg_catalog.=) $2 AND NOT l.forgotten)';
-
-	-- A subject that does not exist may have been erased since the previous
-	-- store recorded its consent: it is skipped. Any other is an error.
-	EXECUTE pg_catalog.format($sql$
-		SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT i.key),
-			   pg_catalog.count(*) FILTER (WHERE i.granted_at OPERATOR(pg_catalog.>) pg_catalog.now()),
-			   pg_catalog.count(*) FILTER (WHERE pg_catalog.jsonb_typeof(i.evidence) OPERATOR(pg_catalog.<>) 'object'),
-			   pg_catalog.count(*) FILTER (WHERE NOT i.present),
-			   pg_catalog.count(*) FILTER (WHERE NOT i.present AND privacy_internal._subject_erased($1, i.key)),
-			   pg_catalog.count(*) FILTER (WHERE i.present AND i.recorded)
-		  FROM (SELECT i.*, %s AS present, %s AS recorded FROM (%s) i OFFSET 0) i$sql$,
-		present, recorded, staged)
-	  INTO n_rows, n_distinct, n_future, n_bad_evidence, n_absent, n_erased, n_recorded
-	  USING kind, p.name;
-	IF n_distinct OPERATOR(pg_catalog.<>) n_rows THEN
-		RAISE EXCEPTION 'cannot import consents: "%" names a subject more than once', staging
-			USING ERRCODE = 'unique_violation',
-				  DETAIL = pg_catalog.format('Rows naming a subject that another row names too: %s. Each subject is imported once, with one consent.',
-											 n_rows OPERATOR(pg_catalog.-) n_distinct),
-				  HINT = 'Keep one row per subject, for example the latest consent of each.';
-	END IF;
-	IF n_future OPERATOR(pg_catalog.>) 0 THEN
-		RAISE EXCEPTION 'cannot import consents: "%" has consents granted in the future', staging
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = pg_catalog.format('Rows whose granted_at is later than now: %s. granted_at is when the subject consented in the previous store.', n_future);
-	END IF;
-	IF n_bad_evidence OPERATOR(pg_catalog.>) 0 THEN
-		RAISE EXCEPTION 'cannot import consents: evidence in "%" must be JSON objects', staging
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = pg_catalog.format('Rows whose evidence is not an object: %s.', n_bad_evidence),
-				  HINT = 'Leave evidence null or make it an object, for example {"form": "signup"}.';
-	END IF;
-	IF n_erased OPERATOR(pg_catalog.<>) n_absent THEN
-		RAISE EXCEPTION 'cannot import consents: "%" names subjects of kind "%" that do not exist', staging, kind
-			USING ERRCODE = 'no_data_found',
-				  DETAIL = pg_catalog.format('Rows naming a subject that no row of %s has as its %s, and that was not erased: %s.',
-											 anchor, key_column, n_absent OPERATOR(pg_catalog.-) n_erased),
-				  HINT = 'Remove the rows of subjects that do not exist from the staging table.';
-	END IF;
-
-	-- One ledger event per subject; a subject whose ledger already holds an
-	-- event for the purpose keeps its history and is skipped. The ledger's
-	-- trigger applies the events to the state in one statement. (No nested
-	-- loops: one that scanned the ledger for each row would also scan the
-	-- rows this statement inserts.)
-	EXECUTE pg_catalog.format($sql$
-		WITH events AS (
-			INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)
-			SELECT $3, $1, i.key, 'consent.grant', $2, $4, $5,
-				   $6 OPERATOR(pg_catalog.||) COALESCE(i.evidence, '{}')
-				   OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-					   'imported', true, 'granted_at', i.granted_at))
-			  FROM (%s) i
-			 WHERE %s AND NOT %s
-			RETURNING id)
-		SELECT pg_catalog.count(*), pg_catalog.min(e.id), pg_catalog.max(e.id) FROM events e$sql$,
-		staged, present, recorded)
-	  INTO n_imported, first_id, last_id
-	  USING kind, p.name, actor, source, version, evidence;
-
-	summary := pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-		'purpose', p.name, 'source', source, 'policy_version', version, 'staging_table', staging::text,
-		'imported', n_imported, 'skipped_recorded', n_recorded, 'skipped_erased', n_erased,
-		'first_event_id', first_id, 'last_event_id', last_id));
-	PERFORM privacy_internal._audit(actor, 'consent.import', kind, NULL, NULL, summary);
-	RETURN summary;
-END
-$_$;
-
-COMMENT ON FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass, has_granted_at boolean, has_evidence boolean, evidence jsonb, anchor text, key_column text, key_type text, key_operator text) IS 'The set-based part of privacy.import_consents(), run as the extension''s owner: validates every staged row, then records one ledger event per subject and one audit entry';
-
-REVOKE ALL ON FUNCTION privacy_internal._import_consents(kind text, purpose text, source text, staging regclass, has_granted_at boolean, has_evidence boolean, evidence jsonb, anchor text, key_column text, key_type text, key_operator text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._import_key(subject text) FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._invalidate_consent_cache() RETURNS trigger
     LANGUAGE c
@@ -197,36 +71,20 @@ COMMENT ON FUNCTION privacy_internal._invalidate_consent_cache() IS 'Trigger: te
 REVOKE ALL ON FUNCTION privacy_internal._invalidate_consent_cache() FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._maintain_ledger_state() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-	-- One statement for all the events a statement inserted: the latest
-	-- event of each (kind, subject, purpose) decides its state.
-	WITH latest AS (
-		SELECT DISTINCT ON (e.kind, e.subject, COALESCE(e.purpose, ''))
-			   e.kind, e.subject, COALESCE(e.purpose, '') AS purpose, e.id,
-			   CASE e.action WHEN 'consent.grant' THEN 'granted'
-							 WHEN 'objection' THEN 'objected'
-							 WHEN 'restriction' THEN 'restricted' END AS status
-		  FROM new_events e
-		 ORDER BY e.kind, e.subject, COALESCE(e.purpose, ''), e.id DESC),
-	ended AS (
-		DELETE FROM privacy._ledger_state s
-		 USING latest l
-		 WHERE l.status IS NULL
-		   AND s.kind = l.kind AND s.subject = l.subject AND s.purpose = l.purpose)
-	INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)
-	SELECT l.kind, l.purpose, l.subject, l.status, l.id FROM latest l WHERE l.status IS NOT NULL
-	ON CONFLICT (kind, subject, purpose)
-	DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id;
-	RETURN NULL;
-END
-$$;
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'privacy_maintain_ledger_state';
 
 COMMENT ON FUNCTION privacy_internal._maintain_ledger_state() IS 'Statement trigger: applies the ledger events a statement inserted to privacy._ledger_state';
 
 REVOKE ALL ON FUNCTION privacy_internal._maintain_ledger_state() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) RETURNS boolean
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'privacy_ledger_event_is_valid';
+
+COMMENT ON FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) IS 'The consent ledger''s CHECK constraint: a known action, a purpose exactly when the action is not a restriction or lifted restriction, evidence that is a JSON object';
+
+REVOKE ALL ON FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._may_process(kind text, subject bigint, owned boolean DEFAULT true) RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE
@@ -357,7 +215,7 @@ CREATE FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cach
     LANGUAGE c STRICT PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'privacy_consent_cache_status';
 
-COMMENT ON FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) IS 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session) or shared (copied from another session''s image); shared_memory says whether sessions can share it (library preloaded, not a standby)';
+COMMENT ON FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) IS 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session), shared (copied from another session''s image) or coordinator (a Citus worker''s copy of the coordinator''s state); shared_memory says whether sessions can share it (library preloaded, not a standby)';
 
 CREATE FUNCTION privacy.consent_history(kind text, subject text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -558,9 +416,7 @@ CREATE TABLE privacy.consent_ledger (
     source text NOT NULL,
     policy_version text,
     evidence jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT consent_ledger_action_check CHECK ((action = ANY (ARRAY['consent.grant'::text, 'consent.withdraw'::text, 'objection'::text, 'restriction'::text, 'restriction.lift'::text]))),
-    CONSTRAINT consent_ledger_check CHECK (((purpose IS NULL) = (action = ANY (ARRAY['restriction'::text, 'restriction.lift'::text])))),
-    CONSTRAINT consent_ledger_evidence_check CHECK ((jsonb_typeof(evidence) = 'object'::text)),
+    CONSTRAINT consent_ledger_event_check CHECK (privacy_internal._ledger_event_is_valid(action, purpose, evidence)),
     CONSTRAINT consent_ledger_pkey PRIMARY KEY (id)
 );
 
@@ -655,3 +511,51 @@ CREATE TRIGGER invalidate_consent_cache_on_apply AFTER INSERT OR DELETE OR UPDAT
 ALTER TABLE privacy._ledger_state ENABLE REPLICA TRIGGER invalidate_consent_cache_on_apply;
 
 CREATE TRIGGER maintain_state AFTER INSERT ON privacy.consent_ledger REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._maintain_ledger_state();
+
+CREATE FUNCTION privacy_internal._state_version() RETURNS text
+    LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'privacy_state_version_sql';
+
+COMMENT ON FUNCTION privacy_internal._state_version() IS 'The consent state version of this server: it changes with every committed change of the consent state, the purposes or the purpose grants, and with a restart';
+
+REVOKE ALL ON FUNCTION privacy_internal._state_version() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._node_state() RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	-- Read before the state, whose statement takes a later snapshot: the
+	-- state holds at least every change the version counts.
+	version text := privacy_internal._state_version();
+BEGIN
+	RETURN pg_catalog.jsonb_build_object(
+		'version', version,
+		'purposes', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+								'name', p.name, 'legal_basis', p.legal_basis,
+								'allowed_under_restriction', p.allowed_under_restriction)), '[]')
+					   FROM privacy.purposes p),
+		'grants', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+							  'purpose', g.purpose, 'role', pg_catalog.pg_get_userbyid(g.role::pg_catalog.oid))), '[]')
+					 FROM privacy.purpose_grants g),
+		'erasures', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+								'kind', e.kind, 'subject_ref', e.subject_ref)), '[]')
+					   FROM privacy.erasures e),
+		'state', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+							 'kind', s.kind, 'purpose', s.purpose, 'subject', s.subject, 'status', s.status)), '[]')
+					FROM privacy._ledger_state s))::text;
+END
+$$;
+
+COMMENT ON FUNCTION privacy_internal._node_state() IS 'The purposes, purpose grants (by role name), erasures and consent state of this server with their version, as a Citus worker copies them from the coordinator to check the rows of protected tables';
+
+REVOKE ALL ON FUNCTION privacy_internal._node_state() FROM PUBLIC;
+
+CREATE FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'privacy_statement_context';
+
+COMMENT ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) IS 'Condition the Citus coordinator adds to each query level reading a protected table Citus manages: on a worker, verifies the signed purpose for the current role, makes it the purpose of the transaction and brings the copy of the coordinator''s consent state up to the version; true';
+
+REVOKE ALL ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) TO PUBLIC;

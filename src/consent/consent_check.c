@@ -64,6 +64,7 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/sinval.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -73,12 +74,14 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "base/citus.h"
 #include "base/compat.h"
 #include "consent/consent_check.h"
 #include "consent/consent_shared.h"
 #include "consent/consent_state.h"
 #include "base/extension_objects.h"
 #include "base/keys.h"
+#include "consent/node_state.h"
 #include "consent/purpose.h"
 
 PG_FUNCTION_INFO_V1(privacy_may_process_int8);
@@ -236,6 +239,18 @@ static const char *const watched_names[N_WATCHED] = {
 static Oid	watched_oids[N_WATCHED];
 static uint64 watched_generation = 0;	/* the cache generation they were looked up in */
 
+/*
+ * With Citus installed, the view whose invalidation a committed change of
+ * the state sends again once it is counted (see xact_callback).
+ */
+static Oid	citus_state_view = InvalidOid;
+
+void
+consent_cache_invalidate(void)
+{
+	cache_generation++;
+}
+
 static void
 relcache_callback(Datum arg, Oid relid)
 {
@@ -244,12 +259,14 @@ relcache_callback(Datum arg, Oid relid)
 	if (!OidIsValid(relid))
 	{
 		cache_generation++;
+		privacy_forwarded_plans_reset();
 		return;
 	}
 	for (i = 0; i < N_WATCHED; i++)
 		if (watched_oids[i] == relid)
 		{
 			cache_generation++;
+			privacy_forwarded_plans_reset();
 			return;
 		}
 }
@@ -259,6 +276,25 @@ static void
 syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	cache_generation++;
+	privacy_forwarded_plans_reset();
+}
+
+/*
+ * Sends the invalidation of the consent state view once more, outside the
+ * transaction: a plan that carries the consent state version to Citus
+ * workers (purpose_forward.c) and was made after the change's own
+ * invalidation but before the change was counted is made again.
+ */
+static void
+resend_state_invalidation(void)
+{
+	SharedInvalidationMessage msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.rc.id = SHAREDINVALRELCACHE_ID;
+	msg.rc.dbId = MyDatabaseId;
+	msg.rc.relId = citus_state_view;
+	SendSharedInvalidMessages(&msg, 1);
 }
 
 /*
@@ -276,9 +312,16 @@ xact_callback(XactEvent event, void *arg)
 				 errmsg("cannot PREPARE a transaction that has changed consent, objection or restriction state"),
 				 errdetail("Sessions share the consent state in memory and must learn of each change when it commits.")));
 	if (event == XACT_EVENT_COMMIT && state_changed_in_xact)
+	{
 		consent_shared_count_change();
+		if (OidIsValid(citus_state_view))
+			resend_state_invalidation();
+	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+	{
 		state_changed_in_xact = false;
+		citus_state_view = InvalidOid;
+	}
 	if (sets_snapshot_bound &&
 		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		 event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT))
@@ -377,11 +420,19 @@ ensure_cache_current(void)
 		probe_budget = 0;
 		cache_context_generation = cache_generation;
 		/*
-		 * A transaction that changed the state must see its own changes; a
-		 * parallel worker cannot tell whether its leader's did, unless the
-		 * leader has written nothing at all.
+		 * A statement the Citus coordinator forwarded reads the
+		 * coordinator's state. A transaction that changed the state must
+		 * see its own changes; a parallel worker cannot tell whether its
+		 * leader's did, unless the leader has written nothing at all.
 		 */
-		if (OidIsValid(watched_oids[0]) && !state_changed_in_xact &&
+		if (privacy_node_state_active())
+		{
+			if (privacy_node_image() == NULL)
+				elog(ERROR, "the copy of the coordinator's consent state is missing");
+			install_image(privacy_node_image());
+			cache_source = "coordinator";
+		}
+		else if (OidIsValid(watched_oids[0]) && !state_changed_in_xact &&
 			!(IsParallelWorker() && TransactionIdIsValid(GetTopTransactionIdIfAny())) &&
 			(image = consent_shared_fetch(watched_oids[0], cache_context)) != NULL)
 		{
@@ -698,6 +749,9 @@ probe_erasures(const char *kind, const char *subject, size_t len)
 		hex[hex_encode((const char *) mac, PRIVACY_HMAC_LEN, hex)] = '\0';
 		pfree(buf.data);
 	}
+	/* A statement the Citus coordinator forwarded: the coordinator's erasures. */
+	if (privacy_node_state_active())
+		return privacy_node_erased(kind, subject != NULL ? hex : NULL);
 
 	kind_att = get_attnum(relid, "kind");
 	ref_att = get_attnum(relid, "subject_ref");
@@ -1113,6 +1167,9 @@ privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
 	else
 		CacheInvalidateRelcache(rel);
 	state_changed_in_xact = true;
+	if (!OidIsValid(citus_state_view) && privacy_citus_installed())
+		citus_state_view = OidIsValid(view) ? view :
+			get_relname_relid("consent_state", RelationGetNamespace(rel));
 	return PointerGetDatum(NULL);
 }
 

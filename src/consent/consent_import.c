@@ -6,28 +6,63 @@
  *
  * The caller must be able to read the staging table without row security
  * (checked here, as the caller); the import itself runs as the extension's
- * owner, in privacy_internal._import_consents(), which validates every row
- * and writes nothing unless all of them pass. The subject kind's anchor,
- * key column, key type and its equality operator come from the subject
- * cache, quoted and schema-qualified, for the existence check.
+ * owner, with search_path pinned. One statement reads the staging table
+ * once, into its canonical keys; counts the rows with each problem (a
+ * subject named twice, granted_at in the future, evidence that is not an
+ * object, a subject that does not exist and was not erased), comparing the
+ * keys with the kind's anchor table and the ledger as joins rather than a
+ * lookup per row; and, only when there is no problem, inserts one ledger
+ * event per subject that exists and has no event for the purpose yet, and
+ * its state. The errors are raised from the counts after the statement, so
+ * nothing stays written when a row is bad. The ledger's trigger leaves the
+ * state to the statement (ledger_state.h): a state row already there for a
+ * subject without history (a concurrent event a REPEATABLE READ snapshot
+ * did not see, or a state changed by hand) stops the import with an error
+ * that names no subject. The staging table's subject column is cast to
+ * text as the owner: a user-defined cast, which would run a function its
+ * author chose with the owner's rights, is refused.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "parser/parse_coerce.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/rls.h"
+#include "utils/syscache.h"
 
+#include "audit/audit.h"
 #include "base/extension_objects.h"
+#include "consent/ledger_state.h"
+#include "policy/policy.h"
 #include "subject/subject.h"
 
 PG_FUNCTION_INFO_V1(privacy_import_consents);
+PG_FUNCTION_INFO_V1(privacy_import_key);
+
+/* The kind whose consents the import's statement records, while it runs. */
+static SubjectKind *importing_kind = NULL;
+
+/* The counts the import statement returns, in its column order. */
+enum
+{
+	N_ROWS = 1, N_DISTINCT, N_FUTURE, N_BAD_EVIDENCE, N_ABSENT, N_ERASED, N_IMPORTED, SUMMARY
+};
 
 /* The staging table's optional column, which must have the given type if present. */
 static bool
@@ -45,12 +80,40 @@ optional_column(Oid relid, const char *name, Oid type)
 	return true;
 }
 
+/*
+ * Refuses a subject column whose cast to text calls a function that is not
+ * built in or written in C: the import casts it as the extension's owner.
+ */
+static void
+check_subject_cast(Oid relid, Oid type)
+{
+	Oid			funcid = InvalidOid;
+	HeapTuple	proc;
+	Oid			language;
+
+	if (find_coercion_pathway(TEXTOID, type, COERCION_EXPLICIT, &funcid) != COERCION_PATH_FUNC)
+		return;
+	proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(proc))
+		elog(ERROR, "cache lookup failed for function %u", funcid);
+	language = ((Form_pg_proc) GETSTRUCT(proc))->prolang;
+	ReleaseSysCache(proc);
+	if (language != INTERNALlanguageId && language != ClanguageId)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot import consents from \"%s\": its column \"subject\" is cast to text by function %s",
+						get_rel_name(relid), format_procedure(funcid)),
+				 errdetail("The import reads the staging table as the extension's owner, which runs no function a user wrote."),
+				 errhint("Load the subject keys into a column of type text, or of the subject kind's key type.")));
+}
+
 /* Checks that the caller may read every row of the staging table. */
 static void
 check_staging_table(Oid relid)
 {
 	char		relkind = get_rel_relkind(relid);
 	AclResult	acl;
+	AttrNumber	subject;
 
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
@@ -67,11 +130,316 @@ check_staging_table(Oid relid)
 				 errmsg("cannot import consents from table \"%s\", which has row security for the current role",
 						get_rel_name(relid)),
 				 errhint("Import from a table whose rows the current role reads without row security.")));
-	if (get_attnum(relid, "subject") == InvalidAttrNumber)
+	subject = get_attnum(relid, "subject");
+	if (subject == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("staging table \"%s\" has no column \"subject\"", get_rel_name(relid)),
 				 errhint("The staging table holds one row per subject: subject, and optionally granted_at (timestamptz) and evidence (jsonb).")));
+	check_subject_cast(relid, get_atttype(relid, subject));
+}
+
+/* Whether a key matches at most one row of the kind's anchor table. */
+static bool
+anchor_key_is_unique(SubjectKind *kind)
+{
+	Relation	anchor = table_open(kind->anchor, AccessShareLock);
+	bool		unique = column_is_unique(anchor, get_attnum(kind->anchor, kind->key_column));
+
+	table_close(anchor, AccessShareLock);
+	return unique;
+}
+
+/*
+ * The import's statement: $1 kind, $2 purpose, $3 actor, $4 source, $5
+ * policy version, $6 the import's evidence, $7 the staging table's name.
+ */
+static char *
+import_sql(Oid relid, SubjectKind *kind)
+{
+	StringInfoData sql;
+	char	   *match;
+	char	   *staged;
+
+	match = psprintf("a.%s %s s.key::%s", quote_identifier(kind->key_column),
+					 kind->key_operator, kind->key_type_sql);
+	initStringInfo(&sql);
+
+	/*
+	 * Each staged row with its canonical key (an invalid or null key is an
+	 * error), computed once, and whether the subject exists: one join with
+	 * the anchor table.
+	 */
+	staged = psprintf("SELECT privacy_internal._import_key(x.subject::pg_catalog.text) AS key,"
+					  " %s AS granted_at, %s AS evidence FROM %s x",
+					  optional_column(relid, "granted_at", TIMESTAMPTZOID) ? "x.granted_at" : "NULL::pg_catalog.timestamptz",
+					  optional_column(relid, "evidence", JSONBOID) ? "x.evidence" : "NULL::pg_catalog.jsonb",
+					  quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												 get_rel_name(relid)));
+	if (anchor_key_is_unique(kind))
+		appendStringInfo(&sql,
+						 "WITH classified AS MATERIALIZED ("
+						 " SELECT s.*, a.%s IS NOT NULL AS present FROM (%s OFFSET 0) s LEFT JOIN %s a ON %s),",
+						 quote_identifier(kind->key_column), staged, kind->anchor_name, match);
+	else
+		appendStringInfo(&sql,
+						 "WITH staged AS MATERIALIZED (%s),"
+						 " classified AS MATERIALIZED ("
+						 " SELECT s.*, true AS present FROM staged s WHERE EXISTS (SELECT FROM %s a WHERE %s)"
+						 " UNION ALL"
+						 " SELECT s.*, false FROM staged s WHERE NOT EXISTS (SELECT FROM %s a WHERE %s)),",
+						 staged, kind->anchor_name, match, kind->anchor_name, match);
+	/*
+	 * The rows with each problem; a subject that does not exist may have
+	 * been erased since the previous store recorded it, and is skipped.
+	 */
+	appendStringInfoString(&sql,
+						   " checked AS MATERIALIZED ("
+						   " SELECT pg_catalog.count(*) AS n_rows,"
+						   " (SELECT pg_catalog.count(*) FROM (SELECT DISTINCT d.key FROM classified d) d) AS n_distinct,"
+						   " pg_catalog.count(*) FILTER (WHERE c.granted_at OPERATOR(pg_catalog.>) pg_catalog.now()) AS n_future,"
+						   " pg_catalog.count(*) FILTER (WHERE pg_catalog.jsonb_typeof(c.evidence) OPERATOR(pg_catalog.<>) 'object') AS n_bad_evidence,"
+						   " pg_catalog.count(*) FILTER (WHERE NOT c.present) AS n_absent,"
+						   " pg_catalog.count(*) FILTER (WHERE NOT c.present AND privacy_internal._subject_erased($1, c.key)) AS n_erased"
+						   " FROM classified c),");
+
+	/*
+	 * Only if no row has a problem: one event per subject that exists and
+	 * whose ledger holds no event for the purpose (its history stands), and
+	 * its state, which no subject without such an event has.
+	 */
+	appendStringInfoString(&sql,
+						   " events AS ("
+						   " INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)"
+						   " SELECT $3, $1, c.key, 'consent.grant', $2, $4, $5,"
+						   " $6 OPERATOR(pg_catalog.||) COALESCE(c.evidence, '{}')"
+						   " OPERATOR(pg_catalog.||) CASE WHEN c.granted_at IS NULL THEN '{\"imported\": true}'::pg_catalog.jsonb"
+						   " ELSE pg_catalog.jsonb_build_object('imported', true, 'granted_at', c.granted_at) END"
+						   " FROM classified c, checked k"
+						   " WHERE k.n_distinct OPERATOR(pg_catalog.=) k.n_rows AND k.n_future OPERATOR(pg_catalog.=) 0"
+						   " AND k.n_bad_evidence OPERATOR(pg_catalog.=) 0 AND k.n_erased OPERATOR(pg_catalog.=) k.n_absent"
+						   " AND c.present"
+						   " AND NOT EXISTS (SELECT FROM privacy.consent_ledger l"
+						   " WHERE l.kind OPERATOR(pg_catalog.=) $1 AND l.subject OPERATOR(pg_catalog.=) c.key"
+						   " AND l.purpose OPERATOR(pg_catalog.=) $2 AND NOT l.forgotten)"
+						   " RETURNING id, subject),"
+						   " state AS ("
+						   " INSERT INTO privacy._ledger_state (kind, purpose, subject, status, event_id)"
+						   " SELECT $1, $2, e.subject, 'granted', e.id FROM events e),"
+						   " imported AS ("
+						   " SELECT pg_catalog.count(*) AS n, pg_catalog.min(e.id) AS first_id, pg_catalog.max(e.id) AS last_id"
+						   " FROM events e)"
+						   " SELECT k.n_rows, k.n_distinct, k.n_future, k.n_bad_evidence, k.n_absent, k.n_erased, i.n,"
+						   " pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+						   " 'purpose', $2, 'source', $4, 'policy_version', $5, 'staging_table', $7,"
+						   " 'imported', i.n,"
+						   " 'skipped_recorded', k.n_rows OPERATOR(pg_catalog.-) k.n_absent OPERATOR(pg_catalog.-) i.n,"
+						   " 'skipped_erased', k.n_erased, 'first_event_id', i.first_id, 'last_event_id', i.last_id))"
+						   " FROM checked k, imported i");
+	return sql.data;
+}
+
+/*
+ * privacy_internal._import_key(subject text) → text: the canonical key of
+ * a staged subject, as _canonical_subject() gives it; for the import's
+ * statement only, which runs as the owner with search_path pinned, so
+ * that it needs no SET clause of its own to save and restore per row.
+ */
+Datum
+privacy_import_key(PG_FUNCTION_ARGS)
+{
+	if (importing_kind == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("privacy_internal._import_key() can be called by privacy.import_consents() only")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("subject key must not be null")));
+	PG_RETURN_TEXT_P(cstring_to_text(subject_canonical_key(importing_kind,
+														   text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+}
+
+/* A count of the import statement's result. */
+static int64
+result_count(int column)
+{
+	bool		isnull;
+	Datum		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(value);
+}
+
+/* Raises the error for the first problem the counts show, if any. */
+static void
+report_bad_rows(const char *staging, const char *kind, const char *anchor, const char *key_column)
+{
+	int64		n_rows = result_count(N_ROWS);
+	int64		n_distinct = result_count(N_DISTINCT);
+	int64		n_future = result_count(N_FUTURE);
+	int64		n_bad_evidence = result_count(N_BAD_EVIDENCE);
+	int64		n_absent = result_count(N_ABSENT);
+	int64		n_erased = result_count(N_ERASED);
+
+	if (n_distinct != n_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("cannot import consents: \"%s\" names a subject more than once", staging),
+				 errdetail("Rows naming a subject that another row names too: " INT64_FORMAT ". Each subject is imported once, with one consent.",
+						   n_rows - n_distinct),
+				 errhint("Keep one row per subject, for example the latest consent of each.")));
+	if (n_future > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot import consents: \"%s\" has consents granted in the future", staging),
+				 errdetail("Rows whose granted_at is later than now: " INT64_FORMAT ". granted_at is when the subject consented in the previous store.",
+						   n_future)));
+	if (n_bad_evidence > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot import consents: evidence in \"%s\" must be JSON objects", staging),
+				 errdetail("Rows whose evidence is not an object: " INT64_FORMAT ".", n_bad_evidence),
+				 errhint("Leave evidence null or make it an object, for example {\"form\": \"signup\"}.")));
+	if (n_erased != n_absent)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("cannot import consents: \"%s\" names subjects of kind \"%s\" that do not exist", staging, kind),
+				 errdetail("Rows naming a subject that no row of %s has as its %s, and that was not erased: " INT64_FORMAT ".",
+						   anchor, key_column, n_absent - n_erased),
+				 errhint("Remove the rows of subjects that do not exist from the staging table.")));
+}
+
+/*
+ * Checks the purpose, source and evidence; returns, in values[1..4], the
+ * purpose's name, the acting role, the source and the policy version in
+ * force (nulls as SPI wants them).
+ */
+static void
+check_arguments(FunctionCallInfo fcinfo, Datum *values, char *nulls)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+	char		argnulls[2] = {' ', ' '};
+	bool		isnull;
+	Jsonb	   *evidence = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+
+	args[0] = PG_GETARG_DATUM(1);
+	argnulls[0] = PG_ARGISNULL(1) ? 'n' : ' ';
+	args[1] = PG_GETARG_DATUM(2);
+	argnulls[1] = PG_ARGISNULL(2) ? 'n' : ' ';
+	if (SPI_execute_with_args("SELECT (privacy_internal._require_purpose($1, '{consent}', 'import consents for')).name,"
+							  " privacy_internal._acting_role(),"
+							  " EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) $2),"
+							  " privacy_internal._policy_version()",
+							  2, argtypes, args, argnulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not check the arguments of a consent import");
+	if (PG_ARGISNULL(2) ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized source \"%s\"",
+						PG_ARGISNULL(2) ? "<NULL>" : text_to_cstring(PG_GETARG_TEXT_PP(2))),
+				 errhint("Sources are declared by the policy document; privacy.sources lists them.")));
+	if (evidence == NULL || !JB_ROOT_IS_OBJECT(evidence))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("evidence must be a JSON object"),
+				 errhint("Describe how the consents were captured, for example {\"store\": \"crm\", \"form\": \"signup\"}.")));
+	values[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	values[1] = SPI_datumTransfer(values[1], false, -1);
+	values[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	values[2] = SPI_datumTransfer(values[2], false, NAMEDATALEN);
+	values[3] = PG_GETARG_DATUM(2);
+	values[4] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+	nulls[4] = isnull ? 'n' : ' ';
+	if (!isnull)
+		values[4] = SPI_datumTransfer(values[4], false, -1);
+	values[5] = JsonbPGetDatum(evidence);
+}
+
+/* As the owner, inside SPI: validates and records; returns the summary. */
+static Jsonb *
+import_as_owner(FunctionCallInfo fcinfo, Oid relid, SubjectKind *kind)
+{
+	Oid			argtypes[7] = {TEXTOID, TEXTOID, NAMEOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	char	   *staging = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)));
+	MemoryContext context = CurrentMemoryContext;
+	char	   *sql = import_sql(relid, kind);
+	int64		imported;
+	bool		isnull;
+	Jsonb	   *summary;
+
+	values[0] = CStringGetTextDatum(kind->name);
+	check_arguments(fcinfo, values, nulls);
+	values[6] = CStringGetTextDatum(staging);
+
+	/*
+	 * The import is ordered with every other change of the ledger: events
+	 * of single subjects (which lock the ledger in ROW EXCLUSIVE mode when
+	 * they insert) and erasures wait for it, and it for them.
+	 */
+	if (SPI_execute("LOCK TABLE privacy.consent_ledger IN SHARE ROW EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock the consent ledger");
+
+	ledger_state_begin_own_write();
+	importing_kind = kind;
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(sql, 7, argtypes, values, nulls, false, 0) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not import consents");
+		importing_kind = NULL;
+		report_bad_rows(staging, kind->name, kind->anchor_name, kind->key_column);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		importing_kind = NULL;
+		ledger_state_cancel_own_write();
+		MemoryContextSwitchTo(context);
+		error = CopyErrorData();
+
+		/*
+		 * A state row of a subject whose ledger has no event for the purpose
+		 * (the state was changed by hand): its key must not reach the log
+		 * in the unique violation's detail.
+		 */
+		if (error->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && error->constraint_name != NULL &&
+			strcmp(error->constraint_name, "_ledger_state_pkey") == 0)
+		{
+			FlushErrorState();
+
+			/*
+			 * In REPEATABLE READ or SERIALIZABLE, the statement read the
+			 * ledger with the transaction's snapshot, and an event committed
+			 * since (before the ledger was locked) wrote that state.
+			 */
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent consent events"),
+						 errdetail("A subject to import has an event for purpose \"%s\" that was recorded after the transaction's snapshot was taken.",
+								   TextDatumGetCString(values[1])),
+						 errhint("Retry the transaction.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("cannot import consents: privacy._ledger_state disagrees with the consent ledger"),
+					 errdetail("A subject to import has a state for purpose \"%s\" but no event for it in the ledger.",
+							   TextDatumGetCString(values[1])),
+					 errhint("Compare privacy._ledger_state with privacy.consent_state, which derives the state from the ledger.")));
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	imported = result_count(N_IMPORTED);
+	ledger_state_end_own_write((uint64) imported);
+	summary = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, SUMMARY, &isnull));
+	summary = (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(summary), false, -1));
+	privacy_audit_queue(NameStr(*DatumGetName(values[2])), "consent.import", kind->name, NULL, summary);
+	return summary;
 }
 
 /*
@@ -84,13 +452,7 @@ privacy_import_consents(PG_FUNCTION_ARGS)
 	Oid			relid;
 	SubjectKind *kind;
 	PrivacyUserContext save;
-	Datum		result = (Datum) 0;
-	Oid			argtypes[11] = {TEXTOID, TEXTOID, TEXTOID, REGCLASSOID, BOOLOID, BOOLOID,
-	JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[11];
-	char		nulls[11];
-	bool		isnull;
-	int			i;
+	Jsonb	   *result = NULL;
 
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -102,36 +464,12 @@ privacy_import_consents(PG_FUNCTION_ARGS)
 	kind = subject_kind_acquire(subject_kind_argument(fcinfo, 0), false);
 	PG_TRY();
 	{
-		for (i = 0; i < 11; i++)
-			nulls[i] = ' ';
-		for (i = 0; i < 3; i++)
-		{
-			values[i] = PG_GETARG_DATUM(i);
-			if (PG_ARGISNULL(i))
-				nulls[i] = 'n';
-		}
-		values[3] = ObjectIdGetDatum(relid);
-		values[4] = BoolGetDatum(optional_column(relid, "granted_at", TIMESTAMPTZOID));
-		values[5] = BoolGetDatum(optional_column(relid, "evidence", JSONBOID));
-		values[6] = PG_GETARG_DATUM(4);
-		if (PG_ARGISNULL(4))
-			nulls[6] = 'n';
-		values[7] = CStringGetTextDatum(kind->anchor_name);
-		values[8] = CStringGetTextDatum(quote_identifier(kind->key_column));
-		values[9] = CStringGetTextDatum(kind->key_type_sql);
-		values[10] = CStringGetTextDatum(kind->key_operator);
-
 		privacy_begin_as_owner("consent_ledger", &save);
 		PG_TRY();
 		{
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "could not connect to SPI");
-			if (SPI_execute_with_args("SELECT privacy_internal._import_consents($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-									  11, argtypes, values, nulls, false, 1) != SPI_OK_SELECT ||
-				SPI_processed != 1)
-				elog(ERROR, "could not import consents");
-			result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-			result = SPI_datumTransfer(result, false, -1);
+			result = import_as_owner(fcinfo, relid, kind);
 			SPI_finish();
 		}
 		PG_FINALLY();
@@ -145,5 +483,5 @@ privacy_import_consents(PG_FUNCTION_ARGS)
 		subject_kind_release(kind);
 	}
 	PG_END_TRY();
-	PG_RETURN_DATUM(result);
+	PG_RETURN_JSONB_P(result);
 }

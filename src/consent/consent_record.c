@@ -17,12 +17,14 @@
  * gets its id and is held to the end of the transaction; the insert of the
  * event deletes the lock row in the same statement. The lock takes no
  * entry in the lock manager, so one transaction may record events for any
- * number of subjects. The ledger's statement trigger applies the event to
- * privacy._ledger_state, whose change every session's row check learns of
- * at commit (consent_check.c); nothing else is locked beyond the subject.
+ * number of subjects. The statement that inserts the event also applies it
+ * to privacy._ledger_state (ledger_state.h), whose change every session's
+ * row check learns of at commit (consent_check.c); nothing else is locked
+ * beyond the subject.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -31,8 +33,11 @@
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/snapmgr.h"
 
+#include "audit/audit.h"
 #include "base/spi_statements.h"
+#include "consent/ledger_state.h"
 #include "subject/subject.h"
 
 PG_FUNCTION_INFO_V1(privacy_grant_consent);
@@ -56,11 +61,10 @@ typedef struct ConsentEvent
 
 /* The statements, prepared once per session. */
 static SPIPlanPtr check_plan = NULL;
-static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr erased_plan = NULL;
 static SPIPlanPtr restricted_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
-static SPIPlanPtr audit_plan = NULL;
+static SPIPlanPtr insert_ending_plan = NULL;
 static SPIPlanPtr purpose_error_plan = NULL;
 
 /* Runs a statement whose plan is kept for the session (prepared on first use). */
@@ -146,15 +150,17 @@ purpose_error(const ConsentEvent *event)
 }
 
 /*
- * Checks the purpose (but for restrictions), the source and the evidence;
- * returns the policy version in force (*version_null if there is none).
+ * Takes the subject's ledger lock (lock_key) and checks the purpose (but
+ * for restrictions), the source and the evidence; returns the policy
+ * version in force (*version_null if there is none). An error after the
+ * lock is taken rolls its row back with the (sub)transaction.
  */
 static Datum
-check_purpose_and_source(const ConsentEvent *event, bool *version_null)
+check_purpose_and_source(const ConsentEvent *event, int64 lock_key, bool *version_null)
 {
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, INT8OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	bool		needs_purpose = strncmp(event->action, "restriction", 11) != 0;
 	bool		isnull;
 	Datum		basis;
@@ -165,11 +171,13 @@ check_purpose_and_source(const ConsentEvent *event, bool *version_null)
 	values[1] = PointerGetDatum(event->source);
 	if (event->source == NULL)
 		nulls[1] = 'n';
+	values[2] = Int64GetDatum(lock_key);
 	run_kept(&check_plan,
-			 "SELECT (SELECT p.legal_basis FROM privacy.purposes p WHERE p.name OPERATOR(pg_catalog.=) $1),"
+			 "WITH locked AS (INSERT INTO privacy._subject_locks (lock_key) VALUES ($3) ON CONFLICT DO NOTHING)"
+			 " SELECT (SELECT p.legal_basis FROM privacy.purposes p WHERE p.name OPERATOR(pg_catalog.=) $1),"
 			 " EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) $2),"
 			 " (SELECT pv.version FROM privacy.policy_versions pv ORDER BY pv.id DESC LIMIT 1)",
-			 2, argtypes, values, nulls, SPI_OK_SELECT);
+			 3, argtypes, values, nulls, SPI_OK_SELECT);
 	if (needs_purpose)
 	{
 		const char *wanted = strcmp(event->action, "objection") == 0 ? "legitimate_interest" : "consent";
@@ -225,28 +233,113 @@ check_locked_subject(const ConsentEvent *event, const char *kind, Datum *values)
 	}
 }
 
-/* The audit entry's summary: event id, purpose, source, policy version. */
-static Datum
-audit_summary(int64 event_id, const ConsentEvent *event, Datum version, bool version_null)
+/*
+ * The status an event leaves its subject's (kind, purpose) in, or NULL for
+ * a withdrawal or a lifted restriction, which end it.
+ */
+static const char *
+event_status(const char *action)
 {
-	StringInfoData buf;
+	if (strcmp(action, "consent.grant") == 0)
+		return "granted";
+	if (strcmp(action, "objection") == 0)
+		return "objected";
+	if (strcmp(action, "restriction") == 0)
+		return "restricted";
+	return NULL;
+}
 
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"event_id\": " INT64_FORMAT, event_id);
-	if (event->purpose != NULL)
+/*
+ * Runs the statement that records an event and writes its state, prepared
+ * once per session. In REPEATABLE READ or SERIALIZABLE it reads the state
+ * with a snapshot taken now, after the subject's lock was taken, and
+ * checks every row it changes against the transaction's snapshot, as
+ * foreign-key checks do: a state row another transaction committed after
+ * that snapshot would otherwise be invisible, and a withdrawal would leave
+ * it granted. Such a race is a serialization failure.
+ */
+static void
+run_event_statement(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+					Datum *values, const char *nulls)
+{
+	SPIPlanPtr	kept = privacy_kept_plan(plan, sql, nargs, argtypes);
+	int			rc;
+
+	if (IsolationUsesXactSnapshot())
+		rc = SPI_execute_snapshot(kept, values, nulls, GetLatestSnapshot(),
+								  GetTransactionSnapshot(), false, true, 0);
+	else
+		rc = SPI_execute_plan(kept, values, nulls, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not record a consent ledger event: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * The statement that records an event, given the clause that applies it to
+ * the state ($10: the status it leaves, for the statements that keep one).
+ */
+#define EVENT_SQL(state_clause) \
+	"WITH unlocked AS (DELETE FROM privacy._subject_locks l WHERE l.lock_key OPERATOR(pg_catalog.=) $9)," \
+	" event AS (INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)" \
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, kind, subject, purpose)," \
+	state_clause \
+	" audit AS (INSERT INTO privacy._audit_unsealed (logged_at, actor, session_role, action, subject_ref, summary)" \
+	" SELECT pg_catalog.clock_timestamp(), $1, $11, $4, $12," \
+	" pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(" \
+	" 'event_id', e.id, 'purpose', $5, 'source', $6, 'policy_version', $7)) FROM event e)" \
+	" SELECT e.id FROM event e"
+
+/*
+ * Inserts the event (values and nulls: $1-$9, $11 and $12 of the
+ * statements below), releases the subject's lock row, applies the event to
+ * the ledger's state and writes its audit entry to the unsealed entries,
+ * all in one statement; returns the event's id. The entry has the fields
+ * privacy_internal._audit() gives one (the session user, the subject's
+ * reference, a summary of event id, purpose, source and policy version)
+ * and takes its place in the order of entries now, as an entry written at
+ * commit would when queued; the transaction's commit wakes the sealer.
+ */
+
+static int64
+insert_event(const ConsentEvent *event, Datum *values, char *nulls)
+{
+	Oid			argtypes[12] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	JSONBOID, INT8OID, TEXTOID, NAMEOID, TEXTOID};
+	const char *status = event_status(event->action);
+	bool		isnull;
+	int64		event_id;
+
+	ledger_state_begin_own_write();
+	PG_TRY();
 	{
-		appendStringInfoString(&buf, ", \"purpose\": ");
-		escape_json(&buf, text_to_cstring(event->purpose));
+		if (status != NULL)
+		{
+			values[9] = CStringGetTextDatum(status);
+			nulls[9] = ' ';
+			run_event_statement(&insert_plan,
+								EVENT_SQL(" state AS (INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)"
+										  " SELECT e.kind, COALESCE(e.purpose, ''), e.subject, $10, e.id FROM event e"
+										  " ON CONFLICT (kind, subject, purpose)"
+										  " DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id),"),
+								12, argtypes, values, nulls);
+		}
+		else
+			run_event_statement(&insert_ending_plan,
+								EVENT_SQL(" state AS (DELETE FROM privacy._ledger_state s USING event e"
+										  " WHERE s.kind OPERATOR(pg_catalog.=) e.kind AND s.subject OPERATOR(pg_catalog.=) e.subject"
+										  " AND s.purpose OPERATOR(pg_catalog.=) COALESCE(e.purpose, '')),"),
+								12, argtypes, values, nulls);
+		event_id = DatumGetInt64(result_value(1, &isnull));
 	}
-	appendStringInfoString(&buf, ", \"source\": ");
-	escape_json(&buf, text_to_cstring(event->source));
-	if (!version_null)
+	PG_CATCH();
 	{
-		appendStringInfoString(&buf, ", \"policy_version\": ");
-		escape_json(&buf, TextDatumGetCString(version));
+		ledger_state_cancel_own_write();
+		PG_RE_THROW();
 	}
-	appendStringInfoChar(&buf, '}');
-	return CStringGetTextDatum(buf.data);
+	PG_END_TRY();
+	ledger_state_end_own_write(1);
+	privacy_audit_note_unsealed_write();
+	return event_id;
 }
 
 /* Validates, orders, records and audits one event; returns its ledger id. */
@@ -260,25 +353,20 @@ record_event(const ConsentEvent *event)
 	Datum		version;
 	bool		version_null;
 	int64		event_id;
-	bool		isnull;
-	Oid			argtypes[9] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	JSONBOID, INT8OID};
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int64		lock_key = subject_lock_key("consent_ledger", kind, key);
+	Datum		values[12];
+	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', ' ', ' '};
+	NameData	session_role;
 	Datum		subject_values[2];
 	NameData	actor_name;
-	Oid			audit_types[5] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		audit_values[5];
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to SPI");
-	version = check_purpose_and_source(event, &version_null);
-
-	/* The subject's ledger lock: a row no other transaction can insert now. */
-	values[0] = Int64GetDatum(subject_lock_key("consent_ledger", kind, key));
-	run_kept(&lock_plan,
-			 "INSERT INTO privacy._subject_locks (lock_key) VALUES ($1) ON CONFLICT DO NOTHING",
-			 1, &argtypes[8], values, NULL, SPI_OK_INSERT);
+	/*
+	 * The subject's ledger lock (a row no other transaction can insert now),
+	 * taken by the statement that reads what the checks need.
+	 */
+	version = check_purpose_and_source(event, lock_key, &version_null);
 	subject_values[0] = PointerGetDatum(event->kind);
 	subject_values[1] = CStringGetTextDatum(key);
 	check_locked_subject(event, kind, subject_values);
@@ -296,22 +384,11 @@ record_event(const ConsentEvent *event)
 	if (version_null)
 		nulls[6] = 'n';
 	values[7] = JsonbPGetDatum(event->evidence);
-	values[8] = Int64GetDatum(subject_lock_key("consent_ledger", kind, key));
-	run_kept(&insert_plan,
-			 "WITH unlocked AS (DELETE FROM privacy._subject_locks l WHERE l.lock_key OPERATOR(pg_catalog.=) $9)"
-			 " INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)"
-			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-			 9, argtypes, values, nulls, SPI_OK_INSERT_RETURNING);
-	event_id = DatumGetInt64(result_value(1, &isnull));
-
-	audit_values[0] = NameGetDatum(&actor_name);
-	audit_values[1] = values[3];
-	audit_values[2] = PointerGetDatum(event->kind);
-	audit_values[3] = subject_values[1];
-	audit_values[4] = audit_summary(event_id, event, version, version_null);
-	run_kept(&audit_plan,
-			 "SELECT privacy_internal._audit($1, $2, $3, $4, NULL, $5::pg_catalog.jsonb)",
-			 5, audit_types, audit_values, NULL, SPI_OK_SELECT);
+	values[8] = Int64GetDatum(lock_key);
+	namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
+	values[10] = NameGetDatum(&session_role);
+	values[11] = PointerGetDatum(subject_reference(kind, key));
+	event_id = insert_event(event, values, nulls);
 	SPI_finish();
 	return event_id;
 }

@@ -55,6 +55,7 @@
 #include "base/extension_objects.h"
 #include "consent/consent.h"
 #include "consent/consent_shared.h"
+#include "consent/node_state.h"
 #include "consent/purpose.h"
 
 PG_FUNCTION_INFO_V1(privacy_current_purpose);
@@ -90,8 +91,8 @@ can_validate(GucSource source)
 		!IsParallelWorker() && !InitializingParallelWorker && purpose_tables_exist();
 }
 
-static PurposeBasis
-parse_basis(const char *basis)
+PurposeBasis
+privacy_purpose_basis(const char *basis)
 {
 	if (strcmp(basis, "consent") == 0)
 		return PURPOSE_BASIS_CONSENT;
@@ -151,6 +152,10 @@ purpose_lookup(const char *name, Oid role, PurposeBasis *basis,
 	HeapTuple	tuple;
 	bool		isnull;
 
+	/* A statement the Citus coordinator forwarded: the coordinator's purposes. */
+	if (privacy_node_state_active())
+		return privacy_node_purpose_lookup(name, role, basis, allowed_under_restriction, allowed);
+
 	/* SET and startup options run without a snapshot; the lookup needs one. */
 	if (!ActiveSnapshotSet())
 	{
@@ -164,7 +169,7 @@ purpose_lookup(const char *name, Oid role, PurposeBasis *basis,
 		Datum		d = column_value(rel, tuple, "legal_basis", &isnull);
 
 		found = true;
-		*basis = parse_basis(isnull ? "" : TextDatumGetCString(d));
+		*basis = privacy_purpose_basis(isnull ? "" : TextDatumGetCString(d));
 		d = column_value(rel, tuple, "allowed_under_restriction", &isnull);
 		*allowed_under_restriction = !isnull && DatumGetBool(d);
 	}
@@ -252,6 +257,7 @@ assign_purpose(const char *newval, void *extra)
 {
 	purpose_extra = (const PurposeExtra *) extra;
 	privacy_purpose_generation++;
+	privacy_forwarded_plans_reset();
 }
 
 /* GUC check hook for privacy.default_purpose: a purpose resting on contract. */
@@ -290,6 +296,7 @@ static void
 assign_default_purpose(const char *newval, void *extra)
 {
 	privacy_purpose_generation++;
+	privacy_forwarded_plans_reset();
 }
 
 void
@@ -325,6 +332,8 @@ ConsentInit(void)
 	PurposeScopeInit();
 	ConsentCheckInit();
 	ConsentSharedInit();
+	NodeStateInit();
+	PurposeForwardInit();
 }
 
 void
@@ -345,7 +354,8 @@ privacy_purpose_stamp_equal(const PurposeStamp *a, const PurposeStamp *b)
 void
 privacy_resolve_purpose(ResolvedPurpose *out)
 {
-	const char *claim = purpose_setting ? purpose_setting : "";
+	bool		forwarded = privacy_node_state_active();
+	const char *claim = forwarded ? privacy_node_claim() : purpose_setting ? purpose_setting : "";
 	bool		allowed = false;
 	Oid			user = GetUserId();
 
@@ -360,7 +370,8 @@ privacy_resolve_purpose(ResolvedPurpose *out)
 		out->none = true;
 		return;
 	}
-	if (!out->is_default)
+	/* A forwarded purpose was checked for its scope on the coordinator. */
+	if (!out->is_default && !forwarded)
 		privacy_purpose_check_scope();
 	if (!purpose_lookup(claim, out->is_default ? InvalidOid : user, &out->basis,
 						&out->allowed_under_restriction, &allowed))
@@ -395,7 +406,8 @@ privacy_resolve_purpose(ResolvedPurpose *out)
 		PurposeBasis basis;
 		bool		under_restriction;
 
-		if (setter != user &&
+		/* The coordinator signed a forwarded purpose for the current role. */
+		if (!forwarded && setter != user &&
 			(!purpose_lookup(claim, setter, &basis, &under_restriction, &allowed) || !allowed))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

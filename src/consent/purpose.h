@@ -18,6 +18,9 @@ typedef enum PurposeBasis
 	PURPOSE_BASIS_LEGAL_OBLIGATION
 } PurposeBasis;
 
+/* The legal basis named basis (as privacy.purposes spells it). */
+extern PurposeBasis privacy_purpose_basis(const char *basis);
+
 /* The purpose in force for the current statement, checked. */
 typedef struct ResolvedPurpose
 {

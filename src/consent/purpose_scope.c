@@ -35,6 +35,7 @@
 #include "utils/guc.h"
 
 #include "base/compat.h"
+#include "consent/node_state.h"
 #include "consent/purpose.h"
 
 typedef enum PurposeScope
@@ -157,6 +158,7 @@ static void
 assign_purpose_scope(int newval, void *extra)
 {
 	privacy_purpose_generation++;
+	privacy_forwarded_plans_reset();
 }
 
 void

@@ -36,6 +36,7 @@
 
 #include "base/compat.h"
 #include "base/extension_objects.h"
+#include "policy/policy.h"
 #include "pure/policy_json.h"
 
 PG_FUNCTION_INFO_V1(privacy_apply_policy);
@@ -175,7 +176,7 @@ resolve_table(const PolicyRef *ref)
  * predicate or an expression that is valid and checked immediately: only
  * then does a key value name at most one row.
  */
-static bool
+bool
 column_is_unique(Relation rel, AttrNumber attnum)
 {
 	List	   *indexes = RelationGetIndexList(rel);

@@ -10,14 +10,14 @@ COMMENT ON FUNCTION privacy_internal._audit_rectification() IS 'Statement trigge
 
 REVOKE ALL ON FUNCTION privacy_internal._audit_rectification() FROM PUBLIC;
 
-CREATE FUNCTION privacy_internal._refuse_citus_table(rel regclass) RETURNS void
+CREATE FUNCTION privacy_internal._check_citus_table(rel regclass, expression text) RETURNS boolean
     LANGUAGE c STRICT
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS 'MODULE_PATHNAME', 'privacy_refuse_citus_table';
+    AS 'MODULE_PATHNAME', 'privacy_check_citus_table';
 
-COMMENT ON FUNCTION privacy_internal._refuse_citus_table(rel regclass) IS 'Refuses to protect a table Citus distributes: the workers would check its row policies without the purpose grants, consent or purpose';
+COMMENT ON FUNCTION privacy_internal._check_citus_table(rel regclass, expression text) IS 'Whether Citus manages a table about to be protected with the given row policy expression; refuses one whose policy the worker nodes could not check';
 
-REVOKE ALL ON FUNCTION privacy_internal._refuse_citus_table(rel regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._check_citus_table(rel regclass, expression text) FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._install_protection(rel regclass, kinds text[], path_only boolean) RETURNS void
     LANGUAGE plpgsql
@@ -26,13 +26,18 @@ CREATE FUNCTION privacy_internal._install_protection(rel regclass, kinds text[],
 DECLARE
 	cls pg_catalog.pg_class;
 	qname text := privacy_internal._qualified_name(rel);
+	using_expr text := privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_process');
 	trigger_args text := '';
 	k text;
 BEGIN
 	SELECT * INTO STRICT cls FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
-	PERFORM privacy_internal._refuse_citus_table(rel);
+	-- Citus creates the policies and the trigger on every shard of a table
+	-- it manages (a trigger only when allowed to, for this function alone).
+	IF privacy_internal._check_citus_table(rel, using_expr) THEN
+		PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
 	EXECUTE pg_catalog.format('CREATE POLICY privacy_purpose ON %s AS RESTRICTIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
-							  qname, privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_process'),
+							  qname, using_expr,
 							  privacy_internal._protection_expr(rel, kinds, 'privacy_internal._may_write'));
 	IF NOT cls.relrowsecurity THEN
 		EXECUTE pg_catalog.format('CREATE POLICY privacy_rows ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true)', qname);
@@ -610,6 +615,11 @@ DECLARE
 	qname text := privacy_internal._qualified_name(rel);
 BEGIN
 	SELECT * INTO STRICT pt FROM privacy.protected_tables p WHERE p.table_name OPERATOR(pg_catalog.=) rel;
+	-- Citus drops the trigger of a table it manages on every shard too, when
+	-- allowed to (for this function alone).
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
 	IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
 				WHERE t.tgrelid OPERATOR(pg_catalog.=) rel AND t.tgname OPERATOR(pg_catalog.=) 'privacy_rectification') THEN
 		EXECUTE pg_catalog.format('DROP TRIGGER privacy_rectification ON %s', qname);

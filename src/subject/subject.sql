@@ -190,8 +190,25 @@ DECLARE
 	closing text := '';
 	i integer;
 	pos integer;
+	col name;
 BEGIN
 	SELECT * INTO STRICT k FROM privacy.subject_kinds sk WHERE sk.name = kind;
+	-- On a table Citus manages, a key that every foreign key of the path
+	-- carries (as co-located tables carry the distribution column) is read
+	-- from the row itself: a row policy on a shard cannot read another
+	-- distributed table. Where the foreign key holds, it is the same key.
+	IF pg_catalog.array_length(hops, 1) > 1 AND privacy_internal._citus_table(rel) THEN
+		col := k.key_column;
+		FOR i IN REVERSE pg_catalog.array_length(hops, 1) .. 1 LOOP
+			SELECT * INTO STRICT hop FROM privacy.foreign_keys f WHERE f.constraint_oid = hops[i];
+			pos := pg_catalog.array_position(hop.to_columns, col);
+			EXIT WHEN pos IS NULL;
+			col := hop.from_columns[pos];
+			IF i = 1 THEN
+				RETURN cur || '.' || pg_catalog.quote_ident(col);
+			END IF;
+		END LOOP;
+	END IF;
 	FOR i IN 1 .. COALESCE(pg_catalog.array_length(hops, 1), 0) LOOP
 		SELECT * INTO STRICT hop FROM privacy.foreign_keys f WHERE f.constraint_oid = hops[i];
 		pos := pg_catalog.array_position(hop.to_columns, k.key_column);

@@ -9,16 +9,21 @@
 # complete and exact (gone from the workers' shards, other customers'
 # rows untouched, also where rows are retained, anonymised or held), that
 # the retention and sensitive-data guards work on the shards without
-# citus.enable_unsafe_triggers, and that protect() refuses a distributed table with a
-# hint rather than leaving it readable by every role: also a protected
-# table distributed afterwards, and after a shard move, shows no row to a
-# role without a purpose.
+# citus.enable_unsafe_triggers, that protect() on distributed tables checks
+# every read on the workers against the coordinator's purpose, grants and
+# consent state (withdrawals honoured by the next statement, shard moves,
+# forged purposes refused), refuses with a hint what it cannot check and
+# never leaves a table readable by every role: also a protected table
+# distributed afterwards, and after a shard move, shows no row to a role
+# without a purpose; and it reports the cost of protection on a router
+# query.
 #
 # Skipped when Citus is not installed in the server under test.
 
 use strict;
 use warnings;
 
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -422,15 +427,212 @@ sub policies_on
 		  FROM pg_policies p WHERE p.schemaname = 'saas' AND p.tablename LIKE '${table}_%'});
 }
 
-# protect() refuses a distributed table, and leaves nothing on it or its
-# shards.
-($rc, $out, $err) = $coordinator->psql('postgres', q{SELECT privacy.protect('saas.customers')});
-like($err, qr/cannot protect table saas\.customers because Citus distributes it/,
-	'protect() refuses a distributed table');
-like($err, qr/HINT:  Keep tables that need rows filtered by purpose on the coordinator/, 'with a hint');
-is(sql(q{SELECT count(*) FROM pg_policy WHERE polrelid = 'saas.customers'::regclass}), '0',
-	'no policy is left on the distributed table');
-is(policies_on($_, 'customers'), '', 'nor on its shards on ' . $_->name) for @workers;
+# ---- protect() on distributed tables: the purpose on every node ----------
+# Roles with and without purposes; customers 1-10 consented to marketing.
+sql(q{
+CREATE ROLE nobody LOGIN;
+CREATE ROLE agent LOGIN;
+CREATE ROLE marketer LOGIN;
+GRANT USAGE ON SCHEMA saas TO nobody, agent, marketer;
+GRANT SELECT ON ALL TABLES IN SCHEMA saas TO nobody, agent, marketer;
+SELECT privacy.allow_purpose('service', 'agent');
+SELECT privacy.allow_purpose('marketing', 'marketer');
+SELECT privacy.grant_consent('customer', g::text, 'marketing', 'direct', '{}') FROM generate_series(1, 10) g;
+});
+
+# A table whose rows reach their subject through a table in between,
+# without the subject's key (visits of an agency's site, through reference
+# tables), is refused with a hint, and nothing is left on it.
+sql(q{
+CREATE TABLE saas.agencies (id bigint PRIMARY KEY, email text NOT NULL);
+CREATE TABLE saas.agency_sites (id bigint PRIMARY KEY, agency_id bigint NOT NULL REFERENCES saas.agencies);
+SELECT create_reference_table('saas.agencies');
+SELECT create_reference_table('saas.agency_sites');
+CREATE TABLE saas.visits (customer_id bigint NOT NULL, site_id bigint NOT NULL, seen_from text,
+	PRIMARY KEY (customer_id, site_id));
+SELECT create_distributed_table('saas.visits', 'customer_id', colocate_with => 'saas.customers');
+ALTER TABLE saas.visits ADD FOREIGN KEY (site_id) REFERENCES saas.agency_sites;
+});
+my $agency_policy = $retention_policy =~ s/\{"name": "lead", "table": "saas.leads", "key": "id"\}/{"name": "lead", "table": "saas.leads", "key": "id"},
+    {"name": "agency", "table": "saas.agencies", "key": "id"}/r
+  =~ s/\{"table": "saas.leads", "column": "email", "category": "contact.email"\}/{"table": "saas.leads", "column": "email", "category": "contact.email"},
+    {"table": "saas.agencies", "column": "email", "category": "contact.email"},
+    {"table": "saas.visits", "column": "seen_from", "category": "contact.address"}/r
+  =~ s/"version": "saas-2"/"version": "saas-3"/r;
+sql("SELECT privacy.apply_policy(\$policy\$$agency_policy\$policy\$)");
+($rc, $out, $err) = $coordinator->psql('postgres', q{SELECT privacy.protect('saas.visits')});
+like($err, qr/cannot protect table saas\.visits because Citus distributes it and its rows reach their subjects through another table/,
+	'protect() refuses a distributed table whose path does not carry the subject\'s key');
+like($err, qr/HINT:  Give the table the subject's key as its distribution column/, 'with a hint');
+is(sql(q{SELECT count(*) FROM pg_policy WHERE polrelid = 'saas.visits'::regclass}), '0',
+	'no policy is left on the refused table');
+is(policies_on($_, 'visits'), '', 'nor on its shards on ' . $_->name) for @workers;
+
+# Co-located tables that name their subject are protected, on every shard:
+# also order lines, two hops from the anchor, whose foreign keys carry the
+# customer's id (their policy reads it from the row).
+sql(q{SELECT privacy.protect('saas.orders'); SELECT privacy.protect('saas.tickets'); SELECT privacy.protect('saas.order_lines');});
+is( sql(q{SELECT string_agg(table_name::text || ':' || path_only, ' ' ORDER BY table_name::text) FROM privacy.protected_tables}),
+	'saas.customers:true saas.order_lines:false saas.orders:false saas.tickets:false',
+	'protect() protects distributed tables and their anchor');
+is( sql(q{SELECT polqual IS NOT NULL AND pg_get_expr(polqual, polrelid) !~ 'SELECT' FROM pg_policy
+		   WHERE polrelid = 'saas.order_lines'::regclass AND polname = 'privacy_purpose'}),
+	't', 'the policy of order lines reads the customer from the row');
+is(policies_on($_, 'order_lines'), 'privacy_purpose:RESTRICTIVE privacy_rows:PERMISSIVE',
+	'the shards of order lines on ' . $_->name . ' have a restrictive purpose policy')
+  for @workers[0 .. 1];
+is(policies_on($_, 'customers'), 'privacy_purpose:RESTRICTIVE privacy_rows:PERMISSIVE',
+	'the shards of the anchor on ' . $_->name . ' have a restrictive purpose policy')
+  for @workers[0 .. 1];
+
+# as ROLE, PURPOSE, SQL: SQL run on the coordinator as the role with the purpose.
+sub as
+{
+	my ($role, $purpose, $query) = @_;
+	return sql("SET ROLE $role; " . ($purpose ? "SET privacy.purpose = '$purpose'; " : '') . $query);
+}
+my $counts = q{SELECT (SELECT count(*) FROM saas.customers WHERE id = 3) || ' ' || (SELECT count(*) FROM saas.customers WHERE id = 20)
+	|| ' ' || (SELECT count(*) FROM saas.customers) || ' ' || (SELECT count(*) FROM saas.orders) || ' ' || (SELECT count(*) FROM saas.tickets)
+	|| ' ' || (SELECT count(*) FROM saas.order_lines)};
+is(as('nobody', '', $counts), '0 0 0 0 0 0', 'without a purpose no row is read, in router and multi-shard queries');
+# (The rights checks above erased and retired some rows: a contract purpose
+# reads what a superuser, whom row security does not restrict, reads.)
+is(as('agent', 'service', $counts), sql($counts), 'a contract purpose reads every customer on every node');
+is(as('marketer', 'marketing', $counts), '1 0 10 20 10 40', 'a consent purpose reads the customers who consented, on every node');
+is( as('marketer', 'marketing', q{SELECT string_agg(DISTINCT o.customer_id::text, ',' ORDER BY o.customer_id::text)
+		FROM saas.orders o JOIN saas.customers c ON c.id = o.customer_id WHERE c.id IN (3, 20)}),
+	'3', 'a co-located join checks both tables on the workers');
+
+# A user cannot lift the purpose: not by SET, and not by writing the
+# forwarded condition into a query, on the coordinator or on a worker.
+($rc, $out, $err) = $coordinator->psql('postgres', q{SET ROLE nobody; SET privacy.purpose = 'marketing'});
+like($err, qr/role "nobody" is not allowed to process personal data for purpose "marketing"/, 'SET of a purpose not allowed is refused');
+($rc, $out, $err) = $coordinator->psql('postgres',
+	q{SET ROLE nobody; SELECT count(*) FROM saas.customers WHERE privacy_internal._statement_context('marketing', '1:1', repeat('0', 64))});
+like($err, qr/may only be called by the extension/, 'a query naming the forwarded condition is refused on the coordinator');
+my $shard_query = q{SET ROLE nobody; SELECT privacy_internal._statement_context('marketing', '1:1', repeat('0', 64))};
+($rc, $out, $err) = $workers[0]->psql('postgres', $shard_query);
+like($err, qr/the purpose of this statement was not forwarded by the Citus coordinator for role "nobody"/,
+	'a worker refuses a purpose the coordinator did not sign');
+
+# A purpose granted to one role, forwarded and signed for it, does not
+# serve another: the signature names the role.
+my ($signed) = sql(q{SET ROLE marketer; SET privacy.purpose = 'marketing';
+	EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM saas.customers WHERE id = 3}) =~ /(privacy_internal\._statement_context\([^)]*\))/;
+ok(defined $signed, 'the coordinator forwards the purpose in the worker query');
+$signed //= 'x';
+($rc, $out, $err) = $workers[0]->psql('postgres', "SET ROLE nobody; SELECT $signed");
+like($err, qr/was not forwarded by the Citus coordinator for role "nobody"/, 'a signed purpose does not serve another role');
+
+# A withdrawal recorded on the coordinator is honoured on every node by the
+# next statement after its commit: in the same session, whose worker
+# connections hold the earlier state, in a prepared statement that Citus
+# and PostgreSQL keep a plan of, and in PL/pgSQL.
+my @seen = split /\n/, sql(q{CREATE FUNCTION saas.visible(bigint) RETURNS bigint LANGUAGE plpgsql AS
+		$$BEGIN RETURN (SELECT count(*) FROM saas.customers WHERE id = $1); END$$;
+	SET ROLE marketer; SET privacy.purpose = 'marketing';
+	PREPARE one(bigint) AS SELECT count(*) FROM saas.customers WHERE id = $1;
+	EXECUTE one(3); EXECUTE one(3); EXECUTE one(3); EXECUTE one(3); EXECUTE one(3); EXECUTE one(3);
+	SELECT saas.visible(3), saas.visible(3), saas.visible(3), saas.visible(3), saas.visible(3), saas.visible(3);
+	SELECT (SELECT count(*) FROM saas.customers) || ' ' || (SELECT count(*) FROM saas.tickets);
+	RESET ROLE;
+	SELECT privacy.withdraw_consent('customer', '3', 'marketing') > 0;
+	SET ROLE marketer;
+	EXECUTE one(3);
+	SELECT saas.visible(3);
+	SELECT (SELECT count(*) FROM saas.customers WHERE id = 3) || ' ' || (SELECT count(*) FROM saas.customers)
+		|| ' ' || (SELECT count(*) FROM saas.tickets);});
+is(join(' ', @seen[0 .. 7]), '1 1 1 1 1 1 1|1|1|1|1|1 10 10', 'before the withdrawal the customer is read, also through kept plans');
+is(join(' ', @seen[-3 .. -1]), '0 0 0 9 9',
+	'a withdrawal is honoured on every node by the next statement, also by kept plans');
+is(as('marketer', 'marketing', $counts), '0 0 9 18 9 36', 'and by every new session');
+
+# A restriction hides the subject from every purpose not allowed under
+# restriction, on every node.
+sql(q{SELECT privacy.restrict('customer', '7', 'disputes the accuracy of the data')});
+is(as('agent', 'service', q{SELECT (SELECT count(*) FROM saas.customers WHERE id = 7) || ' ' || (SELECT count(*) FROM saas.orders)}),
+	'0 ' . sql(q{SELECT count(*) FROM saas.orders WHERE customer_id <> 7}), 'a restriction is honoured on every node');
+
+# With privacy.purpose_scope = transaction, a session-wide purpose is not
+# honoured on any node; SET LOCAL is.
+($rc, $out, $err) = $coordinator->psql('postgres',
+	q{SET privacy.purpose_scope = transaction; SET ROLE agent; SET privacy.purpose = 'service'; SELECT count(*) FROM saas.customers});
+like($err, qr/cannot set privacy\.purpose for the session/, 'purpose_scope is honoured for distributed tables');
+is( sql(q{SET privacy.purpose_scope = transaction; SET ROLE agent;
+	BEGIN; SET LOCAL privacy.purpose = 'service'; SELECT count(*) FROM saas.customers; COMMIT;}),
+	sql(q{SELECT count(*) FROM saas.customers WHERE id <> 7}), 'a purpose declared for the transaction reads on every node');
+
+# Enforcement survives a shard move, to a node added after the extension
+# was created, which copies the coordinator's state on its first statement.
+my ($cshard, $cfrom) = split /\|/, sql(q{SELECT s.shardid, n.nodeport FROM pg_dist_shard s
+	JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.logicalrelid = 'saas.customers'::regclass ORDER BY s.shardid LIMIT 1});
+sql(q{SELECT replicate_reference_tables('block_writes')});
+sql(qq{SELECT citus_move_shard_placement($cshard, n.nodename, $cfrom, '@{[$late->host]}', @{[$late->port]},
+	shard_transfer_mode => 'block_writes') FROM pg_dist_node n WHERE n.nodeport = $cfrom});
+is(policies_on($late, 'customers'), 'privacy_purpose:RESTRICTIVE privacy_rows:PERMISSIVE',
+	'a shard moved to a node added later keeps its restrictive purpose policy');
+# (the source node drops its copies of the moved shards later; now)
+sql(q{CALL citus_cleanup_orphaned_resources()});
+is(as('nobody', '', $counts), '0 0 0 0 0 0', 'after the move a role without a purpose reads nothing');
+# (customer 7, restricted above, is hidden from marketing too)
+is(as('marketer', 'marketing', $counts), '0 0 8 16 8 32', 'and the moved shard is checked against the coordinator\'s consent state');
+
+# A reference table is protected on every node too: agencies, the anchor
+# of their own subject kind.
+sql(q{INSERT INTO saas.agencies SELECT g, 'agency' || g || '@example.com' FROM generate_series(1, 3) g;
+	GRANT SELECT ON saas.agencies TO nobody, agent;
+	SELECT privacy.protect('saas.agencies');});
+is(policies_on($_, 'agencies'), 'privacy_purpose:RESTRICTIVE privacy_rows:PERMISSIVE',
+	'the reference table\'s placement on ' . $_->name . ' has a restrictive purpose policy')
+  for @workers;
+is(as('nobody', '', q{SELECT count(*) FROM saas.agencies}), '0', 'a protected reference table shows no row without a purpose');
+is(as('agent', 'service', q{SELECT count(*) FROM saas.agencies}), '3', 'and every row to a contract purpose');
+is( $workers[1]->safe_psql('postgres', q{SET ROLE nobody; SET citus.override_table_visibility = off;
+		SELECT count(*) FROM saas.agencies}),
+	'0', 'read on a worker directly, it shows no row either');
+
+# unprotect() takes the policies and the trigger off every shard, and
+# protect() puts them back.
+sql(q{SELECT privacy.unprotect('saas.tickets')});
+is(policies_on($_, 'tickets'), '', 'unprotect() removes the policies from the shards on ' . $_->name) for @workers[0 .. 1];
+is( $workers[0]->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+		WHERE c.relname LIKE 'tickets\_%' AND t.tgname = 'privacy_rectification'}),
+	'0', 'and the rectification trigger');
+sql(q{SELECT privacy.protect('saas.tickets')});
+is(as('marketer', 'marketing', q{SELECT count(*) FROM saas.tickets}), '8', 'protect() again checks every shard');
+
+# Writes: Citus evaluates the functions of a write on the coordinator, so
+# no purpose would reach the worker: a write under row security to a
+# protected table Citus manages is refused on the coordinator with a clear
+# error, and an UPDATE, which the rectification trigger on the shard could
+# not audit in the coordinator's log, is refused there (also a superuser's,
+# which row security does not restrict).
+sql(q{GRANT INSERT, UPDATE, DELETE ON saas.tickets TO agent});
+for my $write (q{INSERT INTO saas.tickets VALUES (5, 2, 'More help')},
+	q{DELETE FROM saas.tickets WHERE customer_id = 5},
+	q{UPDATE saas.tickets SET body = 'Edited' WHERE customer_id = 5})
+{
+	($rc, $out, $err) = $coordinator->psql('postgres', "SET ROLE agent; SET privacy.purpose = 'service'; $write");
+	like($err, qr/cannot write to protected table saas\.tickets because Citus distributes it/,
+		'a write to a protected distributed table is refused: ' . (split / /, $write)[0]);
+}
+is(sql(q{SELECT count(*) FROM saas.tickets WHERE customer_id = 5}), '1', 'and changes nothing');
+($rc, $out, $err) = $coordinator->psql('postgres', q{UPDATE saas.tickets SET body = 'Edited' WHERE customer_id = 5});
+like($err, qr/cannot audit a rectification of table "tickets" on one of its Citus shards/,
+	'a superuser\'s UPDATE of a protected distributed table is refused by the trigger on the shard');
+is(sql(q{SELECT count(*) FROM saas.tickets WHERE body = 'Edited'}), '0', 'and changes nothing');
+# An erasure that must anonymise rows of a protected distributed table
+# (the customer's row, which retained orders still reference) would update
+# them on the shards, where the rectification trigger cannot audit: the
+# erasure fails as a whole and changes nothing.
+my $before_erasure = sql(q{SELECT c::text FROM saas.customers c WHERE id = 12});
+($rc, $out, $err) = $coordinator->psql('postgres',
+	q{SELECT privacy.erase_subject(privacy.open_request('customer', '12', 'erasure'), 'consent withdrawn')});
+like($err, qr/cannot audit a rectification of table "customers" on one of its Citus shards/,
+	'an erasure that would anonymise rows of a protected distributed table is refused');
+is(sql(q{SELECT c::text FROM saas.customers c WHERE id = 12}), $before_erasure, 'and changes nothing');
+# ---- end of protect() on distributed tables -------------------------------
 
 # A table protected before it was distributed (which needs the user's
 # citus.enable_unsafe_triggers, for the rectification trigger): its shards
@@ -458,5 +660,71 @@ sql(qq{SELECT citus_move_shard_placement($shard, nodeid_from, $from, '@{[$target
 	shard_transfer_mode => 'block_writes') FROM (SELECT nodename AS nodeid_from FROM pg_dist_node WHERE nodeport = $from) n});
 is(policies_on($target, 'leads'), $shard_policies, 'a moved shard keeps its purpose policy restrictive');
 is(sql($reads), '0 0', 'after the move a role without a purpose still sees no row');
+
+# ---- the cost of protection on a router query -----------------------------
+# A router query by key on the protected customers (role agent, purpose
+# service) and on an unprotected, co-located copy, in alternating pgbench
+# runs: the mean latency, and the CPU time the three servers spent per
+# query (the CPU time of their exited backends, which each postmaster
+# counts: every run's sessions end with it). Diagnostics only: the machine
+# running the tests is often shared, so the figures are not asserted.
+sql(q{
+CREATE TABLE saas.customers_open (LIKE saas.customers INCLUDING ALL);
+SELECT create_distributed_table('saas.customers_open', 'id', colocate_with => 'saas.customers');
+INSERT INTO saas.customers_open SELECT * FROM saas.customers;
+GRANT SELECT ON saas.customers_open TO agent;
+});
+my @nodes = ($coordinator, @workers);
+
+# The CPU time, in milliseconds, of the exited backends of every node.
+sub cluster_cpu_ms
+{
+	my $ms = 0;
+	for my $node (@nodes)
+	{
+		my ($pid) = split /\n/, PostgreSQL::Test::Utils::slurp_file($node->data_dir . '/postmaster.pid');
+		my @stat = split / /, (PostgreSQL::Test::Utils::slurp_file("/proc/$pid/stat") =~ s/^.*\) //sr);
+		# after the command name: cutime and cstime are fields 14 and 15
+		$ms += ($stat[13] + $stat[14]) * 1000 / 100;
+	}
+	return $ms;
+}
+
+my $rounds = $ENV{CITUS_BENCH_ROUNDS} // 3;
+my $transactions = $ENV{CITUS_BENCH_TRANSACTIONS} // 2000;
+my (%latency, %cpu);
+for my $round (1 .. $rounds)
+{
+	for my $mode ('simple', 'prepared')
+	{
+		for my $table ('customers_open', 'customers')
+		{
+			my $script = "${PostgreSQL::Test::Utils::tmp_check}/router_$table.sql";
+			open my $fh, '>', $script or die "cannot write $script: $!";
+			print $fh "\\set id random(1, 40)\nSELECT name FROM saas.$table WHERE id = :id;\n";
+			close $fh;
+			local $ENV{PGOPTIONS} = '-c privacy.purpose=service';
+			my ($stdout, $stderr);
+			my $before = cluster_cpu_ms();
+			IPC::Run::run([ 'pgbench', '-n', '-M', $mode, '-f', $script, '-t', $transactions,
+				'-h', $coordinator->host, '-p', $coordinator->port, '-U', 'agent', 'postgres' ],
+				'>', \$stdout, '2>', \$stderr) or die "pgbench failed: $stderr";
+			sleep 1;	# until the workers' backends have exited too
+			push @{ $cpu{"$mode $table"} }, (cluster_cpu_ms() - $before) / $transactions;
+			my ($ms) = $stdout =~ /latency average = ([0-9.]+) ms/;
+			push @{ $latency{"$mode $table"} }, $ms;
+		}
+	}
+}
+sub median { my @v = sort { $a <=> $b } @_; return $v[$#v / 2]; }
+for my $mode ('simple', 'prepared')
+{
+	my ($lo, $lp) = (median(@{ $latency{"$mode customers_open"} }), median(@{ $latency{"$mode customers"} }));
+	my ($co, $cp) = (median(@{ $cpu{"$mode customers_open"} }), median(@{ $cpu{"$mode customers"} }));
+	diag(sprintf('router query, %s protocol, median of %d runs of %d: latency unprotected %.3f ms, protected %.3f ms (%.2fx); '
+		. 'CPU per query on the three nodes unprotected %.3f ms, protected %.3f ms (%.2fx)',
+		$mode, $rounds, $transactions, $lo, $lp, $lp / $lo, $co, $cp, $co > 0 ? $cp / $co : 0));
+}
+# ---- end of the cost of protection ----------------------------------------
 
 done_testing();
