@@ -3512,3 +3512,17 @@ SELECT l.kind, l.subject, l.recipient, l.disclosed_at,
 	ON a.subject_ref OPERATOR(pg_catalog.=) l.subject_ref
  WHERE a.logged_at OPERATOR(pg_catalog.>) l.disclosed_at
  GROUP BY l.kind, l.subject, l.recipient, l.disclosed_at;
+
+-- Sessions keep the keys they read until privacy._keys changes, instead of
+-- reading them again in every transaction.
+CREATE FUNCTION privacy_internal._invalidate_key_cache()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'privacy_invalidate_key_cache';
+REVOKE ALL ON FUNCTION privacy_internal._invalidate_key_cache() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_internal._invalidate_key_cache() IS
+	'Statement trigger: a change of the keys makes every session read them again';
+
+CREATE TRIGGER invalidate_key_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy._keys
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_key_cache();
+ALTER TABLE privacy._keys ENABLE ALWAYS TRIGGER invalidate_key_cache;
