@@ -23,7 +23,6 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "catalog/namespace.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -285,6 +284,24 @@ privacy_random_key(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(result);
 }
 
+void
+privacy_subject_ref_hex(const char *kind, const char *subject, size_t subject_len, char *out)
+{
+	char		local[256];
+	size_t		kind_len = strlen(kind);
+	size_t		len = kind_len + 1 + subject_len;
+	char	   *msg = len <= sizeof(local) ? local : palloc(len);
+	uint8_t		mac[PRIVACY_HMAC_LEN];
+
+	memcpy(msg, kind, kind_len);
+	msg[kind_len] = '\0';
+	memcpy(msg + kind_len + 1, subject, subject_len);
+	privacy_keyed_hash(PRIVACY_KEY_SUBJECT_REF, msg, len, mac);
+	out[hex_encode((const char *) mac, PRIVACY_HMAC_LEN, out)] = '\0';
+	if (msg != local)
+		pfree(msg);
+}
+
 /*
  * privacy.subject_ref(kind text, subject text) → text: the keyed hash that
  * stands for a data subject in the audit log and the ledgers, so that they
@@ -293,19 +310,12 @@ privacy_random_key(PG_FUNCTION_ARGS)
 Datum
 privacy_subject_ref(PG_FUNCTION_ARGS)
 {
-	text	   *kind = PG_GETARG_TEXT_PP(0);
+	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	text	   *subject = PG_GETARG_TEXT_PP(1);
-	StringInfoData buf;
-	uint8_t		mac[PRIVACY_HMAC_LEN];
-	char		hex[PRIVACY_HMAC_LEN * 2 + 1];
+	char		hex[PRIVACY_SUBJECT_REF_HEX_LEN + 1];
 
-	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind));
-	appendStringInfoChar(&buf, '\0');
-	appendBinaryStringInfo(&buf, VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
-	privacy_keyed_hash(PRIVACY_KEY_SUBJECT_REF, buf.data, buf.len, mac);
-	hex[hex_encode((const char *) mac, PRIVACY_HMAC_LEN, hex)] = '\0';
-	PG_RETURN_TEXT_P(cstring_to_text(hex));
+	privacy_subject_ref_hex(kind, VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), hex);
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(hex, PRIVACY_SUBJECT_REF_HEX_LEN));
 }
 
 /*
