@@ -521,16 +521,24 @@ add_refs(ChangedSet *set, RectificationTrigger *entry, TupleTableSlot *row, int6
 		{
 			int64		capacity = set->capacity == 0 ? Max(first_capacity, 8) : (int64) set->capacity * 2;
 
-			if (capacity > (int64) (MaxAllocSize / REF_TEXT_SIZE))
+			/*
+			 * Allocated beyond 1 GB if need be, so that the limit an UPDATE
+			 * of very many rows reaches is the one of the text[] the
+			 * references become (construct_md_array's), as before.
+			 */
+			capacity = Min(capacity, (int64) (MaxAllocHugeSize / REF_TEXT_SIZE));
+			if (capacity > PG_INT32_MAX || capacity <= set->nrefs)
 				ereport(ERROR,
 						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 						 errmsg("too many rows changed by one UPDATE to record their rectification"),
 						 errhint("Update the rows in smaller batches.")));
 			set->capacity = (int) capacity;
-			set->ref_texts = set->ref_texts == NULL ? palloc(REF_TEXT_SIZE * set->capacity)
-				: repalloc(set->ref_texts, REF_TEXT_SIZE * set->capacity);
-			set->ref_nulls = set->ref_nulls == NULL ? palloc(sizeof(bool) * set->capacity)
-				: repalloc(set->ref_nulls, sizeof(bool) * set->capacity);
+			set->ref_texts = set->ref_texts == NULL
+				? MemoryContextAllocHuge(CurrentMemoryContext, REF_TEXT_SIZE * (Size) set->capacity)
+				: repalloc_huge(set->ref_texts, REF_TEXT_SIZE * (Size) set->capacity);
+			set->ref_nulls = set->ref_nulls == NULL
+				? MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * (Size) set->capacity)
+				: repalloc_huge(set->ref_nulls, sizeof(bool) * (Size) set->capacity);
 		}
 		ref = set->ref_texts + (Size) set->nrefs * REF_TEXT_SIZE;
 		set->ref_nulls[set->nrefs] = isnull;
@@ -561,7 +569,7 @@ add_refs(ChangedSet *set, RectificationTrigger *entry, TupleTableSlot *row, int6
 static Datum
 refs_array(const ChangedSet *set)
 {
-	Datum	   *elems = palloc(sizeof(Datum) * Max(set->nrefs, 1));
+	Datum	   *elems = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(Datum) * Max(set->nrefs, 1));
 	int			dims[1] = {set->nrefs};
 	int			lbs[1] = {1};
 
