@@ -20,10 +20,10 @@
 
 #include <openssl/evp.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "catalog/namespace.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
