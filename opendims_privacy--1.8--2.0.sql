@@ -4073,6 +4073,19 @@ BEGIN
 	RETURN opening || cur || '.' || pg_catalog.quote_ident(k.key_column) || closing;
 END
 $$;
+-- Sessions keep the keys they read until privacy._keys changes, instead of
+-- reading them again in every transaction.
+CREATE FUNCTION privacy_internal._invalidate_key_cache()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'privacy_invalidate_key_cache';
+REVOKE ALL ON FUNCTION privacy_internal._invalidate_key_cache() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_internal._invalidate_key_cache() IS
+	'Statement trigger: a change of the keys makes every session read them again';
+
+CREATE TRIGGER invalidate_key_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy._keys
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_key_cache();
+ALTER TABLE privacy._keys ENABLE ALWAYS TRIGGER invalidate_key_cache;
 
 -- The export reads the consent history and the disclosures through their
 -- subject indexes; its first statement, as the anchor's owner, finds the

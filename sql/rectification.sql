@@ -152,4 +152,56 @@ ROLLBACK;
 
 DROP VIEW rect_log;
 DROP SCHEMA rect CASCADE;
+
+-- Subject keys of other types, read from the row itself: each entry names
+-- privacy.subject_ref(kind, key::text), as the key's output function
+-- writes it (integer, smallint, text and uuid keys); a row without a
+-- subject (its key column null) gets no subject.
+CREATE SCHEMA rect2;
+CREATE TABLE rect2.accounts (id integer PRIMARY KEY, name text);
+CREATE TABLE rect2.members (code text PRIMARY KEY, name text);
+CREATE TABLE rect2.devices (id uuid PRIMARY KEY, label text);
+CREATE TABLE rect2.notes (id bigint PRIMARY KEY, account_id integer REFERENCES rect2.accounts,
+						  member_code text REFERENCES rect2.members, body text);
+CREATE TABLE rect2.small (id smallint PRIMARY KEY, account_id smallint REFERENCES rect2.accounts, body text);
+INSERT INTO rect2.accounts VALUES (-7, 'minus seven'), (2147483647, 'max');
+INSERT INTO rect2.members VALUES ('m-1', 'one'), ('Ünïcode', 'two');
+INSERT INTO rect2.devices VALUES ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'phone');
+INSERT INTO rect2.notes VALUES (1, -7, 'm-1', 'a'), (2, 2147483647, 'Ünïcode', 'b'), (3, NULL, NULL, 'c');
+INSERT INTO rect2.small VALUES (1, -7, 'x');
+SELECT privacy.apply_policy(jsonb_build_object(
+	'format', 1, 'version', 'rect-2', 'effective_date', '2026-06-24',
+	'controller', jsonb_build_object('name', 'Example ApS', 'contact', 'privacy@example.com'),
+	'purposes', jsonb_build_array(jsonb_build_object('name', 'service', 'legal_basis', 'contract')),
+	'subject_kinds', jsonb_build_array(
+		jsonb_build_object('name', 'account', 'table', 'rect2.accounts', 'key', 'id'),
+		jsonb_build_object('name', 'member', 'table', 'rect2.members', 'key', 'code'),
+		jsonb_build_object('name', 'device', 'table', 'rect2.devices', 'key', 'id')),
+	'classifications', jsonb_build_array(
+		jsonb_build_object('table', 'rect2.accounts', 'column', 'name', 'category', 'contact.name'),
+		jsonb_build_object('table', 'rect2.members', 'column', 'name', 'category', 'contact.name'),
+		jsonb_build_object('table', 'rect2.devices', 'column', 'label', 'category', 'content'),
+		jsonb_build_object('table', 'rect2.notes', 'column', 'body', 'category', 'content'),
+		jsonb_build_object('table', 'rect2.small', 'column', 'body', 'category', 'content')))::text)
+	->> 'changed' AS applied;
+SELECT privacy.protect(t) FROM unnest(ARRAY['rect2.accounts', 'rect2.members', 'rect2.devices',
+											'rect2.notes', 'rect2.small']::regclass[]) t;
+SELECT privacy.seal_audit_log() AS sealed \gset
+SELECT coalesce(max(id), 0) AS mark FROM privacy.audit_log \gset
+UPDATE rect2.accounts SET name = upper(name);
+UPDATE rect2.members SET name = upper(name);
+UPDATE rect2.devices SET label = upper(label);
+UPDATE rect2.notes SET body = upper(body);
+UPDATE rect2.small SET body = upper(body);
+SELECT privacy.seal_audit_log() AS sealed \gset
+SELECT a.summary ->> 'table' AS "table",
+       (SELECT k.kind || ' ' || s FROM (VALUES ('account', '-7'), ('account', '2147483647'), ('member', 'm-1'),
+											   ('member', 'Ünïcode'), ('device', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'))
+									   AS k(kind, s)
+         WHERE privacy.subject_ref(k.kind, k.s) = a.subject_ref) AS subject,
+       a.subject_ref IS NULL AS no_subject
+  FROM privacy.audit_log a
+ WHERE a.action = 'rectification' AND a.id > :mark
+ ORDER BY a.id;
+DROP SCHEMA rect2 CASCADE;
 DROP EXTENSION opendims_privacy CASCADE;

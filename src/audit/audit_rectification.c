@@ -83,6 +83,7 @@
 #include "base/citus.h"
 #include "base/compat.h"
 #include "base/extension_objects.h"
+#include "base/keys.h"
 #include "base/qualified_name.h"
 
 PG_FUNCTION_INFO_V1(privacy_audit_rectification);
@@ -108,12 +109,10 @@ typedef struct RectificationTrigger
 	bool		fast;
 	MemoryContext fast_cxt;		/* what the fast path's fields point to */
 	int			nkinds;
-	text	  **kinds;
+	char	  **kinds;
 	AttrNumber *key_attnums;
 	FmgrInfo   *key_out;
 } RectificationTrigger;
-
-extern PGDLLEXPORT Datum privacy_subject_ref(PG_FUNCTION_ARGS);
 
 static HTAB *triggers = NULL;
 
@@ -216,7 +215,7 @@ find_key_columns(RectificationTrigger *entry, Trigger *trigger, Relation rel, co
 	old = MemoryContextSwitchTo(entry->fast_cxt);
 	entry->fast = false;
 	entry->nkinds = nkinds;
-	entry->kinds = palloc(sizeof(text *) * nkinds);
+	entry->kinds = palloc(sizeof(char *) * nkinds);
 	entry->key_attnums = palloc(sizeof(AttrNumber) * nkinds);
 	entry->key_out = palloc(sizeof(FmgrInfo) * nkinds);
 	MemoryContextSwitchTo(old);
@@ -249,7 +248,7 @@ find_key_columns(RectificationTrigger *entry, Trigger *trigger, Relation rel, co
 			return;
 		entry->key_attnums[k] = found;
 		old = MemoryContextSwitchTo(entry->fast_cxt);
-		entry->kinds[k] = cstring_to_text(trigger->tgargs[2 * k]);
+		entry->kinds[k] = pstrdup(trigger->tgargs[2 * k]);
 		MemoryContextSwitchTo(old);
 	}
 	entry->fast = true;
@@ -466,39 +465,120 @@ write_entries(RectificationTrigger *entry, TriggerData *trigdata, Tuplestorestat
 	SPI_finish();
 }
 
-/* One distinct set of changed columns, with its rows' subject references on the fast path. */
+/* A subject reference as a text datum: its header, then its hex digits. */
+#define REF_TEXT_SIZE MAXALIGN(VARHDRSZ + PRIVACY_SUBJECT_REF_HEX_LEN)
+
+/*
+ * One distinct set of changed columns, with its rows' subject references on
+ * the fast path: text datums of REF_TEXT_SIZE bytes each, side by side in
+ * one allocation (the place of a null reference is left unset).
+ */
 typedef struct ChangedSet
 {
 	Bitmapset  *columns;
-	Datum	   *refs;
+	char	   *ref_texts;
 	bool	   *ref_nulls;
 	int			nrefs;
 	int			capacity;
 } ChangedSet;
 
-/* Adds the subject references of a changed row to its set (fast path). */
-static void
-add_refs(ChangedSet *set, RectificationTrigger *entry, TupleTableSlot *row)
+/* The decimal digits of an integer key, as its output function writes them; NULL for other types. */
+static const char *
+integer_key_text(Datum key, Oid type, char *buf)
 {
+	switch (type)
+	{
+		case INT2OID:
+			pg_lltoa((int64) DatumGetInt16(key), buf);
+			return buf;
+		case INT4OID:
+			pg_lltoa((int64) DatumGetInt32(key), buf);
+			return buf;
+		case INT8OID:
+			pg_lltoa(DatumGetInt64(key), buf);
+			return buf;
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Adds the subject references of a changed row to its set (fast path):
+ * privacy.subject_ref(kind, key::text), computed in place. A set is first
+ * sized for first_capacity references, then doubled as needed.
+ */
+static void
+add_refs(ChangedSet *set, RectificationTrigger *entry, TupleTableSlot *row, int64 first_capacity)
+{
+	TupleDesc	desc = row->tts_tupleDescriptor;
+
 	for (int k = 0; k < entry->nkinds; k++)
 	{
 		bool		isnull;
 		Datum		key = slot_getattr(row, entry->key_attnums[k], &isnull);
+		char	   *ref;
 
 		if (set->nrefs == set->capacity)
 		{
-			set->capacity = set->capacity == 0 ? 8 : set->capacity * 2;
-			set->refs = set->refs == NULL ? palloc(sizeof(Datum) * set->capacity)
-				: repalloc(set->refs, sizeof(Datum) * set->capacity);
-			set->ref_nulls = set->ref_nulls == NULL ? palloc(sizeof(bool) * set->capacity)
-				: repalloc(set->ref_nulls, sizeof(bool) * set->capacity);
+			int64		capacity = set->capacity == 0 ? Max(first_capacity, 8) : (int64) set->capacity * 2;
+
+			/*
+			 * Allocated beyond 1 GB if need be, so that the limit an UPDATE
+			 * of very many rows reaches is the one of the text[] the
+			 * references become (construct_md_array's), as before.
+			 */
+			capacity = Min(capacity, (int64) (MaxAllocHugeSize / REF_TEXT_SIZE));
+			if (capacity > PG_INT32_MAX || capacity <= set->nrefs)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("too many rows changed by one UPDATE to record their rectification"),
+						 errhint("Update the rows in smaller batches.")));
+			set->capacity = (int) capacity;
+			set->ref_texts = set->ref_texts == NULL
+				? MemoryContextAllocHuge(CurrentMemoryContext, REF_TEXT_SIZE * (Size) set->capacity)
+				: repalloc_huge(set->ref_texts, REF_TEXT_SIZE * (Size) set->capacity);
+			set->ref_nulls = set->ref_nulls == NULL
+				? MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * (Size) set->capacity)
+				: repalloc_huge(set->ref_nulls, sizeof(bool) * (Size) set->capacity);
 		}
+		ref = set->ref_texts + (Size) set->nrefs * REF_TEXT_SIZE;
 		set->ref_nulls[set->nrefs] = isnull;
-		set->refs[set->nrefs] = isnull ? (Datum) 0 :
-			DirectFunctionCall2(privacy_subject_ref, PointerGetDatum(entry->kinds[k]),
-								PointerGetDatum(cstring_to_text(OutputFunctionCall(&entry->key_out[k], key))));
+		if (!isnull)
+		{
+			char		digits[MAXINT8LEN + 1];
+			char		hex[PRIVACY_SUBJECT_REF_HEX_LEN + 1];
+			const char *subject = integer_key_text(key, TupleDescAttr(desc, entry->key_attnums[k] - 1)->atttypid,
+												   digits);
+
+			if (subject != NULL)
+				privacy_subject_ref_hex(entry->kinds[k], subject, strlen(subject), hex);
+			else
+			{
+				char	   *text = OutputFunctionCall(&entry->key_out[k], key);
+
+				privacy_subject_ref_hex(entry->kinds[k], text, strlen(text), hex);
+				pfree(text);
+			}
+			SET_VARSIZE(ref, VARHDRSZ + PRIVACY_SUBJECT_REF_HEX_LEN);
+			memcpy(VARDATA(ref), hex, PRIVACY_SUBJECT_REF_HEX_LEN);
+		}
 		set->nrefs++;
 	}
+}
+
+/* The subject references of a set as a text[] (fast path). */
+static Datum
+refs_array(const ChangedSet *set)
+{
+	Datum	   *elems = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(Datum) * Max(set->nrefs, 1));
+	int			dims[1] = {set->nrefs};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < set->nrefs; i++)
+		elems[i] = set->ref_nulls[i] ? (Datum) 0 :
+			PointerGetDatum(set->ref_texts + (Size) i * REF_TEXT_SIZE);
+	return PointerGetDatum(construct_md_array(elems, set->ref_nulls, 1, dims, lbs,
+											  TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 Datum
@@ -649,7 +729,7 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 			bms_free(changed);
 		row_set[i] = set;
 		if (entry->fast)
-			add_refs(&sets[set], entry, new_slot);
+			add_refs(&sets[set], entry, new_slot, set == 0 ? nrows * entry->nkinds : 8);
 	}
 	if (nsets > 1)
 		every_row_same = false;
@@ -671,16 +751,13 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 		{
 			Datum		values[9];
 			bool		nulls[9] = {false, false, false, false, false, true, true, false, false};
-			int			dims[1] = {sets[set].nrefs};
-			int			lbs[1] = {1};
 
 			values[1] = params[0];
 			values[2] = params[1];
 			values[3] = params[2];
 			values[4] = CStringGetTextDatum("rectification");
 			values[7] = summary_of(entry, sets[set].columns, desc);
-			values[8] = PointerGetDatum(construct_md_array(sets[set].refs, sets[set].ref_nulls, 1,
-														   dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+			values[8] = refs_array(&sets[set]);
 			values[0] = Int64GetDatum(privacy_audit_next_id());
 			privacy_audit_insert_unsealed(values, nulls);
 		}

@@ -151,3 +151,16 @@ SELECT k, privacy_internal._random_key(32)
 SELECT pg_catalog.pg_extension_config_dump('privacy._keys', '');
 
 CREATE TRIGGER restore_over_seed BEFORE INSERT ON privacy._keys FOR EACH ROW EXECUTE FUNCTION privacy_internal._restore_over_seed('name');
+
+-- Sessions keep the keys they read until the table changes (src/base/keys.c).
+CREATE FUNCTION privacy_internal._invalidate_key_cache()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'privacy_invalidate_key_cache';
+REVOKE ALL ON FUNCTION privacy_internal._invalidate_key_cache() FROM PUBLIC;
+COMMENT ON FUNCTION privacy_internal._invalidate_key_cache() IS
+	'Statement trigger: a change of the keys makes every session read them again';
+
+CREATE TRIGGER invalidate_key_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy._keys
+	FOR EACH STATEMENT EXECUTE FUNCTION privacy_internal._invalidate_key_cache();
+ALTER TABLE privacy._keys ENABLE ALWAYS TRIGGER invalidate_key_cache;

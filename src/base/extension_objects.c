@@ -18,8 +18,10 @@
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "commands/trigger.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -93,4 +95,14 @@ privacy_end_as_owner(const PrivacyUserContext *save)
 {
 	SetUserIdAndSecContext(save->userid, save->sec_context);
 	privacy_unpin_search_path(save->guc_nestlevel);
+}
+
+void
+privacy_invalidate_trigger_relation(FunctionCallInfo fcinfo, const char *function)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be called as a trigger", function)));
+	CacheInvalidateRelcache(((TriggerData *) fcinfo->context)->tg_relation);
 }

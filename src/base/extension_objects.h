@@ -5,6 +5,8 @@
 #ifndef PRIVACY_EXTENSION_OBJECTS_H
 #define PRIVACY_EXTENSION_OBJECTS_H
 
+#include "fmgr.h"
+
 /* The schema of the extension's public objects (not relocatable). */
 #define PRIVACY_SCHEMA "privacy"
 
@@ -50,5 +52,14 @@ extern void privacy_end_as_owner(const PrivacyUserContext *save);
  * privacy_end_as_owner().
  */
 extern void privacy_begin_as_role(Oid role, int extra_sec_context, PrivacyUserContext *save);
+
+/*
+ * The body of a statement trigger that tells every backend its table
+ * changed: queues a relcache invalidation of the table (processed by this
+ * backend at its next command, by the others once the change commits);
+ * function names the SQL function in the error raised when fcinfo is not a
+ * trigger call.
+ */
+extern void privacy_invalidate_trigger_relation(FunctionCallInfo fcinfo, const char *function);
 
 #endif							/* PRIVACY_EXTENSION_OBJECTS_H */

@@ -5,38 +5,40 @@
  * Keys live in privacy._keys, created with random contents by the install
  * script, dumped with the database (so pseudonyms, subject references and
  * signed tokens stay valid after a restore) and readable by no ordinary role.
- * C code reads them directly through the table's primary key, as its owner
- * would, and caches them for the rest of the transaction. A Citus worker
- * reads the coordinator's keys instead of its own (citus.c) and keeps them
- * for the session.
+ * C code reads them as the table's owner and keeps them for the session:
+ * a statement trigger on the table (privacy_internal._invalidate_key_cache(),
+ * enabled always, so that it fires under session_replication_role replica
+ * too) queues a relcache invalidation of the table, which marks the kept
+ * keys stale in every backend, this one at its next command, the others
+ * once the change commits (at their next transaction at the latest). Stale
+ * keys are read again at their first use in a later transaction; within a
+ * transaction, the keys read first are used to its end, as a caller may
+ * still hold one. A Citus worker reads the coordinator's keys instead of its
+ * own (citus.c) and keeps them for the session.
  */
 #include "postgres.h"
 
 #include <openssl/evp.h>
 
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/stratnum.h"
-#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/snapmgr.h"
 
 #include "base/citus.h"
 #include "base/compat.h"
 #include "base/extension_objects.h"
 #include "base/keys.h"
+#include "base/spi_statements.h"
 
 PG_FUNCTION_INFO_V1(privacy_random_key);
 PG_FUNCTION_INFO_V1(privacy_subject_ref);
+PG_FUNCTION_INFO_V1(privacy_invalidate_key_cache);
 
 #define MAX_CACHED_KEYS 8
 
@@ -51,87 +53,75 @@ typedef struct CachedKey
 
 static CachedKey cached_keys[MAX_CACHED_KEYS];
 static int	n_cached_keys = 0;
+/* The transaction that read the cached keys, and whether they are stale since. */
 static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+static bool keys_stale = false;
+
+/* The key table whose invalidation makes the cached keys stale (InvalidOid: any). */
+static Oid	keys_relid = InvalidOid;
+static bool keys_callback_registered = false;
 
 /* Whether the cached keys are the Citus coordinator's, kept for the session. */
 static bool coordinator_keys = false;
 
-/*
- * Reads one key of this node's key table, through its primary key, with
- * the statement's snapshot; NULL if it has none. A direct read, as the
- * table's owner would read it: no SQL runs, so nothing of the caller's can.
- */
+/* The statement that reads a key, prepared once per session. */
+static SPIPlanPtr read_plan = NULL;
+
+/* Reads one key of this node's key table with SPI; NULL if it has none. */
 static bytea *
 read_local_key(const char *name)
 {
-	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, false);
-	Oid			relid = get_relname_relid("_keys", nsp);
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	Snapshot	snapshot;
-	HeapTuple	tuple;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
 	bytea	   *result = NULL;
+	bool		isnull;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "table %s._keys is missing", PRIVACY_SCHEMA);
-	rel = table_open(relid, AccessShareLock);
-	if (RelationGetDescr(rel)->natts != 2)
-		elog(ERROR, "table %s._keys does not have the columns it was created with", PRIVACY_SCHEMA);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
-	key.sk_collation = TupleDescAttr(RelationGetDescr(rel), 0)->attcollation;
-	snapshot = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
-	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, snapshot, 1, &key);
-	if (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	SPI_connect();
+	if (SPI_execute_plan(privacy_kept_plan(&read_plan,
+										   "SELECT k.key FROM privacy._keys k WHERE k.name OPERATOR(pg_catalog.=) $1",
+										   1, argtypes),
+						 values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read key \"%s\"", name);
+	if (SPI_processed == 1)
 	{
-		bool		isnull;
-		Datum		d = heap_getattr(tuple, 2, RelationGetDescr(rel), &isnull);
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
 
 		if (!isnull)
 		{
-			bytea	   *k = DatumGetByteaPP(d);
+			bytea	   *key = DatumGetByteaPP(d);
 
-			result = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(k));
-			memcpy(result, k, VARSIZE_ANY(k));
+			result = MemoryContextAlloc(TopMemoryContext, VARSIZE_ANY(key));
+			memcpy(result, key, VARSIZE_ANY(key));
 		}
 	}
-	systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(rel, NoLock);
+	SPI_finish();
 	return result;
 }
 
-/*
- * Reads one key: this node's, or on a Citus worker the coordinator's, read
- * as the owner of the key table through Citus.
- */
+/* Reads one key as the owner of the key table: a Citus worker the coordinator's. */
 static bytea *
 read_key(const char *name)
 {
 	PrivacyUserContext save;
 	bytea	   *result = NULL;
 
-	if (!privacy_citus_installed())
-		result = read_local_key(name);
-	else
+	privacy_begin_as_owner("_keys", &save);
+	PG_TRY();
 	{
-		privacy_begin_as_owner("_keys", &save);
-		PG_TRY();
+		if (privacy_citus_worker())
 		{
-			if (privacy_citus_worker())
-			{
-				result = privacy_citus_coordinator_key(name);
-				coordinator_keys = true;
-			}
-			else
-				result = read_local_key(name);
+			result = privacy_citus_coordinator_key(name);
+			coordinator_keys = true;
 		}
-		PG_FINALLY();
-		{
-			privacy_end_as_owner(&save);
-		}
-		PG_END_TRY();
+		else
+			result = read_local_key(name);
 	}
+	PG_FINALLY();
+	{
+		privacy_end_as_owner(&save);
+	}
+	PG_END_TRY();
 
 	if (result == NULL)
 		ereport(ERROR,
@@ -142,13 +132,30 @@ read_key(const char *name)
 	return result;
 }
 
-/* The cached entry of a key, read once per transaction. */
+/* Marks the cached keys stale when the key table (or every relation) is invalidated. */
+static void
+keys_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || !OidIsValid(keys_relid) || relid == keys_relid)
+		keys_stale = true;
+}
+
+/*
+ * The cached entry of a key: read at its first use, and again at the first
+ * use in a transaction after the key table changed.
+ */
 static CachedKey *
 cached_key(const char *name)
 {
 	int			i;
 
-	if (cached_lxid != PRIVACY_LOCAL_XID() && !coordinator_keys)
+	if (!keys_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(keys_relcache_callback, (Datum) 0);
+		keys_callback_registered = true;
+		keys_stale = true;
+	}
+	if (keys_stale && cached_lxid != PRIVACY_LOCAL_XID() && !coordinator_keys)
 	{
 		for (i = 0; i < n_cached_keys; i++)
 		{
@@ -158,13 +165,15 @@ cached_key(const char *name)
 		}
 		n_cached_keys = 0;
 		cached_lxid = PRIVACY_LOCAL_XID();
+		keys_stale = false;
+		keys_relid = get_relname_relid("_keys", get_namespace_oid(PRIVACY_SCHEMA, false));
 	}
 	for (i = 0; i < n_cached_keys; i++)
 		if (strcmp(cached_keys[i].name, name) == 0)
 			return &cached_keys[i];
 
 	if (n_cached_keys == MAX_CACHED_KEYS)
-		elog(ERROR, "too many distinct keys requested in one transaction");
+		elog(ERROR, "too many distinct keys requested");
 	cached_keys[n_cached_keys].key = read_key(name);
 	cached_keys[n_cached_keys].inner = NULL;
 	cached_keys[n_cached_keys].outer = NULL;
@@ -208,7 +217,7 @@ padded_key_digest(const bytea *key, uint8_t pad)
 
 /*
  * HMAC-SHA-256 under a cached key, from its pads' digests computed once per
- * transaction: the same result as HMAC(), at a fraction of the cost per
+ * reading of the key: the same result as HMAC(), at a fraction of the cost per
  * message (subject references are computed for every row a statement logs).
  */
 static bool
@@ -275,6 +284,24 @@ privacy_random_key(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(result);
 }
 
+void
+privacy_subject_ref_hex(const char *kind, const char *subject, size_t subject_len, char *out)
+{
+	char		local[256];
+	size_t		kind_len = strlen(kind);
+	size_t		len = kind_len + 1 + subject_len;
+	char	   *msg = len <= sizeof(local) ? local : palloc(len);
+	uint8_t		mac[PRIVACY_HMAC_LEN];
+
+	memcpy(msg, kind, kind_len);
+	msg[kind_len] = '\0';
+	memcpy(msg + kind_len + 1, subject, subject_len);
+	privacy_keyed_hash(PRIVACY_KEY_SUBJECT_REF, msg, len, mac);
+	out[hex_encode((const char *) mac, PRIVACY_HMAC_LEN, out)] = '\0';
+	if (msg != local)
+		pfree(msg);
+}
+
 /*
  * privacy.subject_ref(kind text, subject text) → text: the keyed hash that
  * stands for a data subject in the audit log and the ledgers, so that they
@@ -283,17 +310,21 @@ privacy_random_key(PG_FUNCTION_ARGS)
 Datum
 privacy_subject_ref(PG_FUNCTION_ARGS)
 {
-	text	   *kind = PG_GETARG_TEXT_PP(0);
+	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	text	   *subject = PG_GETARG_TEXT_PP(1);
-	StringInfoData buf;
-	uint8_t		mac[PRIVACY_HMAC_LEN];
-	char		hex[PRIVACY_HMAC_LEN * 2 + 1];
+	char		hex[PRIVACY_SUBJECT_REF_HEX_LEN + 1];
 
-	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind));
-	appendStringInfoChar(&buf, '\0');
-	appendBinaryStringInfo(&buf, VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject));
-	privacy_keyed_hash(PRIVACY_KEY_SUBJECT_REF, buf.data, buf.len, mac);
-	hex[hex_encode((const char *) mac, PRIVACY_HMAC_LEN, hex)] = '\0';
-	PG_RETURN_TEXT_P(cstring_to_text(hex));
+	privacy_subject_ref_hex(kind, VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), hex);
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(hex, PRIVACY_SUBJECT_REF_HEX_LEN));
+}
+
+/*
+ * Statement trigger on privacy._keys: queues a relcache invalidation of the
+ * table, which marks every backend's cached keys stale.
+ */
+Datum
+privacy_invalidate_key_cache(PG_FUNCTION_ARGS)
+{
+	privacy_invalidate_trigger_relation(fcinfo, "privacy_internal._invalidate_key_cache()");
+	return PointerGetDatum(NULL);
 }

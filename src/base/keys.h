@@ -24,4 +24,15 @@ extern const bytea *privacy_get_key(const char *name);
 extern void privacy_keyed_hash(const char *key_name, const void *data, size_t len,
 							   uint8_t out[PRIVACY_HMAC_LEN]);
 
+/* Length of a subject reference (privacy.subject_ref()) in hex digits. */
+#define PRIVACY_SUBJECT_REF_HEX_LEN (PRIVACY_HMAC_LEN * 2)
+
+/*
+ * The subject reference of subject (subject_len bytes) of kind: the keyed
+ * hash privacy.subject_ref() returns, as PRIVACY_SUBJECT_REF_HEX_LEN hex
+ * digits and a NUL written to out.
+ */
+extern void privacy_subject_ref_hex(const char *kind, const char *subject, size_t subject_len,
+									char *out);
+
 #endif							/* PRIVACY_KEYS_H */

@@ -726,9 +726,7 @@ probe_erasures(const char *kind, const char *subject, size_t len)
 {
 	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, false);
 	Oid			relid = get_relname_relid("erasures", nsp);
-	StringInfoData buf;
-	uint8_t		mac[PRIVACY_HMAC_LEN];
-	char		hex[PRIVACY_HMAC_LEN * 2 + 1];
+	char		hex[PRIVACY_SUBJECT_REF_HEX_LEN + 1];
 	AttrNumber	kind_att;
 	AttrNumber	ref_att;
 	Relation	rel;
@@ -740,15 +738,7 @@ probe_erasures(const char *kind, const char *subject, size_t len)
 	if (!OidIsValid(relid))
 		return false;
 	if (subject != NULL)
-	{
-		initStringInfo(&buf);
-		appendStringInfoString(&buf, kind);
-		appendStringInfoChar(&buf, '\0');
-		appendBinaryStringInfo(&buf, subject, len);
-		privacy_keyed_hash(PRIVACY_KEY_SUBJECT_REF, buf.data, buf.len, mac);
-		hex[hex_encode((const char *) mac, PRIVACY_HMAC_LEN, hex)] = '\0';
-		pfree(buf.data);
-	}
+		privacy_subject_ref_hex(kind, subject, len, hex);
 	/* A statement the Citus coordinator forwarded: the coordinator's erasures. */
 	if (privacy_node_state_active())
 		return privacy_node_erased(kind, subject != NULL ? hex : NULL);

@@ -600,13 +600,7 @@ subject_statement_plan(SubjectKind *kind, SubjectStatement *statement)
 Datum
 privacy_invalidate_subject_cache(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("privacy_internal._invalidate_subject_cache() must be called as a trigger")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	privacy_invalidate_trigger_relation(fcinfo, "privacy_internal._invalidate_subject_cache()");
 	return PointerGetDatum(NULL);
 }
 

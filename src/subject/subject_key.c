@@ -29,12 +29,11 @@
 #include "utils/resowner.h"
 
 #include "base/extension_objects.h"
+#include "base/keys.h"
 #include "subject/subject.h"
 
 PG_FUNCTION_INFO_V1(privacy_canonical_subject);
 PG_FUNCTION_INFO_V1(privacy_subject_exists);
-
-extern PGDLLEXPORT Datum privacy_subject_ref(PG_FUNCTION_ARGS);
 
 /*
  * Reads an integer the way pg_strtoint16/32/64 do (leading and trailing
@@ -176,9 +175,10 @@ subject_canonical_key(SubjectKind *kind, const char *subject)
 text *
 subject_reference(const char *kind, const char *key)
 {
-	return DatumGetTextPP(DirectFunctionCall2(privacy_subject_ref,
-											  CStringGetTextDatum(kind),
-											  CStringGetTextDatum(key)));
+	char		hex[PRIVACY_SUBJECT_REF_HEX_LEN + 1];
+
+	privacy_subject_ref_hex(kind, key, strlen(key), hex);
+	return cstring_to_text_with_len(hex, PRIVACY_SUBJECT_REF_HEX_LEN);
 }
 
 /*
