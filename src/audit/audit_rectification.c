@@ -85,6 +85,7 @@
 #include "base/extension_objects.h"
 #include "base/keys.h"
 #include "base/qualified_name.h"
+#include "base/relcache_callbacks.h"
 
 PG_FUNCTION_INFO_V1(privacy_audit_rectification);
 
@@ -635,7 +636,7 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 		ctl.hcxt = CacheMemoryContext;
 		triggers = hash_create("opendims_privacy rectification triggers", 16, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		CacheRegisterRelcacheCallback(invalidate_triggers, (Datum) 0);
+		privacy_register_relcache_callback(invalidate_triggers);
 	}
 	entry = hash_search(triggers, &trigdata->tg_trigger->tgoid, HASH_ENTER, &found);
 	if (!found)

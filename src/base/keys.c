@@ -34,6 +34,7 @@
 #include "base/compat.h"
 #include "base/extension_objects.h"
 #include "base/keys.h"
+#include "base/relcache_callbacks.h"
 #include "base/spi_statements.h"
 
 PG_FUNCTION_INFO_V1(privacy_random_key);
@@ -151,7 +152,7 @@ cached_key(const char *name)
 
 	if (!keys_callback_registered)
 	{
-		CacheRegisterRelcacheCallback(keys_relcache_callback, (Datum) 0);
+		privacy_register_relcache_callback(keys_relcache_callback);
 		keys_callback_registered = true;
 		keys_stale = true;
 	}

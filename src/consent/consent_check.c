@@ -81,6 +81,7 @@
 #include "consent/consent_state.h"
 #include "base/extension_objects.h"
 #include "base/keys.h"
+#include "base/relcache_callbacks.h"
 #include "consent/node_state.h"
 #include "consent/purpose.h"
 
@@ -352,7 +353,7 @@ executor_run(PRIVACY_EXECUTOR_RUN_PARAMS)
 void
 ConsentCheckInit(void)
 {
-	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	privacy_register_relcache_callback(relcache_callback);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, syscache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, syscache_callback, (Datum) 0);
 	RegisterXactCallback(xact_callback, NULL);

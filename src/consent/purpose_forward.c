@@ -59,6 +59,7 @@
 #include "base/extension_objects.h"
 #include "base/keys.h"
 #include "base/qualified_name.h"
+#include "base/relcache_callbacks.h"
 #include "consent/consent_shared.h"
 #include "consent/node_state.h"
 #include "protection/protection.h"
@@ -534,7 +535,7 @@ privacy_statement_context(PG_FUNCTION_ARGS)
 void
 PurposeForwardInit(void)
 {
-	CacheRegisterRelcacheCallback(forwarded_rels_callback, (Datum) 0);
+	privacy_register_relcache_callback(forwarded_rels_callback);
 	prev_planner = planner_hook;
 	planner_hook = forward_planner;
 }

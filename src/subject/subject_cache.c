@@ -54,6 +54,7 @@
 
 #include "base/citus.h"
 #include "base/extension_objects.h"
+#include "base/relcache_callbacks.h"
 #include "subject/subject.h"
 
 PG_FUNCTION_INFO_V1(privacy_invalidate_subject_cache);
@@ -183,7 +184,7 @@ subject_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
 void
 SubjectInit(void)
 {
-	CacheRegisterRelcacheCallback(subject_relcache_callback, (Datum) 0);
+	privacy_register_relcache_callback(subject_relcache_callback);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, subject_syscache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(CONSTROID, subject_syscache_callback, (Datum) 0);
 }
