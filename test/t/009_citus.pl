@@ -727,4 +727,12 @@ for my $mode ('simple', 'prepared')
 }
 # ---- end of the cost of protection ----------------------------------------
 
+# A security label naming a category the policy declares (not a built-in
+# one) reaches every worker, where the label provider accepts it too.
+sql(q{SECURITY LABEL FOR privacy ON COLUMN saas.tickets.body IS 'support'});
+is( $_->safe_psql('postgres', q{SELECT string_agg(s.label, ',') FROM pg_seclabel s JOIN pg_class c ON c.oid = s.objoid
+		WHERE s.provider = 'privacy' AND c.relname = 'tickets' AND c.relnamespace = 'saas'::regnamespace}),
+	'support', 'a label with a policy-declared category reaches ' . $_->name)
+  for @workers[0 .. 1];
+
 done_testing();
