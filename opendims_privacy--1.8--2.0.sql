@@ -4093,3 +4093,21 @@ ALTER TABLE privacy._keys ENABLE ALWAYS TRIGGER invalidate_key_cache;
 COMMENT ON FUNCTION privacy_internal._export_statement(text) IS
 	'The statement the export of a subject kind runs first, as the anchor''s owner (the subject''s existence and the rows of that owner''s personal tables), as this session''s subject cache holds it; an unknown kind is an error';
 COMMENT ON FUNCTION privacy_internal._consent_history_sql(kind_sql text, key_sql text) IS 'The expression giving a subject''s consent history, for privacy.consent_history() (the export reads the same events through the ledger''s subject index)';
+
+-- On a Citus cluster a worker hands its audit log entries to the
+-- coordinator's log (audit_forward.c).
+CREATE TABLE privacy._audit_received (
+    node_group integer NOT NULL,
+    remote_id bigint NOT NULL,
+    CONSTRAINT _audit_received_pkey PRIMARY KEY (node_group, remote_id)
+);
+
+COMMENT ON TABLE privacy._audit_received IS 'On a Citus coordinator: the ids of the unsealed audit log entries taken from each worker group that the worker may not have deleted yet, so that each is taken once';
+
+CREATE FUNCTION privacy_internal._audit_receive(node_group integer, entries jsonb) RETURNS bigint
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'privacy_audit_receive';
+
+COMMENT ON FUNCTION privacy_internal._audit_receive(node_group integer, entries jsonb) IS 'On a Citus coordinator: takes the unsealed audit log entries a worker of the group forwards, each once, into privacy._audit_unsealed; returns how many rows it took';
+
+REVOKE ALL ON FUNCTION privacy_internal._audit_receive(node_group integer, entries jsonb) FROM PUBLIC;

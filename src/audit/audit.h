@@ -64,6 +64,15 @@ extern void privacy_audit_insert_unsealed(Datum *values, bool *nulls);
  */
 extern int64 privacy_seal_entries(int64 max_entries, int batch_size);
 
+/*
+ * On a Citus worker, what sealing does instead (audit_forward.c): hands
+ * about max_entries committed entries (0: every one visible) to the
+ * coordinator's log in batches of about batch_size, and deletes them here
+ * once the coordinator took them. Inside SPI, as the log's owner; takes the
+ * head lock as sealing does. Returns how many entries it handed over.
+ */
+extern int64 privacy_forward_entries(Oid head_relid, int64 max_entries, int batch_size);
+
 /* Whether this backend's sealing is what deletes unsealed entries now. */
 extern bool privacy_audit_sealing;
 

@@ -350,3 +350,21 @@ SELECT COALESCE(pg_catalog.sum(COALESCE(pg_catalog.cardinality(u.subject_refs), 
 COMMENT ON VIEW privacy.audit_backlog IS 'The audit log entries that wait to be sealed into the hash chain: how many, when the oldest was written and how long ago';
 
 REVOKE ALL ON TABLE privacy.audit_backlog FROM PUBLIC;
+
+-- On a Citus cluster a worker hands its audit log entries to the
+-- coordinator's log (audit_forward.c).
+CREATE TABLE privacy._audit_received (
+    node_group integer NOT NULL,
+    remote_id bigint NOT NULL,
+    CONSTRAINT _audit_received_pkey PRIMARY KEY (node_group, remote_id)
+);
+
+COMMENT ON TABLE privacy._audit_received IS 'On a Citus coordinator: the ids of the unsealed audit log entries taken from each worker group that the worker may not have deleted yet, so that each is taken once';
+
+CREATE FUNCTION privacy_internal._audit_receive(node_group integer, entries jsonb) RETURNS bigint
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'privacy_audit_receive';
+
+COMMENT ON FUNCTION privacy_internal._audit_receive(node_group integer, entries jsonb) IS 'On a Citus coordinator: takes the unsealed audit log entries a worker of the group forwards, each once, into privacy._audit_unsealed; returns how many rows it took';
+
+REVOKE ALL ON FUNCTION privacy_internal._audit_receive(node_group integer, entries jsonb) FROM PUBLIC;

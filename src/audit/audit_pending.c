@@ -29,7 +29,10 @@
  * subtransaction's own fate decides theirs, and notes that it did
  * (privacy_audit_note_unsealed_write()). A transaction with entries cannot
  * be prepared: COMMIT PREPARED runs no extension code, so nothing would wake
- * the sealer, or seal, when it commits.
+ * the sealer, or seal, when it commits. The exception is a Citus worker's
+ * part of a distributed transaction, with the library preloaded: its
+ * entries are written at PREPARE and the worker's sealer, woken then, looks
+ * again while prepared transactions wait (audit_forward.c).
  */
 #include "postgres.h"
 
@@ -52,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "audit/audit.h"
+#include "base/citus.h"
 #include "base/extension_objects.h"
 #include "subject/subject.h"
 
@@ -237,6 +241,20 @@ audit_xact_callback(XactEvent event, void *arg)
 			audit_pre_commit();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
+			/*
+			 * A Citus worker's part of a distributed transaction is
+			 * prepared: its entries are written now, and its sealer, woken
+			 * at PREPARE, forwards them once COMMIT PREPARED made them
+			 * visible (audit_forward.c).
+			 */
+			if ((pending_entries != NIL || unsealed_writers != NIL) &&
+				privacy_sealer_preloaded && privacy_citus_worker())
+			{
+				if (pending_entries != NIL)
+					flush_pending_entries();
+				wrote_unsealed = true;
+				break;
+			}
 			if (pending_entries != NIL || unsealed_writers != NIL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -245,17 +263,18 @@ audit_xact_callback(XactEvent event, void *arg)
 						 errhint("Run the audited statements in a transaction that commits directly.")));
 			break;
 		case XACT_EVENT_COMMIT:
-			/* the entries are visible now: the sealer may seal them */
+		case XACT_EVENT_PREPARE:
+
+			/*
+			 * The entries are visible now, or (prepared, on a Citus worker)
+			 * once COMMIT PREPARED runs: the sealer may take them.
+			 */
 			if (wrote_unsealed && privacy_sealer_preloaded)
 				privacy_sealer_wake();
-			pending_entries = NIL;
-			unsealed_writers = NIL;
-			wrote_unsealed = false;
-			break;
+			/* FALLTHROUGH */
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
 			/* the lists lived in the transaction's memory */
 			pending_entries = NIL;
 			unsealed_writers = NIL;

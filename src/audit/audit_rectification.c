@@ -163,6 +163,25 @@ protected_kinds(Oid relid)
 	return isnull ? NULL : DatumGetArrayTypePCopy(kinds);
 }
 
+/*
+ * The kinds the table of a Citus shard is protected for, as the
+ * coordinator's catalog says (NULL if none): the catalog is the
+ * coordinator's.
+ */
+static ArrayType *
+coordinator_protected_kinds(const char *qualified_table)
+{
+	char	   *kinds;
+
+	kinds = privacy_citus_coordinator_result(psprintf("SELECT pt.kinds FROM privacy.protected_tables pt"
+													  " WHERE pt.table_name OPERATOR(pg_catalog.=) %s::pg_catalog.regclass",
+													  quote_literal_cstr(qualified_table)),
+											 psprintf("read the protection of table %s", qualified_table));
+	if (kinds == NULL)
+		return NULL;
+	return DatumGetArrayTypeP(OidInputFunctionCall(F_ARRAY_IN, kinds, TEXTOID, -1));
+}
+
 static bool
 array_has_text(ArrayType *array, const char *value)
 {
@@ -267,18 +286,44 @@ build_trigger(RectificationTrigger *entry, TriggerData *trigdata)
 	Relation	rel = trigdata->tg_relation;
 	ArrayType  *kinds;
 	StringInfoData sql;
-	const char *alias = quote_identifier(RelationGetRelationName(rel));
 	Oid			argtypes[4] = {TIMESTAMPTZOID, NAMEOID, NAMEOID, JSONBOID};
 	SPIPlanPtr	plan;
+	const char *shard_of = privacy_citus_shard_of(rel);
+	char	   *table_name;
+	const char *alias;
+	const char *trigger_name = "privacy_rectification";
 
-	if (strcmp(trigger->tgname, "privacy_rectification") != 0 ||
+	/*
+	 * On a Citus shard the trigger and the key expressions are its table's:
+	 * Citus names the shard's trigger after the shard (name_<shard id>).
+	 */
+	if (shard_of != NULL)
+	{
+		alias = quote_identifier(shard_of);
+		trigger_name = psprintf("privacy_rectification%s",
+								RelationGetRelationName(rel) + strlen(shard_of));
+	}
+	else
+		alias = quote_identifier(RelationGetRelationName(rel));
+
+	if (strcmp(trigger->tgname, trigger_name) != 0 ||
 		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
 		trigdata->tg_oldtable == NULL || trigdata->tg_newtable == NULL ||
 		trigger->tgnargs < 2 || trigger->tgnargs % 2 != 0)
 		refuse(NULL);
-	kinds = protected_kinds(RelationGetRelid(rel));
+	/* a Citus shard is audited as its table, which the coordinator protects */
+	if (shard_of != NULL)
+	{
+		table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), shard_of);
+		kinds = coordinator_protected_kinds(table_name);
+	}
+	else
+	{
+		table_name = privacy_qualified_name(RelationGetRelid(rel));
+		kinds = protected_kinds(RelationGetRelid(rel));
+	}
 	if (kinds == NULL)
 		refuse(NULL);
 	for (int i = 0; i < trigger->tgnargs; i += 2)
@@ -317,8 +362,7 @@ build_trigger(RectificationTrigger *entry, TriggerData *trigdata)
 	entry->last_columns = NULL;
 	entry->last_summary = NULL;
 	entry->plan = plan;
-	entry->table_name = MemoryContextStrdup(CacheMemoryContext,
-											privacy_qualified_name(RelationGetRelid(rel)));
+	entry->table_name = MemoryContextStrdup(CacheMemoryContext, table_name);
 	entry->relid = RelationGetRelid(rel);
 	find_key_columns(entry, trigger, rel, alias);
 	entry->valid = true;
@@ -606,7 +650,6 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 	NameData	session_role;
 	Datum		params[4];
 	PrivacyUserContext save;
-	const char *sharded_table;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		refuse(NULL);
@@ -614,18 +657,13 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(rel);
 
 	/*
-	 * Citus runs an UPDATE of a distributed table on its shards, on the
-	 * workers, whose audit logs are not the coordinator's: the UPDATE is
-	 * refused rather than left out of the audit log.
+	 * Citus runs an UPDATE of a table it manages on the table's shards, on
+	 * the workers, where the entries go to the worker's log, which is
+	 * forwarded to the coordinator's (audit_forward.c). A reference table
+	 * has a copy on every node: the coordinator's copy records the change.
 	 */
-	sharded_table = privacy_citus_shard_of(rel);
-	if (sharded_table != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot audit a rectification of table \"%s\" on one of its Citus shards",
-						sharded_table),
-				 errdetail("The audit log is kept on the coordinator; an UPDATE of a protected table that Citus distributes is refused rather than left unaudited."),
-				 errhint("Keep tables whose rows are rectified on the coordinator (undistribute_table()).")));
+	if (privacy_citus_shard_on_coordinator_too(rel))
+		return PointerGetDatum(NULL);
 
 	if (triggers == NULL)
 	{

@@ -46,6 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "audit/audit.h"
+#include "base/citus.h"
 #include "base/compat.h"
 #include "base/extension_objects.h"
 #include "base/spi_statements.h"
@@ -448,6 +449,7 @@ privacy_seal_entries(int64 max_entries, int batch_size)
 	Oid			head_relid = relation_in(PRIVACY_SCHEMA, "_audit_head");
 	PrivacyUserContext save;
 	int64		sealed = 0;
+	bool		worker;
 
 	if (!OidIsValid(head_relid) ||
 		!OidIsValid(relation_in(PRIVACY_SCHEMA, "_audit_unsealed")) ||
@@ -455,13 +457,18 @@ privacy_seal_entries(int64 max_entries, int batch_size)
 		return 0;
 	if (batch_size <= 0)
 		batch_size = 1;
+	/* a Citus worker's entries belong to the coordinator's log */
+	worker = privacy_citus_worker();
 
 	privacy_begin_as_owner("audit_log", &save);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "could not connect to SPI");
-		sealed = seal_locked(head_relid, max_entries, batch_size);
+		if (worker)
+			sealed = privacy_forward_entries(head_relid, max_entries, batch_size);
+		else
+			sealed = seal_locked(head_relid, max_entries, batch_size);
 		SPI_finish();
 	}
 	PG_FINALLY();

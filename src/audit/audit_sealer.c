@@ -24,6 +24,12 @@
  * before sealing, gathering the commits of that time into one batch; an
  * entry is therefore sealed about privacy.seal_delay after its commit (plus
  * the time the batch takes, and a worker's start when none ran).
+ *
+ * A transaction prepared for two-phase commit wakes the worker at PREPARE,
+ * before its entries are visible (only a Citus worker's part of a
+ * distributed transaction may write entries and be prepared): the worker
+ * does not exit while prepared transactions of its database wait, and
+ * looks again every second.
  */
 #include "postgres.h"
 
@@ -35,6 +41,7 @@
 #include "access/xact.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -395,6 +402,31 @@ extension_installed(void)
 	return installed;
 }
 
+/*
+ * Whether prepared transactions of this database wait for COMMIT PREPARED,
+ * which may make entries visible without waking the sealer (a Citus
+ * worker's part of a distributed transaction).
+ */
+static bool
+prepared_transactions_wait(void)
+{
+	bool		waiting = false;
+	bool		isnull;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "could not connect to SPI");
+	if (SPI_execute("SELECT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p"
+					" WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database())",
+					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		waiting = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return waiting;
+}
+
 /* Seals every committed entry, one transaction per batch; returns how many. */
 static int64
 seal_backlog(void)
@@ -490,7 +522,8 @@ privacy_sealer_worker_main(Datum main_arg)
 
 		if (seal_backlog() > 0 || wanted)
 			idle_since = GetCurrentTimestamp();
-		else if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), SEALER_IDLE_EXIT_MS))
+		else if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), SEALER_IDLE_EXIT_MS) &&
+				 !prepared_transactions_wait())
 			break;
 
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -64,25 +64,37 @@ privacy_citus_table(Oid relid)
 					   1, &argtype, &arg);
 }
 
-const char *
-privacy_citus_shard_of(Relation rel)
+/*
+ * The shard id in a relation's name (name_<digits>, 0 if none) and, through
+ * table, the name before it.
+ */
+static int64
+shard_id_in_name(Relation rel, char **table)
 {
 	const char *name = RelationGetRelationName(rel);
 	const char *suffix = strrchr(name, '_');
 	const char *c;
-	char	   *table;
-	Oid			argtypes[2] = {INT8OID, REGCLASSOID};
-	Datum		args[2];
 
 	if (suffix == NULL || suffix == name || suffix[1] == '\0' || strlen(suffix + 1) > 18)
-		return NULL;
+		return 0;
 	for (c = suffix + 1; *c != '\0'; c++)
 		if (!isdigit((unsigned char) *c))
-			return NULL;
-	if (!privacy_citus_installed())
+			return 0;
+	*table = pnstrdup(name, suffix - name);
+	return pg_strtoint64(suffix + 1);
+}
+
+const char *
+privacy_citus_shard_of(Relation rel)
+{
+	char	   *table = NULL;
+	Oid			argtypes[2] = {INT8OID, REGCLASSOID};
+	Datum		args[2];
+	int64		shard = shard_id_in_name(rel, &table);
+
+	if (shard == 0 || !privacy_citus_installed())
 		return NULL;
-	table = pnstrdup(name, suffix - name);
-	args[0] = Int64GetDatum(pg_strtoint64(suffix + 1));
+	args[0] = Int64GetDatum(shard);
 	args[1] = ObjectIdGetDatum(get_relname_relid(table, RelationGetNamespace(rel)));
 	if (!OidIsValid(DatumGetObjectId(args[1])) ||
 		!spi_boolean("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_shard s"
@@ -91,6 +103,24 @@ privacy_citus_shard_of(Relation rel)
 					 2, argtypes, args))
 		return NULL;
 	return table;
+}
+
+bool
+privacy_citus_shard_on_coordinator_too(Relation rel)
+{
+	char	   *table = NULL;
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		args[2];
+	int64		shard = shard_id_in_name(rel, &table);
+
+	if (shard == 0 || !privacy_citus_worker())
+		return false;
+	args[0] = Int64GetDatum(shard);
+	args[1] = Int32GetDatum(0);
+	return spi_boolean("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_placement p"
+					   " WHERE p.shardid OPERATOR(pg_catalog.=) $1"
+					   " AND p.groupid OPERATOR(pg_catalog.=) $2)",
+					   2, argtypes, args);
 }
 
 /* privacy_internal._citus_table(rel regclass) → boolean: whether Citus manages rel. */
@@ -149,17 +179,15 @@ privacy_statement_plan_options(void)
 	return privacy_citus_installed() ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN;
 }
 
-bytea *
-privacy_citus_coordinator_key(const char *name)
+char *
+privacy_citus_coordinator_result(const char *command, const char *what)
 {
 	Oid			argtype = TEXTOID;
-	Datum		arg;
-	bytea	   *result = NULL;
+	Datum		arg = CStringGetTextDatum(command);
+	char	   *result = NULL;
+	MemoryContext context = CurrentMemoryContext;
 	bool		isnull;
 
-	arg = CStringGetTextDatum(psprintf("SELECT pg_catalog.encode(k.key, 'hex') FROM privacy._keys k"
-									   " WHERE k.name OPERATOR(pg_catalog.=) %s",
-									   quote_literal_cstr(name)));
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT r.success, r.result FROM pg_catalog.run_command_on_coordinator($1) r",
 							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
@@ -168,21 +196,36 @@ privacy_citus_coordinator_key(const char *name)
 		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not read key \"%s\" from the Citus coordinator", name),
-				 errdetail("A worker node uses the coordinator's keys, so that subject references and pseudonyms are the same on every node."),
+				 errmsg("could not %s on the Citus coordinator", what),
+				 errdetail("A worker node uses the coordinator's keys, catalog and audit log, so that every node acts on one policy and one log."),
 				 errhint("Check that the coordinator is in the Citus metadata (citus_set_coordinator_host()) and accepts connections from this node as the extension's owner.")));
 	else
 	{
-		char	   *hex = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 
-		if (hex != NULL && hex[0] != '\0')
-		{
-			int			len = strlen(hex) / 2;
-
-			result = MemoryContextAlloc(TopMemoryContext, VARHDRSZ + len);
-			SET_VARSIZE(result, VARHDRSZ + hex_decode(hex, strlen(hex), VARDATA(result)));
-		}
+		if (value != NULL && value[0] != '\0')
+			result = MemoryContextStrdup(context, value);
 	}
 	SPI_finish();
+	return result;
+}
+
+bytea *
+privacy_citus_coordinator_key(const char *name)
+{
+	char	   *hex;
+	bytea	   *result = NULL;
+
+	hex = privacy_citus_coordinator_result(psprintf("SELECT pg_catalog.encode(k.key, 'hex') FROM privacy._keys k"
+													" WHERE k.name OPERATOR(pg_catalog.=) %s",
+													quote_literal_cstr(name)),
+										   psprintf("read key \"%s\"", name));
+	if (hex != NULL)
+	{
+		int			len = strlen(hex) / 2;
+
+		result = MemoryContextAlloc(TopMemoryContext, VARHDRSZ + len);
+		SET_VARSIZE(result, VARHDRSZ + hex_decode(hex, strlen(hex), VARDATA(result)));
+	}
 	return result;
 }

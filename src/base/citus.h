@@ -28,6 +28,12 @@ extern char *privacy_citus_distribution_column(Oid relid);
  */
 extern const char *privacy_citus_shard_of(Relation rel);
 
+/*
+ * Whether rel is, on a worker, a copy of a shard the coordinator holds a
+ * copy of too (a reference table's), where the same change is made.
+ */
+extern bool privacy_citus_shard_on_coordinator_too(Relation rel);
+
 /* Whether this node is a Citus worker (a node of a group other than the coordinator's). */
 extern bool privacy_citus_worker(void);
 
@@ -39,6 +45,13 @@ extern bool privacy_citus_worker(void);
  * is a text parameter cast to that type).
  */
 extern int	privacy_statement_plan_options(void);
+
+/*
+ * The result of command (one value) run on the coordinator through Citus's
+ * connection to it, as the current user; NULL for an empty or NULL value.
+ * An error saying what could not be done ("read key \"x\"") if it fails.
+ */
+extern char *privacy_citus_coordinator_result(const char *command, const char *what);
 
 /*
  * The coordinator's key called name, read through Citus's connection to the
