@@ -29,10 +29,15 @@
  * The condition is a constant of the plan: a cached plan carrying it is
  * invalidated when the purpose settings or the consent state change.
  * A query the user wrote with such a condition is refused on the
- * coordinator. Only SELECT query levels carry it: Citus evaluates the
- * functions of an INSERT, UPDATE or DELETE on the coordinator, so a write
- * to a protected table Citus manages would find no purpose on the worker;
- * such a write under row security is refused here, before Citus plans it.
+ * coordinator. SELECT, UPDATE and DELETE query levels carry it. Citus
+ * evaluates on the coordinator every function of a statement that writes
+ * unless its arguments read a column, so there the signature is read from
+ * a one-row VALUES list in a subquery (signature_sublink()), which Citus
+ * leaves to the worker and the worker's planner makes an initial plan of
+ * the one-time filter. An INSERT under row security into a protected
+ * table Citus manages is refused here, before Citus plans it: Citus
+ * evaluates all of its expressions on the coordinator and allows no
+ * subquery in it, so no purpose could reach the worker.
  */
 #include "postgres.h"
 
@@ -44,9 +49,11 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
+#include "parser/analyze.h"
 #include "parser/parsetree.h"
 #include "parser/parse_func.h"
 #include "rewrite/rowsecurity.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -188,6 +195,7 @@ is_marker(Node *node)
 
 static bool forward_walker(Node *node, ForwardContext *context);
 static bool marker_is_ours(FuncExpr *marker);
+static bool contain_sublink_marker(Node *marker);
 
 /* Whether a query level reads a protected Citus table under row security. */
 static bool
@@ -235,7 +243,10 @@ forward_walker(Node *node, ForwardContext *context)
 	{
 		Query	   *query = (Query *) node;
 
-		if (query->resultRelation > 0 && query->commandType != CMD_SELECT)
+		bool		reads_or_changes = query->commandType == CMD_SELECT ||
+			query->commandType == CMD_UPDATE || query->commandType == CMD_DELETE;
+
+		if (query->resultRelation > 0 && !reads_or_changes)
 		{
 			RangeTblEntry *target = rt_fetch(query->resultRelation, query->rtable);
 
@@ -243,8 +254,7 @@ forward_walker(Node *node, ForwardContext *context)
 				forwarded_relation(target->relid))
 				context->written = target->relid;
 		}
-		if (query->commandType == CMD_SELECT && !level_has_marker(query) &&
-			level_needs_marker(query))
+		if (reads_or_changes && !level_has_marker(query) && level_needs_marker(query))
 		{
 			context->needed = true;
 			if (context->marker != NULL)
@@ -253,6 +263,8 @@ forward_walker(Node *node, ForwardContext *context)
 
 				query->jointree->quals = query->jointree->quals == NULL ? marker :
 					(Node *) makeBoolExpr(AND_EXPR, list_make2(query->jointree->quals, marker), -1);
+				if (contain_sublink_marker(marker))
+					query->hasSubLinks = true;
 			}
 		}
 		return query_tree_walker(query, forward_walker, context, 0);
@@ -341,9 +353,89 @@ refresh_claim(void)
 		privacy_purpose_check_scope();	/* as privacy_resolve_purpose() does */
 }
 
-/* The marker for the current purpose, role and state version. */
+/*
+ * The signature argument of a marker in a statement that writes: an
+ * uncorrelated subquery reading it from a VALUES list,
+ *
+ *     (SELECT s.signature FROM (VALUES ('...'::text)) s(signature))
+ *
+ * Citus evaluates on the coordinator every function of an INSERT, UPDATE or
+ * DELETE (and of their subqueries) whose arguments read no column; a
+ * subquery whose result reads one is left for the worker, which makes it an
+ * initial plan of its one-time filter, still evaluated before any row of
+ * the level is read. Kept per signature.
+ */
+static MemoryContext sublink_context = NULL;
+static Node *last_sublink = NULL;
+static char last_sublink_signature[PRIVACY_HMAC_LEN * 2 + 1];
+
 static Node *
-make_marker(void)
+signature_sublink(const char *signature)
+{
+	if (last_sublink == NULL || strcmp(last_sublink_signature, signature) != 0)
+	{
+		char	   *sql = psprintf("SELECT (SELECT s.signature FROM (VALUES (%s::pg_catalog.text)) s(signature))",
+								   quote_literal_cstr(signature));
+		List	   *raw = pg_parse_query(sql);
+		Query	   *query;
+		MemoryContext old;
+
+		if (sublink_context == NULL)
+			sublink_context = AllocSetContextCreate(CacheMemoryContext, "privacy forwarded signature",
+													ALLOCSET_SMALL_SIZES);
+		query = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql, NULL, 0, NULL);
+		MemoryContextReset(sublink_context);
+		last_sublink = NULL;
+		old = MemoryContextSwitchTo(sublink_context);
+		last_sublink = copyObject((Node *) linitial_node(TargetEntry, query->targetList)->expr);
+		MemoryContextSwitchTo(old);
+		strlcpy(last_sublink_signature, signature, sizeof(last_sublink_signature));
+	}
+	return copyObject(last_sublink);
+}
+
+/*
+ * The signature a marker's third argument holds: the constant itself, or the
+ * one constant of signature_sublink()'s VALUES list; NULL for anything else.
+ */
+static Const *
+signature_arg(Node *arg)
+{
+	SubLink    *sublink;
+	Query	   *sub;
+	RangeTblEntry *values;
+	List	   *row;
+
+	if (IsA(arg, Const))
+		return (Const *) arg;
+	if (!IsA(arg, SubLink))
+		return NULL;
+	sublink = (SubLink *) arg;
+	sub = (Query *) sublink->subselect;
+	if (sublink->subLinkType != EXPR_SUBLINK || sub == NULL || !IsA(sub, Query) ||
+		list_length(sub->rtable) != 1)
+		return NULL;
+	values = linitial_node(RangeTblEntry, sub->rtable);
+	if (values->rtekind != RTE_VALUES || list_length(values->values_lists) != 1)
+		return NULL;
+	row = linitial(values->values_lists);
+	if (list_length(row) != 1 || !IsA(linitial(row), Const))
+		return NULL;
+	return linitial_node(Const, row);
+}
+
+static bool
+contain_sublink_marker(Node *marker)
+{
+	return is_marker(marker) && IsA(lthird(((FuncExpr *) marker)->args), SubLink);
+}
+
+/*
+ * The marker for the current purpose, role and state version; with its
+ * signature in a subquery (signature_sublink()) for a statement that writes.
+ */
+static Node *
+make_marker(bool writes)
 {
 	char	   *version;
 
@@ -358,7 +450,8 @@ make_marker(void)
 	forwarded_plans = true;
 	return (Node *) makeFuncExpr(marker_oid, BOOLOID,
 								 list_make3(text_const(last_marker.claim), text_const(version),
-											text_const(last_marker.signature)),
+											writes ? signature_sublink(last_marker.signature) :
+											(Node *) text_const(last_marker.signature)),
 								 InvalidOid, DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
 }
 
@@ -382,8 +475,8 @@ marker_is_ours(FuncExpr *marker)
 		return false;
 	for (i = 0; i < 3; i++)
 	{
-		args[i] = (Const *) list_nth(marker->args, i);
-		if (!IsA(args[i], Const) || args[i]->constisnull || args[i]->consttype != TEXTOID)
+		args[i] = i < 2 ? (Const *) list_nth(marker->args, i) : signature_arg(lthird(marker->args));
+		if (args[i] == NULL || !IsA(args[i], Const) || args[i]->constisnull || args[i]->consttype != TEXTOID)
 			return false;
 		values[i] = TextDatumGetCString(args[i]->constvalue);
 	}
@@ -430,10 +523,10 @@ forward_planner(Query *parse, const char *query_string, int cursorOptions, Param
 		if (OidIsValid(context.written))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot write to protected table %s because Citus distributes it",
+					 errmsg("cannot insert into protected table %s because Citus distributes it",
 							privacy_qualified_name(context.written)),
-					 errdetail("Citus evaluates the functions of a write on the coordinator, so the purpose cannot reach the worker nodes that check the table's row policies."),
-					 errhint("Write such rows as a role that row security does not restrict, or keep the table on the coordinator (undistribute_table()).")));
+					 errdetail("Citus evaluates every expression of an INSERT on the coordinator and allows no subquery in it, so the purpose cannot reach the worker nodes that check the new rows against the table's row policies."),
+					 errhint("Insert such rows as a role that row security does not restrict (UPDATE and DELETE work under row security), or keep the table on the coordinator (undistribute_table()).")));
 		if (context.user_marker)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -445,7 +538,8 @@ forward_planner(Query *parse, const char *query_string, int cursorOptions, Param
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("function privacy_internal._statement_context(text, text, text) does not exist"),
 						 errhint("Update the extension with ALTER EXTENSION opendims_privacy UPDATE.")));
-			context.marker = active_marker != NULL ? active_marker : make_marker();
+			context.marker = active_marker != NULL ? active_marker :
+				make_marker(parse->commandType != CMD_SELECT || parse->hasModifyingCTE);
 			forward_walker((Node *) parse, &context);
 			active_marker = context.marker;
 		}
