@@ -12,8 +12,11 @@
 # citus.enable_unsafe_triggers, that protect() on distributed tables checks
 # every read on the workers against the coordinator's purpose, grants and
 # consent state (withdrawals honoured by the next statement, shard moves,
-# forged purposes refused), refuses with a hint what it cannot check and
-# never leaves a table readable by every role: also a protected table
+# forged purposes refused), that UPDATE and DELETE under row security reach
+# the workers with their purpose and that every rectification on a shard (a
+# user's UPDATE, an erasure's anonymisation) is audited once in the
+# coordinator's log, refuses with a hint what it cannot check (an INSERT
+# under row security) and never leaves a table readable by every role: also a protected table
 # distributed afterwards, and after a shard move, shows no row to a role
 # without a purpose; and it reports the cost of protection on a router
 # query.
@@ -602,36 +605,77 @@ is( $workers[0]->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger t JOIN 
 sql(q{SELECT privacy.protect('saas.tickets')});
 is(as('marketer', 'marketing', q{SELECT count(*) FROM saas.tickets}), '8', 'protect() again checks every shard');
 
-# Writes: Citus evaluates the functions of a write on the coordinator, so
-# no purpose would reach the worker: a write under row security to a
-# protected table Citus manages is refused on the coordinator with a clear
-# error, and an UPDATE, which the rectification trigger on the shard could
-# not audit in the coordinator's log, is refused there (also a superuser's,
-# which row security does not restrict).
-sql(q{GRANT INSERT, UPDATE, DELETE ON saas.tickets TO agent});
-for my $write (q{INSERT INTO saas.tickets VALUES (5, 2, 'More help')},
-	q{DELETE FROM saas.tickets WHERE customer_id = 5},
-	q{UPDATE saas.tickets SET body = 'Edited' WHERE customer_id = 5})
+# Writes. An UPDATE or DELETE under row security carries the purpose to the
+# workers too (its signature in a subquery, which Citus leaves for the
+# worker), and changes only the rows the purpose may process there; an
+# INSERT, all of whose expressions Citus evaluates on the coordinator, is
+# refused there with a clear error. The rectification trigger on a shard
+# audits an UPDATE in the worker's log, which hands its entries to the
+# coordinator's: one audit log, in which each entry is sealed once.
+sql(q{GRANT INSERT, UPDATE, DELETE ON saas.tickets TO agent, marketer, nobody});
+# seal_wait: waits until the workers handed their entries over and the
+# coordinator sealed them.
+sub seal_wait
 {
-	($rc, $out, $err) = $coordinator->psql('postgres', "SET ROLE agent; SET privacy.purpose = 'service'; $write");
-	like($err, qr/cannot write to protected table saas\.tickets because Citus distributes it/,
-		'a write to a protected distributed table is refused: ' . (split / /, $write)[0]);
+	for my $w (@workers)
+	{
+		$w->poll_query_until('postgres', q{SELECT count(*) = 0 FROM privacy._audit_unsealed})
+		  or die 'a worker kept its audit log entries';
+	}
+	$coordinator->poll_query_until('postgres', q{SELECT count(*) = 0 FROM privacy._audit_unsealed})
+	  or die 'the coordinator did not seal';
 }
-is(sql(q{SELECT count(*) FROM saas.tickets WHERE customer_id = 5}), '1', 'and changes nothing');
-($rc, $out, $err) = $coordinator->psql('postgres', q{UPDATE saas.tickets SET body = 'Edited' WHERE customer_id = 5});
-like($err, qr/cannot audit a rectification of table "tickets" on one of its Citus shards/,
-	'a superuser\'s UPDATE of a protected distributed table is refused by the trigger on the shard');
-is(sql(q{SELECT count(*) FROM saas.tickets WHERE body = 'Edited'}), '0', 'and changes nothing');
-# An erasure that must anonymise rows of a protected distributed table
-# (the customer's row, which retained orders still reference) would update
-# them on the shards, where the rectification trigger cannot audit: the
-# erasure fails as a whole and changes nothing.
-my $before_erasure = sql(q{SELECT c::text FROM saas.customers c WHERE id = 12});
+seal_wait();
+my $last_entry = sql(q{SELECT COALESCE(max(id), 0) FROM privacy.audit_log});
+($rc, $out, $err) = $coordinator->psql('postgres',
+	q{SET ROLE agent; SET privacy.purpose = 'service'; INSERT INTO saas.tickets VALUES (5, 2, 'More help')});
+like($err, qr/cannot insert into protected table saas\.tickets because Citus distributes it/,
+	'an INSERT under row security into a protected distributed table is refused');
+like($err, qr/HINT:  Insert such rows as a role that row security does not restrict/, 'with a hint');
+is(sql(q{SELECT count(*) FROM saas.tickets WHERE customer_id = 5}), '1', 'and inserts nothing');
+is(as('agent', 'service', q{UPDATE saas.tickets SET body = 'Edited by an agent' WHERE customer_id = 5 RETURNING id}),
+	'1', 'a router UPDATE under row security reaches the worker with its purpose');
+is(as('nobody', '', q{UPDATE saas.tickets SET body = 'Edited by nobody' RETURNING id}), '',
+	'without a purpose a multi-shard UPDATE changes no row');
+is(as('nobody', '', q{DELETE FROM saas.tickets RETURNING id}), '', 'nor does a DELETE');
+my $consented = as('marketer', 'marketing', q{SELECT count(*) FROM saas.tickets});
+my $five_for_marketing = as('marketer', 'marketing', q{SELECT count(*) FROM saas.tickets WHERE customer_id = 5});
+cmp_ok($consented, '<', sql(q{SELECT count(*) FROM saas.tickets}), 'marketing may process the tickets of some customers only');
+is(as('marketer', 'marketing', q{WITH u AS (UPDATE saas.tickets SET body = body || '.' RETURNING customer_id) SELECT count(*) FROM u}),
+	$consented, 'a multi-shard UPDATE for marketing changes the tickets of the customers marketing may process');
+is(sql(q{SELECT count(*) FROM saas.tickets WHERE body LIKE '%.'}), $consented, 'and no other customer\'s');
+is(as('marketer', 'marketing', q{UPDATE saas.tickets SET body = 'x' WHERE customer_id = 20 RETURNING id}), '',
+	'a router UPDATE of a customer who did not consent changes nothing');
+($rc, $out, $err) = $coordinator->psql('postgres', q{SET ROLE agent; SET privacy.purpose = 'service';
+	UPDATE saas.tickets SET body = 'forged' WHERE privacy_internal._statement_context('service', '1',
+	(SELECT s.signature FROM (VALUES ('00'::text)) s(signature)))});
+like($err, qr/may only be called by the extension/, 'an UPDATE naming the forwarded condition itself is refused');
+sql(q{UPDATE saas.tickets SET body = 'Edited by a superuser' WHERE customer_id = 6});
+seal_wait();
+is( sql(qq{SELECT count(*) || ' ' || count(*) FILTER (WHERE subject_ref = privacy.subject_ref('customer', '5'))
+		|| ' ' || count(DISTINCT summary::text) FROM privacy.audit_log WHERE action = 'rectification' AND id > $last_entry}),
+	($consented + 2) . ' ' . (1 + $five_for_marketing) . ' 1',
+	'each updated row is audited once in the coordinator\'s log, naming its customer: the router, multi-shard and superuser UPDATEs');
+is(sql(q{SELECT summary::text FROM privacy.audit_log WHERE action = 'rectification' ORDER BY id DESC LIMIT 1}),
+	'{"table": "saas.tickets", "columns": ["body"]}', 'under the distributed table\'s name, with the changed column');
+is($_->safe_psql('postgres', q{SELECT count(*) FROM privacy.audit_log}), '0',
+	'worker ' . $_->name . ' keeps no audit log of its own') for @workers;
+is(sql(q{SELECT intact FROM privacy.verify_audit_log()}), 't', 'the coordinator\'s chain is intact');
+is(as('agent', 'service', q{DELETE FROM saas.tickets WHERE customer_id = 5 RETURNING id}), '1',
+	'a DELETE under row security works');
+# An erasure that anonymises rows of a protected distributed table (the
+# customer's row, which retained orders still reference) updates them on
+# the shards; their rectifications reach the coordinator's log.
 ($rc, $out, $err) = $coordinator->psql('postgres',
 	q{SELECT privacy.erase_subject(privacy.open_request('customer', '12', 'erasure'), 'consent withdrawn')});
-like($err, qr/cannot audit a rectification of table "customers" on one of its Citus shards/,
-	'an erasure that would anonymise rows of a protected distributed table is refused');
-is(sql(q{SELECT c::text FROM saas.customers c WHERE id = 12}), $before_erasure, 'and changes nothing');
+is($rc, 0, 'an erasure that anonymises rows of a protected distributed table works') or diag $err;
+like(sql(q{SELECT name || ' ' || COALESCE(email, '-') FROM saas.customers WHERE id = 12}), qr/^(?!Customer 12)/,
+	'the customer\'s row is anonymised');
+seal_wait();
+is( sql(q{SELECT count(*) > 0 FROM privacy.audit_log WHERE action = 'rectification'
+		AND subject_ref = privacy.subject_ref('customer', '12') AND summary ->> 'table' = 'saas.customers'}),
+	't', 'and audited in the coordinator\'s log');
+is(sql(q{SELECT intact FROM privacy.verify_audit_log()}), 't', 'whose chain stays intact');
 # ---- end of protect() on distributed tables -------------------------------
 
 # A table protected before it was distributed (which needs the user's
