@@ -19,8 +19,8 @@
  * statement that names such a function, and for a DROP TRIGGER of the
  * names the extension gives its triggers, and restores it afterwards; the
  * user's own triggers still need the setting. (The guard's redact mode
- * writes the audit log, which would be the worker's: privacy.guard()
- * refuses it on such a table.)
+ * also rewrites the row and writes the audit log: privacy.guard() refuses
+ * it on such a table.)
  */
 #include "postgres.h"
 

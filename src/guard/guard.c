@@ -253,7 +253,7 @@ privacy_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot guard table %s in redact mode because Citus distributes it",
 						privacy_qualified_name(RelationGetRelid(rel))),
-				 errdetail("The guard runs on the worker nodes, where a redaction would be written to the worker's audit log instead of the coordinator's."),
+				 errdetail("The guard runs on the worker nodes, and the extension lets onto tables Citus distributes only triggers that decide from the row alone; a redaction also rewrites the row and writes an audit log entry."),
 				 errhint("Guard the table in reject mode, which writes nothing.")));
 
 	initStringInfo(&sql);
