@@ -1,8 +1,8 @@
 /*
  * citus_triggers.c
  *		The extension's own triggers on tables Citus distributes: the
- *		retention guard and the sensitive-data guard in reject mode are
- *		created there without the user setting citus.enable_unsafe_triggers.
+ *		retention guard and the sensitive-data guard are created there
+ *		without the user setting citus.enable_unsafe_triggers.
  *
  * Citus refuses CREATE TRIGGER on a distributed or reference table unless
  * citus.enable_unsafe_triggers is on: a trigger then runs on the worker
@@ -12,15 +12,17 @@
  * functions let through here do neither: privacy_internal._retention_guard()
  * decides from the row it is given and its own arguments (for TRUNCATE it
  * reads the table it fires on, which on a worker is the shard itself), and
- * privacy_internal._guard_trigger() in reject mode from the row and its
- * arguments; both only let the change pass or raise an error. On a shard
- * they check exactly what they check on a local table. A utility hook on
- * the coordinator turns the setting on for the one CREATE TRIGGER
- * statement that names such a function, and for a DROP TRIGGER of the
- * names the extension gives its triggers, and restores it afterwards; the
- * user's own triggers still need the setting. (The guard's redact mode
- * also rewrites the row and writes the audit log: privacy.guard() refuses
- * it on such a table.)
+ * privacy_internal._guard_trigger() from the row and its arguments. The
+ * retention guard and the guard in reject mode only let the change pass or
+ * raise an error; the guard in redact mode rewrites the row it is given
+ * and writes an audit log entry, which a worker hands to the coordinator's
+ * log (audit_forward.c): every copy of a reference table's row gets the
+ * same redaction, and the coordinator's copy the one entry. On a shard they
+ * do exactly what they do on a local table. A utility hook on the
+ * coordinator turns the setting on for the one CREATE TRIGGER statement
+ * that names such a function, and for a DROP TRIGGER of the names the
+ * extension gives its triggers, and restores it afterwards; the user's own
+ * triggers still need the setting.
  */
 #include "postgres.h"
 
@@ -45,8 +47,7 @@ is_shard_safe_trigger(CreateTrigStmt *stmt)
 		return false;
 	if (strcmp(name, "_retention_guard") == 0)
 		return true;
-	return strcmp(name, "_guard_trigger") == 0 && stmt->args != NIL &&
-		strcmp(strVal(linitial(stmt->args)), "reject") == 0;
+	return strcmp(name, "_guard_trigger") == 0;
 }
 
 /* Whether a DROP TRIGGER drops only triggers of the names the extension gives them. */

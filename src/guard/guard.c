@@ -248,14 +248,6 @@ privacy_guard(PG_FUNCTION_ARGS)
 
 	rel = open_guarded_table(PG_GETARG_OID(0));
 	columns = check_columns(rel, PG_GETARG_ARRAYTYPE_P(1));
-	if (mode == GUARD_REDACT && privacy_citus_table(RelationGetRelid(rel)))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot guard table %s in redact mode because Citus distributes it",
-						privacy_qualified_name(RelationGetRelid(rel))),
-				 errdetail("The guard runs on the worker nodes, and the extension lets onto tables Citus distributes only triggers that decide from the row alone; a redaction also rewrites the row and writes an audit log entry."),
-				 errhint("Guard the table in reject mode, which writes nothing.")));
-
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE TRIGGER %s BEFORE INSERT OR UPDATE OF ",
 					 quote_identifier(GUARD_TRIGGER_NAME));
@@ -447,12 +439,24 @@ redact_value(Relation rel, AttrNumber attnum, const char *data, size_t len,
 	return result;
 }
 
-/* Writes one audit entry per category redacted in a column. */
+/*
+ * Writes one audit entry per category redacted in a column. On a Citus
+ * shard the entry names the distributed table (and goes to the
+ * coordinator's log, audit_forward.c); a worker's copy of a reference
+ * table's shard leaves it to the coordinator's copy, which redacts the same.
+ */
 static void
 audit_redaction(Relation rel, AttrNumber attnum, const int *counts)
 {
-	char	   *table = privacy_qualified_name(RelationGetRelid(rel));
+	const char *shard_of = privacy_citus_shard_of(rel);
+	char	   *table;
 	const char *column = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
+
+	if (shard_of != NULL && privacy_citus_shard_on_coordinator_too(rel))
+		return;
+	table = shard_of != NULL ?
+		quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), shard_of) :
+		privacy_qualified_name(RelationGetRelid(rel));
 
 	for (int kind = PII_EMAIL; kind < PII_NUM_KINDS; kind++)
 	{

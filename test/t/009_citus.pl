@@ -243,8 +243,7 @@ unlike($dumps, qr/c21\@example\.com|Gift from 21\b|Street 21-|I am customer 21\b
 # The product's own triggers on distributed tables: a retention rule with a
 # legal minimum installs its guard, and guard() in reject mode works,
 # without the user setting citus.enable_unsafe_triggers; the guards run on
-# the workers' shards. Redact mode, which would audit on a worker, is
-# refused.
+# the workers' shards. (Redact mode is checked with the audit log below.)
 my $retention_policy = $policy;
 $retention_policy =~ s/"version": "saas-1"/"version": "saas-2"/;
 $retention_policy =~ s/\{"name": "marketing", "legal_basis": "consent"\}/{"name": "marketing", "legal_basis": "consent"},
@@ -302,12 +301,6 @@ sql(q{SELECT privacy.guard('saas.tickets', ARRAY['body'])});
 ($rc, $out, $err) = $coordinator->psql('postgres',
 	q{INSERT INTO saas.tickets (customer_id, id, body) VALUES (5, 9, 'my CPR number is 010190-1234')});
 like($err, qr/value of column "body" contains a Danish CPR number/, 'guard() rejects a CPR number on a shard');
-($rc, $out, $err) = $coordinator->psql('postgres', q{SELECT privacy.guard('saas.tickets', ARRAY['body'], 'redact')});
-like($err, qr/cannot guard table saas\.tickets in redact mode because Citus distributes it/,
-	'guard() refuses redact mode on a distributed table');
-like($err, qr/HINT:  Guard the table in reject mode/, 'with a hint');
-is(sql(q{SELECT encode(tgargs, 'escape') LIKE 'reject%' FROM pg_trigger WHERE tgrelid = 'saas.tickets'::regclass AND tgname = 'privacy_guard'}),
-	't', 'and keeps the guard in reject mode');
 
 # The careful way names a row by its primary key where Citus distributes
 # the table: a ctid is a shard's own, and the same ctid names other
@@ -676,6 +669,22 @@ is( sql(q{SELECT count(*) > 0 FROM privacy.audit_log WHERE action = 'rectificati
 		AND subject_ref = privacy.subject_ref('customer', '12') AND summary ->> 'table' = 'saas.customers'}),
 	't', 'and audited in the coordinator\'s log');
 is(sql(q{SELECT intact FROM privacy.verify_audit_log()}), 't', 'whose chain stays intact');
+# guard() in redact mode on a distributed and a reference table: the shard
+# (each copy of a reference table's shard) stores the redacted value, and
+# the redaction is audited once, in the coordinator's log, under the
+# table's name.
+sql(q{SELECT privacy.guard('saas.tickets', ARRAY['body'], 'redact'); SELECT privacy.guard('saas.partner_notes', ARRAY['note'], 'redact')});
+is(sql(q{SHOW citus.enable_unsafe_triggers}), 'off', 'guard() in redact mode needs no Citus setting');
+sql(q{UPDATE saas.tickets SET body = 'my CPR number is 010190-1234' WHERE customer_id = 6;
+	INSERT INTO saas.partner_notes VALUES (3, 3, 'call 010190-1234', now() - interval '1 day')});
+unlike(sql(q{SELECT body FROM saas.tickets WHERE customer_id = 6}), qr/010190-1234/, 'a shard of a distributed table stores the redacted value');
+is( on_workers('partner_notes', q{SELECT count(*) FROM SHARD WHERE note NOT LIKE '%010190-1234%' AND partner_id = 3 AND n = 3}),
+	scalar(@workers), 'every copy of a reference table stores it');
+seal_wait();
+is( sql(q{SELECT string_agg(summary ->> 'table', ' ' ORDER BY summary ->> 'table') FROM privacy.audit_log WHERE action = 'guard.redact'}),
+	'saas.partner_notes saas.tickets', 'each redaction is audited once in the coordinator\'s log, under its table\'s name');
+is($_->safe_psql('postgres', q{SELECT count(*) FROM privacy.audit_log}), '0',
+	'worker ' . $_->name . ' still keeps no audit log of its own') for @workers;
 # ---- end of protect() on distributed tables -------------------------------
 
 # A table protected before it was distributed (which needs the user's
