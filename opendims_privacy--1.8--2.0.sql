@@ -4111,3 +4111,27 @@ CREATE FUNCTION privacy_internal._audit_receive(node_group integer, entries json
 COMMENT ON FUNCTION privacy_internal._audit_receive(node_group integer, entries jsonb) IS 'On a Citus coordinator: takes the unsealed audit log entries a worker of the group forwards, each once, into privacy._audit_unsealed; returns how many rows it took';
 
 REVOKE ALL ON FUNCTION privacy_internal._audit_receive(node_group integer, entries jsonb) FROM PUBLIC;
+
+-- lint foresees a retention rule the guard of another rule's legal minimum
+-- would stop.
+CREATE FUNCTION privacy_internal._lint_retention_conflicts()
+RETURNS TABLE (severity text, object text, problem text, hint text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT 'warning',
+		   pg_catalog.format('%s(%s)', privacy_internal._qualified_name(x.table_name), pg_catalog.quote_ident(c.col)),
+		   pg_catalog.format('retention rule "%s" changes this column after %s, before the legal minimum of retention rule "%s" (%s) ends; the retention guard refuses that change and the retention job stops there',
+							 x.name, x.period, y.name, y.minimum),
+		   pg_catalog.format('Give rule "%s" a period of at least %s, or take the column out of it: personal data under a legal minimum stays as it was recorded until the minimum ends.',
+							 x.name, y.minimum)
+	  FROM privacy.retention_rules x
+	 CROSS JOIN LATERAL pg_catalog.unnest(x.columns) AS c(col)
+	  JOIN privacy.retention_rules y ON y.table_name = x.table_name AND y.name <> x.name AND y.minimum IS NOT NULL
+	 WHERE x.action <> 'delete'
+	   AND x.period::pg_catalog.interval < y.minimum::pg_catalog.interval
+	   AND EXISTS (SELECT FROM privacy.classifications cl
+				    WHERE cl.table_name = x.table_name AND cl.column_name = c.col);
+END;
+
+COMMENT ON FUNCTION privacy_internal._lint_retention_conflicts() IS 'lint: anonymize and truncate_ip rules due to change a personal column before another rule''s legal minimum on the same table ends';
