@@ -30,6 +30,11 @@
  * distributed transaction may write entries and be prepared): the worker
  * does not exit while prepared transactions of its database wait, and
  * looks again every second.
+ *
+ * A batch that fails is reported in the server log and rolled back; the
+ * worker tries again five seconds later and does not exit meanwhile (on a
+ * Citus worker, whose batches go to the coordinator, until the coordinator
+ * takes them).
  */
 #include "postgres.h"
 
@@ -71,6 +76,9 @@ bool		privacy_sealer_preloaded = false;
 
 /* How long a worker waits for work before it exits. */
 #define SEALER_IDLE_EXIT_MS 1000
+
+/* How long a worker waits after a failed batch before it tries again. */
+#define SEALER_RETRY_MS 5000
 
 /* How soon the launcher starts a database's worker again after the last. */
 #define SEALER_RESTART_MS 1000
@@ -458,6 +466,43 @@ seal_backlog(void)
 	return total;
 }
 
+/*
+ * Seals the backlog; whether there was work. A batch that fails (on a Citus
+ * worker, when the coordinator cannot take the entries) is reported, rolled
+ * back and tried again after SEALER_RETRY_MS, the worker staying on meanwhile.
+ */
+static bool
+seal_backlog_or_report(void)
+{
+	MemoryContext context = CurrentMemoryContext;
+	bool		failed = false;
+	int64		sealed = 0;
+
+	PG_TRY();
+	{
+		sealed = seal_backlog();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(context);
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		RESUME_INTERRUPTS();
+		failed = true;
+	}
+	PG_END_TRY();
+	if (failed)
+	{
+		int			retry_ms = SEALER_RETRY_MS;
+
+		wait_ms(&retry_ms);
+	}
+	return failed || sealed > 0;
+}
+
 /* A database's worker (see the file's header). */
 void
 privacy_sealer_worker_main(Datum main_arg)
@@ -520,7 +565,7 @@ privacy_sealer_worker_main(Datum main_arg)
 		SpinLockRelease(&sealer_shared->mutex);
 		first = false;
 
-		if (seal_backlog() > 0 || wanted)
+		if (seal_backlog_or_report() || wanted)
 			idle_since = GetCurrentTimestamp();
 		else if (TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(), SEALER_IDLE_EXIT_MS) &&
 				 !prepared_transactions_wait())

@@ -30,6 +30,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use List::Util qw(sum);
 
 my $pkglibdir = `pg_config --pkglibdir`;
 chomp $pkglibdir;
@@ -654,6 +655,19 @@ is(sql(q{SELECT summary::text FROM privacy.audit_log WHERE action = 'rectificati
 is($_->safe_psql('postgres', q{SELECT count(*) FROM privacy.audit_log}), '0',
 	'worker ' . $_->name . ' keeps no audit log of its own') for @workers;
 is(sql(q{SELECT intact FROM privacy.verify_audit_log()}), 't', 'the coordinator\'s chain is intact');
+# A worker whose entries the coordinator cannot take keeps them, and its
+# sealer tries again until the coordinator takes them: none is lost.
+my $mark = sql(q{SELECT max(id) FROM privacy.audit_log});
+sql(q{ALTER FUNCTION privacy_internal._audit_receive(integer, jsonb) RENAME TO _audit_receive_away});
+sql(q{UPDATE saas.tickets SET body = 'Edited while the coordinator refuses entries' WHERE customer_id = 7});
+sleep 2;
+is( sum(map { $_->safe_psql('postgres', q{SELECT count(*) FROM privacy._audit_unsealed}) } @workers),
+	1, 'a worker keeps its entry while the coordinator cannot take it');
+sql(q{ALTER FUNCTION privacy_internal._audit_receive_away(integer, jsonb) RENAME TO _audit_receive});
+seal_wait();
+is( sql(qq{SELECT count(*) FROM privacy.audit_log WHERE action = 'rectification'
+		AND subject_ref = privacy.subject_ref('customer', '7') AND id > $mark}),
+	'1', 'and hands it over once the coordinator can, once');
 is(as('agent', 'service', q{DELETE FROM saas.tickets WHERE customer_id = 5 RETURNING id}), '1',
 	'a DELETE under row security works');
 # An erasure that anonymises rows of a protected distributed table (the
