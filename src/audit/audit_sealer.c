@@ -31,6 +31,9 @@
  * does not exit while prepared transactions of its database wait, and
  * looks again every second.
  *
+ * Every SEALER_VACUUM_ENTRIES entries it seals, a worker vacuums the queue
+ * of unsealed entries itself (vacuum_queue()).
+ *
  * A batch that fails is reported in the server log and rolled back; the
  * worker tries again five seconds later and does not exit meanwhile (on a
  * Citus worker, whose batches go to the coordinator, until the coordinator
@@ -44,10 +47,13 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
+#include "commands/vacuum.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -58,11 +64,13 @@
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "audit/audit.h"
+#include "base/extension_objects.h"
 
 PGDLLEXPORT void privacy_sealer_launcher_main(Datum main_arg);
 PGDLLEXPORT void privacy_sealer_worker_main(Datum main_arg);
@@ -76,6 +84,12 @@ bool		privacy_sealer_preloaded = false;
 
 /* How long a worker waits for work before it exits. */
 #define SEALER_IDLE_EXIT_MS 1000
+
+/* How many entries a worker seals between two vacuums of the queue. */
+#define SEALER_VACUUM_ENTRIES 20000
+
+/* Entries sealed since this worker last vacuumed the queue. */
+static int64 sealed_since_vacuum = 0;
 
 /* How long a worker waits after a failed batch before it tries again. */
 #define SEALER_RETRY_MS 5000
@@ -467,6 +481,45 @@ seal_backlog(void)
 }
 
 /*
+ * Vacuums the queue of unsealed entries, without truncating it (which would
+ * take a lock the writers wait for): every sealed entry leaves a dead row
+ * there, and at thousands of entries a second autovacuum, which visits a
+ * database once a minute, lets hundreds of thousands of them pile up, which
+ * the writers and every seal then step over. Skipped if another vacuum
+ * holds the table.
+ */
+static void
+vacuum_queue(void)
+{
+	VacuumParams params;
+	Oid			nsp;
+	Oid			relid;
+
+	StartTransactionCommand();
+	nsp = get_namespace_oid(PRIVACY_SCHEMA, true);
+	relid = OidIsValid(nsp) ? get_relname_relid("_audit_unsealed", nsp) : InvalidOid;
+	if (OidIsValid(relid))
+	{
+		memset(&params, 0, sizeof(params));
+		params.options = VACOPT_VACUUM | VACOPT_PROCESS_TOAST | VACOPT_SKIP_LOCKED;
+		params.freeze_min_age = -1;
+		params.freeze_table_age = -1;
+		params.multixact_freeze_min_age = -1;
+		params.multixact_freeze_table_age = -1;
+		params.is_wraparound = false;
+		params.log_min_duration = -1;
+		params.index_cleanup = VACOPTVALUE_UNSPECIFIED;
+		params.truncate = VACOPTVALUE_DISABLED;
+		params.nworkers = -1;
+		pgstat_report_activity(STATE_RUNNING, "vacuuming the unsealed audit log entries");
+		/* vacuum() commits this transaction and starts the one committed below */
+		vacuum(list_make1(makeVacuumRelation(NULL, relid, NIL)), &params, NULL, true);
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	CommitTransactionCommand();
+}
+
+/*
  * Seals the backlog; whether there was work. A batch that fails (on a Citus
  * worker, when the coordinator cannot take the entries) is reported, rolled
  * back and tried again after SEALER_RETRY_MS, the worker staying on meanwhile.
@@ -481,6 +534,12 @@ seal_backlog_or_report(void)
 	PG_TRY();
 	{
 		sealed = seal_backlog();
+		sealed_since_vacuum += sealed;
+		if (sealed_since_vacuum >= SEALER_VACUUM_ENTRIES)
+		{
+			sealed_since_vacuum = 0;
+			vacuum_queue();
+		}
 	}
 	PG_CATCH();
 	{

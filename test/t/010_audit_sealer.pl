@@ -219,7 +219,27 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM privacy.audit_log WHERE a
 	'200', 'each entry once');
 like(chain('postgres'), qr/\ntrue 0$/, 'the chain verifies');
 
-# 6. A worker does not keep an idle database: DROP DATABASE goes through.
+# 6. The worker vacuums the queue of unsealed entries itself after sealing
+# 20,000 entries: at thousands of entries a second, autovacuum, which
+# visits a database once a minute, would let the dead rows pile up.
+$node->append_conf('postgresql.conf', 'privacy.seal_batch_size = 10000');
+$node->reload;
+$node->safe_psql('postgres', q{SELECT pg_stat_reset_single_table_counters('privacy._audit_unsealed'::regclass)});
+$node->safe_psql(
+	'postgres', q{
+SELECT privacy_internal._audit(current_user, 'test.many', NULL, NULL, NULL, jsonb_build_object('n', g))
+  FROM generate_series(1, 21000) g;
+});
+ok(defined wait_sealed('postgres', 60), '21,000 entries are sealed');
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT vacuum_count > 0 FROM pg_stat_user_tables WHERE relid = 'privacy._audit_unsealed'::regclass}),
+	'the worker vacuumed the queue');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM privacy.audit_log WHERE action = 'test.many'}),
+	'21000', 'each entry sealed once');
+like(chain('postgres'), qr/\ntrue 0$/, 'the chain verifies');
+
+# 7. A worker does not keep an idle database: DROP DATABASE goes through.
 $node->safe_psql('other',
 	q{SELECT privacy_internal._audit(current_user, 'test.last', NULL, NULL, NULL, '{}')});
 ok(defined wait_sealed('other', 10), 'the other database\'s entry is sealed');
