@@ -313,11 +313,15 @@ build_trigger(RectificationTrigger *entry, TriggerData *trigdata)
 		trigdata->tg_oldtable == NULL || trigdata->tg_newtable == NULL ||
 		trigger->tgnargs < 2 || trigger->tgnargs % 2 != 0)
 		refuse(NULL);
-	/* a Citus shard is audited as its table, which the coordinator protects */
+	/*
+	 * A Citus shard is audited as its table, which the coordinator protects
+	 * (and a shard on the coordinator itself is checked there directly).
+	 */
 	if (shard_of != NULL)
 	{
 		table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), shard_of);
-		kinds = coordinator_protected_kinds(table_name);
+		kinds = privacy_citus_worker() ? coordinator_protected_kinds(table_name) :
+			protected_kinds(get_relname_relid(shard_of, RelationGetNamespace(rel)));
 	}
 	else
 	{

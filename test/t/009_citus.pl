@@ -645,12 +645,20 @@ is(as('marketer', 'marketing', q{UPDATE saas.tickets SET body = 'x' WHERE custom
 	(SELECT s.signature FROM (VALUES ('00'::text)) s(signature)))});
 like($err, qr/may only be called by the extension/, 'an UPDATE naming the forwarded condition itself is refused');
 sql(q{UPDATE saas.tickets SET body = 'Edited by a superuser' WHERE customer_id = 6});
+# A protected reference table's copies are all updated; the coordinator's
+# copy records the change, once.
+sql(q{UPDATE saas.agencies SET email = 'agency2@example.org' WHERE id = 2});
 seal_wait();
+is( sql(qq{SELECT count(*) FROM privacy.audit_log WHERE action = 'rectification' AND id > $last_entry
+		AND summary ->> 'table' = 'saas.agencies' AND subject_ref = privacy.subject_ref('agency', '2')}),
+	'1', 'an UPDATE of a protected reference table is audited once, not once per copy');
 is( sql(qq{SELECT count(*) || ' ' || count(*) FILTER (WHERE subject_ref = privacy.subject_ref('customer', '5'))
-		|| ' ' || count(DISTINCT summary::text) FROM privacy.audit_log WHERE action = 'rectification' AND id > $last_entry}),
+		|| ' ' || count(DISTINCT summary::text) FROM privacy.audit_log WHERE action = 'rectification' AND id > $last_entry
+		AND summary ->> 'table' = 'saas.tickets'}),
 	($consented + 2) . ' ' . (1 + $five_for_marketing) . ' 1',
 	'each updated row is audited once in the coordinator\'s log, naming its customer: the router, multi-shard and superuser UPDATEs');
-is(sql(q{SELECT summary::text FROM privacy.audit_log WHERE action = 'rectification' ORDER BY id DESC LIMIT 1}),
+is(sql(q{SELECT summary::text FROM privacy.audit_log WHERE action = 'rectification'
+		AND subject_ref = privacy.subject_ref('customer', '6') ORDER BY id DESC LIMIT 1}),
 	'{"table": "saas.tickets", "columns": ["body"]}', 'under the distributed table\'s name, with the changed column');
 is($_->safe_psql('postgres', q{SELECT count(*) FROM privacy.audit_log}), '0',
 	'worker ' . $_->name . ' keeps no audit log of its own') for @workers;
