@@ -671,6 +671,10 @@ sql(q{UPDATE saas.tickets SET body = 'Edited while the coordinator refuses entri
 sleep 2;
 is( sum(map { $_->safe_psql('postgres', q{SELECT count(*) FROM privacy._audit_unsealed}) } @workers),
 	1, 'a worker keeps its entry while the coordinator cannot take it');
+my ($holder) = grep { $_->safe_psql('postgres', q{SELECT count(*) FROM privacy._audit_unsealed}) > 0 } @workers;
+($rc, $out, $err) = $holder->psql('postgres', q{SELECT privacy.seal_audit_log()});
+like($err, qr/could not hand this worker's audit log entries to the audit log on the Citus coordinator/,
+	'privacy.seal_audit_log() on the worker forwards too, and says why it cannot');
 sql(q{ALTER FUNCTION privacy_internal._audit_receive_away(integer, jsonb) RENAME TO _audit_receive});
 seal_wait();
 is( sql(qq{SELECT count(*) FROM privacy.audit_log WHERE action = 'rectification'
