@@ -55,11 +55,20 @@
 
 PG_FUNCTION_INFO_V1(privacy_audit_receive);
 
+/*
+ * The oldest entries, as JSON, their ids and how many entries they hold:
+ * rows in id order while the entries before each (a rectification row holds
+ * one per element of subject_refs) number fewer than $1, at least one row.
+ */
 static const char *const outbox_sql =
-"SELECT pg_catalog.json_agg(u ORDER BY u.id)::pg_catalog.text, pg_catalog.array_agg(u.id ORDER BY u.id),"
-" pg_catalog.sum(COALESCE(pg_catalog.cardinality(u.subject_refs), 1))::pg_catalog.int8"
-" FROM (SELECT u.id, u.logged_at, u.actor, u.session_role, u.action, u.subject_ref, u.request_id,"
-" u.summary, u.subject_refs FROM privacy._audit_unsealed u ORDER BY u.id LIMIT $1) u";
+"SELECT pg_catalog.json_agg(e ORDER BY e.id)::pg_catalog.text, pg_catalog.array_agg(e.id ORDER BY e.id),"
+" pg_catalog.sum(COALESCE(pg_catalog.cardinality(e.subject_refs), 1))::pg_catalog.int8"
+" FROM (SELECT w.id, w.logged_at, w.actor, w.session_role, w.action, w.subject_ref, w.request_id,"
+" w.summary, w.subject_refs"
+" FROM (SELECT u.*, pg_catalog.sum(COALESCE(pg_catalog.cardinality(u.subject_refs), 1))"
+" OVER (ORDER BY u.id) OPERATOR(pg_catalog.-) COALESCE(pg_catalog.cardinality(u.subject_refs), 1) AS before"
+" FROM (SELECT u.* FROM privacy._audit_unsealed u ORDER BY u.id LIMIT $1) u) w"
+" WHERE w.before OPERATOR(pg_catalog.<) $1) e";
 
 static const char *const forwarded_sql =
 "DELETE FROM privacy._audit_unsealed u WHERE u.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])";
@@ -147,7 +156,7 @@ privacy_forward_entries(Oid head_relid, int64 max_entries, int batch_size)
 		privacy_audit_sealing = false;
 		rows = SPI_processed;
 		total += n;
-		if (rows < (uint64) limit)
+		if (rows == 0)
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}
