@@ -30,6 +30,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -135,6 +136,21 @@ copy_value(SPITupleTable *rows, uint64 row, int column)
 	return MemoryContextStrdup(node_context, value ? value : "");
 }
 
+/* Adds each string of a jsonb array as a subject with that kind, purpose and status. */
+static void
+add_subjects(StateImageBuilder *builder, const char *kind, const char *purpose,
+			 const char *status, Jsonb *subjects)
+{
+	JsonbIterator *it = JsonbIteratorInit(&subjects->root);
+	JsonbValue	v;
+	JsonbIteratorToken token;
+
+	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		if (token == WJB_ELEM && v.type == jbvString)
+			state_image_builder_add(builder, kind, strlen(kind), purpose, strlen(purpose),
+									status, strlen(status), v.val.string.val, v.val.string.len);
+}
+
 /*
  * Reads the coordinator's state (privacy_internal._node_state()) into a new
  * copy; called as the extension's owner, inside an SPI connection.
@@ -207,21 +223,21 @@ read_coordinator_state(void)
 		node_erasures[n_node_erasures++] = copy_value(rows, i, 1);
 	qsort(node_erasures, n_node_erasures, sizeof(char *), compare_strings);
 
-	rows = read_part("SELECT s.kind, s.purpose, s.subject, s.status"
+	/* one row per kind, purpose and status; its subjects a jsonb array */
+	rows = read_part("SELECT g.kind, g.purpose, g.status, g.subjects"
 					 " FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'state')"
-					 " AS s(kind text, purpose text, subject text, status text)", document);
+					 " AS g(kind text, purpose text, status text, subjects jsonb)", document);
 	builder = state_image_builder_create();
 	for (i = 0; i < SPI_processed; i++)
 	{
 		char	   *kind = SPI_getvalue(rows->vals[i], rows->tupdesc, 1);
 		char	   *purpose = SPI_getvalue(rows->vals[i], rows->tupdesc, 2);
-		char	   *subject = SPI_getvalue(rows->vals[i], rows->tupdesc, 3);
-		char	   *status = SPI_getvalue(rows->vals[i], rows->tupdesc, 4);
+		char	   *status = SPI_getvalue(rows->vals[i], rows->tupdesc, 3);
+		Datum		subjects = SPI_getbinval(rows->vals[i], rows->tupdesc, 4, &isnull);
 
-		if (kind == NULL || purpose == NULL || subject == NULL || status == NULL)
+		if (kind == NULL || purpose == NULL || status == NULL || isnull)
 			continue;
-		state_image_builder_add(builder, kind, strlen(kind), purpose, strlen(purpose),
-								status, strlen(status), subject, strlen(subject));
+		add_subjects(builder, kind, purpose, status, DatumGetJsonbP(subjects));
 	}
 	node_image = state_image_builder_finish(builder, node_context);
 }
