@@ -10,6 +10,11 @@
  * instead of reading privacy._ledger_state; any other image is ignored,
  * and the session that reads the state again publishes the new image.
  *
+ * On a Citus worker the sessions share the copy of the coordinator's state
+ * the same way (node_state.c), by the coordinator's version: the first
+ * session that needs a version reads it from the coordinator and publishes
+ * it; the others copy it from shared memory.
+ *
  * The counter is raised by each transaction that changed the state, after
  * its commit is visible and before its cache invalidations are sent, so a
  * session that has processed the invalidation of a change also sees it
@@ -33,19 +38,35 @@
 #define TRANCHE_NAME "opendims_privacy"
 
 /* Databases whose images are kept at once; the least recent is replaced. */
-#define SHARED_SLOTS 8
+#define SHARED_SLOTS 16
 
 /* Images larger than this are not shared (each session reads the state). */
 #define MAX_SHARED_IMAGE ((Size) 256 * 1024 * 1024)
 
+/*
+ * A slot holds, for one database, either this server's image (with the
+ * ledger state table and the counter it was built at) or, on a Citus
+ * worker, the copy of the coordinator's state (with the coordinator's
+ * version it was read at): a NodeCopy.
+ */
 typedef struct SharedSlot
 {
 	Oid			database;
+	bool		node_copy;		/* the coordinator's state, not this server's */
 	Oid			ledger_relid;	/* the privacy._ledger_state it was read from */
 	uint64		changes;		/* the counter before its snapshot */
+	char		version[64];	/* a node copy's version */
 	uint64		published;		/* publication clock, for replacement */
 	dsa_pointer image;
 } SharedSlot;
+
+/* A copy of the coordinator's state: its other parts as JSON, then the image. */
+typedef struct NodeCopy
+{
+	Size		size;			/* of the whole, this header included */
+	Size		image_offset;	/* from the start, MAXALIGNed */
+	char		rest[FLEXIBLE_ARRAY_MEMBER];	/* NUL-terminated */
+} NodeCopy;
 
 typedef struct ConsentShared
 {
@@ -90,6 +111,9 @@ consent_shmem_startup(void)
 		for (i = 0; i < SHARED_SLOTS; i++)
 		{
 			shared->slots[i].database = InvalidOid;
+			shared->slots[i].node_copy = false;
+			shared->slots[i].version[0] = '\0';
+			shared->slots[i].published = 0;
 			shared->slots[i].image = InvalidDsaPointer;
 		}
 	}
@@ -157,14 +181,46 @@ attach_area(bool create)
 }
 
 static SharedSlot *
-slot_of_database(void)
+slot_of_database(bool node_copy)
 {
 	int			i;
 
 	for (i = 0; i < SHARED_SLOTS; i++)
-		if (shared->slots[i].database == MyDatabaseId)
+		if (shared->slots[i].database == MyDatabaseId && shared->slots[i].node_copy == node_copy)
 			return &shared->slots[i];
 	return NULL;
+}
+
+/*
+ * Stores a copy of data in slot (this database's of that kind, or the least
+ * recently published); the caller holds the lock exclusively and sets the
+ * slot's key. Whether it was stored (the area may be full).
+ */
+static bool
+store_in_slot(SharedSlot **slot, bool node_copy, const void *data, Size size)
+{
+	dsa_pointer stored;
+	int			i;
+
+	if (*slot == NULL)
+	{
+		*slot = &shared->slots[0];
+		for (i = 1; i < SHARED_SLOTS; i++)
+			if (shared->slots[i].published < (*slot)->published)
+				*slot = &shared->slots[i];
+	}
+	attach_area(true);
+	stored = dsa_allocate_extended(area, size, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
+	if (!DsaPointerIsValid(stored))
+		return false;
+	memcpy(dsa_get_address(area, stored), data, size);
+	if (DsaPointerIsValid((*slot)->image))
+		dsa_free(area, (*slot)->image);
+	(*slot)->database = MyDatabaseId;
+	(*slot)->node_copy = node_copy;
+	(*slot)->published = ++shared->publications;
+	(*slot)->image = stored;
+	return true;
 }
 
 StateImage *
@@ -176,7 +232,7 @@ consent_shared_fetch(Oid ledger_relid, MemoryContext context)
 	if (!consent_shared_available())
 		return NULL;
 	LWLockAcquire(shared->lock, LW_SHARED);
-	slot = slot_of_database();
+	slot = slot_of_database(false);
 	if (slot != NULL && DsaPointerIsValid(slot->image) && slot->ledger_relid == ledger_relid &&
 		slot->changes == consent_shared_changes() && attach_area(false))
 	{
@@ -193,14 +249,12 @@ void
 consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes)
 {
 	SharedSlot *slot;
-	dsa_pointer stored;
-	int			i;
 
 	if (!consent_shared_available() || image->size > MAX_SHARED_IMAGE ||
 		changes != consent_shared_changes())
 		return;
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	slot = slot_of_database();
+	slot = slot_of_database(false);
 	if (slot != NULL && DsaPointerIsValid(slot->image) && slot->ledger_relid == ledger_relid &&
 		slot->changes >= changes)
 	{
@@ -208,25 +262,62 @@ consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes
 		LWLockRelease(shared->lock);
 		return;
 	}
-	if (slot == NULL)
+	if (store_in_slot(&slot, false, image, image->size))
 	{
-		slot = &shared->slots[0];
-		for (i = 1; i < SHARED_SLOTS; i++)
-			if (shared->slots[i].published < slot->published)
-				slot = &shared->slots[i];
-	}
-	attach_area(true);
-	stored = dsa_allocate_extended(area, image->size, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
-	if (DsaPointerIsValid(stored))
-	{
-		memcpy(dsa_get_address(area, stored), image, image->size);
-		if (DsaPointerIsValid(slot->image))
-			dsa_free(area, slot->image);
-		slot->database = MyDatabaseId;
 		slot->ledger_relid = ledger_relid;
 		slot->changes = changes;
-		slot->published = ++shared->publications;
-		slot->image = stored;
 	}
 	LWLockRelease(shared->lock);
+}
+
+bool
+consent_shared_fetch_node_copy(const char *version, MemoryContext context,
+							   char **rest, StateImage **image)
+{
+	NodeCopy   *copy = NULL;
+	SharedSlot *slot;
+
+	if (!consent_shared_available())
+		return false;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	slot = slot_of_database(true);
+	if (slot != NULL && DsaPointerIsValid(slot->image) && strcmp(slot->version, version) == 0 &&
+		attach_area(false))
+	{
+		const NodeCopy *stored = dsa_get_address(area, slot->image);
+
+		copy = MemoryContextAllocHuge(context, stored->size);
+		memcpy(copy, stored, stored->size);
+	}
+	LWLockRelease(shared->lock);
+	if (copy == NULL)
+		return false;
+	*rest = copy->rest;
+	*image = (StateImage *) ((char *) copy + copy->image_offset);
+	return true;
+}
+
+void
+consent_shared_publish_node_copy(const char *version, const char *rest, const StateImage *image)
+{
+	SharedSlot *slot;
+	NodeCopy   *copy;
+	Size		image_offset = MAXALIGN(offsetof(NodeCopy, rest) + strlen(rest) + 1);
+	Size		size = image_offset + image->size;
+
+	if (!consent_shared_available() || size > MAX_SHARED_IMAGE || strlen(version) >= sizeof(slot->version))
+		return;
+	copy = palloc_extended(size, MCXT_ALLOC_HUGE);
+	copy->size = size;
+	copy->image_offset = image_offset;
+	strcpy(copy->rest, rest);
+	memcpy((char *) copy + image_offset, image, image->size);
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	slot = slot_of_database(true);
+	if (!(slot != NULL && DsaPointerIsValid(slot->image) && strcmp(slot->version, version) == 0) &&
+		store_in_slot(&slot, true, copy, size))
+		strlcpy(slot->version, version, sizeof(slot->version));
+	LWLockRelease(shared->lock);
+	pfree(copy);
 }

@@ -39,4 +39,17 @@ extern StateImage *consent_shared_fetch(Oid ledger_relid, MemoryContext context)
 /* Offers an image built after changes had been counted. */
 extern void consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes);
 
+/*
+ * On a Citus worker: a private copy, in context, of the coordinator's state
+ * of version another session of this database published: its parts but the
+ * consent state as JSON (*rest) and the consent state's image (*image);
+ * false if there is none of that version.
+ */
+extern bool consent_shared_fetch_node_copy(const char *version, MemoryContext context,
+										   char **rest, StateImage **image);
+
+/* Offers the copy of the coordinator's state of version. */
+extern void consent_shared_publish_node_copy(const char *version, const char *rest,
+											 const StateImage *image);
+
 #endif							/* PRIVACY_CONSENT_SHARED_H */

@@ -17,6 +17,11 @@
  * of date and has it read again: a withdrawal is honoured on every node,
  * also on a node added later, by the next statement after its commit.
  *
+ * The first session of a worker's database that needs a version reads it
+ * from the coordinator (one JSON array of subjects per kind, purpose and
+ * status) and publishes it in shared memory (consent_shared.c); the
+ * others copy it from there instead of asking the coordinator again.
+ *
  * The copy stays in the session for the statements that follow; it is used
  * only by transactions that run such a statement (privacy_node_state_active),
  * until they end. A statement sent to a worker directly reads the worker's
@@ -151,20 +156,13 @@ add_subjects(StateImageBuilder *builder, const char *kind, const char *purpose,
 									status, strlen(status), v.val.string.val, v.val.string.len);
 }
 
-/*
- * Reads the coordinator's state (privacy_internal._node_state()) into a new
- * copy; called as the extension's owner, inside an SPI connection.
- */
-static void
-read_coordinator_state(void)
+/* The coordinator's state document (privacy_internal._node_state()), as jsonb. */
+static Datum
+fetch_coordinator_document(void)
 {
 	Oid			argtype = TEXTOID;
 	Datum		arg = CStringGetTextDatum("SELECT privacy_internal._node_state()");
-	Datum		document;
-	SPITupleTable *rows;
-	StateImageBuilder *builder;
 	bool		isnull;
-	uint64		i;
 
 	if (SPI_execute_with_args("SELECT r.success, r.result FROM pg_catalog.run_command_on_coordinator($1) r",
 							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT)
@@ -176,16 +174,16 @@ read_coordinator_state(void)
 				 errmsg("could not read the consent state from the Citus coordinator"),
 				 errdetail("A worker node checks the rows of protected tables against the coordinator's purposes, purpose grants and consent state."),
 				 errhint("Check that the coordinator is in the Citus metadata (citus_set_coordinator_host()) and accepts connections from this node as the extension's owner.")));
-	document = DirectFunctionCall1(jsonb_in,
-								   CStringGetDatum(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)));
+	return DirectFunctionCall1(jsonb_in,
+							   CStringGetDatum(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)));
+}
 
-	if (node_context == NULL)
-		node_context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator state",
-											 ALLOCSET_DEFAULT_SIZES);
-	MemoryContextReset(node_context);
-	node_version = NULL;
-	node_image = NULL;
-	n_node_purposes = n_node_grants = n_node_erasures = 0;
+/* Reads the version, purposes, grants and erasures of a state document. */
+static void
+read_small_parts(Datum document)
+{
+	SPITupleTable *rows;
+	uint64		i;
 
 	rows = read_part("SELECT $1 OPERATOR(pg_catalog.->>) 'version'", document);
 	node_version = copy_value(rows, 0, 1);
@@ -222,6 +220,16 @@ read_coordinator_state(void)
 	for (i = 0; i < SPI_processed; i++)
 		node_erasures[n_node_erasures++] = copy_value(rows, i, 1);
 	qsort(node_erasures, n_node_erasures, sizeof(char *), compare_strings);
+}
+
+/* Builds the image of a state document's consent state. */
+static StateImage *
+build_state_image(Datum document)
+{
+	SPITupleTable *rows;
+	StateImageBuilder *builder;
+	bool		isnull;
+	uint64		i;
 
 	/* one row per kind, purpose and status; its subjects a jsonb array */
 	rows = read_part("SELECT g.kind, g.purpose, g.status, g.subjects"
@@ -239,12 +247,49 @@ read_coordinator_state(void)
 			continue;
 		add_subjects(builder, kind, purpose, status, DatumGetJsonbP(subjects));
 	}
-	node_image = state_image_builder_finish(builder, node_context);
+	return state_image_builder_finish(builder, node_context);
+}
+
+/*
+ * Makes the copy of the coordinator's state of version (or later): from
+ * another session of this database that published that version, else
+ * read from the coordinator and published; called as the extension's
+ * owner, inside an SPI connection.
+ */
+static void
+read_coordinator_state(const char *version)
+{
+	char	   *rest;
+	StateImage *image;
+	Datum		document;
+	SPITupleTable *rows;
+
+	if (node_context == NULL)
+		node_context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator state",
+											 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(node_context);
+	node_version = NULL;
+	node_image = NULL;
+	n_node_purposes = n_node_grants = n_node_erasures = 0;
+
+	if (consent_shared_fetch_node_copy(version, node_context, &rest, &image))
+	{
+		read_small_parts(DirectFunctionCall1(jsonb_in, CStringGetDatum(rest)));
+		node_image = image;
+		elog(DEBUG1, "copied the coordinator's consent state of version %s from another session", version);
+		return;
+	}
+	document = fetch_coordinator_document();
+	read_small_parts(document);
+	node_image = build_state_image(document);
+	rows = read_part("SELECT ($1 OPERATOR(pg_catalog.-) 'state')::pg_catalog.text", document);
+	consent_shared_publish_node_copy(node_version, SPI_getvalue(rows->vals[0], rows->tupdesc, 1), node_image);
+	elog(DEBUG1, "read the coordinator's consent state of version %s", node_version);
 }
 
 /* Copies the coordinator's state, as the extension's owner. */
 static void
-copy_coordinator_state(void)
+copy_coordinator_state(const char *version)
 {
 	PrivacyUserContext save;
 
@@ -254,7 +299,7 @@ copy_coordinator_state(void)
 		SPI_connect();
 		PG_TRY();
 		{
-			read_coordinator_state();
+			read_coordinator_state(version);
 		}
 		PG_CATCH();
 		{
@@ -291,7 +336,7 @@ privacy_node_state_accept(const char *claim, const char *version)
 
 	if (node_version == NULL || strcmp(node_version, version) != 0)
 	{
-		copy_coordinator_state();
+		copy_coordinator_state(version);
 		changed = true;
 	}
 	strlcpy(forwarded_claim, claim, NAMEDATALEN);

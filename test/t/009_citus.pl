@@ -544,6 +544,28 @@ is(join(' ', @seen[-3 .. -1]), '0 0 0 9 9',
 	'a withdrawal is honoured on every node by the next statement, also by kept plans');
 is(as('marketer', 'marketing', $counts), '0 0 9 18 9 36', 'and by every new session');
 
+# The sessions of a worker share the copy of the coordinator's state: the
+# first that needs a version reads it from the coordinator, the others copy
+# it from shared memory (each new coordinator session gets worker sessions
+# of its own), and see the same rows.
+$_->safe_psql('postgres', q{ALTER SYSTEM SET log_min_messages = debug1; SELECT pg_reload_conf()}) for @workers;
+my @log_from = map { -s $_->logfile } @workers;
+sql(q{SELECT privacy.grant_consent('customer', '3', 'marketing', 'direct', '{}')});
+my @reads = map { as('marketer', 'marketing', $counts) } 1 .. 3;
+$_->safe_psql('postgres', q{ALTER SYSTEM RESET log_min_messages; SELECT pg_reload_conf()}) for @workers;
+is(join(' | ', @reads), join(' | ', ('1 0 10 20 10 40') x 3), 'three new sessions read the state after the change');
+# (the third worker, added later, holds no shard of these tables yet)
+for my $i (0 .. 1)
+{
+	my $log = substr(slurp_file($workers[$i]->logfile), $log_from[$i]);
+	my %read = map { $_ => 1 } $log =~ /read the coordinator's consent state of version (\S+)/g;
+	my @copied = $log =~ /copied the coordinator's consent state of version (\S+) from another session/g;
+	is(scalar(keys %read), 1, 'worker ' . $workers[$i]->name . ' read that version from the coordinator once');
+	ok(@copied >= 1 && !grep({ !$read{$_} } @copied), 'and its other sessions copied it') or diag($log);
+}
+sql(q{SELECT privacy.withdraw_consent('customer', '3', 'marketing') > 0});
+is(as('marketer', 'marketing', $counts), '0 0 9 18 9 36', 'the next change is read again');
+
 # A restriction hides the subject from every purpose not allowed under
 # restriction, on every node.
 sql(q{SELECT privacy.restrict('customer', '7', 'disputes the accuracy of the data')});
