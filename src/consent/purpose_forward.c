@@ -102,7 +102,8 @@ typedef struct ForwardContext
 {
 	bool		user_marker;	/* the query calls the marker itself */
 	bool		needed;			/* some level reads a protected Citus table */
-	Oid			written;		/* a protected Citus table the query writes */
+	Oid			written;		/* a protected Citus table the query inserts into */
+	CmdType		written_by;		/* with INSERT or MERGE */
 	Node	   *marker;			/* when set: added to each such level */
 } ForwardContext;
 
@@ -252,7 +253,10 @@ forward_walker(Node *node, ForwardContext *context)
 
 			if ((target->securityQuals != NIL || query->withCheckOptions != NIL) &&
 				forwarded_relation(target->relid))
+			{
 				context->written = target->relid;
+				context->written_by = query->commandType;
+			}
 		}
 		if (reads_or_changes && !level_has_marker(query) && level_needs_marker(query))
 		{
@@ -500,7 +504,7 @@ lookup_marker(void)
 static PlannedStmt *
 forward_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
-	ForwardContext context = {false, false, InvalidOid, NULL};
+	ForwardContext context = {false, false, InvalidOid, CMD_UNKNOWN, NULL};
 	Node	   *outer_marker = active_marker;
 	PlannedStmt *result;
 
@@ -523,6 +527,9 @@ forward_planner(Query *parse, const char *query_string, int cursorOptions, Param
 		if (OidIsValid(context.written))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 context.written_by == CMD_MERGE ?
+					 errmsg("cannot merge into protected table %s because Citus distributes it",
+							privacy_qualified_name(context.written)) :
 					 errmsg("cannot insert into protected table %s because Citus distributes it",
 							privacy_qualified_name(context.written)),
 					 errdetail("Citus evaluates every expression of an INSERT on the coordinator and allows no subquery in it, so the purpose cannot reach the worker nodes that check the new rows against the table's row policies."),

@@ -649,6 +649,12 @@ like($err, qr/cannot insert into protected table saas\.tickets because Citus dis
 	'an INSERT under row security into a protected distributed table is refused');
 like($err, qr/HINT:  Insert such rows as a role that row security does not restrict/, 'with a hint');
 is(sql(q{SELECT count(*) FROM saas.tickets WHERE customer_id = 5}), '1', 'and inserts nothing');
+($rc, $out, $err) = $coordinator->psql('postgres',
+	q{SET ROLE agent; SET privacy.purpose = 'service';
+	MERGE INTO saas.tickets t USING (VALUES (5::bigint, 1::bigint)) v(c, i) ON t.customer_id = v.c AND t.id = v.i
+	WHEN MATCHED THEN UPDATE SET body = 'Merged'});
+like($err, qr/cannot merge into protected table saas\.tickets because Citus distributes it/,
+	'so is a MERGE');
 is(as('agent', 'service', q{UPDATE saas.tickets SET body = 'Edited by an agent' WHERE customer_id = 5 RETURNING id}),
 	'1', 'a router UPDATE under row security reaches the worker with its purpose');
 is(as('nobody', '', q{UPDATE saas.tickets SET body = 'Edited by nobody' RETURNING id}), '',
