@@ -93,25 +93,11 @@ static SPIPlanPtr outbox_plan = NULL;
 static SPIPlanPtr forwarded_plan = NULL;
 static SPIPlanPtr receive_plan = NULL;
 
-/* This worker's Citus group. */
-static int32
-local_group(void)
-{
-	bool		isnull;
-	Datum		group;
-
-	if (SPI_execute("SELECT g.groupid FROM pg_catalog.pg_dist_local_group g", true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read this node's Citus group");
-	group = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : DatumGetInt32(group);
-}
-
 int64
 privacy_forward_entries(Oid head_relid, int64 max_entries, int batch_size)
 {
 	int64		total = 0;
-	int32		group = local_group();
+	int32		group = privacy_citus_group();
 
 	/* one forwarder at a time on this worker; the snapshot after the lock */
 	LockRelationOid(head_relid, ShareRowExclusiveLock);

@@ -25,7 +25,7 @@
 
 PG_FUNCTION_INFO_V1(privacy_citus_table_sql);
 
-/* This node's Citus group, read once per session: -1 not read yet, 0 the coordinator or no Citus. */
+/* This node's Citus group, read once per session: -1 not read yet, 0 the coordinator. */
 static int	local_group = -1;
 
 bool
@@ -157,20 +157,31 @@ privacy_citus_distribution_column(Oid relid)
 	return result;
 }
 
-bool
-privacy_citus_worker(void)
+int32
+privacy_citus_group(void)
 {
 	if (local_group < 0)
 	{
-		Oid			argtype = INT4OID;
-		Datum		arg = Int32GetDatum(0);
+		Datum		group = (Datum) 0;
+		bool		isnull = true;
 
 		if (!privacy_citus_installed())
-			return false;
-		local_group = spi_boolean("SELECT g.groupid OPERATOR(pg_catalog.<>) $1 FROM pg_catalog.pg_dist_local_group g",
-								  1, &argtype, &arg) ? 1 : 0;
+			return 0;
+		SPI_connect();
+		if (SPI_execute("SELECT g.groupid FROM pg_catalog.pg_dist_local_group g", true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the Citus catalog");
+		if (SPI_processed == 1)
+			group = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		local_group = isnull ? 0 : DatumGetInt32(group);
+		SPI_finish();
 	}
-	return local_group > 0;
+	return local_group;
+}
+
+bool
+privacy_citus_worker(void)
+{
+	return privacy_citus_group() > 0;
 }
 
 int

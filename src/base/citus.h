@@ -34,6 +34,9 @@ extern const char *privacy_citus_shard_of(Relation rel);
  */
 extern bool privacy_citus_shard_on_coordinator_too(Relation rel);
 
+/* This node's Citus group: 0 for the coordinator, or where Citus is not installed. */
+extern int32 privacy_citus_group(void);
+
 /* Whether this node is a Citus worker (a node of a group other than the coordinator's). */
 extern bool privacy_citus_worker(void);
 

@@ -39,6 +39,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "base/citus.h"
 #include "base/extension_objects.h"
 #include "consent/consent_shared.h"
 #include "consent/node_state.h"
@@ -160,22 +161,12 @@ add_subjects(StateImageBuilder *builder, const char *kind, const char *purpose,
 static Datum
 fetch_coordinator_document(void)
 {
-	Oid			argtype = TEXTOID;
-	Datum		arg = CStringGetTextDatum("SELECT privacy_internal._node_state()");
-	bool		isnull;
+	char	   *document = privacy_citus_coordinator_result("SELECT privacy_internal._node_state()",
+															"read the consent state");
 
-	if (SPI_execute_with_args("SELECT r.success, r.result FROM pg_catalog.run_command_on_coordinator($1) r",
-							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not run a statement on the Citus coordinator");
-	if (SPI_processed != 1 ||
-		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) || isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not read the consent state from the Citus coordinator"),
-				 errdetail("A worker node checks the rows of protected tables against the coordinator's purposes, purpose grants and consent state."),
-				 errhint("Check that the coordinator is in the Citus metadata (citus_set_coordinator_host()) and accepts connections from this node as the extension's owner.")));
-	return DirectFunctionCall1(jsonb_in,
-							   CStringGetDatum(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)));
+	if (document == NULL)
+		elog(ERROR, "the Citus coordinator returned no consent state");
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(document));
 }
 
 /* Reads the version, purposes, grants and erasures of a state document. */
