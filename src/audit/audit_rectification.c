@@ -102,6 +102,8 @@ typedef struct RectificationTrigger
 	char	   *table_name;		/* quoted and qualified, for the summary */
 	Bitmapset  *last_columns;	/* the changed columns of the last summary */
 	Jsonb	   *last_summary;	/* ... and that summary, in CacheMemoryContext */
+	bool		recorded_elsewhere; /* a worker's copy of a shard the coordinator
+									 * holds too, whose copy records the change */
 	/*
 	 * When every key expression is a column of the row itself of a type
 	 * whose cast to text is its output function: the columns, read in C
@@ -313,12 +315,19 @@ build_trigger(RectificationTrigger *entry, TriggerData *trigdata)
 		trigdata->tg_oldtable == NULL || trigdata->tg_newtable == NULL ||
 		trigger->tgnargs < 2 || trigger->tgnargs % 2 != 0)
 		refuse(NULL);
+
 	/*
-	 * A Citus shard is audited as its table, which the coordinator protects
-	 * (and a shard on the coordinator itself is checked there directly).
+	 * Citus runs an UPDATE of a table it manages on the table's shards, on
+	 * the workers, where the entries go to the worker's log, which is
+	 * forwarded to the coordinator's (audit_forward.c). A shard is audited
+	 * as its table, which the coordinator protects (a shard on the
+	 * coordinator itself is checked there directly). A reference table has
+	 * a copy on every node: the coordinator's copy records the change.
 	 */
+	entry->recorded_elsewhere = false;
 	if (shard_of != NULL)
 	{
+		entry->recorded_elsewhere = privacy_citus_shard_on_coordinator_too(rel);
 		table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), shard_of);
 		kinds = privacy_citus_worker() ? coordinator_protected_kinds(table_name) :
 			protected_kinds(get_relname_relid(shard_of, RelationGetNamespace(rel)));
@@ -660,15 +669,6 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
 
-	/*
-	 * Citus runs an UPDATE of a table it manages on the table's shards, on
-	 * the workers, where the entries go to the worker's log, which is
-	 * forwarded to the coordinator's (audit_forward.c). A reference table
-	 * has a copy on every node: the coordinator's copy records the change.
-	 */
-	if (privacy_citus_shard_on_coordinator_too(rel))
-		return PointerGetDatum(NULL);
-
 	if (triggers == NULL)
 	{
 		HASHCTL		ctl;
@@ -691,6 +691,7 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 		entry->last_summary = NULL;
 		entry->fast = false;
 		entry->fast_cxt = NULL;
+		entry->recorded_elsewhere = false;
 	}
 	/* what only a valid trigger has is checked before anything is read */
 	if (!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
@@ -725,7 +726,7 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 	}
 
 	nrows = tuplestore_tuple_count(trigdata->tg_newtable);
-	if (nrows == 0)
+	if (nrows == 0 || entry->recorded_elsewhere)
 	{
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(work);
