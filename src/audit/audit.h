@@ -11,6 +11,7 @@
 #ifndef PRIVACY_AUDIT_H
 #define PRIVACY_AUDIT_H
 
+#include "storage/itemptr.h"
 #include "utils/jsonb.h"
 
 /*
@@ -54,6 +55,14 @@ extern int64 privacy_audit_next_id(void);
 extern void privacy_audit_insert_unsealed(Datum *values, bool *nulls);
 
 /*
+ * Deletes n rows of privacy._audit_unsealed directly, by their places: the
+ * rows the sealer has just sealed under the chain's head lock. Without a
+ * statement, so the table's append-only trigger, which is there for other
+ * writers, neither fires nor locks each row (a WAL record per entry).
+ */
+extern void privacy_audit_delete_unsealed(ItemPointerData *places, int n);
+
+/*
  * Seals committed unsealed entries into the hash chain: about max_entries
  * of them (0: every one visible), in batches of about batch_size (a
  * set-based write's entries are sealed together), in the order of
@@ -73,7 +82,7 @@ extern int64 privacy_seal_entries(int64 max_entries, int batch_size);
  */
 extern int64 privacy_forward_entries(Oid head_relid, int64 max_entries, int batch_size);
 
-/* Whether this backend's sealing is what deletes unsealed entries now. */
+/* Whether this backend's forwarding is what deletes unsealed entries now. */
 extern bool privacy_audit_sealing;
 
 /*

@@ -167,6 +167,20 @@ privacy_audit_insert_unsealed(Datum *values, bool *nulls)
 }
 
 /*
+ * Deletes sealed rows from privacy._audit_unsealed directly, by their
+ * places (see audit.h).
+ */
+void
+privacy_audit_delete_unsealed(ItemPointerData *places, int n)
+{
+	Relation	rel = table_open(privacy_relation("_audit_unsealed"), RowExclusiveLock);
+
+	for (int i = 0; i < n; i++)
+		simple_heap_delete(rel, &places[i]);
+	table_close(rel, NoLock);
+}
+
+/*
  * Writes the transaction's entries at pre-commit, in the order of their
  * ids. Without the log (the extension was dropped in this transaction)
  * they go with it, as entries already in the log would have.

@@ -82,9 +82,6 @@ static const char *const insert_sql =
 " pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.jsonb[]),"
 " pg_catalog.unnest($9::pg_catalog.bytea[]), pg_catalog.unnest($10::pg_catalog.bytea[]))";
 
-static const char *const delete_sql =
-"DELETE FROM privacy._audit_unsealed u WHERE u.ctid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.tid[])";
-
 static const char *const move_head_sql =
 "UPDATE privacy._audit_head SET last_id = $1, last_hash = $2";
 
@@ -250,7 +247,7 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 	int		   *nrefs;
 	Datum	   *columns[N_FIELDS + 2];
 	bool	   *column_nulls[N_FIELDS + 2];
-	Datum	   *places;
+	ItemPointerData *places;
 	Datum		values[N_FIELDS + 2];
 	Oid			types[N_FIELDS + 2];
 	uint8		hash[PG_SHA256_DIGEST_LENGTH];
@@ -291,7 +288,7 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 		columns[f] = palloc(sizeof(Datum) * n);
 		column_nulls[f] = palloc0(sizeof(bool) * n);
 	}
-	places = palloc(sizeof(Datum) * taken);
+	places = palloc(sizeof(ItemPointerData) * taken);
 
 	for (int r = 0; r < taken; r++)
 	{
@@ -305,7 +302,7 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 		for (int f = 0; f < N_FIELDS; f++)
 			row[f] = SPI_getbinval(tuple, batch->tupdesc, f + 1, &row_nulls[f]);
 		/* the row, deleted by its place (the head's lock keeps it there) */
-		places[r] = SPI_getbinval(tuple, batch->tupdesc, N_FIELDS + 2, &isnull);
+		places[r] = *(ItemPointer) DatumGetPointer(SPI_getbinval(tuple, batch->tupdesc, N_FIELDS + 2, &isnull));
 
 		for (int i = 0; i < entries; i++, e++)
 		{
@@ -349,13 +346,7 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 	if (SPI_processed != (uint64) n)
 		elog(ERROR, "could not seal audit log entries");
 
-	values[0] = privacy_array_arg(places, NULL, taken, TIDOID);
-	types[0] = TIDARRAYOID;
-	privacy_audit_sealing = true;
-	run(delete_sql, 1, types, values, NULL, snapshot, SPI_OK_DELETE);
-	privacy_audit_sealing = false;
-	if (SPI_processed != (uint64) taken)
-		elog(ERROR, "could not remove sealed entries from the unsealed audit log entries");
+	privacy_audit_delete_unsealed(places, taken);
 	SPI_freetuptable(batch);
 	return n;
 }
@@ -494,7 +485,9 @@ privacy_seal_audit_log(PG_FUNCTION_ARGS)
 
 /*
  * Trigger on privacy._audit_unsealed: refuses UPDATE, DELETE and TRUNCATE
- * but the sealer's deletion of the entries it has just sealed.
+ * but a Citus worker's deletion of the entries the coordinator took
+ * (audit_forward.c). The sealer deletes the entries it seals without a
+ * statement (privacy_audit_delete_unsealed()), so this does not fire then.
  */
 Datum
 privacy_audit_unsealed_is_append_only(PG_FUNCTION_ARGS)
