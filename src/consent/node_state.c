@@ -72,7 +72,7 @@ static int	n_node_erasures = 0;
 
 /* The forwarded purpose of the current transaction. */
 static bool forwarded_active = false;
-static char forwarded_claim[NAMEDATALEN];
+static char forwarded_claim[PRIVACY_CLAIM_LEN];
 
 /* Every call site and purpose resolution starts again. */
 static void
@@ -330,7 +330,7 @@ privacy_node_state_accept(const char *claim, const char *version)
 		copy_coordinator_state(version);
 		changed = true;
 	}
-	strlcpy(forwarded_claim, claim, NAMEDATALEN);
+	strlcpy(forwarded_claim, claim, PRIVACY_CLAIM_LEN);
 	forwarded_active = true;
 	if (changed)
 		state_changed();

@@ -19,7 +19,16 @@
  */
 extern bool privacy_node_state_active(void);
 
-/* The purpose the coordinator forwarded ("" for none); while active. */
+/*
+ * How a forwarded purpose is spelled: a declared purpose by its name, the
+ * coordinator's privacy.default_purpose as PRIVACY_FORWARDED_DEFAULT and
+ * its name (no purpose name starts with it), none as "". At most
+ * PRIVACY_CLAIM_LEN bytes with the terminating zero.
+ */
+#define PRIVACY_FORWARDED_DEFAULT '='
+#define PRIVACY_CLAIM_LEN (NAMEDATALEN + 1)
+
+/* The purpose the coordinator forwarded, spelled as above; while active. */
 extern const char *privacy_node_claim(void);
 
 /*

@@ -360,7 +360,16 @@ privacy_resolve_purpose(ResolvedPurpose *out)
 	Oid			user = GetUserId();
 
 	memset(out, 0, sizeof(ResolvedPurpose));
-	if (*claim == '\0')
+	if (forwarded)
+	{
+		/* the coordinator's purpose, its default purpose included */
+		if (*claim == PRIVACY_FORWARDED_DEFAULT)
+		{
+			claim++;
+			out->is_default = true;
+		}
+	}
+	else if (*claim == '\0')
 	{
 		claim = default_purpose_setting ? default_purpose_setting : "";
 		out->is_default = true;

@@ -12,8 +12,11 @@
  *
  *     privacy_internal._statement_context(purpose, state_version, signature)
  *
- * with the purpose in force, checked on the coordinator ("" for none: a
- * worker then applies its own privacy.default_purpose), the coordinator's
+ * with the purpose in force, checked on the coordinator (a declared
+ * purpose by its name; the coordinator's privacy.default_purpose as "="
+ * and its name, which no purpose name starts with; "" for none, and the
+ * worker then assumes none either, whatever its own settings), the
+ * coordinator's
  * consent state version (node_state.c), and an HMAC of both and of the
  * current role's name under the cluster's token key, which every node
  * shares and no ordinary role can read. The condition references no column
@@ -315,7 +318,7 @@ static struct
 	bool		valid;
 	uint64		generation;
 	PurposeStamp stamp;
-	char		claim[NAMEDATALEN];
+	char		claim[PRIVACY_CLAIM_LEN];
 	char		version[64];
 	char		signature[PRIVACY_HMAC_LEN * 2 + 1];
 }			last_marker;
@@ -347,13 +350,18 @@ refresh_claim(void)
 		for (i = 0; i < N_STATE_RELS; i++)
 			state_rels[i] = get_relname_relid(state_rel_names[i], nsp);
 		privacy_resolve_purpose(&rp);
-		strlcpy(last_marker.claim, (rp.none || rp.is_default) ? "" : rp.name, NAMEDATALEN);
+		if (rp.none)
+			last_marker.claim[0] = '\0';
+		else if (rp.is_default)
+			snprintf(last_marker.claim, PRIVACY_CLAIM_LEN, "%c%s", PRIVACY_FORWARDED_DEFAULT, rp.name);
+		else
+			strlcpy(last_marker.claim, rp.name, PRIVACY_CLAIM_LEN);
 		last_marker.version[0] = '\0';
 		last_marker.stamp = stamp;
 		last_marker.generation = forward_generation;
 		last_marker.valid = true;
 	}
-	else if (last_marker.claim[0] != '\0')
+	else if (last_marker.claim[0] != '\0' && last_marker.claim[0] != PRIVACY_FORWARDED_DEFAULT)
 		privacy_purpose_check_scope();	/* as privacy_resolve_purpose() does */
 }
 
@@ -581,7 +589,7 @@ privacy_forwarded_plans_reset(void)
 static struct
 {
 	Oid			role;
-	char		claim[NAMEDATALEN];
+	char		claim[PRIVACY_CLAIM_LEN];
 	char		version[64];
 	char		signature[PRIVACY_HMAC_LEN * 2 + 1];
 }			verified;
@@ -602,7 +610,7 @@ privacy_statement_context(PG_FUNCTION_ARGS)
 
 	if (!privacy_citus_worker())
 		PG_RETURN_BOOL(true);
-	if (strlen(claim) >= NAMEDATALEN)
+	if (strlen(claim) >= PRIVACY_CLAIM_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("purpose name is too long"),

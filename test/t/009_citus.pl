@@ -10,9 +10,10 @@
 # rows untouched, also where rows are retained, anonymised or held), that
 # the retention and sensitive-data guards work on the shards without
 # citus.enable_unsafe_triggers, that protect() on distributed tables checks
-# every read on the workers against the coordinator's purpose, grants and
-# consent state (withdrawals honoured by the next statement, shard moves,
-# forged purposes refused), that UPDATE and DELETE under row security reach
+# every read on the workers against the coordinator's purpose (its default
+# purpose included, a worker's own ignored), grants and consent state
+# (withdrawals honoured by the next statement, shard moves, forged purposes
+# refused), that UPDATE and DELETE under row security reach
 # the workers with their purpose and that every rectification on a shard (a
 # user's UPDATE, an erasure's anonymisation) is audited once in the
 # coordinator's log, refuses with a hint what it cannot check (an INSERT
@@ -495,6 +496,20 @@ is(as('nobody', '', $counts), '0 0 0 0 0 0', 'without a purpose no row is read, 
 # (The rights checks above erased and retired some rows: a contract purpose
 # reads what a superuser, whom row security does not restrict, reads.)
 is(as('agent', 'service', $counts), sql($counts), 'a contract purpose reads every customer on every node');
+# The coordinator's privacy.default_purpose is forwarded with the statement;
+# a worker's own is not applied to a statement the coordinator forwarded.
+is(sql("SET privacy.default_purpose = 'service'; SET ROLE nobody; $counts"), sql($counts),
+	"the coordinator's default purpose reaches the workers");
+# (in the configuration file: a worker's catalog declares no purpose)
+for my $default ('service', '')
+{
+	$_->append_conf('postgresql.conf', "privacy.default_purpose = '$default'") for @workers;
+	$_->reload for @workers;
+	$_->poll_query_until('postgres', "SELECT current_setting('privacy.default_purpose') = '$default'")
+	  for @workers;
+	is(as('nobody', '', $counts), '0 0 0 0 0 0',
+		"a worker's own default purpose does not apply to a forwarded statement") if $default;
+}
 is(as('marketer', 'marketing', $counts), '1 0 10 20 10 40', 'a consent purpose reads the customers who consented, on every node');
 is( as('marketer', 'marketing', q{SELECT string_agg(DISTINCT o.customer_id::text, ',' ORDER BY o.customer_id::text)
 		FROM saas.orders o JOIN saas.customers c ON c.id = o.customer_id WHERE c.id IN (3, 20)}),
