@@ -26,7 +26,10 @@
 #   single-row UPDATE   UPDATE of the classified email of one random customer,
 #                       protected table against the unprotected copy, from 1
 #                       and from 8 clients (target: at least 0.8 times the
-#                       throughput, i.e. a ratio of at most 1.25);
+#                       throughput, i.e. a ratio of at most 1.25); and the
+#                       same against the unprotected copy's update plus an
+#                       unchained audit row in the same statement (what
+#                       auditing the update by hand costs);
 #   bulk UPDATE         one UPDATE of the email of every customer (100k rows
 #                       at scale 1) in its own transaction, new values each
 #                       run, timed by the client including the commit;
@@ -251,6 +254,8 @@ $$;
 CREATE ROLE bench_writes_app;
 GRANT USAGE ON SCHEMA bench_writes TO bench_writes_app;
 GRANT SELECT, UPDATE ON bench_writes.customers, bench_writes.customers_plain TO bench_writes_app;
+GRANT INSERT ON bench_writes.audit_plain TO bench_writes_app;
+GRANT USAGE ON SEQUENCE bench_writes.audit_plain_id_seq TO bench_writes_app;
 SELECT privacy.allow_purpose('marketing', 'bench_writes_app');
 VACUUM ANALYZE;
 SQL
@@ -307,9 +312,21 @@ UPDATE_ONE="UPDATE bench_writes.%s SET email = 'customer' || :id || '.' || rando
 update_protected=$(script update_protected "$(printf "$UPDATE_ONE" customers)")
 # shellcheck disable=SC2059
 update_plain=$(script update_plain "$(printf "$UPDATE_ONE" customers_plain)")
+# The same update audited by hand: one statement that updates the
+# unprotected copy and inserts an unchained audit row naming the customer
+# and the changed column, what the protected table's rectification entry
+# records (without row security, chain or seal).
+update_audited=$(script update_audited "WITH u AS (UPDATE bench_writes.customers_plain
+	SET email = 'customer' || :id || '.' || random() || '@example.com' WHERE id = :id RETURNING id)
+INSERT INTO bench_writes.audit_plain (logged_at, actor, action, customer_id, summary)
+SELECT clock_timestamp(), current_user, 'rectification', u.id,
+	'{\"table\": \"bench_writes.customers\", \"columns\": [\"email\"]}' FROM u;")
 for clients in 1 "$CLIENTS"; do
-	PGOPTIONS="$APP" compare "single-row UPDATE" "$clients client$([ "$clients" = 1 ] || echo s) (fsync on)" \
+	label="$clients client$([ "$clients" = 1 ] || echo s)"
+	PGOPTIONS="$APP" compare "single-row UPDATE" "$label (fsync on)" \
 		"$clients" "$update_protected" "unprotected" "$update_plain"
+	PGOPTIONS="$APP" compare "single-row UPDATE" "$label vs an audit row by hand (fsync on)" \
+		"$clients" "$update_protected" "unprotected copy plus unchained audit insert" "$update_audited"
 done
 
 # bulk_update_ms TABLE RUN: one UPDATE of every row's email in its own
