@@ -12,11 +12,13 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -28,10 +30,28 @@ PG_FUNCTION_INFO_V1(privacy_citus_table_sql);
 /* This node's Citus group, read once per session: -1 not read yet, 0 the coordinator. */
 static int	local_group = -1;
 
+/*
+ * Whether Citus is installed, as last read, and when: the transaction and
+ * its command, after which a CREATE or DROP EXTENSION of the same
+ * transaction is seen (each is a command of its own).
+ */
+static bool citus_installed = false;
+static LocalTransactionId installed_read_in = InvalidLocalTransactionId;
+static CommandId installed_read_at = InvalidCommandId;
+
 bool
 privacy_citus_installed(void)
 {
-	return OidIsValid(get_extension_oid("citus", true));
+	CommandId	now = IsTransactionState() ? GetCurrentCommandId(false) : InvalidCommandId;
+
+	/* read once per command: the planner asks for every query level */
+	if (now == InvalidCommandId || MyProc->lxid != installed_read_in || now != installed_read_at)
+	{
+		citus_installed = OidIsValid(get_extension_oid("citus", true));
+		installed_read_in = now == InvalidCommandId ? InvalidLocalTransactionId : MyProc->lxid;
+		installed_read_at = now;
+	}
+	return citus_installed;
 }
 
 /* The single boolean result of sql with nargs arguments, run with SPI. */
