@@ -723,6 +723,33 @@ seal_wait();
 is( sql(qq{SELECT count(*) FROM privacy.audit_log WHERE action = 'rectification'
 		AND subject_ref = privacy.subject_ref('customer', '7') AND id > $mark}),
 	'1', 'and hands it over once the coordinator can, once');
+# A worker hands a backlog over in batches of about privacy.seal_batch_size
+# entries, each taken once: twelve UPDATEs (one entry each, each of another
+# customer's tickets) wait while the
+# coordinator cannot take them, then go in batches of two. The coordinator
+# remembers only the ids of each group's last batch, so a backlog sent in
+# one batch would leave all of its ids there.
+$_->append_conf('postgresql.conf', 'privacy.seal_batch_size = 2') for @workers;
+$_->reload for @workers;
+$_->poll_query_until('postgres', q{SELECT current_setting('privacy.seal_batch_size') = '2'}) for @workers;
+$mark = sql(q{SELECT max(id) FROM privacy.audit_log});
+sql(q{ALTER FUNCTION privacy_internal._audit_receive(integer, jsonb) RENAME TO _audit_receive_away});
+my @backlog = split /,/,
+  sql(q{SELECT string_agg(c::text, ',') FROM (SELECT DISTINCT customer_id AS c FROM saas.tickets ORDER BY 1 LIMIT 12) s});
+is(scalar(@backlog), 12, 'twelve customers have tickets');
+sql("UPDATE saas.tickets SET body = 'Edited in a backlog' WHERE customer_id = $_") for @backlog;
+is( sum(map { $_->safe_psql('postgres', q{SELECT count(*) FROM privacy._audit_unsealed}) } @workers),
+	12, 'the workers keep twelve entries while the coordinator cannot take them');
+sql(q{ALTER FUNCTION privacy_internal._audit_receive_away(integer, jsonb) RENAME TO _audit_receive});
+seal_wait();
+is( sql(qq{SELECT count(*) || ' ' || count(DISTINCT subject_ref) FROM privacy.audit_log
+		WHERE action = 'rectification' AND id > $mark AND summary ->> 'table' = 'saas.tickets'}),
+	'12 12', 'all twelve reach the coordinator\'s log, each once');
+cmp_ok(sql(q{SELECT max(n) FROM (SELECT count(*) AS n FROM privacy._audit_received GROUP BY node_group) g}),
+	'<=', 2, 'in batches of at most two entries');
+is(sql(q{SELECT intact FROM privacy.verify_audit_log()}), 't', 'the chain is intact after the batches');
+$_->append_conf('postgresql.conf', 'privacy.seal_batch_size = 10000') for @workers;
+$_->reload for @workers;
 is(as('agent', 'service', q{DELETE FROM saas.tickets WHERE customer_id = 5 RETURNING id}), '1',
 	'a DELETE under row security works');
 # An erasure that anonymises rows of a protected distributed table (the
