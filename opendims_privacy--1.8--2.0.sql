@@ -4140,3 +4140,15 @@ BEGIN ATOMIC
 END;
 
 COMMENT ON FUNCTION privacy_internal._lint_retention_conflicts() IS 'lint: anonymize and truncate_ip rules due to change a personal column before another rule''s legal minimum on the same table ends';
+
+-- On a Citus worker, an erasure removes the values it took out of a shard
+-- from the shard's statistics (src/rights/shard_statistics.c).
+CREATE FUNCTION privacy_internal._erased_from_shard(rel regclass, column_name text, vals text[]) RETURNS boolean
+    LANGUAGE c IMMUTABLE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'privacy_erased_from_shard';
+
+COMMENT ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_name text, vals text[]) IS 'Notes values of a column that an erasure took out of a shard of a table Citus manages, to be removed from the shard''s statistics when the transaction commits; true. Marked immutable because Citus runs only immutable functions in the RETURNING list of a DELETE, on the node of the shard; it has no result but true';
+
+REVOKE ALL ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_name text, vals text[]) FROM PUBLIC;
+-- The erasure's statements run as the table's owner, whom the function checks.
+GRANT EXECUTE ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_name text, vals text[]) TO PUBLIC;

@@ -44,6 +44,14 @@ extern bool erasure_erase_table(SubjectKind *kind, SubjectTable *table, const ch
 extern bool erasure_rows_may_be_kept(Oid relid);
 extern void erasure_rows_kept_error(const SubjectTable *table);
 
+/*
+ * statistics_values.c: privacy_internal._statistics_values(rel, attnum,
+ * wanted) and _statistics_remove_values(rel, attnum, gone), also called
+ * from C.
+ */
+extern PGDLLEXPORT Datum privacy_statistics_values(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum privacy_statistics_remove_values(PG_FUNCTION_ARGS);
+
 /* erasure_statistics.c */
 extern void erasure_statistics_read(int entries_col, int values_col, StatisticsValues *found);
 extern void erasure_statistics_read_rows(SubjectTable *table, int marker_col, int first_col,

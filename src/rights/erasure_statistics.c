@@ -23,8 +23,6 @@
 
 #include "rights/erasure.h"
 
-extern PGDLLEXPORT Datum privacy_statistics_values(PG_FUNCTION_ARGS);
-
 static SPIPlanPtr matches_plan = NULL;
 static SPIPlanPtr refresh_plan = NULL;
 

@@ -206,8 +206,37 @@ static const Oid ids_args[2] = {TEXTARRAYOID, TEXTARRAYOID};
 static const Oid key_ids_args[2] = {TEXTOID, TEXTARRAYOID};
 
 /*
+ * Where Citus manages the table: more items of the RETURNING list of a
+ * DELETE of the subject's rows t0, each noting a deleted row's values of a
+ * classified column for the statistics of the shard it was deleted from
+ * (privacy_internal._erased_from_shard(), which Citus runs on the shard's
+ * node: rights/shard_statistics.c), each after a comma and named n<i>;
+ * else "". The coordinator holds no statistics of such a table.
+ */
+static char *
+shard_statistics_notes(const SubjectTable *t)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (!t->rows_by_key)
+		return buf.data;
+	for (int i = 0; i < t->nstatistics; i++)
+	{
+		const SubjectStatistic *s = &t->statistics[i];
+
+		/* the classified columns (the others are index or extended statistics) */
+		if (s->row_values_sql != NULL && !s->extended)
+			appendStringInfo(&buf, ", privacy_internal._erased_from_shard(t0.tableoid::pg_catalog.regclass, %s, %s) AS n%d",
+							 quote_literal_cstr(s->name), s->row_values_sql, i + 1);
+	}
+	return buf.data;
+}
+
+/*
  * ERASE_DELETE: delete every row of the subject, returning the statistics
- * values of each.
+ * values of each (and, where Citus manages the table, noting them for the
+ * shard's statistics).
  */
 static char *
 erase_delete(const SubjectTable *t)
@@ -219,6 +248,8 @@ erase_delete(const SubjectTable *t)
 					 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined, t->conditions);
 	for (int i = 0; i < t->nstatistics; i++)
 		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : " RETURNING ", t->statistics[i].row_values_sql);
+	if (t->nstatistics > 0)
+		appendStringInfoString(&buf, shard_statistics_notes(t));
 	return buf.data;
 }
 
@@ -434,6 +465,9 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 	bool		stats = t->nstatistics > 0;
 	StringInfoData buf;
 
+	/* whether Citus manages the table, and its rows' key there */
+	subject_read_row_key(t);
+
 	/*
 	 * The common case of the erasure: delete the subject's rows that no row
 	 * references, counting all of them where rows reference the table (those
@@ -446,9 +480,9 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 	{
 		t->erase_form = ERASE_VALUES_FIRST;
 		appendStringInfo(&buf, "WITH subject_rows AS (SELECT t0.* %s), %s, ", t->rows_sql, found_cte(t));
-		appendStringInfo(&buf, "gone AS (DELETE FROM %s AS t0%s%s WHERE %s%s RETURNING 1) ",
+		appendStringInfo(&buf, "gone AS (DELETE FROM %s AS t0%s%s WHERE %s%s RETURNING 1%s) ",
 						 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined,
-						 t->conditions, unreferenced);
+						 t->conditions, unreferenced, shard_statistics_notes(t));
 		appendStringInfo(&buf, "SELECT ARRAY[%s, g.n]::pg_catalog.int4[], f.i, f.v "
 						 "FROM (SELECT pg_catalog.count(*) AS n FROM gone) g, "
 						 "(SELECT pg_catalog.array_agg(found.i) AS i, pg_catalog.array_agg(found.v) AS v FROM found) f",
@@ -467,6 +501,7 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 						 t->conditions, unreferenced);
 		for (int i = 0; i < t->nstatistics; i++)
 			appendStringInfo(&buf, ", %s AS v%d", t->statistics[i].row_values_sql, i + 1);
+		appendStringInfoString(&buf, shard_statistics_notes(t));
 		appendStringInfo(&buf, ") SELECT (SELECT pg_catalog.count(*) FROM %s AS t0%s WHERE %s), g.d",
 						 t->name, joined, t->conditions);
 		for (int i = 0; i < t->nstatistics; i++)
@@ -492,7 +527,6 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 	}
 
 	/* The careful way, row set by row set (erasure_table.c). */
-	subject_read_row_key(t);
 	if (t->rows_by_key)
 		build_keyed_statements(kind, t, unreferenced);
 	else

@@ -6,9 +6,10 @@
 #
 # It checks that the extension reaches the workers, that every node uses the
 # coordinator's keys (also a node added later), that export and erasure are
-# complete and exact (gone from the workers' shards, other customers'
-# rows untouched, also where rows are retained, anonymised or held), that
-# the retention and sensitive-data guards work on the shards without
+# complete and exact (gone from the workers' shards and their planner
+# statistics, other customers' rows untouched, also where rows are
+# retained, anonymised or held), that the retention and sensitive-data
+# guards work on the shards without
 # citus.enable_unsafe_triggers, that protect() on distributed tables checks
 # every read on the workers against the coordinator's purpose (its default
 # purpose included, a worker's own ignored), grants and consent state
@@ -207,6 +208,21 @@ sub others
 # A plain erasure: every row of the customer goes, on the workers' shards
 # too, with the receipt, the erasure record, the request and the audit
 # entry right, and every other customer's rows untouched.
+# in_shard_statistics PATTERN: how many columns of the shards on the
+# workers hold a value like PATTERN in their planner statistics.
+sub in_shard_statistics
+{
+	my ($pattern) = @_;
+	return sum(map {
+		$_->safe_psql('postgres', qq{SET citus.show_shards_for_app_name_prefixes = '*';
+			SELECT count(*) FROM pg_stats WHERE schemaname = 'saas'
+			AND (most_common_vals::text LIKE '%$pattern%' OR histogram_bounds::text LIKE '%$pattern%')})
+	} @workers);
+}
+sql("SELECT count(*) FROM run_command_on_shards('saas.$_', 'ANALYZE %s')") for ('customers', 'orders');
+is(in_shard_statistics('c21@example.com') . ' ' . in_shard_statistics('Street 21-'), '1 1',
+	'the statistics of the workers\' shards hold the customer\'s e-mail and addresses');
+my $kept_values = in_shard_statistics('c24@example.com') . ' ' . in_shard_statistics('Street 24-');
 my $others_before = others(21, 22, 23);
 my $receipt = sql(q{SELECT privacy.erase_subject(privacy.open_request('customer', '21', 'erasure'), 'test')});
 like($receipt, qr/"rows_deleted": 8\b/, 'an erasure on distributed tables deletes every row of the customer');
@@ -216,6 +232,10 @@ is( on_workers('customers', 'SELECT count(*) FROM SHARD WHERE id = 21') + on_wor
 		'SELECT count(*) FROM SHARD WHERE customer_id = 21') + on_workers('tickets',
 		'SELECT count(*) FROM SHARD WHERE customer_id = 21'),
 	0, 'the erased customer\'s rows are gone from the workers\' shards');
+is(in_shard_statistics('c21@example.com') + in_shard_statistics('Street 21-'), 0,
+	'and their values from the statistics of the shards');
+is(in_shard_statistics('c24@example.com') . ' ' . in_shard_statistics('Street 24-'), $kept_values,
+	'which keep the values of other customers');
 is( sql(q{SELECT (SELECT count(*) FROM privacy.erasures e WHERE e.kind = 'customer'
 		      AND e.subject_ref = privacy.subject_ref('customer', '21') AND (e.receipt ->> 'rows_deleted')::int = 8)
 		  || ' ' || (SELECT r.status FROM privacy.requests r WHERE r."right" = 'erasure'
