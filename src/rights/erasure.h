@@ -45,12 +45,14 @@ extern bool erasure_rows_may_be_kept(Oid relid);
 extern void erasure_rows_kept_error(const SubjectTable *table);
 
 /*
- * statistics_values.c: privacy_internal._statistics_values(rel, attnum,
- * wanted) and _statistics_remove_values(rel, attnum, gone), also called
- * from C.
+ * statistics_values.c, from C: the values of wanted (text[]) that the
+ * statistics of column attnum of relid hold (NULL: none); and removing
+ * values from them, which returns how many it removed, or -1 if the
+ * relation must be analyzed again instead (see
+ * privacy_internal._statistics_remove_values()).
  */
-extern PGDLLEXPORT Datum privacy_statistics_values(PG_FUNCTION_ARGS);
-extern PGDLLEXPORT Datum privacy_statistics_remove_values(PG_FUNCTION_ARGS);
+extern ArrayType *statistics_values_held(Oid relid, int16 attnum, ArrayType *wanted);
+extern int	statistics_values_remove(Oid relid, int16 attnum, ArrayType *gone);
 
 /* erasure_statistics.c */
 extern void erasure_statistics_read(int entries_col, int values_col, StatisticsValues *found);

@@ -175,24 +175,6 @@ values_of_entry(const StatisticsValues *found, int entry, int *n)
 	return construct_array(elems, *n, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
-/* The values of wanted the statistics of column attnum of relid hold (NULL: none). */
-static ArrayType *
-statistics_hold(Oid relid, int16 attnum, ArrayType *wanted)
-{
-	LOCAL_FCINFO(fcinfo, 3);
-	Datum		result;
-
-	InitFunctionCallInfoData(*fcinfo, NULL, 3, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = ObjectIdGetDatum(relid);
-	fcinfo->args[0].isnull = false;
-	fcinfo->args[1].value = Int16GetDatum(attnum);
-	fcinfo->args[1].isnull = false;
-	fcinfo->args[2].value = PointerGetDatum(wanted);
-	fcinfo->args[2].isnull = false;
-	result = privacy_statistics_values(fcinfo);
-	return fcinfo->isnull ? NULL : DatumGetArrayTypeP(result);
-}
-
 /* Adds the values of an extended statistics match (a jsonb [[name, value], ...]). */
 static void
 add_extended_matches(SubjectTable *table, Jsonb *pairs, StatisticsValues *matches, int capacity)
@@ -276,7 +258,7 @@ erasure_statistics_match(SubjectKind *kind, SubjectTable *table, const Statistic
 		}
 		for (int k = 0; k < s->ntargets; k++)
 		{
-			ArrayType  *held = statistics_hold(s->target_relids[k], s->target_attnums[k], wanted);
+			ArrayType  *held = statistics_values_held(s->target_relids[k], s->target_attnums[k], wanted);
 			Datum	   *elems;
 			bool	   *nulls;
 			int			nelems;

@@ -79,26 +79,6 @@ erased_column(Oid relid, const char *column)
 	return entry;
 }
 
-/* Calls a function of statistics_values.c on (relid, attnum, values). */
-static Datum
-call_statistics_function(PGFunction function, Oid relid, AttrNumber attnum, ArrayType *values,
-						 bool *isnull)
-{
-	LOCAL_FCINFO(fcinfo, 3);
-	Datum		result;
-
-	InitFunctionCallInfoData(*fcinfo, NULL, 3, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = ObjectIdGetDatum(relid);
-	fcinfo->args[0].isnull = false;
-	fcinfo->args[1].value = Int16GetDatum(attnum);
-	fcinfo->args[1].isnull = false;
-	fcinfo->args[2].value = PointerGetDatum(values);
-	fcinfo->args[2].isnull = false;
-	result = function(fcinfo);
-	*isnull = fcinfo->isnull;
-	return result;
-}
-
 /* Whether some row of the relation still holds value in the column (as text, or as an element). */
 static bool
 still_held(const char *relation, const char *column, bool is_array, const char *value)
@@ -128,7 +108,6 @@ scrub_column(ErasedColumn *entry, const char *relation)
 	AttrNumber	attnum = get_attnum(entry->relid, entry->column);
 	Datum	   *elems;
 	int			n = 0;
-	Datum		held_datum;
 	ArrayType  *held;
 	Datum	   *held_elems;
 	bool	   *held_nulls;
@@ -136,22 +115,18 @@ scrub_column(ErasedColumn *entry, const char *relation)
 	Datum	   *gone;
 	int			ngone = 0;
 	bool		is_array;
-	bool		isnull;
 	ListCell   *lc;
-	Datum		removed;
 
 	if (attnum == InvalidAttrNumber)
 		return false;
 	elems = palloc(sizeof(Datum) * list_length(entry->values));
 	foreach(lc, entry->values)
 		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
-	held_datum = call_statistics_function(privacy_statistics_values, entry->relid, attnum,
-										  construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT),
-										  &isnull);
+	held = statistics_values_held(entry->relid, attnum,
+								  construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 	/* no statistics of the column, or none of the values in them */
-	if (isnull)
+	if (held == NULL)
 		return false;
-	held = DatumGetArrayTypeP(held_datum);
 	deconstruct_array(held, TEXTOID, -1, false, TYPALIGN_INT, &held_elems, &held_nulls, &nheld);
 	if (nheld == 0)
 		return false;
@@ -164,10 +139,8 @@ scrub_column(ErasedColumn *entry, const char *relation)
 			gone[ngone++] = held_elems[i];
 	if (ngone == 0)
 		return false;
-	removed = call_statistics_function(privacy_statistics_remove_values, entry->relid, attnum,
-									   construct_array(gone, ngone, TEXTOID, -1, false, TYPALIGN_INT),
-									   &isnull);
-	return !isnull && DatumGetInt32(removed) < 0;
+	return statistics_values_remove(entry->relid, attnum,
+									construct_array(gone, ngone, TEXTOID, -1, false, TYPALIGN_INT)) < 0;
 }
 
 /* The owner of relid. */

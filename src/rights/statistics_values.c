@@ -32,6 +32,8 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "rights/erasure.h"
+
 PG_FUNCTION_INFO_V1(privacy_statistics_values);
 
 typedef struct StatisticsKey
@@ -438,4 +440,41 @@ privacy_statistics_remove_values(PG_FUNCTION_ARGS)
 	}
 	table_close(statrel, RowExclusiveLock);
 	PG_RETURN_INT32(unedited ? -1 : removed);
+}
+
+/* Calls one of the functions above with (relid, attnum, values). */
+static Datum
+call_with_values(PGFunction function, Oid relid, int16 attnum, ArrayType *values, bool *isnull)
+{
+	LOCAL_FCINFO(fcinfo, 3);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 3, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = ObjectIdGetDatum(relid);
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = Int16GetDatum(attnum);
+	fcinfo->args[1].isnull = false;
+	fcinfo->args[2].value = PointerGetDatum(values);
+	fcinfo->args[2].isnull = false;
+	result = function(fcinfo);
+	*isnull = fcinfo->isnull;
+	return result;
+}
+
+ArrayType *
+statistics_values_held(Oid relid, int16 attnum, ArrayType *wanted)
+{
+	bool		isnull;
+	Datum		held = call_with_values(privacy_statistics_values, relid, attnum, wanted, &isnull);
+
+	return isnull ? NULL : DatumGetArrayTypeP(held);
+}
+
+int
+statistics_values_remove(Oid relid, int16 attnum, ArrayType *gone)
+{
+	bool		isnull;
+	Datum		removed = call_with_values(privacy_statistics_remove_values, relid, attnum, gone, &isnull);
+
+	return isnull ? 0 : DatumGetInt32(removed);
 }
