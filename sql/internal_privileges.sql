@@ -104,6 +104,18 @@ SELECT count(*) AS forged_entries FROM privacy.audit_log WHERE id > :log_before 
 SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 
+-- privacy_internal._erased_from_shard(), which PUBLIC may execute for the
+-- erasure's statements on Citus shards, takes only a table the caller owns,
+-- and column names and values that pair up; values the statistics do not
+-- hold change nothing.
+SET ROLE ip_app;
+SELECT privacy_internal._erased_from_shard('crm.customers', ARRAY['name'], ARRAY['Customer One']);
+RESET ROLE;
+SELECT privacy_internal._erased_from_shard('crm.customers', ARRAY['name'], ARRAY['Customer One', 'Customer Two']);
+BEGIN;
+SELECT privacy_internal._erased_from_shard('crm.customers', ARRAY['name', 'id'], ARRAY['nobody', '0']) AS noted;
+COMMIT;
+
 DROP SCHEMA crm CASCADE;
 DROP ROLE ip_app;
 DROP EXTENSION opendims_privacy CASCADE;

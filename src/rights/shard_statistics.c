@@ -9,16 +9,18 @@
  * (erasure_statistics.c). A table Citus distributes keeps no statistics on
  * the coordinator: each shard has its own, on the node that holds it. So
  * the erasure's DELETE of such a table returns, beside the values it reads
- * for itself, one call of privacy_internal._erased_from_shard(t0.tableoid,
- * column, values) per classified column, which Citus runs where the row was
- * deleted (it allows immutable functions in RETURNING, and runs them on the
+ * for itself, a call of privacy_internal._erased_from_shard(t0.tableoid,
+ * column names, values) with the deleted row's values of its classified
+ * columns, which Citus runs where the row was deleted (it allows immutable functions in RETURNING, and runs them on the
  * shard). The call notes the shard, the column and the values; before that
  * node's part of the transaction commits (or is prepared for two-phase
  * commit), the values the shard's statistics hold and no row of the shard
- * holds any more are removed from them, as ANALYZE would drop them (or the
- * shard is analyzed again where they cannot be edited). Nothing of the
- * values leaves the node, and a transaction that rolls back removes
- * nothing.
+ * has any more (looked for in its first rows, as on one server) are
+ * removed from them, as ANALYZE would drop them (or the shard is analyzed
+ * again where they cannot be edited). Where the statistics hold none of
+ * them, which is the common case, that costs a look-up in this backend's
+ * cache of the statistics' values. Nothing of the values leaves the node,
+ * and a transaction that rolls back removes nothing.
  *
  * The call checks that the current user owns the shard: the erasure runs
  * its statements as the table's owner.
@@ -79,7 +81,12 @@ erased_column(Oid relid, const char *column)
 	return entry;
 }
 
-/* Whether some row of the relation still holds value in the column (as text, or as an element). */
+/*
+ * Whether one of the relation's first rows still holds value in the column
+ * (as text, or as an element), as the erasure asks on one server: a value
+ * found in none of them is taken as gone, and at worst the statistics
+ * lose a value some later row still has.
+ */
 static bool
 still_held(const char *relation, const char *column, bool is_array, const char *value)
 {
@@ -89,7 +96,8 @@ still_held(const char *relation, const char *column, bool is_array, const char *
 	char	   *sql;
 	bool		isnull;
 
-	sql = psprintf("SELECT EXISTS (SELECT FROM %s r WHERE r.%s::pg_catalog.text OPERATOR(pg_catalog.=) $1%s)",
+	sql = psprintf("SELECT EXISTS (SELECT FROM (SELECT * FROM %s LIMIT 1000) r"
+				   " WHERE r.%s::pg_catalog.text OPERATOR(pg_catalog.=) $1%s)",
 				   relation, quoted,
 				   is_array ? psprintf(" OR $1 OPERATOR(pg_catalog.=) ANY (r.%s::pg_catalog.text[])", quoted) : "");
 	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
@@ -98,41 +106,46 @@ still_held(const char *relation, const char *column, bool is_array, const char *
 }
 
 /*
- * Removes from the statistics of one column the values noted that they
- * hold and no row holds any more; inside SPI, as the relation's owner.
- * Whether the relation must be analyzed again instead.
+ * The values noted for one column that its statistics hold, as a text[];
+ * NULL if none (or the column or its statistics are gone). Read without a
+ * lock: the removal reads the statistics again under one.
  */
-static bool
-scrub_column(ErasedColumn *entry, const char *relation)
+static ArrayType *
+values_held(ErasedColumn *entry, AttrNumber *attnum)
 {
-	AttrNumber	attnum = get_attnum(entry->relid, entry->column);
 	Datum	   *elems;
 	int			n = 0;
+	ListCell   *lc;
 	ArrayType  *held;
+
+	*attnum = get_attnum(entry->relid, entry->column);
+	if (*attnum == InvalidAttrNumber)
+		return NULL;
+	elems = palloc(sizeof(Datum) * list_length(entry->values));
+	foreach(lc, entry->values)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	held = statistics_values_held(entry->relid, *attnum,
+								  construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	return (held != NULL && ArrayGetNItems(ARR_NDIM(held), ARR_DIMS(held)) > 0) ? held : NULL;
+}
+
+/*
+ * Removes from the statistics of one column the held values no row holds
+ * any more; inside SPI, as the relation's owner. Whether the relation must
+ * be analyzed again instead.
+ */
+static bool
+remove_gone(ErasedColumn *entry, const char *relation, AttrNumber attnum, ArrayType *held)
+{
 	Datum	   *held_elems;
 	bool	   *held_nulls;
 	int			nheld;
 	Datum	   *gone;
 	int			ngone = 0;
-	bool		is_array;
-	ListCell   *lc;
+	bool		is_array = type_is_array(get_atttype(entry->relid, attnum));
 
-	if (attnum == InvalidAttrNumber)
-		return false;
-	elems = palloc(sizeof(Datum) * list_length(entry->values));
-	foreach(lc, entry->values)
-		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
-	held = statistics_values_held(entry->relid, attnum,
-								  construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-	/* no statistics of the column, or none of the values in them */
-	if (held == NULL)
-		return false;
 	deconstruct_array(held, TEXTOID, -1, false, TYPALIGN_INT, &held_elems, &held_nulls, &nheld);
-	if (nheld == 0)
-		return false;
-
-	is_array = type_is_array(get_atttype(entry->relid, attnum));
-	gone = palloc(sizeof(Datum) * nheld);
+	gone = palloc(sizeof(Datum) * Max(nheld, 1));
 	for (int i = 0; i < nheld; i++)
 		if (!held_nulls[i] &&
 			!still_held(relation, entry->column, is_array, TextDatumGetCString(held_elems[i])))
@@ -169,11 +182,14 @@ scrub_noted(void)
 	foreach(lc, entries)
 	{
 		ErasedColumn *entry = lfirst(lc);
-		char	   *relation = privacy_qualified_name(entry->relid);
+		AttrNumber	attnum = InvalidAttrNumber;
+		ArrayType  *held = values_held(entry, &attnum);
+		char	   *relation;
 		PrivacyUserContext save;
 		bool		analyze;
 
-		if (relation == NULL)
+		/* the common case: the shard's statistics hold none of the values */
+		if (held == NULL || (relation = privacy_qualified_name(entry->relid)) == NULL)
 			continue;
 		/* what ANALYZE takes, so that none changes the statistics meanwhile */
 		LockRelationOid(entry->relid, ShareUpdateExclusiveLock);
@@ -184,7 +200,7 @@ scrub_noted(void)
 		{
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "could not connect to SPI");
-			analyze = scrub_column(entry, relation);
+			analyze = remove_gone(entry, relation, attnum, held);
 			if (analyze && SPI_execute(psprintf("ANALYZE %s", relation), false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not analyze a shard again");
 			SPI_finish();
@@ -210,21 +226,22 @@ shard_statistics_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * privacy_internal._erased_from_shard(rel regclass, column_name text,
- * vals text[]) → true: notes values of a column that an erasure took out of
- * rel, to be removed from its statistics when the transaction commits.
+ * privacy_internal._erased_from_shard(rel regclass, column_names text[],
+ * vals text[]) → true: notes values an erasure took out of rel, each of
+ * the column named at the same place, to be removed from its statistics
+ * when the transaction commits.
  */
 Datum
 privacy_erased_from_shard(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
-	char	   *column;
-	ArrayType  *values;
+	Datum	   *names;
+	bool	   *name_nulls;
+	int			nnames;
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
 	MemoryContext old;
-	ErasedColumn *entry;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_BOOL(true);
@@ -234,9 +251,13 @@ privacy_erased_from_shard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of table %s", get_rel_name(relid)),
 				 errdetail("Only an erasure, which runs as the table's owner, notes the values it removed.")));
-	column = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	values = PG_GETARG_ARRAYTYPE_P(2);
-	deconstruct_array(values, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &names, &name_nulls, &nnames);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (nnames != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column names and values do not pair up"),
+				 errdetail("Each value needs the name of its column at the same place of the other array.")));
 
 	if (!callback_registered)
 	{
@@ -244,15 +265,16 @@ privacy_erased_from_shard(PG_FUNCTION_ARGS)
 		callback_registered = true;
 	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
-	entry = erased_column(relid, column);
 	for (int i = 0; i < n; i++)
 	{
+		ErasedColumn *entry;
 		char	   *value;
 		ListCell   *lc;
 		bool		seen = false;
 
-		if (nulls[i])
+		if (nulls[i] || name_nulls[i])
 			continue;
+		entry = erased_column(relid, TextDatumGetCString(names[i]));
 		value = TextDatumGetCString(elems[i]);
 		foreach(lc, entry->values)
 			if (strcmp(lfirst(lc), value) == 0)

@@ -206,31 +206,42 @@ static const Oid ids_args[2] = {TEXTARRAYOID, TEXTARRAYOID};
 static const Oid key_ids_args[2] = {TEXTOID, TEXTARRAYOID};
 
 /*
- * Where Citus manages the table: more items of the RETURNING list of a
- * DELETE of the subject's rows t0, each noting a deleted row's values of a
- * classified column for the statistics of the shard it was deleted from
- * (privacy_internal._erased_from_shard(), which Citus runs on the shard's
- * node: rights/shard_statistics.c), each after a comma and named n<i>;
- * else "". The coordinator holds no statistics of such a table.
+ * Where Citus manages the table: one more item of the RETURNING list of a
+ * DELETE of the subject's rows t0, after a comma, noting a deleted row's
+ * values of its classified columns for the statistics of the shard it was
+ * deleted from (privacy_internal._erased_from_shard(), which Citus runs on
+ * the shard's node: rights/shard_statistics.c); else "". It is given each
+ * value with its column's name, in two arrays of the same length. The
+ * coordinator holds no statistics of such a table.
  */
 static char *
 shard_statistics_notes(const SubjectTable *t)
 {
-	StringInfoData buf;
+	StringInfoData names;
+	StringInfoData values;
+	int			n = 0;
 
-	initStringInfo(&buf);
+	initStringInfo(&names);
+	initStringInfo(&values);
 	if (!t->rows_by_key)
-		return buf.data;
+		return names.data;
 	for (int i = 0; i < t->nstatistics; i++)
 	{
 		const SubjectStatistic *s = &t->statistics[i];
+		const char *glue = n > 0 ? " OPERATOR(pg_catalog.||) " : "";
 
 		/* the classified columns (the others are index or extended statistics) */
-		if (s->row_values_sql != NULL && !s->extended)
-			appendStringInfo(&buf, ", privacy_internal._erased_from_shard(t0.tableoid::pg_catalog.regclass, %s, %s) AS n%d",
-							 quote_literal_cstr(s->name), s->row_values_sql, i + 1);
+		if (s->row_values_sql == NULL || s->extended)
+			continue;
+		n++;
+		appendStringInfo(&names, "%spg_catalog.array_fill(%s::pg_catalog.text, ARRAY[pg_catalog.cardinality(%s)])",
+						 glue, quote_literal_cstr(s->name), s->row_values_sql);
+		appendStringInfo(&values, "%s%s", glue, s->row_values_sql);
 	}
-	return buf.data;
+	if (n == 0)
+		return "";
+	return psprintf(", privacy_internal._erased_from_shard(t0.tableoid::pg_catalog.regclass, %s, %s) AS noted",
+					names.data, values.data);
 }
 
 /*
