@@ -12,13 +12,11 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
-#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -31,27 +29,16 @@ PG_FUNCTION_INFO_V1(privacy_citus_table_sql);
 static int	local_group = -1;
 
 /*
- * Whether Citus is installed, as last read, and when: the transaction and
- * its command, after which a CREATE or DROP EXTENSION of the same
- * transaction is seen (each is a command of its own).
+ * Citus keeps its metadata in pg_catalog.pg_dist_partition, a table only
+ * its extension script can create there and that DROP EXTENSION removes:
+ * looking its name up is a syscache probe, where looking the extension up
+ * in pg_extension is a catalog scan (and this is asked for every query
+ * level the planner hook walks and every consent change).
  */
-static bool citus_installed = false;
-static LocalTransactionId installed_read_in = InvalidLocalTransactionId;
-static CommandId installed_read_at = InvalidCommandId;
-
 bool
 privacy_citus_installed(void)
 {
-	CommandId	now = IsTransactionState() ? GetCurrentCommandId(false) : InvalidCommandId;
-
-	/* read once per command: the planner asks for every query level */
-	if (now == InvalidCommandId || MyProc->lxid != installed_read_in || now != installed_read_at)
-	{
-		citus_installed = OidIsValid(get_extension_oid("citus", true));
-		installed_read_in = now == InvalidCommandId ? InvalidLocalTransactionId : MyProc->lxid;
-		installed_read_at = now;
-	}
-	return citus_installed;
+	return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE));
 }
 
 /* The single boolean result of sql with nargs arguments, run with SPI. */
