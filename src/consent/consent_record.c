@@ -279,8 +279,7 @@ run_event_statement(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
  * the state ($10: the status it leaves, for the statements that keep one).
  */
 #define EVENT_SQL(state_clause) \
-	"WITH unlocked AS (DELETE FROM privacy._subject_locks l WHERE l.lock_key OPERATOR(pg_catalog.=) $9)," \
-	" event AS (INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)" \
+	"WITH event AS (INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)" \
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, kind, subject, purpose)," \
 	state_clause \
 	" audit AS (INSERT INTO privacy._audit_unsealed (logged_at, actor, session_role, action, subject_ref, summary)" \
@@ -290,10 +289,11 @@ run_event_statement(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 	" SELECT e.id FROM event e"
 
 /*
- * Inserts the event (values and nulls: $1-$9, $11 and $12 of the
- * statements below), releases the subject's lock row, applies the event to
- * the ledger's state and writes its audit entry to the unsealed entries,
- * all in one statement; returns the event's id. The entry has the fields
+ * Inserts the event (values and nulls: $1-$8, $11 and $12 of the
+ * statements below; $9 is the subject's lock key), applies it to the
+ * ledger's state and writes its audit entry to the unsealed entries, all
+ * in one statement, then deletes the subject's lock row (which keeps the
+ * subject locked until the transaction ends); returns the event's id. The entry has the fields
  * privacy_internal._audit() gives one (the session user, the subject's
  * reference, a summary of event id, purpose, source and policy version)
  * and takes its place in the order of entries now, as an entry written at
@@ -330,6 +330,7 @@ insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 										  " AND s.purpose OPERATOR(pg_catalog.=) COALESCE(e.purpose, '')),"),
 								12, argtypes, values, nulls);
 		event_id = DatumGetInt64(result_value(1, &isnull));
+		subject_lock_release(DatumGetInt64(values[8]));
 	}
 	PG_CATCH();
 	{

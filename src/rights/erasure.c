@@ -56,7 +56,6 @@ PG_FUNCTION_INFO_V1(privacy_erase_subject_for_request);
 extern PGDLLEXPORT Datum privacy_allow_protected_changes(PG_FUNCTION_ARGS);
 
 static SPIPlanPtr lock_plan = NULL;
-static SPIPlanPtr unlock_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr last_erasure_plan = NULL;
 static SPIPlanPtr redact_plan = NULL;
@@ -83,11 +82,8 @@ rights_lock_subject(const char *scope, const char *kind, const char *subject, bo
 						"INSERT INTO privacy._subject_locks (lock_key) VALUES ($1) ON CONFLICT DO NOTHING",
 						1, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not lock a subject");
-	if (release_now &&
-		rights_run_kept(&unlock_plan,
-						"DELETE FROM privacy._subject_locks l WHERE l.lock_key OPERATOR(pg_catalog.=) $1",
-						1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not lock a subject");
+	if (release_now)
+		subject_lock_release(DatumGetInt64(values[0]));
 }
 
 /* The receipt's line of a table. */

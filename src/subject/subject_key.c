@@ -18,15 +18,27 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 
 #include "base/extension_objects.h"
 #include "base/keys.h"
@@ -212,6 +224,46 @@ subject_lock_key(const char *scope, const char *kind, const char *subject)
 	char	   *key = psprintf("%s\x1f%s\x1f%s", scope, kind, subject);
 
 	return DatumGetInt64(hash_any_extended((const unsigned char *) key, strlen(key), 0));
+}
+
+/*
+ * Deletes the row of privacy._subject_locks for key that this transaction
+ * inserted, found through the table's primary key. Deleted, the row keeps
+ * the key locked until the transaction ends, as a DELETE statement would;
+ * but the planner, which sees the table empty (each row lives for one
+ * transaction), would plan such a statement as a scan of the whole table,
+ * over the dead rows of every lock taken since it was last vacuumed.
+ */
+void
+subject_lock_release(int64 key)
+{
+	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, false);
+	Oid			relid = get_relname_relid("_subject_locks", nsp);
+	Relation	rel;
+	Relation	index;
+	Snapshot	snapshot;
+	ScanKeyData scankey;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation \"%s._subject_locks\" is missing", PRIVACY_SCHEMA);
+	/* the row this transaction's last statement inserted is seen */
+	CommandCounterIncrement();
+	rel = table_open(relid, RowExclusiveLock);
+	index = index_open(RelationGetPrimaryKeyIndex(rel), RowExclusiveLock);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyInit(&scankey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &scankey, 1, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+		simple_heap_delete(rel, &slot->tts_tid);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
 }
 
 /* The kind argument of a call; a null kind is unrecognized, as in SQL. */
