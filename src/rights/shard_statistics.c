@@ -11,8 +11,9 @@
  * the erasure's DELETE of such a table returns, beside the values it reads
  * for itself, a call of privacy_internal._erased_from_shard(t0.tableoid,
  * column names, values) with the deleted row's values of its classified
- * columns, which Citus runs where the row was deleted (it allows immutable functions in RETURNING, and runs them on the
- * shard). The call notes the shard, the column and the values; before that
+ * columns, which Citus runs where the row was deleted (it allows immutable
+ * functions in RETURNING, and runs them on the shard). The call notes the
+ * shard, the columns and the values; before that
  * node's part of the transaction commits (or is prepared for two-phase
  * commit), the values the shard's statistics hold and no row of the shard
  * has any more (looked for in its first rows, as on one server) are
