@@ -43,7 +43,6 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/index.h"
-#include "catalog/namespace.h"
 #include "commands/sequence.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -89,15 +88,6 @@ static bool wrote_unsealed = false;
 
 /* The columns of privacy._audit_unsealed. */
 #define N_UNSEALED_COLUMNS 9
-
-/* The OID of privacy.<relname>, or InvalidOid when it does not exist. */
-static Oid
-privacy_relid(const char *relname)
-{
-	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, true);
-
-	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
-}
 
 /* The OID of privacy.<relname>; an error if it is missing. */
 static Oid

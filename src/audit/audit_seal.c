@@ -24,7 +24,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
@@ -84,15 +83,6 @@ static const char *const insert_sql =
 
 static const char *const move_head_sql =
 "UPDATE privacy._audit_head SET last_id = $1, last_hash = $2";
-
-/* The OID of <schema>.<relname>, or InvalidOid when it does not exist. */
-static Oid
-relation_in(const char *schema, const char *relname)
-{
-	Oid			nsp = get_namespace_oid(schema, true);
-
-	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
-}
 
 /* The statements above, prepared once per session. */
 #define N_STATEMENTS 5
@@ -355,7 +345,7 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 static int64
 seal_locked(Oid head_relid, int64 max_entries, int batch_size)
 {
-	Oid			seq_relid = relation_in(PRIVACY_SCHEMA, "audit_log_id_seq");
+	Oid			seq_relid = privacy_relid("audit_log_id_seq");
 	Oid			text_argtypes[N_FIELDS];
 	Oid			text_fn_oid;
 	FmgrInfo	text_fn;
@@ -437,14 +427,14 @@ seal_locked(Oid head_relid, int64 max_entries, int batch_size)
 int64
 privacy_seal_entries(int64 max_entries, int batch_size)
 {
-	Oid			head_relid = relation_in(PRIVACY_SCHEMA, "_audit_head");
+	Oid			head_relid = privacy_relid("_audit_head");
 	PrivacyUserContext save;
 	int64		sealed = 0;
 	bool		worker;
 
 	if (!OidIsValid(head_relid) ||
-		!OidIsValid(relation_in(PRIVACY_SCHEMA, "_audit_unsealed")) ||
-		!OidIsValid(relation_in(PRIVACY_SCHEMA, "audit_log")))
+		!OidIsValid(privacy_relid("_audit_unsealed")) ||
+		!OidIsValid(privacy_relid("audit_log")))
 		return 0;
 	if (batch_size <= 0)
 		batch_size = 1;

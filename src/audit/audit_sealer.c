@@ -47,7 +47,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
 #include "commands/vacuum.h"
@@ -64,7 +63,6 @@
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -492,12 +490,10 @@ static void
 vacuum_queue(void)
 {
 	VacuumParams params;
-	Oid			nsp;
 	Oid			relid;
 
 	StartTransactionCommand();
-	nsp = get_namespace_oid(PRIVACY_SCHEMA, true);
-	relid = OidIsValid(nsp) ? get_relname_relid("_audit_unsealed", nsp) : InvalidOid;
+	relid = privacy_relid("_audit_unsealed");
 	if (OidIsValid(relid))
 	{
 		memset(&params, 0, sizeof(params));

@@ -28,24 +28,37 @@
 #include "base/extension_objects.h"
 
 Oid
-privacy_table_owner(const char *relname)
+privacy_relid(const char *relname)
 {
 	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
-	HeapTuple	tuple;
+
+	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+}
+
+Oid
+privacy_relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+Oid
+privacy_table_owner(const char *relname)
+{
+	Oid			relid = privacy_relid(relname);
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("relation \"%s.%s\" does not exist", PRIVACY_SCHEMA, relname),
 				 errhint("Install the extension in this database with CREATE EXTENSION opendims_privacy CASCADE.")));
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
+	return privacy_relation_owner(relid);
 }
 
 int

@@ -13,6 +13,12 @@
 /* The schema of the functions only the extension calls. */
 #define PRIVACY_INTERNAL_SCHEMA "privacy_internal"
 
+/* The OID of privacy.<relname>, or InvalidOid when it does not exist. */
+extern Oid	privacy_relid(const char *relname);
+
+/* The OID of the owner of relation relid (which must exist). */
+extern Oid	privacy_relation_owner(Oid relid);
+
 /* The OID of the owner of table privacy.<relname>; an error if it is missing. */
 extern Oid	privacy_table_owner(const char *relname);
 

@@ -28,9 +28,7 @@
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -42,7 +40,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 
 #include "base/extension_objects.h"
 #include "base/qualified_name.h"
@@ -157,20 +154,6 @@ remove_gone(ErasedColumn *entry, const char *relation, AttrNumber attnum, ArrayT
 									construct_array(gone, ngone, TEXTOID, -1, false, TYPALIGN_INT)) < 0;
 }
 
-/* The owner of relid. */
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
 /* Scrubs the statistics of every relation noted in this transaction. */
 static void
 scrub_noted(void)
@@ -194,7 +177,7 @@ scrub_noted(void)
 			continue;
 		/* what ANALYZE takes, so that none changes the statistics meanwhile */
 		LockRelationOid(entry->relid, ShareUpdateExclusiveLock);
-		privacy_begin_as_role(relation_owner(entry->relid), SECURITY_NOFORCE_RLS, &save);
+		privacy_begin_as_role(privacy_relation_owner(entry->relid), SECURITY_NOFORCE_RLS, &save);
 		/* no statement runs at commit: the queries below need a snapshot */
 		PushActiveSnapshot(GetTransactionSnapshot());
 		PG_TRY();

@@ -24,7 +24,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -237,8 +236,7 @@ subject_lock_key(const char *scope, const char *kind, const char *subject)
 void
 subject_lock_release(int64 key)
 {
-	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, false);
-	Oid			relid = get_relname_relid("_subject_locks", nsp);
+	Oid			relid = privacy_relid("_subject_locks");
 	Relation	rel;
 	Relation	index;
 	Snapshot	snapshot;
