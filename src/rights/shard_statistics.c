@@ -52,7 +52,7 @@ typedef struct ErasedColumn
 {
 	Oid			relid;
 	char	   *column;
-	List	   *values;			/* of char *, each once */
+	List	   *values;			/* of char *, as noted (repeats included) */
 } ErasedColumn;
 
 /* The current transaction's, in TopTransactionContext. */
@@ -103,6 +103,12 @@ still_held(const char *relation, const char *column, bool is_array, const char *
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+static int
+compare_values(const ListCell *a, const ListCell *b)
+{
+	return strcmp(lfirst(a), lfirst(b));
+}
+
 /*
  * The values noted for one column that its statistics hold, as a text[];
  * NULL if none (or the column or its statistics are gone). Read without a
@@ -113,15 +119,24 @@ values_held(ErasedColumn *entry, AttrNumber *attnum)
 {
 	Datum	   *elems;
 	int			n = 0;
+	const char *last = NULL;
 	ListCell   *lc;
 	ArrayType  *held;
 
 	*attnum = get_attnum(entry->relid, entry->column);
 	if (*attnum == InvalidAttrNumber)
 		return NULL;
+	/* each value once: a subject's rows repeat many of them */
+	list_sort(entry->values, compare_values);
 	elems = palloc(sizeof(Datum) * list_length(entry->values));
 	foreach(lc, entry->values)
-		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	{
+		const char *value = lfirst(lc);
+
+		if (last == NULL || strcmp(value, last) != 0)
+			elems[n++] = CStringGetTextDatum(value);
+		last = value;
+	}
 	held = statistics_values_held(entry->relid, *attnum,
 								  construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 	return (held != NULL && ArrayGetNItems(ARR_NDIM(held), ARR_DIMS(held)) > 0) ? held : NULL;
@@ -250,22 +265,12 @@ privacy_erased_from_shard(PG_FUNCTION_ARGS)
 	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	for (int i = 0; i < n; i++)
-	{
-		ErasedColumn *entry;
-		char	   *value;
-		ListCell   *lc;
-		bool		seen = false;
+		if (!nulls[i] && !name_nulls[i])
+		{
+			ErasedColumn *entry = erased_column(relid, TextDatumGetCString(names[i]));
 
-		if (nulls[i] || name_nulls[i])
-			continue;
-		entry = erased_column(relid, TextDatumGetCString(names[i]));
-		value = TextDatumGetCString(elems[i]);
-		foreach(lc, entry->values)
-			if (strcmp(lfirst(lc), value) == 0)
-				seen = true;
-		if (!seen)
-			entry->values = lappend(entry->values, value);
-	}
+			entry->values = lappend(entry->values, TextDatumGetCString(elems[i]));
+		}
 	MemoryContextSwitchTo(old);
 	PG_RETURN_BOOL(true);
 }
