@@ -18,9 +18,13 @@
  * (unless the purpose is allowed under restriction). The check per row is
  * then a bit test or a hash lookup or two.
  *
- * The sets live in a per-backend cache. It starts from the image of the
- * whole state that another session shared (consent_shared.c) when that
- * image is current; otherwise from privacy._ledger_state: a subject not yet
+ * The sets live in a per-backend cache. A session that holds an image of
+ * the whole state brings it up to date with the changes committed since,
+ * when it knows their subjects (consent_changes.c): it reads those
+ * subjects' rows again and patches or rebuilds its image, which it then
+ * shares. Otherwise the cache starts from the image of the whole state
+ * that another session shared (consent_shared.c) when that image is
+ * current; otherwise from privacy._ledger_state: a subject not yet
  * known is looked up with one index probe, so that a session doing point
  * lookups reads only the state of the subjects it touches; once a
  * generation's probes have cost about as much as reading the whole state
@@ -76,6 +80,7 @@
 
 #include "base/citus.h"
 #include "base/compat.h"
+#include "consent/consent_changes.h"
 #include "consent/consent_check.h"
 #include "consent/consent_shared.h"
 #include "consent/consent_state.h"
@@ -203,7 +208,25 @@ static bool sets_snapshot_bound = false;
 /* The whole state, once read or copied from shared memory (else NULL). */
 static StateImage *cache_image = NULL;
 
-/* How the cache was filled: empty, probed, read or shared. */
+/*
+ * This session's own image of the whole state, kept across generations in
+ * CacheMemoryContext so that it can be brought up to date for the subjects
+ * changed since (update_own_image), with the count of changes it reflects
+ * and the privacy._ledger_state it was read from; a count of 0 if it was
+ * read with a statement's snapshot or by a transaction that had changed the
+ * state itself, when it cannot be brought up to date.
+ */
+static StateImage *own_image = NULL;
+static uint64 own_image_changes = 0;
+static Oid	own_image_relid = InvalidOid;
+
+/*
+ * Past this many changed subjects, a current image that another session
+ * shared is copied rather than the subjects looked up.
+ */
+#define MAX_UPDATED_SUBJECTS 32
+
+/* How the cache was filled: empty, probed, read, shared or updated. */
 static const char *cache_source = "empty";
 
 /* Whether the current transaction changed the state (see xact_callback). */
@@ -314,12 +337,13 @@ xact_callback(XactEvent event, void *arg)
 				 errdetail("Sessions share the consent state in memory and must learn of each change when it commits.")));
 	if (event == XACT_EVENT_COMMIT && state_changed_in_xact)
 	{
-		consent_shared_count_change();
+		consent_changes_count();
 		if (OidIsValid(citus_state_view))
 			resend_state_invalidation();
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
 	{
+		consent_changes_reset();
 		state_changed_in_xact = false;
 		citus_state_view = InvalidOid;
 	}
@@ -398,9 +422,28 @@ install_image(StateImage *image)
 	}
 }
 
+static bool update_own_image(Oid ledger_relid, bool many);
+
 /*
- * Empties the cache if its generation is out of date; starts it from the
- * shared image of the state when there is a current one.
+ * Makes image, just read, copied or rebuilt and allocated in
+ * CacheMemoryContext, this session's own, reflecting changes (0 if it
+ * cannot be brought up to date later), and the cache's.
+ */
+static void
+keep_own_image(StateImage *image, uint64 changes, Oid ledger_relid)
+{
+	if (own_image != NULL && own_image != image)
+		pfree(own_image);
+	own_image = image;
+	own_image_changes = changes;
+	own_image_relid = ledger_relid;
+	install_image(image);
+}
+
+/*
+ * Empties the cache if its generation is out of date; starts it from this
+ * session's image brought up to date, or from the shared image of the
+ * state when there is a current one.
  */
 static void
 ensure_cache_current(void)
@@ -434,11 +477,19 @@ ensure_cache_current(void)
 			cache_source = "coordinator";
 		}
 		else if (OidIsValid(watched_oids[0]) && !state_changed_in_xact &&
-			!(IsParallelWorker() && TransactionIdIsValid(GetTopTransactionIdIfAny())) &&
-			(image = consent_shared_fetch(watched_oids[0], cache_context)) != NULL)
+				 !(IsParallelWorker() && TransactionIdIsValid(GetTopTransactionIdIfAny())))
 		{
-			install_image(image);
-			cache_source = "shared";
+			uint64		changes;
+
+			if (update_own_image(watched_oids[0], false))
+				cache_source = "updated";
+			else if ((image = consent_shared_fetch(watched_oids[0], CacheMemoryContext, &changes)) != NULL)
+			{
+				keep_own_image(image, changes, watched_oids[0]);
+				cache_source = "shared";
+			}
+			else if (update_own_image(watched_oids[0], true))
+				cache_source = "updated";
 		}
 	}
 }
@@ -571,12 +622,120 @@ load_all_sets(void)
 	}
 	table_endscan(scan);
 	UnregisterSnapshot(snapshot);
-	image = state_image_builder_finish(builder, cache_context);
+	image = state_image_builder_finish(builder, CacheMemoryContext);
 	if (shareable)
 		consent_shared_publish(image, RelationGetRelid(rel), changes);
+	keep_own_image(image, shareable ? changes : 0, RelationGetRelid(rel));
 	table_close(rel, NoLock);
-	install_image(image);
 	cache_source = "read";
+}
+
+/*
+ * One subject's rows of the state, as they are in snapshot, into *out
+ * (allocated in the current memory context).
+ */
+static void
+read_subject_rows(Relation rel, Snapshot snapshot, const ConsentChangedSubject *changed,
+				  StateImageSubject *out)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int			capacity = 4;
+
+	out->kind = changed->kind;
+	out->subject = changed->subject;
+	out->n_rows = 0;
+	out->purposes = palloc(sizeof(char *) * capacity);
+	out->statuses = palloc(sizeof(char *) * capacity);
+	/* in the order of the key's columns: kind, subject */
+	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(changed->kind));
+	ScanKeyEntryInitialize(&keys[1], 0, 3, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(changed->subject));
+	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, snapshot, 2, keys);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		bool		purpose_null;
+		bool		status_null;
+		Datum		purpose = heap_getattr(tuple, 2, desc, &purpose_null);
+		Datum		status = heap_getattr(tuple, 4, desc, &status_null);
+
+		if (purpose_null || status_null)
+			continue;
+		if (out->n_rows == capacity)
+		{
+			capacity *= 2;
+			out->purposes = repalloc(out->purposes, sizeof(char *) * capacity);
+			out->statuses = repalloc(out->statuses, sizeof(char *) * capacity);
+		}
+		out->purposes[out->n_rows] = TextDatumGetCString(purpose);
+		out->statuses[out->n_rows] = TextDatumGetCString(status);
+		out->n_rows++;
+	}
+	systable_endscan(scan);
+}
+
+/*
+ * Brings this session's own image up to date with the changes counted
+ * since it was read, when their subjects are all known and there are at
+ * most MAX_UPDATED_SUBJECTS of them (any number if many): those subjects'
+ * rows are read again with a snapshot taken after the count, and the image
+ * patched or rebuilt, then shared. The result reflects every change
+ * counted, like an image read whole. False, changing nothing, when it
+ * cannot be done.
+ */
+static bool
+update_own_image(Oid ledger_relid, bool many)
+{
+	ConsentChangedSubject *changed;
+	int			n;
+	uint64		upto;
+	MemoryContext work;
+	MemoryContext old;
+	Relation	rel;
+	Snapshot	snapshot;
+	StateImageSubject *subjects;
+	int			i;
+
+	if (own_image == NULL || own_image_changes == 0 || own_image_relid != ledger_relid ||
+		IsInParallelMode())
+		return false;
+	work = AllocSetContextCreate(CurrentMemoryContext, "privacy consent state update",
+								 ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(work);
+	if (!consent_shared_changed_since(own_image_changes, &upto, &changed, &n) ||
+		(n > MAX_UPDATED_SUBJECTS && !many))
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(work);
+		return false;
+	}
+	if (n > 0)
+	{
+		rel = open_ledger_state();
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
+		subjects = palloc(sizeof(StateImageSubject) * n);
+		for (i = 0; i < n; i++)
+			read_subject_rows(rel, snapshot, &changed[i], &subjects[i]);
+		UnregisterSnapshot(snapshot);
+		table_close(rel, NoLock);
+		if (!state_image_patch(own_image, subjects, n))
+		{
+			StateImage *rebuilt = state_image_rebuild(own_image, subjects, n, CacheMemoryContext);
+
+			pfree(own_image);
+			own_image = rebuilt;
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+	own_image_changes = upto;
+	if (n > 0)
+		consent_shared_publish(own_image, ledger_relid, upto);
+	install_image(own_image);
+	return true;
 }
 
 /*
@@ -1154,7 +1313,10 @@ privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
 	if (strcmp(RelationGetRelationName(rel), "_ledger_state") == 0)
 		view = get_relname_relid("consent_state", RelationGetNamespace(rel));
 	if (OidIsValid(view))
+	{
 		CacheInvalidateRelcacheByRelid(view);
+		consent_changes_state_written();
+	}
 	else
 		CacheInvalidateRelcache(rel);
 	state_changed_in_xact = true;
@@ -1168,8 +1330,9 @@ privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
  * privacy.consent_cache_status() → (shared_memory, cache, image_bytes): how
  * this session's row-check cache was filled by the last statement that
  * checked rows: "empty", "probed" (subjects looked up one by one), "read"
- * (the whole state read by this session) or "shared" (copied from the image
- * another session shared); image_bytes is the size of the whole state in
+ * (the whole state read by this session), "shared" (copied from the image
+ * another session shared) or "updated" (this session's image brought up to
+ * date with the subjects changed since); image_bytes is the size of the whole state in
  * memory, if held.
  */
 Datum

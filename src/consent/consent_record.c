@@ -19,8 +19,8 @@
  * entry in the lock manager, so one transaction may record events for any
  * number of subjects. The statement that inserts the event also applies it
  * to privacy._ledger_state (ledger_state.h), whose change every session's
- * row check learns of at commit (consent_check.c); nothing else is locked
- * beyond the subject.
+ * row check learns of at commit (consent_check.c), for this subject only
+ * (consent_changes.h); nothing else is locked beyond the subject.
  */
 #include "postgres.h"
 
@@ -37,6 +37,7 @@
 
 #include "audit/audit.h"
 #include "base/spi_statements.h"
+#include "consent/consent_changes.h"
 #include "consent/ledger_state.h"
 #include "subject/subject.h"
 
@@ -310,6 +311,7 @@ insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 	int64		event_id;
 
 	ledger_state_begin_own_write();
+	consent_changes_begin_subject(DatumGetTextPP(values[1]), DatumGetTextPP(values[2]));
 	PG_TRY();
 	{
 		if (status != NULL)
@@ -335,9 +337,11 @@ insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 	PG_CATCH();
 	{
 		ledger_state_cancel_own_write();
+		consent_changes_end_subject();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	consent_changes_end_subject();
 	ledger_state_end_own_write(1);
 	privacy_audit_note_unsealed_write();
 	return event_id;

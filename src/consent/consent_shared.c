@@ -18,7 +18,11 @@
  * The counter is raised by each transaction that changed the state, after
  * its commit is visible and before its cache invalidations are sent, so a
  * session that has processed the invalidation of a change also sees it
- * counted. Transactions that changed the state cannot be prepared for
+ * counted. With the count, the change records in a ring the subjects whose
+ * state it touched (or that it may have touched any), under the ring's
+ * lock: a session whose own image reflects the changes up to some count
+ * learns which subjects to look up again to bring it up to date, as long
+ * as the ring still holds every change since. Transactions that changed the state cannot be prepared for
  * two-phase commit (their later commit would not be counted), and a hot
  * standby, where changes arrive by WAL replay, shares nothing.
  */
@@ -60,6 +64,22 @@ typedef struct SharedSlot
 	dsa_pointer image;
 } SharedSlot;
 
+/*
+ * The subjects whose state recent changes touched, oldest first, in a ring:
+ * entry i of all those ever recorded is at i % CHANGE_RING_SIZE. A change
+ * that touched subjects not named (too many, or any subject of a statement
+ * the extension did not write itself) records one entry with all set.
+ */
+#define CHANGE_RING_SIZE 4096
+
+typedef struct ChangeRingEntry
+{
+	uint64		change;			/* the counter's value the change made */
+	Oid			database;
+	bool		all;			/* any subject of the database may have changed */
+	ConsentChangedSubject subject;
+} ChangeRingEntry;
+
 /* A copy of the coordinator's state: its other parts as JSON, then the image. */
 typedef struct NodeCopy
 {
@@ -70,8 +90,13 @@ typedef struct NodeCopy
 
 typedef struct ConsentShared
 {
-	LWLock	   *lock;			/* protects everything below but the counter */
+	LWLock	   *lock;			/* protects everything below but the counter
+								 * and the ring */
+	LWLock	   *ring_lock;		/* the ring; the counter changes under it */
 	pg_atomic_uint64 changes;
+	uint64		ring_next;		/* entries ever recorded */
+	uint64		ring_forgotten; /* changes up to this may have lost entries */
+	ChangeRingEntry ring[CHANGE_RING_SIZE];
 	dsa_handle area_handle;
 	uint64		publications;
 	SharedSlot	slots[SHARED_SLOTS];
@@ -88,7 +113,7 @@ consent_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(ConsentShared)));
-	RequestNamedLWLockTranche(TRANCHE_NAME, 1);
+	RequestNamedLWLockTranche(TRANCHE_NAME, 2);
 }
 
 static void
@@ -104,8 +129,13 @@ consent_shmem_startup(void)
 	{
 		int			i;
 
-		shared->lock = &(GetNamedLWLockTranche(TRANCHE_NAME))->lock;
+		LWLockPadded *locks = GetNamedLWLockTranche(TRANCHE_NAME);
+
+		shared->lock = &locks[0].lock;
+		shared->ring_lock = &locks[1].lock;
 		pg_atomic_init_u64(&shared->changes, 1);
+		shared->ring_next = 0;
+		shared->ring_forgotten = 1;
 		shared->area_handle = DSM_HANDLE_INVALID;
 		shared->publications = 0;
 		for (i = 0; i < SHARED_SLOTS; i++)
@@ -146,11 +176,93 @@ consent_shared_changes(void)
 	return changes;
 }
 
-void
-consent_shared_count_change(void)
+/* Appends one entry to the ring; the caller holds the ring's lock exclusively. */
+static void
+ring_append(uint64 change, bool all, const ConsentChangedSubject *subject)
 {
-	if (shared != NULL)
-		pg_atomic_fetch_add_u64(&shared->changes, 1);
+	ChangeRingEntry *entry = &shared->ring[shared->ring_next % CHANGE_RING_SIZE];
+
+	if (shared->ring_next >= CHANGE_RING_SIZE)
+		shared->ring_forgotten = Max(shared->ring_forgotten, entry->change);
+	entry->change = change;
+	entry->database = MyDatabaseId;
+	entry->all = all;
+	if (subject != NULL)
+		entry->subject = *subject;
+	else
+		memset(&entry->subject, 0, sizeof(entry->subject));
+	shared->ring_next++;
+}
+
+void
+consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool all)
+{
+	uint64		change;
+	int			i;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->ring_lock, LW_EXCLUSIVE);
+	change = pg_atomic_read_u64(&shared->changes) + 1;
+	if (all)
+		ring_append(change, true, NULL);
+	else
+		for (i = 0; i < n; i++)
+			ring_append(change, false, &subjects[i]);
+	pg_atomic_write_u64(&shared->changes, change);
+	LWLockRelease(shared->ring_lock);
+}
+
+bool
+consent_shared_changed_since(uint64 since, uint64 *upto, ConsentChangedSubject **subjects, int *n)
+{
+	uint64		position;
+	uint64		oldest;
+	bool		known = true;
+	int			count = 0;
+
+	*n = 0;
+	*subjects = NULL;
+	if (!consent_shared_available())
+		return false;
+	LWLockAcquire(shared->ring_lock, LW_SHARED);
+	*upto = pg_atomic_read_u64(&shared->changes);
+	if (since < shared->ring_forgotten || since > *upto)
+		known = false;
+	/*
+	 * Newest first, back to the first change after since. The entries the
+	 * ring no longer holds are of changes up to ring_forgotten, none after
+	 * since.
+	 */
+	oldest = shared->ring_next > CHANGE_RING_SIZE ? shared->ring_next - CHANGE_RING_SIZE : 0;
+	for (position = shared->ring_next; known && position > oldest; position--)
+	{
+		const ChangeRingEntry *entry = &shared->ring[(position - 1) % CHANGE_RING_SIZE];
+
+		if (entry->change <= since)
+			break;
+		if (entry->database != MyDatabaseId)
+			continue;
+		if (entry->all)
+			known = false;
+		else
+			count++;
+	}
+	if (known && count > 0)
+	{
+		uint64		end = shared->ring_next;
+
+		*subjects = palloc(sizeof(ConsentChangedSubject) * count);
+		for (; position < end && *n < count; position++)
+		{
+			const ChangeRingEntry *entry = &shared->ring[position % CHANGE_RING_SIZE];
+
+			if (entry->change > since && entry->database == MyDatabaseId)
+				(*subjects)[(*n)++] = entry->subject;
+		}
+	}
+	LWLockRelease(shared->ring_lock);
+	return known;
 }
 
 /*
@@ -224,7 +336,7 @@ store_in_slot(SharedSlot **slot, bool node_copy, const void *data, Size size)
 }
 
 StateImage *
-consent_shared_fetch(Oid ledger_relid, MemoryContext context)
+consent_shared_fetch(Oid ledger_relid, MemoryContext context, uint64 *changes)
 {
 	StateImage *copy = NULL;
 	SharedSlot *slot;
@@ -240,6 +352,7 @@ consent_shared_fetch(Oid ledger_relid, MemoryContext context)
 
 		copy = MemoryContextAllocHuge(context, image->size);
 		memcpy(copy, image, image->size);
+		*changes = slot->changes;
 	}
 	LWLockRelease(shared->lock);
 	return copy;

@@ -26,15 +26,39 @@ extern bool consent_shared_available(void);
  */
 extern uint64 consent_shared_changes(void);
 
-/* Counts one committed change; called after the commit is visible. */
-extern void consent_shared_count_change(void);
+/* A subject whose consent state a committed change touched. */
+#define CONSENT_CHANGED_SUBJECT_LEN 128
+
+typedef struct ConsentChangedSubject
+{
+	char		kind[NAMEDATALEN];
+	char		subject[CONSENT_CHANGED_SUBJECT_LEN];	/* NUL-terminated */
+} ConsentChangedSubject;
+
+/*
+ * Counts one committed change of this database; called after the commit is
+ * visible, with the subjects whose privacy._ledger_state rows it touched
+ * (none for a change of purposes or grants only), or all if it may have
+ * touched any.
+ */
+extern void consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool all);
+
+/*
+ * The subjects of this database whose state the changes counted after
+ * since touched (into *subjects, palloc'd, and *n; a subject may repeat),
+ * and in *upto the count they go up to: false if they are not all known,
+ * because a change may have touched any subject or the record of an old
+ * change was overwritten.
+ */
+extern bool consent_shared_changed_since(uint64 since, uint64 *upto,
+										 ConsentChangedSubject **subjects, int *n);
 
 /*
  * A private copy, in context, of this database's image if it reflects
- * every counted change and was built from the given ledger state table;
- * NULL otherwise.
+ * every counted change (their count in *changes) and was built from the
+ * given ledger state table; NULL otherwise.
  */
-extern StateImage *consent_shared_fetch(Oid ledger_relid, MemoryContext context);
+extern StateImage *consent_shared_fetch(Oid ledger_relid, MemoryContext context, uint64 *changes);
 
 /* Offers an image built after changes had been counted. */
 extern void consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes);

@@ -5,8 +5,13 @@
  *
  * Building needs no hashing: each set's keys are appended as they come,
  * then made a bitmap (dense integer keys: a range of at most 64 bits per
- * key, or at most a million bits) or sorted and deduplicated. A lookup is
- * one bit test, or a binary search.
+ * key, or at most a million bits, with room for keys a little above the
+ * largest) or sorted and deduplicated. A lookup is one bit test, or a
+ * binary search.
+ *
+ * When a few subjects' state changed, an image is brought up to date for
+ * them: in place, when that only sets or clears bits, or else rebuilt from
+ * its own sets and the subjects' new rows.
  */
 #include "postgres.h"
 
@@ -37,6 +42,9 @@ struct StateImageBuilder
 	BuilderSet *last;			/* the set of the previous row */
 	int			n_sets;
 };
+
+/* Bits a bitmap has at least beyond its largest key. */
+#define BITMAP_MIN_ROOM 4096
 
 /* The layout of one set in the image being written. */
 typedef struct SetLayout
@@ -134,6 +142,19 @@ builder_set(StateImageBuilder *builder, const char *kind, size_t kind_len,
 	return builder->last = set;
 }
 
+static void
+append_int(StateImageBuilder *builder, BuilderSet *set, int64 key)
+{
+	if (set->n_ints == set->ints_capacity)
+	{
+		set->ints_capacity = Max(64, set->ints_capacity * 2);
+		set->ints = set->ints == NULL ?
+			MemoryContextAllocHuge(builder->context, set->ints_capacity * sizeof(int64)) :
+			repalloc_huge(set->ints, set->ints_capacity * sizeof(int64));
+	}
+	set->ints[set->n_ints++] = key;
+}
+
 void
 state_image_builder_add(StateImageBuilder *builder,
 						const char *kind, size_t kind_len,
@@ -145,16 +166,7 @@ state_image_builder_add(StateImageBuilder *builder,
 	int64		key;
 
 	if (consent_subject_int_key(subject, subject_len, &key))
-	{
-		if (set->n_ints == set->ints_capacity)
-		{
-			set->ints_capacity = Max(64, set->ints_capacity * 2);
-			set->ints = set->ints == NULL ?
-				MemoryContextAllocHuge(builder->context, set->ints_capacity * sizeof(int64)) :
-				repalloc_huge(set->ints, set->ints_capacity * sizeof(int64));
-		}
-		set->ints[set->n_ints++] = key;
-	}
+		append_int(builder, set, key);
 	else
 	{
 		char	   *copy;
@@ -172,6 +184,14 @@ state_image_builder_add(StateImageBuilder *builder,
 		set->texts[set->n_texts++] = copy;
 		set->text_bytes += subject_len + 1;
 	}
+}
+
+void
+state_image_builder_add_int(StateImageBuilder *builder, const char *kind,
+							const char *purpose, const char *status, int64 key)
+{
+	append_int(builder, builder_set(builder, kind, strlen(kind), purpose, strlen(purpose),
+									status, strlen(status)), key);
 }
 
 /* Sorts and deduplicates the text keys; decides how the integer keys are stored. */
@@ -207,6 +227,9 @@ prepare_set(BuilderSet *set)
 		layout.bitmap = layout.range > 0 &&
 			layout.range <= Max((uint64) 1 << 20, set->n_ints * 64) &&
 			layout.range <= (uint64) 1 << 30;
+		/* Room for new subjects, whose keys usually come next. */
+		if (layout.bitmap)
+			layout.range += Max(layout.range / 8, BITMAP_MIN_ROOM);
 		if (!layout.bitmap)
 		{
 			sort_int64(set->ints, set->n_ints);
@@ -373,4 +396,168 @@ state_image_set_has_text(const StateImage *image, const StateImageSet *set, cons
 			return true;
 	}
 	return false;
+}
+
+/* Whether the subject's new rows hold (purpose, status). */
+static bool
+subject_has_row(const StateImageSubject *subject, const char *purpose, const char *status)
+{
+	int			i;
+
+	for (i = 0; i < subject->n_rows; i++)
+		if (strcmp(subject->purposes[i], purpose) == 0 && strcmp(subject->statuses[i], status) == 0)
+			return true;
+	return false;
+}
+
+/* Whether the image holds the subject in the set. */
+static bool
+set_holds(const StateImage *image, const StateImageSet *set, const StateImageSubject *subject,
+		  bool is_int, int64 key)
+{
+	if (is_int)
+		return state_image_set_has_int(image, set, key);
+	return state_image_set_has_text(image, set, subject->subject, strlen(subject->subject));
+}
+
+/*
+ * Whether the subject's place in the set can be brought up to date in
+ * place (apply false), or brings it up to date (apply true).
+ */
+static bool
+patch_set(StateImage *image, const StateImageSet *set, const StateImageSubject *subject, bool apply)
+{
+	bool		present = subject_has_row(subject, set->purpose, set->status);
+	int64		key;
+	bool		is_int = consent_subject_int_key(subject->subject, strlen(subject->subject), &key);
+	uint64		bit;
+	uint64	   *words;
+
+	if (!is_int || set->bitmap_bits == 0)
+		return set_holds(image, set, subject, is_int, key) == present;
+	bit = (uint64) key - (uint64) set->bitmap_base;
+	if (bit >= set->bitmap_bits)
+		return !present;
+	if (apply)
+	{
+		words = (uint64 *) ((char *) image + set->bitmap_offset);
+		if (present)
+			words[bit / 64] |= UINT64CONST(1) << (bit % 64);
+		else
+			words[bit / 64] &= ~(UINT64CONST(1) << (bit % 64));
+	}
+	return true;
+}
+
+bool
+state_image_patch(StateImage *image, const StateImageSubject *subjects, int n)
+{
+	int			pass;
+	int			i;
+	int			j;
+
+	/* First only whether every change fits, then the changes. */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < n; i++)
+		{
+			const StateImageSubject *subject = &subjects[i];
+
+			for (j = 0; pass == 0 && j < subject->n_rows; j++)
+				if (state_image_find_set(image, subject->kind, subject->purposes[j],
+										 subject->statuses[j]) == NULL)
+					return false;
+			for (j = 0; j < image->n_sets; j++)
+				if (strcmp(image->sets[j].kind, subject->kind) == 0 &&
+					!patch_set(image, &image->sets[j], subject, pass == 1) && pass == 0)
+					return false;
+		}
+	return true;
+}
+
+/* A replaced subject's key, parsed once. */
+typedef struct ReplacedKey
+{
+	const char *kind;
+	const char *text;
+	bool		is_int;
+	int64		key;
+} ReplacedKey;
+
+/* Whether a key of the set (text_key, or int_key if that is NULL) is replaced. */
+static bool
+replaced(const StateImageSet *set, const ReplacedKey *keys, int n, const char *text_key, int64 int_key)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if ((text_key != NULL ? !keys[i].is_int && strcmp(keys[i].text, text_key) == 0 :
+			 keys[i].is_int && keys[i].key == int_key) &&
+			strcmp(keys[i].kind, set->kind) == 0)
+			return true;
+	return false;
+}
+
+StateImage *
+state_image_rebuild(const StateImage *image, const StateImageSubject *subjects, int n,
+					MemoryContext context)
+{
+	StateImageBuilder *builder = state_image_builder_create();
+	ReplacedKey *keys = palloc(sizeof(ReplacedKey) * Max(n, 1));
+	int			i;
+	int			j;
+
+	for (i = 0; i < n; i++)
+	{
+		keys[i].kind = subjects[i].kind;
+		keys[i].text = subjects[i].subject;
+		keys[i].is_int = consent_subject_int_key(subjects[i].subject, strlen(subjects[i].subject),
+												 &keys[i].key);
+	}
+	for (i = 0; i < image->n_sets; i++)
+	{
+		const StateImageSet *set = &image->sets[i];
+		const Size *offsets = (const Size *) ((const char *) image + set->texts_offset);
+		uint64		k;
+
+		if (set->bitmap_bits > 0)
+		{
+			const uint64 *words = (const uint64 *) ((const char *) image + set->bitmap_offset);
+
+			for (k = 0; k < set->bitmap_bits; k++)
+			{
+				int64		key = (int64) ((uint64) set->bitmap_base + k);
+
+				if (words[k / 64] == 0)
+					k |= 63;	/* the next word */
+				else if ((words[k / 64] & (UINT64CONST(1) << (k % 64))) != 0 &&
+						 !replaced(set, keys, n, NULL, key))
+					state_image_builder_add_int(builder, set->kind, set->purpose, set->status, key);
+			}
+		}
+		else
+		{
+			const int64 *ints = (const int64 *) ((const char *) image + set->ints_offset);
+
+			for (k = 0; k < set->n_ints; k++)
+				if (!replaced(set, keys, n, NULL, ints[k]))
+					state_image_builder_add_int(builder, set->kind, set->purpose, set->status, ints[k]);
+		}
+		for (k = 0; k < set->n_texts; k++)
+		{
+			const char *key = (const char *) image + offsets[k];
+
+			if (!replaced(set, keys, n, key, 0))
+				state_image_builder_add(builder, set->kind, strlen(set->kind),
+										set->purpose, strlen(set->purpose),
+										set->status, strlen(set->status), key, strlen(key));
+		}
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < subjects[i].n_rows; j++)
+			state_image_builder_add(builder, subjects[i].kind, strlen(subjects[i].kind),
+									subjects[i].purposes[j], strlen(subjects[i].purposes[j]),
+									subjects[i].statuses[j], strlen(subjects[i].statuses[j]),
+									subjects[i].subject, strlen(subjects[i].subject));
+	pfree(keys);
+	return state_image_builder_finish(builder, context);
 }

@@ -47,8 +47,34 @@ extern void state_image_builder_add(StateImageBuilder *builder,
 									const char *purpose, size_t purpose_len,
 									const char *status, size_t status_len,
 									const char *subject, size_t subject_len);
+extern void state_image_builder_add_int(StateImageBuilder *builder, const char *kind,
+										const char *purpose, const char *status, int64 key);
 /* The image, in one allocation in context; frees the builder. */
 extern StateImage *state_image_builder_finish(StateImageBuilder *builder, MemoryContext context);
+
+/*
+ * One subject's rows of the state as they are now: the (purpose, status)
+ * of each, to replace what an image holds of the subject.
+ */
+typedef struct StateImageSubject
+{
+	const char *kind;
+	const char *subject;		/* the key as text */
+	int			n_rows;
+	const char **purposes;
+	const char **statuses;
+} StateImageSubject;
+
+/*
+ * Brings an image up to date for these subjects in place, when that is
+ * only setting or clearing bits of its bitmaps; false, changing nothing,
+ * otherwise.
+ */
+extern bool state_image_patch(StateImage *image, const StateImageSubject *subjects, int n);
+
+/* A new image, in context: image with these subjects' rows replaced. */
+extern StateImage *state_image_rebuild(const StateImage *image, const StateImageSubject *subjects,
+									   int n, MemoryContext context);
 
 /* The set of (kind, purpose, status), or NULL if it is empty. */
 extern const StateImageSet *state_image_find_set(const StateImage *image, const char *kind,

@@ -1,0 +1,29 @@
+/*
+ * consent_changes.h
+ *		The subjects whose consent state the current transaction changed,
+ *		told to the other sessions when it commits (consent_shared.h).
+ */
+#ifndef PRIVACY_CONSENT_CHANGES_H
+#define PRIVACY_CONSENT_CHANGES_H
+
+/*
+ * Brackets a statement that writes the state of one subject only: its
+ * writes of privacy._ledger_state are counted as touching that subject.
+ * End it also when the statement fails.
+ */
+extern void consent_changes_begin_subject(const text *kind, const text *subject);
+extern void consent_changes_end_subject(void);
+
+/*
+ * From the state's invalidation trigger: a statement wrote
+ * privacy._ledger_state; outside a bracket, it may have touched any subject.
+ */
+extern void consent_changes_state_written(void);
+
+/* At commit, after it is visible: counts the transaction's change. */
+extern void consent_changes_count(void);
+
+/* At abort or after commit: forgets what the transaction noted. */
+extern void consent_changes_reset(void);
+
+#endif							/* PRIVACY_CONSENT_CHANGES_H */
