@@ -20,7 +20,13 @@
  * The first session of a worker's database that needs a version reads it
  * from the coordinator (one JSON array of subjects per kind, purpose and
  * status) and publishes it in shared memory (consent_shared.c); the
- * others copy it from there instead of asking the coordinator again.
+ * others copy it from there instead of asking the coordinator again. A
+ * session that holds a copy of an earlier version asks only for the
+ * subjects whose state changed since, with their rows now, and brings its
+ * copy up to date (consent_state.h); the coordinator answers with its
+ * whole state when it no longer knows every change since that version
+ * (it restarted, a change touched subjects it did not name, or its ring
+ * of recent changes has moved past them).
  *
  * The copy stays in the session for the statements that follow; it is used
  * only by transactions that run such a statement (privacy_node_state_active),
@@ -32,8 +38,10 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -45,6 +53,7 @@
 #include "consent/node_state.h"
 
 PG_FUNCTION_INFO_V1(privacy_state_version_sql);
+PG_FUNCTION_INFO_V1(privacy_state_changes_since);
 
 typedef struct NodePurpose
 {
@@ -157,11 +166,16 @@ add_subjects(StateImageBuilder *builder, const char *kind, const char *purpose,
 									status, strlen(status), v.val.string.val, v.val.string.len);
 }
 
-/* The coordinator's state document (privacy_internal._node_state()), as jsonb. */
+/*
+ * The coordinator's state document (privacy_internal._node_state_since()),
+ * as jsonb: given the version of the copy this session holds, with only the
+ * subjects changed since, when the coordinator still knows them.
+ */
 static Datum
-fetch_coordinator_document(void)
+fetch_coordinator_document(const char *since)
 {
-	char	   *document = privacy_citus_coordinator_result("SELECT privacy_internal._node_state()",
+	char	   *document = privacy_citus_coordinator_result(psprintf("SELECT privacy_internal._node_state_since(%s)",
+																	 since ? quote_literal_cstr(since) : "NULL"),
 															"read the consent state");
 
 	if (document == NULL)
@@ -213,6 +227,67 @@ read_small_parts(Datum document)
 	qsort(node_erasures, n_node_erasures, sizeof(char *), compare_strings);
 }
 
+/*
+ * The image of a state document that holds the subjects changed since the
+ * version of previous (the copy this session held), with their rows: the
+ * previous image brought up to date; NULL if the document holds the whole
+ * state instead.
+ */
+static StateImage *
+update_state_image(Datum document, const char *previous_version, StateImage *previous)
+{
+	SPITupleTable *rows;
+	StateImageSubject *subjects;
+	bool		isnull;
+	uint64		i;
+
+	rows = read_part("SELECT $1 OPERATOR(pg_catalog.->>) 'since'", document);
+	if (previous == NULL || previous_version == NULL ||
+		SPI_getvalue(rows->vals[0], rows->tupdesc, 1) == NULL ||
+		strcmp(SPI_getvalue(rows->vals[0], rows->tupdesc, 1), previous_version) != 0)
+		return NULL;
+	rows = read_part("SELECT c.kind, c.subject,"
+					 " ARRAY(SELECT r.purpose FROM pg_catalog.jsonb_to_recordset(c.rows) AS r(purpose text, status text)),"
+					 " ARRAY(SELECT r.status FROM pg_catalog.jsonb_to_recordset(c.rows) AS r(purpose text, status text))"
+					 " FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'changed')"
+					 " AS c(kind text, subject text, rows jsonb)", document);
+	subjects = palloc0(sizeof(StateImageSubject) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		StateImageSubject *subject = &subjects[i];
+		Datum	   *purposes;
+		Datum	   *statuses;
+		int			n_purposes;
+		int			n_statuses;
+		int			j;
+
+		subject->kind = SPI_getvalue(rows->vals[i], rows->tupdesc, 1);
+		subject->subject = SPI_getvalue(rows->vals[i], rows->tupdesc, 2);
+		if (subject->kind == NULL || subject->subject == NULL)
+			elog(ERROR, "the Citus coordinator returned a changed subject without its kind or key");
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(rows->vals[i], rows->tupdesc, 3, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &purposes, NULL, &n_purposes);
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(rows->vals[i], rows->tupdesc, 4, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &statuses, NULL, &n_statuses);
+		subject->n_rows = Min(n_purposes, n_statuses);
+		subject->purposes = palloc(sizeof(char *) * Max(subject->n_rows, 1));
+		subject->statuses = palloc(sizeof(char *) * Max(subject->n_rows, 1));
+		for (j = 0; j < subject->n_rows; j++)
+		{
+			subject->purposes[j] = TextDatumGetCString(purposes[j]);
+			subject->statuses[j] = TextDatumGetCString(statuses[j]);
+		}
+	}
+	if (state_image_patch(previous, subjects, (int) SPI_processed))
+	{
+		StateImage *copy = MemoryContextAllocHuge(node_context, previous->size);
+
+		memcpy(copy, previous, previous->size);
+		return copy;
+	}
+	return state_image_rebuild(previous, subjects, (int) SPI_processed, node_context);
+}
+
 /* Builds the image of a state document's consent state. */
 static StateImage *
 build_state_image(Datum document)
@@ -254,10 +329,19 @@ read_coordinator_state(const char *version)
 	StateImage *image;
 	Datum		document;
 	SPITupleTable *rows;
+	char	   *previous_version = NULL;
+	StateImage *previous = NULL;
 
 	if (node_context == NULL)
 		node_context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator state",
 											 ALLOCSET_DEFAULT_SIZES);
+	/* The copy held, to bring up to date, in the caller's context. */
+	if (node_version != NULL && node_image != NULL)
+	{
+		previous_version = pstrdup(node_version);
+		previous = MemoryContextAllocHuge(CurrentMemoryContext, node_image->size);
+		memcpy(previous, node_image, node_image->size);
+	}
 	MemoryContextReset(node_context);
 	node_version = NULL;
 	node_image = NULL;
@@ -270,12 +354,20 @@ read_coordinator_state(const char *version)
 		elog(DEBUG1, "copied the coordinator's consent state of version %s from another session", version);
 		return;
 	}
-	document = fetch_coordinator_document();
+	document = fetch_coordinator_document(previous_version);
 	read_small_parts(document);
-	node_image = build_state_image(document);
-	rows = read_part("SELECT ($1 OPERATOR(pg_catalog.-) 'state')::pg_catalog.text", document);
+	node_image = update_state_image(document, previous_version, previous);
+	if (node_image != NULL)
+		elog(DEBUG1, "brought the copy of the coordinator's consent state from version %s up to %s",
+			 previous_version, node_version);
+	else
+	{
+		node_image = build_state_image(document);
+		elog(DEBUG1, "read the coordinator's consent state of version %s", node_version);
+	}
+	rows = read_part("SELECT ($1 OPERATOR(pg_catalog.-) ARRAY['state', 'since', 'changed'])::pg_catalog.text",
+					 document);
 	consent_shared_publish_node_copy(node_version, SPI_getvalue(rows->vals[0], rows->tupdesc, 1), node_image);
-	elog(DEBUG1, "read the coordinator's consent state of version %s", node_version);
 }
 
 /* Copies the coordinator's state, as the extension's owner. */
@@ -398,4 +490,49 @@ Datum
 privacy_state_version_sql(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(privacy_state_version()));
+}
+
+/*
+ * privacy_internal._state_changes_since(since text, OUT version text,
+ * OUT kinds text[], OUT subjects text[]): this server's state version and,
+ * when since is an earlier version of this server (the same start) whose
+ * changes since are all known (consent_shared.h), the subjects they
+ * touched; kinds and subjects NULL otherwise.
+ */
+Datum
+privacy_state_changes_since(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false, true, true};
+	int64		start;
+	uint64		since;
+	uint64		upto = consent_shared_changes();
+	char		rest;
+	ConsentChangedSubject *changed;
+	int			n;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (!PG_ARGISNULL(0) &&
+		sscanf(text_to_cstring(PG_GETARG_TEXT_PP(0)), INT64_FORMAT ":" UINT64_FORMAT "%c",
+			   &start, &since, &rest) == 2 &&
+		start == (int64) PgStartTime &&
+		consent_shared_changed_since(since, &upto, &changed, &n))
+	{
+		Datum	   *kinds = palloc(sizeof(Datum) * Max(n, 1));
+		Datum	   *subjects = palloc(sizeof(Datum) * Max(n, 1));
+		int			i;
+
+		for (i = 0; i < n; i++)
+		{
+			kinds[i] = CStringGetTextDatum(changed[i].kind);
+			subjects[i] = CStringGetTextDatum(changed[i].subject);
+		}
+		values[1] = PointerGetDatum(construct_array(kinds, n, TEXTOID, -1, false, TYPALIGN_INT));
+		values[2] = PointerGetDatum(construct_array(subjects, n, TEXTOID, -1, false, TYPALIGN_INT));
+		nulls[1] = nulls[2] = false;
+	}
+	values[0] = CStringGetTextDatum(psprintf(INT64_FORMAT ":" UINT64_FORMAT, (int64) PgStartTime, upto));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

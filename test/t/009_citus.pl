@@ -601,6 +601,40 @@ for my $i (0 .. 1)
 sql(q{SELECT privacy.withdraw_consent('customer', '3', 'marketing') > 0});
 is(as('marketer', 'marketing', $counts), '0 0 9 18 9 36', 'the next change is read again');
 
+# A worker session that holds a copy of the coordinator's state asks only
+# for the subjects changed since its version, and brings its copy up to
+# date with their rows: a withdrawal and a new consent, each honoured by
+# the next statement of the same coordinator session.
+my $someone = sql(q{SELECT s.subject FROM privacy._ledger_state s
+	WHERE s.kind = 'customer' AND s.purpose = 'marketing' AND s.status = 'granted'
+	  AND NOT EXISTS (SELECT FROM privacy._ledger_state r
+					   WHERE r.kind = s.kind AND r.subject = s.subject AND r.status = 'restricted')
+	ORDER BY s.subject::bigint LIMIT 1});
+my $their_tickets = sql("SELECT count(*) FROM saas.tickets WHERE customer_id = $someone");
+$_->safe_psql('postgres', q{ALTER SYSTEM SET log_min_messages = debug1; SELECT pg_reload_conf()}) for @workers;
+@log_from = map { -s $_->logfile } @workers;
+my @updated = split /\n/, sql(qq{SET ROLE marketer; SET privacy.purpose = 'marketing';
+	SELECT count(*) FROM saas.tickets;
+	RESET ROLE;
+	SELECT privacy.withdraw_consent('customer', '$someone', 'marketing') > 0;
+	SET ROLE marketer;
+	SELECT count(*) FROM saas.tickets;
+	RESET ROLE;
+	SELECT privacy.grant_consent('customer', '$someone', 'marketing', 'direct', '{}') > 0;
+	SET ROLE marketer;
+	SELECT count(*) FROM saas.tickets;});
+$_->safe_psql('postgres', q{ALTER SYSTEM RESET log_min_messages; SELECT pg_reload_conf()}) for @workers;
+ok($their_tickets > 0 && @updated == 5 && $updated[2] == $updated[0] - $their_tickets && $updated[4] == $updated[0],
+	"a withdrawal and a consent are honoured by the next statement ($their_tickets tickets hidden, then shown again)")
+	or diag(join(' ', $their_tickets, @updated));
+my $brought = 0;
+for my $i (0 .. 1)
+{
+	my $log = substr(slurp_file($workers[$i]->logfile), $log_from[$i]);
+	$brought += () = $log =~ /brought the copy of the coordinator's consent state from version \S+ up to \S+/g;
+}
+ok($brought >= 2, "the workers brought their copies up to date with the changed subjects ($brought times) rather than reading the whole state");
+
 # A restriction hides the subject from every purpose not allowed under
 # restriction, on every node.
 sql(q{SELECT privacy.restrict('customer', '7', 'disputes the accuracy of the data')});
