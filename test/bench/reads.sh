@@ -19,7 +19,13 @@
 #                       (target: at most 1.15 times the unprotected table);
 #   read scan parallel  the same with parallel workers allowed (same target);
 #   read pk lookup      SELECT * ... WHERE id = random id, one statement each
-#                       (target: at most 1.05 times as long).
+#                       (target: at most 1.05 times as long);
+#   read scan serial / read pk lookup while consent changes
+#                       the same while another connection withdraws and
+#                       gives again the consent of random customers,
+#                       CHURN_RATE changes a second (each committed on its
+#                       own), on both sides: what a busy application's
+#                       stream of consent changes costs its readers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/bench/lib.sh
@@ -28,6 +34,8 @@ SCALE=${1:-${BENCH_SCALE:-1}}
 SIZES=$(awk -v s="$SCALE" 'BEGIN { for (i = 1; i <= 2; i++) { n = int((i == 1 ? 50000 : 1000000) * s); printf "%d ", (n > 0 ? n : 10) } }')
 # Seconds per pgbench run.
 SECONDS_PER_RUN=${BENCH_READS_SECONDS:-3}
+# Consent changes a second in the "consent changing" rows.
+CHURN_RATE=${BENCH_READS_CHURN_RATE:-50}
 # A lookup takes a small fraction of a millisecond.
 BENCH_DECIMALS=6
 
@@ -140,6 +148,31 @@ compare() {
 	bench_row "$benchmark" "$case" "$ms_med" "$ms_min" "$ms_max" "unprotected" "$bs_med"
 }
 
+# with_churn N COMMAND...: runs COMMAND while another connection, as the
+# extension's owner, withdraws and gives again the marketing consent of
+# random consenting customers of customers_N, CHURN_RATE changes a second.
+with_churn() {
+	local n=$1 churn_pid status=0
+	shift
+	# Customers whose key is not a multiple of ten consented.
+	printf '%s\n' "\\set tens random(0, $((n / 10 - 1)))" '\set one random(1, 9)' \
+		"SELECT privacy.withdraw_consent('customer_$n', (:tens * 10 + :one)::text, 'marketing');" \
+		"SELECT privacy.grant_consent('customer_$n', (:tens * 10 + :one)::text, 'marketing');" \
+		>"$WORK/churn_$n.sql"
+	PGOPTIONS= pgbench -n -c 1 -j 1 -R "$(awk -v r="$CHURN_RATE" 'BEGIN { print r / 2 }')" -T 3600 \
+		-f "$WORK/churn_$n.sql" >"$WORK/churn.log" 2>&1 &
+	churn_pid=$!
+	sleep 1
+	"$@" || status=$?
+	kill "$churn_pid" 2>/dev/null || true
+	wait "$churn_pid" 2>/dev/null || true
+	if grep -q 'error' "$WORK/churn.log"; then
+		cat "$WORK/churn.log" >&2
+		return 1
+	fi
+	return "$status"
+}
+
 for n in $SIZES; do
 	ROWS=$(bench_size "$n" rows)
 	for t in "customers_$n" "customers_${n}_plain"; do
@@ -151,4 +184,9 @@ for n in $SIZES; do
 		compare "read scan serial" "$ROWS" "$WORK/scan_customers_$n.sql" "$WORK/scan_customers_${n}_plain.sql"
 	compare "read scan parallel" "$ROWS" "$WORK/scan_customers_$n.sql" "$WORK/scan_customers_${n}_plain.sql"
 	compare "read pk lookup" "$ROWS" "$WORK/pk_customers_$n.sql" "$WORK/pk_customers_${n}_plain.sql"
+	PGOPTIONS="$PGOPTIONS -c max_parallel_workers_per_gather=0" \
+		with_churn "$n" compare "read scan serial while consent changes" "$ROWS" \
+		"$WORK/scan_customers_$n.sql" "$WORK/scan_customers_${n}_plain.sql"
+	with_churn "$n" compare "read pk lookup while consent changes" "$ROWS" \
+		"$WORK/pk_customers_$n.sql" "$WORK/pk_customers_${n}_plain.sql"
 done
