@@ -239,7 +239,8 @@ static ExecutorRun_hook_type prev_executor_run = NULL;
 
 /*
  * A few subjects are looked up one by one (an index probe each); once the
- * probes of this generation pass the budget, the whole state is read in one
+ * probes since the state was last read (with shared memory) or of this
+ * generation (without) pass the budget, the whole state is read in one
  * sequential scan instead, which costs about as much as budget probes.
  */
 static uint64 probes_done = 0;
@@ -356,6 +357,9 @@ xact_callback(XactEvent event, void *arg)
 	}
 }
 
+static void refresh_watched(uint64 generation);
+static void ensure_cache_current(void);
+
 /*
  * A cursor's executor runs once per FETCH, within a transaction that may
  * take no new lock (and so process no invalidation) between two FETCHes:
@@ -367,6 +371,17 @@ executor_run(PRIVACY_EXECUTOR_RUN_PARAMS)
 {
 	if (sites_resolved)
 		AcceptInvalidationMessages();
+	/*
+	 * A parallel plan's leader cannot read the state with the latest
+	 * snapshot once in parallel mode: it brings its image up to date now,
+	 * and shares it with its workers.
+	 */
+	if (sites_resolved && queryDesc->plannedstmt->parallelModeNeeded && !IsInParallelMode() &&
+		consent_shared_available())
+	{
+		refresh_watched(cache_generation);
+		ensure_cache_current();
+	}
 	consent_qual_prepare(queryDesc->planstate);
 	if (prev_executor_run)
 		prev_executor_run(PRIVACY_EXECUTOR_RUN_ARGS);
@@ -460,9 +475,16 @@ ensure_cache_current(void)
 		erased_sets = NULL;
 		cache_image = NULL;
 		cache_source = "empty";
-		probes_done = 0;
-		probe_budget = 0;
 		cache_context_generation = cache_generation;
+		/*
+		 * Where an image, once read, can be kept up to date (shared
+		 * memory), probes count towards reading it across generations: a
+		 * session of point lookups under a stream of consent changes reads
+		 * the state once, rather than probing after every change.
+		 */
+		if (!consent_shared_available())
+			probes_done = 0;
+		probe_budget = 0;
 		/*
 		 * A statement the Citus coordinator forwarded reads the
 		 * coordinator's state. A transaction that changed the state must
@@ -483,13 +505,26 @@ ensure_cache_current(void)
 
 			if (update_own_image(watched_oids[0], false))
 				cache_source = "updated";
-			else if ((image = consent_shared_fetch(watched_oids[0], CacheMemoryContext, &changes)) != NULL)
+			else if ((image = consent_shared_fetch(watched_oids[0], CacheMemoryContext, true, &changes)) != NULL)
 			{
 				keep_own_image(image, changes, watched_oids[0]);
 				cache_source = "shared";
 			}
 			else if (update_own_image(watched_oids[0], true))
 				cache_source = "updated";
+			else if (!IsInParallelMode() &&
+					 (image = consent_shared_fetch(watched_oids[0], CacheMemoryContext, false, &changes)) != NULL)
+			{
+				/* An older shared image, brought up to date if it can be. */
+				keep_own_image(image, changes, watched_oids[0]);
+				if (update_own_image(watched_oids[0], true))
+					cache_source = "updated";
+				else
+				{
+					own_image_changes = 0;
+					cache_image = NULL;
+				}
+			}
 		}
 	}
 }
@@ -628,6 +663,7 @@ load_all_sets(void)
 	keep_own_image(image, shareable ? changes : 0, RelationGetRelid(rel));
 	table_close(rel, NoLock);
 	cache_source = "read";
+	probes_done = 0;
 }
 
 /*
@@ -732,8 +768,7 @@ update_own_image(Oid ledger_relid, bool many)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
 	own_image_changes = upto;
-	if (n > 0)
-		consent_shared_publish(own_image, ledger_relid, upto);
+	consent_shared_publish(own_image, ledger_relid, upto);
 	install_image(own_image);
 	return true;
 }

@@ -336,7 +336,7 @@ store_in_slot(SharedSlot **slot, bool node_copy, const void *data, Size size)
 }
 
 StateImage *
-consent_shared_fetch(Oid ledger_relid, MemoryContext context, uint64 *changes)
+consent_shared_fetch(Oid ledger_relid, MemoryContext context, bool current_only, uint64 *changes)
 {
 	StateImage *copy = NULL;
 	SharedSlot *slot;
@@ -346,7 +346,7 @@ consent_shared_fetch(Oid ledger_relid, MemoryContext context, uint64 *changes)
 	LWLockAcquire(shared->lock, LW_SHARED);
 	slot = slot_of_database(false);
 	if (slot != NULL && DsaPointerIsValid(slot->image) && slot->ledger_relid == ledger_relid &&
-		slot->changes == consent_shared_changes() && attach_area(false))
+		(!current_only || slot->changes == consent_shared_changes()) && attach_area(false))
 	{
 		const StateImage *image = dsa_get_address(area, slot->image);
 

@@ -54,11 +54,13 @@ extern bool consent_shared_changed_since(uint64 since, uint64 *upto,
 										 ConsentChangedSubject **subjects, int *n);
 
 /*
- * A private copy, in context, of this database's image if it reflects
- * every counted change (their count in *changes) and was built from the
- * given ledger state table; NULL otherwise.
+ * A private copy, in context, of this database's image if it was built
+ * from the given ledger state table and, if current_only, reflects every
+ * counted change; with the count of changes it reflects in *changes. NULL
+ * if there is none.
  */
-extern StateImage *consent_shared_fetch(Oid ledger_relid, MemoryContext context, uint64 *changes);
+extern StateImage *consent_shared_fetch(Oid ledger_relid, MemoryContext context, bool current_only,
+										uint64 *changes);
 
 /* Offers an image built after changes had been counted. */
 extern void consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes);

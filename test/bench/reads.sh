@@ -20,7 +20,7 @@
 #   read scan parallel  the same with parallel workers allowed (same target);
 #   read pk lookup      SELECT * ... WHERE id = random id, one statement each
 #                       (target: at most 1.05 times as long);
-#   read scan serial / read pk lookup while consent changes
+#   read scan serial / parallel / pk lookup while consent changes
 #                       the same while another connection withdraws and
 #                       gives again the consent of random customers,
 #                       CHURN_RATE changes a second (each committed on its
@@ -186,6 +186,8 @@ for n in $SIZES; do
 	compare "read pk lookup" "$ROWS" "$WORK/pk_customers_$n.sql" "$WORK/pk_customers_${n}_plain.sql"
 	PGOPTIONS="$PGOPTIONS -c max_parallel_workers_per_gather=0" \
 		with_churn "$n" compare "read scan serial while consent changes" "$ROWS" \
+		"$WORK/scan_customers_$n.sql" "$WORK/scan_customers_${n}_plain.sql"
+	with_churn "$n" compare "read scan parallel while consent changes" "$ROWS" \
 		"$WORK/scan_customers_$n.sql" "$WORK/scan_customers_${n}_plain.sql"
 	with_churn "$n" compare "read pk lookup while consent changes" "$ROWS" \
 		"$WORK/pk_customers_$n.sql" "$WORK/pk_customers_${n}_plain.sql"
