@@ -3967,7 +3967,7 @@ COMMENT ON FUNCTION privacy_internal._statement_context(purpose text, state_vers
 REVOKE ALL ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION privacy_internal._statement_context(purpose text, state_version text, signature text) TO PUBLIC;
 
-COMMENT ON FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) IS 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session), shared (copied from another session''s image) or coordinator (a Citus worker''s copy of the coordinator''s state); shared_memory says whether sessions can share it (library preloaded, not a standby)';
+COMMENT ON FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) IS 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session), shared (copied from another session''s image), updated (this session''s image brought up to date with the subjects changed since) or coordinator (a Citus worker''s copy of the coordinator''s state); shared_memory says whether sessions can share it (library preloaded, not a standby)';
 
 CREATE FUNCTION privacy_internal._check_citus_table(rel regclass, expression text) RETURNS boolean
     LANGUAGE c STRICT

@@ -215,7 +215,7 @@ CREATE FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cach
     LANGUAGE c STRICT PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'privacy_consent_cache_status';
 
-COMMENT ON FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) IS 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session), shared (copied from another session''s image) or coordinator (a Citus worker''s copy of the coordinator''s state); shared_memory says whether sessions can share it (library preloaded, not a standby)';
+COMMENT ON FUNCTION privacy.consent_cache_status(OUT shared_memory boolean, OUT cache text, OUT image_bytes bigint) IS 'How this session''s row-check cache was filled by its last statement that checked rows: empty, probed, read (by this session), shared (copied from another session''s image), updated (this session''s image brought up to date with the subjects changed since) or coordinator (a Citus worker''s copy of the coordinator''s state); shared_memory says whether sessions can share it (library preloaded, not a standby)';
 
 CREATE FUNCTION privacy.consent_history(kind text, subject text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER

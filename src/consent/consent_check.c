@@ -626,7 +626,9 @@ text_equals(const text *t, const char *s)
  * Reads every row of the state, in one sequential scan, into an image that
  * becomes the cache, and offers it to the other sessions when it was read
  * with the latest snapshot by a transaction that has changed nothing (so
- * that it holds only committed changes, all of them counted).
+ * that it holds only committed changes, all of them counted), where
+ * changes are counted at all: not on a hot standby, whose image could not
+ * be brought up to date after a promotion.
  */
 static void
 load_all_sets(void)
@@ -634,7 +636,8 @@ load_all_sets(void)
 	Relation	rel = open_ledger_state();
 	TupleDesc	desc = RelationGetDescr(rel);
 	uint64		changes = consent_shared_changes();
-	bool		shareable = !IsInParallelMode() && !TransactionIdIsValid(GetTopTransactionIdIfAny());
+	bool		shareable = consent_shared_available() && !IsInParallelMode() &&
+		!TransactionIdIsValid(GetTopTransactionIdIfAny());
 	Snapshot	snapshot = state_snapshot();
 	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
 	StateImageBuilder *builder = state_image_builder_create();

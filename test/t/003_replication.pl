@@ -8,7 +8,7 @@
 #     session that stays open on the standby with purpose 'marketing' sees
 #     the withdrawal at its next statement (the row check's per-backend
 #     cache is invalidated by the relcache invalidation the primary's commit
-#     carries in WAL);
+#     carries in WAL), also when the standby is promoted in between;
 #
 # (b) a logical-replication subscriber with the same schema, the extension
 #     and the same policy, subscribed to the personal tables that have a
@@ -267,6 +267,31 @@ is( $primary->safe_psql(
 	'1|Bo Bramsen-Unique',
 	'nothing of customer 2 was erased');
 $primary->safe_psql('postgres', 'DROP PUBLICATION no_key');
+
+# A session on the standby that read the whole consent state during
+# recovery reads it again after a promotion: the changes the standby
+# replayed were never counted (sessions share no state during recovery),
+# so its image cannot be brought up to date with them. A hundred customers
+# consent on the primary; the standby's session reads them all; one of
+# them withdraws, which the standby replays while the session is idle;
+# after the promotion the session's next statement must not show it.
+$primary->safe_psql(
+	'postgres', q{
+INSERT INTO shop.customers (id, name) SELECT g, 'Customer ' || g FROM generate_series(1000, 1099) g;
+SELECT count(privacy.grant_consent('customer', g::text, 'marketing')) FROM generate_series(1000, 1099) g;
+});
+$primary->wait_for_catchup($standby);
+my $late = $standby->background_psql('postgres', on_error_stop => 1);
+$late->query_safe("SET ROLE mailer");
+$late->query_safe("SET privacy.purpose = 'marketing'");
+is($late->query_safe('SELECT count(*) FROM shop.customers'), '100',
+	'standby: the session sees the hundred consenting customers');
+$primary->safe_psql('postgres', q{SELECT privacy.withdraw_consent('customer', '1050', 'marketing')});
+$primary->wait_for_catchup($standby);
+$standby->promote;
+is($late->query_safe('SELECT count(*) FROM shop.customers WHERE id BETWEEN 1049 AND 1051'), '2',
+	'after the promotion the session honours the withdrawal the standby replayed before it');
+$late->quit;
 
 $subscriber->stop;
 $standby->stop;
