@@ -55,14 +55,22 @@ CREATE FUNCTION upd.seen() RETURNS bigint LANGUAGE sql
 	SELECT (SELECT count(*) FROM upd.customers) + (SELECT count(*) FROM upd.members)
 $$;
 
-CREATE TABLE upd.rounds (round int, seen bigint, expected bigint, cache text);
+-- The same counted by a parallel worker (from the image its leader brought
+-- up to date before starting it).
+CREATE FUNCTION upd.seen_by_worker() RETURNS bigint LANGUAGE sql STABLE
+	SET role = 'upd_reader' SET privacy.purpose = 'marketing' SET force_parallel_mode = on AS $$
+	SELECT (SELECT count(*) FROM upd.customers) + (SELECT count(*) FROM upd.members)
+$$;
+
+CREATE TABLE upd.rounds (round int, seen bigint, expected bigint, cache text,
+						 seen_by_worker bigint, expected_then bigint);
 
 -- One random change a transaction, then a check in the next.
 CREATE PROCEDURE upd.churn(rounds int) LANGUAGE plpgsql AS $$
 DECLARE
 	op int;
 	id bigint;
-	seen bigint;
+	counted bigint;
 BEGIN
 	PERFORM setseed(0.25);
 	FOR i IN 1 .. rounds LOOP
@@ -83,8 +91,16 @@ BEGIN
 			ELSE PERFORM privacy.withdraw_consent('member', 'member-' || (id % 100 + 1), 'marketing');
 		END CASE;
 		COMMIT;
-		seen := upd.seen();
-		INSERT INTO upd.rounds SELECT i, seen, upd.expected(), cache FROM privacy.consent_cache_status();
+		counted := upd.seen();
+		INSERT INTO upd.rounds SELECT i, counted, upd.expected(), cache FROM privacy.consent_cache_status();
+		COMMIT;
+		IF i % 3 = 0 THEN
+			-- a change the session has not taken in yet, then a worker
+			PERFORM privacy.grant_consent('member', 'member-' || (i % 100 + 1), 'marketing');
+			COMMIT;
+			SELECT upd.seen_by_worker() INTO counted;
+			UPDATE upd.rounds SET seen_by_worker = counted, expected_then = upd.expected() WHERE round = i;
+		END IF;
 		COMMIT;
 	END LOOP;
 END
@@ -93,7 +109,10 @@ $$;
 -- A first read of the whole state, then the changes.
 SELECT upd.seen() = upd.expected() AS agrees;
 CALL upd.churn(300);
-SELECT count(*) AS rounds, count(*) FILTER (WHERE seen <> expected) AS disagreeing FROM upd.rounds;
+SELECT count(*) AS rounds, count(*) FILTER (WHERE seen <> expected) AS disagreeing,
+	   count(seen_by_worker) AS checked_by_worker,
+	   count(*) FILTER (WHERE seen_by_worker <> expected_then) AS worker_disagreeing
+  FROM upd.rounds;
 -- Brought up to date in (nearly) every round where state is shared.
 SELECT NOT (SELECT shared_memory FROM privacy.consent_cache_status())
 	   OR count(*) FILTER (WHERE cache = 'updated') >= 290 AS updated_in_place

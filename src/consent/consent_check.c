@@ -512,7 +512,7 @@ ensure_cache_current(void)
 			}
 			else if (update_own_image(watched_oids[0], true))
 				cache_source = "updated";
-			else if (!IsInParallelMode() &&
+			else if ((!IsInParallelMode() || IsParallelWorker()) &&
 					 (image = consent_shared_fetch(watched_oids[0], CacheMemoryContext, false, &changes)) != NULL)
 			{
 				/* An older shared image, brought up to date if it can be. */
@@ -722,8 +722,12 @@ read_subject_rows(Relation rel, Snapshot snapshot, const ConsentChangedSubject *
  * most MAX_UPDATED_SUBJECTS of them (any number if many): those subjects'
  * rows are read again with a snapshot taken after the count, and the image
  * patched or rebuilt, then shared. The result reflects every change
- * counted, like an image read whole. False, changing nothing, when it
- * cannot be done.
+ * counted, like an image read whole. In a parallel worker they are read
+ * with the statement's snapshot, and the result serves that statement
+ * only: it reflects every change whose invalidation the leader had taken
+ * in, all of them counted before the leader brought its own image up to
+ * date and visible to the statement's snapshot. False, changing nothing,
+ * when it cannot be done.
  */
 static bool
 update_own_image(Oid ledger_relid, bool many)
@@ -738,8 +742,16 @@ update_own_image(Oid ledger_relid, bool many)
 	StateImageSubject *subjects;
 	int			i;
 
+	/*
+	 * In parallel mode only the statement's snapshot may be used: a
+	 * parallel worker may still bring an image up to date with it, for its
+	 * own statement only; the leader brings its own before the workers
+	 * start (executor_run).
+	 */
+	bool		bound = IsInParallelMode();
+
 	if (own_image == NULL || own_image_changes == 0 || own_image_relid != ledger_relid ||
-		IsInParallelMode())
+		(bound && !IsParallelWorker()))
 		return false;
 	work = AllocSetContextCreate(CurrentMemoryContext, "privacy consent state update",
 								 ALLOCSET_DEFAULT_SIZES);
@@ -754,7 +766,7 @@ update_own_image(Oid ledger_relid, bool many)
 	if (n > 0)
 	{
 		rel = open_ledger_state();
-		snapshot = RegisterSnapshot(GetLatestSnapshot());
+		snapshot = bound ? state_snapshot() : RegisterSnapshot(GetLatestSnapshot());
 		subjects = palloc(sizeof(StateImageSubject) * n);
 		for (i = 0; i < n; i++)
 			read_subject_rows(rel, snapshot, &changed[i], &subjects[i]);
@@ -770,8 +782,9 @@ update_own_image(Oid ledger_relid, bool many)
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
-	own_image_changes = upto;
-	consent_shared_publish(own_image, ledger_relid, upto);
+	own_image_changes = bound ? 0 : upto;
+	if (!bound)
+		consent_shared_publish(own_image, ledger_relid, upto);
 	install_image(own_image);
 	return true;
 }
