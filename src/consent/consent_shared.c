@@ -358,23 +358,42 @@ consent_shared_fetch(Oid ledger_relid, MemoryContext context, bool current_only,
 	return copy;
 }
 
+/*
+ * Whether this database's slot holds an image of that ledger state table
+ * reflecting changes or more (another session was first); the caller holds
+ * the lock.
+ */
+static bool
+published_already(Oid ledger_relid, uint64 changes)
+{
+	SharedSlot *slot = slot_of_database(false);
+
+	return slot != NULL && DsaPointerIsValid(slot->image) && slot->ledger_relid == ledger_relid &&
+		slot->changes >= changes;
+}
+
 void
 consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes)
 {
 	SharedSlot *slot;
+	bool		done;
 
 	if (!consent_shared_available() || image->size > MAX_SHARED_IMAGE ||
 		changes != consent_shared_changes())
 		return;
+	/* Usually another session was first: a shared look before the exclusive one. */
+	LWLockAcquire(shared->lock, LW_SHARED);
+	done = published_already(ledger_relid, changes);
+	LWLockRelease(shared->lock);
+	if (done)
+		return;
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	slot = slot_of_database(false);
-	if (slot != NULL && DsaPointerIsValid(slot->image) && slot->ledger_relid == ledger_relid &&
-		slot->changes >= changes)
+	if (published_already(ledger_relid, changes))
 	{
-		/* Another session was first. */
 		LWLockRelease(shared->lock);
 		return;
 	}
+	slot = slot_of_database(false);
 	if (store_in_slot(&slot, false, image, image->size))
 	{
 		slot->ledger_relid = ledger_relid;
