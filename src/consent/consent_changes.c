@@ -6,12 +6,13 @@
  *		reading the whole state again (consent_check.c, consent_shared.c).
  *
  * The extension's writer of one subject's event (consent_record.c) names
- * the subject around the statement that writes its state. Any other write
- * of privacy._ledger_state fires the state's invalidation trigger outside
- * such a bracket and marks the transaction as having touched any subject:
- * an import, an erasure (which moves the state to the subject's
- * reference), a DBA's INSERT into the ledger, logical replication's apply,
- * TRUNCATE. So does naming more than MAX_NAMED subjects. A subject named
+ * the subject around the statement that writes its state; an erasure
+ * (erasure_ledgers.c), which moves the state from the subject's key to its
+ * reference, names both. Any other write of privacy._ledger_state fires
+ * the state's invalidation trigger outside such a bracket and marks the
+ * transaction as having touched any subject: an import, a DBA's INSERT
+ * into the ledger, logical replication's apply, TRUNCATE. So does naming
+ * more than MAX_NAMED subjects. A subject named
  * for a write that a subtransaction then rolled back is only looked up
  * again, needlessly; no write of the state can go unreported.
  */

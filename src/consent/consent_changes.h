@@ -7,9 +7,10 @@
 #define PRIVACY_CONSENT_CHANGES_H
 
 /*
- * Brackets a statement that writes the state of one subject only: its
- * writes of privacy._ledger_state are counted as touching that subject.
- * End it also when the statement fails.
+ * Brackets statements that write the state of the subjects named only:
+ * their writes of privacy._ledger_state are counted as touching those
+ * subjects. Call begin again, before the statements, to name another
+ * subject they write; end it also when a statement fails.
  */
 extern void consent_changes_begin_subject(const text *kind, const text *subject);
 extern void consent_changes_end_subject(void);

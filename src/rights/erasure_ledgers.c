@@ -18,6 +18,7 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
+#include "consent/consent_changes.h"
 #include "rights/rights.h"
 
 PG_FUNCTION_INFO_V1(privacy_forget_subject_in_ledgers);
@@ -108,20 +109,31 @@ rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRel
 	 */
 	if (events > 0 || state)
 	{
-		if (rights_run_kept(&state_delete_plan,
-							"DELETE FROM privacy._ledger_state s WHERE s.kind OPERATOR(pg_catalog.=) $1"
-							" AND s.subject OPERATOR(pg_catalog.=) ANY (ARRAY[$2, $3])",
-							3, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not move a subject's consent state");
-		values[1] = values[2];
-		if (rights_run_kept(&state_insert_plan,
-							"INSERT INTO privacy._ledger_state (kind, purpose, subject, status, event_id)"
-							" SELECT cs.kind, cs.purpose, cs.subject, cs.status, cs.event_id"
-							" FROM privacy.consent_state cs"
-							" WHERE cs.kind OPERATOR(pg_catalog.=) $1 AND cs.subject OPERATOR(pg_catalog.=) $2",
-							2, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not move a subject's consent state");
-		moved = (int64) SPI_processed;
+		/* The two statements write the state of the key and the reference only. */
+		consent_changes_begin_subject(DatumGetTextPP(values[0]), DatumGetTextPP(values[1]));
+		consent_changes_begin_subject(DatumGetTextPP(values[0]), DatumGetTextPP(values[2]));
+		PG_TRY();
+		{
+			if (rights_run_kept(&state_delete_plan,
+								"DELETE FROM privacy._ledger_state s WHERE s.kind OPERATOR(pg_catalog.=) $1"
+								" AND s.subject OPERATOR(pg_catalog.=) ANY (ARRAY[$2, $3])",
+								3, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+				elog(ERROR, "could not move a subject's consent state");
+			values[1] = values[2];
+			if (rights_run_kept(&state_insert_plan,
+								"INSERT INTO privacy._ledger_state (kind, purpose, subject, status, event_id)"
+								" SELECT cs.kind, cs.purpose, cs.subject, cs.status, cs.event_id"
+								" FROM privacy.consent_state cs"
+								" WHERE cs.kind OPERATOR(pg_catalog.=) $1 AND cs.subject OPERATOR(pg_catalog.=) $2",
+								2, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not move a subject's consent state");
+			moved = (int64) SPI_processed;
+		}
+		PG_FINALLY();
+		{
+			consent_changes_end_subject();
+		}
+		PG_END_TRY();
 	}
 
 	pushJsonbValue(&json, WJB_BEGIN_OBJECT, NULL);
