@@ -520,13 +520,13 @@ COMMENT ON FUNCTION privacy_internal._state_version() IS 'The consent state vers
 
 REVOKE ALL ON FUNCTION privacy_internal._state_version() FROM PUBLIC;
 
-CREATE FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[])
+CREATE FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean)
     LANGUAGE c VOLATILE PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'privacy_state_changes_since';
 
-COMMENT ON FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[]) IS 'This server''s consent state version and, when since is an earlier version of it whose changes this server still knows, the kinds and keys of the subjects whose state changed since (NULL otherwise)';
+COMMENT ON FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean) IS 'This server''s consent state version and, when since is an earlier version of it whose changes this server still knows, the kinds and keys of the subjects whose state changed since and whether privacy.erasures changed (NULL otherwise)';
 
-REVOKE ALL ON FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean) FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._node_state_since(since text) RETURNS text
     LANGUAGE plpgsql VOLATILE
@@ -546,9 +546,11 @@ BEGIN
 		'grants', (SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_object(
 							  'purpose', g.purpose, 'role', pg_catalog.pg_get_userbyid(g.role::pg_catalog.oid))), '[]'::pg_catalog.json)
 					 FROM privacy.purpose_grants g),
-		'erasures', (SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_object(
-								'kind', e.kind, 'subject_ref', e.subject_ref)), '[]'::pg_catalog.json)
-					   FROM privacy.erasures e),
+		-- the erasures, unless the worker's copy holds them all already
+		'erasures', CASE WHEN changes.subjects IS NULL OR changes.erasures_changed THEN
+			(SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_object(
+						 'kind', e.kind, 'subject_ref', e.subject_ref)), '[]'::pg_catalog.json)
+			   FROM privacy.erasures e) END,
 		-- The subjects changed since the version the worker holds, with
 		-- their rows now, when they are known; else the whole state.
 		'since', CASE WHEN changes.subjects IS NOT NULL THEN since END,

@@ -12,9 +12,11 @@
  * the state's invalidation trigger outside such a bracket and marks the
  * transaction as having touched any subject: an import, a DBA's INSERT
  * into the ledger, logical replication's apply, TRUNCATE. So does naming
- * more than MAX_NAMED subjects. A subject named
- * for a write that a subtransaction then rolled back is only looked up
- * again, needlessly; no write of the state can go unreported.
+ * more than MAX_NAMED subjects. A write of privacy.erasures is noted too
+ * (a Citus worker's copy of the coordinator's state holds the erasures).
+ * A subject named for a write that a subtransaction then rolled back is
+ * only looked up again, needlessly; no write of the state can go
+ * unreported.
  */
 #include "postgres.h"
 
@@ -28,6 +30,7 @@ static ConsentChangedSubject named[MAX_NAMED];
 static int	n_named = 0;
 static bool any_subject = false;
 static bool bracket_open = false;
+static bool erasures_written = false;
 
 /* Adds kind and subject to the named ones, unless named already. */
 static void
@@ -80,9 +83,15 @@ consent_changes_state_written(void)
 }
 
 void
+consent_changes_erasures_written(void)
+{
+	erasures_written = true;
+}
+
+void
 consent_changes_count(void)
 {
-	consent_shared_count_change(named, n_named, any_subject);
+	consent_shared_count_change(named, n_named, any_subject, erasures_written);
 	consent_changes_reset();
 }
 
@@ -92,4 +101,5 @@ consent_changes_reset(void)
 	n_named = 0;
 	any_subject = false;
 	bracket_open = false;
+	erasures_written = false;
 }

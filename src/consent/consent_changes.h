@@ -21,6 +21,9 @@ extern void consent_changes_end_subject(void);
  */
 extern void consent_changes_state_written(void);
 
+/* From the erasures' invalidation trigger: a statement wrote privacy.erasures. */
+extern void consent_changes_erasures_written(void);
+
 /* At commit, after it is visible: counts the transaction's change. */
 extern void consent_changes_count(void);
 

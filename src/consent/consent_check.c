@@ -734,6 +734,7 @@ update_own_image(Oid ledger_relid, bool many)
 {
 	ConsentChangedSubject *changed;
 	int			n;
+	bool		erasures;		/* not part of the image */
 	uint64		upto;
 	MemoryContext work;
 	MemoryContext old;
@@ -756,7 +757,7 @@ update_own_image(Oid ledger_relid, bool many)
 	work = AllocSetContextCreate(CurrentMemoryContext, "privacy consent state update",
 								 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);
-	if (!consent_shared_changed_since(own_image_changes, &upto, &changed, &n) ||
+	if (!consent_shared_changed_since(own_image_changes, &upto, &changed, &n, &erasures) ||
 		(n > MAX_UPDATED_SUBJECTS && !many))
 	{
 		MemoryContextSwitchTo(old);
@@ -1370,6 +1371,8 @@ privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
 	}
 	else
 		CacheInvalidateRelcache(rel);
+	if (strcmp(RelationGetRelationName(rel), "erasures") == 0)
+		consent_changes_erasures_written();
 	state_changed_in_xact = true;
 	if (!OidIsValid(citus_state_view) && privacy_citus_installed())
 		citus_state_view = OidIsValid(view) ? view :

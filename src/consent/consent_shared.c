@@ -77,6 +77,7 @@ typedef struct ChangeRingEntry
 	uint64		change;			/* the counter's value the change made */
 	Oid			database;
 	bool		all;			/* any subject of the database may have changed */
+	bool		erasures;		/* privacy.erasures changed (no subject) */
 	ConsentChangedSubject subject;
 } ChangeRingEntry;
 
@@ -178,7 +179,7 @@ consent_shared_changes(void)
 
 /* Appends one entry to the ring; the caller holds the ring's lock exclusively. */
 static void
-ring_append(uint64 change, bool all, const ConsentChangedSubject *subject)
+ring_append(uint64 change, bool all, bool erasures, const ConsentChangedSubject *subject)
 {
 	ChangeRingEntry *entry = &shared->ring[shared->ring_next % CHANGE_RING_SIZE];
 
@@ -187,6 +188,7 @@ ring_append(uint64 change, bool all, const ConsentChangedSubject *subject)
 	entry->change = change;
 	entry->database = MyDatabaseId;
 	entry->all = all;
+	entry->erasures = erasures;
 	if (subject != NULL)
 		entry->subject = *subject;
 	else
@@ -195,7 +197,7 @@ ring_append(uint64 change, bool all, const ConsentChangedSubject *subject)
 }
 
 void
-consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool all)
+consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool all, bool erasures)
 {
 	uint64		change;
 	int			i;
@@ -205,16 +207,19 @@ consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool a
 	LWLockAcquire(shared->ring_lock, LW_EXCLUSIVE);
 	change = pg_atomic_read_u64(&shared->changes) + 1;
 	if (all)
-		ring_append(change, true, NULL);
+		ring_append(change, true, false, NULL);
 	else
 		for (i = 0; i < n; i++)
-			ring_append(change, false, &subjects[i]);
+			ring_append(change, false, false, &subjects[i]);
+	if (erasures && !all)
+		ring_append(change, false, true, NULL);
 	pg_atomic_write_u64(&shared->changes, change);
 	LWLockRelease(shared->ring_lock);
 }
 
 bool
-consent_shared_changed_since(uint64 since, uint64 *upto, ConsentChangedSubject **subjects, int *n)
+consent_shared_changed_since(uint64 since, uint64 *upto, ConsentChangedSubject **subjects, int *n,
+							 bool *erasures)
 {
 	uint64		position;
 	uint64		oldest;
@@ -223,6 +228,7 @@ consent_shared_changed_since(uint64 since, uint64 *upto, ConsentChangedSubject *
 
 	*n = 0;
 	*subjects = NULL;
+	*erasures = false;
 	if (!consent_shared_available())
 		return false;
 	LWLockAcquire(shared->ring_lock, LW_SHARED);
@@ -245,6 +251,8 @@ consent_shared_changed_since(uint64 since, uint64 *upto, ConsentChangedSubject *
 			continue;
 		if (entry->all)
 			known = false;
+		else if (entry->erasures)
+			*erasures = true;
 		else
 			count++;
 	}
@@ -257,7 +265,7 @@ consent_shared_changed_since(uint64 since, uint64 *upto, ConsentChangedSubject *
 		{
 			const ChangeRingEntry *entry = &shared->ring[position % CHANGE_RING_SIZE];
 
-			if (entry->change > since && entry->database == MyDatabaseId)
+			if (entry->change > since && entry->database == MyDatabaseId && !entry->erasures)
 				(*subjects)[(*n)++] = entry->subject;
 		}
 	}

@@ -39,19 +39,21 @@ typedef struct ConsentChangedSubject
  * Counts one committed change of this database; called after the commit is
  * visible, with the subjects whose privacy._ledger_state rows it touched
  * (none for a change of purposes or grants only), or all if it may have
- * touched any.
+ * touched any, and whether it wrote privacy.erasures.
  */
-extern void consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool all);
+extern void consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool all,
+										bool erasures);
 
 /*
  * The subjects of this database whose state the changes counted after
  * since touched (into *subjects, palloc'd, and *n; a subject may repeat),
- * and in *upto the count they go up to: false if they are not all known,
- * because a change may have touched any subject or the record of an old
- * change was overwritten.
+ * whether one of them wrote privacy.erasures (*erasures), and in *upto the
+ * count they go up to: false if they are not all known, because a change
+ * may have touched any subject or the record of an old change was
+ * overwritten.
  */
 extern bool consent_shared_changed_since(uint64 since, uint64 *upto,
-										 ConsentChangedSubject **subjects, int *n);
+										 ConsentChangedSubject **subjects, int *n, bool *erasures);
 
 /*
  * A private copy, in context, of this database's image if it was built

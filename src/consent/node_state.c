@@ -43,6 +43,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -183,9 +184,14 @@ fetch_coordinator_document(const char *since)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(document));
 }
 
-/* Reads the version, purposes, grants and erasures of a state document. */
-static void
-read_small_parts(Datum document)
+/*
+ * Reads the version, purposes, grants and erasures of a state document; a
+ * document that brings a copy up to date holds no erasures when none
+ * changed since, and those of the copy (previous) are kept. Whether the
+ * erasures were kept.
+ */
+static bool
+read_small_parts(Datum document, char **previous, int n_previous)
 {
 	SPITupleTable *rows;
 	uint64		i;
@@ -218,6 +224,17 @@ read_small_parts(Datum document)
 		g->role = copy_value(rows, i, 2);
 	}
 
+	rows = read_part("SELECT pg_catalog.jsonb_typeof($1 OPERATOR(pg_catalog.->) 'erasures')"
+					 " OPERATOR(pg_catalog.=) 'array'", document);
+	if (strcmp(SPI_getvalue(rows->vals[0], rows->tupdesc, 1), "t") != 0)
+	{
+		if (previous == NULL)
+			elog(ERROR, "the Citus coordinator returned no erasures for a copy that holds none");
+		node_erasures = MemoryContextAlloc(node_context, sizeof(char *) * Max(n_previous, 1));
+		for (i = 0; i < n_previous; i++)
+			node_erasures[n_node_erasures++] = MemoryContextStrdup(node_context, previous[i]);
+		return true;
+	}
 	rows = read_part("SELECT e.kind OPERATOR(pg_catalog.||) E'\\x1f' OPERATOR(pg_catalog.||) e.subject_ref"
 					 " FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'erasures')"
 					 " AS e(kind text, subject_ref text)", document);
@@ -225,6 +242,34 @@ read_small_parts(Datum document)
 	for (i = 0; i < SPI_processed; i++)
 		node_erasures[n_node_erasures++] = copy_value(rows, i, 1);
 	qsort(node_erasures, n_node_erasures, sizeof(char *), compare_strings);
+	return false;
+}
+
+/* The erasures held, as the JSON array a state document gives them in. */
+static char *
+erasures_json(void)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (i = 0; i < n_node_erasures; i++)
+	{
+		const char *separator = strchr(node_erasures[i], '\x1f');
+
+		if (separator == NULL)
+			elog(ERROR, "an erasure of the copy of the coordinator's state has no kind");
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoString(&buf, "{\"kind\": ");
+		escape_json(&buf, pnstrdup(node_erasures[i], separator - node_erasures[i]));
+		appendStringInfoString(&buf, ", \"subject_ref\": ");
+		escape_json(&buf, separator + 1);
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
 }
 
 /*
@@ -331,6 +376,9 @@ read_coordinator_state(const char *version)
 	SPITupleTable *rows;
 	char	   *previous_version = NULL;
 	StateImage *previous = NULL;
+	char	  **previous_erasures = NULL;
+	int			n_previous_erasures = 0;
+	bool		kept_erasures;
 
 	if (node_context == NULL)
 		node_context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator state",
@@ -341,6 +389,9 @@ read_coordinator_state(const char *version)
 		previous_version = pstrdup(node_version);
 		previous = MemoryContextAllocHuge(CurrentMemoryContext, node_image->size);
 		memcpy(previous, node_image, node_image->size);
+		previous_erasures = palloc(sizeof(char *) * Max(n_node_erasures, 1));
+		for (n_previous_erasures = 0; n_previous_erasures < n_node_erasures; n_previous_erasures++)
+			previous_erasures[n_previous_erasures] = pstrdup(node_erasures[n_previous_erasures]);
 	}
 	MemoryContextReset(node_context);
 	node_version = NULL;
@@ -349,13 +400,13 @@ read_coordinator_state(const char *version)
 
 	if (consent_shared_fetch_node_copy(version, node_context, &rest, &image))
 	{
-		read_small_parts(DirectFunctionCall1(jsonb_in, CStringGetDatum(rest)));
+		read_small_parts(DirectFunctionCall1(jsonb_in, CStringGetDatum(rest)), NULL, 0);
 		node_image = image;
 		elog(DEBUG1, "copied the coordinator's consent state of version %s from another session", version);
 		return;
 	}
 	document = fetch_coordinator_document(previous_version);
-	read_small_parts(document);
+	kept_erasures = read_small_parts(document, previous_erasures, n_previous_erasures);
 	node_image = update_state_image(document, previous_version, previous);
 	if (node_image != NULL)
 		elog(DEBUG1, "brought the copy of the coordinator's consent state from version %s up to %s",
@@ -365,8 +416,22 @@ read_coordinator_state(const char *version)
 		node_image = build_state_image(document);
 		elog(DEBUG1, "read the coordinator's consent state of version %s", node_version);
 	}
-	rows = read_part("SELECT ($1 OPERATOR(pg_catalog.-) ARRAY['state', 'since', 'changed'])::pg_catalog.text",
-					 document);
+	/* What other sessions copy: the document's other parts, erasures and all. */
+	if (kept_erasures)
+	{
+		Oid			argtypes[2] = {JSONBOID, TEXTOID};
+		Datum		values[2] = {document, CStringGetTextDatum(erasures_json())};
+
+		if (SPI_execute_with_args("SELECT ($1 OPERATOR(pg_catalog.-) ARRAY['state', 'since', 'changed', 'erasures']"
+								  " OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('erasures', $2::pg_catalog.jsonb))"
+								  "::pg_catalog.text",
+								  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the coordinator's consent state");
+		rows = SPI_tuptable;
+	}
+	else
+		rows = read_part("SELECT ($1 OPERATOR(pg_catalog.-) ARRAY['state', 'since', 'changed'])::pg_catalog.text",
+						 document);
 	consent_shared_publish_node_copy(node_version, SPI_getvalue(rows->vals[0], rows->tupdesc, 1), node_image);
 }
 
@@ -494,23 +559,25 @@ privacy_state_version_sql(PG_FUNCTION_ARGS)
 
 /*
  * privacy_internal._state_changes_since(since text, OUT version text,
- * OUT kinds text[], OUT subjects text[]): this server's state version and,
- * when since is an earlier version of this server (the same start) whose
- * changes since are all known (consent_shared.h), the subjects they
- * touched; kinds and subjects NULL otherwise.
+ * OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean):
+ * this server's state version and, when since is an earlier version of
+ * this server (the same start) whose changes since are all known
+ * (consent_shared.h), the subjects they touched and whether they wrote
+ * privacy.erasures; the last three NULL otherwise.
  */
 Datum
 privacy_state_changes_since(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
-	Datum		values[3];
-	bool		nulls[3] = {false, true, true};
+	Datum		values[4];
+	bool		nulls[4] = {false, true, true, true};
 	int64		start;
 	uint64		since;
 	uint64		upto = consent_shared_changes();
 	char		rest;
 	ConsentChangedSubject *changed;
 	int			n;
+	bool		erasures;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -518,7 +585,7 @@ privacy_state_changes_since(PG_FUNCTION_ARGS)
 		sscanf(text_to_cstring(PG_GETARG_TEXT_PP(0)), INT64_FORMAT ":" UINT64_FORMAT "%c",
 			   &start, &since, &rest) == 2 &&
 		start == (int64) PgStartTime &&
-		consent_shared_changed_since(since, &upto, &changed, &n))
+		consent_shared_changed_since(since, &upto, &changed, &n, &erasures))
 	{
 		Datum	   *kinds = palloc(sizeof(Datum) * Max(n, 1));
 		Datum	   *subjects = palloc(sizeof(Datum) * Max(n, 1));
@@ -531,7 +598,8 @@ privacy_state_changes_since(PG_FUNCTION_ARGS)
 		}
 		values[1] = PointerGetDatum(construct_array(kinds, n, TEXTOID, -1, false, TYPALIGN_INT));
 		values[2] = PointerGetDatum(construct_array(subjects, n, TEXTOID, -1, false, TYPALIGN_INT));
-		nulls[1] = nulls[2] = false;
+		values[3] = BoolGetDatum(erasures);
+		nulls[1] = nulls[2] = nulls[3] = false;
 	}
 	values[0] = CStringGetTextDatum(psprintf(INT64_FORMAT ":" UINT64_FORMAT, (int64) PgStartTime, upto));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));

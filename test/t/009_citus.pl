@@ -635,6 +635,32 @@ for my $i (0 .. 1)
 }
 ok($brought >= 2, "the workers brought their copies up to date with the changed subjects ($brought times) rather than reading the whole state");
 
+# The coordinator sends a copy's erasures again only when they changed
+# since its version; a copy brought up to date keeps its own, and still
+# refuses to write the kept rows of a customer erased before (customer 22,
+# anonymised above), in the session that brought it up to date and in a
+# new one that copies it from shared memory.
+my $version = sql(q{SELECT privacy_internal._state_version()});
+sql("SELECT privacy.withdraw_consent('customer', '$someone', 'marketing') > 0");
+is(sql("SELECT jsonb_typeof(d -> 'erasures') || ' ' || jsonb_array_length(d -> 'changed')
+	FROM (SELECT privacy_internal._node_state_since('$version')::jsonb AS d) s"), 'null 1',
+	'a change sends a worker the changed subject, not the erasures its copy holds');
+sql("SELECT privacy.grant_consent('customer', '$someone', 'marketing', 'direct', '{}') > 0");
+sql(q{GRANT UPDATE ON saas.customers TO agent});
+($rc, $out, $err) = $coordinator->psql('postgres', qq{SET ROLE agent; SET privacy.purpose = 'service';
+	SELECT count(*) FROM saas.customers;
+	RESET ROLE;
+	SELECT privacy.withdraw_consent('customer', '$someone', 'marketing') > 0;
+	SET ROLE agent;
+	UPDATE saas.customers SET email = NULL WHERE id = 22;});
+like($err, qr/new row belongs to a data subject this purpose may not process/,
+	'a worker copy brought up to date still refuses to write an erased customer\'s kept row');
+($rc, $out, $err) = $coordinator->psql('postgres',
+	q{SET ROLE agent; SET privacy.purpose = 'service'; UPDATE saas.customers SET email = NULL WHERE id = 22;});
+like($err, qr/new row belongs to a data subject this purpose may not process/, 'and so does a new session');
+sql("SELECT privacy.grant_consent('customer', '$someone', 'marketing', 'direct', '{}') > 0");
+sql(q{REVOKE UPDATE ON saas.customers FROM agent});
+
 # A restriction hides the subject from every purpose not allowed under
 # restriction, on every node.
 sql(q{SELECT privacy.restrict('customer', '7', 'disputes the accuracy of the data')});
