@@ -221,6 +221,13 @@ static uint64 own_image_changes = 0;
 static Oid	own_image_relid = InvalidOid;
 
 /*
+ * A copy of it brought up to date by a parallel plan's leader with the
+ * statement's snapshot, for that statement only; freed with the next
+ * generation.
+ */
+static StateImage *statement_image = NULL;
+
+/*
  * Past this many changed subjects, a current image that another session
  * shared is copied rather than the subjects looked up.
  */
@@ -474,6 +481,11 @@ ensure_cache_current(void)
 		subject_sets = NULL;
 		erased_sets = NULL;
 		cache_image = NULL;
+		if (statement_image != NULL)
+		{
+			pfree(statement_image);
+			statement_image = NULL;
+		}
 		cache_source = "empty";
 		cache_context_generation = cache_generation;
 		/*
@@ -722,12 +734,12 @@ read_subject_rows(Relation rel, Snapshot snapshot, const ConsentChangedSubject *
  * most MAX_UPDATED_SUBJECTS of them (any number if many): those subjects'
  * rows are read again with a snapshot taken after the count, and the image
  * patched or rebuilt, then shared. The result reflects every change
- * counted, like an image read whole. In a parallel worker they are read
- * with the statement's snapshot, and the result serves that statement
- * only: it reflects every change whose invalidation the leader had taken
- * in, all of them counted before the leader brought its own image up to
- * date and visible to the statement's snapshot. False, changing nothing,
- * when it cannot be done.
+ * counted, like an image read whole. In parallel mode they are read with
+ * the statement's snapshot, and the result (a parallel worker's own image,
+ * or a copy of the leader's) serves that statement only: it reflects every
+ * change whose invalidation the leader had taken in when the statement
+ * started, all of them counted by then and visible to its snapshot. False,
+ * changing nothing, when it cannot be done.
  */
 static bool
 update_own_image(Oid ledger_relid, bool many)
@@ -741,18 +753,19 @@ update_own_image(Oid ledger_relid, bool many)
 	Relation	rel;
 	Snapshot	snapshot;
 	StateImageSubject *subjects;
+	StateImage *target;
 	int			i;
 
 	/*
-	 * In parallel mode only the statement's snapshot may be used: a
-	 * parallel worker may still bring an image up to date with it, for its
-	 * own statement only; the leader brings its own before the workers
-	 * start (executor_run).
+	 * In parallel mode only the statement's snapshot may be used, and what
+	 * is read with it serves that statement only: a parallel worker brings
+	 * its own image up to date with it, the leader a copy of its own (which
+	 * stays a base to bring up to date later).
 	 */
 	bool		bound = IsInParallelMode();
+	bool		leader_bound = bound && !IsParallelWorker();
 
-	if (own_image == NULL || own_image_changes == 0 || own_image_relid != ledger_relid ||
-		(bound && !IsParallelWorker()))
+	if (own_image == NULL || own_image_changes == 0 || own_image_relid != ledger_relid)
 		return false;
 	work = AllocSetContextCreate(CurrentMemoryContext, "privacy consent state update",
 								 ALLOCSET_DEFAULT_SIZES);
@@ -764,6 +777,12 @@ update_own_image(Oid ledger_relid, bool many)
 		MemoryContextDelete(work);
 		return false;
 	}
+	target = own_image;
+	if (leader_bound)
+	{
+		target = MemoryContextAllocHuge(CacheMemoryContext, own_image->size);
+		memcpy(target, own_image, own_image->size);
+	}
 	if (n > 0)
 	{
 		rel = open_ledger_state();
@@ -773,16 +792,23 @@ update_own_image(Oid ledger_relid, bool many)
 			read_subject_rows(rel, snapshot, &changed[i], &subjects[i]);
 		UnregisterSnapshot(snapshot);
 		table_close(rel, NoLock);
-		if (!state_image_patch(own_image, subjects, n))
+		if (!state_image_patch(target, subjects, n))
 		{
-			StateImage *rebuilt = state_image_rebuild(own_image, subjects, n, CacheMemoryContext);
+			StateImage *rebuilt = state_image_rebuild(target, subjects, n, CacheMemoryContext);
 
-			pfree(own_image);
-			own_image = rebuilt;
+			pfree(target);
+			target = rebuilt;
 		}
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
+	if (leader_bound)
+	{
+		statement_image = target;
+		install_image(target);
+		return true;
+	}
+	own_image = target;
 	own_image_changes = bound ? 0 : upto;
 	if (!bound)
 		consent_shared_publish(own_image, ledger_relid, upto);
