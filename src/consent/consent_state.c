@@ -155,6 +155,25 @@ append_int(StateImageBuilder *builder, BuilderSet *set, int64 key)
 	set->ints[set->n_ints++] = key;
 }
 
+static void
+append_text(StateImageBuilder *builder, BuilderSet *set, const char *subject, size_t subject_len)
+{
+	char	   *copy;
+
+	if (set->n_texts == set->texts_capacity)
+	{
+		set->texts_capacity = Max(64, set->texts_capacity * 2);
+		set->texts = set->texts == NULL ?
+			MemoryContextAllocHuge(builder->context, set->texts_capacity * sizeof(char *)) :
+			repalloc_huge(set->texts, set->texts_capacity * sizeof(char *));
+	}
+	copy = MemoryContextAlloc(builder->context, subject_len + 1);
+	memcpy(copy, subject, subject_len);
+	copy[subject_len] = '\0';
+	set->texts[set->n_texts++] = copy;
+	set->text_bytes += subject_len + 1;
+}
+
 void
 state_image_builder_add(StateImageBuilder *builder,
 						const char *kind, size_t kind_len,
@@ -168,30 +187,7 @@ state_image_builder_add(StateImageBuilder *builder,
 	if (consent_subject_int_key(subject, subject_len, &key))
 		append_int(builder, set, key);
 	else
-	{
-		char	   *copy;
-
-		if (set->n_texts == set->texts_capacity)
-		{
-			set->texts_capacity = Max(64, set->texts_capacity * 2);
-			set->texts = set->texts == NULL ?
-				MemoryContextAllocHuge(builder->context, set->texts_capacity * sizeof(char *)) :
-				repalloc_huge(set->texts, set->texts_capacity * sizeof(char *));
-		}
-		copy = MemoryContextAlloc(builder->context, subject_len + 1);
-		memcpy(copy, subject, subject_len);
-		copy[subject_len] = '\0';
-		set->texts[set->n_texts++] = copy;
-		set->text_bytes += subject_len + 1;
-	}
-}
-
-void
-state_image_builder_add_int(StateImageBuilder *builder, const char *kind,
-							const char *purpose, const char *status, int64 key)
-{
-	append_int(builder, builder_set(builder, kind, strlen(kind), purpose, strlen(purpose),
-									status, strlen(status)), key);
+		append_text(builder, set, subject, subject_len);
 }
 
 /* Sorts and deduplicates the text keys; decides how the integer keys are stored. */
@@ -497,6 +493,16 @@ replaced(const StateImageSet *set, const ReplacedKey *keys, int n, const char *t
 	return false;
 }
 
+/* The builder's set for the image's set, created at the first call. */
+static BuilderSet *
+output_set(StateImageBuilder *builder, const StateImageSet *set, BuilderSet **out)
+{
+	if (*out == NULL)
+		*out = builder_set(builder, set->kind, strlen(set->kind), set->purpose, strlen(set->purpose),
+						   set->status, strlen(set->status));
+	return *out;
+}
+
 StateImage *
 state_image_rebuild(const StateImage *image, const StateImageSubject *subjects, int n,
 					MemoryContext context)
@@ -517,6 +523,7 @@ state_image_rebuild(const StateImage *image, const StateImageSubject *subjects, 
 	{
 		const StateImageSet *set = &image->sets[i];
 		const Size *offsets = (const Size *) ((const char *) image + set->texts_offset);
+		BuilderSet *out = NULL;	/* created at its first member, as when read */
 		uint64		k;
 
 		if (set->bitmap_bits > 0)
@@ -531,7 +538,7 @@ state_image_rebuild(const StateImage *image, const StateImageSubject *subjects, 
 					k |= 63;	/* the next word */
 				else if ((words[k / 64] & (UINT64CONST(1) << (k % 64))) != 0 &&
 						 !replaced(set, keys, n, NULL, key))
-					state_image_builder_add_int(builder, set->kind, set->purpose, set->status, key);
+					append_int(builder, output_set(builder, set, &out), key);
 			}
 		}
 		else
@@ -540,16 +547,14 @@ state_image_rebuild(const StateImage *image, const StateImageSubject *subjects, 
 
 			for (k = 0; k < set->n_ints; k++)
 				if (!replaced(set, keys, n, NULL, ints[k]))
-					state_image_builder_add_int(builder, set->kind, set->purpose, set->status, ints[k]);
+					append_int(builder, output_set(builder, set, &out), ints[k]);
 		}
 		for (k = 0; k < set->n_texts; k++)
 		{
 			const char *key = (const char *) image + offsets[k];
 
 			if (!replaced(set, keys, n, key, 0))
-				state_image_builder_add(builder, set->kind, strlen(set->kind),
-										set->purpose, strlen(set->purpose),
-										set->status, strlen(set->status), key, strlen(key));
+				append_text(builder, output_set(builder, set, &out), key, strlen(key));
 		}
 	}
 	for (i = 0; i < n; i++)

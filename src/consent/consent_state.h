@@ -47,8 +47,6 @@ extern void state_image_builder_add(StateImageBuilder *builder,
 									const char *purpose, size_t purpose_len,
 									const char *status, size_t status_len,
 									const char *subject, size_t subject_len);
-extern void state_image_builder_add_int(StateImageBuilder *builder, const char *kind,
-										const char *purpose, const char *status, int64 key);
 /* The image, in one allocation in context; frees the builder. */
 extern StateImage *state_image_builder_finish(StateImageBuilder *builder, MemoryContext context);
 
