@@ -383,15 +383,19 @@ read_coordinator_state(const char *version)
 	if (node_context == NULL)
 		node_context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator state",
 											 ALLOCSET_DEFAULT_SIZES);
-	/* The copy held, to bring up to date, in the caller's context. */
+	/*
+	 * The copy held, to bring up to date: its context becomes the caller's
+	 * (freed with it, also on an error), and a new one holds the new copy.
+	 */
 	if (node_version != NULL && node_image != NULL)
 	{
-		previous_version = pstrdup(node_version);
-		previous = MemoryContextAllocHuge(CurrentMemoryContext, node_image->size);
-		memcpy(previous, node_image, node_image->size);
-		previous_erasures = palloc(sizeof(char *) * Max(n_node_erasures, 1));
-		for (n_previous_erasures = 0; n_previous_erasures < n_node_erasures; n_previous_erasures++)
-			previous_erasures[n_previous_erasures] = pstrdup(node_erasures[n_previous_erasures]);
+		previous_version = node_version;
+		previous = node_image;
+		previous_erasures = node_erasures;
+		n_previous_erasures = n_node_erasures;
+		MemoryContextSetParent(node_context, CurrentMemoryContext);
+		node_context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator state",
+											 ALLOCSET_DEFAULT_SIZES);
 	}
 	MemoryContextReset(node_context);
 	node_version = NULL;
@@ -543,11 +547,17 @@ privacy_node_erased(const char *kind, const char *subject_ref)
 	return false;
 }
 
+/* The version of this server's state after changes counted changes. */
+static char *
+version_at(uint64 changes)
+{
+	return psprintf(INT64_FORMAT ":" UINT64_FORMAT, (int64) PgStartTime, changes);
+}
+
 char *
 privacy_state_version(void)
 {
-	return psprintf(INT64_FORMAT ":" UINT64_FORMAT, (int64) PgStartTime,
-					consent_shared_changes());
+	return version_at(consent_shared_changes());
 }
 
 /* privacy_internal._state_version() → text: this server's consent state version. */
@@ -601,6 +611,6 @@ privacy_state_changes_since(PG_FUNCTION_ARGS)
 		values[3] = BoolGetDatum(erasures);
 		nulls[1] = nulls[2] = nulls[3] = false;
 	}
-	values[0] = CStringGetTextDatum(psprintf(INT64_FORMAT ":" UINT64_FORMAT, (int64) PgStartTime, upto));
+	values[0] = CStringGetTextDatum(version_at(upto));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
