@@ -92,7 +92,6 @@ void
 consent_changes_count(void)
 {
 	consent_shared_count_change(named, n_named, any_subject, erasures_written);
-	consent_changes_reset();
 }
 
 void

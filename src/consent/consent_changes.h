@@ -27,7 +27,7 @@ extern void consent_changes_erasures_written(void);
 /* At commit, after it is visible: counts the transaction's change. */
 extern void consent_changes_count(void);
 
-/* At abort or after commit: forgets what the transaction noted. */
+/* At the end of every transaction, after counting: forgets what it noted. */
 extern void consent_changes_reset(void);
 
 #endif							/* PRIVACY_CONSENT_CHANGES_H */
