@@ -294,11 +294,12 @@ run_event_statement(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
  * statements below; $9 is the subject's lock key), applies it to the
  * ledger's state and writes its audit entry to the unsealed entries, all
  * in one statement, then deletes the subject's lock row (which keeps the
- * subject locked until the transaction ends); returns the event's id. The entry has the fields
- * privacy_internal._audit() gives one (the session user, the subject's
- * reference, a summary of event id, purpose, source and policy version)
- * and takes its place in the order of entries now, as an entry written at
- * commit would when queued; the transaction's commit wakes the sealer.
+ * subject locked until the transaction ends); returns the event's id. The
+ * entry has the fields privacy_internal._audit() gives one (the session
+ * user, the subject's reference, a summary of event id, purpose, source
+ * and policy version) and takes its place in the order of entries now, as
+ * an entry written at commit would when queued; the transaction's commit
+ * wakes the sealer.
  */
 
 static int64

@@ -22,9 +22,10 @@
  * state it touched (or that it may have touched any), under the ring's
  * lock: a session whose own image reflects the changes up to some count
  * learns which subjects to look up again to bring it up to date, as long
- * as the ring still holds every change since. Transactions that changed the state cannot be prepared for
- * two-phase commit (their later commit would not be counted), and a hot
- * standby, where changes arrive by WAL replay, shares nothing.
+ * as the ring still holds every change since. Transactions that changed
+ * the state cannot be prepared for two-phase commit (their later commit
+ * would not be counted), and a hot standby, where changes arrive by WAL
+ * replay, shares nothing.
  */
 #include "postgres.h"
 
