@@ -67,13 +67,13 @@ static SPIPlanPtr notify_plan = NULL;
 
 /*
  * Takes the subject's lock of a scope: a row of privacy._subject_locks
- * inserted (waiting for a transaction that holds it) and, with
- * release_now, deleted again; either way no other transaction can insert
- * it until this one ends. Without release_now the caller's next statement
- * deletes it. Must be called inside SPI_connect.
+ * inserted (waiting for a transaction that holds it) and deleted again, so
+ * that the table stays empty between transactions; deleted by this
+ * transaction, the row stays locked, and no other transaction can insert
+ * it until this one ends. Must be called inside SPI_connect.
  */
 void
-rights_lock_subject(const char *scope, const char *kind, const char *subject, bool release_now)
+rights_lock_subject(const char *scope, const char *kind, const char *subject)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(subject_lock_key(scope, kind, subject))};
@@ -82,8 +82,7 @@ rights_lock_subject(const char *scope, const char *kind, const char *subject, bo
 						"INSERT INTO privacy._subject_locks (lock_key) VALUES ($1) ON CONFLICT DO NOTHING",
 						1, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not lock a subject");
-	if (release_now)
-		subject_lock_release(DatumGetInt64(values[0]));
+	subject_lock_release(DatumGetInt64(values[0]));
 }
 
 /* The receipt's line of a table. */
@@ -568,7 +567,7 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 {
 	SubjectKind *kind = *kindp;
 	text	   *ref = subject_reference(kind->name, key);
-	Datum		values[4];
+	Datum		values[3];
 	bool		isnull;
 	bool		present;
 	bool		subject_held;
@@ -587,11 +586,10 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	Jsonb	   *receipt;
 	Jsonb	   *summary;
 
-	rights_lock_subject("erase", kind->name, text_to_cstring(ref), false);
+	rights_lock_subject("erase", kind->name, text_to_cstring(ref));
 	values[0] = CStringGetTextDatum(key);
 	values[1] = CStringGetTextDatum(kind->name);
-	values[2] = Int64GetDatum(subject_lock_key("erase", kind->name, text_to_cstring(ref)));
-	values[3] = PointerGetDatum(ref);
+	values[2] = PointerGetDatum(ref);
 	if (rights_run(kind, &kind->erase_frame, values, NULL, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not look the subject up");

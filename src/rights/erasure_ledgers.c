@@ -66,8 +66,8 @@ static const char *const release_sql[3] = {
 Jsonb *
 rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRelease release)
 {
-	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, INT8OID};
-	Datum		values[4];
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
 	bool		isnull;
 	int64		events;
 	bool		state;
@@ -75,14 +75,12 @@ rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRel
 	int64		disclosures;
 	JsonbParseState *json = NULL;
 
-	rights_lock_subject("consent_ledger", kind, key, false);
+	rights_lock_subject("consent_ledger", kind, key);
 	values[0] = CStringGetTextDatum(kind);
 	values[1] = CStringGetTextDatum(key);
 	values[2] = PointerGetDatum(ref);
-	values[3] = Int64GetDatum(subject_lock_key("consent_ledger", kind, key));
 	if (rights_run_kept(&forget_plans[release],
-						psprintf("WITH unlocked AS (DELETE FROM privacy._subject_locks l"
-								 " WHERE l.lock_key OPERATOR(pg_catalog.=) $4),%s"
+						psprintf("WITH%s"
 								 " forgotten AS (UPDATE privacy.consent_ledger l"
 								 " SET subject = $3, forgotten = true, evidence = privacy_internal._redacted_evidence(l.evidence)"
 								 " WHERE l.kind OPERATOR(pg_catalog.=) $1 AND l.subject OPERATOR(pg_catalog.=) $2"
@@ -97,7 +95,7 @@ rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRel
 								 " WHERE s.kind OPERATOR(pg_catalog.=) $1 AND s.subject OPERATOR(pg_catalog.=) $2),"
 								 " (SELECT pg_catalog.count(*) FROM disclosed)",
 								 release_sql[release]),
-						4, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+						3, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not forget a subject in the consent ledger");
 	events = DatumGetInt64(rights_result(1, &isnull));
 	state = DatumGetBool(rights_result(2, &isnull));

@@ -102,7 +102,6 @@ extern Jsonb *rights_forget_in_ledgers(const char *kind, const char *key, text *
 									   ForgetRelease release);
 
 /* erasure.c */
-extern void rights_lock_subject(const char *scope, const char *kind, const char *subject,
-								bool release_now);
+extern void rights_lock_subject(const char *scope, const char *kind, const char *subject);
 
 #endif							/* PRIVACY_RIGHTS_H */

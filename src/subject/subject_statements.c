@@ -653,7 +653,7 @@ subject_build_statements(SubjectKind *kind)
 void
 subject_build_key_statements(SubjectKind *kind)
 {
-	Oid			frame_args[4] = {TEXTOID, TEXTOID, INT8OID, TEXTOID};
+	Oid			frame_args[3] = {TEXTOID, TEXTOID, TEXTOID};
 	char	   *match = anchor_match(kind);
 
 	subject_statement_init(&kind->key_cast,
@@ -664,9 +664,8 @@ subject_build_key_statements(SubjectKind *kind)
 
 	/*
 	 * The erasure's first look at the subject, once it holds the subject's
-	 * lock ($3, taken by the previous statement and released here): the
-	 * anchor row, locked; whether a legal hold names the subject (by its
-	 * reference, $4); the tables held as a whole. (Nothing here reads
+	 * lock: the anchor row, locked; whether a legal hold names the subject
+	 * (by its reference, $3); the tables held as a whole. (Nothing here reads
 	 * privacy.erasures, whose every change invalidates the plans that do.)
 	 * Citus cannot plan a statement that locks rows of a table it
 	 * distributes together with the extension's local tables: there the
@@ -677,17 +676,15 @@ subject_build_key_statements(SubjectKind *kind)
 	subject_key_statement_init(kind, &kind->lock_anchor, psprintf("%s FOR UPDATE OF t", match),
 							   1, key_arg);
 	subject_statement_init(&kind->erase_frame,
-						   psprintf("WITH unlocked AS (DELETE FROM privacy._subject_locks l"
-									" WHERE l.lock_key OPERATOR(pg_catalog.=) $3) "
-									"SELECT %s%s%s, "
+						   psprintf("SELECT %s%s%s, "
 									"EXISTS (SELECT FROM privacy.legal_holds h WHERE h.released_at IS NULL"
-									" AND h.kind OPERATOR(pg_catalog.=) $2 AND h.subject_ref OPERATOR(pg_catalog.=) $4), "
+									" AND h.kind OPERATOR(pg_catalog.=) $2 AND h.subject_ref OPERATOR(pg_catalog.=) $3), "
 									"ARRAY(SELECT h.table_name::pg_catalog.oid FROM privacy.legal_holds h"
 									" WHERE h.released_at IS NULL AND h.table_name IS NOT NULL)",
 									kind->anchor_distributed ? "NULL::pg_catalog.bool" : "EXISTS (",
 									kind->anchor_distributed ? "" : match,
 									kind->anchor_distributed ? "" : " FOR UPDATE OF t)"),
-						   4, frame_args);
+						   3, frame_args);
 	kind->erase_frame.free_plan = kind->anchor_distributed;
 }
 
