@@ -34,7 +34,8 @@
  *
  * Every change of the ledger state, the purposes, the purpose grants, the
  * subject kinds or the erasures fires a statement trigger that invalidates the relcache
- * entry of its table; the relcache callback here bumps the cache
+ * entry of its table (for the ledger state and the erasures, that of the
+ * view privacy.consent_state); the relcache callback here bumps the cache
  * generation, and each call site compares generations before it uses its
  * sets. Invalidations are accepted at the first call of every statement
  * and, once a session has checked rows, at the start of every run of an
@@ -1370,17 +1371,21 @@ privacy_may_write_text(PG_FUNCTION_ARGS)
  * invalidation, which every backend (this one at its next command, the
  * others once the change commits) turns into a new cache generation.
  *
- * A change of the consent state invalidates the view privacy.consent_state
- * rather than privacy._ledger_state: no kept plan reads the view on the
- * hot path, while the state's own invalidation would make every session
- * replan each statement on the table (the ledger's state trigger and the
- * consent functions among them) after every consent change anywhere.
+ * A change of the consent state or of the erasures invalidates the view
+ * privacy.consent_state rather than privacy._ledger_state or
+ * privacy.erasures: no kept plan reads the view on the hot path, while the
+ * table's own invalidation would make every session replan each statement
+ * on it after every change anywhere: on the state, the ledger's state
+ * trigger and the consent functions; on the erasures, every erasure's
+ * receipt.
  */
 Datum
 privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Relation	rel;
+	bool		is_state;
+	bool		is_erasures;
 	Oid			view = InvalidOid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -1388,16 +1393,17 @@ privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("privacy_internal._invalidate_consent_cache() must be called as a trigger")));
 	rel = trigdata->tg_relation;
-	if (strcmp(RelationGetRelationName(rel), "_ledger_state") == 0)
+	is_state = strcmp(RelationGetRelationName(rel), "_ledger_state") == 0;
+	is_erasures = strcmp(RelationGetRelationName(rel), "erasures") == 0;
+	if (is_state || is_erasures)
 		view = get_relname_relid("consent_state", RelationGetNamespace(rel));
 	if (OidIsValid(view))
-	{
 		CacheInvalidateRelcacheByRelid(view);
-		consent_changes_state_written();
-	}
 	else
 		CacheInvalidateRelcache(rel);
-	if (strcmp(RelationGetRelationName(rel), "erasures") == 0)
+	if (is_state && OidIsValid(view))
+		consent_changes_state_written();
+	if (is_erasures)
 		consent_changes_erasures_written();
 	state_changed_in_xact = true;
 	if (!OidIsValid(citus_state_view) && privacy_citus_installed())

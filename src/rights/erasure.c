@@ -433,11 +433,7 @@ erasure_summary(Jsonb *receipt)
 	return rights_finish_object(&state);
 }
 
-/*
- * Records the erasure's receipt in privacy.erasures. (Every change of
- * privacy.erasures invalidates the plans that read or write it, so this is
- * the only statement of an erasure that names it.)
- */
+/* Records the erasure's receipt in privacy.erasures. */
 static void
 record_erasure(SubjectKind *kind, text *ref, const char *reason, bool has_request,
 			   int64 request_id, Jsonb *receipt)
@@ -509,8 +505,8 @@ static Jsonb *
 held_erasure(SubjectKind *kind, text *ref)
 {
 	/*
-	 * Looked for first in privacy._held_erasures alone: a plan that reads
-	 * privacy.erasures is made again after every erasure.
+	 * Looked for first in privacy._held_erasures alone, which holds a row
+	 * only while an erasure is held: one index probe for most subjects.
 	 */
 	if (subject_lookup(&held_probe_plan,
 					   "SELECT pg_catalog.to_jsonb(true) FROM privacy._held_erasures h"

@@ -665,8 +665,7 @@ subject_build_key_statements(SubjectKind *kind)
 	/*
 	 * The erasure's first look at the subject, once it holds the subject's
 	 * lock: the anchor row, locked; whether a legal hold names the subject
-	 * (by its reference, $3); the tables held as a whole. (Nothing here reads
-	 * privacy.erasures, whose every change invalidates the plans that do.)
+	 * (by its reference, $3); the tables held as a whole.
 	 * Citus cannot plan a statement that locks rows of a table it
 	 * distributes together with the extension's local tables: there the
 	 * anchor row is locked by a statement of its own (lock_anchor) and
