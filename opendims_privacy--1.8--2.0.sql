@@ -1615,7 +1615,6 @@ DECLARE
 	unknown text;
 	cats text[];
 	keys text[] := '{}';
-	key text;
 	ref text;
 	erased boolean;
 	i integer;
@@ -1681,20 +1680,24 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
-	-- Every subject is checked before anything is recorded.
-	FOR i IN 1 .. pg_catalog.cardinality(subjects) LOOP
-		IF subjects[i] IS NULL THEN
-			RAISE EXCEPTION 'subject of a disclosure must not be null'
-				USING ERRCODE = 'null_value_not_allowed';
-		END IF;
-		key := privacy_internal._canonical_subject(kind, subjects[i], true);
-		IF key OPERATOR(pg_catalog.=) ANY (keys) THEN
-			RAISE EXCEPTION 'subjects of a disclosure must be distinct'
-				USING ERRCODE = 'invalid_parameter_value',
-					  DETAIL = pg_catalog.format('Subject %s names the same subject as an earlier one.', i);
-		END IF;
-		keys := keys OPERATOR(pg_catalog.||) key;
-	END LOOP;
+	-- Every subject is checked before anything is recorded: none is null,
+	-- each exists (its canonical key, in order), and no two name the same
+	-- subject (found by sorting, not by comparing each with every other).
+	IF pg_catalog.array_position(subjects, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'subject of a disclosure must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	keys := ARRAY(SELECT privacy_internal._canonical_subject(kind, s.subject, true)
+					FROM pg_catalog.unnest(subjects) WITH ORDINALITY s(subject, n) ORDER BY s.n);
+	SELECT pg_catalog.min(d.n) INTO i
+	  FROM (SELECT k.n, pg_catalog.row_number() OVER (PARTITION BY k.key ORDER BY k.n) AS nth
+			  FROM pg_catalog.unnest(keys) WITH ORDINALITY k(key, n)) d
+	 WHERE d.nth OPERATOR(pg_catalog.>) 1;
+	IF i IS NOT NULL THEN
+		RAISE EXCEPTION 'subjects of a disclosure must be distinct'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('Subject %s names the same subject as an earlier one.', i);
+	END IF;
 
 	FOR i IN 1 .. pg_catalog.cardinality(keys) LOOP
 		-- Under the subject's ledger lock, which the erasure takes to
