@@ -17,7 +17,9 @@
 # email classified, under privacy.protect) and customers_plain, an
 # unprotected copy of the same rows; addresses (one per customer), orders
 # and logins (two each) reach customers through indexed foreign keys and
-# are classified too, so that an export reads four tables. Every customer
+# are classified too, so that an export reads four tables. The copy is
+# referenced by the same three foreign keys (from empty tables), so that an
+# update of it runs the same referential-integrity triggers. Every customer
 # consented to "marketing"; the updates run as an ordinary role that
 # declares it, so the protected rows are visible and writable; a session
 # without a purpose sees none of them.
@@ -122,6 +124,9 @@ BEGIN
 		EXECUTE format('INSERT INTO bench_writes.%I SELECT g, (g - 1) / %s + 1, %L || g
 			FROM generate_series(1, %s) g', d.name, d.per_customer, d.name || ' detail ', d.per_customer * customers);
 		EXECUTE format('CREATE INDEX ON bench_writes.%I (customer_id)', d.name);
+		EXECUTE format('CREATE TABLE bench_writes.%I (id bigint PRIMARY KEY,
+			customer_id bigint NOT NULL REFERENCES bench_writes.customers_plain, detail text NOT NULL)',
+			d.name || '_plain');
 	END LOOP;
 END
 $$;
