@@ -54,6 +54,8 @@ SELECT privacy.record_disclosure('customer', NULL, 'hosting', ARRAY['contact.ema
 -- A set is recorded whole or not at all.
 SELECT * FROM privacy.record_disclosures('customer', ARRAY['1', '2', '999'], 'hosting', ARRAY['contact.email'], 'contract');
 SELECT * FROM privacy.record_disclosures('customer', ARRAY['1', '2', '01'], 'hosting', ARRAY['contact.email'], 'contract');
+-- The first subject that repeats an earlier one is named.
+SELECT * FROM privacy.record_disclosures('customer', ARRAY['3', '1', '2', '01', '3'], 'hosting', ARRAY['contact.email'], 'contract');
 SELECT * FROM privacy.record_disclosures('customer', ARRAY['1', NULL], 'hosting', ARRAY['contact.email'], 'contract');
 SELECT * FROM privacy.record_disclosures('customer', '{}', 'hosting', ARRAY['contact.email'], 'contract');
 SELECT (SELECT count(*) FROM privacy.disclosures) = n AS nothing_recorded FROM before;
