@@ -519,19 +519,14 @@ forward_planner(Query *parse, const char *query_string, int cursorOptions, Param
 	/*
 	 * Cheap tests first: only a query that reads a table under row security
 	 * is looked at further, and whether it reads a protected table Citus
-	 * manages is known per table. On a worker, the markers in a query are
-	 * the coordinator's.
+	 * manages is known per table. On a worker (whose group is known once
+	 * read) the query is not looked at: the markers in it are the
+	 * coordinator's.
 	 */
-	if (parse->hasRowSecurity)
+	if (parse->hasRowSecurity && !privacy_citus_worker())
 	{
 		lookup_marker();
 		forward_walker((Node *) parse, &context);
-		if ((context.user_marker || context.needed || OidIsValid(context.written)) &&
-			privacy_citus_worker())
-		{
-			context.user_marker = context.needed = false;
-			context.written = InvalidOid;
-		}
 		if (OidIsValid(context.written))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
