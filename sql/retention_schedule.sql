@@ -107,6 +107,11 @@ SELECT count(*) AS jobs FROM privacy.retention_schedule;
 SELECT count(*) AS jobs FROM cron.job;
 DROP DATABASE privacy_schedule_elsewhere;
 
+-- The internal function behind them refuses bad input with a clear error.
+SELECT * FROM privacy_internal._retention_cron(NULL, NULL, NULL);
+SELECT * FROM privacy_internal._retention_cron('reschedule', NULL, NULL);
+SELECT * FROM privacy_internal._retention_cron('schedule', NULL, '5 * * * *');
+
 DROP OWNED BY cron_operator, cron_nologin;
 DROP ROLE cron_operator;
 DROP ROLE cron_nologin;

@@ -359,7 +359,9 @@ privacy_retention_cron(PG_FUNCTION_ARGS)
 	int			i;
 
 	if (PG_ARGISNULL(0))
-		elog(ERROR, "operation must not be null");
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("operation must not be null")));
 	operation = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (strcmp(operation, "schedule") == 0)
 		req->operation = CRON_SCHEDULE;
@@ -368,7 +370,10 @@ privacy_retention_cron(PG_FUNCTION_ARGS)
 	else if (strcmp(operation, "list") == 0)
 		req->operation = CRON_LIST;
 	else
-		elog(ERROR, "unrecognized pg_cron operation \"%s\"", operation);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized pg_cron operation \"%s\"", operation),
+				 errhint("The operations are schedule, unschedule and list.")));
 
 	if (!PG_ARGISNULL(1))
 		strlcpy(req->username, NameStr(*PG_GETARG_NAME(1)), NAMEDATALEN);
@@ -384,7 +389,9 @@ privacy_retention_cron(PG_FUNCTION_ARGS)
 		strlcpy(req->schedule, schedule, CRON_SCHEDULE_LEN);
 	}
 	if (req->operation != CRON_LIST && req->username[0] == '\0')
-		elog(ERROR, "a role must be given to schedule or unschedule the retention job");
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a role must be given to schedule or unschedule the retention job")));
 	if (req->operation == CRON_SCHEDULE)
 	{
 		if (req->schedule[0] == '\0')
