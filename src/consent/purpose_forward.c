@@ -240,7 +240,7 @@ forward_walker(Node *node, ForwardContext *context)
 	if (node == NULL)
 		return false;
 	if (is_marker(node) && context->marker == NULL && !context->user_marker &&
-		privacy_citus_installed() && !privacy_citus_worker() &&
+		privacy_citus_installed() &&
 		!marker_is_ours((FuncExpr *) node))
 		context->user_marker = true;
 	if (IsA(node, Query))
