@@ -528,12 +528,17 @@ ensure_cache_current(void)
 			else if ((!IsInParallelMode() || IsParallelWorker()) &&
 					 (image = consent_shared_fetch(watched_oids[0], CacheMemoryContext, false, &changes)) != NULL)
 			{
-				/* An older shared image, brought up to date if it can be. */
+				/*
+				 * An older shared image, brought up to date if it can be;
+				 * otherwise of no use, and freed.
+				 */
 				keep_own_image(image, changes, watched_oids[0]);
 				if (update_own_image(watched_oids[0], true))
 					cache_source = "updated";
 				else
 				{
+					pfree(own_image);
+					own_image = NULL;
 					own_image_changes = 0;
 					cache_image = NULL;
 				}
