@@ -4178,12 +4178,12 @@ COMMENT ON FUNCTION privacy_internal._lint_retention_conflicts() IS 'lint: anony
 
 -- On a Citus worker, an erasure removes the values it took out of a shard
 -- from the shard's statistics (src/rights/shard_statistics.c).
-CREATE FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], vals text[]) RETURNS boolean
+CREATE FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], deleted_row record) RETURNS boolean
     LANGUAGE c IMMUTABLE PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'privacy_erased_from_shard';
 
-COMMENT ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], vals text[]) IS 'Notes values (each of the column named at the same place) that an erasure took out of a shard of a table Citus manages, to be removed from the shard''s statistics when the transaction commits; true. Marked immutable because Citus runs only immutable functions in the RETURNING list of a DELETE, on the node of the shard; it has no result but true';
+COMMENT ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], deleted_row record) IS 'Notes the values of the named columns of a row that an erasure deleted from a shard of a table Citus manages (an array column''s elements too), to be removed from the shard''s statistics when the transaction commits; true. Marked immutable because Citus runs only immutable functions in the RETURNING list of a DELETE, on the node of the shard; it has no result but true';
 
-REVOKE ALL ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], vals text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], deleted_row record) FROM PUBLIC;
 -- The erasure's statements run as the table's owner, whom the function checks.
-GRANT EXECUTE ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], vals text[]) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], deleted_row record) TO PUBLIC;

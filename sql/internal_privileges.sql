@@ -105,15 +105,15 @@ SELECT privacy.seal_audit_log() AS sealed \gset
 SELECT intact FROM privacy.verify_audit_log();
 
 -- privacy_internal._erased_from_shard(), which PUBLIC may execute for the
--- erasure's statements on Citus shards, takes only a table the caller owns,
--- and column names and values that pair up; values the statistics do not
--- hold change nothing.
+-- erasure's statements on Citus shards, takes only a table the caller owns
+-- and columns the row has; values the statistics do not hold change
+-- nothing.
 SET ROLE ip_app;
-SELECT privacy_internal._erased_from_shard('crm.customers', ARRAY['name'], ARRAY['Customer One']);
+SELECT privacy_internal._erased_from_shard('crm.customers', ARRAY['name'], ROW('Customer One'));
 RESET ROLE;
-SELECT privacy_internal._erased_from_shard('crm.customers', ARRAY['name'], ARRAY['Customer One', 'Customer Two']);
+SELECT privacy_internal._erased_from_shard('crm.customers', ARRAY['nickname'], c) FROM crm.customers c WHERE c.id = 1;
 BEGIN;
-SELECT privacy_internal._erased_from_shard('crm.customers', ARRAY['name', 'id'], ARRAY['nobody', '0']) AS noted;
+SELECT privacy_internal._erased_from_shard('crm.customers', ARRAY['name', 'id'], ROW(0, 'nobody')::crm.customers) AS noted;
 COMMIT;
 
 DROP SCHEMA crm CASCADE;

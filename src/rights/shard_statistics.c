@@ -6,14 +6,15 @@
  *
  * On one server the erasure looks the values of the subject's rows up in
  * the table's statistics and removes those no row holds any more
- * (erasure_statistics.c). A table Citus distributes keeps no statistics on
+ * (erasure_statistics.c). A table Citus manages keeps no statistics on
  * the coordinator: each shard has its own, on the node that holds it. So
- * the erasure's DELETE of such a table returns, beside the values it reads
- * for itself, a call of privacy_internal._erased_from_shard(t0.tableoid,
- * column names, values) with the deleted row's values of its classified
- * columns, which Citus runs where the row was deleted (it allows immutable
- * functions in RETURNING, and runs them on the shard). The call notes the
- * shard, the columns and the values; before that
+ * the erasure's DELETE of such a table returns, in place of those values,
+ * a call of privacy_internal._erased_from_shard(t0.tableoid, the names of
+ * its classified columns, t0.*) with the deleted row, which Citus runs
+ * where the row was deleted (it allows immutable functions in RETURNING,
+ * and runs them on the shard; a value's conversion to text is not always
+ * immutable, so the call converts the values itself). The call notes the
+ * shard, the columns and the values (an array's elements too); before that
  * node's part of the transaction commits (or is prepared for two-phase
  * commit), the values the shard's statistics hold and no row of the shard
  * has any more (looked for in its first rows, as on one server) are
@@ -28,11 +29,13 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "parser/parse_coerce.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -40,6 +43,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/typcache.h"
 
 #include "base/extension_objects.h"
 #include "base/qualified_name.h"
@@ -225,10 +229,46 @@ shard_statistics_xact_callback(XactEvent event, void *arg)
 }
 
 /*
+ * Notes the text of a deleted row's value of one column, as the erasure
+ * reads it on one server (the value as text and, for an array, the text of
+ * each element), in TopTransactionContext.
+ */
+static void
+note_value(Oid relid, const char *column, Oid type, Datum value)
+{
+	ErasedColumn *entry = erased_column(relid, column);
+	Oid			output;
+	bool		varlena;
+
+	getTypeOutputInfo(type, &output, &varlena);
+	entry->values = lappend(entry->values, OidOutputFunctionCall(output, value));
+	if (TypeCategory(type) == TYPCATEGORY_ARRAY)
+	{
+		ArrayType  *array = DatumGetArrayTypeP(value);
+		Oid			element = ARR_ELEMTYPE(array);
+		int16		len;
+		bool		byval;
+		char		align;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		get_typlenbyvalalign(element, &len, &byval, &align);
+		deconstruct_array(array, element, len, byval, align, &elems, &nulls, &n);
+		getTypeOutputInfo(element, &output, &varlena);
+		for (int i = 0; i < n; i++)
+			if (!nulls[i])
+				entry->values = lappend(entry->values, OidOutputFunctionCall(output, elems[i]));
+	}
+}
+
+/*
  * privacy_internal._erased_from_shard(rel regclass, column_names text[],
- * vals text[]) → true: notes values an erasure took out of rel, each of
- * the column named at the same place, to be removed from its statistics
- * when the transaction commits.
+ * deleted_row record) → true: notes the values of the named columns of a
+ * row an erasure deleted from rel, to be removed from its statistics when
+ * the transaction commits. The erasure's DELETE passes its whole row, so
+ * that its RETURNING list holds no conversion to text, which Citus would
+ * refuse where it is not immutable (a date's, a time's, an array's).
  */
 Datum
 privacy_erased_from_shard(PG_FUNCTION_ARGS)
@@ -237,9 +277,9 @@ privacy_erased_from_shard(PG_FUNCTION_ARGS)
 	Datum	   *names;
 	bool	   *name_nulls;
 	int			nnames;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
+	HeapTupleHeader row;
+	TupleDesc	desc;
+	HeapTupleData tuple;
 	MemoryContext old;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -251,12 +291,12 @@ privacy_erased_from_shard(PG_FUNCTION_ARGS)
 				 errmsg("must be owner of table %s", get_rel_name(relid)),
 				 errdetail("Only an erasure, which runs as the table's owner, notes the values it removed.")));
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &names, &name_nulls, &nnames);
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	if (nnames != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("column names and values do not pair up"),
-				 errdetail("Each value needs the name of its column at the same place of the other array.")));
+	row = PG_GETARG_HEAPTUPLEHEADER(2);
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = row;
 
 	if (!callback_registered)
 	{
@@ -264,13 +304,28 @@ privacy_erased_from_shard(PG_FUNCTION_ARGS)
 		callback_registered = true;
 	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
-	for (int i = 0; i < n; i++)
-		if (!nulls[i] && !name_nulls[i])
-		{
-			ErasedColumn *entry = erased_column(relid, TextDatumGetCString(names[i]));
+	for (int i = 0; i < nnames; i++)
+	{
+		char	   *column;
+		int			attno = 0;
+		bool		isnull;
+		Datum		value;
 
-			entry->values = lappend(entry->values, TextDatumGetCString(elems[i]));
-		}
+		if (name_nulls[i])
+			continue;
+		column = TextDatumGetCString(names[i]);
+		for (int k = 0; k < desc->natts && attno == 0; k++)
+			if (!TupleDescAttr(desc, k)->attisdropped && strcmp(NameStr(TupleDescAttr(desc, k)->attname), column) == 0)
+				attno = k + 1;
+		if (attno == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of table %s does not exist", column, get_rel_name(relid))));
+		value = heap_getattr(&tuple, attno, desc, &isnull);
+		if (!isnull)
+			note_value(relid, column, TupleDescAttr(desc, attno - 1)->atttypid, value);
+	}
 	MemoryContextSwitchTo(old);
+	ReleaseTupleDesc(desc);
 	PG_RETURN_BOOL(true);
 }

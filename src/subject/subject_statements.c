@@ -21,6 +21,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/syscache.h"
 
 #include "base/citus.h"
@@ -210,44 +211,54 @@ static const Oid key_ids_args[2] = {TEXTOID, TEXTARRAYOID};
  * DELETE of the subject's rows t0, after a comma, noting a deleted row's
  * values of its classified columns for the statistics of the shard it was
  * deleted from (privacy_internal._erased_from_shard(), which Citus runs on
- * the shard's node: rights/shard_statistics.c); else "". It is given each
- * value with its column's name, in two arrays of the same length. The
- * coordinator holds no statistics of such a table.
+ * the shard's node: rights/shard_statistics.c); else "". It is given the
+ * columns' names as one text[] literal and the whole row, whose values it
+ * converts to text itself: Citus allows only immutable functions in
+ * RETURNING, and the conversion of a date, a time or an array to text is
+ * not. The one literal also leaves Citus no function to deparse, and the
+ * shard's node none to look up, but this one, for every statement.
  */
 static char *
 shard_statistics_notes(const SubjectTable *t)
 {
-	StringInfoData names;
-	StringInfoData values;
+	Datum	   *names = palloc(sizeof(Datum) * Max(t->nstatistics, 1));
 	int			n = 0;
+	char	   *literal;
 
-	initStringInfo(&names);
-	initStringInfo(&values);
 	if (!t->rows_by_key)
-		return names.data;
+		return "";
 	for (int i = 0; i < t->nstatistics; i++)
 	{
 		const SubjectStatistic *s = &t->statistics[i];
-		const char *glue = n > 0 ? " OPERATOR(pg_catalog.||) " : "";
 
 		/* the classified columns (the others are index or extended statistics) */
-		if (s->row_values_sql == NULL || s->extended)
-			continue;
-		n++;
-		appendStringInfo(&names, "%spg_catalog.array_fill(%s::pg_catalog.text, ARRAY[pg_catalog.cardinality(%s)])",
-						 glue, quote_literal_cstr(s->name), s->row_values_sql);
-		appendStringInfo(&values, "%s%s", glue, s->row_values_sql);
+		if (s->row_values_sql != NULL && !s->extended)
+			names[n++] = CStringGetTextDatum(s->name);
 	}
 	if (n == 0)
 		return "";
-	return psprintf(", privacy_internal._erased_from_shard(t0.tableoid::pg_catalog.regclass, %s, %s) AS noted",
-					names.data, values.data);
+	literal = OidOutputFunctionCall(F_ARRAY_OUT,
+									PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT)));
+	return psprintf(", privacy_internal._erased_from_shard(t0.tableoid::pg_catalog.regclass, %s::pg_catalog.text[], t0.*) AS noted",
+					quote_literal_cstr(literal));
+}
+
+/*
+ * What a DELETE of the subject's rows t0 returns for statistics entry i:
+ * the row's values as text[], which the erasure looks up in the table's
+ * statistics; NULL where Citus manages the table, whose statistics are the
+ * shards' own (shard_statistics_notes() notes the values there).
+ */
+static const char *
+returned_values_sql(const SubjectTable *t, int i)
+{
+	return t->rows_by_key ? "NULL::pg_catalog.text[]" : t->statistics[i].row_values_sql;
 }
 
 /*
  * ERASE_DELETE: delete every row of the subject, returning the statistics
- * values of each (and, where Citus manages the table, noting them for the
- * shard's statistics).
+ * values of each (where Citus manages the table, NULLs, and the note of
+ * the values for the shard's statistics).
  */
 static char *
 erase_delete(const SubjectTable *t)
@@ -258,7 +269,7 @@ erase_delete(const SubjectTable *t)
 	appendStringInfo(&buf, "DELETE FROM %s AS t0%s%s WHERE %s",
 					 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined, t->conditions);
 	for (int i = 0; i < t->nstatistics; i++)
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : " RETURNING ", t->statistics[i].row_values_sql);
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : " RETURNING ", returned_values_sql(t, i));
 	if (t->nstatistics > 0)
 		appendStringInfoString(&buf, shard_statistics_notes(t));
 	return buf.data;
@@ -511,7 +522,7 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 						 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined,
 						 t->conditions, unreferenced);
 		for (int i = 0; i < t->nstatistics; i++)
-			appendStringInfo(&buf, ", %s AS v%d", t->statistics[i].row_values_sql, i + 1);
+			appendStringInfo(&buf, ", %s AS v%d", returned_values_sql(t, i), i + 1);
 		appendStringInfoString(&buf, shard_statistics_notes(t));
 		appendStringInfo(&buf, ") SELECT (SELECT pg_catalog.count(*) FROM %s AS t0%s WHERE %s), g.d",
 						 t->name, joined, t->conditions);
