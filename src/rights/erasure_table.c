@@ -144,21 +144,23 @@ append_tids(Tids *set, const Tids *more)
 	set->n += more->n;
 }
 
-/*
- * The expression that replaces a column's value when its row is
- * anonymised: NULL, or where the column is NOT NULL a marker of its type;
- * an error for a NOT NULL column of another type, or a column that does
- * not exist.
- */
-static char *
-anonymized_value(const SubjectTable *table, const char *column, const char *seed)
+/* What anonymisation needs to know of a column's type. */
+typedef struct AnonymizedColumn
+{
+	bool		notnull;
+	bool		string;			/* of the string category */
+	bool		email;			/* privacy.email */
+	char	   *typname;
+} AnonymizedColumn;
+
+/* The column's type, or an error for a column that does not exist. */
+static AnonymizedColumn
+anonymized_column(const SubjectTable *table, const char *column)
 {
 	HeapTuple	tuple = SearchSysCacheAttName(table->relid, column);
-	bool		notnull;
+	AnonymizedColumn result;
 	Oid			type;
 	Form_pg_type typ;
-	char		category;
-	char	   *typname;
 	char	   *nspname;
 
 	if (!HeapTupleIsValid(tuple))
@@ -166,31 +168,61 @@ anonymized_value(const SubjectTable *table, const char *column, const char *seed
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation %s does not exist", column, table->name),
 				 errhint("Apply a policy document that matches the schema; privacy.lint() lists such entries.")));
-	notnull = ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
+	result.notnull = ((Form_pg_attribute) GETSTRUCT(tuple))->attnotnull;
 	type = ((Form_pg_attribute) GETSTRUCT(tuple))->atttypid;
 	ReleaseSysCache(tuple);
-	if (!notnull)
-		return "NULL";
 	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for type %u", type);
 	typ = (Form_pg_type) GETSTRUCT(tuple);
-	category = typ->typcategory;
-	typname = pstrdup(NameStr(typ->typname));
+	result.string = typ->typcategory == TYPCATEGORY_STRING;
+	result.typname = pstrdup(NameStr(typ->typname));
 	nspname = get_namespace_name(typ->typnamespace);
+	result.email = nspname != NULL && strcmp(nspname, "privacy") == 0 && strcmp(result.typname, "email") == 0;
 	ReleaseSysCache(tuple);
-	if (category == TYPCATEGORY_STRING)
+	return result;
+}
+
+/*
+ * The expression that replaces a column's value when its row is
+ * anonymised: NULL, or where the column is NOT NULL a marker of its type;
+ * an error for a NOT NULL column of another type.
+ */
+static char *
+anonymized_value(const SubjectTable *table, const char *column, const AnonymizedColumn *type,
+				 const char *seed)
+{
+	if (!type->notnull)
+		return "NULL";
+	if (type->string)
 		return psprintf("'[erased ' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(%s), 1, 12)"
 						" OPERATOR(pg_catalog.||) ']'", seed);
-	if (nspname != NULL && strcmp(nspname, "privacy") == 0 && strcmp(typname, "email") == 0)
+	if (type->email)
 		return psprintf("('erased-' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(%s), 1, 12)"
 						" OPERATOR(pg_catalog.||) '@erased.invalid')::privacy.email", seed);
 	ereport(ERROR,
 			(errcode(ERRCODE_NOT_NULL_VIOLATION),
 			 errmsg("cannot anonymise column \"%s\" of relation %s: it is NOT NULL and of type %s",
-					column, table->name, typname),
+					column, table->name, type->typname),
 			 errhint("Allow NULL in the column (ALTER TABLE ... ALTER COLUMN ... DROP NOT NULL), so that erasure can clear it.")));
 	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The condition that row t still holds personal data in a column: a value
+ * that is not an anonymisation's marker. Only a string or an e-mail
+ * address can hold a marker; other columns are compared with NULL alone,
+ * with no conversion to text, which Citus refuses in an UPDATE where it
+ * is not immutable (a date's, an array's).
+ */
+static char *
+personal_value_condition(const char *quoted_column, const AnonymizedColumn *type)
+{
+	if (!type->string && !type->email)
+		return psprintf("t.%s IS NOT NULL", quoted_column);
+	return psprintf("(t.%1$s IS NOT NULL AND t.%1$s::pg_catalog.text OPERATOR(pg_catalog.!~~) '[erased %%'"
+					" AND t.%1$s::pg_catalog.text OPERATOR(pg_catalog.!~~) 'erased-%%@erased.invalid')",
+					quoted_column);
 }
 
 static int
@@ -288,11 +320,11 @@ anonymize_rows(SubjectKind *kind, SubjectTable *table, const Tids *ctids, Datum 
 	for (int i = 0; i < ncolumns; i++)
 	{
 		const char *c = quote_identifier(columns[i]);
+		AnonymizedColumn type = anonymized_column(table, columns[i]);
 
-		appendStringInfo(&set_list, "%s%s = %s", i > 0 ? ", " : "", c, anonymized_value(table, columns[i], seed));
-		appendStringInfo(&personal, "%s(t.%s IS NOT NULL AND t.%s::pg_catalog.text OPERATOR(pg_catalog.!~~) '[erased %%'"
-						 " AND t.%s::pg_catalog.text OPERATOR(pg_catalog.!~~) 'erased-%%@erased.invalid')",
-						 i > 0 ? " OR " : "", c, c, c);
+		appendStringInfo(&set_list, "%s%s = %s", i > 0 ? ", " : "", c,
+						 anonymized_value(table, columns[i], &type, seed));
+		appendStringInfo(&personal, "%s%s", i > 0 ? " OR " : "", personal_value_condition(c, &type));
 	}
 	if (detach)
 		for (int i = 0; i < table->first_hop->ncolumns; i++)

@@ -131,11 +131,16 @@ INSERT INTO saas.tickets SELECT c, 1, 'Help, I am customer ' || c FROM generate_
 CREATE TABLE saas.leads (id bigint PRIMARY KEY, email text NOT NULL);
 INSERT INTO saas.leads SELECT g, 'lead' || g || '@example.com' FROM generate_series(1, 20) g;
 
-CREATE TABLE saas.members (id bigint PRIMARY KEY, aliases text[] NOT NULL, motto text NOT NULL, born date NOT NULL);
+CREATE TABLE saas.members (id bigint PRIMARY KEY, aliases text[], motto text NOT NULL, born date);
 SELECT create_distributed_table('saas.members', 'id', shard_count => 4);
 INSERT INTO saas.members
 SELECT g, ARRAY['Alias ' || g || '-a', 'Alias ' || g || '-b'], 'Motto ' || g || '-m', date '1960-01-01' + g
   FROM generate_series(1, 40) g;
+-- Badges hold no personal data: a member with a badge is anonymised.
+CREATE TABLE saas.member_badges (member_id bigint NOT NULL REFERENCES saas.members, badge text NOT NULL,
+	PRIMARY KEY (member_id, badge));
+SELECT create_distributed_table('saas.member_badges', 'member_id', colocate_with => 'saas.members');
+INSERT INTO saas.member_badges VALUES (22, 'founder');
 });
 
 my $policy = q{{
@@ -261,6 +266,12 @@ is(join(' ', map { in_shard_statistics($_) } 'Alias 21-', 'Motto 21-m', '1960-01
 	'and its array\'s elements, its motto and its birth date from the statistics of the shards');
 is(join(' ', map { in_shard_statistics($_) } 'Alias 24-a', 'Motto 24-m', '1960-01-25'), $kept_member,
 	'which keep those of other members');
+like(sql(q{SELECT privacy.erase_subject('member', '22', 'test')}), qr/"rows_anonymized": 1\b/,
+	'a member whose badge is kept is anonymised');
+is(sql(q{SELECT aliases IS NULL AND born IS NULL AND motto LIKE '[erased %' FROM saas.members WHERE id = 22}), 't',
+	'its array and its date cleared, its NOT NULL text replaced by a marker');
+like(sql(q{SELECT privacy.erase_subject('member', '22', 'test')}), qr/"changed": false/,
+	'and erasing it again changes nothing');
 is( sql(q{SELECT (SELECT count(*) FROM privacy.erasures e WHERE e.kind = 'customer'
 		      AND e.subject_ref = privacy.subject_ref('customer', '21') AND (e.receipt ->> 'rows_deleted')::int = 8)
 		  || ' ' || (SELECT r.status FROM privacy.requests r WHERE r."right" = 'erasure'
