@@ -52,7 +52,13 @@ endif
 # saves (see docs/performance.md, "JIT and LLVM bitcode").
 override with_llvm = no
 
-EXTRA_CLEAN = test/unit/build test/fuzz/build test/output_iso test/bench/out
+EXTRA_CLEAN = test/unit/build test/fuzz/build test/output_iso test/bench/out $(OBJS:.o=.d)
+
+# The compiler writes each object's header dependencies beside it, so that
+# a changed header rebuilds every file that includes it (a struct laid out
+# differently in two objects of the module would crash the server).
+PG_CPPFLAGS += -MMD -MP
+-include $(OBJS:.o=.d)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
