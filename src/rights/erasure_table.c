@@ -306,7 +306,7 @@ anonymize_rows(SubjectKind *kind, SubjectTable *table, const Tids *ctids, Datum 
 		values[2] = CStringGetTextDatum(hex);
 		seed = "$3";
 		for (int i = 0; i < table->nkey_columns; i++)
-			seed = psprintf("%s OPERATOR(pg_catalog.||) t.%s::pg_catalog.text", seed, table->key_columns[i]);
+			seed = psprintf("%s OPERATOR(pg_catalog.||) %s", seed, subject_key_text(table, i, "t"));
 		rows = psprintf("%s%s", subject_row_match(table, "t", 1), subject_row_route(table, "t", 2));
 	}
 	else

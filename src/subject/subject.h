@@ -199,6 +199,7 @@ typedef struct SubjectTable
 	char	  **key_columns;	/* quoted */
 	char	  **key_types_sql;	/* their types, schema-qualified */
 	char	  **key_operators;	/* OPERATOR(schema.=) of those types */
+	char	  **key_send_functions; /* see subject_key_text() */
 	char	   *route_column;	/* quoted */
 	char	   *route_type_sql; /* the column's type, schema-qualified */
 	char	   *route_operator; /* OPERATOR(schema.=) of that type */
@@ -334,6 +335,7 @@ extern void subject_build_statements(SubjectKind *kind);
 extern char *subject_unreferenced_condition(const SubjectTable *table, const char *alias);
 extern char *subject_join_condition(const SubjectForeignKey *fk, const char *parent_alias,
 									const char *child_alias);
+extern char *subject_key_text(const SubjectTable *t, int i, const char *alias);
 extern char *subject_row_id(const SubjectTable *t, const char *alias);
 extern char *subject_row_route(const SubjectTable *t, const char *alias, int param);
 extern char *subject_row_match(const SubjectTable *t, const char *alias, int param);

@@ -22,6 +22,7 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_operator.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -911,6 +912,31 @@ column_type(Oid relid, AttrNumber attnum, char **type_sql, char **operator)
 }
 
 /*
+ * The binary output function of a key column's type, schema-qualified and
+ * quoted, where the type's text output is not immutable (a time's depends
+ * on the time zone) and the binary output is; else NULL
+ * (subject_key_text()).
+ */
+static char *
+key_send_function(Oid type)
+{
+	HeapTuple	tuple;
+	Oid			output;
+	Oid			send;
+
+	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for type %u", type);
+	output = ((Form_pg_type) GETSTRUCT(tuple))->typoutput;
+	send = ((Form_pg_type) GETSTRUCT(tuple))->typsend;
+	ReleaseSysCache(tuple);
+	if (func_volatile(output) == PROVOLATILE_IMMUTABLE || !OidIsValid(send) ||
+		func_volatile(send) != PROVOLATILE_IMMUTABLE)
+		return NULL;
+	return quote_qualified_identifier(get_namespace_name(get_func_namespace(send)), get_func_name(send));
+}
+
+/*
  * How the careful way of the erasure names the table's rows (see
  * SubjectTable.rows_by_key): for a table Citus manages, its primary key's
  * columns and its distribution column.
@@ -943,12 +969,14 @@ subject_read_row_key(SubjectTable *t)
 		t->key_columns = palloc(sizeof(char *) * Max(index->indnkeyatts, 1));
 		t->key_types_sql = palloc(sizeof(char *) * Max(index->indnkeyatts, 1));
 		t->key_operators = palloc(sizeof(char *) * Max(index->indnkeyatts, 1));
+		t->key_send_functions = palloc(sizeof(char *) * Max(index->indnkeyatts, 1));
 		for (int i = 0; i < index->indnkeyatts; i++)
 		{
 			AttrNumber	attnum = index->indkey.values[i];
 
 			t->key_columns[i] = pstrdup(quote_identifier(get_attname(t->relid, attnum, false)));
 			column_type(t->relid, attnum, &t->key_types_sql[i], &t->key_operators[i]);
+			t->key_send_functions[i] = key_send_function(get_atttype(t->relid, attnum));
 			t->nkey_columns++;
 		}
 		ReleaseSysCache(tuple);

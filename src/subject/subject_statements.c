@@ -380,6 +380,21 @@ key_columns_of(const SubjectTable *t, const char *alias)
 }
 
 /*
+ * Key column i of row alias of a table whose rows are named by key, as
+ * text computed by immutable functions only, the same on every node: Citus
+ * refuses a function of a column in an UPDATE unless it is immutable. The
+ * column's text, or where that depends on settings (a time's on the time
+ * zone) the hexadecimal digits of its binary form.
+ */
+char *
+subject_key_text(const SubjectTable *t, int i, const char *alias)
+{
+	if (t->key_send_functions[i] == NULL)
+		return psprintf("%s.%s::pg_catalog.text", alias, t->key_columns[i]);
+	return psprintf("pg_catalog.encode(%s(%s.%s), 'hex')", t->key_send_functions[i], alias, t->key_columns[i]);
+}
+
+/*
  * The row id of row alias of a table whose rows are named by key: its
  * primary key as the text of a jsonb array.
  */

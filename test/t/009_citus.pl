@@ -141,6 +141,16 @@ CREATE TABLE saas.member_badges (member_id bigint NOT NULL REFERENCES saas.membe
 	PRIMARY KEY (member_id, badge));
 SELECT create_distributed_table('saas.member_badges', 'member_id', colocate_with => 'saas.members');
 INSERT INTO saas.member_badges VALUES (22, 'founder');
+-- A member's events are named by a time, and a kept reference to one of
+-- them keeps it, anonymised.
+CREATE TABLE saas.member_events (member_id bigint NOT NULL REFERENCES saas.members, at timestamptz NOT NULL,
+	note text NOT NULL, PRIMARY KEY (member_id, at));
+SELECT create_distributed_table('saas.member_events', 'member_id', colocate_with => 'saas.members');
+CREATE TABLE saas.member_event_refs (member_id bigint NOT NULL, at timestamptz NOT NULL,
+	PRIMARY KEY (member_id, at), FOREIGN KEY (member_id, at) REFERENCES saas.member_events);
+SELECT create_distributed_table('saas.member_event_refs', 'member_id', colocate_with => 'saas.members');
+INSERT INTO saas.member_events VALUES (23, '2026-01-02 03:04:05+00', 'Event of member 23');
+INSERT INTO saas.member_event_refs VALUES (23, '2026-01-02 03:04:05+00');
 });
 
 my $policy = q{{
@@ -165,7 +175,8 @@ my $policy = q{{
     {"table": "saas.leads", "column": "email", "category": "contact.email"},
     {"table": "saas.members", "column": "aliases", "category": "contact.name"},
     {"table": "saas.members", "column": "motto", "category": "support"},
-    {"table": "saas.members", "column": "born", "category": "contact"}
+    {"table": "saas.members", "column": "born", "category": "contact"},
+    {"table": "saas.member_events", "column": "note", "category": "support"}
   ]
 }};
 sql("SELECT privacy.apply_policy(\$policy\$$policy\$policy\$)");
@@ -272,6 +283,10 @@ is(sql(q{SELECT aliases IS NULL AND born IS NULL AND motto LIKE '[erased %' FROM
 	'its array and its date cleared, its NOT NULL text replaced by a marker');
 like(sql(q{SELECT privacy.erase_subject('member', '22', 'test')}), qr/"changed": false/,
 	'and erasing it again changes nothing');
+like(sql(q{SELECT privacy.erase_subject('member', '23', 'test')}), qr/"rows_anonymized": 2\b/,
+	'a member whose event, named by a time, is kept is anonymised with it');
+is(sql(q{SELECT note FROM saas.member_events WHERE member_id = 23}) =~ /^\[erased [0-9a-f]{12}\]$/ ? 1 : 0, 1,
+	'the event\'s text replaced by a marker');
 is( sql(q{SELECT (SELECT count(*) FROM privacy.erasures e WHERE e.kind = 'customer'
 		      AND e.subject_ref = privacy.subject_ref('customer', '21') AND (e.receipt ->> 'rows_deleted')::int = 8)
 		  || ' ' || (SELECT r.status FROM privacy.requests r WHERE r."right" = 'erasure'
