@@ -8,7 +8,8 @@
 # coordinator's keys (also a node added later), that export and erasure are
 # complete and exact (gone from the workers' shards and their planner
 # statistics, other customers' rows untouched, also where rows are
-# retained, anonymised or held), that the retention and sensitive-data
+# retained, anonymised or held, where columns hold dates, times or arrays,
+# and for subjects keyed by a uuid), that the retention and sensitive-data
 # guards work on the shards without
 # citus.enable_unsafe_triggers, that protect() on distributed tables checks
 # every read on the workers against the coordinator's purpose (its default
@@ -151,6 +152,17 @@ CREATE TABLE saas.member_event_refs (member_id bigint NOT NULL, at timestamptz N
 SELECT create_distributed_table('saas.member_event_refs', 'member_id', colocate_with => 'saas.members');
 INSERT INTO saas.member_events VALUES (23, '2026-01-02 03:04:05+00', 'Event of member 23');
 INSERT INTO saas.member_event_refs VALUES (23, '2026-01-02 03:04:05+00');
+
+-- Devices are subjects keyed by a uuid.
+CREATE TABLE saas.devices (id uuid PRIMARY KEY, label text NOT NULL);
+SELECT create_distributed_table('saas.devices', 'id', shard_count => 4);
+CREATE TABLE saas.device_logins (device_id uuid NOT NULL REFERENCES saas.devices, n integer NOT NULL, ip inet,
+	PRIMARY KEY (device_id, n));
+SELECT create_distributed_table('saas.device_logins', 'device_id', colocate_with => 'saas.devices');
+INSERT INTO saas.devices SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid, 'Device ' || g
+  FROM generate_series(1, 10) g;
+INSERT INTO saas.device_logins SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid, n, ('10.0.0.' || g)::inet
+  FROM generate_series(1, 10) g, generate_series(1, 2) n;
 });
 
 my $policy = q{{
@@ -164,7 +176,8 @@ my $policy = q{{
   "subject_kinds": [
     {"name": "customer", "table": "saas.customers", "key": "id"},
     {"name": "lead", "table": "saas.leads", "key": "id"},
-    {"name": "member", "table": "saas.members", "key": "id"}
+    {"name": "member", "table": "saas.members", "key": "id"},
+    {"name": "device", "table": "saas.devices", "key": "id"}
   ],
   "classifications": [
     {"table": "saas.customers", "column": "name", "category": "contact.name"},
@@ -176,7 +189,9 @@ my $policy = q{{
     {"table": "saas.members", "column": "aliases", "category": "contact.name"},
     {"table": "saas.members", "column": "motto", "category": "support"},
     {"table": "saas.members", "column": "born", "category": "contact"},
-    {"table": "saas.member_events", "column": "note", "category": "support"}
+    {"table": "saas.member_events", "column": "note", "category": "support"},
+    {"table": "saas.devices", "column": "label", "category": "content"},
+    {"table": "saas.device_logins", "column": "ip", "category": "credentials.ip_address"}
   ]
 }};
 sql("SELECT privacy.apply_policy(\$policy\$$policy\$policy\$)");
@@ -1006,6 +1021,27 @@ for my $mode ('simple', 'prepared')
 		$mode, $rounds, $transactions, $lo, $lp, $lp / $lo, $co, $cp, $co > 0 ? $cp / $co : 0));
 }
 # ---- end of the cost of protection ----------------------------------------
+
+# A subject kind keyed by a uuid: its export, consent, protection and
+# erasure on distributed tables.
+my $device = '00000000-0000-0000-0000-000000000005';
+is( sql(qq{SELECT string_agg(t || ':' || jsonb_array_length(d -> 'data' -> t -> 'rows'), ' ' ORDER BY t)
+		    FROM (SELECT privacy.export_subject('device', '$device') d) e, jsonb_object_keys(d -> 'data') t}),
+	'saas.device_logins:2 saas.devices:1', 'the export of a device keyed by a uuid is complete');
+sql(qq{SELECT privacy.protect('saas.devices'); SELECT privacy.protect('saas.device_logins');
+	SELECT privacy.grant_consent('device', '$device', 'marketing', 'direct', '{}')});
+my $device_counts = qq{SELECT (SELECT count(*) FROM saas.devices) || ' ' || (SELECT count(*) FROM saas.device_logins)
+	|| ' ' || (SELECT count(*) FROM saas.devices WHERE id = '$device')};
+is(as('marketer', 'marketing', $device_counts), '1 2 1',
+	'a purpose reads the rows of the one device that consented, in router and multi-shard queries');
+is(as('nobody', '', $device_counts), '0 0 0', 'no purpose reads none');
+sql(qq{SELECT privacy.withdraw_consent('device', '$device', 'marketing', 'direct', '{}')});
+is(as('marketer', 'marketing', $device_counts), '0 0 0', 'nor after the withdrawal');
+like(sql(qq{SELECT privacy.erase_subject('device', '$device', 'test')}), qr/"rows_deleted": 3\b/,
+	'the erasure of a device deletes its rows');
+is( on_workers('devices', qq{SELECT count(*) FROM SHARD WHERE id = '$device'})
+	  + on_workers('device_logins', qq{SELECT count(*) FROM SHARD WHERE device_id = '$device'}),
+	0, 'from the workers\' shards');
 
 # A security label naming a category the policy declares (not a built-in
 # one) reaches every worker, where the label provider accepts it too.
