@@ -951,6 +951,7 @@ subject_read_row_key(SubjectTable *t)
 	t->rows_by_key = privacy_citus_table(t->relid);
 	t->nkey_columns = 0;
 	t->key_columns = NULL;
+	t->key_send_functions = NULL;
 	t->route_column = NULL;
 	if (!t->rows_by_key)
 		return;
