@@ -13,9 +13,12 @@
  *		completing receipt names the erasure it continues.
  *
  * One erasure of a subject at a time: the subject's lock
- * (privacy._subject_locks, scope erase, by reference) is taken first and
- * the anchor row locked, so that no new row can be attached to the subject
- * until the erasure commits. Most tables take one statement: delete the
+ * (privacy._subject_locks, scope erase, by reference) is taken first,
+ * together with its ledger lock (erasure_ledgers.c), and the anchor row
+ * locked, so that no new row can be attached to the subject until the
+ * erasure commits. The first statement after the locks also tells which
+ * of the ledgers, requests, holds, disclosures and erasures name the
+ * subject, so that those that do not cost no statement. Most tables take one statement: delete the
  * subject's rows that no row references, counting those that are
  * referenced, which rows kept elsewhere still need and are anonymised the
  * careful way (erasure_table.c); a table referenced only by tables whose
@@ -46,7 +49,6 @@
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
-#include "consent/purpose.h"
 #include "rights/erasure.h"
 
 
@@ -56,11 +58,11 @@ PG_FUNCTION_INFO_V1(privacy_erase_subject_for_request);
 extern PGDLLEXPORT Datum privacy_allow_protected_changes(PG_FUNCTION_ARGS);
 
 static SPIPlanPtr lock_plan = NULL;
+static SPIPlanPtr lock_pair_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr last_erasure_plan = NULL;
 static SPIPlanPtr redact_plan = NULL;
 static SPIPlanPtr grounds_plan = NULL;
-static SPIPlanPtr held_probe_plan = NULL;
 static SPIPlanPtr held_plan = NULL;
 static SPIPlanPtr track_plan = NULL;
 static SPIPlanPtr notify_plan = NULL;
@@ -83,6 +85,27 @@ rights_lock_subject(const char *scope, const char *kind, const char *subject)
 						1, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not lock a subject");
 	subject_lock_release(DatumGetInt64(values[0]));
+}
+
+/*
+ * Takes the subject's erasure lock (scope erase, by reference) and then its
+ * ledger lock (scope consent_ledger, by key; erasure_ledgers.c) in one
+ * statement, as rights_lock_subject() takes one.
+ */
+static void
+lock_for_erasure(const char *kind, const char *key, text *ref)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(subject_lock_key("erase", kind, text_to_cstring(ref)));
+	values[1] = Int64GetDatum(subject_lock_key("consent_ledger", kind, key));
+	if (rights_run_kept(&lock_pair_plan,
+						"INSERT INTO privacy._subject_locks (lock_key) VALUES ($1), ($2) ON CONFLICT DO NOTHING",
+						2, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not lock a subject");
+	subject_lock_release(DatumGetInt64(values[0]));
+	subject_lock_release(DatumGetInt64(values[1]));
 }
 
 /* The receipt's line of a table. */
@@ -504,15 +527,6 @@ recipients_to_notify(SubjectKind *kind, text *ref)
 static Jsonb *
 held_erasure(SubjectKind *kind, text *ref)
 {
-	/*
-	 * Looked for first in privacy._held_erasures alone, which holds a row
-	 * only while an erasure is held: one index probe for most subjects.
-	 */
-	if (subject_lookup(&held_probe_plan,
-					   "SELECT pg_catalog.to_jsonb(true) FROM privacy._held_erasures h"
-					   " WHERE h.kind OPERATOR(pg_catalog.=) $1 AND h.subject_ref OPERATOR(pg_catalog.=) $2",
-					   kind, ref) == NULL)
-		return NULL;
 	return subject_lookup(&held_plan, "SELECT privacy_internal._held_erasure($1, $2)", kind, ref);
 }
 
@@ -567,6 +581,10 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	bool		isnull;
 	bool		present;
 	bool		subject_held;
+	bool		in_ledgers;		/* the ledgers, requests or holds name it */
+	bool		disclosed;
+	bool		held_pending;	/* an erasure of it is held pending */
+	bool		erased_before;
 	int			nheld;
 	Oid		   *held;
 	SubjectTable **order;
@@ -582,7 +600,7 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	Jsonb	   *receipt;
 	Jsonb	   *summary;
 
-	rights_lock_subject("erase", kind->name, text_to_cstring(ref));
+	lock_for_erasure(kind->name, key, ref);
 	values[0] = CStringGetTextDatum(key);
 	values[1] = CStringGetTextDatum(kind->name);
 	values[2] = PointerGetDatum(ref);
@@ -601,6 +619,10 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 		for (int i = 0; i < nheld; i++)
 			held[i] = DatumGetObjectId(elems[i]);
 	}
+	in_ledgers = DatumGetBool(rights_result(4, &isnull));
+	disclosed = DatumGetBool(rights_result(5, &isnull));
+	held_pending = DatumGetBool(rights_result(6, &isnull));
+	erased_before = DatumGetBool(rights_result(7, &isnull));
 	/* Citus plans the lock of a distributed anchor's row on its own. */
 	if (kind->anchor_distributed)
 	{
@@ -678,12 +700,15 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	for (int i = 0; i < nstale; i++)
 		erasure_statistics_refresh(stale[i].table, stale[i].gone);
 
-	ledgers = rights_forget_in_ledgers(kind->name, key, ref,
-									   call->redact ? FORGET_RELEASE_REDACT : FORGET_RELEASE);
-	notify = recipients_to_notify(kind, ref);
-	held_before = held_erasure(kind, ref);
+	/* The ledger lock, taken with the erasure's, keeps what the frame saw of them. */
+	ledgers = in_ledgers ?
+		rights_forget_in_ledgers(kind->name, key, ref, call->redact ? FORGET_RELEASE_REDACT : FORGET_RELEASE,
+								 true) :
+		rights_ledger_counts(0, 0, 0);
+	notify = disclosed ? recipients_to_notify(kind, ref) : NULL;
+	held_before = held_pending ? held_erasure(kind, ref) : NULL;
 	receipt = receipt_of(kind, ref, call->reason, call->has_request, call->request_id,
-						 privacy_erasure_recorded(kind->name, key), held_before,
+						 erased_before, held_before,
 						 &totals, lines, nlines, ledgers, notify, stale, nstale);
 	record_erasure(kind, ref, call->reason, call->has_request, call->request_id, receipt);
 	/* Nothing pending before or now: no held erasure to keep or end. */

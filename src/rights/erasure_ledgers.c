@@ -58,13 +58,15 @@ static const char *const release_sql[3] = {
 
 /*
  * Forgets the subject (canonical key, reference) in the ledgers and, for
- * an erasure, releases its requests and holds; returns {consent_ledger:
+ * an erasure, releases its requests and holds, taking the subject's ledger
+ * lock unless the caller holds it (locked); returns {consent_ledger:
  * events forgotten, ledger_state: state rows moved, and disclosures:
  * disclosures forgotten if there were any}. Must be called inside
  * SPI_connect.
  */
 Jsonb *
-rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRelease release)
+rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRelease release,
+						 bool locked)
 {
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[3];
@@ -73,9 +75,9 @@ rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRel
 	bool		state;
 	int64		moved = 0;
 	int64		disclosures;
-	JsonbParseState *json = NULL;
 
-	rights_lock_subject("consent_ledger", kind, key);
+	if (!locked)
+		rights_lock_subject("consent_ledger", kind, key);
 	values[0] = CStringGetTextDatum(kind);
 	values[1] = CStringGetTextDatum(key);
 	values[2] = PointerGetDatum(ref);
@@ -134,6 +136,14 @@ rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRel
 		PG_END_TRY();
 	}
 
+	return rights_ledger_counts(events, moved, disclosures);
+}
+
+Jsonb *
+rights_ledger_counts(int64 events, int64 moved, int64 disclosures)
+{
+	JsonbParseState *json = NULL;
+
 	pushJsonbValue(&json, WJB_BEGIN_OBJECT, NULL);
 	rights_push_pair_int(&json, "consent_ledger", events);
 	rights_push_pair_int(&json, "ledger_state", moved);
@@ -162,7 +172,7 @@ privacy_forget_subject_in_ledgers(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		counts = rights_forget_in_ledgers(name, key, ref, FORGET_ONLY);
+		counts = rights_forget_in_ledgers(name, key, ref, FORGET_ONLY, false);
 		MemoryContextSwitchTo(context);
 		result = DatumGetJsonbPCopy(JsonbPGetDatum(counts));
 		SPI_finish();

@@ -99,7 +99,10 @@ typedef enum ForgetRelease
 } ForgetRelease;
 
 extern Jsonb *rights_forget_in_ledgers(const char *kind, const char *key, text *ref,
-									   ForgetRelease release);
+									   ForgetRelease release, bool locked);
+
+/* What rights_forget_in_ledgers() returns for these counts. */
+extern Jsonb *rights_ledger_counts(int64 events, int64 moved, int64 disclosures);
 
 /* erasure.c */
 extern void rights_lock_subject(const char *scope, const char *kind, const char *subject);

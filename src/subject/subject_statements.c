@@ -690,8 +690,12 @@ subject_build_key_statements(SubjectKind *kind)
 
 	/*
 	 * The erasure's first look at the subject, once it holds the subject's
-	 * lock: the anchor row, locked; whether a legal hold names the subject
-	 * (by its reference, $3); the tables held as a whole.
+	 * locks (its key $1, kind $2 and reference $3): the anchor row, locked;
+	 * whether a legal hold names the subject; the tables held as a whole;
+	 * whether the ledgers, requests or holds hold anything of the subject
+	 * to forget or release (erasure_ledgers.c); whether its data was
+	 * disclosed; whether an erasure of it is held pending; whether it was
+	 * erased before.
 	 * Citus cannot plan a statement that locks rows of a table it
 	 * distributes together with the extension's local tables: there the
 	 * anchor row is locked by a statement of its own (lock_anchor) and
@@ -705,7 +709,24 @@ subject_build_key_statements(SubjectKind *kind)
 									"EXISTS (SELECT FROM privacy.legal_holds h WHERE h.released_at IS NULL"
 									" AND h.kind OPERATOR(pg_catalog.=) $2 AND h.subject_ref OPERATOR(pg_catalog.=) $3), "
 									"ARRAY(SELECT h.table_name::pg_catalog.oid FROM privacy.legal_holds h"
-									" WHERE h.released_at IS NULL AND h.table_name IS NOT NULL)",
+									" WHERE h.released_at IS NULL AND h.table_name IS NOT NULL), "
+									"EXISTS (SELECT FROM privacy.consent_ledger l WHERE l.kind OPERATOR(pg_catalog.=) $2"
+									" AND l.subject OPERATOR(pg_catalog.=) $1 AND NOT l.forgotten)"
+									" OR EXISTS (SELECT FROM privacy._ledger_state s WHERE s.kind OPERATOR(pg_catalog.=) $2"
+									" AND s.subject OPERATOR(pg_catalog.=) $1)"
+									" OR EXISTS (SELECT FROM privacy.disclosures d WHERE d.kind OPERATOR(pg_catalog.=) $2"
+									" AND d.subject_ref OPERATOR(pg_catalog.=) $3 AND d.subject IS NOT NULL)"
+									" OR EXISTS (SELECT FROM privacy.subject_requests r WHERE r.kind OPERATOR(pg_catalog.=) $2"
+									" AND r.subject_ref OPERATOR(pg_catalog.=) $3)"
+									" OR EXISTS (SELECT FROM privacy.legal_holds h WHERE h.kind OPERATOR(pg_catalog.=) $2"
+									" AND h.subject_ref OPERATOR(pg_catalog.=) $3"
+									" AND (h.subject IS NOT NULL OR h.released_at IS NOT NULL)), "
+									"EXISTS (SELECT FROM privacy.disclosures d WHERE d.kind OPERATOR(pg_catalog.=) $2"
+									" AND d.subject_ref OPERATOR(pg_catalog.=) $3), "
+									"EXISTS (SELECT FROM privacy._held_erasures e WHERE e.kind OPERATOR(pg_catalog.=) $2"
+									" AND e.subject_ref OPERATOR(pg_catalog.=) $3), "
+									"EXISTS (SELECT FROM privacy.erasures e WHERE e.kind OPERATOR(pg_catalog.=) $2"
+									" AND e.subject_ref OPERATOR(pg_catalog.=) $3)",
 									kind->anchor_distributed ? "NULL::pg_catalog.bool" : "EXISTS (",
 									kind->anchor_distributed ? "" : match,
 									kind->anchor_distributed ? "" : " FOR UPDATE OF t)"),
