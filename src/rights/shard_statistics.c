@@ -8,11 +8,11 @@
  * the table's statistics and removes those no row holds any more
  * (erasure_statistics.c). A table Citus manages keeps no statistics on
  * the coordinator: each shard has its own, on the node that holds it. So
- * the erasure's DELETE of such a table returns, in place of those values,
- * a call of privacy_internal._erased_from_shard(t0.tableoid, the names of
- * its classified columns, t0.*) with the deleted row, which Citus runs
- * where the row was deleted (it allows immutable functions in RETURNING,
- * and runs them on the shard; a value's conversion to text is not always
+ * the erasure's DELETE of such a table has, as its last condition, a call
+ * of privacy_internal._erased_from_shard(t0.tableoid, the names of its
+ * classified columns, t0.*) with the row, which Citus runs where the row
+ * is deleted (it allows immutable functions of a row in a DELETE, and runs
+ * them on the shard; a value's conversion to text is not always
  * immutable, so the call converts the values itself). The call notes the
  * shard, the columns and the values (an array's elements too); before that
  * node's part of the transaction commits (or is prepared for two-phase
@@ -267,8 +267,8 @@ note_value(Oid relid, const char *column, Oid type, Datum value)
  * deleted_row record) → true: notes the values of the named columns of a
  * row an erasure deleted from rel, to be removed from its statistics when
  * the transaction commits. The erasure's DELETE passes its whole row, so
- * that its RETURNING list holds no conversion to text, which Citus would
- * refuse where it is not immutable (a date's, a time's, an array's).
+ * that its condition holds no conversion to text, which Citus would refuse
+ * where it is not immutable (a date's, a time's, an array's).
  */
 Datum
 privacy_erased_from_shard(PG_FUNCTION_ARGS)
