@@ -4187,3 +4187,88 @@ COMMENT ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_nam
 REVOKE ALL ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], deleted_row record) FROM PUBLIC;
 -- The erasure's statements run as the table's owner, whom the function checks.
 GRANT EXECUTE ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], deleted_row record) TO PUBLIC;
+
+-- A request or a subject's hold is opened before an erasure of the subject
+-- that is running or after it: both take the subject's erasure lock.
+CREATE OR REPLACE FUNCTION privacy.open_request(kind text, subject text, request_right text, received_at timestamp with time zone DEFAULT now()) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	key text;
+	request_id bigint;
+BEGIN
+	IF kind IS NULL OR subject IS NULL OR request_right IS NULL OR received_at IS NULL THEN
+		RAISE EXCEPTION 'kind, subject, right and received_at must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF request_right NOT IN ('access', 'rectification', 'erasure', 'restriction', 'portability', 'objection') THEN
+		RAISE EXCEPTION 'unrecognized data-subject right "%"', request_right
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Valid rights are access, rectification, erasure, restriction, portability and objection.';
+	END IF;
+	IF received_at > pg_catalog.now() THEN
+		RAISE EXCEPTION 'a request cannot be received in the future'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	key := privacy_internal._canonical_subject(kind, subject, true);
+	-- Opened before an erasure of the subject that is running, or after it
+	-- (which would not see the request, and so not release it).
+	PERFORM privacy_internal._lock_subject('erase', kind, privacy.subject_ref(kind, key));
+	INSERT INTO privacy.subject_requests (kind, subject, subject_ref, request_right, received_at, deadline, opened_by)
+	VALUES (kind, key, privacy.subject_ref(kind, key), request_right, received_at,
+			received_at + interval '1 month', SESSION_USER)
+	RETURNING id INTO request_id;
+	PERFORM privacy_internal._audit(SESSION_USER, 'request.open', kind, key, request_id,
+						   pg_catalog.jsonb_build_object('right', request_right,
+														 'deadline', received_at + interval '1 month'));
+	RETURN request_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION privacy.place_hold(kind text, subject text, reason text, reference text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+	key text;
+	ref text;
+	hold_id bigint;
+BEGIN
+	-- Every argument is checked before the row is written, so that no
+	-- constraint's error shows the row (and the key) in its detail.
+	IF kind IS NULL OR subject IS NULL OR reason IS NULL OR reference IS NULL THEN
+		RAISE EXCEPTION 'kind, subject, reason and reference must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF reason = '' OR reference = '' THEN
+		RAISE EXCEPTION 'a legal hold needs a reason and a reference'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give the reason for the hold and the reference of the case or order behind it.';
+	END IF;
+	key := privacy_internal._canonical_subject(kind, subject, true);
+	ref := privacy.subject_ref(kind, key);
+	-- Placed before an erasure of the subject that is running, or after it
+	-- (which would neither honour nor release the hold).
+	PERFORM privacy_internal._lock_subject('erase', kind, ref);
+	-- A hold on a subject erased while held names it by reference only.
+	IF EXISTS (SELECT FROM privacy.legal_holds h
+				WHERE h.released_at IS NULL AND h.kind = place_hold.kind AND h.subject_ref = ref
+				  AND h.reference = place_hold.reference) THEN
+		RAISE EXCEPTION 'the subject of kind "%" is already held under reference "%"', kind, reference
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'privacy.legal_holds lists the holds in force.';
+	END IF;
+	INSERT INTO privacy.legal_holds (kind, subject, subject_ref, reason, reference)
+	VALUES (kind, key, ref, reason, reference)
+	RETURNING id INTO hold_id;
+	PERFORM privacy_internal._audit(SESSION_USER, 'retention.hold.place', kind, key, NULL,
+						   pg_catalog.jsonb_build_object('hold_id', hold_id,
+														 'reference_ref', privacy_internal._hold_reference_ref(reference)));
+	RETURN hold_id;
+EXCEPTION WHEN unique_violation THEN
+	RAISE EXCEPTION 'the subject of kind "%" is already held under reference "%"', kind, reference
+		USING ERRCODE = 'duplicate_object',
+			  HINT = 'privacy.legal_holds lists the holds in force.';
+END
+$$;

@@ -1432,6 +1432,9 @@ BEGIN
 	END IF;
 	key := privacy_internal._canonical_subject(kind, subject, true);
 	ref := privacy.subject_ref(kind, key);
+	-- Placed before an erasure of the subject that is running, or after it
+	-- (which would neither honour nor release the hold).
+	PERFORM privacy_internal._lock_subject('erase', kind, ref);
 	-- A hold on a subject erased while held names it by reference only.
 	IF EXISTS (SELECT FROM privacy.legal_holds h
 				WHERE h.released_at IS NULL AND h.kind = place_hold.kind AND h.subject_ref = ref

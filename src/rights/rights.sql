@@ -731,6 +731,9 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	key := privacy_internal._canonical_subject(kind, subject, true);
+	-- Opened before an erasure of the subject that is running, or after it
+	-- (which would not see the request, and so not release it).
+	PERFORM privacy_internal._lock_subject('erase', kind, privacy.subject_ref(kind, key));
 	INSERT INTO privacy.subject_requests (kind, subject, subject_ref, request_right, received_at, deadline, opened_by)
 	VALUES (kind, key, privacy.subject_ref(kind, key), request_right, received_at,
 			received_at + interval '1 month', SESSION_USER)
