@@ -439,7 +439,7 @@ CREATE FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names t
     LANGUAGE c IMMUTABLE PARALLEL UNSAFE COST 1000
     AS 'MODULE_PATHNAME', 'privacy_erased_from_shard';
 
-COMMENT ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], deleted_row record) IS 'Notes the values of the named columns of a row that an erasure deleted from a shard of a table Citus manages (an array column''s elements too), to be removed from the shard''s statistics when the transaction commits; true. The erasure''s DELETE calls it as its last condition (it is marked costly so that the planner evaluates it after the others, on the rows deleted); marked immutable because Citus runs only immutable functions of a row in a DELETE, on the node of the shard; it has no result but true';
+COMMENT ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], deleted_row record) IS 'Notes the values of the named columns of a row that an erasure deleted from a shard of a table Citus manages (an array column''s elements too), to be removed from the shard''s statistics when the transaction commits; true. The erasure''s DELETE calls it as its last condition where it finds the rows by the table''s own column of the key (it is marked costly so that the planner evaluates it after the cheap ones, the key''s among them), else in its RETURNING list; marked immutable because Citus runs only immutable functions of a row in a DELETE, on the node of the shard; it has no result but true';
 
 REVOKE ALL ON FUNCTION privacy_internal._erased_from_shard(rel regclass, column_names text[], deleted_row record) FROM PUBLIC;
 -- The erasure's statements run as the table's owner, whom the function checks.

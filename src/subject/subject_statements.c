@@ -207,29 +207,37 @@ static const Oid ids_args[2] = {TEXTARRAYOID, TEXTARRAYOID};
 static const Oid key_ids_args[2] = {TEXTOID, TEXTARRAYOID};
 
 /*
- * Where Citus manages the table: one more condition of a DELETE of the
- * subject's rows t0, after its others, noting each deleted row's values of
- * its classified columns for the statistics of the shard it was deleted
- * from (privacy_internal._erased_from_shard(), always true, which Citus
- * runs on the shard's node: rights/shard_statistics.c); else "". Declared
- * costly, it is evaluated after the statement's other conditions, on the
- * rows the DELETE takes. It is given the columns' names as one text[]
- * literal and the whole row, whose values it converts to text itself:
- * Citus allows only immutable functions of a row in a DELETE, and the
- * conversion of a date, a time or an array to text is not. The one
- * literal also leaves Citus no function to deparse, and the shard's node
- * none to look up, but this one, for every statement. (In the RETURNING
- * list the same call cost Citus about 30 µs more a statement.)
+ * Where Citus manages the table, a DELETE of the subject's rows t0 notes
+ * each deleted row's values of its classified columns for the statistics
+ * of the shard it was deleted from, by a call of
+ * privacy_internal._erased_from_shard() (always true), which Citus runs on
+ * the shard's node (rights/shard_statistics.c). The call is given the
+ * columns' names as one text[] literal and the whole row, whose values it
+ * converts to text itself: Citus allows only immutable functions of a row
+ * in a DELETE, and the conversion of a date, a time or an array to text
+ * is not. The one literal also leaves Citus no function to deparse, and
+ * the shard's node none to look up, but this one, for every statement.
+ *
+ * Where the statement finds the rows by the table's own column of the key
+ * (t->joined is empty), the call is the WHERE clause's last condition:
+ * declared costly, it is evaluated after the cheap ones, the key's among
+ * them, and a row it notes that a costlier condition then keeps (one still
+ * referenced, which the erasure anonymises) costs the statistics at most a
+ * value that row held, as the scrub's look for values still held can
+ * (shard_statistics.c). Elsewhere a condition on t0 alone could be
+ * evaluated on every row of the shard before the join finds the subject's,
+ * so the call is an item of the RETURNING list, which costs Citus about
+ * 30 µs more a statement.
  */
 static char *
-shard_statistics_condition(const SubjectTable *t)
+shard_statistics_call(const SubjectTable *t)
 {
 	Datum	   *names = palloc(sizeof(Datum) * Max(t->nstatistics, 1));
 	int			n = 0;
 	char	   *literal;
 
 	if (!t->rows_by_key)
-		return "";
+		return NULL;
 	for (int i = 0; i < t->nstatistics; i++)
 	{
 		const SubjectStatistic *s = &t->statistics[i];
@@ -239,18 +247,36 @@ shard_statistics_condition(const SubjectTable *t)
 			names[n++] = CStringGetTextDatum(s->name);
 	}
 	if (n == 0)
-		return "";
+		return NULL;
 	literal = OidOutputFunctionCall(F_ARRAY_OUT,
 									PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT)));
-	return psprintf(" AND privacy_internal._erased_from_shard(t0.tableoid::pg_catalog.regclass, %s::pg_catalog.text[], t0.*)",
+	return psprintf("privacy_internal._erased_from_shard(t0.tableoid::pg_catalog.regclass, %s::pg_catalog.text[], t0.*)",
 					quote_literal_cstr(literal));
+}
+
+/* The note's condition (shard_statistics_call()), after " AND", or "". */
+static const char *
+shard_statistics_condition(const SubjectTable *t)
+{
+	char	   *call = t->nstatistics > 0 ? shard_statistics_call(t) : NULL;
+
+	return call != NULL && t->joined[0] == '\0' ? psprintf(" AND %s", call) : "";
+}
+
+/* The note's RETURNING item (shard_statistics_call()), after a comma, or "". */
+static const char *
+shard_statistics_returned(const SubjectTable *t)
+{
+	char	   *call = t->nstatistics > 0 ? shard_statistics_call(t) : NULL;
+
+	return call != NULL && t->joined[0] != '\0' ? psprintf(", %s AS noted", call) : "";
 }
 
 /*
  * What a DELETE of the subject's rows t0 returns for statistics entry i:
  * the row's values as text[], which the erasure looks up in the table's
  * statistics; NULL where Citus manages the table, whose statistics are the
- * shards' own (shard_statistics_condition() notes the values there).
+ * shards' own (shard_statistics_call() notes the values there).
  */
 static const char *
 returned_values_sql(const SubjectTable *t, int i)
@@ -271,9 +297,10 @@ erase_delete(const SubjectTable *t)
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "DELETE FROM %s AS t0%s%s WHERE %s%s",
 					 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined, t->conditions,
-					 t->nstatistics > 0 ? shard_statistics_condition(t) : "");
+					 shard_statistics_condition(t));
 	for (int i = 0; i < t->nstatistics; i++)
 		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : " RETURNING ", returned_values_sql(t, i));
+	appendStringInfoString(&buf, shard_statistics_returned(t));
 	return buf.data;
 }
 
@@ -519,9 +546,10 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 	{
 		t->erase_form = ERASE_VALUES_FIRST;
 		appendStringInfo(&buf, "WITH subject_rows AS (SELECT t0.* %s), %s, ", t->rows_sql, found_cte(t));
-		appendStringInfo(&buf, "gone AS (DELETE FROM %s AS t0%s%s WHERE %s%s%s RETURNING 1) ",
+		appendStringInfo(&buf, "gone AS (DELETE FROM %s AS t0%s%s WHERE %s%s%s RETURNING 1%s) ",
 						 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined,
-						 t->conditions, unreferenced, shard_statistics_condition(t));
+						 t->conditions, unreferenced, shard_statistics_condition(t),
+						 shard_statistics_returned(t));
 		appendStringInfo(&buf, "SELECT ARRAY[%s, g.n]::pg_catalog.int4[], f.i, f.v "
 						 "FROM (SELECT pg_catalog.count(*) AS n FROM gone) g, "
 						 "(SELECT pg_catalog.array_agg(found.i) AS i, pg_catalog.array_agg(found.v) AS v FROM found) f",
@@ -537,9 +565,10 @@ build_table_statements(SubjectKind *kind, SubjectTable *t)
 		t->erase_form = ERASE_DELETE_COUNTED;
 		appendStringInfo(&buf, "WITH gone AS (DELETE FROM %s AS t0%s%s WHERE %s%s%s RETURNING true AS d",
 						 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined,
-						 t->conditions, unreferenced, t->nstatistics > 0 ? shard_statistics_condition(t) : "");
+						 t->conditions, unreferenced, shard_statistics_condition(t));
 		for (int i = 0; i < t->nstatistics; i++)
 			appendStringInfo(&buf, ", %s AS v%d", returned_values_sql(t, i), i + 1);
+		appendStringInfoString(&buf, shard_statistics_returned(t));
 		appendStringInfo(&buf, ") SELECT (SELECT pg_catalog.count(*) FROM %s AS t0%s WHERE %s), g.d",
 						 t->name, joined, t->conditions);
 		for (int i = 0; i < t->nstatistics; i++)
