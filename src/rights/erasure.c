@@ -18,7 +18,9 @@
  * locked, so that no new row can be attached to the subject until the
  * erasure commits. The first statement after the locks also tells which
  * of the ledgers, requests, holds, disclosures and erasures name the
- * subject, so that those that do not cost no statement. Most tables take one statement: delete the
+ * subject, so that those that do not cost no statement (the ledger lock
+ * keeps new consent events and disclosures out, the erasure lock new
+ * requests and holds). Most tables take one statement: delete the
  * subject's rows that no row references, counting those that are
  * referenced, which rows kept elsewhere still need and are anonymised the
  * careful way (erasure_table.c); a table referenced only by tables whose
@@ -700,7 +702,7 @@ erase(SubjectKind **kindp, const char *key, const ErasureCall *call)
 	for (int i = 0; i < nstale; i++)
 		erasure_statistics_refresh(stale[i].table, stale[i].gone);
 
-	/* The ledger lock, taken with the erasure's, keeps what the frame saw of them. */
+	/* What the first statement saw still holds: the locks keep new entries out. */
 	ledgers = in_ledgers ?
 		rights_forget_in_ledgers(kind->name, key, ref, call->redact ? FORGET_RELEASE_REDACT : FORGET_RELEASE,
 								 true) :
