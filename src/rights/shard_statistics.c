@@ -159,7 +159,8 @@ remove_gone(ErasedColumn *entry, const char *relation, AttrNumber attnum, ArrayT
 	int			nheld;
 	Datum	   *gone;
 	int			ngone = 0;
-	bool		is_array = type_is_array(get_atttype(entry->relid, attnum));
+	/* as note_value() splits it: a domain over an array is an array too */
+	bool		is_array = TypeCategory(get_atttype(entry->relid, attnum)) == TYPCATEGORY_ARRAY;
 
 	deconstruct_array(held, TEXTOID, -1, false, TYPALIGN_INT, &held_elems, &held_nulls, &nheld);
 	gone = palloc(sizeof(Datum) * Max(nheld, 1));
