@@ -132,10 +132,13 @@ INSERT INTO saas.tickets SELECT c, 1, 'Help, I am customer ' || c FROM generate_
 CREATE TABLE saas.leads (id bigint PRIMARY KEY, email text NOT NULL);
 INSERT INTO saas.leads SELECT g, 'lead' || g || '@example.com' FROM generate_series(1, 20) g;
 
-CREATE TABLE saas.members (id bigint PRIMARY KEY, aliases text[], motto text NOT NULL, born date);
+-- A member's aliases are a domain over an array; every member has one alias
+-- the others share.
+CREATE DOMAIN saas.alias_list AS text[];
+CREATE TABLE saas.members (id bigint PRIMARY KEY, aliases saas.alias_list, motto text NOT NULL, born date);
 SELECT create_distributed_table('saas.members', 'id', shard_count => 4);
 INSERT INTO saas.members
-SELECT g, ARRAY['Alias ' || g || '-a', 'Alias ' || g || '-b'], 'Motto ' || g || '-m', date '1960-01-01' + g
+SELECT g, ARRAY['Alias ' || g || '-a', 'Alias ' || g || '-b', 'Alias shared'], 'Motto ' || g || '-m', date '1960-01-01' + g
   FROM generate_series(1, 40) g;
 -- Badges hold no personal data: a member with a badge is anonymised.
 CREATE TABLE saas.member_badges (member_id bigint NOT NULL REFERENCES saas.members, badge text NOT NULL,
@@ -246,6 +249,17 @@ sub others
 		UNION ALL SELECT t::text FROM saas.tickets t WHERE customer_id NOT IN ($except)) r});
 }
 
+# in_shard_element_statistics PATTERN: how many columns of the shards on
+# the workers hold an array element like PATTERN in their statistics.
+sub in_shard_element_statistics
+{
+	my ($pattern) = @_;
+	return sum(map {
+		$_->safe_psql('postgres', qq{SET citus.show_shards_for_app_name_prefixes = '*';
+			SELECT count(*) FROM pg_stats WHERE schemaname = 'saas' AND most_common_elems::text LIKE '%$pattern%'})
+	} @workers);
+}
+
 # A plain erasure: every row of the customer goes, on the workers' shards
 # too, with the receipt, the erasure record, the request and the audit
 # entry right, and every other customer's rows untouched.
@@ -285,6 +299,9 @@ sql("SELECT count(*) FROM run_command_on_shards('saas.members', 'ANALYZE %s')");
 is(join(' ', map { in_shard_statistics($_) } 'Alias 21-a', 'Motto 21-m', '1960-01-22'), '1 1 1',
 	'the statistics of the workers\' shards hold a member\'s aliases (an array), motto and birth date');
 my $kept_member = join(' ', map { in_shard_statistics($_) } 'Alias 24-a', 'Motto 24-m', '1960-01-25');
+my $shared_alias = in_shard_element_statistics('Alias shared');
+is(in_shard_element_statistics('Alias 21-a') . ' ' . ($shared_alias > 0 ? 'some' : 'none'), '1 some',
+	'the element statistics of the shards hold the member\'s own alias and the shared one');
 like(sql(q{SELECT privacy.erase_subject('member', '21', 'test')}), qr/"rows_deleted": 1\b/,
 	'an erasure of a member deletes its row');
 is(on_workers('members', 'SELECT count(*) FROM SHARD WHERE id = 21'), 0, 'from the workers\' shards');
@@ -292,6 +309,8 @@ is(join(' ', map { in_shard_statistics($_) } 'Alias 21-', 'Motto 21-m', '1960-01
 	'and its array\'s elements, its motto and its birth date from the statistics of the shards');
 is(join(' ', map { in_shard_statistics($_) } 'Alias 24-a', 'Motto 24-m', '1960-01-25'), $kept_member,
 	'which keep those of other members');
+is(in_shard_element_statistics('Alias 21-a') . ' ' . in_shard_element_statistics('Alias shared'), "0 $shared_alias",
+	'the member\'s own alias goes from the element statistics, the one other members share stays');
 like(sql(q{SELECT privacy.erase_subject('member', '22', 'test')}), qr/"rows_anonymized": 1\b/,
 	'a member whose badge is kept is anonymised');
 is(sql(q{SELECT aliases IS NULL AND born IS NULL AND motto LIKE '[erased %' FROM saas.members WHERE id = 22}), 't',
