@@ -1012,17 +1012,6 @@ probe_erasures(const char *kind, const char *subject, size_t len)
 }
 
 /*
- * Whether privacy.erasures has a receipt for the subject of the kind
- * (canonical key), read with the latest snapshot: for the erasure, which
- * records a subject's later erasures as such.
- */
-bool
-privacy_erasure_recorded(const char *kind, const char *key)
-{
-	return probe_erasures(kind, key, strlen(key));
-}
-
-/*
  * Whether the subject (key as text) of the kind was erased; each subject is
  * looked up once per cache generation, none at all while no subject of the
  * kind was erased.

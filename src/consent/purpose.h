@@ -74,7 +74,4 @@ extern void privacy_purpose_check_scope(void);
 /* consent_check.c: registers the cache invalidation callbacks. */
 extern void ConsentCheckInit(void);
 
-/* consent_check.c: whether privacy.erasures has a receipt for the subject */
-extern bool privacy_erasure_recorded(const char *kind, const char *key);
-
 #endif							/* PRIVACY_PURPOSE_H */
