@@ -70,44 +70,54 @@ static SPIPlanPtr track_plan = NULL;
 static SPIPlanPtr notify_plan = NULL;
 
 /*
- * Takes the subject's lock of a scope: a row of privacy._subject_locks
- * inserted (waiting for a transaction that holds it) and deleted again, so
- * that the table stays empty between transactions; deleted by this
- * transaction, the row stays locked, and no other transaction can insert
- * it until this one ends. Must be called inside SPI_connect.
+ * Takes the locks of keys (one or two, subject_lock_key()), in their order:
+ * rows of privacy._subject_locks inserted in one statement (waiting for a
+ * transaction that holds one) and deleted again, so that the table stays
+ * empty between transactions; deleted by this transaction, a row stays
+ * locked, and no other transaction can insert it until this one ends.
+ * Must be called inside SPI_connect.
  */
+static void
+lock_keys(const int64 *keys, int nkeys)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+
+	Assert(nkeys == 1 || nkeys == 2);
+	for (int i = 0; i < nkeys; i++)
+		values[i] = Int64GetDatum(keys[i]);
+	if (rights_run_kept(nkeys == 2 ? &lock_pair_plan : &lock_plan,
+						nkeys == 2 ?
+						"INSERT INTO privacy._subject_locks (lock_key) VALUES ($1), ($2) ON CONFLICT DO NOTHING" :
+						"INSERT INTO privacy._subject_locks (lock_key) VALUES ($1) ON CONFLICT DO NOTHING",
+						nkeys, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not lock a subject");
+	for (int i = 0; i < nkeys; i++)
+		subject_lock_release(keys[i]);
+}
+
+/* Takes the subject's lock of a scope (see lock_keys()). Must be called inside SPI_connect. */
 void
 rights_lock_subject(const char *scope, const char *kind, const char *subject)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(subject_lock_key(scope, kind, subject))};
+	int64		key = subject_lock_key(scope, kind, subject);
 
-	if (rights_run_kept(&lock_plan,
-						"INSERT INTO privacy._subject_locks (lock_key) VALUES ($1) ON CONFLICT DO NOTHING",
-						1, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not lock a subject");
-	subject_lock_release(DatumGetInt64(values[0]));
+	lock_keys(&key, 1);
 }
 
 /*
  * Takes the subject's erasure lock (scope erase, by reference) and then its
  * ledger lock (scope consent_ledger, by key; erasure_ledgers.c) in one
- * statement, as rights_lock_subject() takes one.
+ * statement.
  */
 static void
 lock_for_erasure(const char *kind, const char *key, text *ref)
 {
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		values[2];
+	int64		keys[2];
 
-	values[0] = Int64GetDatum(subject_lock_key("erase", kind, text_to_cstring(ref)));
-	values[1] = Int64GetDatum(subject_lock_key("consent_ledger", kind, key));
-	if (rights_run_kept(&lock_pair_plan,
-						"INSERT INTO privacy._subject_locks (lock_key) VALUES ($1), ($2) ON CONFLICT DO NOTHING",
-						2, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not lock a subject");
-	subject_lock_release(DatumGetInt64(values[0]));
-	subject_lock_release(DatumGetInt64(values[1]));
+	keys[0] = subject_lock_key("erase", kind, text_to_cstring(ref));
+	keys[1] = subject_lock_key("consent_ledger", kind, key);
+	lock_keys(keys, 2);
 }
 
 /* The receipt's line of a table. */
