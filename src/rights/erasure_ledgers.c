@@ -62,7 +62,9 @@ static const char *const release_sql[3] = {
  * lock unless the caller holds it (locked); returns {consent_ledger:
  * events forgotten, ledger_state: state rows moved, and disclosures:
  * disclosures forgotten if there were any}. Must be called inside
- * SPI_connect.
+ * SPI_connect. The erasure calls it only where its first statement
+ * (erase_frame, subject_statements.c) found a row these statements change,
+ * by the same conditions: a change to them is a change to both.
  */
 Jsonb *
 rights_forget_in_ledgers(const char *kind, const char *key, text *ref, ForgetRelease release,
