@@ -715,6 +715,7 @@ CREATE FUNCTION privacy.open_request(kind text, subject text, request_right text
     AS $$
 DECLARE
 	key text;
+	ref text;
 	request_id bigint;
 BEGIN
 	IF kind IS NULL OR subject IS NULL OR request_right IS NULL OR received_at IS NULL THEN
@@ -731,11 +732,12 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	key := privacy_internal._canonical_subject(kind, subject, true);
+	ref := privacy.subject_ref(kind, key);
 	-- Opened before an erasure of the subject that is running, or after it
 	-- (which would not see the request, and so not release it).
-	PERFORM privacy_internal._lock_subject('erase', kind, privacy.subject_ref(kind, key));
+	PERFORM privacy_internal._lock_subject('erase', kind, ref);
 	INSERT INTO privacy.subject_requests (kind, subject, subject_ref, request_right, received_at, deadline, opened_by)
-	VALUES (kind, key, privacy.subject_ref(kind, key), request_right, received_at,
+	VALUES (kind, key, ref, request_right, received_at,
 			received_at + interval '1 month', SESSION_USER)
 	RETURNING id INTO request_id;
 	PERFORM privacy_internal._audit(SESSION_USER, 'request.open', kind, key, request_id,
