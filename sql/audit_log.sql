@@ -94,6 +94,17 @@ UPDATE privacy.audit_log SET summary = '{"n": 20}' WHERE id = :first_id + 1;
 SELECT intact, first_broken_id - :first_id AS broken, problem FROM privacy.verify_audit_log();
 UPDATE privacy.audit_log SET summary = '{"n": 2}' WHERE id = :first_id + 1;
 SELECT intact FROM privacy.verify_audit_log();
+-- The acting role's name is hashed whole: one of the longest a role can
+-- have, lengthened in the log, no longer verifies.
+SELECT privacy_internal._audit(repeat('r', 63), 'test.long_actor', NULL, NULL, NULL, NULL) IS NULL AS written;
+SELECT privacy.seal_audit_log() AS sealed \gset
+SELECT intact FROM privacy.verify_audit_log();
+UPDATE privacy.audit_log SET actor = actor || 'x' WHERE action = 'test.long_actor';
+SELECT intact, first_broken_id = (SELECT id FROM privacy.audit_log WHERE action = 'test.long_actor') AS at_the_entry,
+       problem
+  FROM privacy.verify_audit_log();
+UPDATE privacy.audit_log SET actor = repeat('r', 63) WHERE action = 'test.long_actor';
+SELECT intact FROM privacy.verify_audit_log();
 DELETE FROM privacy.audit_log WHERE id = :first_id + 1;
 SELECT intact, first_broken_id - :first_id AS broken, problem FROM privacy.verify_audit_log();
 ALTER TABLE privacy.audit_log ENABLE TRIGGER append_only;

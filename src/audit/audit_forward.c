@@ -76,7 +76,7 @@ static const char *const forwarded_sql =
 static const char *const receive_sql =
 "WITH batch AS ("
 " SELECT x.* FROM pg_catalog.jsonb_to_recordset($2) AS x(id pg_catalog.int8,"
-" logged_at pg_catalog.timestamptz, actor pg_catalog.name, session_role pg_catalog.name,"
+" logged_at pg_catalog.timestamptz, actor pg_catalog.text, session_role pg_catalog.text,"
 " action pg_catalog.text, subject_ref pg_catalog.text, request_id pg_catalog.int8,"
 " summary pg_catalog.jsonb, subject_refs pg_catalog.text[])),"
 " forgotten AS (DELETE FROM privacy._audit_received r"

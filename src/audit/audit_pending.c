@@ -66,8 +66,8 @@ typedef struct PendingEntry
 	SubTransactionId subid;		/* the subtransaction that wrote it */
 	int64		id;				/* its place in the order of entries */
 	TimestampTz logged_at;
-	NameData	actor;
-	NameData	session_role;
+	text	   *actor;			/* role names, as text (the log's columns) */
+	text	   *session_role;
 	text	   *action;
 	text	   *subject_ref;	/* NULL when the entry names no subject */
 	int64		request_id;
@@ -194,8 +194,8 @@ flush_pending_entries(void)
 
 		values[0] = Int64GetDatum(entry->id);
 		values[1] = TimestampTzGetDatum(entry->logged_at);
-		values[2] = NameGetDatum(&entry->actor);
-		values[3] = NameGetDatum(&entry->session_role);
+		values[2] = PointerGetDatum(entry->actor);
+		values[3] = PointerGetDatum(entry->session_role);
 		values[4] = PointerGetDatum(entry->action);
 		values[5] = PointerGetDatum(entry->subject_ref);
 		nulls[5] = entry->subject_ref == NULL;
@@ -362,8 +362,8 @@ queue_entry(TimestampTz logged_at, const char *actor, const char *session_role,
 	entry->subid = GetCurrentSubTransactionId();
 	entry->id = privacy_audit_next_id();
 	entry->logged_at = logged_at;
-	namestrcpy(&entry->actor, actor);
-	namestrcpy(&entry->session_role, session_role);
+	entry->actor = cstring_to_text(actor);
+	entry->session_role = cstring_to_text(session_role);
 	entry->action = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(action));
 	entry->subject_ref = subject_ref == NULL ? NULL :
 		(text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(subject_ref));

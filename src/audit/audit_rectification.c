@@ -288,7 +288,7 @@ build_trigger(RectificationTrigger *entry, TriggerData *trigdata)
 	Relation	rel = trigdata->tg_relation;
 	ArrayType  *kinds;
 	StringInfoData sql;
-	Oid			argtypes[4] = {TIMESTAMPTZOID, NAMEOID, NAMEOID, JSONBOID};
+	Oid			argtypes[4] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, JSONBOID};
 	SPIPlanPtr	plan;
 	const char *shard_of = privacy_citus_shard_of(rel);
 	char	   *table_name;
@@ -659,8 +659,6 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 	int64		i;
 	bool		every_row_same;
 	Oid			role;
-	NameData	actor;
-	NameData	session_role;
 	Datum		params[4];
 	PrivacyUserContext save;
 
@@ -781,11 +779,9 @@ privacy_audit_rectification(PG_FUNCTION_ARGS)
 	if (nsets > 0)
 	{
 		role = GetCurrentRoleId();
-		namestrcpy(&actor, GetUserNameFromId(OidIsValid(role) ? role : GetSessionUserId(), false));
-		namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
 		params[0] = TimestampTzGetDatum(GetCurrentTimestamp());
-		params[1] = NameGetDatum(&actor);
-		params[2] = NameGetDatum(&session_role);
+		params[1] = CStringGetTextDatum(GetUserNameFromId(OidIsValid(role) ? role : GetSessionUserId(), false));
+		params[2] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
 	}
 
 	if (nsets > 0 && entry->fast)

@@ -62,7 +62,7 @@ enum
 	F_ID, F_LOGGED_AT, F_ACTOR, F_SESSION_ROLE, F_ACTION, F_SUBJECT_REF, F_REQUEST_ID, F_SUMMARY
 };
 
-static const Oid field_types[N_FIELDS] = {INT8OID, TIMESTAMPTZOID, NAMEOID, NAMEOID,
+static const Oid field_types[N_FIELDS] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
 TEXTOID, TEXTOID, INT8OID, JSONBOID};
 
 static const char *const head_sql =
@@ -76,7 +76,7 @@ static const char *const insert_sql =
 "INSERT INTO privacy.audit_log"
 " (id, logged_at, actor, session_role, action, subject_ref, request_id, summary, prev_hash, hash)"
 " SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.timestamptz[]),"
-" pg_catalog.unnest($3::pg_catalog.name[]), pg_catalog.unnest($4::pg_catalog.name[]),"
+" pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[]),"
 " pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.text[]),"
 " pg_catalog.unnest($7::pg_catalog.int8[]), pg_catalog.unnest($8::pg_catalog.jsonb[]),"
 " pg_catalog.unnest($9::pg_catalog.bytea[]), pg_catalog.unnest($10::pg_catalog.bytea[]))";
@@ -120,6 +120,15 @@ run(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
 	rc = SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot, false, false, 0);
 	if (rc != expected)
 		elog(ERROR, "audit log sealing statement failed: %s", SPI_result_code_string(rc));
+}
+
+/* Appends a text value to buf. */
+static void
+append_text(StringInfo buf, Datum value)
+{
+	text	   *t = DatumGetTextPP(value);
+
+	appendBinaryStringInfo(buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
 /*
@@ -166,16 +175,14 @@ entry_text(Datum *fields, bool *nulls, FmgrInfo *text_fn)
 	appendStringInfo(&buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
 					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
 	appendStringInfoChar(&buf, sep);
-	appendStringInfoString(&buf, NameStr(*DatumGetName(fields[F_ACTOR])));
+	append_text(&buf, fields[F_ACTOR]);
 	appendStringInfoChar(&buf, sep);
-	appendStringInfoString(&buf, NameStr(*DatumGetName(fields[F_SESSION_ROLE])));
+	append_text(&buf, fields[F_SESSION_ROLE]);
 	appendStringInfoChar(&buf, sep);
-	appendBinaryStringInfo(&buf, VARDATA_ANY(DatumGetTextPP(fields[F_ACTION])),
-						   VARSIZE_ANY_EXHDR(DatumGetTextPP(fields[F_ACTION])));
+	append_text(&buf, fields[F_ACTION]);
 	appendStringInfoChar(&buf, sep);
 	if (!nulls[F_SUBJECT_REF])
-		appendBinaryStringInfo(&buf, VARDATA_ANY(DatumGetTextPP(fields[F_SUBJECT_REF])),
-							   VARSIZE_ANY_EXHDR(DatumGetTextPP(fields[F_SUBJECT_REF])));
+		append_text(&buf, fields[F_SUBJECT_REF]);
 	appendStringInfoChar(&buf, sep);
 	if (!nulls[F_REQUEST_ID])
 		appendStringInfo(&buf, INT64_FORMAT, DatumGetInt64(fields[F_REQUEST_ID]));

@@ -306,7 +306,7 @@ static int64
 insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 {
 	Oid			argtypes[12] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	JSONBOID, INT8OID, TEXTOID, NAMEOID, TEXTOID};
+	JSONBOID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
 	const char *status = event_status(event->action);
 	bool		isnull;
 	int64		event_id;
@@ -362,7 +362,6 @@ record_event(const ConsentEvent *event)
 	int64		lock_key = subject_lock_key("consent_ledger", kind, key);
 	Datum		values[12];
 	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', ' ', ' '};
-	NameData	session_role;
 	Datum		subject_values[2];
 	NameData	actor_name;
 
@@ -391,8 +390,7 @@ record_event(const ConsentEvent *event)
 		nulls[6] = 'n';
 	values[7] = JsonbPGetDatum(event->evidence);
 	values[8] = Int64GetDatum(lock_key);
-	namestrcpy(&session_role, GetUserNameFromId(GetSessionUserId(), false));
-	values[10] = NameGetDatum(&session_role);
+	values[10] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
 	values[11] = PointerGetDatum(subject_reference(kind, key));
 	event_id = insert_event(event, values, nulls);
 	SPI_finish();
