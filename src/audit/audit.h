@@ -35,6 +35,10 @@ extern void privacy_audit_event(const char *action, const char *kind,
 extern void privacy_audit_queue(const char *actor, const char *action, const char *kind,
 								const char *subject, Jsonb *summary);
 
+/* The same for a subject whose reference the caller computed (or NULL). */
+extern void privacy_audit_queue_ref(const char *actor, const char *action, text *subject_ref,
+									Jsonb *summary);
+
 /*
  * Notes that the current (sub)transaction wrote rows to the unsealed
  * entries directly (the rectification trigger does): the transaction is

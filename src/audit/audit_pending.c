@@ -399,12 +399,19 @@ void
 privacy_audit_queue(const char *actor, const char *action, const char *kind,
 					const char *subject, Jsonb *summary)
 {
+	privacy_audit_queue_ref(actor, action,
+							subject ? subject_reference(kind ? kind : "", subject) : NULL,
+							summary);
+}
+
+void
+privacy_audit_queue_ref(const char *actor, const char *action, text *subject_ref,
+						Jsonb *summary)
+{
 	const char *session_role = GetUserNameFromId(GetSessionUserId(), false);
 
 	queue_entry(GetCurrentTimestamp(), actor ? actor : session_role, session_role,
-				cstring_to_text(action),
-				subject ? subject_reference(kind ? kind : "", subject) : NULL,
-				false, 0, summary);
+				cstring_to_text(action), subject_ref, false, 0, summary);
 }
 
 void

@@ -283,30 +283,55 @@ run_event_statement(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 	"WITH event AS (INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)" \
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, kind, subject, purpose)," \
 	state_clause \
-	" audit AS (INSERT INTO privacy._audit_unsealed (logged_at, actor, session_role, action, subject_ref, summary)" \
-	" SELECT pg_catalog.clock_timestamp(), $1, $11, $4, $12," \
-	" pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(" \
-	" 'event_id', e.id, 'purpose', $5, 'source', $6, 'policy_version', $7)) FROM event e)" \
 	" SELECT e.id FROM event e"
 
 /*
- * Inserts the event (values and nulls: $1-$8, $11 and $12 of the
- * statements below; $9 is the subject's lock key), applies it to the
- * ledger's state and writes its audit entry to the unsealed entries, all
- * in one statement, then deletes the subject's lock row (which keeps the
- * subject locked until the transaction ends); returns the event's id. The
- * entry has the fields privacy_internal._audit() gives one (the session
- * user, the subject's reference, a summary of event id, purpose, source
- * and policy version) and takes its place in the order of entries now, as
- * an entry written at commit would when queued; the transaction's commit
- * wakes the sealer.
+ * The event's audit entry: the fields privacy_internal._audit() gives one
+ * (the session user, the subject's reference) with a summary of event id,
+ * purpose, source and policy version (those that are not NULL). Queued
+ * now, it takes its place in the order of entries now and is written to
+ * the unsealed entries when the transaction commits, like every audited
+ * action's (audit_pending.c).
  */
+static void
+queue_audit_entry(const ConsentEvent *event, const char *actor, text *subject_ref,
+				  int64 event_id, Datum version, bool version_null)
+{
+	StringInfoData summary;
 
+	initStringInfo(&summary);
+	appendStringInfo(&summary, "{\"event_id\": " INT64_FORMAT, event_id);
+	if (event->purpose != NULL)
+	{
+		appendStringInfoString(&summary, ", \"purpose\": ");
+		escape_json(&summary, text_to_cstring(event->purpose));
+	}
+	if (event->source != NULL)
+	{
+		appendStringInfoString(&summary, ", \"source\": ");
+		escape_json(&summary, text_to_cstring(event->source));
+	}
+	if (!version_null)
+	{
+		appendStringInfoString(&summary, ", \"policy_version\": ");
+		escape_json(&summary, TextDatumGetCString(version));
+	}
+	appendStringInfoChar(&summary, '}');
+	privacy_audit_queue_ref(actor, event->action, subject_ref,
+							DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(summary.data))));
+}
+
+/*
+ * Inserts the event (values and nulls: $1-$8 of the statements below; $9
+ * is the subject's lock key), applies it to the ledger's state, all in one
+ * statement, then deletes the subject's lock row (which keeps the subject
+ * locked until the transaction ends); returns the event's id.
+ */
 static int64
 insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 {
-	Oid			argtypes[12] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	JSONBOID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			argtypes[10] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	JSONBOID, INT8OID, TEXTOID};
 	const char *status = event_status(event->action);
 	bool		isnull;
 	int64		event_id;
@@ -323,15 +348,15 @@ insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 								EVENT_SQL(" state AS (INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)"
 										  " SELECT e.kind, COALESCE(e.purpose, ''), e.subject, $10, e.id FROM event e"
 										  " ON CONFLICT (kind, subject, purpose)"
-										  " DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id),"),
-								12, argtypes, values, nulls);
+										  " DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id)"),
+								10, argtypes, values, nulls);
 		}
 		else
 			run_event_statement(&insert_ending_plan,
 								EVENT_SQL(" state AS (DELETE FROM privacy._ledger_state s USING event e"
 										  " WHERE s.kind OPERATOR(pg_catalog.=) e.kind AND s.subject OPERATOR(pg_catalog.=) e.subject"
-										  " AND s.purpose OPERATOR(pg_catalog.=) COALESCE(e.purpose, '')),"),
-								12, argtypes, values, nulls);
+										  " AND s.purpose OPERATOR(pg_catalog.=) COALESCE(e.purpose, ''))"),
+								10, argtypes, values, nulls);
 		event_id = DatumGetInt64(result_value(1, &isnull));
 		subject_lock_release(DatumGetInt64(values[8]));
 	}
@@ -344,7 +369,6 @@ insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 	PG_END_TRY();
 	consent_changes_end_subject();
 	ledger_state_end_own_write(1);
-	privacy_audit_note_unsealed_write();
 	return event_id;
 }
 
@@ -360,8 +384,8 @@ record_event(const ConsentEvent *event)
 	bool		version_null;
 	int64		event_id;
 	int64		lock_key = subject_lock_key("consent_ledger", kind, key);
-	Datum		values[12];
-	char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n', ' ', ' '};
+	Datum		values[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
 	Datum		subject_values[2];
 	NameData	actor_name;
 
@@ -390,9 +414,8 @@ record_event(const ConsentEvent *event)
 		nulls[6] = 'n';
 	values[7] = JsonbPGetDatum(event->evidence);
 	values[8] = Int64GetDatum(lock_key);
-	values[10] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
-	values[11] = PointerGetDatum(subject_reference(kind, key));
 	event_id = insert_event(event, values, nulls);
+	queue_audit_entry(event, actor, subject_reference(kind, key), event_id, version, version_null);
 	SPI_finish();
 	return event_id;
 }
