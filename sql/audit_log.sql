@@ -205,6 +205,27 @@ UPDATE privacy.audit_log SET summary = '{"changed": "again"}' WHERE action = 'te
 ALTER TABLE privacy.audit_log ENABLE TRIGGER append_only;
 SELECT intact, problem FROM privacy.verify_audit_log();
 
+-- A trigger of the DBA's own on the log (say, one that ships entries
+-- elsewhere) fires for every sealed entry: the seal inserts them with a
+-- statement then, rather than directly, and chains them the same way.
+CREATE TABLE audit_test.shipped (id bigint, action text);
+CREATE FUNCTION audit_test.ship() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO audit_test.shipped VALUES (NEW.id, NEW.action);
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER ship AFTER INSERT ON privacy.audit_log FOR EACH ROW EXECUTE FUNCTION audit_test.ship();
+SELECT privacy_internal._audit(current_user, 'test.shipped', NULL, NULL, NULL, '{"n": 1}') IS NULL AS written;
+SELECT privacy_internal._audit(current_user, 'test.shipped', 'customer', '42', NULL, '{"n": 2}') IS NULL AS written;
+SELECT privacy.seal_audit_log() AS sealed \gset
+SELECT s.action, l.summary FROM audit_test.shipped s JOIN privacy.audit_log l ON l.id = s.id ORDER BY s.id;
+SELECT count(*) AS chained FROM privacy.audit_log l
+ WHERE l.action = 'test.shipped'
+   AND l.hash = privacy_internal._audit_entry_hash(l.prev_hash, l.id, l.logged_at, l.actor, l.session_role,
+												   l.action, l.subject_ref, l.request_id, l.summary);
+DROP TRIGGER ship ON privacy.audit_log;
+
 -- Ordinary roles can neither read nor write the log, nor the keys.
 CREATE ROLE audit_stranger;
 GRANT USAGE ON SCHEMA audit_test TO audit_stranger;

@@ -52,11 +52,26 @@ extern void privacy_audit_note_unsealed_write(void);
  */
 extern int64 privacy_audit_next_id(void);
 
+/* The columns of privacy._audit_unsealed and of privacy.audit_log. */
+#define PRIVACY_AUDIT_UNSEALED_COLUMNS 9
+#define PRIVACY_AUDIT_SEALED_COLUMNS 10
+
 /*
  * Inserts one row into privacy._audit_unsealed directly, with its index
- * entries; values and nulls are its nine columns, id included.
+ * entries; values and nulls are its nine columns, id included
+ * (audit_direct.c).
  */
 extern void privacy_audit_insert_unsealed(Datum *values, bool *nulls);
+
+/*
+ * Inserts n sealed entries into privacy.audit_log directly, with their
+ * index entries: columns[f][e] and nulls[f][e] are column f (the log's ten,
+ * in order) of entry e. Returns false, having written nothing, if the log
+ * is not as the extension created it (a trigger on INSERT, a CHECK
+ * constraint, other columns or an index on an expression), for the caller
+ * to insert with a statement.
+ */
+extern bool privacy_audit_insert_sealed(Datum **columns, bool **nulls, int n);
 
 /*
  * Deletes n rows of privacy._audit_unsealed directly, by their places: the

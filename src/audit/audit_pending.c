@@ -14,13 +14,13 @@
  * When the transaction commits (XACT_EVENT_PRE_COMMIT, after its deferred
  * triggers have fired), its entries are inserted into
  * privacy._audit_unsealed directly, heap row and index entry, without a
- * statement (privacy_audit_insert_unsealed()). That takes no lock another
- * writer waits for and computes no hash: the entries are sealed into the
- * chain after the commit (audit_seal.c), by the background worker of the
- * preloaded library, which the commit wakes (audit_sealer.c). Without the
- * library preloaded there is no worker, and the committing transaction
- * seals the backlog itself at pre-commit, under the chain's head lock, as
- * releases before 2.0 did.
+ * statement (privacy_audit_insert_unsealed(), audit_direct.c). That takes
+ * no lock another writer waits for and computes no hash: the entries are
+ * sealed into the chain after the commit (audit_seal.c), by the background
+ * worker of the preloaded library, which the commit wakes (audit_sealer.c).
+ * Without the library preloaded there is no worker, and the committing
+ * transaction seals the backlog itself at pre-commit, under the chain's
+ * head lock, as releases before 2.0 did.
  *
  * Entries of a subtransaction that rolls back are dropped with it; those of
  * one that commits pass to its parent; a transaction that aborts leaves no
@@ -36,21 +36,14 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/heapam.h"
-#include "access/htup_details.h"
 #include "access/parallel.h"
-#include "access/table.h"
 #include "access/xact.h"
-#include "catalog/index.h"
 #include "commands/sequence.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #include "audit/audit.h"
@@ -86,88 +79,14 @@ static List *pending_entries = NIL;
 static List *unsealed_writers = NIL;
 static bool wrote_unsealed = false;
 
-/* The columns of privacy._audit_unsealed. */
-#define N_UNSEALED_COLUMNS 9
-
-/* The OID of privacy.<relname>; an error if it is missing. */
-static Oid
-privacy_relation(const char *relname)
-{
-	Oid			relid = privacy_relid(relname);
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation \"%s.%s\" is missing", PRIVACY_SCHEMA, relname);
-	return relid;
-}
-
 int64
 privacy_audit_next_id(void)
 {
-	return nextval_internal(privacy_relation("_audit_unsealed_id_seq"), false);
-}
+	Oid			relid = privacy_relid("_audit_unsealed_id_seq");
 
-/*
- * Inserts one row into privacy._audit_unsealed directly (see audit.h): the
- * extension's own table, whose only index is its primary key, which has no
- * insert trigger, and whose CHECK constraint (a subject or a list of
- * subjects, not both) and NOT NULL columns its writers keep by construction.
- * No user code can run here: nothing the table's owner or the caller
- * defined is involved, so no switch of user is needed.
- */
-void
-privacy_audit_insert_unsealed(Datum *values, bool *nulls)
-{
-	Relation	rel = table_open(privacy_relation("_audit_unsealed"), RowExclusiveLock);
-	TupleDesc	desc = RelationGetDescr(rel);
-	HeapTuple	tuple;
-	List	   *indexes;
-	ListCell   *lc;
-
-	if (desc->natts != N_UNSEALED_COLUMNS)
-		elog(ERROR, "privacy._audit_unsealed does not have the columns it was created with");
-	tuple = heap_form_tuple(desc, values, nulls);
-	simple_heap_insert(rel, tuple);
-
-	indexes = RelationGetIndexList(rel);
-	foreach(lc, indexes)
-	{
-		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
-		IndexInfo  *info = BuildIndexInfo(index);
-		Datum		index_values[INDEX_MAX_KEYS];
-		bool		index_nulls[INDEX_MAX_KEYS];
-
-		if (!info->ii_ReadyForInserts)
-		{
-			/* being built concurrently: left to the build, as the executor does */
-			index_close(index, NoLock);
-			continue;
-		}
-		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL)
-			elog(ERROR, "privacy._audit_unsealed has an index its writers cannot maintain");
-		for (int k = 0; k < info->ii_NumIndexAttrs; k++)
-			index_values[k] = heap_getattr(tuple, info->ii_IndexAttrNumbers[k], desc, &index_nulls[k]);
-		index_insert(index, index_values, index_nulls, &tuple->t_self, rel,
-					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-					 false, info);
-		index_close(index, NoLock);
-	}
-	list_free(indexes);
-	heap_freetuple(tuple);
-	table_close(rel, NoLock);
-}
-
-/*
- * Deletes sealed rows from privacy._audit_unsealed directly, by their
- * places (see audit.h).
- */
-void
-privacy_audit_delete_unsealed(ItemPointerData *places, int n)
-{
-	Relation	rel = table_open(privacy_relation("_audit_unsealed"), RowExclusiveLock);
-
-	for (int i = 0; i < n; i++)
-		simple_heap_delete(rel, &places[i]);
-	table_close(rel, NoLock);
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation \"%s._audit_unsealed_id_seq\" is missing", PRIVACY_SCHEMA);
+	return nextval_internal(relid, false);
 }
 
 /*
@@ -189,8 +108,8 @@ flush_pending_entries(void)
 	foreach(lc, pending_entries)
 	{
 		PendingEntry *entry = (PendingEntry *) lfirst(lc);
-		Datum		values[N_UNSEALED_COLUMNS];
-		bool		nulls[N_UNSEALED_COLUMNS] = {false};
+		Datum		values[PRIVACY_AUDIT_UNSEALED_COLUMNS];
+		bool		nulls[PRIVACY_AUDIT_UNSEALED_COLUMNS] = {false};
 
 		values[0] = Int64GetDatum(entry->id);
 		values[1] = TimestampTzGetDatum(entry->logged_at);

@@ -94,12 +94,15 @@ static struct
 
 /*
  * Runs one of the statements above with the sealer's snapshot; an error
- * unless it returns expected.
+ * unless it returns expected. The insert of sealed entries fires the log's
+ * triggers (a DBA's, on INSERT: the extension's own are on UPDATE, DELETE
+ * and TRUNCATE), which need the statement to queue and fire them itself.
  */
 static void
 run(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
 	Snapshot snapshot, int expected)
 {
+	bool		fire_triggers = sql == insert_sql;
 	SPIPlanPtr	plan = NULL;
 	int			i;
 	int			rc;
@@ -117,7 +120,7 @@ run(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
 		plan = privacy_kept_plan(&prepared[i].plan, sql, nargs, argtypes);
 		prepared[i].sql = sql;
 	}
-	rc = SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot, false, false, 0);
+	rc = SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot, false, fire_triggers, 0);
 	if (rc != expected)
 		elog(ERROR, "audit log sealing statement failed: %s", SPI_result_code_string(rc));
 }
@@ -249,6 +252,8 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 	Oid			types[N_FIELDS + 2];
 	uint8		hash[PG_SHA256_DIGEST_LENGTH];
 
+	StaticAssertStmt(N_FIELDS + 2 == PRIVACY_AUDIT_SEALED_COLUMNS,
+					 "a sealed entry is its fields, its previous hash and its hash");
 	*more = false;
 	run(batch_sql, 1, &limit_type, &limit_value, NULL, snapshot, SPI_OK_SELECT);
 	batch = SPI_tuptable;
@@ -332,16 +337,20 @@ seal_batch(int limit, uint8 *head, Oid seq_relid, FmgrInfo *text_fn,
 		}
 	}
 
-	for (int f = 0; f < N_FIELDS + 2; f++)
+	if (!privacy_audit_insert_sealed(columns, column_nulls, n))
 	{
-		Oid			type = f < N_FIELDS ? field_types[f] : BYTEAOID;
+		/* the log has a trigger or constraint of its own: a statement */
+		for (int f = 0; f < N_FIELDS + 2; f++)
+		{
+			Oid			type = f < N_FIELDS ? field_types[f] : BYTEAOID;
 
-		values[f] = privacy_array_arg(columns[f], column_nulls[f], n, type);
-		types[f] = get_array_type(type);
+			values[f] = privacy_array_arg(columns[f], column_nulls[f], n, type);
+			types[f] = get_array_type(type);
+		}
+		run(insert_sql, N_FIELDS + 2, types, values, NULL, snapshot, SPI_OK_INSERT);
+		if (SPI_processed != (uint64) n)
+			elog(ERROR, "could not seal audit log entries");
 	}
-	run(insert_sql, N_FIELDS + 2, types, values, NULL, snapshot, SPI_OK_INSERT);
-	if (SPI_processed != (uint64) n)
-		elog(ERROR, "could not seal audit log entries");
 
 	privacy_audit_delete_unsealed(places, taken);
 	SPI_freetuptable(batch);
