@@ -31,8 +31,6 @@
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/pg_type.h"
-#include "executor/tuptable.h"
-#include "nodes/execnodes.h"
 #include "utils/rel.h"
 
 #include "audit/audit.h"
@@ -181,11 +179,10 @@ privacy_audit_insert_sealed(Datum **columns, bool **nulls, int n)
 {
 	Relation	rel = table_open(audit_relation("audit_log"), RowExclusiveLock);
 	TupleDesc	desc = RelationGetDescr(rel);
+	CommandId	cid = GetCurrentCommandId(true);
 	Relation   *indexes;
 	IndexInfo **infos;
 	int			nindexes;
-	TupleTableSlot **slots;
-	BulkInsertState bistate;
 
 	if (!sealed_log_plain(rel))
 	{
@@ -198,33 +195,21 @@ privacy_audit_insert_sealed(Datum **columns, bool **nulls, int n)
 		table_close(rel, NoLock);
 		return false;
 	}
-
-	slots = palloc(sizeof(TupleTableSlot *) * Max(n, 1));
 	for (int e = 0; e < n; e++)
 	{
 		Datum		values[PRIVACY_AUDIT_SEALED_COLUMNS];
 		bool		isnull[PRIVACY_AUDIT_SEALED_COLUMNS];
+		HeapTuple	tuple;
 
 		for (int f = 0; f < PRIVACY_AUDIT_SEALED_COLUMNS; f++)
 		{
 			values[f] = columns[f][e];
 			isnull[f] = nulls[f][e];
 		}
-		slots[e] = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
-		ExecStoreHeapTuple(heap_form_tuple(desc, values, isnull), slots[e], true);
-	}
-
-	/* the rows, packed into as few WAL records as their pages allow */
-	bistate = GetBulkInsertState();
-	heap_multi_insert(rel, slots, n, GetCurrentCommandId(true), 0, bistate);
-	FreeBulkInsertState(bistate);
-	for (int e = 0; e < n; e++)
-	{
-		HeapTuple	tuple = ExecFetchSlotHeapTuple(slots[e], false, NULL);
-
-		tuple->t_self = slots[e]->tts_tid;
+		tuple = heap_form_tuple(desc, values, isnull);
+		heap_insert(rel, tuple, cid, 0, NULL);
 		insert_index_entries(rel, tuple, indexes, infos, nindexes);
-		ExecDropSingleTupleTableSlot(slots[e]);
+		heap_freetuple(tuple);
 	}
 	close_indexes(indexes, nindexes);
 	table_close(rel, NoLock);
