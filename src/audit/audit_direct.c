@@ -17,10 +17,12 @@
  * privacy._audit_unsealed is the extension's own table, readable by its
  * owner only; its writers keep its CHECK constraint by construction. The
  * sealed entries go to privacy.audit_log directly only while it is as the
- * extension created it (its columns, no trigger on INSERT, no CHECK
- * constraint, indexes on plain columns); a DBA who attached a trigger to
- * it, say to ship entries elsewhere, keeps it firing, as the seal then
- * inserts with a statement (audit_seal.c).
+ * extension created it: a plain table with its columns and their NOT NULL
+ * constraints, no trigger on INSERT, no CHECK constraint, no row security,
+ * indexes on plain columns and no exclusion constraint, not a table Citus
+ * manages. A DBA who attached a trigger to it, say to ship entries
+ * elsewhere, keeps it firing, as the seal then inserts with a statement
+ * (audit_seal.c).
  */
 #include "postgres.h"
 
@@ -34,11 +36,14 @@
 #include "utils/rel.h"
 
 #include "audit/audit.h"
+#include "base/citus.h"
 #include "base/extension_objects.h"
 
-/* The columns of privacy.audit_log, in their order. */
+/* The columns of privacy.audit_log, in their order, and which are NOT NULL. */
 static const Oid sealed_types[PRIVACY_AUDIT_SEALED_COLUMNS] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
 TEXTOID, TEXTOID, INT8OID, JSONBOID, BYTEAOID, BYTEAOID};
+static const bool sealed_not_null[PRIVACY_AUDIT_SEALED_COLUMNS] = {true, true, true, true,
+true, false, false, true, true, true};
 
 /* The OID of privacy.<relname>; an error if it is missing. */
 static Oid
@@ -75,7 +80,8 @@ insert_index_entries(Relation rel, HeapTuple tuple, Relation *indexes, IndexInfo
 /*
  * Opens rel's indexes (RowExclusiveLock) with their IndexInfo; returns
  * false if one has an expression or a predicate, which only the executor
- * evaluates. The caller closes them either way.
+ * evaluates, or is an exclusion constraint's, which only the executor
+ * checks. The caller closes them either way.
  */
 static bool
 open_indexes(Relation rel, Relation **indexes, IndexInfo ***infos, int *nindexes)
@@ -92,7 +98,8 @@ open_indexes(Relation rel, Relation **indexes, IndexInfo ***infos, int *nindexes
 		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
 		IndexInfo  *info = BuildIndexInfo(index);
 
-		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL)
+		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL ||
+			info->ii_ExclusionOps != NULL)
 			plain = false;
 		(*indexes)[*nindexes] = index;
 		(*infos)[*nindexes] = info;
@@ -155,13 +162,17 @@ sealed_log_plain(Relation rel)
 	TupleDesc	desc = RelationGetDescr(rel);
 	TriggerDesc *triggers = rel->trigdesc;
 
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relrowsecurity ||
+		privacy_citus_table(RelationGetRelid(rel)))
+		return false;
 	if (desc->natts != PRIVACY_AUDIT_SEALED_COLUMNS)
 		return false;
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (att->attisdropped || att->atttypid != sealed_types[i] || att->attgenerated)
+		if (att->attisdropped || att->atttypid != sealed_types[i] || att->attgenerated ||
+			att->attnotnull != sealed_not_null[i])
 			return false;
 	}
 	if (desc->constr != NULL && desc->constr->num_check > 0)
