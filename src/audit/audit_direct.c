@@ -45,17 +45,6 @@ TEXTOID, TEXTOID, INT8OID, JSONBOID, BYTEAOID, BYTEAOID};
 static const bool sealed_not_null[PRIVACY_AUDIT_SEALED_COLUMNS] = {true, true, true, true,
 true, false, false, true, true, true};
 
-/* The OID of privacy.<relname>; an error if it is missing. */
-static Oid
-audit_relation(const char *relname)
-{
-	Oid			relid = privacy_relid(relname);
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation \"%s.%s\" is missing", PRIVACY_SCHEMA, relname);
-	return relid;
-}
-
 /* Inserts a heap tuple's entries into rel's indexes, as the executor would. */
 static void
 insert_index_entries(Relation rel, HeapTuple tuple, Relation *indexes, IndexInfo **infos,
@@ -123,7 +112,7 @@ close_indexes(Relation *indexes, int nindexes)
 void
 privacy_audit_insert_unsealed(Datum *values, bool *nulls)
 {
-	Relation	rel = table_open(audit_relation("_audit_unsealed"), RowExclusiveLock);
+	Relation	rel = table_open(privacy_required_relid("_audit_unsealed"), RowExclusiveLock);
 	Relation   *indexes;
 	IndexInfo **infos;
 	int			nindexes;
@@ -148,7 +137,7 @@ privacy_audit_insert_unsealed(Datum *values, bool *nulls)
 void
 privacy_audit_delete_unsealed(ItemPointerData *places, int n)
 {
-	Relation	rel = table_open(audit_relation("_audit_unsealed"), RowExclusiveLock);
+	Relation	rel = table_open(privacy_required_relid("_audit_unsealed"), RowExclusiveLock);
 
 	for (int i = 0; i < n; i++)
 		simple_heap_delete(rel, &places[i]);
@@ -188,7 +177,7 @@ sealed_log_plain(Relation rel)
 bool
 privacy_audit_insert_sealed(Datum **columns, bool **nulls, int n)
 {
-	Relation	rel = table_open(audit_relation("audit_log"), RowExclusiveLock);
+	Relation	rel = table_open(privacy_required_relid("audit_log"), RowExclusiveLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	CommandId	cid = GetCurrentCommandId(true);
 	Relation   *indexes;

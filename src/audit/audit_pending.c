@@ -82,11 +82,7 @@ static bool wrote_unsealed = false;
 int64
 privacy_audit_next_id(void)
 {
-	Oid			relid = privacy_relid("_audit_unsealed_id_seq");
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation \"%s._audit_unsealed_id_seq\" is missing", PRIVACY_SCHEMA);
-	return nextval_internal(relid, false);
+	return nextval_internal(privacy_required_relid("_audit_unsealed_id_seq"), false);
 }
 
 /*

@@ -49,7 +49,7 @@ privacy_relation_owner(Oid relid)
 }
 
 Oid
-privacy_table_owner(const char *relname)
+privacy_required_relid(const char *relname)
 {
 	Oid			relid = privacy_relid(relname);
 
@@ -58,7 +58,13 @@ privacy_table_owner(const char *relname)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("relation \"%s.%s\" does not exist", PRIVACY_SCHEMA, relname),
 				 errhint("Install the extension in this database with CREATE EXTENSION opendims_privacy CASCADE.")));
-	return privacy_relation_owner(relid);
+	return relid;
+}
+
+Oid
+privacy_table_owner(const char *relname)
+{
+	return privacy_relation_owner(privacy_required_relid(relname));
 }
 
 int

@@ -16,6 +16,9 @@
 /* The OID of privacy.<relname>, or InvalidOid when it does not exist. */
 extern Oid	privacy_relid(const char *relname);
 
+/* The OID of privacy.<relname>; an error if it does not exist. */
+extern Oid	privacy_required_relid(const char *relname);
+
 /* The OID of the owner of relation relid (which must exist). */
 extern Oid	privacy_relation_owner(Oid relid);
 

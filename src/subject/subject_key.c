@@ -236,7 +236,7 @@ subject_lock_key(const char *scope, const char *kind, const char *subject)
 void
 subject_lock_release(int64 key)
 {
-	Oid			relid = privacy_relid("_subject_locks");
+	Oid			relid = privacy_required_relid("_subject_locks");
 	Relation	rel;
 	Relation	index;
 	Snapshot	snapshot;
@@ -244,8 +244,6 @@ subject_lock_release(int64 key)
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "relation \"%s._subject_locks\" is missing", PRIVACY_SCHEMA);
 	/* the row this transaction's last statement inserted is seen */
 	CommandCounterIncrement();
 	rel = table_open(relid, RowExclusiveLock);
