@@ -67,8 +67,8 @@ extern void privacy_audit_insert_unsealed(Datum *values, bool *nulls);
  * Inserts n sealed entries into privacy.audit_log directly, with their
  * index entries: columns[f][e] and nulls[f][e] are column f (the log's ten,
  * in order) of entry e. Returns false, having written nothing, if the log
- * is not as the extension created it (a trigger on INSERT, a CHECK
- * constraint, other columns or an index on an expression), for the caller
+ * is not as the extension created it (a trigger on INSERT, a constraint,
+ * row security, other columns: audit_direct.c lists them), for the caller
  * to insert with a statement.
  */
 extern bool privacy_audit_insert_sealed(Datum **columns, bool **nulls, int n);

@@ -94,15 +94,14 @@ static struct
 
 /*
  * Runs one of the statements above with the sealer's snapshot; an error
- * unless it returns expected. The insert of sealed entries fires the log's
- * triggers (a DBA's, on INSERT: the extension's own are on UPDATE, DELETE
- * and TRUNCATE), which need the statement to queue and fire them itself.
+ * unless it returns expected. Each statement fires its own AFTER triggers
+ * (a DBA's, such as one on INSERT into the log: the extension has none on
+ * these tables), as the sealer runs outside any query that would.
  */
 static void
 run(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
 	Snapshot snapshot, int expected)
 {
-	bool		fire_triggers = sql == insert_sql;
 	SPIPlanPtr	plan = NULL;
 	int			i;
 	int			rc;
@@ -120,7 +119,7 @@ run(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
 		plan = privacy_kept_plan(&prepared[i].plan, sql, nargs, argtypes);
 		prepared[i].sql = sql;
 	}
-	rc = SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot, false, fire_triggers, 0);
+	rc = SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot, false, true, 0);
 	if (rc != expected)
 		elog(ERROR, "audit log sealing statement failed: %s", SPI_result_code_string(rc));
 }
