@@ -12,15 +12,16 @@
  * the purpose must rest on the action's legal basis, the source must be
  * declared and the evidence must be a JSON object.
  *
- * Two events of one subject are ordered: the subject's ledger lock (a row
- * of privacy._subject_locks, docs/internals.md) is taken before the event
- * gets its id and is held to the end of the transaction; the insert of the
- * event deletes the lock row in the same statement. The lock takes no
+ * Two events of one subject are ordered: the subject's ledger lock
+ * (subject_lock_take(), docs/internals.md) is taken before the event gets
+ * its id and is held to the end of the transaction. The lock takes no
  * entry in the lock manager, so one transaction may record events for any
- * number of subjects. The statement that inserts the event also applies it
- * to privacy._ledger_state (ledger_state.h), whose change every session's
- * row check learns of at commit (consent_check.c), for this subject only
- * (consent_changes.h); nothing else is locked beyond the subject.
+ * number of subjects. The statement that inserts the event also applies
+ * it to privacy._ledger_state (ledger_state.h), whose change every
+ * session's row check learns of at commit (consent_check.c), for this
+ * subject only (consent_changes.h); nothing else is locked beyond the
+ * subject. The purposes, sources and policy version an event is checked
+ * against are kept for the session (event_policy.h).
  */
 #include "postgres.h"
 
@@ -38,6 +39,7 @@
 #include "audit/audit.h"
 #include "base/spi_statements.h"
 #include "consent/consent_changes.h"
+#include "consent/event_policy.h"
 #include "consent/ledger_state.h"
 #include "subject/subject.h"
 
@@ -61,7 +63,6 @@ typedef struct ConsentEvent
 } ConsentEvent;
 
 /* The statements, prepared once per session. */
-static SPIPlanPtr check_plan = NULL;
 static SPIPlanPtr erased_plan = NULL;
 static SPIPlanPtr restricted_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
@@ -151,43 +152,26 @@ purpose_error(const ConsentEvent *event)
 }
 
 /*
- * Takes the subject's ledger lock (lock_key) and checks the purpose (but
- * for restrictions), the source and the evidence; returns the policy
- * version in force (*version_null if there is none). An error after the
- * lock is taken rolls its row back with the (sub)transaction.
+ * Checks the purpose (but for restrictions), the source and the evidence
+ * against the policy (event_policy.h); returns the version of the policy in
+ * force, or NULL if none was applied.
  */
-static Datum
-check_purpose_and_source(const ConsentEvent *event, int64 lock_key, bool *version_null)
+static const char *
+check_event_policy(const ConsentEvent *event)
 {
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, INT8OID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	const char *version;
 	bool		needs_purpose = strncmp(event->action, "restriction", 11) != 0;
-	bool		isnull;
-	Datum		basis;
 
-	values[0] = PointerGetDatum(event->purpose);
-	if (event->purpose == NULL)
-		nulls[0] = 'n';
-	values[1] = PointerGetDatum(event->source);
-	if (event->source == NULL)
-		nulls[1] = 'n';
-	values[2] = Int64GetDatum(lock_key);
-	run_kept(&check_plan,
-			 "WITH locked AS (INSERT INTO privacy._subject_locks (lock_key) VALUES ($3) ON CONFLICT DO NOTHING)"
-			 " SELECT (SELECT p.legal_basis FROM privacy.purposes p WHERE p.name OPERATOR(pg_catalog.=) $1),"
-			 " EXISTS (SELECT FROM privacy.sources s WHERE s.name OPERATOR(pg_catalog.=) $2),"
-			 " (SELECT pv.version FROM privacy.policy_versions pv ORDER BY pv.id DESC LIMIT 1)",
-			 3, argtypes, values, nulls, SPI_OK_SELECT);
 	if (needs_purpose)
 	{
 		const char *wanted = strcmp(event->action, "objection") == 0 ? "legitimate_interest" : "consent";
+		const char *basis = event->purpose == NULL ? NULL :
+			event_policy_legal_basis(text_to_cstring(event->purpose));
 
-		basis = result_value(1, &isnull);
-		if (isnull || strcmp(TextDatumGetCString(basis), wanted) != 0)
+		if (basis == NULL || strcmp(basis, wanted) != 0)
 			purpose_error(event);
 	}
-	if (!DatumGetBool(result_value(2, &isnull)))
+	if (event->source == NULL || !event_policy_source_declared(text_to_cstring(event->source)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unrecognized source \"%s\"",
@@ -198,7 +182,9 @@ check_purpose_and_source(const ConsentEvent *event, int64 lock_key, bool *versio
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("evidence must be a JSON object"),
 				 errhint("Describe how the event was captured, for example {\"form\": \"signup\", \"text_version\": \"3\"}.")));
-	return SPI_datumTransfer(result_value(3, version_null), false, -1);
+	version = event_policy_version();
+	/* copied: a nested event (a trigger's) may read the policy again */
+	return version == NULL ? NULL : pstrdup(version);
 }
 
 /* Checks that apply once the subject is locked. */
@@ -277,7 +263,7 @@ run_event_statement(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 
 /*
  * The statement that records an event, given the clause that applies it to
- * the state ($10: the status it leaves, for the statements that keep one).
+ * the state ($9: the status it leaves, for the statements that keep one).
  */
 #define EVENT_SQL(state_clause) \
 	"WITH event AS (INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)" \
@@ -295,7 +281,7 @@ run_event_statement(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
  */
 static void
 queue_audit_entry(const ConsentEvent *event, const char *actor, text *subject_ref,
-				  int64 event_id, Datum version, bool version_null)
+				  int64 event_id, const char *version)
 {
 	StringInfoData summary;
 
@@ -311,10 +297,10 @@ queue_audit_entry(const ConsentEvent *event, const char *actor, text *subject_re
 		appendStringInfoString(&summary, ", \"source\": ");
 		escape_json(&summary, text_to_cstring(event->source));
 	}
-	if (!version_null)
+	if (version != NULL)
 	{
 		appendStringInfoString(&summary, ", \"policy_version\": ");
-		escape_json(&summary, TextDatumGetCString(version));
+		escape_json(&summary, version);
 	}
 	appendStringInfoChar(&summary, '}');
 	privacy_audit_queue_ref(actor, event->action, subject_ref,
@@ -322,16 +308,15 @@ queue_audit_entry(const ConsentEvent *event, const char *actor, text *subject_re
 }
 
 /*
- * Inserts the event (values and nulls: $1-$8 of the statements below; $9
- * is the subject's lock key), applies it to the ledger's state, all in one
- * statement, then deletes the subject's lock row (which keeps the subject
- * locked until the transaction ends); returns the event's id.
+ * Inserts the event (values and nulls: $1-$8 of the statements below) and
+ * applies it to the ledger's state, in one statement; returns the event's
+ * id.
  */
 static int64
 insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 {
-	Oid			argtypes[10] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	JSONBOID, INT8OID, TEXTOID};
+	Oid			argtypes[9] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	JSONBOID, TEXTOID};
 	const char *status = event_status(event->action);
 	bool		isnull;
 	int64		event_id;
@@ -342,23 +327,22 @@ insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 	{
 		if (status != NULL)
 		{
-			values[9] = CStringGetTextDatum(status);
-			nulls[9] = ' ';
+			values[8] = CStringGetTextDatum(status);
+			nulls[8] = ' ';
 			run_event_statement(&insert_plan,
 								EVENT_SQL(" state AS (INSERT INTO privacy._ledger_state AS s (kind, purpose, subject, status, event_id)"
-										  " SELECT e.kind, COALESCE(e.purpose, ''), e.subject, $10, e.id FROM event e"
+										  " SELECT e.kind, COALESCE(e.purpose, ''), e.subject, $9, e.id FROM event e"
 										  " ON CONFLICT (kind, subject, purpose)"
 										  " DO UPDATE SET status = EXCLUDED.status, event_id = EXCLUDED.event_id)"),
-								10, argtypes, values, nulls);
+								9, argtypes, values, nulls);
 		}
 		else
 			run_event_statement(&insert_ending_plan,
 								EVENT_SQL(" state AS (DELETE FROM privacy._ledger_state s USING event e"
 										  " WHERE s.kind OPERATOR(pg_catalog.=) e.kind AND s.subject OPERATOR(pg_catalog.=) e.subject"
 										  " AND s.purpose OPERATOR(pg_catalog.=) COALESCE(e.purpose, ''))"),
-								10, argtypes, values, nulls);
+								9, argtypes, values, nulls);
 		event_id = DatumGetInt64(result_value(1, &isnull));
-		subject_lock_release(DatumGetInt64(values[8]));
 	}
 	PG_CATCH();
 	{
@@ -380,22 +364,18 @@ record_event(const ConsentEvent *event)
 	char	   *key = canonical_key(event, !withdraw);
 	char	   *kind = text_to_cstring(event->kind);
 	char	   *actor = acting_role();
-	Datum		version;
-	bool		version_null;
+	const char *version;
 	int64		event_id;
-	int64		lock_key = subject_lock_key("consent_ledger", kind, key);
-	Datum		values[10];
-	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
 	Datum		subject_values[2];
 	NameData	actor_name;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to SPI");
-	/*
-	 * The subject's ledger lock (a row no other transaction can insert now),
-	 * taken by the statement that reads what the checks need.
-	 */
-	version = check_purpose_and_source(event, lock_key, &version_null);
+	version = check_event_policy(event);
+	/* the subject's ledger lock, held to the end of the transaction */
+	subject_lock_take(subject_lock_key("consent_ledger", kind, key));
 	subject_values[0] = PointerGetDatum(event->kind);
 	subject_values[1] = CStringGetTextDatum(key);
 	check_locked_subject(event, kind, subject_values);
@@ -409,13 +389,12 @@ record_event(const ConsentEvent *event)
 	if (event->purpose == NULL)
 		nulls[4] = 'n';
 	values[5] = PointerGetDatum(event->source);
-	values[6] = version;
-	if (version_null)
+	values[6] = version == NULL ? (Datum) 0 : CStringGetTextDatum(version);
+	if (version == NULL)
 		nulls[6] = 'n';
 	values[7] = JsonbPGetDatum(event->evidence);
-	values[8] = Int64GetDatum(lock_key);
 	event_id = insert_event(event, values, nulls);
-	queue_audit_entry(event, actor, subject_reference(kind, key), event_id, version, version_null);
+	queue_audit_entry(event, actor, subject_reference(kind, key), event_id, version);
 	SPI_finish();
 	return event_id;
 }

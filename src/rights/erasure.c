@@ -59,8 +59,6 @@ PG_FUNCTION_INFO_V1(privacy_erase_subject_for_request);
 
 extern PGDLLEXPORT Datum privacy_allow_protected_changes(PG_FUNCTION_ARGS);
 
-static SPIPlanPtr lock_plan = NULL;
-static SPIPlanPtr lock_pair_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr last_erasure_plan = NULL;
 static SPIPlanPtr redact_plan = NULL;
@@ -69,55 +67,22 @@ static SPIPlanPtr held_plan = NULL;
 static SPIPlanPtr track_plan = NULL;
 static SPIPlanPtr notify_plan = NULL;
 
-/*
- * Takes the locks of keys (one or two, subject_lock_key()), in their order:
- * rows of privacy._subject_locks inserted in one statement (waiting for a
- * transaction that holds one) and deleted again, so that the table stays
- * empty between transactions; deleted by this transaction, a row stays
- * locked, and no other transaction can insert it until this one ends.
- * Must be called inside SPI_connect.
- */
-static void
-lock_keys(const int64 *keys, int nkeys)
-{
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		values[2];
-
-	Assert(nkeys == 1 || nkeys == 2);
-	for (int i = 0; i < nkeys; i++)
-		values[i] = Int64GetDatum(keys[i]);
-	if (rights_run_kept(nkeys == 2 ? &lock_pair_plan : &lock_plan,
-						nkeys == 2 ?
-						"INSERT INTO privacy._subject_locks (lock_key) VALUES ($1), ($2) ON CONFLICT DO NOTHING" :
-						"INSERT INTO privacy._subject_locks (lock_key) VALUES ($1) ON CONFLICT DO NOTHING",
-						nkeys, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not lock a subject");
-	for (int i = 0; i < nkeys; i++)
-		subject_lock_release(keys[i]);
-}
-
-/* Takes the subject's lock of a scope (see lock_keys()). Must be called inside SPI_connect. */
+/* Takes the subject's lock of a scope until the transaction ends (subject_lock_take()). */
 void
 rights_lock_subject(const char *scope, const char *kind, const char *subject)
 {
-	int64		key = subject_lock_key(scope, kind, subject);
-
-	lock_keys(&key, 1);
+	subject_lock_take(subject_lock_key(scope, kind, subject));
 }
 
 /*
  * Takes the subject's erasure lock (scope erase, by reference) and then its
- * ledger lock (scope consent_ledger, by key; erasure_ledgers.c) in one
- * statement.
+ * ledger lock (scope consent_ledger, by key; erasure_ledgers.c).
  */
 static void
 lock_for_erasure(const char *kind, const char *key, text *ref)
 {
-	int64		keys[2];
-
-	keys[0] = subject_lock_key("erase", kind, text_to_cstring(ref));
-	keys[1] = subject_lock_key("consent_ledger", kind, key);
-	lock_keys(keys, 2);
+	rights_lock_subject("erase", kind, text_to_cstring(ref));
+	rights_lock_subject("consent_ledger", kind, key);
 }
 
 /* The receipt's line of a table. */

@@ -345,7 +345,7 @@ extern char *subject_canonical_key(SubjectKind *kind, const char *subject);
 extern text *subject_reference(const char *kind, const char *key);
 extern bool subject_exists(SubjectKind *kind, const char *key, bool lock_it);
 extern int64 subject_lock_key(const char *scope, const char *kind, const char *subject);
-extern void subject_lock_release(int64 key);
+extern void subject_lock_take(int64 key);
 extern char *subject_kind_argument(FunctionCallInfo fcinfo, int argno);
 extern char *subject_key_argument(FunctionCallInfo fcinfo, int argno, SubjectKind *kind);
 

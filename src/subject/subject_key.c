@@ -20,24 +20,20 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
-#include "access/stratnum.h"
 #include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
-#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/resowner.h"
-#include "utils/snapmgr.h"
 
 #include "base/extension_objects.h"
 #include "base/keys.h"
@@ -226,38 +222,33 @@ subject_lock_key(const char *scope, const char *kind, const char *subject)
 }
 
 /*
- * Deletes the row of privacy._subject_locks for key that this transaction
- * inserted, found through the table's primary key. Deleted, the row keeps
- * the key locked until the transaction ends, as a DELETE statement would;
- * but the planner, which sees the table empty (each row lives for one
- * transaction), would plan such a statement as a scan of the whole table,
- * over the dead rows of every lock taken since it was last vacuumed.
+ * Locks key (subject_lock_key()) until the transaction ends, waiting while
+ * another transaction holds it. The lock is a row of privacy._subject_locks
+ * (unlogged): inserted as an INSERT would, whose check of the table's
+ * primary key waits for a transaction that inserted the same key and has
+ * not ended, and deleted again at once, so that the table stays empty
+ * between transactions. Deleted by this transaction, the row keeps the key
+ * locked until it ends: no other transaction's insert gets past it. The
+ * lock takes no entry in the lock manager, so a transaction may hold any
+ * number of them; taking one this transaction already holds does not wait.
+ * An error (or a rolled-back savepoint) after it leaves the row dead.
  */
 void
-subject_lock_release(int64 key)
+subject_lock_take(int64 key)
 {
-	Oid			relid = privacy_required_relid("_subject_locks");
-	Relation	rel;
-	Relation	index;
-	Snapshot	snapshot;
-	ScanKeyData scankey;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
+	Relation	rel = table_open(privacy_required_relid("_subject_locks"), RowExclusiveLock);
+	Relation	index = index_open(RelationGetPrimaryKeyIndex(rel), RowExclusiveLock);
+	IndexInfo  *index_info = BuildIndexInfo(index);
+	Datum		value = Int64GetDatum(key);
+	bool		isnull = false;
+	HeapTuple	tuple = heap_form_tuple(RelationGetDescr(rel), &value, &isnull);
 
-	/* the row this transaction's last statement inserted is seen */
+	heap_insert(rel, tuple, GetCurrentCommandId(true), 0, NULL);
+	index_insert(index, &value, &isnull, &tuple->t_self, rel, UNIQUE_CHECK_YES, false, index_info);
+	/* the row inserted is seen by the delete */
 	CommandCounterIncrement();
-	rel = table_open(relid, RowExclusiveLock);
-	index = index_open(RelationGetPrimaryKeyIndex(rel), RowExclusiveLock);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	ScanKeyInit(&scankey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
-	index_rescan(scan, &scankey, 1, NULL, 0);
-	slot = table_slot_create(rel, NULL);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
-		simple_heap_delete(rel, &slot->tts_tid);
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snapshot);
+	simple_heap_delete(rel, &tuple->t_self);
+	heap_freetuple(tuple);
 	index_close(index, NoLock);
 	table_close(rel, NoLock);
 }
