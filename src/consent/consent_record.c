@@ -315,7 +315,7 @@ queue_audit_entry(const ConsentEvent *event, const char *actor, text *subject_re
 static int64
 insert_event(const ConsentEvent *event, Datum *values, char *nulls)
 {
-	Oid			argtypes[9] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			argtypes[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	JSONBOID, TEXTOID};
 	const char *status = event_status(event->action);
 	bool		isnull;
@@ -369,7 +369,6 @@ record_event(const ConsentEvent *event)
 	Datum		values[9];
 	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
 	Datum		subject_values[2];
-	NameData	actor_name;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to SPI");
@@ -380,8 +379,7 @@ record_event(const ConsentEvent *event)
 	subject_values[1] = CStringGetTextDatum(key);
 	check_locked_subject(event, kind, subject_values);
 
-	namestrcpy(&actor_name, actor);
-	values[0] = NameGetDatum(&actor_name);
+	values[0] = CStringGetTextDatum(actor);
 	values[1] = PointerGetDatum(event->kind);
 	values[2] = subject_values[1];
 	values[3] = CStringGetTextDatum(event->action);
