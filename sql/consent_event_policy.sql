@@ -63,6 +63,17 @@ COMMIT;
 SELECT status FROM privacy.consent_state WHERE subject = '2' AND purpose = 'marketing';
 SELECT count(*) AS lock_rows FROM privacy._subject_locks;
 
+-- A read-only transaction (as every transaction on a standby is) records
+-- nothing and takes no lock: refused as before, with SQLSTATE 25006.
+\set VERBOSITY terse
+BEGIN READ ONLY;
+SELECT privacy.grant_consent('customer', '3', 'marketing', 'direct');
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT privacy.erase_subject('customer', '3', 'read-only attempt');
+ROLLBACK;
+\set VERBOSITY default
+
 DROP EXTENSION opendims_privacy CASCADE;
 DROP FUNCTION policy_doc(text, text, text[]);
 DROP TABLE customers;

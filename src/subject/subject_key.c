@@ -28,6 +28,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -236,13 +237,19 @@ subject_lock_key(const char *scope, const char *kind, const char *subject)
 void
 subject_lock_take(int64 key)
 {
-	Relation	rel = table_open(privacy_required_relid("_subject_locks"), RowExclusiveLock);
-	Relation	index = index_open(RelationGetPrimaryKeyIndex(rel), RowExclusiveLock);
-	IndexInfo  *index_info = BuildIndexInfo(index);
+	Relation	rel;
+	Relation	index;
+	IndexInfo  *index_info;
 	Datum		value = Int64GetDatum(key);
 	bool		isnull = false;
-	HeapTuple	tuple = heap_form_tuple(RelationGetDescr(rel), &value, &isnull);
+	HeapTuple	tuple;
 
+	/* refused as the INSERT that took the lock before was (also on a standby) */
+	PreventCommandIfReadOnly("INSERT");
+	rel = table_open(privacy_required_relid("_subject_locks"), RowExclusiveLock);
+	index = index_open(RelationGetPrimaryKeyIndex(rel), RowExclusiveLock);
+	index_info = BuildIndexInfo(index);
+	tuple = heap_form_tuple(RelationGetDescr(rel), &value, &isnull);
 	heap_insert(rel, tuple, GetCurrentCommandId(true), 0, NULL);
 	index_insert(index, &value, &isnull, &tuple->t_self, rel, UNIQUE_CHECK_YES, false, index_info);
 	/* the row inserted is seen by the delete */

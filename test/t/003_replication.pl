@@ -252,6 +252,16 @@ for my $node ($standby, $subscriber)
 is($standby->safe_psql('postgres', q{SELECT count(*) FROM privacy.audit_log WHERE action = 'erasure'}),
 	'1', 'standby: the erasure is in its (the primary\'s) audit log');
 
+# The standby is read-only: consent and erasure are refused there as in a
+# read-only transaction (SQLSTATE 25006), before they lock the subject.
+for my $call (q{SELECT privacy.grant_consent('customer', '1', 'marketing')},
+	q{SELECT privacy.erase_subject('customer', '1', 'test')})
+{
+	my ($rc, $out, $err) = $standby->psql('postgres', "\\set VERBOSITY verbose\n$call");
+	like($err, qr/ERROR:  25006: cannot execute INSERT in a read-only transaction/,
+		'standby refuses ' . ($call =~ /grant/ ? 'a consent' : 'an erasure') . ' as read-only');
+}
+
 # A personal table without a primary key in a publication that publishes
 # deletes: the erasure cannot delete from it, so it fails as a whole.
 $primary->safe_psql('postgres', 'CREATE PUBLICATION no_key FOR TABLE shop.shipments');
