@@ -127,7 +127,11 @@ acting_role(void)
 
 /*
  * Raises privacy_internal._require_purpose()'s error for a purpose that does not
- * exist or does not rest on the action's legal basis.
+ * exist or does not rest on the action's legal basis. It reads the latest
+ * policy, as event_policy.c does (a REPEATABLE READ snapshot may still see
+ * the policy before); should that policy differ from the one just checked,
+ * a policy was applied in between, and the event is refused as a
+ * serialization failure, to be recorded again.
  */
 static void
 purpose_error(const ConsentEvent *event)
@@ -145,10 +149,15 @@ purpose_error(const ConsentEvent *event)
 	values[2] = CStringGetTextDatum(objection ? "record an objection to" :
 									strcmp(event->action, "consent.grant") == 0 ?
 									"record consent for" : "withdraw consent for");
-	run_kept(&purpose_error_plan,
-			 "SELECT privacy_internal._require_purpose($1, $2, $3)",
-			 3, argtypes, values, nulls, SPI_OK_SELECT);
-	elog(ERROR, "purpose check passed after it failed");
+	if (SPI_execute_snapshot(privacy_kept_plan(&purpose_error_plan,
+											   "SELECT privacy_internal._require_purpose($1, $2, $3)",
+											   3, argtypes),
+							 values, nulls, GetLatestSnapshot(), InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not check a purpose");
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not record the event: the policy changed while it was checked"),
+			 errhint("Record the event again.")));
 }
 
 /*
