@@ -279,6 +279,10 @@ typedef struct SubjectKind
 	SubjectStatement key_cast;	/* SUBJECT_KEY_CAST */
 	SubjectStatement exists;	/* the anchor has a row of key $1 */
 	SubjectStatement exists_locked; /* the same, locking it */
+	bool		key_index_known;	/* key_index was looked for (subject_key.c) */
+	Oid			key_index;		/* the anchor's primary key, if it is the key
+								 * alone and searched as the statements do */
+	RegProcedure key_index_equal;	/* its = for the key */
 	bool		anchor_distributed; /* a table Citus manages (citus.h) */
 	SubjectStatement lock_anchor;	/* anchor_distributed: the row of key $1,
 									 * locked, in a query Citus plans on its

@@ -20,21 +20,30 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/index.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "common/hashfn.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 
 #include "base/extension_objects.h"
 #include "base/keys.h"
@@ -190,8 +199,112 @@ subject_reference(const char *kind, const char *key)
 }
 
 /*
+ * Whether index, of the anchor rel, is the kind's key alone under the
+ * operator class and collation its = uses, so that an equality search of
+ * it finds what the statement kind->exists finds.
+ */
+static bool
+index_is_key(SubjectKind *kind, Relation rel, Relation index)
+{
+	Form_pg_index form = index->rd_index;
+	AttrNumber	attnum = get_attnum(kind->anchor, kind->key_column);
+	Oid			opclass = GetDefaultOpClass(kind->key_type, BTREE_AM_OID);
+
+	return form->indisvalid && form->indnkeyatts == 1 && form->indkey.values[0] == attnum &&
+		attnum > 0 && index->rd_rel->relam == BTREE_AM_OID && OidIsValid(opclass) &&
+		index->rd_opfamily[0] == get_opclass_family(opclass) &&
+		index->rd_opcintype[0] == get_opclass_input_type(opclass) &&
+		index->rd_indcollation[0] == TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attcollation;
+}
+
+/* The canonical key as a value of the key's type (an integer or text form). */
+static Datum
+key_value(SubjectKind *kind, const char *key)
+{
+	switch (kind->key_form)
+	{
+		case SUBJECT_KEY_INT2:
+			return DirectFunctionCall1(int2in, CStringGetDatum(key));
+		case SUBJECT_KEY_INT4:
+			return DirectFunctionCall1(int4in, CStringGetDatum(key));
+		case SUBJECT_KEY_INT8:
+			return DirectFunctionCall1(int8in, CStringGetDatum(key));
+		default:
+			return CStringGetTextDatum(key);
+	}
+}
+
+/*
+ * Looks the key up in the anchor's primary key directly, as the statement
+ * kind->exists would read it (with a snapshot taken as SPI takes one,
+ * after advancing the command counter): for an integer or text key that
+ * is the anchor's primary key alone, of a plain table without children,
+ * without row security for the current user and not managed by Citus,
+ * which the current user may read. Returns false, leaving *found alone,
+ * when any of that does not hold; the statement answers then.
+ */
+static bool
+probe_primary_key(SubjectKind *kind, const char *key, bool *found)
+{
+	Relation	rel;
+	Relation	index;
+	Oid			index_oid;
+	Snapshot	snapshot;
+	ScanKeyData scankey;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+
+	if (kind->key_form == SUBJECT_KEY_CAST || kind->anchor_distributed ||
+		pg_class_aclcheck(kind->anchor, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		check_enable_rls(kind->anchor, InvalidOid, true) == RLS_ENABLED)
+		return false;
+	rel = table_open(kind->anchor, AccessShareLock);
+	index_oid = RelationGetPrimaryKeyIndex(rel);
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhassubclass || !OidIsValid(index_oid) ||
+		(kind->key_index_known && index_oid != kind->key_index))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	index = index_open(index_oid, AccessShareLock);
+	if (!kind->key_index_known)
+	{
+		/* once per kind: the operator class lookup reads pg_opclass */
+		kind->key_index = index_is_key(kind, rel, index) ? index_oid : InvalidOid;
+		if (OidIsValid(kind->key_index))
+			kind->key_index_equal =
+				get_opcode(get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
+											   index->rd_opcintype[0], BTEqualStrategyNumber));
+		kind->key_index_known = true;
+	}
+	if (index_oid != kind->key_index || !index->rd_index->indisvalid)
+	{
+		index_close(index, NoLock);
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	ScanKeyEntryInitialize(&scankey, 0, 1, BTEqualStrategyNumber, index->rd_opcintype[0],
+						   index->rd_indcollation[0], kind->key_index_equal, key_value(kind, key));
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &scankey, 1, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+	*found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
+	return true;
+}
+
+/*
  * Whether the anchor holds a row of the (canonical) key, locking it if
- * asked; as the current user. Must be called inside SPI_connect.
+ * asked; as the current user: through the anchor's primary key where
+ * probe_primary_key() can, else by the kind's statement. Must be called
+ * inside SPI_connect.
  */
 bool
 subject_exists(SubjectKind *kind, const char *key, bool lock_it)
@@ -201,6 +314,8 @@ subject_exists(SubjectKind *kind, const char *key, bool lock_it)
 	bool		isnull;
 	bool		result;
 
+	if (!lock_it && probe_primary_key(kind, key, &result))
+		return result;
 	if (SPI_execute_plan(subject_statement_plan(kind, statement), subject_statement_arguments(kind, statement, values),
 						 NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
