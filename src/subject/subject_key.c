@@ -210,8 +210,8 @@ index_is_key(SubjectKind *kind, Relation rel, Relation index)
 	AttrNumber	attnum = get_attnum(kind->anchor, kind->key_column);
 	Oid			opclass = GetDefaultOpClass(kind->key_type, BTREE_AM_OID);
 
-	return form->indisvalid && form->indnkeyatts == 1 && form->indkey.values[0] == attnum &&
-		attnum > 0 && index->rd_rel->relam == BTREE_AM_OID && OidIsValid(opclass) &&
+	return form->indnkeyatts == 1 && form->indkey.values[0] == attnum && attnum > 0 &&
+		index->rd_rel->relam == BTREE_AM_OID && OidIsValid(opclass) &&
 		index->rd_opfamily[0] == get_opclass_family(opclass) &&
 		index->rd_opcintype[0] == get_opclass_input_type(opclass) &&
 		index->rd_indcollation[0] == TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attcollation;
@@ -277,6 +277,7 @@ probe_primary_key(SubjectKind *kind, const char *key, bool *found)
 											   index->rd_opcintype[0], BTEqualStrategyNumber));
 		kind->key_index_known = true;
 	}
+	/* validity can change without a new index: checked at every call */
 	if (index_oid != kind->key_index || !index->rd_index->indisvalid)
 	{
 		index_close(index, NoLock);
