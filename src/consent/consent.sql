@@ -399,7 +399,7 @@ CREATE TABLE privacy._ledger_state (
     status text NOT NULL,
     event_id bigint NOT NULL,
     CONSTRAINT _ledger_state_status_check CHECK ((status = ANY (ARRAY['granted'::text, 'objected'::text, 'restricted'::text]))),
-    CONSTRAINT _ledger_state_pkey PRIMARY KEY (kind, subject, purpose)
+    CONSTRAINT _ledger_state_pkey PRIMARY KEY (subject, kind, purpose)
 );
 
 COMMENT ON TABLE privacy._ledger_state IS 'The current state of privacy.consent_ledger (as privacy.consent_state derives it), maintained by a trigger, read by the row check';

@@ -706,11 +706,11 @@ read_subject_rows(Relation rel, Snapshot snapshot, const ConsentChangedSubject *
 	out->n_rows = 0;
 	out->purposes = palloc(sizeof(char *) * capacity);
 	out->statuses = palloc(sizeof(char *) * capacity);
-	/* in the order of the key's columns: kind, subject */
-	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(changed->kind));
-	ScanKeyEntryInitialize(&keys[1], 0, 3, BTEqualStrategyNumber, InvalidOid,
+	/* in the order of the key's columns: subject, kind */
+	ScanKeyEntryInitialize(&keys[0], 0, 3, BTEqualStrategyNumber, InvalidOid,
 						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(changed->subject));
+	ScanKeyEntryInitialize(&keys[1], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(changed->kind));
 	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, snapshot, 2, keys);
 	while ((tuple = systable_getnext(scan)) != NULL)
 	{
@@ -849,12 +849,12 @@ probe_subject(SubjectSet *set, const char *subject, size_t len)
 	cache_source = "probed";
 
 	snapshot = state_snapshot();
-	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(set->kind));
-	/* in the order of the key's columns: kind, subject, purpose */
-	ScanKeyEntryInitialize(&keys[1], 0, 3, BTEqualStrategyNumber, InvalidOid,
+	/* in the order of the key's columns: subject, kind, purpose */
+	ScanKeyEntryInitialize(&keys[0], 0, 3, BTEqualStrategyNumber, InvalidOid,
 						   DEFAULT_COLLATION_OID, F_TEXTEQ,
 						   PointerGetDatum(cstring_to_text_with_len(subject, len)));
+	ScanKeyEntryInitialize(&keys[1], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(set->kind));
 	ScanKeyEntryInitialize(&keys[2], 0, 2, BTEqualStrategyNumber, InvalidOid,
 						   DEFAULT_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(set->purpose));
 	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, snapshot, 3, keys);
