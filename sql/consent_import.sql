@@ -205,6 +205,34 @@ DELETE FROM privacy._ledger_state WHERE kind = 'customer' AND purpose = 'marketi
 SELECT privacy.import_consents('customer', 'marketing', 'direct', 'shop.tampered_staging') ->> 'imported' AS imported;
 SELECT * FROM shop.drift;
 
+-- The import appends to the ledger as COPY does and fires none of its
+-- triggers: it writes the state itself, and the row check of this session
+-- (and of the others, by the same invalidation) sees the new consents at
+-- once, even where it had already looked the subject up.
+SET privacy.purpose = 'marketing';
+SELECT privacy_internal._may_process('customer', 50200) AS may_process_before;
+CREATE TABLE shop.late_staging (subject bigint);
+INSERT INTO shop.late_staging VALUES (50200);
+SELECT privacy.import_consents('customer', 'marketing', 'direct', 'shop.late_staging') ->> 'imported' AS imported;
+SELECT privacy_internal._may_process('customer', 50200) AS may_process_after;
+RESET privacy.purpose;
+SELECT * FROM shop.drift;
+-- A trigger someone added to the ledger would be bypassed: the import
+-- refuses to run, and writes nothing.
+CREATE FUNCTION shop.copy_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER copy_event AFTER INSERT ON privacy.consent_ledger
+	FOR EACH ROW EXECUTE FUNCTION shop.copy_event();
+INSERT INTO shop.late_staging VALUES (50201);
+SELECT * FROM shop.counts \gset before_
+SELECT privacy.import_consents('customer', 'marketing', 'direct', 'shop.late_staging');
+SELECT events = :before_events AND states = :before_states AS nothing_written FROM shop.counts;
+DROP TRIGGER copy_event ON privacy.consent_ledger;
+SELECT privacy.import_consents('customer', 'marketing', 'direct', 'shop.late_staging') ->> 'imported' AS imported;
+
 DROP FUNCTION shop.try_with(text);
 REVOKE ALL ON FUNCTION privacy.import_consents(text, text, text, regclass, jsonb) FROM import_clerk;
 DROP OWNED BY import_clerk;

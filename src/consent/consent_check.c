@@ -1377,16 +1377,22 @@ Datum
 privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	bool		is_state;
-	bool		is_erasures;
-	Oid			view = InvalidOid;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("privacy_internal._invalidate_consent_cache() must be called as a trigger")));
-	rel = trigdata->tg_relation;
+	consent_cache_table_written(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+void
+consent_cache_table_written(Relation rel)
+{
+	bool		is_state;
+	bool		is_erasures;
+	Oid			view = InvalidOid;
+
 	is_state = strcmp(RelationGetRelationName(rel), "_ledger_state") == 0;
 	is_erasures = strcmp(RelationGetRelationName(rel), "erasures") == 0;
 	if (is_state || is_erasures)
@@ -1403,7 +1409,6 @@ privacy_invalidate_consent_cache(PG_FUNCTION_ARGS)
 	if (!OidIsValid(citus_state_view) && privacy_citus_installed())
 		citus_state_view = OidIsValid(view) ? view :
 			get_relname_relid("consent_state", RelationGetNamespace(rel));
-	return PointerGetDatum(NULL);
 }
 
 /*

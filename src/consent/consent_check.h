@@ -8,6 +8,7 @@
 
 #include "fmgr.h"
 #include "nodes/execnodes.h"
+#include "utils/relcache.h"
 
 /* The SQL-callable checks, privacy_internal._may_process(kind, subject, owned). */
 extern PGDLLEXPORT Datum privacy_may_process_int8(PG_FUNCTION_ARGS);
@@ -18,6 +19,14 @@ extern PGDLLEXPORT Datum privacy_may_process_text(PG_FUNCTION_ARGS);
  * arguments in fcinfo, without a call through fmgr.
  */
 extern bool consent_row_may_process(FunctionCallInfo fcinfo, bool text_key);
+
+/*
+ * What the statement trigger privacy_internal._invalidate_consent_cache()
+ * does after a statement wrote rel, one of the tables the check is derived
+ * from; for a writer that appends to it without firing the trigger
+ * (base/bulk_insert.h).
+ */
+extern void consent_cache_table_written(Relation rel);
 
 /*
  * Makes every scan filter in the tree that consists of checks alone

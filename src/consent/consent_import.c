@@ -11,16 +11,17 @@
  * subject named twice, granted_at in the future, evidence that is not an
  * object, a subject that does not exist and was not erased), comparing the
  * keys with the kind's anchor table and the ledger as joins rather than a
- * lookup per row; and, only when there is no problem, inserts one ledger
- * event per subject that exists and has no event for the purpose yet, and
- * its state. The errors are raised from the counts after the statement, so
- * nothing stays written when a row is bad. The ledger's trigger leaves the
- * state to the statement (ledger_state.h): a state row already there for a
- * subject without history (a concurrent event a REPEATABLE READ snapshot
- * did not see, or a state changed by hand) stops the import with an error
- * that names no subject. The staging table's subject column is cast to
- * text as the owner: a user-defined cast, which would run a function its
- * author chose with the owner's rights, is refused.
+ * lookup per row; and, only when there is no problem, returns one event
+ * per subject that exists and has no event for the purpose yet. Its rows
+ * are read through a cursor, a batch at a time: the errors are raised from
+ * the counts in the first batch, before anything is written, and the
+ * events and their state are appended to the ledger and the state as COPY
+ * appends rows (ledger_append.h). A state row already there for a subject
+ * without history (a concurrent event a REPEATABLE READ snapshot did not
+ * see, or a state changed by hand) stops the import with an error that
+ * names no subject. The staging table's subject column is cast to text as
+ * the owner: a user-defined cast, which would run a function its author
+ * chose with the owner's rights, is refused.
  */
 #include "postgres.h"
 
@@ -48,7 +49,7 @@
 
 #include "audit/audit.h"
 #include "base/extension_objects.h"
-#include "consent/ledger_state.h"
+#include "consent/ledger_append.h"
 #include "policy/policy.h"
 #include "subject/subject.h"
 
@@ -58,11 +59,14 @@ PG_FUNCTION_INFO_V1(privacy_import_key);
 /* The kind whose consents the import's statement records, while it runs. */
 static SubjectKind *importing_kind = NULL;
 
-/* The counts the import statement returns, in its column order. */
+/* The columns of the import statement's rows: the counts, then an event's. */
 enum
 {
-	N_ROWS = 1, N_DISTINCT, N_FUTURE, N_BAD_EVIDENCE, N_ABSENT, N_ERASED, N_IMPORTED, SUMMARY
+	N_ROWS = 1, N_DISTINCT, N_FUTURE, N_BAD_EVIDENCE, N_ABSENT, N_ERASED, EVENT_SUBJECT, EVENT_EVIDENCE
 };
+
+/* The events read and appended at a time. */
+#define IMPORT_BATCH 1000
 
 /* The staging table's optional column, which must have the given type if present. */
 static bool
@@ -151,8 +155,7 @@ anchor_key_is_unique(SubjectKind *kind)
 }
 
 /*
- * The import's statement: $1 kind, $2 purpose, $3 actor, $4 source, $5
- * policy version, $6 the import's evidence, $7 the staging table's name.
+ * The import's statement: $1 kind, $2 purpose, $3 the import's evidence.
  */
 static char *
 import_sql(Oid relid, SubjectKind *kind)
@@ -201,41 +204,30 @@ import_sql(Oid relid, SubjectKind *kind)
 						   " pg_catalog.count(*) FILTER (WHERE pg_catalog.jsonb_typeof(c.evidence) OPERATOR(pg_catalog.<>) 'object') AS n_bad_evidence,"
 						   " pg_catalog.count(*) FILTER (WHERE NOT c.present) AS n_absent,"
 						   " pg_catalog.count(*) FILTER (WHERE NOT c.present AND privacy_internal._subject_erased($1, c.key)) AS n_erased"
-						   " FROM classified c),");
+						   " FROM classified c)");
 
 	/*
 	 * Only if no row has a problem: one event per subject that exists and
-	 * whose ledger holds no event for the purpose (its history stands), and
-	 * its state, which no subject without such an event has.
+	 * whose ledger holds no event for the purpose (its history stands),
+	 * with its evidence: the import's, the row's, and that it was imported
+	 * (when granted). Each row carries the counts; without an event, one
+	 * row carries them alone.
 	 */
 	appendStringInfoString(&sql,
-						   " events AS ("
-						   " INSERT INTO privacy.consent_ledger (actor, kind, subject, action, purpose, source, policy_version, evidence)"
-						   " SELECT $3, $1, c.key, 'consent.grant', $2, $4, $5,"
-						   " $6 OPERATOR(pg_catalog.||) COALESCE(c.evidence, '{}')"
+						   " SELECT k.n_rows, k.n_distinct, k.n_future, k.n_bad_evidence, k.n_absent, k.n_erased,"
+						   " e.key, e.evidence"
+						   " FROM checked k LEFT JOIN LATERAL ("
+						   " SELECT c.key,"
+						   " $3 OPERATOR(pg_catalog.||) COALESCE(c.evidence, '{}')"
 						   " OPERATOR(pg_catalog.||) CASE WHEN c.granted_at IS NULL THEN '{\"imported\": true}'::pg_catalog.jsonb"
-						   " ELSE pg_catalog.jsonb_build_object('imported', true, 'granted_at', c.granted_at) END"
-						   " FROM classified c, checked k"
+						   " ELSE pg_catalog.jsonb_build_object('imported', true, 'granted_at', c.granted_at) END AS evidence"
+						   " FROM classified c"
 						   " WHERE k.n_distinct OPERATOR(pg_catalog.=) k.n_rows AND k.n_future OPERATOR(pg_catalog.=) 0"
 						   " AND k.n_bad_evidence OPERATOR(pg_catalog.=) 0 AND k.n_erased OPERATOR(pg_catalog.=) k.n_absent"
 						   " AND c.present"
 						   " AND NOT EXISTS (SELECT FROM privacy.consent_ledger l"
 						   " WHERE l.kind OPERATOR(pg_catalog.=) $1 AND l.subject OPERATOR(pg_catalog.=) c.key"
-						   " AND l.purpose OPERATOR(pg_catalog.=) $2 AND NOT l.forgotten)"
-						   " RETURNING id, subject),"
-						   " state AS ("
-						   " INSERT INTO privacy._ledger_state (kind, purpose, subject, status, event_id)"
-						   " SELECT $1, $2, e.subject, 'granted', e.id FROM events e),"
-						   " imported AS ("
-						   " SELECT pg_catalog.count(*) AS n, pg_catalog.min(e.id) AS first_id, pg_catalog.max(e.id) AS last_id"
-						   " FROM events e)"
-						   " SELECT k.n_rows, k.n_distinct, k.n_future, k.n_bad_evidence, k.n_absent, k.n_erased, i.n,"
-						   " pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
-						   " 'purpose', $2, 'source', $4, 'policy_version', $5, 'staging_table', $7,"
-						   " 'imported', i.n,"
-						   " 'skipped_recorded', k.n_rows OPERATOR(pg_catalog.-) k.n_absent OPERATOR(pg_catalog.-) i.n,"
-						   " 'skipped_erased', k.n_erased, 'first_event_id', i.first_id, 'last_event_id', i.last_id))"
-						   " FROM checked k, imported i");
+						   " AND l.purpose OPERATOR(pg_catalog.=) $2 AND NOT l.forgotten)) e ON true");
 	return sql.data;
 }
 
@@ -260,7 +252,18 @@ privacy_import_key(PG_FUNCTION_ARGS)
 														   text_to_cstring(PG_GETARG_TEXT_PP(0)))));
 }
 
-/* A count of the import statement's result. */
+/* The counts of rows with each problem, from the import statement. */
+typedef struct ImportCounts
+{
+	int64		rows;
+	int64		distinct;
+	int64		future;
+	int64		bad_evidence;
+	int64		absent;
+	int64		erased;
+} ImportCounts;
+
+/* A count of the import statement's first row. */
 static int64
 result_count(int column)
 {
@@ -270,42 +273,48 @@ result_count(int column)
 	return isnull ? 0 : DatumGetInt64(value);
 }
 
+/* Reads the counts from the statement's first row. */
+static void
+read_counts(ImportCounts *counts)
+{
+	counts->rows = result_count(N_ROWS);
+	counts->distinct = result_count(N_DISTINCT);
+	counts->future = result_count(N_FUTURE);
+	counts->bad_evidence = result_count(N_BAD_EVIDENCE);
+	counts->absent = result_count(N_ABSENT);
+	counts->erased = result_count(N_ERASED);
+}
+
 /* Raises the error for the first problem the counts show, if any. */
 static void
-report_bad_rows(const char *staging, const char *kind, const char *anchor, const char *key_column)
+report_bad_rows(const ImportCounts *counts, const char *staging, const char *kind, const char *anchor,
+				const char *key_column)
 {
-	int64		n_rows = result_count(N_ROWS);
-	int64		n_distinct = result_count(N_DISTINCT);
-	int64		n_future = result_count(N_FUTURE);
-	int64		n_bad_evidence = result_count(N_BAD_EVIDENCE);
-	int64		n_absent = result_count(N_ABSENT);
-	int64		n_erased = result_count(N_ERASED);
-
-	if (n_distinct != n_rows)
+	if (counts->distinct != counts->rows)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("cannot import consents: \"%s\" names a subject more than once", staging),
 				 errdetail("Rows naming a subject that another row names too: " INT64_FORMAT ". Each subject is imported once, with one consent.",
-						   n_rows - n_distinct),
+						   counts->rows - counts->distinct),
 				 errhint("Keep one row per subject, for example the latest consent of each.")));
-	if (n_future > 0)
+	if (counts->future > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot import consents: \"%s\" has consents granted in the future", staging),
 				 errdetail("Rows whose granted_at is later than now: " INT64_FORMAT ". granted_at is when the subject consented in the previous store.",
-						   n_future)));
-	if (n_bad_evidence > 0)
+						   counts->future)));
+	if (counts->bad_evidence > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot import consents: evidence in \"%s\" must be JSON objects", staging),
-				 errdetail("Rows whose evidence is not an object: " INT64_FORMAT ".", n_bad_evidence),
+				 errdetail("Rows whose evidence is not an object: " INT64_FORMAT ".", counts->bad_evidence),
 				 errhint("Leave evidence null or make it an object, for example {\"form\": \"signup\"}.")));
-	if (n_erased != n_absent)
+	if (counts->erased != counts->absent)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("cannot import consents: \"%s\" names subjects of kind \"%s\" that do not exist", staging, kind),
 				 errdetail("Rows naming a subject that no row of %s has as its %s, and that was not erased: " INT64_FORMAT ".",
-						   anchor, key_column, n_absent - n_erased),
+						   anchor, key_column, counts->absent - counts->erased),
 				 errhint("Remove the rows of subjects that do not exist from the staging table.")));
 }
 
@@ -357,18 +366,115 @@ check_arguments(FunctionCallInfo fcinfo, Datum *values, char *nulls)
 	values[5] = JsonbPGetDatum(evidence);
 }
 
+/* What the import appended. */
+typedef struct ImportResult
+{
+	ImportCounts counts;
+	int64		imported;
+	int64		first_id;
+	int64		last_id;
+} ImportResult;
+
+/*
+ * Runs the import statement through a cursor: checks the counts of its
+ * first batch, then appends each batch's events to the ledger and writes
+ * their state. values: the arguments check_arguments() filled.
+ */
+static void
+import_events(SubjectKind *kind, const char *sql, Datum *values, char *nulls, const char *staging,
+			  ImportResult *result)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, JSONBOID};
+	Datum		args[3] = {values[0], values[1], values[5]};
+	LedgerGrants grants;
+	LedgerAppend *append = NULL;
+	Portal		portal;
+	bool		first = true;
+
+	grants.actor = cstring_to_text(NameStr(*DatumGetName(values[2])));
+	grants.kind = DatumGetTextPP(values[0]);
+	grants.purpose = DatumGetTextPP(values[1]);
+	grants.source = DatumGetTextPP(values[3]);
+	grants.policy_version = nulls[4] == 'n' ? NULL : DatumGetTextPP(values[4]);
+	result->imported = 0;
+	result->first_id = result->last_id = 0;
+
+	portal = SPI_cursor_open_with_args(NULL, sql, 3, argtypes, args, NULL, false, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, IMPORT_BATCH);
+		if (SPI_processed == 0)
+			break;
+		if (first)
+		{
+			read_counts(&result->counts);
+			report_bad_rows(&result->counts, staging, kind->name, kind->anchor_name, kind->key_column);
+			append = ledger_append_begin(&grants);
+			first = false;
+		}
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Datum		subject = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, EVENT_SUBJECT, &isnull);
+			Datum		evidence;
+			int64		id;
+
+			if (isnull)
+				continue;		/* the counts' row, without an event */
+			evidence = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, EVENT_EVIDENCE, &isnull);
+			id = ledger_append_grant(append, subject, evidence);
+			if (result->imported++ == 0)
+				result->first_id = id;
+			result->last_id = id;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	if (append != NULL)
+		ledger_append_end(append);
+}
+
+/* The import's summary: what was imported and skipped. */
+static Jsonb *
+import_summary(Datum *values, char *nulls, const ImportResult *result)
+{
+	Oid			argtypes[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		args[9];
+	char		argnulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+	Datum		summary;
+
+	args[0] = values[1];
+	args[1] = values[3];
+	args[2] = values[4];
+	argnulls[2] = nulls[4];
+	args[3] = values[6];
+	args[4] = Int64GetDatum(result->imported);
+	args[5] = Int64GetDatum(result->counts.rows - result->counts.absent - result->imported);
+	args[6] = Int64GetDatum(result->counts.erased);
+	args[7] = Int64GetDatum(result->first_id);
+	args[8] = Int64GetDatum(result->last_id);
+	argnulls[7] = argnulls[8] = result->imported > 0 ? ' ' : 'n';
+	if (SPI_execute_with_args("SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
+							  "'purpose', $1, 'source', $2, 'policy_version', $3, 'staging_table', $4,"
+							  " 'imported', $5, 'skipped_recorded', $6, 'skipped_erased', $7,"
+							  " 'first_event_id', $8, 'last_event_id', $9))",
+							  9, argtypes, args, argnulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not summarise a consent import");
+	summary = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return DatumGetJsonbP(SPI_datumTransfer(summary, false, -1));
+}
+
 /* As the owner, inside SPI: validates and records; returns the summary. */
 static Jsonb *
 import_as_owner(FunctionCallInfo fcinfo, Oid relid, SubjectKind *kind)
 {
-	Oid			argtypes[7] = {TEXTOID, TEXTOID, NAMEOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID};
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	char	   *staging = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)));
 	MemoryContext context = CurrentMemoryContext;
 	char	   *sql = import_sql(relid, kind);
-	int64		imported;
-	bool		isnull;
+	ImportResult result;
 	Jsonb	   *summary;
 
 	values[0] = CStringGetTextDatum(kind->name);
@@ -383,22 +489,17 @@ import_as_owner(FunctionCallInfo fcinfo, Oid relid, SubjectKind *kind)
 	if (SPI_execute("LOCK TABLE privacy.consent_ledger IN SHARE ROW EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not lock the consent ledger");
 
-	ledger_state_begin_own_write();
 	importing_kind = kind;
 	PG_TRY();
 	{
-		if (SPI_execute_with_args(sql, 7, argtypes, values, nulls, false, 0) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "could not import consents");
+		import_events(kind, sql, values, nulls, staging, &result);
 		importing_kind = NULL;
-		report_bad_rows(staging, kind->name, kind->anchor_name, kind->key_column);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *error;
 
 		importing_kind = NULL;
-		ledger_state_cancel_own_write();
 		MemoryContextSwitchTo(context);
 		error = CopyErrorData();
 
@@ -434,10 +535,7 @@ import_as_owner(FunctionCallInfo fcinfo, Oid relid, SubjectKind *kind)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	imported = result_count(N_IMPORTED);
-	ledger_state_end_own_write((uint64) imported);
-	summary = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, SUMMARY, &isnull));
-	summary = (Jsonb *) DatumGetPointer(SPI_datumTransfer(JsonbPGetDatum(summary), false, -1));
+	summary = import_summary(values, nulls, &result);
 	privacy_audit_queue(NameStr(*DatumGetName(values[2])), "consent.import", kind->name, NULL, summary);
 	return summary;
 }
