@@ -26,6 +26,7 @@
 #include "utils/rls.h"
 
 #include "base/bulk_insert.h"
+#include "base/citus.h"
 
 #define BULK_INSERT_BATCH 1000
 
@@ -43,7 +44,7 @@ struct BulkInsert
 /*
  * Refuses a table that an INSERT would treat otherwise than a bulk append
  * does: with an INSERT trigger other than the replaced ones, an INSERT
- * rule, or row security for the current role.
+ * rule, row security for the current role, or its rows in Citus's shards.
  */
 static void
 check_table(Relation rel, const char *const *replaced_triggers, int nreplaced)
@@ -67,6 +68,8 @@ check_table(Relation rel, const char *const *replaced_triggers, int nreplaced)
 				refused = "an INSERT rule";
 	if (refused == NULL && check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED)
 		refused = "row security";
+	if (refused == NULL && privacy_citus_table(RelationGetRelid(rel)))
+		refused = "its rows in shards that Citus manages";
 	if (refused != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

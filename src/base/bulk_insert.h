@@ -10,8 +10,9 @@
  * Column defaults are not applied: the caller gives every column's value.
  * No trigger fires and no rule or row security applies, so
  * bulk_insert_begin() refuses a table with an INSERT rule, with row
- * security for the current role, or with an INSERT trigger other than
- * those whose work the caller does itself (replaced_triggers, by name).
+ * security for the current role, that Citus manages, or with an INSERT
+ * trigger other than those whose work the caller does itself
+ * (replaced_triggers, by name).
  * Must be called with the table locked at least in ROW EXCLUSIVE mode, as
  * a role that may write it.
  */
