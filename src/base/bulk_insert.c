@@ -5,8 +5,9 @@
  *
  * The executor state is the one COPY FROM sets up: the table as the one
  * entry of a range table and its result relation, with its indexes open.
- * BULK_INSERT_BATCH rows are buffered in slots, their values copied into a
- * memory context that is reset once they are written.
+ * Up to BULK_INSERT_BATCH rows are buffered in slots (made as the first
+ * rows need them), their values copied into a memory context that is reset
+ * once they are written.
  */
 #include "postgres.h"
 
@@ -105,8 +106,6 @@ bulk_insert_begin(Oid relid, const char *const *replaced_triggers, int nreplaced
 	insert->bistate = GetBulkInsertState();
 	insert->batch_context = AllocSetContextCreate(CurrentMemoryContext, "privacy bulk insert",
 												  ALLOCSET_DEFAULT_SIZES);
-	for (int i = 0; i < BULK_INSERT_BATCH; i++)
-		insert->slots[i] = table_slot_create(insert->rel, &insert->estate->es_tupleTable);
 	return insert;
 }
 
@@ -141,6 +140,8 @@ bulk_insert_row(BulkInsert *insert, const Datum *values, const bool *isnull)
 
 	if (insert->nbuffered == BULK_INSERT_BATCH)
 		bulk_insert_flush(insert);
+	if (insert->slots[insert->nbuffered] == NULL)
+		insert->slots[insert->nbuffered] = table_slot_create(insert->rel, &insert->estate->es_tupleTable);
 	slot = insert->slots[insert->nbuffered];
 	ExecClearTuple(slot);
 	old = MemoryContextSwitchTo(insert->batch_context);

@@ -409,7 +409,6 @@ import_events(SubjectKind *kind, const char *sql, Datum *values, char *nulls, co
 		{
 			read_counts(&result->counts);
 			report_bad_rows(&result->counts, staging, kind->name, kind->anchor_name, kind->key_column);
-			append = ledger_append_begin(&grants);
 			first = false;
 		}
 		for (uint64 i = 0; i < SPI_processed; i++)
@@ -422,6 +421,8 @@ import_events(SubjectKind *kind, const char *sql, Datum *values, char *nulls, co
 			if (isnull)
 				continue;		/* the counts' row, without an event */
 			evidence = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, EVENT_EVIDENCE, &isnull);
+			if (append == NULL)
+				append = ledger_append_begin(&grants);
 			id = ledger_append_grant(append, subject, evidence);
 			if (result->imported++ == 0)
 				result->first_id = id;
