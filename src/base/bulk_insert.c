@@ -118,17 +118,11 @@ bulk_insert_relation(BulkInsert *insert)
 AttrNumber
 bulk_insert_column(BulkInsert *insert, const char *name)
 {
-	TupleDesc	desc = RelationGetDescr(insert->rel);
+	AttrNumber	attnum = get_attnum(RelationGetRelid(insert->rel), name);
 
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
-	}
-	elog(ERROR, "table %s has no column \"%s\"", RelationGetRelationName(insert->rel), name);
-	return InvalidAttrNumber;	/* keep compiler quiet */
+	if (attnum <= 0)
+		elog(ERROR, "table %s has no column \"%s\"", RelationGetRelationName(insert->rel), name);
+	return attnum;
 }
 
 void

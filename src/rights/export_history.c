@@ -109,17 +109,11 @@ typedef struct OpenLog
 static AttrNumber
 column_number(Relation rel, const char *name)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), name);
 
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
-	}
-	elog(ERROR, "table %s.%s has no column \"%s\"", PRIVACY_SCHEMA, RelationGetRelationName(rel), name);
-	return InvalidAttrNumber;	/* keep compiler quiet */
+	if (attnum <= 0)
+		elog(ERROR, "table %s.%s has no column \"%s\"", PRIVACY_SCHEMA, RelationGetRelationName(rel), name);
+	return attnum;
 }
 
 /*
