@@ -188,7 +188,8 @@ delete_unreferenced(SubjectKind *kind, SubjectTable *t, const char *key, bool re
 			if (rc != SPI_OK_DELETE && rc != SPI_OK_DELETE_RETURNING)
 				elog(ERROR, "could not erase a subject's rows");
 			*all = *deleted = (int64) SPI_processed;
-			if (t->nstatistics > 0)
+			/* (nothing returned where Citus notes the values on the shard) */
+			if (t->nstatistics > 0 && rc == SPI_OK_DELETE_RETURNING)
 				erasure_statistics_read_rows(t, 0, 1, found);
 			break;
 		case ERASE_DELETE_COUNTED:

@@ -287,8 +287,10 @@ returned_values_sql(const SubjectTable *t, int i)
 
 /*
  * ERASE_DELETE: delete every row of the subject, returning the statistics
- * values of each (where Citus manages the table, NULLs, and the rows'
- * values are noted for the shard's statistics as they go).
+ * values of each. Where Citus manages the table and finds the rows by the
+ * table's own key column, the rows' values are noted for the shard's
+ * statistics as they go and the statement returns nothing: Citus would
+ * only carry a NULL per row back from the worker.
  */
 static char *
 erase_delete(const SubjectTable *t)
@@ -299,6 +301,8 @@ erase_delete(const SubjectTable *t)
 	appendStringInfo(&buf, "DELETE FROM %s AS t0%s%s WHERE %s%s",
 					 t->name, t->joined[0] != '\0' ? " USING " : "", t->joined, t->conditions,
 					 shard_statistics_condition(t));
+	if (t->rows_by_key && t->joined[0] == '\0')
+		return buf.data;
 	for (int i = 0; i < t->nstatistics; i++)
 		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : " RETURNING ", returned_values_sql(t, i));
 	appendStringInfoString(&buf, shard_statistics_returned(t));
