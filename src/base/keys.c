@@ -14,7 +14,9 @@
  * keys are read again at their first use in a later transaction; within a
  * transaction, the keys read first are used to its end, as a caller may
  * still hold one. A Citus worker reads the coordinator's keys instead of its
- * own (citus.c) and keeps them for the session.
+ * own (citus.c) and keeps them for the session; the token key, which checks
+ * the statements the coordinator forwards, once for all its sessions
+ * (coordinator_keys.c), read again when a check under it fails.
  */
 #include "postgres.h"
 
@@ -50,6 +52,9 @@ typedef struct CachedKey
 	/* SHA-256 after the key's inner and outer HMAC pads, once one was needed */
 	EVP_MD_CTX *inner;
 	EVP_MD_CTX *outer;
+	/* On a Citus worker: copied from shared memory, or the transaction that read it */
+	bool		shared;
+	LocalTransactionId read_lxid;
 } CachedKey;
 
 static CachedKey cached_keys[MAX_CACHED_KEYS];
@@ -100,13 +105,27 @@ read_local_key(const char *name)
 	return result;
 }
 
-/* Reads one key as the owner of the key table: a Citus worker the coordinator's. */
+/*
+ * Reads one key as the owner of the key table: a Citus worker the
+ * coordinator's, the token key from shared memory if another session read
+ * it already (*shared).
+ */
 static bytea *
-read_key(const char *name)
+read_key(const char *name, bool *shared)
 {
 	PrivacyUserContext save;
 	bytea	   *result = NULL;
+	bool		token = strcmp(name, PRIVACY_KEY_TOKEN) == 0;
 
+	*shared = false;
+	if (token && privacy_citus_worker() &&
+		(result = coordinator_key_copy(name, TopMemoryContext)) != NULL)
+	{
+		*shared = true;
+		coordinator_keys = true;
+		elog(DEBUG1, "copied the coordinator's key \"%s\" from another session", name);
+		return result;
+	}
 	privacy_begin_as_owner("_keys", &save);
 	PG_TRY();
 	{
@@ -114,6 +133,9 @@ read_key(const char *name)
 		{
 			result = privacy_citus_coordinator_key(name);
 			coordinator_keys = true;
+			if (result != NULL && token)
+				coordinator_key_publish(name, result);
+			elog(DEBUG1, "read the coordinator's key \"%s\"", name);
 		}
 		else
 			result = read_local_key(name);
@@ -175,7 +197,8 @@ cached_key(const char *name)
 
 	if (n_cached_keys == MAX_CACHED_KEYS)
 		elog(ERROR, "too many distinct keys requested");
-	cached_keys[n_cached_keys].key = read_key(name);
+	cached_keys[n_cached_keys].key = read_key(name, &cached_keys[n_cached_keys].shared);
+	cached_keys[n_cached_keys].read_lxid = PRIVACY_LOCAL_XID();
 	cached_keys[n_cached_keys].inner = NULL;
 	cached_keys[n_cached_keys].outer = NULL;
 	strlcpy(cached_keys[n_cached_keys].name, name, NAMEDATALEN);
@@ -263,6 +286,29 @@ privacy_keyed_hash(const char *key_name, const void *data, size_t len,
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not compute HMAC-SHA-256")));
+}
+
+bool
+privacy_refresh_coordinator_key(const char *name)
+{
+	for (int i = 0; i < n_cached_keys; i++)
+	{
+		CachedKey  *ck = &cached_keys[i];
+
+		if (strcmp(ck->name, name) != 0)
+			continue;
+		if (!coordinator_keys || (!ck->shared && ck->read_lxid == PRIVACY_LOCAL_XID()))
+			return false;
+		elog(DEBUG1, "a check under the coordinator's key \"%s\" failed: reading the key again", name);
+		coordinator_key_forget(name, ck->key);
+		explicit_bzero(VARDATA_ANY(ck->key), VARSIZE_ANY_EXHDR(ck->key));
+		pfree(ck->key);
+		EVP_MD_CTX_free(ck->inner);
+		EVP_MD_CTX_free(ck->outer);
+		cached_keys[i] = cached_keys[--n_cached_keys];
+		return true;
+	}
+	return false;
 }
 
 /* privacy_internal._random_key(bytes int) → bytea: a key from the strong random source. */

@@ -35,4 +35,26 @@ extern void privacy_keyed_hash(const char *key_name, const void *data, size_t le
 extern void privacy_subject_ref_hex(const char *kind, const char *subject, size_t subject_len,
 									char *out);
 
+/*
+ * On a Citus worker, after a check under the coordinator's key called name
+ * failed: whether the key in hand may be older than the coordinator's (it
+ * was copied from shared memory, or read in an earlier transaction); if so
+ * it is forgotten, here and in shared memory, and its next use reads the
+ * coordinator's key again.
+ */
+extern bool privacy_refresh_coordinator_key(const char *name);
+
+/*
+ * The coordinator's token key kept in a worker's shared memory for every
+ * session of the database (coordinator_keys.c); all do nothing without
+ * shared_preload_libraries.
+ */
+extern void CoordinatorKeysInit(void);
+/* A copy in context of this database's key called name, or NULL if none is kept. */
+extern bytea *coordinator_key_copy(const char *name, MemoryContext context);
+/* Keeps key as this database's key called name. */
+extern void coordinator_key_publish(const char *name, const bytea *key);
+/* Forgets this database's key called name if it is key. */
+extern void coordinator_key_forget(const char *name, const bytea *key);
+
 #endif							/* PRIVACY_KEYS_H */

@@ -15,6 +15,7 @@
 
 #include "audit/audit.h"
 #include "base/citus.h"
+#include "base/keys.h"
 #include "consent/consent.h"
 #include "policy/policy.h"
 #include "protection/protection.h"
@@ -27,8 +28,8 @@ PG_MODULE_MAGIC;
 void		_PG_init(void);
 
 /*
- * Areas without settings, callbacks, hooks or shared memory (base, rights,
- * guard) have nothing to register here.
+ * Areas without settings, callbacks, hooks or shared memory (rights, guard)
+ * have nothing to register here.
  */
 void
 _PG_init(void)
@@ -47,6 +48,7 @@ _PG_init(void)
 	RetentionInit();
 	SubjectInit();
 	CitusTriggersInit();
+	CoordinatorKeysInit();
 
 	MarkGUCPrefixReserved("privacy");
 }

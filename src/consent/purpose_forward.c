@@ -112,12 +112,13 @@ typedef struct ForwardContext
 
 /*
  * The relations whose invalidation means that the consent state version
- * changed: privacy.consent_state (a change of the ledger state invalidates
- * the view), privacy.purposes, privacy.purpose_grants and privacy.erasures.
+ * changed (privacy.consent_state, which a change of the ledger state
+ * invalidates, privacy.purposes, privacy.purpose_grants and
+ * privacy.erasures) or the key that signs markers may have (privacy._keys).
  */
-#define N_STATE_RELS 4
+#define N_STATE_RELS 5
 static const char *const state_rel_names[N_STATE_RELS] = {
-	"consent_state", "purposes", "purpose_grants", "erasures"
+	"consent_state", "purposes", "purpose_grants", "erasures", "_keys"
 };
 static Oid	state_rels[N_STATE_RELS];
 
@@ -305,6 +306,16 @@ context_signature(Oid role, const char *claim, const char *version)
 	return hex;
 }
 
+/* Whether signature is the one the coordinator makes for role, claim and version. */
+static bool
+signature_matches(const char *signature, Oid role, const char *claim, const char *version)
+{
+	char	   *expected = context_signature(role, claim, version);
+
+	return strlen(signature) == strlen(expected) &&
+		privacy_mac_equal((const uint8_t *) signature, (const uint8_t *) expected, strlen(expected));
+}
+
 /*
  * Counts the changes of what a marker depends on besides the settings and
  * roles a PurposeStamp describes: the purposes, the grants, role
@@ -478,7 +489,6 @@ marker_is_ours(FuncExpr *marker)
 {
 	Const	   *args[3];
 	char	   *values[3];
-	char	   *expected;
 	int			i;
 
 	if (active_marker != NULL && equal(marker, active_marker))
@@ -493,9 +503,8 @@ marker_is_ours(FuncExpr *marker)
 		values[i] = TextDatumGetCString(args[i]->constvalue);
 	}
 	refresh_claim();
-	expected = context_signature(GetUserId(), values[0], values[1]);
-	return strcmp(values[0], last_marker.claim) == 0 && strlen(values[2]) == strlen(expected) &&
-		privacy_mac_equal((const uint8_t *) values[2], (const uint8_t *) expected, strlen(expected));
+	return strcmp(values[0], last_marker.claim) == 0 &&
+		signature_matches(values[2], GetUserId(), values[0], values[1]);
 }
 
 static void
@@ -601,7 +610,6 @@ privacy_statement_context(PG_FUNCTION_ARGS)
 	char	   *claim = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *version = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *signature = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	char	   *expected;
 
 	if (!privacy_citus_worker())
 		PG_RETURN_BOOL(true);
@@ -617,9 +625,14 @@ privacy_statement_context(PG_FUNCTION_ARGS)
 		privacy_node_state_accept(claim, version);
 		PG_RETURN_BOOL(true);
 	}
-	expected = context_signature(GetUserId(), claim, version);
-	if (strlen(signature) != strlen(expected) ||
-		!privacy_mac_equal((const uint8_t *) signature, (const uint8_t *) expected, strlen(expected)))
+	/*
+	 * A signature that does not match may be under a key the coordinator
+	 * changed since this node read it: checked once more under the
+	 * coordinator's key read again.
+	 */
+	if (!signature_matches(signature, GetUserId(), claim, version) &&
+		(!privacy_refresh_coordinator_key(PRIVACY_KEY_TOKEN) ||
+		 !signature_matches(signature, GetUserId(), claim, version)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("the purpose of this statement was not forwarded by the Citus coordinator for role \"%s\"",

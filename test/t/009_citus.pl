@@ -689,9 +689,49 @@ for my $i (0 .. 1)
 	my @copied = $log =~ /copied the coordinator's consent state of version (\S+) from another session/g;
 	is(scalar(keys %read), 1, 'worker ' . $workers[$i]->name . ' read that version from the coordinator once');
 	ok(@copied >= 1 && !grep({ !$read{$_} } @copied), 'and its other sessions copied it') or diag($log);
+	# So do they the coordinator's token key, which checks each forwarded
+	# statement: sessions before these read it.
+	my $key_reads = () = $log =~ /read the coordinator's key "token"/g;
+	my $key_copies = () = $log =~ /copied the coordinator's key "token" from another session/g;
+	ok($key_reads == 0 && $key_copies >= 3,
+		"and copied the coordinator's token key rather than reading it ($key_copies copies, $key_reads reads)")
+	  or diag($log);
 }
 sql(q{SELECT privacy.withdraw_consent('customer', '3', 'marketing') > 0});
 is(as('marketer', 'marketing', $counts), '0 0 9 18 9 36', 'the next change is read again');
+
+# A token key changed on the coordinator takes effect on the workers by
+# itself: a worker whose sessions hold the earlier key, one that copied
+# it from shared memory or one that read it in an earlier transaction,
+# finds the signature of the next forwarded statement wrong and reads the
+# key again before it refuses the statement.
+my $agent_counts = as('agent', 'service', $counts);
+my $token = sql(q{SELECT encode(key, 'hex') FROM privacy._keys WHERE name = 'token'});
+my $kept = $coordinator->background_psql('postgres', on_error_stop => 1);
+$kept->query_safe(q{SET ROLE agent; SET privacy.purpose = 'service'});
+is($kept->query_safe($counts), $agent_counts, 'a session reads on every node before the token key changes');
+$_->safe_psql('postgres', q{ALTER SYSTEM SET log_min_messages = debug1; SELECT pg_reload_conf()}) for @workers;
+@log_from = map { -s $_->logfile } @workers;
+sql(q{UPDATE privacy._keys SET key = privacy_internal._random_key(32) WHERE name = 'token'});
+# (a change of the consent state since has the coordinator sign anew in any case)
+sql(q{SELECT privacy.grant_consent('customer', '3', 'marketing', 'direct', '{}');
+	SELECT privacy.withdraw_consent('customer', '3', 'marketing')});
+is($kept->query_safe($counts), $agent_counts,
+	'after the change, the same session (whose worker sessions hold the earlier key) reads on every node');
+is(as('agent', 'service', $counts), $agent_counts, 'and so does a new session');
+$_->safe_psql('postgres', q{ALTER SYSTEM RESET log_min_messages; SELECT pg_reload_conf()}) for @workers;
+for my $i (0 .. 1)
+{
+	my $log = substr(slurp_file($workers[$i]->logfile), $log_from[$i]);
+	my $again = () = $log =~ /a check under the coordinator's key "token" failed: reading the key again/g;
+	ok($again >= 1, 'worker ' . $workers[$i]->name . " read the changed key again ($again times)") or diag($log);
+}
+($rc, $out, $err) = $workers[0]->psql('postgres', $shard_query);
+like($err, qr/was not forwarded by the Citus coordinator for role "nobody"/,
+	'a purpose the coordinator did not sign is still refused after the key is read again');
+sql(qq{UPDATE privacy._keys SET key = decode('$token', 'hex') WHERE name = 'token'});
+is($kept->query_safe($counts), $agent_counts, 'and the key changed back takes effect in the same way');
+$kept->quit;
 
 # A worker session that holds a copy of the coordinator's state asks only
 # for the subjects changed since its version, and brings its copy up to
