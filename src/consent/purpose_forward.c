@@ -19,10 +19,12 @@
  * coordinator's
  * consent state version (node_state.c), and an HMAC of both and of the
  * current role's name under the cluster's token key, which every node
- * shares and no ordinary role can read. The condition references no column
- * and is stable, so the worker's planner makes it a one-time filter at the
- * top of the query level, evaluated before any row of the level is read.
- * Evaluated on a worker it verifies the signature for the role the
+ * shares and no ordinary role can read. The worker's planner hook accepts
+ * the condition as it plans the statement and removes it from the plan
+ * (accept_markers_walker()); where it is left, it references no column and
+ * is stable, so the worker's planner makes it a one-time filter at the top
+ * of the query level, evaluated before any row of the level is read.
+ * Accepted on a worker it verifies the signature for the role the
  * statement runs as there, copies the coordinator's state again if its
  * version changed, and makes the purpose that of the worker's transaction;
  * the purpose is then checked there against the coordinator's purpose
@@ -77,6 +79,8 @@
 PG_FUNCTION_INFO_V1(privacy_statement_context);
 
 static planner_hook_type prev_planner = NULL;
+
+static void accept_context(const char *claim, const char *version, const char *signature);
 
 /* Whether this session made a plan carrying a forwarded purpose. */
 static bool forwarded_plans = false;
@@ -518,6 +522,65 @@ lookup_marker(void)
 									3, argtypes, true);
 }
 
+/*
+ * On a worker: accepts the forwarded purpose of each marker that is one of
+ * its level's conditions and whose arguments are constants (those of a
+ * SELECT; a statement that writes reads its signature from a subquery,
+ * left for the executor), and removes the marker, so that the plan needs
+ * no one-time filter. The purpose is then that of the transaction before
+ * the plan reads any row, as with the filter; a plan kept and run again in
+ * a later transaction finds no forwarded purpose there, and reads no
+ * personal row.
+ */
+static bool
+accept_markers_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+		Node	   *quals = query->jointree ? query->jointree->quals : NULL;
+		List	   *conditions;
+		List	   *kept = NIL;
+		ListCell   *lc;
+
+		if (quals != NULL && IsA(quals, BoolExpr) && ((BoolExpr *) quals)->boolop == AND_EXPR)
+			conditions = ((BoolExpr *) quals)->args;
+		else
+			conditions = quals != NULL ? list_make1(quals) : NIL;
+		foreach(lc, conditions)
+		{
+			Node	   *condition = lfirst(lc);
+			Const	   *args[3];
+			int			i;
+
+			if (is_marker(condition) && list_length(((FuncExpr *) condition)->args) == 3)
+			{
+				for (i = 0; i < 3; i++)
+				{
+					args[i] = (Const *) list_nth(((FuncExpr *) condition)->args, i);
+					if (!IsA(args[i], Const) || args[i]->constisnull || args[i]->consttype != TEXTOID)
+						break;
+				}
+				if (i == 3)
+				{
+					accept_context(TextDatumGetCString(args[0]->constvalue),
+								   TextDatumGetCString(args[1]->constvalue),
+								   TextDatumGetCString(args[2]->constvalue));
+					continue;
+				}
+			}
+			kept = lappend(kept, condition);
+		}
+		if (list_length(kept) != list_length(conditions))
+			query->jointree->quals = kept == NIL ? NULL :
+				list_length(kept) == 1 ? linitial(kept) : (Node *) makeBoolExpr(AND_EXPR, kept, -1);
+		return query_tree_walker(query, accept_markers_walker, context, 0);
+	}
+	return expression_tree_walker(node, accept_markers_walker, context);
+}
+
 static PlannedStmt *
 forward_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
@@ -532,7 +595,13 @@ forward_planner(Query *parse, const char *query_string, int cursorOptions, Param
 	 * read) the query is not looked at: the markers in it are the
 	 * coordinator's.
 	 */
-	if (parse->hasRowSecurity && !privacy_citus_worker())
+	if (parse->hasRowSecurity && privacy_citus_worker())
+	{
+		lookup_marker();
+		if (OidIsValid(marker_oid))
+			accept_markers_walker((Node *) parse, NULL);
+	}
+	else if (parse->hasRowSecurity)
 	{
 		lookup_marker();
 		forward_walker((Node *) parse, &context);
@@ -607,12 +676,19 @@ static struct
 Datum
 privacy_statement_context(PG_FUNCTION_ARGS)
 {
-	char	   *claim = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *version = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *signature = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (privacy_citus_worker())
+		accept_context(text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)),
+					   text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	PG_RETURN_BOOL(true);
+}
 
-	if (!privacy_citus_worker())
-		PG_RETURN_BOOL(true);
+/*
+ * On a worker: verifies a forwarded purpose's signature for the current
+ * role and makes it the purpose of the transaction.
+ */
+static void
+accept_context(const char *claim, const char *version, const char *signature)
+{
 	if (strlen(claim) >= PRIVACY_CLAIM_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -623,7 +699,7 @@ privacy_statement_context(PG_FUNCTION_ARGS)
 		strcmp(verified.version, version) == 0 && strcmp(verified.signature, signature) == 0)
 	{
 		privacy_node_state_accept(claim, version);
-		PG_RETURN_BOOL(true);
+		return;
 	}
 	/*
 	 * A signature that does not match may be under a key the coordinator
@@ -646,7 +722,6 @@ privacy_statement_context(PG_FUNCTION_ARGS)
 		strlcpy(verified.signature, signature, sizeof(verified.signature));
 	}
 	privacy_node_state_accept(claim, version);
-	PG_RETURN_BOOL(true);
 }
 
 void

@@ -648,6 +648,21 @@ $signed //= 'x';
 ($rc, $out, $err) = $workers[0]->psql('postgres', "SET ROLE nobody; SELECT $signed");
 like($err, qr/was not forwarded by the Citus coordinator for role "nobody"/, 'a signed purpose does not serve another role');
 
+# A worker accepts the forwarded purpose as it plans the statement, which
+# leaves no filter in the plan. A plan kept and run again in a later
+# transaction finds no forwarded purpose there, and reads no row.
+my ($shard3, $port3) = split /\|/, sql(q{SELECT shard_name('saas.customers', s.shardid), n.nodeport
+	FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.shardid = get_shard_id_for_distribution_column('saas.customers', 3)});
+my ($worker3) = grep { $_->port == $port3 } @workers;
+my $plan = $worker3->safe_psql('postgres',
+	"SET ROLE marketer; EXPLAIN (COSTS OFF) SELECT count(*) FROM $shard3 WHERE id = 3 AND $signed");
+unlike($plan, qr/One-Time Filter|_statement_context/, 'a worker plans a forwarded statement without a filter for its purpose')
+  or diag($plan);
+is( $worker3->safe_psql('postgres', "SET ROLE marketer; SELECT count(*) FROM $shard3 WHERE id = 3 AND $signed;
+		PREPARE kept AS SELECT count(*) FROM $shard3 WHERE id = 3 AND $signed; EXECUTE kept; EXECUTE kept;"),
+	"1\n1\n0", 'and a plan of it kept and run again in a later transaction reads no row');
+
 # A withdrawal recorded on the coordinator is honoured on every node by the
 # next statement after its commit: in the same session, whose worker
 # connections hold the earlier state, in a prepared statement that Citus
