@@ -191,6 +191,13 @@ SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT name FROM crm.customers WHERE id = 1;
 EXPLAIN (COSTS OFF) SELECT c.name, o.note FROM crm.customers c JOIN crm.orders o ON o.customer_id = c.id WHERE c.id = 1;
 RESET enable_seqscan;
+-- Scanned in full, a table's rows are checked after the cheaper conditions
+-- that leak nothing, such as the key's equality: only the rows those keep.
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT name FROM crm.customers WHERE id = 1;
+RESET enable_indexscan;
+RESET enable_bitmapscan;
 RESET ROLE;
 
 -- Views: a security_invoker view applies the reader's purpose; the owner

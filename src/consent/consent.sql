@@ -86,14 +86,17 @@ COMMENT ON FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose
 
 REVOKE ALL ON FUNCTION privacy_internal._ledger_event_is_valid(action text, purpose text, evidence jsonb) FROM PUBLIC;
 
+-- COST 2: a row's cheaper conditions that leak nothing (the key's equality
+-- in a query by key) come first, so that a scan checks only the rows they
+-- keep.
 CREATE FUNCTION privacy_internal._may_process(kind text, subject bigint, owned boolean DEFAULT true) RETURNS boolean
-    LANGUAGE c STABLE PARALLEL SAFE
+    LANGUAGE c STABLE PARALLEL SAFE COST 2
     AS 'MODULE_PATHNAME', 'privacy_may_process_int8';
 
 COMMENT ON FUNCTION privacy_internal._may_process(kind text, subject bigint, owned boolean) IS 'Row policy check: whether the current purpose may process the data of this subject now (false without a purpose)';
 
 CREATE FUNCTION privacy_internal._may_process(kind text, subject text, owned boolean DEFAULT true) RETURNS boolean
-    LANGUAGE c STABLE PARALLEL SAFE
+    LANGUAGE c STABLE PARALLEL SAFE COST 2
     AS 'MODULE_PATHNAME', 'privacy_may_process_text';
 
 COMMENT ON FUNCTION privacy_internal._may_process(kind text, subject text, owned boolean) IS 'Row policy check: whether the current purpose may process the data of this subject now (false without a purpose)';
