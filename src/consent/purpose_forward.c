@@ -592,8 +592,8 @@ forward_planner(Query *parse, const char *query_string, int cursorOptions, Param
 	 * Cheap tests first: only a query that reads a table under row security
 	 * is looked at further, and whether it reads a protected table Citus
 	 * manages is known per table. On a worker (whose group is known once
-	 * read) the query is not looked at: the markers in it are the
-	 * coordinator's.
+	 * read) no marker is added: the markers in the query are the
+	 * coordinator's, and are accepted here.
 	 */
 	if (parse->hasRowSecurity && privacy_citus_worker())
 	{
