@@ -1119,6 +1119,24 @@ for my $mode ('simple', 'prepared')
 		$mode, $rounds, $transactions, $lo, $lp, $lp / $lo, $eo, $ep, $eo > 0 ? $ep / $eo : 0,
 		$co, $cp, $co > 0 ? $cp / $co : 0));
 }
+# The same queries mixed at random in one pgbench session (its summary
+# gives each script's mean latency): both sides see the same machine at
+# the same moments.
+for my $mode ('simple', 'prepared')
+{
+	local $ENV{PGOPTIONS} = '-c privacy.purpose=service';
+	my ($stdout, $stderr);
+	IPC::Run::run([ 'pgbench', '-n', '-M', $mode,
+		'-f', "${PostgreSQL::Test::Utils::tmp_check}/router_customers_open.sql\@1",
+		'-f', "${PostgreSQL::Test::Utils::tmp_check}/router_customers.sql\@1",
+		'-t', 2 * $transactions * $rounds,
+		'-h', $coordinator->host, '-p', $coordinator->port, '-U', 'agent', 'postgres' ],
+		'>', \$stdout, '2>', \$stderr) or die "pgbench failed: $stderr";
+	# (the run's mean, then each script's)
+	my (undef, $lo, $lp) = $stdout =~ /latency average = ([0-9.]+) ms/g;
+	diag(sprintf('router query, %s protocol, both tables in one session, %d queries: latency unprotected %.3f ms, '
+		. 'protected %.3f ms (%.2fx)', $mode, 2 * $transactions * $rounds, $lo, $lp, $lp / $lo));
+}
 $_->safe_psql('postgres', q{ALTER SYSTEM RESET log_statement; SELECT pg_reload_conf()}) for @nodes;
 # ---- end of the cost of protection ----------------------------------------
 
