@@ -488,24 +488,37 @@ make_marker(bool writes)
  * this node (local execution) as a query of its own, with the marker in
  * it. Anything else is a marker the user wrote.
  */
+/*
+ * The purpose, state version and signature a marker holds as text
+ * constants (the signature also in signature_sublink()'s subquery if
+ * in_sublink), into values; false if it holds anything else.
+ */
+static bool
+marker_values(FuncExpr *marker, bool in_sublink, char *values[3])
+{
+	if (list_length(marker->args) != 3)
+		return false;
+	for (int i = 0; i < 3; i++)
+	{
+		Node	   *arg = list_nth(marker->args, i);
+		Const	   *value = i == 2 && in_sublink ? signature_arg(arg) : (Const *) arg;
+
+		if (value == NULL || !IsA(value, Const) || value->constisnull || value->consttype != TEXTOID)
+			return false;
+		values[i] = TextDatumGetCString(value->constvalue);
+	}
+	return true;
+}
+
 static bool
 marker_is_ours(FuncExpr *marker)
 {
-	Const	   *args[3];
 	char	   *values[3];
-	int			i;
 
 	if (active_marker != NULL && equal(marker, active_marker))
 		return true;
-	if (list_length(marker->args) != 3)
+	if (!marker_values(marker, true, values))
 		return false;
-	for (i = 0; i < 3; i++)
-	{
-		args[i] = i < 2 ? (Const *) list_nth(marker->args, i) : signature_arg(lthird(marker->args));
-		if (args[i] == NULL || !IsA(args[i], Const) || args[i]->constisnull || args[i]->consttype != TEXTOID)
-			return false;
-		values[i] = TextDatumGetCString(args[i]->constvalue);
-	}
 	refresh_claim();
 	return strcmp(values[0], last_marker.claim) == 0 &&
 		signature_matches(values[2], GetUserId(), values[0], values[1]);
@@ -552,26 +565,12 @@ accept_markers_walker(Node *node, void *context)
 		foreach(lc, conditions)
 		{
 			Node	   *condition = lfirst(lc);
-			Const	   *args[3];
-			int			i;
+			char	   *values[3];
 
-			if (is_marker(condition) && list_length(((FuncExpr *) condition)->args) == 3)
-			{
-				for (i = 0; i < 3; i++)
-				{
-					args[i] = (Const *) list_nth(((FuncExpr *) condition)->args, i);
-					if (!IsA(args[i], Const) || args[i]->constisnull || args[i]->consttype != TEXTOID)
-						break;
-				}
-				if (i == 3)
-				{
-					accept_context(TextDatumGetCString(args[0]->constvalue),
-								   TextDatumGetCString(args[1]->constvalue),
-								   TextDatumGetCString(args[2]->constvalue));
-					continue;
-				}
-			}
-			kept = lappend(kept, condition);
+			if (is_marker(condition) && marker_values((FuncExpr *) condition, false, values))
+				accept_context(values[0], values[1], values[2]);
+			else
+				kept = lappend(kept, condition);
 		}
 		if (list_length(kept) != list_length(conditions))
 			query->jointree->quals = kept == NIL ? NULL :
