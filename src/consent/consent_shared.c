@@ -82,10 +82,18 @@ typedef struct ChangeRingEntry
 	ConsentChangedSubject subject;
 } ChangeRingEntry;
 
-/* A copy of the coordinator's state: its other parts as JSON, then the image. */
+/*
+ * A copy of the coordinator's state: its other parts as JSON, then the
+ * erasures, then the image. The erasures are strings one after the other,
+ * each NUL-terminated, copied apart and only by a session that checks a row
+ * to write, which points into its copy instead of parsing them (copying
+ * 100,000 erasures as JSON took each worker session about a second).
+ */
 typedef struct NodeCopy
 {
 	Size		size;			/* of the whole, this header included */
+	Size		erasures_offset;	/* from the start */
+	int			n_erasures;
 	Size		image_offset;	/* from the start, MAXALIGNed */
 	char		rest[FLEXIBLE_ARRAY_MEMBER];	/* NUL-terminated */
 } NodeCopy;
@@ -411,47 +419,103 @@ consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes
 	LWLockRelease(shared->lock);
 }
 
+/*
+ * This database's copy of the coordinator's state of version, in the area,
+ * or NULL if another version (or none) is published; the caller holds the
+ * lock.
+ */
+static const NodeCopy *
+published_node_copy(const char *version)
+{
+	SharedSlot *slot = slot_of_database(true);
+
+	if (slot != NULL && DsaPointerIsValid(slot->image) && strcmp(slot->version, version) == 0 &&
+		attach_area(false))
+		return dsa_get_address(area, slot->image);
+	return NULL;
+}
+
 bool
 consent_shared_fetch_node_copy(const char *version, MemoryContext context,
 							   char **rest, StateImage **image)
 {
+	const NodeCopy *stored;
 	NodeCopy   *copy = NULL;
-	SharedSlot *slot;
 
 	if (!consent_shared_available())
 		return false;
 	LWLockAcquire(shared->lock, LW_SHARED);
-	slot = slot_of_database(true);
-	if (slot != NULL && DsaPointerIsValid(slot->image) && strcmp(slot->version, version) == 0 &&
-		attach_area(false))
+	stored = published_node_copy(version);
+	if (stored != NULL)
 	{
-		const NodeCopy *stored = dsa_get_address(area, slot->image);
+		Size		image_size = stored->size - stored->image_offset;
 
-		copy = MemoryContextAllocHuge(context, stored->size);
-		memcpy(copy, stored, stored->size);
+		copy = MemoryContextAlloc(context, stored->erasures_offset);
+		memcpy(copy, stored, stored->erasures_offset);
+		*image = MemoryContextAllocHuge(context, image_size);
+		memcpy(*image, (const char *) stored + stored->image_offset, image_size);
 	}
 	LWLockRelease(shared->lock);
 	if (copy == NULL)
 		return false;
 	*rest = copy->rest;
-	*image = (StateImage *) ((char *) copy + copy->image_offset);
 	return true;
 }
 
+bool
+consent_shared_fetch_node_erasures(const char *version, MemoryContext context,
+								   char **erasures, int *n_erasures)
+{
+	const NodeCopy *stored;
+
+	if (!consent_shared_available())
+		return false;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	stored = published_node_copy(version);
+	if (stored != NULL)
+	{
+		Size		size = stored->image_offset - stored->erasures_offset;
+
+		*erasures = MemoryContextAllocHuge(context, Max(size, 1));
+		memcpy(*erasures, (const char *) stored + stored->erasures_offset, size);
+		*n_erasures = stored->n_erasures;
+	}
+	LWLockRelease(shared->lock);
+	return stored != NULL;
+}
+
 void
-consent_shared_publish_node_copy(const char *version, const char *rest, const StateImage *image)
+consent_shared_publish_node_copy(const char *version, const char *rest,
+								 char *const *erasures, int n_erasures, const StateImage *image)
 {
 	SharedSlot *slot;
 	NodeCopy   *copy;
-	Size		image_offset = MAXALIGN(offsetof(NodeCopy, rest) + strlen(rest) + 1);
-	Size		size = image_offset + image->size;
+	Size		erasures_offset = offsetof(NodeCopy, rest) + strlen(rest) + 1;
+	Size		erasures_size = 0;
+	Size		image_offset;
+	Size		size;
+	char	   *next;
 
+	for (int i = 0; i < n_erasures; i++)
+		erasures_size += strlen(erasures[i]) + 1;
+	image_offset = MAXALIGN(erasures_offset + erasures_size);
+	size = image_offset + image->size;
 	if (!consent_shared_available() || size > MAX_SHARED_IMAGE || strlen(version) >= sizeof(slot->version))
 		return;
 	copy = palloc_extended(size, MCXT_ALLOC_HUGE);
 	copy->size = size;
+	copy->erasures_offset = erasures_offset;
+	copy->n_erasures = n_erasures;
 	copy->image_offset = image_offset;
 	strcpy(copy->rest, rest);
+	next = (char *) copy + erasures_offset;
+	for (int i = 0; i < n_erasures; i++)
+	{
+		Size		len = strlen(erasures[i]) + 1;
+
+		memcpy(next, erasures[i], len);
+		next += len;
+	}
 	memcpy((char *) copy + image_offset, image, image->size);
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);

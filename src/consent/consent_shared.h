@@ -70,14 +70,24 @@ extern void consent_shared_publish(const StateImage *image, Oid ledger_relid, ui
 /*
  * On a Citus worker: a private copy, in context, of the coordinator's state
  * of version another session of this database published: its parts but the
- * consent state as JSON (*rest) and the consent state's image (*image);
- * false if there is none of that version.
+ * consent state and the erasures as JSON (*rest) and the consent state's
+ * image (*image); false if there is none of that version. The erasures,
+ * which only a check of a row to write needs, are copied apart.
  */
 extern bool consent_shared_fetch_node_copy(const char *version, MemoryContext context,
 										   char **rest, StateImage **image);
 
+/*
+ * The erasures of that copy, in context: *n_erasures strings one after the
+ * other, each NUL-terminated, in the order published; false if the copy of
+ * version is no longer published.
+ */
+extern bool consent_shared_fetch_node_erasures(const char *version, MemoryContext context,
+											   char **erasures, int *n_erasures);
+
 /* Offers the copy of the coordinator's state of version. */
 extern void consent_shared_publish_node_copy(const char *version, const char *rest,
+											 char *const *erasures, int n_erasures,
 											 const StateImage *image);
 
 #endif							/* PRIVACY_CONSENT_SHARED_H */

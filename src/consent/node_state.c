@@ -80,6 +80,13 @@ static int	n_node_grants = 0;
 static char **node_erasures = NULL; /* "kind\x1fsubject_ref", sorted */
 static int	n_node_erasures = 0;
 
+/*
+ * Whether the erasures of the copy are still to be read: a session that
+ * copied the rest of the state from shared memory copies the erasures, which
+ * only a check of a row to write needs, when one first does.
+ */
+static bool node_erasures_pending = false;
+
 /* The forwarded purpose of the current transaction. */
 static bool forwarded_active = false;
 static char forwarded_claim[PRIVACY_CLAIM_LEN];
@@ -184,14 +191,9 @@ fetch_coordinator_document(const char *since)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(document));
 }
 
-/*
- * Reads the version, purposes, grants and erasures of a state document; a
- * document that brings a copy up to date holds no erasures when none
- * changed since, and those of the copy (previous) are kept. Whether the
- * erasures were kept.
- */
-static bool
-read_small_parts(Datum document, char **previous, int n_previous)
+/* Reads the version, purposes and grants of a state document. */
+static void
+read_small_parts(Datum document)
 {
 	SPITupleTable *rows;
 	uint64		i;
@@ -223,6 +225,18 @@ read_small_parts(Datum document, char **previous, int n_previous)
 		g->purpose = copy_value(rows, i, 1);
 		g->role = copy_value(rows, i, 2);
 	}
+}
+
+/*
+ * Reads the erasures of a state document from the coordinator; a document
+ * that brings a copy up to date holds none when none changed since, and
+ * those of the copy (previous) are kept.
+ */
+static void
+read_erasures(Datum document, char **previous, int n_previous)
+{
+	SPITupleTable *rows;
+	uint64		i;
 
 	rows = read_part("SELECT pg_catalog.jsonb_typeof($1 OPERATOR(pg_catalog.->) 'erasures')"
 					 " OPERATOR(pg_catalog.=) 'array'", document);
@@ -233,43 +247,60 @@ read_small_parts(Datum document, char **previous, int n_previous)
 		node_erasures = MemoryContextAlloc(node_context, sizeof(char *) * Max(n_previous, 1));
 		for (i = 0; i < n_previous; i++)
 			node_erasures[n_node_erasures++] = MemoryContextStrdup(node_context, previous[i]);
-		return true;
+		return;
 	}
 	rows = read_part("SELECT e.kind OPERATOR(pg_catalog.||) E'\\x1f' OPERATOR(pg_catalog.||) e.subject_ref"
 					 " FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'erasures')"
 					 " AS e(kind text, subject_ref text)", document);
-	node_erasures = MemoryContextAlloc(node_context, sizeof(char *) * Max(SPI_processed, 1));
+	node_erasures = MemoryContextAllocHuge(node_context, sizeof(char *) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
 		node_erasures[n_node_erasures++] = copy_value(rows, i, 1);
 	qsort(node_erasures, n_node_erasures, sizeof(char *), compare_strings);
-	return false;
 }
 
-/* The erasures held, as the JSON array a state document gives them in. */
-static char *
-erasures_json(void)
+/*
+ * Points node_erasures at n erasures published by another session (strings
+ * one after the other, each NUL-terminated, sorted), which stay where they
+ * are, in node_context.
+ */
+static void
+point_at_erasures(char *erasures, int n)
 {
-	StringInfoData buf;
-	int			i;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '[');
-	for (i = 0; i < n_node_erasures; i++)
+	node_erasures = MemoryContextAllocHuge(node_context, sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
 	{
-		const char *separator = strchr(node_erasures[i], '\x1f');
-
-		if (separator == NULL)
-			elog(ERROR, "an erasure of the copy of the coordinator's state has no kind");
-		if (i > 0)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfoString(&buf, "{\"kind\": ");
-		escape_json(&buf, pnstrdup(node_erasures[i], separator - node_erasures[i]));
-		appendStringInfoString(&buf, ", \"subject_ref\": ");
-		escape_json(&buf, separator + 1);
-		appendStringInfoChar(&buf, '}');
+		node_erasures[n_node_erasures++] = erasures;
+		erasures += strlen(erasures) + 1;
 	}
-	appendStringInfoChar(&buf, ']');
-	return buf.data;
+}
+
+/*
+ * Reads the erasures of the copy held (of version) if they are still to be
+ * read: from shared memory while that version is published there, else
+ * from the coordinator, whose erasures now hold all of that version's (its
+ * table of erasures only grows); called as the extension's owner, inside
+ * an SPI connection.
+ */
+static void
+read_pending_erasures(const char *version)
+{
+	char	   *erasures;
+	int			n;
+
+	if (!node_erasures_pending)
+		return;
+	if (consent_shared_fetch_node_erasures(version, node_context, &erasures, &n))
+	{
+		point_at_erasures(erasures, n);
+		elog(DEBUG1, "copied the erasures of the coordinator's consent state of version %s from another session",
+			 version);
+	}
+	else
+	{
+		read_erasures(fetch_coordinator_document(NULL), NULL, 0);
+		elog(DEBUG1, "read the erasures of the coordinator's consent state again for version %s", version);
+	}
+	node_erasures_pending = false;
 }
 
 /*
@@ -362,6 +393,38 @@ build_state_image(Datum document)
 }
 
 /*
+ * Takes the copy of the coordinator's state of version that another session
+ * of this database published, if there is one, in place of the copy held;
+ * its erasures are read when a check needs them (read_pending_erasures()).
+ * Whether there was one.
+ */
+static bool
+copy_published_state(const char *version)
+{
+	MemoryContext context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator state",
+												  ALLOCSET_DEFAULT_SIZES);
+	char	   *rest;
+	StateImage *image;
+
+	if (!consent_shared_fetch_node_copy(version, context, &rest, &image))
+	{
+		MemoryContextDelete(context);
+		return false;
+	}
+	if (node_context != NULL)
+		MemoryContextDelete(node_context);
+	node_context = context;
+	node_version = NULL;
+	node_image = NULL;
+	n_node_purposes = n_node_grants = n_node_erasures = 0;
+	read_small_parts(DirectFunctionCall1(jsonb_in, CStringGetDatum(rest)));
+	node_erasures_pending = true;
+	node_image = image;
+	elog(DEBUG1, "copied the coordinator's consent state of version %s from another session", version);
+	return true;
+}
+
+/*
  * Makes the copy of the coordinator's state of version (or later): from
  * another session of this database that published that version, else
  * read from the coordinator and published; called as the extension's
@@ -370,25 +433,27 @@ build_state_image(Datum document)
 static void
 read_coordinator_state(const char *version)
 {
-	char	   *rest;
-	StateImage *image;
 	Datum		document;
 	SPITupleTable *rows;
 	char	   *previous_version = NULL;
 	StateImage *previous = NULL;
 	char	  **previous_erasures = NULL;
 	int			n_previous_erasures = 0;
-	bool		kept_erasures;
 
+	if (copy_published_state(version))
+		return;
 	if (node_context == NULL)
 		node_context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator state",
 											 ALLOCSET_DEFAULT_SIZES);
+
 	/*
-	 * The copy held, to bring up to date: its context becomes the caller's
-	 * (freed with it, also on an error), and a new one holds the new copy.
+	 * The copy held, to bring up to date (it keeps its erasures when none
+	 * changed): its context becomes the caller's (freed with it, also on an
+	 * error), and a new one holds the new copy.
 	 */
 	if (node_version != NULL && node_image != NULL)
 	{
+		read_pending_erasures(node_version);
 		previous_version = node_version;
 		previous = node_image;
 		previous_erasures = node_erasures;
@@ -401,16 +466,11 @@ read_coordinator_state(const char *version)
 	node_version = NULL;
 	node_image = NULL;
 	n_node_purposes = n_node_grants = n_node_erasures = 0;
+	node_erasures_pending = false;
 
-	if (consent_shared_fetch_node_copy(version, node_context, &rest, &image))
-	{
-		read_small_parts(DirectFunctionCall1(jsonb_in, CStringGetDatum(rest)), NULL, 0);
-		node_image = image;
-		elog(DEBUG1, "copied the coordinator's consent state of version %s from another session", version);
-		return;
-	}
 	document = fetch_coordinator_document(previous_version);
-	kept_erasures = read_small_parts(document, previous_erasures, n_previous_erasures);
+	read_small_parts(document);
+	read_erasures(document, previous_erasures, n_previous_erasures);
 	node_image = update_state_image(document, previous_version, previous);
 	if (node_image != NULL)
 		elog(DEBUG1, "brought the copy of the coordinator's consent state from version %s up to %s",
@@ -420,28 +480,19 @@ read_coordinator_state(const char *version)
 		node_image = build_state_image(document);
 		elog(DEBUG1, "read the coordinator's consent state of version %s", node_version);
 	}
-	/* What other sessions copy: the document's other parts, erasures and all. */
-	if (kept_erasures)
-	{
-		Oid			argtypes[2] = {JSONBOID, TEXTOID};
-		Datum		values[2] = {document, CStringGetTextDatum(erasures_json())};
-
-		if (SPI_execute_with_args("SELECT ($1 OPERATOR(pg_catalog.-) ARRAY['state', 'since', 'changed', 'erasures']"
-								  " OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('erasures', $2::pg_catalog.jsonb))"
-								  "::pg_catalog.text",
-								  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read the coordinator's consent state");
-		rows = SPI_tuptable;
-	}
-	else
-		rows = read_part("SELECT ($1 OPERATOR(pg_catalog.-) ARRAY['state', 'since', 'changed'])::pg_catalog.text",
-						 document);
-	consent_shared_publish_node_copy(node_version, SPI_getvalue(rows->vals[0], rows->tupdesc, 1), node_image);
+	/* What other sessions copy: the document's other parts, the erasures, the image. */
+	rows = read_part("SELECT ($1 OPERATOR(pg_catalog.-) ARRAY['state', 'since', 'changed', 'erasures'])::pg_catalog.text",
+					 document);
+	consent_shared_publish_node_copy(node_version, SPI_getvalue(rows->vals[0], rows->tupdesc, 1),
+									 node_erasures, n_node_erasures, node_image);
 }
 
-/* Copies the coordinator's state, as the extension's owner. */
+/*
+ * Runs read(version), which reads the coordinator's state or a part of it
+ * into the copy, as the extension's owner, inside an SPI connection.
+ */
 static void
-copy_coordinator_state(const char *version)
+read_as_owner(void (*read) (const char *version), const char *version)
 {
 	PrivacyUserContext save;
 
@@ -451,7 +502,7 @@ copy_coordinator_state(const char *version)
 		SPI_connect();
 		PG_TRY();
 		{
-			read_coordinator_state(version);
+			read(version);
 		}
 		PG_CATCH();
 		{
@@ -464,6 +515,7 @@ copy_coordinator_state(const char *version)
 			node_version = NULL;
 			node_image = NULL;
 			n_node_purposes = n_node_grants = n_node_erasures = 0;
+			node_erasures_pending = false;
 			if (forwarded_active)
 			{
 				forwarded_active = false;
@@ -488,7 +540,7 @@ privacy_node_state_accept(const char *claim, const char *version)
 
 	if (node_version == NULL || strcmp(node_version, version) != 0)
 	{
-		copy_coordinator_state(version);
+		read_as_owner(read_coordinator_state, version);
 		changed = true;
 	}
 	strlcpy(forwarded_claim, claim, PRIVACY_CLAIM_LEN);
@@ -531,6 +583,9 @@ privacy_node_erased(const char *kind, const char *subject_ref)
 {
 	int			i;
 	size_t		kind_len = strlen(kind);
+
+	if (node_erasures_pending)
+		read_as_owner(read_pending_erasures, node_version);
 
 	if (subject_ref != NULL)
 	{

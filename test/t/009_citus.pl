@@ -805,6 +805,29 @@ like($err, qr/new row belongs to a data subject this purpose may not process/,
 ($rc, $out, $err) = $coordinator->psql('postgres',
 	q{SET ROLE agent; SET privacy.purpose = 'service'; UPDATE saas.customers SET email = NULL WHERE id = 22;});
 like($err, qr/new row belongs to a data subject this purpose may not process/, 'and so does a new session');
+
+# A worker session that copies the state from shared memory copies its
+# erasures, which only a check of a row to write needs, when one first does:
+# sessions that only read never copy them.
+as('agent', 'service', $counts);
+$_->safe_psql('postgres', q{ALTER SYSTEM SET log_min_messages = debug1; SELECT pg_reload_conf()}) for @workers;
+@log_from = map { -s $_->logfile } @workers;
+as('agent', 'service', $counts) for 1 .. 2;
+($rc, $out, $err) = $coordinator->psql('postgres',
+	q{SET ROLE agent; SET privacy.purpose = 'service'; UPDATE saas.customers SET email = NULL WHERE id = 22;});
+$_->safe_psql('postgres', q{ALTER SYSTEM RESET log_min_messages; SELECT pg_reload_conf()}) for @workers;
+like($err, qr/new row belongs to a data subject this purpose may not process/,
+	'a session that copied the state without its erasures still refuses to write an erased customer\'s row');
+my ($state_copies, $erasure_copies, $state_reads) = (0, 0, 0);
+for my $i (0 .. 1)
+{
+	my $log = substr(slurp_file($workers[$i]->logfile), $log_from[$i]);
+	$state_copies += () = $log =~ /copied the coordinator's consent state of version \S+ from another session/g;
+	$erasure_copies += () = $log =~ /copied the erasures of the coordinator's consent state of version \S+ from another session/g;
+	$state_reads += () = $log =~ /read the (?:erasures of the )?coordinator's consent state/g;
+}
+ok($state_copies >= 5 && $erasure_copies == 1 && $state_reads == 0,
+	"the sessions copied the state $state_copies times and its erasures once, for the write ($erasure_copies)");
 sql("SELECT privacy.grant_consent('customer', '$someone', 'marketing', 'direct', '{}') > 0");
 sql(q{REVOKE UPDATE ON saas.customers FROM agent});
 
