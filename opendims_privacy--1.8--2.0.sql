@@ -3907,13 +3907,13 @@ COMMENT ON FUNCTION privacy_internal._state_version() IS 'The consent state vers
 
 REVOKE ALL ON FUNCTION privacy_internal._state_version() FROM PUBLIC;
 
-CREATE FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean)
+CREATE FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean, OUT erased_kinds text[], OUT erased_refs text[])
     LANGUAGE c VOLATILE PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'privacy_state_changes_since';
 
-COMMENT ON FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean) IS 'This server''s consent state version and, when since is an earlier version of it whose changes this server still knows, the kinds and keys of the subjects whose state changed since and whether privacy.erasures changed (NULL otherwise)';
+COMMENT ON FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean, OUT erased_kinds text[], OUT erased_refs text[]) IS 'This server''s consent state version and, when since is an earlier version of it whose changes this server still knows, the kinds and keys of the subjects whose state changed since, whether any erasure may have been written to privacy.erasures since, and the kinds and references of the erasures written since (NULL otherwise)';
 
-REVOKE ALL ON FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy_internal._state_changes_since(since text, OUT version text, OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean, OUT erased_kinds text[], OUT erased_refs text[]) FROM PUBLIC;
 
 CREATE FUNCTION privacy_internal._node_state_since(since text) RETURNS text
     LANGUAGE plpgsql VOLATILE
@@ -3938,6 +3938,16 @@ BEGIN
 			(SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_object(
 						 'kind', e.kind, 'subject_ref', e.subject_ref)), '[]'::pg_catalog.json)
 			   FROM privacy.erasures e) END,
+		-- else those added since, of the erasures named since (as kind,
+		-- unit separator, reference)
+		'erasures_added', CASE WHEN changes.subjects IS NOT NULL AND NOT changes.erasures_changed
+								AND pg_catalog.cardinality(changes.erased_refs) OPERATOR(pg_catalog.>) 0 THEN
+			(SELECT COALESCE(pg_catalog.json_agg(e.kind OPERATOR(pg_catalog.||) E'\x1f'
+												  OPERATOR(pg_catalog.||) e.subject_ref), '[]'::pg_catalog.json)
+			   FROM privacy.erasures e
+			  WHERE (e.kind, e.subject_ref) IN (SELECT n.kind, n.ref
+												  FROM ROWS FROM (pg_catalog.unnest(changes.erased_kinds),
+																  pg_catalog.unnest(changes.erased_refs)) AS n(kind, ref))) END,
 		-- The subjects changed since the version the worker holds, with
 		-- their rows now, when they are known; else the whole state.
 		'since', CASE WHEN changes.subjects IS NOT NULL THEN since END,

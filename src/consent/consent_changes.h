@@ -21,7 +21,19 @@ extern void consent_changes_end_subject(void);
  */
 extern void consent_changes_state_written(void);
 
-/* From the erasures' invalidation trigger: a statement wrote privacy.erasures. */
+/*
+ * Brackets the statement that records the erasure of the subject of kind
+ * with reference subject_ref in privacy.erasures: its write is counted as
+ * adding that erasure (a Citus worker's copy of the coordinator's erasures
+ * then asks for it alone). End it also when the statement fails.
+ */
+extern void consent_changes_begin_erasure(const char *kind, const char *subject_ref);
+extern void consent_changes_end_erasure(void);
+
+/*
+ * From the erasures' invalidation trigger: a statement wrote
+ * privacy.erasures; outside a bracket, it may have written any erasure.
+ */
 extern void consent_changes_erasures_written(void);
 
 /* At commit, after it is visible: counts the transaction's change. */

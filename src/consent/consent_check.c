@@ -752,7 +752,9 @@ update_own_image(Oid ledger_relid, bool many)
 {
 	ConsentChangedSubject *changed;
 	int			n;
-	bool		erasures;		/* not part of the image */
+	ConsentChangedSubject *erasures;	/* not part of the image */
+	int			n_erasures;
+	bool		any_erasure;
 	uint64		upto;
 	MemoryContext work;
 	MemoryContext old;
@@ -776,7 +778,8 @@ update_own_image(Oid ledger_relid, bool many)
 	work = AllocSetContextCreate(CurrentMemoryContext, "privacy consent state update",
 								 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);
-	if (!consent_shared_changed_since(own_image_changes, &upto, &changed, &n, &erasures) ||
+	if (!consent_shared_changed_since(own_image_changes, &upto, &changed, &n, &erasures, &n_erasures,
+									  &any_erasure) ||
 		(n > MAX_UPDATED_SUBJECTS && !many))
 	{
 		MemoryContextSwitchTo(old);

@@ -206,7 +206,8 @@ ring_append(uint64 change, bool all, bool erasures, const ConsentChangedSubject 
 }
 
 void
-consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool all, bool erasures)
+consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool all,
+							const ConsentChangedSubject *erasures, int n_erasures, bool any_erasure)
 {
 	uint64		change;
 	int			i;
@@ -218,26 +219,33 @@ consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool a
 	if (all)
 		ring_append(change, true, false, NULL);
 	else
+	{
 		for (i = 0; i < n; i++)
 			ring_append(change, false, false, &subjects[i]);
-	if (erasures && !all)
-		ring_append(change, false, true, NULL);
+		/* an erasure entry without a kind: any erasure */
+		if (any_erasure)
+			ring_append(change, false, true, NULL);
+		else
+			for (i = 0; i < n_erasures; i++)
+				ring_append(change, false, true, &erasures[i]);
+	}
 	pg_atomic_write_u64(&shared->changes, change);
 	LWLockRelease(shared->ring_lock);
 }
 
 bool
 consent_shared_changed_since(uint64 since, uint64 *upto, ConsentChangedSubject **subjects, int *n,
-							 bool *erasures)
+							 ConsentChangedSubject **erasures, int *n_erasures, bool *any_erasure)
 {
 	uint64		position;
 	uint64		oldest;
 	bool		known = true;
 	int			count = 0;
+	int			count_erasures = 0;
 
-	*n = 0;
-	*subjects = NULL;
-	*erasures = false;
+	*n = *n_erasures = 0;
+	*subjects = *erasures = NULL;
+	*any_erasure = false;
 	if (!consent_shared_available())
 		return false;
 	LWLockAcquire(shared->ring_lock, LW_SHARED);
@@ -260,22 +268,29 @@ consent_shared_changed_since(uint64 since, uint64 *upto, ConsentChangedSubject *
 			continue;
 		if (entry->all)
 			known = false;
+		else if (entry->erasures && entry->subject.kind[0] == '\0')
+			*any_erasure = true;
 		else if (entry->erasures)
-			*erasures = true;
+			count_erasures++;
 		else
 			count++;
 	}
-	if (known && count > 0)
+	if (known && count + count_erasures > 0)
 	{
 		uint64		end = shared->ring_next;
 
-		*subjects = palloc(sizeof(ConsentChangedSubject) * count);
-		for (; position < end && *n < count; position++)
+		*subjects = palloc(sizeof(ConsentChangedSubject) * Max(count, 1));
+		*erasures = palloc(sizeof(ConsentChangedSubject) * Max(count_erasures, 1));
+		for (; position < end; position++)
 		{
 			const ChangeRingEntry *entry = &shared->ring[position % CHANGE_RING_SIZE];
 
-			if (entry->change > since && entry->database == MyDatabaseId && !entry->erasures)
+			if (entry->change <= since || entry->database != MyDatabaseId)
+				continue;
+			if (!entry->erasures && *n < count)
 				(*subjects)[(*n)++] = entry->subject;
+			else if (entry->erasures && entry->subject.kind[0] != '\0' && *n_erasures < count_erasures)
+				(*erasures)[(*n_erasures)++] = entry->subject;
 		}
 	}
 	LWLockRelease(shared->ring_lock);
@@ -420,17 +435,17 @@ consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes
 }
 
 /*
- * This database's copy of the coordinator's state of version, in the area,
- * or NULL if another version (or none) is published; the caller holds the
- * lock.
+ * This database's copy of the coordinator's state of version (NULL: of
+ * whichever version is published), in the area, or NULL if another version
+ * (or none) is published; the caller holds the lock.
  */
 static const NodeCopy *
 published_node_copy(const char *version)
 {
 	SharedSlot *slot = slot_of_database(true);
 
-	if (slot != NULL && DsaPointerIsValid(slot->image) && strcmp(slot->version, version) == 0 &&
-		attach_area(false))
+	if (slot != NULL && DsaPointerIsValid(slot->image) &&
+		(version == NULL || strcmp(slot->version, version) == 0) && attach_area(false))
 		return dsa_get_address(area, slot->image);
 	return NULL;
 }

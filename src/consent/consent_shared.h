@@ -39,21 +39,25 @@ typedef struct ConsentChangedSubject
  * Counts one committed change of this database; called after the commit is
  * visible, with the subjects whose privacy._ledger_state rows it touched
  * (none for a change of purposes or grants only), or all if it may have
- * touched any, and whether it wrote privacy.erasures.
+ * touched any, and the erasures it wrote to privacy.erasures (their kind
+ * and reference in subject), or any_erasure if it may have written any.
  */
 extern void consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool all,
-										bool erasures);
+										const ConsentChangedSubject *erasures, int n_erasures,
+										bool any_erasure);
 
 /*
  * The subjects of this database whose state the changes counted after
  * since touched (into *subjects, palloc'd, and *n; a subject may repeat),
- * whether one of them wrote privacy.erasures (*erasures), and in *upto the
- * count they go up to: false if they are not all known, because a change
- * may have touched any subject or the record of an old change was
- * overwritten.
+ * the erasures they wrote (likewise into *erasures and *n_erasures), or
+ * *any_erasure if one of them may have written any, and in *upto the count
+ * they go up to: false if they are not all known, because a change may
+ * have touched any subject or the record of an old change was overwritten.
  */
 extern bool consent_shared_changed_since(uint64 since, uint64 *upto,
-										 ConsentChangedSubject **subjects, int *n, bool *erasures);
+										 ConsentChangedSubject **subjects, int *n,
+										 ConsentChangedSubject **erasures, int *n_erasures,
+										 bool *any_erasure);
 
 /*
  * A private copy, in context, of this database's image if it was built
@@ -69,10 +73,11 @@ extern void consent_shared_publish(const StateImage *image, Oid ledger_relid, ui
 
 /*
  * On a Citus worker: a private copy, in context, of the coordinator's state
- * of version another session of this database published: its parts but the
- * consent state and the erasures as JSON (*rest) and the consent state's
- * image (*image); false if there is none of that version. The erasures,
- * which only a check of a row to write needs, are copied apart.
+ * of version (NULL: of any version) another session of this database
+ * published: its parts but the consent state and the erasures as JSON
+ * (*rest, which holds its version) and the consent state's image (*image);
+ * false if there is none of that version. The erasures, which only a check
+ * of a row to write needs, are copied apart.
  */
 extern bool consent_shared_fetch_node_copy(const char *version, MemoryContext context,
 										   char **rest, StateImage **image);

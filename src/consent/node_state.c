@@ -229,8 +229,9 @@ read_small_parts(Datum document)
 
 /*
  * Reads the erasures of a state document from the coordinator; a document
- * that brings a copy up to date holds none when none changed since, and
- * those of the copy (previous) are kept.
+ * that brings a copy up to date holds all only when erasures the
+ * coordinator cannot name were written since: else those of the copy
+ * (previous) are kept, with those added since (erasures_added).
  */
 static void
 read_erasures(Datum document, char **previous, int n_previous)
@@ -244,9 +245,19 @@ read_erasures(Datum document, char **previous, int n_previous)
 	{
 		if (previous == NULL)
 			elog(ERROR, "the Citus coordinator returned no erasures for a copy that holds none");
-		node_erasures = MemoryContextAlloc(node_context, sizeof(char *) * Max(n_previous, 1));
+		rows = read_part("SELECT pg_catalog.jsonb_array_elements_text(a.added) FROM (SELECT $1 OPERATOR(pg_catalog.->) 'erasures_added') a(added)"
+						 " WHERE pg_catalog.jsonb_typeof(a.added) OPERATOR(pg_catalog.=) 'array'",
+						 document);
+		node_erasures = MemoryContextAllocHuge(node_context, sizeof(char *) * (n_previous + SPI_processed + 1));
 		for (i = 0; i < n_previous; i++)
 			node_erasures[n_node_erasures++] = MemoryContextStrdup(node_context, previous[i]);
+		for (i = 0; i < SPI_processed; i++)
+			node_erasures[n_node_erasures++] = copy_value(rows, i, 1);
+		if (SPI_processed > 0)
+		{
+			qsort(node_erasures, n_node_erasures, sizeof(char *), compare_strings);
+			elog(DEBUG1, "added %d erasures to the copy of the coordinator's consent state", (int) SPI_processed);
+		}
 		return;
 	}
 	rows = read_part("SELECT e.kind OPERATOR(pg_catalog.||) E'\\x1f' OPERATOR(pg_catalog.||) e.subject_ref"
@@ -393,10 +404,10 @@ build_state_image(Datum document)
 }
 
 /*
- * Takes the copy of the coordinator's state of version that another session
- * of this database published, if there is one, in place of the copy held;
- * its erasures are read when a check needs them (read_pending_erasures()).
- * Whether there was one.
+ * Takes the copy of the coordinator's state of version (NULL: of whichever
+ * version) that another session of this database published, if there is
+ * one, in place of the copy held; its erasures are read when a check needs
+ * them (read_pending_erasures()). Whether there was one.
  */
 static bool
 copy_published_state(const char *version)
@@ -420,15 +431,17 @@ copy_published_state(const char *version)
 	read_small_parts(DirectFunctionCall1(jsonb_in, CStringGetDatum(rest)));
 	node_erasures_pending = true;
 	node_image = image;
-	elog(DEBUG1, "copied the coordinator's consent state of version %s from another session", version);
+	elog(DEBUG1, "copied the coordinator's consent state of version %s from another session", node_version);
 	return true;
 }
 
 /*
  * Makes the copy of the coordinator's state of version (or later): from
  * another session of this database that published that version, else
- * read from the coordinator and published; called as the extension's
- * owner, inside an SPI connection.
+ * read from the coordinator and published: only the changes since the
+ * copy this session holds, or since one published earlier, when the
+ * coordinator still knows them. Called as the extension's owner, inside an
+ * SPI connection.
  */
 static void
 read_coordinator_state(const char *version)
@@ -442,6 +455,9 @@ read_coordinator_state(const char *version)
 
 	if (copy_published_state(version))
 		return;
+	/* A session that holds no copy starts from an earlier one published. */
+	if (node_version == NULL || node_image == NULL)
+		(void) copy_published_state(NULL);
 	if (node_context == NULL)
 		node_context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator state",
 											 ALLOCSET_DEFAULT_SIZES);
@@ -622,27 +638,42 @@ privacy_state_version_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(privacy_state_version()));
 }
 
+/* The text[] of one field of n changed subjects (kind or subject). */
+static Datum
+changed_field(const ConsentChangedSubject *changed, int n, bool kind)
+{
+	Datum	   *texts = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		texts[i] = CStringGetTextDatum(kind ? changed[i].kind : changed[i].subject);
+	return PointerGetDatum(construct_array(texts, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 /*
  * privacy_internal._state_changes_since(since text, OUT version text,
- * OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean):
- * this server's state version and, when since is an earlier version of
- * this server (the same start) whose changes since are all known
- * (consent_shared.h), the subjects they touched and whether they wrote
- * privacy.erasures; the last three NULL otherwise.
+ * OUT kinds text[], OUT subjects text[], OUT erasures_changed boolean,
+ * OUT erased_kinds text[], OUT erased_refs text[]): this server's state
+ * version and, when since is an earlier version of this server (the same
+ * start) whose changes since are all known (consent_shared.h), the
+ * subjects they touched, whether they may have written any erasure to
+ * privacy.erasures, and the erasures they wrote (by kind and reference;
+ * an erasure rolled back may be among them); the last five NULL otherwise.
  */
 Datum
 privacy_state_changes_since(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
-	Datum		values[4];
-	bool		nulls[4] = {false, true, true, true};
+	Datum		values[6];
+	bool		nulls[6] = {false, true, true, true, true, true};
 	int64		start;
 	uint64		since;
 	uint64		upto = consent_shared_changes();
 	char		rest;
 	ConsentChangedSubject *changed;
 	int			n;
-	bool		erasures;
+	ConsentChangedSubject *erased;
+	int			n_erased;
+	bool		any_erasure;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -650,21 +681,15 @@ privacy_state_changes_since(PG_FUNCTION_ARGS)
 		sscanf(text_to_cstring(PG_GETARG_TEXT_PP(0)), INT64_FORMAT ":" UINT64_FORMAT "%c",
 			   &start, &since, &rest) == 2 &&
 		start == (int64) PgStartTime &&
-		consent_shared_changed_since(since, &upto, &changed, &n, &erasures))
+		consent_shared_changed_since(since, &upto, &changed, &n, &erased, &n_erased, &any_erasure))
 	{
-		Datum	   *kinds = palloc(sizeof(Datum) * Max(n, 1));
-		Datum	   *subjects = palloc(sizeof(Datum) * Max(n, 1));
-		int			i;
-
-		for (i = 0; i < n; i++)
-		{
-			kinds[i] = CStringGetTextDatum(changed[i].kind);
-			subjects[i] = CStringGetTextDatum(changed[i].subject);
-		}
-		values[1] = PointerGetDatum(construct_array(kinds, n, TEXTOID, -1, false, TYPALIGN_INT));
-		values[2] = PointerGetDatum(construct_array(subjects, n, TEXTOID, -1, false, TYPALIGN_INT));
-		values[3] = BoolGetDatum(erasures);
-		nulls[1] = nulls[2] = nulls[3] = false;
+		values[1] = changed_field(changed, n, true);
+		values[2] = changed_field(changed, n, false);
+		values[3] = BoolGetDatum(any_erasure);
+		values[4] = changed_field(erased, n_erased, true);
+		values[5] = changed_field(erased, n_erased, false);
+		for (int i = 1; i < 6; i++)
+			nulls[i] = false;
 	}
 	values[0] = CStringGetTextDatum(version_at(upto));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));

@@ -51,6 +51,7 @@
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
+#include "consent/consent_changes.h"
 #include "rights/erasure.h"
 
 
@@ -451,11 +452,21 @@ record_erasure(SubjectKind *kind, text *ref, const char *reason, bool has_reques
 		nulls[3] = 'n';
 	values[4] = CStringGetTextDatum(reason);
 	values[5] = JsonbPGetDatum(receipt);
-	if (rights_run_kept(&record_plan,
-						"INSERT INTO privacy.erasures (kind, subject_ref, erased_at, request_id, reason, receipt)"
-						" VALUES ($1, $2, $3, $4, $5, $6)",
-						6, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record an erasure");
+	/* The statement writes this erasure only (a Citus worker then asks for it alone). */
+	consent_changes_begin_erasure(kind->name, text_to_cstring(ref));
+	PG_TRY();
+	{
+		if (rights_run_kept(&record_plan,
+							"INSERT INTO privacy.erasures (kind, subject_ref, erased_at, request_id, reason, receipt)"
+							" VALUES ($1, $2, $3, $4, $5, $6)",
+							6, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record an erasure");
+	}
+	PG_FINALLY();
+	{
+		consent_changes_end_erasure();
+	}
+	PG_END_TRY();
 }
 
 /* The jsonb value a kept query of a kind and a subject reference returns, or NULL. */
