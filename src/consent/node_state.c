@@ -77,7 +77,12 @@ static NodePurpose *node_purposes = NULL;
 static int	n_node_purposes = 0;
 static NodeGrant *node_grants = NULL;
 static int	n_node_grants = 0;
-static char **node_erasures = NULL; /* "kind\x1fsubject_ref", sorted */
+/*
+ * The copy's erasures, "kind\x1fsubject_ref", sorted, in a context of their
+ * own: a copy brought up to date keeps them where they are.
+ */
+static MemoryContext erasures_context = NULL;
+static char **node_erasures = NULL;
 static int	n_node_erasures = 0;
 
 /*
@@ -227,14 +232,62 @@ read_small_parts(Datum document)
 	}
 }
 
+/* Forgets the copy's erasures. */
+static void
+forget_erasures(void)
+{
+	if (erasures_context == NULL)
+		erasures_context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator erasures",
+												 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(erasures_context);
+	node_erasures = NULL;
+	n_node_erasures = 0;
+}
+
 /*
- * Reads the erasures of a state document from the coordinator; a document
- * that brings a copy up to date holds all only when erasures the
- * coordinator cannot name were written since: else those of the copy
- * (previous) are kept, with those added since (erasures_added).
+ * Adds the n erasures of rows (column 1) that the copy does not hold yet:
+ * the sorted ones held and the sorted new ones merged into one array.
  */
 static void
-read_erasures(Datum document, char **previous, int n_previous)
+add_erasures(SPITupleTable *rows, uint64 n)
+{
+	char	  **added = palloc(sizeof(char *) * Max(n, 1));
+	int			n_added = 0;
+	char	  **merged;
+	int			i = 0;
+	int			j = 0;
+	int			k = 0;
+
+	for (uint64 row = 0; row < n; row++)
+	{
+		char	   *erasure = SPI_getvalue(rows->vals[row], rows->tupdesc, 1);
+
+		if (erasure != NULL &&
+			bsearch(&erasure, node_erasures, n_node_erasures, sizeof(char *), compare_strings) == NULL)
+			added[n_added++] = MemoryContextStrdup(erasures_context, erasure);
+	}
+	if (n_added == 0)
+		return;
+	qsort(added, n_added, sizeof(char *), compare_strings);
+	merged = MemoryContextAllocHuge(erasures_context, sizeof(char *) * (n_node_erasures + n_added));
+	while (i < n_node_erasures || j < n_added)
+		merged[k++] = j == n_added || (i < n_node_erasures && strcmp(node_erasures[i], added[j]) <= 0) ?
+			node_erasures[i++] : added[j++];
+	if (node_erasures != NULL)
+		pfree(node_erasures);
+	node_erasures = merged;
+	n_node_erasures = k;
+	elog(DEBUG1, "added %d erasures to the copy of the coordinator's consent state", n_added);
+}
+
+/*
+ * Reads the erasures of a state document from the coordinator: all of
+ * them, or, where the document brings the copy held up to date (held) and
+ * the coordinator could name the erasures written since, those added
+ * (erasures_added) to the ones the copy keeps.
+ */
+static void
+read_erasures(Datum document, bool held)
 {
 	SPITupleTable *rows;
 	uint64		i;
@@ -243,54 +296,32 @@ read_erasures(Datum document, char **previous, int n_previous)
 					 " OPERATOR(pg_catalog.=) 'array'", document);
 	if (strcmp(SPI_getvalue(rows->vals[0], rows->tupdesc, 1), "t") != 0)
 	{
-		if (previous == NULL)
+		if (!held)
 			elog(ERROR, "the Citus coordinator returned no erasures for a copy that holds none");
 		rows = read_part("SELECT pg_catalog.jsonb_array_elements_text(a.added) FROM (SELECT $1 OPERATOR(pg_catalog.->) 'erasures_added') a(added)"
 						 " WHERE pg_catalog.jsonb_typeof(a.added) OPERATOR(pg_catalog.=) 'array'",
 						 document);
-		node_erasures = MemoryContextAllocHuge(node_context, sizeof(char *) * (n_previous + SPI_processed + 1));
-		for (i = 0; i < n_previous; i++)
-			node_erasures[n_node_erasures++] = MemoryContextStrdup(node_context, previous[i]);
-		for (i = 0; i < SPI_processed; i++)
-			node_erasures[n_node_erasures++] = copy_value(rows, i, 1);
-		if (SPI_processed > 0)
-		{
-			qsort(node_erasures, n_node_erasures, sizeof(char *), compare_strings);
-			elog(DEBUG1, "added %d erasures to the copy of the coordinator's consent state", (int) SPI_processed);
-		}
+		add_erasures(rows, SPI_processed);
 		return;
 	}
+	forget_erasures();
 	rows = read_part("SELECT e.kind OPERATOR(pg_catalog.||) E'\\x1f' OPERATOR(pg_catalog.||) e.subject_ref"
 					 " FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'erasures')"
 					 " AS e(kind text, subject_ref text)", document);
-	node_erasures = MemoryContextAllocHuge(node_context, sizeof(char *) * Max(SPI_processed, 1));
+	node_erasures = MemoryContextAllocHuge(erasures_context, sizeof(char *) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
-		node_erasures[n_node_erasures++] = copy_value(rows, i, 1);
+		node_erasures[n_node_erasures++] =
+			MemoryContextStrdup(erasures_context, SPI_getvalue(rows->vals[i], rows->tupdesc, 1));
 	qsort(node_erasures, n_node_erasures, sizeof(char *), compare_strings);
 }
 
 /*
- * Points node_erasures at n erasures published by another session (strings
- * one after the other, each NUL-terminated, sorted), which stay where they
- * are, in node_context.
- */
-static void
-point_at_erasures(char *erasures, int n)
-{
-	node_erasures = MemoryContextAllocHuge(node_context, sizeof(char *) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		node_erasures[n_node_erasures++] = erasures;
-		erasures += strlen(erasures) + 1;
-	}
-}
-
-/*
  * Reads the erasures of the copy held (of version) if they are still to be
- * read: from shared memory while that version is published there, else
- * from the coordinator, whose erasures now hold all of that version's (its
- * table of erasures only grows); called as the extension's owner, inside
- * an SPI connection.
+ * read: from shared memory while that version is published there (strings
+ * one after the other, each NUL-terminated, sorted, which stay where they
+ * are), else from the coordinator, whose erasures now hold all of that
+ * version's (its table of erasures only grows); called as the extension's
+ * owner, inside an SPI connection.
  */
 static void
 read_pending_erasures(const char *version)
@@ -300,15 +331,21 @@ read_pending_erasures(const char *version)
 
 	if (!node_erasures_pending)
 		return;
-	if (consent_shared_fetch_node_erasures(version, node_context, &erasures, &n))
+	forget_erasures();
+	if (consent_shared_fetch_node_erasures(version, erasures_context, &erasures, &n))
 	{
-		point_at_erasures(erasures, n);
+		node_erasures = MemoryContextAllocHuge(erasures_context, sizeof(char *) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+		{
+			node_erasures[n_node_erasures++] = erasures;
+			erasures += strlen(erasures) + 1;
+		}
 		elog(DEBUG1, "copied the erasures of the coordinator's consent state of version %s from another session",
 			 version);
 	}
 	else
 	{
-		read_erasures(fetch_coordinator_document(NULL), NULL, 0);
+		read_erasures(fetch_coordinator_document(NULL), false);
 		elog(DEBUG1, "read the erasures of the coordinator's consent state again for version %s", version);
 	}
 	node_erasures_pending = false;
@@ -427,7 +464,8 @@ copy_published_state(const char *version)
 	node_context = context;
 	node_version = NULL;
 	node_image = NULL;
-	n_node_purposes = n_node_grants = n_node_erasures = 0;
+	n_node_purposes = n_node_grants = 0;
+	forget_erasures();
 	read_small_parts(DirectFunctionCall1(jsonb_in, CStringGetDatum(rest)));
 	node_erasures_pending = true;
 	node_image = image;
@@ -450,8 +488,6 @@ read_coordinator_state(const char *version)
 	SPITupleTable *rows;
 	char	   *previous_version = NULL;
 	StateImage *previous = NULL;
-	char	  **previous_erasures = NULL;
-	int			n_previous_erasures = 0;
 
 	if (copy_published_state(version))
 		return;
@@ -472,8 +508,6 @@ read_coordinator_state(const char *version)
 		read_pending_erasures(node_version);
 		previous_version = node_version;
 		previous = node_image;
-		previous_erasures = node_erasures;
-		n_previous_erasures = n_node_erasures;
 		MemoryContextSetParent(node_context, CurrentMemoryContext);
 		node_context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator state",
 											 ALLOCSET_DEFAULT_SIZES);
@@ -481,12 +515,11 @@ read_coordinator_state(const char *version)
 	MemoryContextReset(node_context);
 	node_version = NULL;
 	node_image = NULL;
-	n_node_purposes = n_node_grants = n_node_erasures = 0;
-	node_erasures_pending = false;
+	n_node_purposes = n_node_grants = 0;
 
 	document = fetch_coordinator_document(previous_version);
 	read_small_parts(document);
-	read_erasures(document, previous_erasures, n_previous_erasures);
+	read_erasures(document, previous != NULL);
 	node_image = update_state_image(document, previous_version, previous);
 	if (node_image != NULL)
 		elog(DEBUG1, "brought the copy of the coordinator's consent state from version %s up to %s",
@@ -530,7 +563,8 @@ read_as_owner(void (*read) (const char *version), const char *version)
 				MemoryContextReset(node_context);
 			node_version = NULL;
 			node_image = NULL;
-			n_node_purposes = n_node_grants = n_node_erasures = 0;
+			n_node_purposes = n_node_grants = 0;
+			forget_erasures();
 			node_erasures_pending = false;
 			if (forwarded_active)
 			{
