@@ -491,8 +491,11 @@ read_coordinator_state(const char *version)
 
 	if (copy_published_state(version))
 		return;
-	/* A session that holds no copy starts from an earlier one published. */
-	if (node_version == NULL || node_image == NULL)
+	/*
+	 * A session that holds no copy, or one whose erasures it never read,
+	 * starts from the one published, of an earlier version.
+	 */
+	if (node_version == NULL || node_image == NULL || node_erasures_pending)
 		(void) copy_published_state(NULL);
 	if (node_context == NULL)
 		node_context = AllocSetContextCreate(TopMemoryContext, "privacy coordinator state",
