@@ -549,13 +549,13 @@ BEGIN
 		'grants', (SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_object(
 							  'purpose', g.purpose, 'role', pg_catalog.pg_get_userbyid(g.role::pg_catalog.oid))), '[]'::pg_catalog.json)
 					 FROM privacy.purpose_grants g),
-		-- the erasures, unless the worker's copy holds them all already
+		-- the erasures (each its kind, a unit separator and its reference),
+		-- unless the worker's copy holds them all already
 		'erasures', CASE WHEN changes.subjects IS NULL OR changes.erasures_changed THEN
-			(SELECT COALESCE(pg_catalog.json_agg(pg_catalog.json_build_object(
-						 'kind', e.kind, 'subject_ref', e.subject_ref)), '[]'::pg_catalog.json)
+			(SELECT COALESCE(pg_catalog.json_agg(e.kind OPERATOR(pg_catalog.||) E'\x1f'
+												  OPERATOR(pg_catalog.||) e.subject_ref), '[]'::pg_catalog.json)
 			   FROM privacy.erasures e) END,
-		-- else those added since, of the erasures named since (as kind,
-		-- unit separator, reference)
+		-- else those added since, of the erasures named since
 		'erasures_added', CASE WHEN changes.subjects IS NOT NULL AND NOT changes.erasures_changed
 								AND pg_catalog.cardinality(changes.erased_refs) OPERATOR(pg_catalog.>) 0 THEN
 			(SELECT COALESCE(pg_catalog.json_agg(e.kind OPERATOR(pg_catalog.||) E'\x1f'
