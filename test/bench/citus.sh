@@ -28,6 +28,18 @@
 #                   customer's shard; erasure destroys its customers, so
 #                   every run takes fresh ones (target: at most 2 times).
 # Before timing, one export is checked against the hand-written one.
+#
+# Then, with the customers protected and CITUS_ERASURES (default 100,000)
+# erasures recorded (rows inserted into privacy.erasures, which every
+# worker copies from the coordinator):
+#   new session     the first statement of a new session, a router query
+#                   of a protected table, which opens the session's
+#                   connection to the worker and, there, its copy of the
+#                   coordinator's state, against the same of an unprotected
+#                   copy of the table (each a psql session of its own, as
+#                   a role with a purpose, timed with \timing; no target:
+#                   it shows what a worker session's copy of the state
+#                   costs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/bench/lib.sh
@@ -36,6 +48,7 @@ cd "$(dirname "$0")/../.."
 SCALE=${1:-${BENCH_SCALE:-1}}
 CUSTOMERS=$(awk -v s="$SCALE" 'BEGIN { printf "%d", 5000 * s + 0.5 }')
 CALLS=${CITUS_CALLS:-50}
+ERASURES=${CITUS_ERASURES:-100000}
 # The erasure runs use up (BENCH_RUNS + 1) * 2 batches of CALLS customers.
 if [ "$CUSTOMERS" -lt $(((BENCH_RUNS + 1) * 2 * CALLS + CALLS)) ]; then
 	echo "citus.sh: scale $SCALE gives $CUSTOMERS customers, too few for $CALLS calls per run" >&2
@@ -47,6 +60,7 @@ if [ ! -f "$PKGLIBDIR/citus.so" ]; then
 	echo "citus: Citus is not installed in $PKGLIBDIR; skipped" >&2
 	bench_row_na citus "router export" "export by hand"
 	bench_row_na citus "router erasure" "DELETEs by hand"
+	bench_row_na citus "new session" "unprotected"
 	exit 0
 fi
 
@@ -231,3 +245,31 @@ bench_compare_warm citus "router export" "SELECT bench_citus.run_export('extensi
 progress "router erasure, $CALLS calls per run"
 bench_compare_warm citus "router erasure" "SELECT bench_citus.run_erasure('extension', $CALLS, $CUSTOMERS)" \
 	"DELETEs by hand" "SELECT bench_citus.run_erasure('hand', $CALLS, $CUSTOMERS)" | bench_per_call "$CALLS"
+
+progress "first statement of a new session, ${ERASURES} erasures"
+bench_psql -v erasures="$ERASURES" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+SELECT privacy.protect('bench_citus.customers');
+CREATE TABLE bench_citus.customers_open (LIKE bench_citus.customers INCLUDING ALL);
+SELECT create_distributed_table('bench_citus.customers_open', 'id', colocate_with => 'bench_citus.customers');
+INSERT INTO bench_citus.customers_open SELECT * FROM bench_citus.customers;
+CREATE ROLE bench_agent LOGIN;
+GRANT USAGE ON SCHEMA bench_citus TO bench_agent;
+GRANT SELECT ON bench_citus.customers, bench_citus.customers_open TO bench_agent;
+SELECT privacy.allow_purpose('service', 'bench_agent');
+INSERT INTO privacy.erasures (kind, subject_ref, erased_at, reason, receipt)
+SELECT 'customer', encode(sha256(('benchmark ' || g)::bytea), 'hex'), now(), 'benchmark', '{}'
+FROM generate_series(1, :erasures) g;
+SQL
+# The time of a new session's first statement, a router query of table.
+first_statement_ms() {
+	PGOPTIONS='-c privacy.purpose=service' bench_psql -U bench_agent -c '\timing on' \
+		-c "SELECT name FROM bench_citus.$1 WHERE id = $2" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+}
+# (a first session, not timed, in which each worker reads the whole state)
+PGOPTIONS='-c privacy.purpose=service' bench_psql -U bench_agent -c 'SELECT count(*) FROM bench_citus.customers' >/dev/null
+out=$(for i in $(seq "$BENCH_RUNS"); do
+	echo "measured_ms=$(first_statement_ms customers "$i")"
+	echo "baseline_ms=$(first_statement_ms customers_open "$i")"
+done)
+bench_row_of "$out" citus "new session" measured_ms "unprotected" baseline_ms
