@@ -326,8 +326,11 @@ read_erasures(Datum document, bool held)
 	{
 		char	   *erasure;
 
-		if (token != WJB_ELEM || v.type != jbvString || n_node_erasures >= count)
+		if (token != WJB_ELEM)
 			continue;
+		/* (an erasure left out would let a worker write a row of its subject) */
+		if (v.type != jbvString || n_node_erasures >= count)
+			elog(ERROR, "the Citus coordinator returned an erasure that is not a string");
 		erasure = MemoryContextAlloc(erasures_context, v.val.string.len + 1);
 		memcpy(erasure, v.val.string.val, v.val.string.len);
 		erasure[v.val.string.len] = '\0';
