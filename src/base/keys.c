@@ -155,6 +155,16 @@ read_key(const char *name, bool *shared)
 	return result;
 }
 
+/* Frees a cached key, its bytes zeroed first. */
+static void
+free_cached_key(CachedKey *ck)
+{
+	explicit_bzero(VARDATA_ANY(ck->key), VARSIZE_ANY_EXHDR(ck->key));
+	pfree(ck->key);
+	EVP_MD_CTX_free(ck->inner);
+	EVP_MD_CTX_free(ck->outer);
+}
+
 /* Marks the cached keys stale when the key table (or every relation) is invalidated. */
 static void
 keys_relcache_callback(Datum arg, Oid relid)
@@ -181,11 +191,7 @@ cached_key(const char *name)
 	if (keys_stale && cached_lxid != PRIVACY_LOCAL_XID() && !coordinator_keys)
 	{
 		for (i = 0; i < n_cached_keys; i++)
-		{
-			pfree(cached_keys[i].key);
-			EVP_MD_CTX_free(cached_keys[i].inner);
-			EVP_MD_CTX_free(cached_keys[i].outer);
-		}
+			free_cached_key(&cached_keys[i]);
 		n_cached_keys = 0;
 		cached_lxid = PRIVACY_LOCAL_XID();
 		keys_stale = false;
@@ -301,10 +307,7 @@ privacy_refresh_coordinator_key(const char *name)
 			return false;
 		elog(DEBUG1, "a check under the coordinator's key \"%s\" failed: reading the key again", name);
 		coordinator_key_forget(name, ck->key);
-		explicit_bzero(VARDATA_ANY(ck->key), VARSIZE_ANY_EXHDR(ck->key));
-		pfree(ck->key);
-		EVP_MD_CTX_free(ck->inner);
-		EVP_MD_CTX_free(ck->outer);
+		free_cached_key(ck);
 		cached_keys[i] = cached_keys[--n_cached_keys];
 		return true;
 	}
