@@ -483,12 +483,6 @@ make_marker(bool writes)
 }
 
 /*
- * Whether a marker found in a query is one the extension made for the
- * current role and purpose: Citus plans the query it sends to a shard on
- * this node (local execution) as a query of its own, with the marker in
- * it. Anything else is a marker the user wrote.
- */
-/*
  * The purpose, state version and signature a marker holds as text
  * constants (the signature also in signature_sublink()'s subquery if
  * in_sublink), into values; false if it holds anything else.
@@ -510,6 +504,12 @@ marker_values(FuncExpr *marker, bool in_sublink, char *values[3])
 	return true;
 }
 
+/*
+ * Whether a marker found in a query is one the extension made for the
+ * current role and purpose: Citus plans the query it sends to a shard on
+ * this node (local execution) as a query of its own, with the marker in
+ * it. Anything else is a marker the user wrote.
+ */
 static bool
 marker_is_ours(FuncExpr *marker)
 {
