@@ -233,6 +233,13 @@ consent_shared_count_change(const ConsentChangedSubject *subjects, int n, bool a
 	LWLockRelease(shared->ring_lock);
 }
 
+/* Whether a ring entry is of an erasure it names (one without a kind may be of any). */
+static inline bool
+names_erasure(const ChangeRingEntry *entry)
+{
+	return entry->erasures && entry->subject.kind[0] != '\0';
+}
+
 bool
 consent_shared_changed_since(uint64 since, uint64 *upto, ConsentChangedSubject **subjects, int *n,
 							 ConsentChangedSubject **erasures, int *n_erasures, bool *any_erasure)
@@ -268,10 +275,10 @@ consent_shared_changed_since(uint64 since, uint64 *upto, ConsentChangedSubject *
 			continue;
 		if (entry->all)
 			known = false;
-		else if (entry->erasures && entry->subject.kind[0] == '\0')
-			*any_erasure = true;
-		else if (entry->erasures)
+		else if (names_erasure(entry))
 			count_erasures++;
+		else if (entry->erasures)
+			*any_erasure = true;
 		else
 			count++;
 	}
@@ -289,7 +296,7 @@ consent_shared_changed_since(uint64 since, uint64 *upto, ConsentChangedSubject *
 				continue;
 			if (!entry->erasures && *n < count)
 				(*subjects)[(*n)++] = entry->subject;
-			else if (entry->erasures && entry->subject.kind[0] != '\0' && *n_erasures < count_erasures)
+			else if (names_erasure(entry) && *n_erasures < count_erasures)
 				(*erasures)[(*n_erasures)++] = entry->subject;
 		}
 	}

@@ -250,12 +250,51 @@ forget_erasures(void)
 	n_node_erasures = 0;
 }
 
+/* The array member key of a state document, or NULL if it is not an array. */
+static JsonbContainer *
+document_array(Datum document, const char *key)
+{
+	JsonbValue *member = getKeyJsonValueFromContainer(&DatumGetJsonbP(document)->root, key, strlen(key), NULL);
+
+	if (member == NULL || member->type != jbvBinary || !JsonContainerIsArray(member->val.binary.data))
+		return NULL;
+	return member->val.binary.data;
+}
+
 /*
- * Adds the n erasures of rows (column 1) that the copy does not hold yet:
- * the sorted ones held and the sorted new ones merged into one array.
+ * The strings of an array of erasures, copied into context, and through n
+ * how many. An element that is not a string is an error: an erasure left
+ * out would let a worker write a row of its subject.
+ */
+static char **
+array_strings(JsonbContainer *array, MemoryContext context, int *n)
+{
+	int			count = JsonContainerSize(array);
+	char	  **strings = MemoryContextAllocHuge(context, sizeof(char *) * Max(count, 1));
+	JsonbIterator *it = JsonbIteratorInit(array);
+	JsonbValue	v;
+	JsonbIteratorToken token;
+
+	*n = 0;
+	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (token != WJB_ELEM)
+			continue;
+		if (v.type != jbvString || *n >= count)
+			elog(ERROR, "the Citus coordinator returned an erasure that is not a string");
+		strings[*n] = MemoryContextAlloc(context, v.val.string.len + 1);
+		memcpy(strings[*n], v.val.string.val, v.val.string.len);
+		strings[(*n)++][v.val.string.len] = '\0';
+	}
+	return strings;
+}
+
+/*
+ * Adds the n erasures of candidates that the copy does not hold yet: the
+ * sorted ones held and the sorted new ones merged into one array.
  */
 static void
-add_erasures(SPITupleTable *rows, uint64 n)
+add_erasures(char **candidates, int n)
 {
 	char	  **added = palloc(sizeof(char *) * Max(n, 1));
 	int			n_added = 0;
@@ -264,14 +303,9 @@ add_erasures(SPITupleTable *rows, uint64 n)
 	int			j = 0;
 	int			k = 0;
 
-	for (uint64 row = 0; row < n; row++)
-	{
-		char	   *erasure = SPI_getvalue(rows->vals[row], rows->tupdesc, 1);
-
-		if (erasure != NULL &&
-			bsearch(&erasure, node_erasures, n_node_erasures, sizeof(char *), compare_strings) == NULL)
-			added[n_added++] = MemoryContextStrdup(erasures_context, erasure);
-	}
+	for (int c = 0; c < n; c++)
+		if (bsearch(&candidates[c], node_erasures, n_node_erasures, sizeof(char *), compare_strings) == NULL)
+			added[n_added++] = MemoryContextStrdup(erasures_context, candidates[c]);
 	if (n_added == 0)
 		return;
 	qsort(added, n_added, sizeof(char *), compare_strings);
@@ -288,54 +322,34 @@ add_erasures(SPITupleTable *rows, uint64 n)
 
 /*
  * Reads the erasures of a state document from the coordinator: all of
- * them, or, where the document brings the copy held up to date (held) and
- * the coordinator could name the erasures written since, those added
- * (erasures_added) to the ones the copy keeps.
+ * them, each "kind\x1fsubject_ref" (one array of strings, read in place:
+ * 100,000 erasures read as a row each took a second), or, where the
+ * document brings the copy held up to date (held) and the coordinator could
+ * name the erasures written since, those added (erasures_added) to the ones
+ * the copy keeps.
  */
 static void
 read_erasures(Datum document, bool held)
 {
-	SPITupleTable *rows;
-	JsonbValue *all;
-	int			count;
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken token;
+	JsonbContainer *all = document_array(document, "erasures");
+	JsonbContainer *added;
+	char	  **candidates;
+	int			n;
 
-	rows = read_part("SELECT pg_catalog.jsonb_typeof($1 OPERATOR(pg_catalog.->) 'erasures')"
-					 " OPERATOR(pg_catalog.=) 'array'", document);
-	if (strcmp(SPI_getvalue(rows->vals[0], rows->tupdesc, 1), "t") != 0)
+	if (all == NULL)
 	{
 		if (!held)
 			elog(ERROR, "the Citus coordinator returned no erasures for a copy that holds none");
-		rows = read_part("SELECT pg_catalog.jsonb_array_elements_text(a.added) FROM (SELECT $1 OPERATOR(pg_catalog.->) 'erasures_added') a(added)"
-						 " WHERE pg_catalog.jsonb_typeof(a.added) OPERATOR(pg_catalog.=) 'array'",
-						 document);
-		add_erasures(rows, SPI_processed);
+		added = document_array(document, "erasures_added");
+		if (added != NULL)
+		{
+			candidates = array_strings(added, CurrentMemoryContext, &n);
+			add_erasures(candidates, n);
+		}
 		return;
 	}
-	/* one array of strings, read in place (100,000 erasures: a row each took a second) */
-	all = getKeyJsonValueFromContainer(&DatumGetJsonbP(document)->root, "erasures", strlen("erasures"), NULL);
-	if (all == NULL || all->type != jbvBinary)
-		elog(ERROR, "the Citus coordinator returned erasures that are not an array");
 	forget_erasures();
-	count = JsonContainerSize(all->val.binary.data);
-	node_erasures = MemoryContextAllocHuge(erasures_context, sizeof(char *) * Max(count, 1));
-	it = JsonbIteratorInit(all->val.binary.data);
-	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		char	   *erasure;
-
-		if (token != WJB_ELEM)
-			continue;
-		/* (an erasure left out would let a worker write a row of its subject) */
-		if (v.type != jbvString || n_node_erasures >= count)
-			elog(ERROR, "the Citus coordinator returned an erasure that is not a string");
-		erasure = MemoryContextAlloc(erasures_context, v.val.string.len + 1);
-		memcpy(erasure, v.val.string.val, v.val.string.len);
-		erasure[v.val.string.len] = '\0';
-		node_erasures[n_node_erasures++] = erasure;
-	}
+	node_erasures = array_strings(all, erasures_context, &n_node_erasures);
 	qsort(node_erasures, n_node_erasures, sizeof(char *), compare_strings);
 }
 
