@@ -40,6 +40,15 @@
 #                   a role with a purpose, timed with \timing; no target:
 #                   it shows what a worker session's copy of the state
 #                   costs).
+#   router query    SELECT name FROM bench_citus.customers WHERE id = :id,
+#   (simple,        a random customer's, from one pgbench client
+#   prepared)       connected as that role, against the same query of the
+#                   unprotected copy, both mixed in one pgbench run (each
+#                   query picks one of the two at random): BENCH_RUNS runs
+#                   of CITUS_QUERY_SECONDS (default 5) seconds after a
+#                   warm-up, in the simple and in the prepared protocol;
+#                   reported as each query's mean latency (target: at most
+#                   1.2 times).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/bench/lib.sh
@@ -48,6 +57,7 @@ cd "$(dirname "$0")/../.."
 SCALE=${1:-${BENCH_SCALE:-1}}
 CUSTOMERS=$(awk -v s="$SCALE" 'BEGIN { printf "%d", 5000 * s + 0.5 }')
 CALLS=${CITUS_CALLS:-50}
+QUERY_SECONDS=${CITUS_QUERY_SECONDS:-5}
 ERASURES=${CITUS_ERASURES:-100000}
 # The erasure runs use up (BENCH_RUNS + 1) * 2 batches of CALLS customers.
 if [ "$CUSTOMERS" -lt $(((BENCH_RUNS + 1) * 2 * CALLS + CALLS)) ]; then
@@ -61,6 +71,8 @@ if [ ! -f "$PKGLIBDIR/citus.so" ]; then
 	bench_row_na citus "router export" "export by hand"
 	bench_row_na citus "router erasure" "DELETEs by hand"
 	bench_row_na citus "new session" "unprotected"
+	bench_row_na citus "router query (simple)" "unprotected"
+	bench_row_na citus "router query (prepared)" "unprotected"
 	exit 0
 fi
 
@@ -273,3 +285,16 @@ out=$(for i in $(seq "$BENCH_RUNS"); do
 	echo "baseline_ms=$(first_statement_ms customers_open "$i")"
 done)
 bench_row_of "$out" citus "new session" measured_ms "unprotected" baseline_ms
+
+# Router queries by key, protected and not, each a pgbench script run by
+# one client as the role with a purpose, of the customers no run erased.
+for table in customers customers_open; do
+	printf '\\set id random(1, %s)\nSELECT name FROM bench_citus.%s WHERE id = :id;\n' \
+		"$((CUSTOMERS - (BENCH_RUNS + 1) * 2 * CALLS))" "$table" >"$NODES/router_$table.sql"
+done
+for protocol in simple prepared; do
+	progress "router query, $protocol protocol, $BENCH_RUNS runs of ${QUERY_SECONDS}s, both tables mixed"
+	BENCH_PGBENCH_PROTOCOL=$protocol PGUSER=bench_agent PGOPTIONS='-c privacy.purpose=service' \
+		bench_compare_pgbench_mixed citus "router query ($protocol)" "$QUERY_SECONDS" "$BENCH_RUNS" \
+		"$NODES/router_customers.sql" "unprotected" "$NODES/router_customers_open.sql"
+done

@@ -246,3 +246,36 @@ bench_compare_pgbench() {
 		"$(awk -v m="$ms_med" -v b="$bs_med" 'BEGIN { print b / m }')" "$rounds" "$seconds" "$clients" >&2
 	bench_row "$benchmark" "$case" "$ms_med" "$ms_min" "$ms_max" "$baseline_name" "$bs_med"
 }
+
+# bench_compare_pgbench_mixed BENCHMARK CASE SECONDS ROUNDS MEASURED_SCRIPT
+# BASELINE_NAME BASELINE_SCRIPT: one client runs both pgbench scripts mixed
+# (each transaction picks one at random, half and half), so that both see
+# the same machine at the same moments; a warm-up of 2 s, then ROUNDS runs
+# of SECONDS seconds; prints the row of the two scripts' mean latencies in
+# ms, as pgbench reports them per script (-n, the query protocol
+# BENCH_PGBENCH_PROTOCOL, default simple). For statements of a fraction of
+# a millisecond, where the machine's speed drifts more between runs than
+# the difference measured.
+bench_compare_pgbench_mixed() {
+	local benchmark=$1 case=$2 seconds=$3 rounds=$4 measured=$5 baseline_name=$6 baseline=$7
+	local m=() b=() i out pair
+	for i in $(seq 0 "$rounds"); do
+		if ! out=$(pgbench -n -M "${BENCH_PGBENCH_PROTOCOL:-simple}" -c 1 -T "$([ "$i" -eq 0 ] && echo 2 || echo "$seconds")" \
+			-f "$measured" -f "$baseline" 2>&1) ||
+			! pair=$(awk '/number of failed transactions: [1-9]/ { bad = 1 }
+				/^SQL script [12]:/ { s = $3 + 0 } /^ - latency average = / { l[s] = $5 }
+				END { if (bad || !(1 in l) || !(2 in l)) exit 1; print l[1], l[2] }' <<<"$out"); then
+			printf '%s\n' "$out" >&2
+			return 1
+		fi
+		if [ "$i" -gt 0 ]; then
+			m+=("${pair% *}")
+			b+=("${pair#* }")
+			printf '%s, %s: run %d: %s ms, %s %s ms\n' "$benchmark" "$case" "$i" "${pair% *}" "$baseline_name" "${pair#* }" >&2
+		fi
+	done
+	read -r ms_med ms_min ms_max <<<"$(bench_stats "${m[@]}")"
+	read -r bs_med _ _ <<<"$(bench_stats "${b[@]}")"
+	bench_row "$benchmark" "$case" "$ms_med" "$ms_min" "$ms_max" "$baseline_name" "$bs_med"
+}
+

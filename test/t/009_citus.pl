@@ -21,15 +21,14 @@
 # coordinator's log, refuses with a hint what it cannot check (an INSERT
 # under row security) and never leaves a table readable by every role: also a protected table
 # distributed afterwards, and after a shard move, shows no row to a role
-# without a purpose; and it reports the cost of protection on a router
-# query.
+# without a purpose. (The cost of protection on a router query is a
+# benchmark: test/bench/citus.sh.)
 #
 # Skipped when Citus is not installed in the server under test.
 
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -1062,109 +1061,6 @@ sql(qq{SELECT citus_move_shard_placement($shard, nodeid_from, $from, '@{[$target
 	shard_transfer_mode => 'block_writes') FROM (SELECT nodename AS nodeid_from FROM pg_dist_node WHERE nodeport = $from) n});
 is(policies_on($target, 'leads'), $shard_policies, 'a moved shard keeps its purpose policy restrictive');
 is(sql($reads), '0 0', 'after the move a role without a purpose still sees no row');
-
-# ---- the cost of protection on a router query -----------------------------
-# A router query by key on the protected customers (role agent, purpose
-# service) and on an unprotected, co-located copy, in alternating pgbench
-# runs: the mean latency, the median latency of a query (each run's first
-# queries wait for Citus to connect to each worker, tens of milliseconds
-# that fall at random into the mean), and the CPU time the three servers
-# spent per query (the CPU time of their exited backends, which each
-# postmaster counts: every run's sessions end with it). Both tables have
-# statistics, so that their shards are read by the same plans. Diagnostics only:
-# the machine running the tests is often shared, so the figures are not
-# asserted.
-sql(q{
-CREATE TABLE saas.customers_open (LIKE saas.customers INCLUDING ALL);
-SELECT create_distributed_table('saas.customers_open', 'id', colocate_with => 'saas.customers');
-INSERT INTO saas.customers_open SELECT * FROM saas.customers;
-GRANT SELECT ON saas.customers_open TO agent;
-ANALYZE saas.customers, saas.customers_open;
-});
-my @nodes = ($coordinator, @workers);
-# (the test framework has every statement logged: not while timing)
-$_->safe_psql('postgres', q{ALTER SYSTEM SET log_statement = 'none'; SELECT pg_reload_conf()}) for @nodes;
-
-# The CPU time, in milliseconds, of the exited backends of every node.
-sub cluster_cpu_ms
-{
-	my $ms = 0;
-	for my $node (@nodes)
-	{
-		my ($pid) = split /\n/, PostgreSQL::Test::Utils::slurp_file($node->data_dir . '/postmaster.pid');
-		my @stat = split / /, (PostgreSQL::Test::Utils::slurp_file("/proc/$pid/stat") =~ s/^.*\) //sr);
-		# after the command name: cutime and cstime are fields 14 and 15
-		$ms += ($stat[13] + $stat[14]) * 1000 / 100;
-	}
-	return $ms;
-}
-
-my $rounds = $ENV{CITUS_BENCH_ROUNDS} // 3;
-my $transactions = $ENV{CITUS_BENCH_TRANSACTIONS} // 2000;
-my (%latency, %cpu, %each);
-for my $round (1 .. $rounds)
-{
-	for my $mode ('simple', 'prepared')
-	{
-		for my $table ('customers_open', 'customers')
-		{
-			my $script = "${PostgreSQL::Test::Utils::tmp_check}/router_$table.sql";
-			open my $fh, '>', $script or die "cannot write $script: $!";
-			print $fh "\\set id random(1, 40)\nSELECT name FROM saas.$table WHERE id = :id;\n";
-			close $fh;
-			local $ENV{PGOPTIONS} = '-c privacy.purpose=service';
-			my ($stdout, $stderr);
-			my $log_prefix = "${PostgreSQL::Test::Utils::tmp_check}/router_${table}_${mode}_$round";
-			my $before = cluster_cpu_ms();
-			IPC::Run::run([ 'pgbench', '-n', '-M', $mode, '-f', $script, '-t', $transactions,
-				'-l', "--log-prefix=$log_prefix",
-				'-h', $coordinator->host, '-p', $coordinator->port, '-U', 'agent', 'postgres' ],
-				'>', \$stdout, '2>', \$stderr) or die "pgbench failed: $stderr";
-			# (each line of the log: client, transaction, latency in microseconds, ...)
-			for my $log (glob("$log_prefix.*"))
-			{
-				push @{ $each{"$mode $table"} }, map { (split / /)[2] } split /\n/, slurp_file($log);
-				unlink $log;
-			}
-			sleep 1;	# until the workers' backends have exited too
-			push @{ $cpu{"$mode $table"} }, (cluster_cpu_ms() - $before) / $transactions;
-			my ($ms) = $stdout =~ /latency average = ([0-9.]+) ms/;
-			push @{ $latency{"$mode $table"} }, $ms;
-		}
-	}
-}
-sub median { my @v = sort { $a <=> $b } @_; return $v[$#v / 2]; }
-for my $mode ('simple', 'prepared')
-{
-	my ($lo, $lp) = (median(@{ $latency{"$mode customers_open"} }), median(@{ $latency{"$mode customers"} }));
-	my ($co, $cp) = (median(@{ $cpu{"$mode customers_open"} }), median(@{ $cpu{"$mode customers"} }));
-	my ($eo, $ep) = (median(@{ $each{"$mode customers_open"} }) / 1000, median(@{ $each{"$mode customers"} }) / 1000);
-	diag(sprintf('router query, %s protocol, median of %d runs of %d: latency unprotected %.3f ms, protected %.3f ms (%.2fx); '
-		. 'median latency of a query unprotected %.3f ms, protected %.3f ms (%.2fx); '
-		. 'CPU per query on the three nodes unprotected %.3f ms, protected %.3f ms (%.2fx)',
-		$mode, $rounds, $transactions, $lo, $lp, $lp / $lo, $eo, $ep, $eo > 0 ? $ep / $eo : 0,
-		$co, $cp, $co > 0 ? $cp / $co : 0));
-}
-# The same queries mixed at random in one pgbench session (its summary
-# gives each script's mean latency): both sides see the same machine at
-# the same moments.
-for my $mode ('simple', 'prepared')
-{
-	local $ENV{PGOPTIONS} = '-c privacy.purpose=service';
-	my ($stdout, $stderr);
-	IPC::Run::run([ 'pgbench', '-n', '-M', $mode,
-		'-f', "${PostgreSQL::Test::Utils::tmp_check}/router_customers_open.sql\@1",
-		'-f', "${PostgreSQL::Test::Utils::tmp_check}/router_customers.sql\@1",
-		'-t', 2 * $transactions * $rounds,
-		'-h', $coordinator->host, '-p', $coordinator->port, '-U', 'agent', 'postgres' ],
-		'>', \$stdout, '2>', \$stderr) or die "pgbench failed: $stderr";
-	# (the run's mean, then each script's)
-	my (undef, $lo, $lp) = $stdout =~ /latency average = ([0-9.]+) ms/g;
-	diag(sprintf('router query, %s protocol, both tables in one session, %d queries: latency unprotected %.3f ms, '
-		. 'protected %.3f ms (%.2fx)', $mode, 2 * $transactions * $rounds, $lo, $lp, $lp / $lo));
-}
-$_->safe_psql('postgres', q{ALTER SYSTEM RESET log_statement; SELECT pg_reload_conf()}) for @nodes;
-# ---- end of the cost of protection ----------------------------------------
 
 # A subject kind keyed by a uuid: its export, consent, protection and
 # erasure on distributed tables.
