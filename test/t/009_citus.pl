@@ -1110,6 +1110,42 @@ for my $i (0 .. 1)
 }
 is($added, 1, 'its worker session added the one erasure to the erasures it held') or diag($logs);
 $holder->quit;
+# A check of a row to write whose copy's version another session replaced
+# in shared memory while the statement ran (a consent changed, and a new
+# session read the new version meanwhile) reads the erasures from the
+# coordinator, and still refuses the erased customer's row.
+sql(q{CREATE FUNCTION saas.pause(id bigint) RETURNS boolean IMMUTABLE LANGUAGE plpgsql
+	AS $$BEGIN PERFORM pg_catalog.pg_sleep(5); RETURN true; END$$});
+my ($port22) = sql(q{SELECT n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)
+	JOIN pg_dist_node n USING (groupid) WHERE s.shardid = get_shard_id_for_distribution_column('saas.customers', 22)});
+my ($worker22) = grep { $_->port == $port22 } @workers;
+my $writer = $coordinator->background_psql('postgres', on_error_stop => 0);
+$writer->query_safe(q{SET ROLE agent; SET privacy.purpose = 'service'});
+$_->safe_psql('postgres', q{ALTER SYSTEM SET log_min_messages = debug1; SELECT pg_reload_conf()}) for @workers;
+@log_from = map { -s $_->logfile } @workers;
+$writer->query_until(qr/pausing/, "\\echo pausing\nUPDATE saas.customers SET email = NULL WHERE id = 22 AND saas.pause(id);\n");
+ok($worker22->poll_query_until('postgres', q{SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event = 'PgSleep')}),
+	'a write of customer 22 pauses on its worker after its statement was accepted');
+sql("SELECT privacy.withdraw_consent('customer', '$someone', 'marketing') > 0");
+as('agent', 'service', $counts);
+$writer->query(q{SELECT 'resumed'});
+$_->safe_psql('postgres', q{ALTER SYSTEM RESET log_min_messages; SELECT pg_reload_conf()}) for @workers;
+like($writer->{stderr}, qr/new row belongs to a data subject this purpose may not process/,
+	'a write check whose version was replaced in shared memory meanwhile still refuses the erased customer\'s row');
+my ($reread, $published) = (0, 0);
+$logs = '';
+for my $i (0 .. 1)
+{
+	my $log = substr(slurp_file($workers[$i]->logfile), $log_from[$i]);
+	$reread += () = $log =~ /read the erasures of the coordinator's consent state again for version/g;
+	$published += () = $log =~ /brought the copy of the coordinator's consent state from version \S+ up to/g;
+	$logs .= $log;
+}
+ok($published >= 1 && $reread == 1, "it read the erasures from the coordinator ($reread) once a newer copy was published ($published)")
+  or diag($logs);
+$writer->quit;
+sql("SELECT privacy.grant_consent('customer', '$someone', 'marketing', 'direct', '{}') > 0");
+sql(q{DROP FUNCTION saas.pause(bigint)});
 sql(q{REVOKE UPDATE ON saas.customers FROM agent});
 # A write of privacy.erasures that the extension did not make may have
 # added any erasure: the coordinator then sends them all.
