@@ -65,6 +65,7 @@ typedef struct CachedStatement
 	uint64		key;			/* hash of text, argument types and mode; hash key */
 	char	   *sql;			/* the statement's text */
 	bool		as_owner;		/* planned to run as the owner of a table */
+	bool		local;			/* reads no table Citus manages: generic plan */
 	int			nargs;
 	Oid		   *argtypes;
 	SPIPlanPtr	plan;			/* kept with SPI_keepplan */
@@ -85,9 +86,10 @@ static int	statements_running = 0;
  * owner's run ignores.
  */
 static uint64
-statement_key(const char *sql, bool as_owner, int nargs, const Oid *argtypes)
+statement_key(const char *sql, bool as_owner, bool local, int nargs, const Oid *argtypes)
 {
-	uint64		key = hash_bytes_extended((const unsigned char *) sql, strlen(sql), as_owner ? 1 : 0);
+	uint64		key = hash_bytes_extended((const unsigned char *) sql, strlen(sql),
+										  (as_owner ? 1 : 0) | (local ? 2 : 0));
 
 	if (nargs > 0)
 		key = hash_bytes_extended((const unsigned char *) argtypes,
@@ -96,10 +98,10 @@ statement_key(const char *sql, bool as_owner, int nargs, const Oid *argtypes)
 }
 
 static bool
-statement_matches(const CachedStatement *entry, const char *sql, bool as_owner,
+statement_matches(const CachedStatement *entry, const char *sql, bool as_owner, bool local,
 				  int nargs, const Oid *argtypes)
 {
-	return entry->nargs == nargs && entry->as_owner == as_owner &&
+	return entry->nargs == nargs && entry->as_owner == as_owner && entry->local == local &&
 		strcmp(entry->sql, sql) == 0 &&
 		(nargs == 0 || memcmp(entry->argtypes, argtypes, nargs * sizeof(Oid)) == 0);
 }
@@ -148,16 +150,16 @@ statement_table(void)
  * mean freeing another plan while a statement runs, the plan is not kept (it
  * goes with SPI_finish).
  */
-static SPIPlanPtr
-statement_plan(const char *sql, bool as_owner, int nargs, Oid *argtypes)
+SPIPlanPtr
+privacy_cached_plan(const char *sql, bool as_owner, bool local, int nargs, Oid *argtypes)
 {
-	uint64		key = statement_key(sql, as_owner, nargs, argtypes);
+	uint64		key = statement_key(sql, as_owner, local, nargs, argtypes);
 	CachedStatement *entry;
 	SPIPlanPtr	plan;
 	bool		found;
 
 	entry = hash_search(statement_table(), &key, HASH_FIND, NULL);
-	if (entry != NULL && statement_matches(entry, sql, as_owner, nargs, argtypes))
+	if (entry != NULL && statement_matches(entry, sql, as_owner, local, nargs, argtypes))
 		return entry->plan;
 
 	/*
@@ -167,7 +169,8 @@ statement_plan(const char *sql, bool as_owner, int nargs, Oid *argtypes)
 	 * calls (the plan cache's default) would only repeat the same plan
 	 * (except where Citus plans it: privacy_statement_plan_options()).
 	 */
-	plan = SPI_prepare_cursor(sql, nargs, argtypes, privacy_statement_plan_options());
+	plan = SPI_prepare_cursor(sql, nargs, argtypes,
+							  local ? CURSOR_OPT_GENERIC_PLAN : privacy_statement_plan_options());
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for a generated statement: %s",
 			 SPI_result_code_string(SPI_result));
@@ -189,6 +192,7 @@ statement_plan(const char *sql, bool as_owner, int nargs, Oid *argtypes)
 	entry = hash_search(statement_table(), &key, HASH_ENTER, &found);
 	entry->sql = MemoryContextStrdup(cached_statements_context, sql);
 	entry->as_owner = as_owner;
+	entry->local = local;
 	entry->nargs = nargs;
 	entry->argtypes = NULL;
 	if (nargs > 0)
@@ -269,7 +273,7 @@ read_statement_call(FunctionCallInfo fcinfo, int sql_arg, int first_arg,
 static SPIPlanPtr
 execute_statement_call(StatementCall *call, bool as_owner, long tcount, const char *fname)
 {
-	SPIPlanPtr	plan = statement_plan(call->sql, as_owner, call->nargs, call->argtypes);
+	SPIPlanPtr	plan = privacy_cached_plan(call->sql, as_owner, false, call->nargs, call->argtypes);
 	int			rc;
 
 	statements_running++;

@@ -3,8 +3,9 @@
  *		The data-subject rights that run on the subject module: export
  *		(export.c, export_history.c) and erasure (erasure.c, erasure_table.c,
  *		erasure_statistics.c, erasure_ledgers.c), and what they share:
- *		running a statement as a table's owner (owner_run.c) and building
- *		JSON and audit entries (rights_json.c).
+ *		running a statement as a table's owner (owner_run.c), the session's
+ *		kept plans of the generated statements (cached_query.c) and
+ *		building JSON and audit entries (rights_json.c).
  */
 #ifndef PRIVACY_RIGHTS_H
 #define PRIVACY_RIGHTS_H
@@ -103,6 +104,17 @@ extern Jsonb *rights_forget_in_ledgers(const char *kind, const char *key, text *
 
 /* What rights_forget_in_ledgers() returns for these counts. */
 extern Jsonb *rights_ledger_counts(int64 events, int64 moved, int64 disclosures);
+
+/* cached_query.c */
+
+/*
+ * The session's kept plan of one of the extension's generated statements
+ * (sql, with nargs arguments of argtypes), prepared on its first use, as
+ * privacy_internal._cached_value() runs them; as_owner: it runs as a
+ * table's owner; local: it reads no table Citus manages, and has one
+ * generic plan also where Citus is installed. Inside SPI_connect.
+ */
+extern SPIPlanPtr privacy_cached_plan(const char *sql, bool as_owner, bool local, int nargs, Oid *argtypes);
 
 /* erasure.c */
 extern void rights_lock_subject(const char *scope, const char *kind, const char *subject);

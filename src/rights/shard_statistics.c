@@ -95,14 +95,20 @@ still_held(const char *relation, const char *column, bool is_array, const char *
 	Oid			argtype = TEXTOID;
 	Datum		arg = CStringGetTextDatum(value);
 	const char *quoted = quote_identifier(column);
-	char	   *sql;
+	SPIPlanPtr	plan;
 	bool		isnull;
 
-	sql = psprintf("SELECT EXISTS (SELECT FROM (SELECT * FROM %s LIMIT 1000) r"
-				   " WHERE r.%s::pg_catalog.text OPERATOR(pg_catalog.=) $1%s)",
-				   relation, quoted,
-				   is_array ? psprintf(" OR $1 OPERATOR(pg_catalog.=) ANY (r.%s::pg_catalog.text[])", quoted) : "");
-	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	/*
+	 * Kept for the session, one generic plan (the shard is a table of this
+	 * node): a worker session erases subject after subject.
+	 */
+	plan = privacy_cached_plan(psprintf("SELECT EXISTS (SELECT FROM (SELECT * FROM %s LIMIT 1000) r"
+										" WHERE r.%s::pg_catalog.text OPERATOR(pg_catalog.=) $1%s)",
+										relation, quoted,
+										is_array ? psprintf(" OR $1 OPERATOR(pg_catalog.=) ANY (r.%s::pg_catalog.text[])",
+															quoted) : ""),
+							   true, true, 1, &argtype);
+	if (SPI_execute_plan(plan, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not look for a value in a shard");
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
