@@ -343,14 +343,13 @@ slot_of_database(bool node_copy)
 }
 
 /*
- * Stores a copy of data in slot (this database's of that kind, or the least
- * recently published); the caller holds the lock exclusively and sets the
- * slot's key. Whether it was stored (the area may be full).
+ * Puts stored, an allocation of the area, in slot (this database's of that
+ * kind, or the least recently published), freeing what it held; the caller
+ * holds the lock exclusively and sets the slot's key.
  */
-static bool
-store_in_slot(SharedSlot **slot, bool node_copy, const void *data, Size size)
+static void
+put_in_slot(SharedSlot **slot, bool node_copy, dsa_pointer stored)
 {
-	dsa_pointer stored;
 	int			i;
 
 	if (*slot == NULL)
@@ -360,17 +359,29 @@ store_in_slot(SharedSlot **slot, bool node_copy, const void *data, Size size)
 			if (shared->slots[i].published < (*slot)->published)
 				*slot = &shared->slots[i];
 	}
-	attach_area(true);
-	stored = dsa_allocate_extended(area, size, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
-	if (!DsaPointerIsValid(stored))
-		return false;
-	memcpy(dsa_get_address(area, stored), data, size);
 	if (DsaPointerIsValid((*slot)->image))
 		dsa_free(area, (*slot)->image);
 	(*slot)->database = MyDatabaseId;
 	(*slot)->node_copy = node_copy;
 	(*slot)->published = ++shared->publications;
 	(*slot)->image = stored;
+}
+
+/*
+ * Stores a copy of data as put_in_slot() does; the caller holds the lock
+ * exclusively. Whether it was stored (the area may be full).
+ */
+static bool
+store_in_slot(SharedSlot **slot, bool node_copy, const void *data, Size size)
+{
+	dsa_pointer stored;
+
+	attach_area(true);
+	stored = dsa_allocate_extended(area, size, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
+	if (!DsaPointerIsValid(stored))
+		return false;
+	memcpy(dsa_get_address(area, stored), data, size);
+	put_in_slot(slot, node_copy, stored);
 	return true;
 }
 
@@ -548,3 +559,98 @@ consent_shared_publish_node_copy(const char *version, const char *rest,
 	LWLockRelease(shared->lock);
 	pfree(copy);
 }
+
+/*
+ * Writes at next the erasures of the published block (n_old strings from
+ * old) merged with the sorted strings added, each once; returns how many
+ * there are, and in *n_new how many of added the block did not hold.
+ */
+static int
+merge_erasures(char *next, const char *old, int n_old, char *const *added, int n_added, int *n_new)
+{
+	const char *last = NULL;
+	int			n = 0;
+	int			i = 0;
+	int			j = 0;
+
+	*n_new = 0;
+	while (i < n_old || j < n_added)
+	{
+		const char *take;
+		int			cmp = i == n_old ? 1 : j == n_added ? -1 : strcmp(old, added[j]);
+
+		if (cmp <= 0)
+		{
+			take = old;
+			old += strlen(old) + 1;
+			i++;
+			if (cmp == 0)
+				j++;
+		}
+		else
+		{
+			take = added[j++];
+			if (last != NULL && strcmp(last, take) == 0)
+				continue;
+			(*n_new)++;
+		}
+		last = next;
+		strcpy(next, take);
+		next += strlen(take) + 1;
+		n++;
+	}
+	return n;
+}
+
+bool
+consent_shared_publish_node_update(const char *previous, const char *version, const char *rest,
+								   char *const *added, int n_added, const StateImage *image,
+								   int *n_new)
+{
+	SharedSlot *slot;
+	const NodeCopy *old;
+	NodeCopy   *copy;
+	dsa_pointer stored;
+	Size		erasures_offset = offsetof(NodeCopy, rest) + strlen(rest) + 1;
+	Size		erasures_size;
+	Size		image_offset;
+	Size		size;
+	bool		published = false;
+
+	*n_new = -1;
+	if (!consent_shared_available() || strlen(version) >= sizeof(slot->version))
+		return false;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (published_node_copy(version) != NULL)
+		published = true;		/* another session was first */
+	else if ((old = published_node_copy(previous)) != NULL)
+	{
+		/* room for all: the block's own and the added ones */
+		erasures_size = old->image_offset - old->erasures_offset;
+		for (int i = 0; i < n_added; i++)
+			erasures_size += strlen(added[i]) + 1;
+		image_offset = MAXALIGN(erasures_offset + erasures_size);
+		size = image_offset + image->size;
+		stored = size > MAX_SHARED_IMAGE ? InvalidDsaPointer :
+			dsa_allocate_extended(area, size, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
+		if (DsaPointerIsValid(stored))
+		{
+			copy = dsa_get_address(area, stored);
+			copy->size = size;
+			copy->erasures_offset = erasures_offset;
+			copy->image_offset = image_offset;
+			strcpy(copy->rest, rest);
+			copy->n_erasures = merge_erasures((char *) copy + erasures_offset,
+											  (const char *) old + old->erasures_offset, old->n_erasures,
+											  added, n_added, n_new);
+			memcpy((char *) copy + image_offset, image, image->size);
+			slot = slot_of_database(true);
+			put_in_slot(&slot, true, stored);
+			strlcpy(slot->version, version, sizeof(slot->version));
+			published = true;
+		}
+	}
+	LWLockRelease(shared->lock);
+	return published;
+}
+

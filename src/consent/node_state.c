@@ -526,6 +526,10 @@ read_coordinator_state(const char *version)
 	SPITupleTable *rows;
 	char	   *previous_version = NULL;
 	StateImage *previous = NULL;
+	bool		erasures_unread = false;	/* those of the copy held */
+	char	  **added = NULL;	/* with erasures_unread: the named ones added */
+	int			n_added = 0;
+	int			n_new;
 
 	if (copy_published_state(version))
 		return;
@@ -541,12 +545,13 @@ read_coordinator_state(const char *version)
 
 	/*
 	 * The copy held, to bring up to date (it keeps its erasures when none
-	 * changed): its context becomes the caller's (freed with it, also on an
-	 * error), and a new one holds the new copy.
+	 * changed, and leaves them unread where they were): its context becomes
+	 * the caller's (freed with it, also on an error), and a new one holds
+	 * the new copy.
 	 */
 	if (node_version != NULL && node_image != NULL)
 	{
-		read_pending_erasures(node_version);
+		erasures_unread = node_erasures_pending;
 		previous_version = node_version;
 		previous = node_image;
 		MemoryContextSetParent(node_context, CurrentMemoryContext);
@@ -560,7 +565,23 @@ read_coordinator_state(const char *version)
 
 	document = fetch_coordinator_document(previous_version);
 	read_small_parts(document);
-	read_erasures(document, previous != NULL);
+	if (erasures_unread && document_array(document, "erasures") == NULL)
+	{
+		JsonbContainer *named = document_array(document, "erasures_added");
+
+		/* merged into the published copy's erasures below, where they are */
+		if (named != NULL)
+		{
+			added = array_strings(named, CurrentMemoryContext, &n_added);
+			qsort(added, n_added, sizeof(char *), compare_strings);
+		}
+	}
+	else
+	{
+		/* all of them, or the named ones added to those held */
+		read_erasures(document, previous != NULL);
+		erasures_unread = false;
+	}
 	node_image = update_state_image(document, previous_version, previous);
 	if (node_image != NULL)
 		elog(DEBUG1, "brought the copy of the coordinator's consent state from version %s up to %s",
@@ -573,8 +594,27 @@ read_coordinator_state(const char *version)
 	/* What other sessions copy: the document's other parts, the erasures, the image. */
 	rows = read_part("SELECT ($1 OPERATOR(pg_catalog.-) ARRAY['state', 'since', 'changed', 'erasures'])::pg_catalog.text",
 					 document);
-	consent_shared_publish_node_copy(node_version, SPI_getvalue(rows->vals[0], rows->tupdesc, 1),
-									 node_erasures, n_node_erasures, node_image);
+	if (!erasures_unread)
+	{
+		node_erasures_pending = false;
+		consent_shared_publish_node_copy(node_version, SPI_getvalue(rows->vals[0], rows->tupdesc, 1),
+										 node_erasures, n_node_erasures, node_image);
+	}
+	else
+	{
+		/*
+		 * Still unread, now those of this version: in shared memory once it
+		 * is published, else (another session published a later version
+		 * meanwhile) read from the coordinator when a check needs them.
+		 */
+		node_erasures_pending = true;
+		if (consent_shared_publish_node_update(previous_version, node_version,
+											   SPI_getvalue(rows->vals[0], rows->tupdesc, 1),
+											   added, n_added, node_image, &n_new) &&
+			n_new >= 0)
+			elog(DEBUG1, "merged %d erasures into the shared copy of the coordinator's consent state of version %s",
+				 n_new, node_version);
+	}
 }
 
 /*
