@@ -63,6 +63,7 @@ typedef struct SharedSlot
 	char		version[64];	/* a node copy's version */
 	uint64		published;		/* publication clock, for replacement */
 	dsa_pointer image;
+	dsa_pointer erasures;		/* a node copy's ErasureBlock */
 } SharedSlot;
 
 /*
@@ -84,19 +85,30 @@ typedef struct ChangeRingEntry
 
 /*
  * A copy of the coordinator's state: its other parts as JSON, then the
- * erasures, then the image. The erasures are strings one after the other,
- * each NUL-terminated, copied apart and only by a session that checks a row
- * to write, which points into its copy instead of parsing them (copying
- * 100,000 erasures as JSON took each worker session about a second).
+ * image. Its erasures are a block of their own in the slot, which the copy
+ * of the next version keeps when no erasure was added meanwhile: a consent
+ * change costs no copy of them, however many there are.
  */
 typedef struct NodeCopy
 {
 	Size		size;			/* of the whole, this header included */
-	Size		erasures_offset;	/* from the start */
-	int			n_erasures;
 	Size		image_offset;	/* from the start, MAXALIGNed */
 	char		rest[FLEXIBLE_ARRAY_MEMBER];	/* NUL-terminated */
 } NodeCopy;
+
+/*
+ * The erasures of a copy: strings one after the other, each
+ * NUL-terminated, sorted, copied apart and only by a session that checks a
+ * row to write, which points into its copy instead of parsing them
+ * (copying 100,000 erasures as JSON took each worker session about a
+ * second).
+ */
+typedef struct ErasureBlock
+{
+	Size		size;			/* of the strings */
+	int			n;
+	char		strings[FLEXIBLE_ARRAY_MEMBER];
+} ErasureBlock;
 
 typedef struct ConsentShared
 {
@@ -155,6 +167,7 @@ consent_shmem_startup(void)
 			shared->slots[i].version[0] = '\0';
 			shared->slots[i].published = 0;
 			shared->slots[i].image = InvalidDsaPointer;
+			shared->slots[i].erasures = InvalidDsaPointer;
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -344,11 +357,12 @@ slot_of_database(bool node_copy)
 
 /*
  * Puts stored, an allocation of the area, in slot (this database's of that
- * kind, or the least recently published), freeing what it held; the caller
- * holds the lock exclusively and sets the slot's key.
+ * kind, or the least recently published) with the erasures of a node copy
+ * (invalid for an image of this server's state), freeing what it held but
+ * erasures; the caller holds the lock exclusively and sets the slot's key.
  */
 static void
-put_in_slot(SharedSlot **slot, bool node_copy, dsa_pointer stored)
+put_in_slot(SharedSlot **slot, bool node_copy, dsa_pointer stored, dsa_pointer erasures)
 {
 	int			i;
 
@@ -361,28 +375,23 @@ put_in_slot(SharedSlot **slot, bool node_copy, dsa_pointer stored)
 	}
 	if (DsaPointerIsValid((*slot)->image))
 		dsa_free(area, (*slot)->image);
+	if (DsaPointerIsValid((*slot)->erasures) && (*slot)->erasures != erasures)
+		dsa_free(area, (*slot)->erasures);
 	(*slot)->database = MyDatabaseId;
 	(*slot)->node_copy = node_copy;
 	(*slot)->published = ++shared->publications;
 	(*slot)->image = stored;
+	(*slot)->erasures = erasures;
 }
 
-/*
- * Stores a copy of data as put_in_slot() does; the caller holds the lock
- * exclusively. Whether it was stored (the area may be full).
- */
-static bool
-store_in_slot(SharedSlot **slot, bool node_copy, const void *data, Size size)
+/* A new allocation of the area (attached), or InvalidDsaPointer. */
+static dsa_pointer
+allocate_in_area(Size size)
 {
-	dsa_pointer stored;
-
 	attach_area(true);
-	stored = dsa_allocate_extended(area, size, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
-	if (!DsaPointerIsValid(stored))
-		return false;
-	memcpy(dsa_get_address(area, stored), data, size);
-	put_in_slot(slot, node_copy, stored);
-	return true;
+	if (size > MAX_SHARED_IMAGE)
+		return InvalidDsaPointer;
+	return dsa_allocate_extended(area, size, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
 }
 
 StateImage *
@@ -426,6 +435,7 @@ void
 consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes)
 {
 	SharedSlot *slot;
+	dsa_pointer stored;
 	bool		done;
 
 	if (!consent_shared_available() || image->size > MAX_SHARED_IMAGE ||
@@ -444,8 +454,11 @@ consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes
 		return;
 	}
 	slot = slot_of_database(false);
-	if (store_in_slot(&slot, false, image, image->size))
+	stored = allocate_in_area(image->size);
+	if (DsaPointerIsValid(stored))
 	{
+		memcpy(dsa_get_address(area, stored), image, image->size);
+		put_in_slot(&slot, false, stored, InvalidDsaPointer);
 		slot->ledger_relid = ledger_relid;
 		slot->changes = changes;
 	}
@@ -453,18 +466,18 @@ consent_shared_publish(const StateImage *image, Oid ledger_relid, uint64 changes
 }
 
 /*
- * This database's copy of the coordinator's state of version (NULL: of
- * whichever version is published), in the area, or NULL if another version
- * (or none) is published; the caller holds the lock.
+ * This database's slot holding the copy of the coordinator's state of
+ * version (NULL: of whichever version is published), or NULL if another
+ * version (or none) is published; the caller holds the lock.
  */
-static const NodeCopy *
-published_node_copy(const char *version)
+static SharedSlot *
+published_node_slot(const char *version)
 {
 	SharedSlot *slot = slot_of_database(true);
 
-	if (slot != NULL && DsaPointerIsValid(slot->image) &&
+	if (slot != NULL && DsaPointerIsValid(slot->image) && DsaPointerIsValid(slot->erasures) &&
 		(version == NULL || strcmp(slot->version, version) == 0) && attach_area(false))
-		return dsa_get_address(area, slot->image);
+		return slot;
 	return NULL;
 }
 
@@ -472,19 +485,20 @@ bool
 consent_shared_fetch_node_copy(const char *version, MemoryContext context,
 							   char **rest, StateImage **image)
 {
-	const NodeCopy *stored;
+	SharedSlot *slot;
 	NodeCopy   *copy = NULL;
 
 	if (!consent_shared_available())
 		return false;
 	LWLockAcquire(shared->lock, LW_SHARED);
-	stored = published_node_copy(version);
-	if (stored != NULL)
+	slot = published_node_slot(version);
+	if (slot != NULL)
 	{
+		const NodeCopy *stored = dsa_get_address(area, slot->image);
 		Size		image_size = stored->size - stored->image_offset;
 
-		copy = MemoryContextAlloc(context, stored->erasures_offset);
-		memcpy(copy, stored, stored->erasures_offset);
+		copy = MemoryContextAlloc(context, stored->image_offset);
+		memcpy(copy, stored, stored->image_offset);
 		*image = MemoryContextAllocHuge(context, image_size);
 		memcpy(*image, (const char *) stored + stored->image_offset, image_size);
 	}
@@ -499,22 +513,40 @@ bool
 consent_shared_fetch_node_erasures(const char *version, MemoryContext context,
 								   char **erasures, int *n_erasures)
 {
-	const NodeCopy *stored;
+	SharedSlot *slot;
 
 	if (!consent_shared_available())
 		return false;
 	LWLockAcquire(shared->lock, LW_SHARED);
-	stored = published_node_copy(version);
-	if (stored != NULL)
+	slot = published_node_slot(version);
+	if (slot != NULL)
 	{
-		Size		size = stored->image_offset - stored->erasures_offset;
+		const ErasureBlock *block = dsa_get_address(area, slot->erasures);
 
-		*erasures = MemoryContextAllocHuge(context, Max(size, 1));
-		memcpy(*erasures, (const char *) stored + stored->erasures_offset, size);
-		*n_erasures = stored->n_erasures;
+		*erasures = MemoryContextAllocHuge(context, Max(block->size, 1));
+		memcpy(*erasures, block->strings, block->size);
+		*n_erasures = block->n;
 	}
 	LWLockRelease(shared->lock);
-	return stored != NULL;
+	return slot != NULL;
+}
+
+/* A new NodeCopy of rest and image in the area, or InvalidDsaPointer. */
+static dsa_pointer
+store_node_copy(const char *rest, const StateImage *image)
+{
+	Size		image_offset = MAXALIGN(offsetof(NodeCopy, rest) + strlen(rest) + 1);
+	dsa_pointer stored = allocate_in_area(image_offset + image->size);
+	NodeCopy   *copy;
+
+	if (!DsaPointerIsValid(stored))
+		return stored;
+	copy = dsa_get_address(area, stored);
+	copy->size = image_offset + image->size;
+	copy->image_offset = image_offset;
+	strcpy(copy->rest, rest);
+	memcpy((char *) copy + image_offset, image, image->size);
+	return stored;
 }
 
 void
@@ -522,48 +554,48 @@ consent_shared_publish_node_copy(const char *version, const char *rest,
 								 char *const *erasures, int n_erasures, const StateImage *image)
 {
 	SharedSlot *slot;
-	NodeCopy   *copy;
-	Size		erasures_offset = offsetof(NodeCopy, rest) + strlen(rest) + 1;
 	Size		erasures_size = 0;
-	Size		image_offset;
-	Size		size;
-	char	   *next;
+	dsa_pointer stored;
+	dsa_pointer block_pointer;
 
+	if (!consent_shared_available() || strlen(version) >= sizeof(slot->version))
+		return;
 	for (int i = 0; i < n_erasures; i++)
 		erasures_size += strlen(erasures[i]) + 1;
-	image_offset = MAXALIGN(erasures_offset + erasures_size);
-	size = image_offset + image->size;
-	if (!consent_shared_available() || size > MAX_SHARED_IMAGE || strlen(version) >= sizeof(slot->version))
-		return;
-	copy = palloc_extended(size, MCXT_ALLOC_HUGE);
-	copy->size = size;
-	copy->erasures_offset = erasures_offset;
-	copy->n_erasures = n_erasures;
-	copy->image_offset = image_offset;
-	strcpy(copy->rest, rest);
-	next = (char *) copy + erasures_offset;
-	for (int i = 0; i < n_erasures; i++)
-	{
-		Size		len = strlen(erasures[i]) + 1;
-
-		memcpy(next, erasures[i], len);
-		next += len;
-	}
-	memcpy((char *) copy + image_offset, image, image->size);
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	slot = slot_of_database(true);
-	if (!(slot != NULL && DsaPointerIsValid(slot->image) && strcmp(slot->version, version) == 0) &&
-		store_in_slot(&slot, true, copy, size))
-		strlcpy(slot->version, version, sizeof(slot->version));
+	if (published_node_slot(version) == NULL)
+	{
+		block_pointer = allocate_in_area(offsetof(ErasureBlock, strings) + erasures_size);
+		stored = DsaPointerIsValid(block_pointer) ? store_node_copy(rest, image) : InvalidDsaPointer;
+		if (DsaPointerIsValid(stored))
+		{
+			ErasureBlock *block = dsa_get_address(area, block_pointer);
+			char	   *next = block->strings;
+
+			block->size = erasures_size;
+			block->n = n_erasures;
+			for (int i = 0; i < n_erasures; i++)
+			{
+				Size		len = strlen(erasures[i]) + 1;
+
+				memcpy(next, erasures[i], len);
+				next += len;
+			}
+			slot = slot_of_database(true);
+			put_in_slot(&slot, true, stored, block_pointer);
+			strlcpy(slot->version, version, sizeof(slot->version));
+		}
+		else if (DsaPointerIsValid(block_pointer))
+			dsa_free(area, block_pointer);
+	}
 	LWLockRelease(shared->lock);
-	pfree(copy);
 }
 
 /*
- * Writes at next the erasures of the published block (n_old strings from
- * old) merged with the sorted strings added, each once; returns how many
- * there are, and in *n_new how many of added the block did not hold.
+ * Writes at next the strings of old (n_old, one after the other) merged
+ * with the sorted strings added, each once; returns how many there are,
+ * and in *n_new how many of added old did not hold.
  */
 static int
 merge_erasures(char *next, const char *old, int n_old, char *const *added, int n_added, int *n_new)
@@ -602,55 +634,71 @@ merge_erasures(char *next, const char *old, int n_old, char *const *added, int n
 	return n;
 }
 
+/*
+ * The erasures of the copy in slot with the sorted ones of added, a new
+ * block of the area; InvalidDsaPointer if the area is full. Without any
+ * added, the slot's own block.
+ */
+static dsa_pointer
+erasures_with(SharedSlot *slot, char *const *added, int n_added, int *n_new)
+{
+	const ErasureBlock *old = dsa_get_address(area, slot->erasures);
+	Size		size = old->size;
+	dsa_pointer merged;
+	ErasureBlock *block;
+	char	   *end;
+
+	*n_new = 0;
+	if (n_added == 0)
+		return slot->erasures;
+	for (int i = 0; i < n_added; i++)
+		size += strlen(added[i]) + 1;
+	merged = allocate_in_area(offsetof(ErasureBlock, strings) + size);
+	if (!DsaPointerIsValid(merged))
+		return merged;
+	old = dsa_get_address(area, slot->erasures);
+	block = dsa_get_address(area, merged);
+	block->n = merge_erasures(block->strings, old->strings, old->n, added, n_added, n_new);
+	end = block->strings;
+	for (int i = 0; i < block->n; i++)
+		end += strlen(end) + 1;
+	block->size = end - block->strings;
+	return merged;
+}
+
 bool
 consent_shared_publish_node_update(const char *previous, const char *version, const char *rest,
 								   char *const *added, int n_added, const StateImage *image,
 								   int *n_new)
 {
 	SharedSlot *slot;
-	const NodeCopy *old;
-	NodeCopy   *copy;
 	dsa_pointer stored;
-	Size		erasures_offset = offsetof(NodeCopy, rest) + strlen(rest) + 1;
-	Size		erasures_size;
-	Size		image_offset;
-	Size		size;
+	dsa_pointer erasures;
 	bool		published = false;
 
 	*n_new = -1;
 	if (!consent_shared_available() || strlen(version) >= sizeof(slot->version))
 		return false;
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	if (published_node_copy(version) != NULL)
+	if (published_node_slot(version) != NULL)
 		published = true;		/* another session was first */
-	else if ((old = published_node_copy(previous)) != NULL)
+	else if ((slot = published_node_slot(previous)) != NULL)
 	{
-		/* room for all: the block's own and the added ones */
-		erasures_size = old->image_offset - old->erasures_offset;
-		for (int i = 0; i < n_added; i++)
-			erasures_size += strlen(added[i]) + 1;
-		image_offset = MAXALIGN(erasures_offset + erasures_size);
-		size = image_offset + image->size;
-		stored = size > MAX_SHARED_IMAGE ? InvalidDsaPointer :
-			dsa_allocate_extended(area, size, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
+		erasures = erasures_with(slot, added, n_added, n_new);
+		stored = DsaPointerIsValid(erasures) ? store_node_copy(rest, image) : InvalidDsaPointer;
 		if (DsaPointerIsValid(stored))
 		{
-			copy = dsa_get_address(area, stored);
-			copy->size = size;
-			copy->erasures_offset = erasures_offset;
-			copy->image_offset = image_offset;
-			strcpy(copy->rest, rest);
-			copy->n_erasures = merge_erasures((char *) copy + erasures_offset,
-											  (const char *) old + old->erasures_offset, old->n_erasures,
-											  added, n_added, n_new);
-			memcpy((char *) copy + image_offset, image, image->size);
-			slot = slot_of_database(true);
-			put_in_slot(&slot, true, stored);
+			put_in_slot(&slot, true, stored, erasures);
 			strlcpy(slot->version, version, sizeof(slot->version));
 			published = true;
+		}
+		else
+		{
+			if (DsaPointerIsValid(erasures) && erasures != slot->erasures)
+				dsa_free(area, erasures);
+			*n_new = -1;
 		}
 	}
 	LWLockRelease(shared->lock);
 	return published;
 }
-

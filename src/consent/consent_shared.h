@@ -98,11 +98,12 @@ extern void consent_shared_publish_node_copy(const char *version, const char *re
 /*
  * Publishes the copy of version brought up to date from the copy of
  * previous that is published, whose erasures the session never read: rest
- * and image as given, and as erasures those of the published copy with the
- * n_added sorted ones of added it does not hold (*n_new of them; -1 when
- * another session published version first), merged where they are, so
- * that the session copies none. Whether version is published now; false
- * if previous no longer is.
+ * and image as given, and as erasures those of the published copy, kept
+ * where they are, with the n_added sorted ones of added it does not hold
+ * (*n_new of them; -1 when another session published version first)
+ * merged into a new block there: the session copies none, and a change
+ * without erasures copies none at all. Whether version is published now;
+ * false if previous no longer is.
  */
 extern bool consent_shared_publish_node_update(const char *previous, const char *version, const char *rest,
 											   char *const *added, int n_added, const StateImage *image,
