@@ -14,8 +14,8 @@
 # citus.enable_unsafe_triggers, that protect() on distributed tables checks
 # every read on the workers against the coordinator's purpose (its default
 # purpose included, a worker's own ignored), grants and consent state
-# (withdrawals honoured by the next statement, shard moves, forged purposes
-# refused), that UPDATE and DELETE under row security reach
+# (withdrawals honoured by the next statement, shard moves and a rebalance,
+# forged purposes refused), that UPDATE and DELETE under row security reach
 # the workers with their purpose and that every rectification on a shard (a
 # user's UPDATE, an erasure's anonymisation) is audited once in the
 # coordinator's log, refuses with a hint what it cannot check (an INSERT
@@ -1168,5 +1168,18 @@ is( $_->safe_psql('postgres', q{SELECT string_agg(s.label, ',') FROM pg_seclabel
 		WHERE s.provider = 'privacy' AND c.relname = 'tickets' AND c.relnamespace = 'saas'::regnamespace}),
 	'support', 'a label with a policy-declared category reaches ' . $_->name)
   for @workers[0 .. 1];
+
+# A rebalance moves shards of the protected customers' co-located tables to
+# the node added later: the purpose policy stays restrictive on them there,
+# and every role reads what it read before.
+my $before_rebalance = join(' | ', as('marketer', 'marketing', $counts), as('nobody', '', $counts));
+sql(q{SELECT rebalance_table_shards('saas.customers', shard_transfer_mode => 'block_writes')});
+ok( sql(qq{SELECT count(*) FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid) JOIN pg_dist_shard s USING (shardid)
+		WHERE s.logicalrelid = 'saas.customers'::regclass AND n.nodeport = @{[$late->port]}}) > 0,
+	'a rebalance moves shards of the protected customers to the node added later');
+is(policies_on($late, $_), $shard_policies, "the purpose policy of the $_ shards moved there is restrictive")
+  for 'customers', 'orders', 'tickets';
+is(join(' | ', as('marketer', 'marketing', $counts), as('nobody', '', $counts)), $before_rebalance,
+	'every role reads what it read before the rebalance');
 
 done_testing();
