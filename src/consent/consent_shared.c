@@ -12,8 +12,11 @@
  *
  * On a Citus worker the sessions share the copy of the coordinator's state
  * the same way (node_state.c), by the coordinator's version: the first
- * session that needs a version reads it from the coordinator and publishes
- * it; the others copy it from shared memory.
+ * session that needs a version reads it from the coordinator (or only the
+ * changes since the published one) and publishes it; the others copy it
+ * from shared memory. The copy's erasures are a block of their own, which
+ * the next version keeps, or into which its added erasures are merged,
+ * where it is.
  *
  * The counter is raised by each transaction that changed the state, after
  * its commit is visible and before its cache invalidations are sent, so a
