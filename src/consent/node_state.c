@@ -28,6 +28,13 @@
  * (it restarted, a change touched subjects it did not name, or its ring
  * of recent changes has moved past them).
  *
+ * The erasures, which only a check of a row to write needs, are read last:
+ * a session copies them from shared memory when such a check first asks
+ * (read_pending_erasures()). The coordinator sends the erasures added
+ * since a version by name; a session that never read its copy's erasures
+ * merges those into the published ones where they are, in shared memory,
+ * and a consent change leaves the published ones as they were.
+ *
  * The copy stays in the session for the statements that follow; it is used
  * only by transactions that run such a statement (privacy_node_state_active),
  * until they end. A statement sent to a worker directly reads the worker's
