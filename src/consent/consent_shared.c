@@ -35,11 +35,14 @@
 #include "access/xlog.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/dsa.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "consent/consent_shared.h"
 
@@ -113,6 +116,26 @@ typedef struct ErasureBlock
 	char		strings[FLEXIBLE_ARRAY_MEMBER];
 } ErasureBlock;
 
+/*
+ * A worker session reading the coordinator's state of a version for its
+ * database: sessions of that database that need the same version wait for
+ * it to publish that version rather than ask the coordinator too (after a
+ * change, a query over several shards of a worker opens several sessions
+ * there, and each would ask at once).
+ */
+#define NODE_READS 32
+
+/* How long a session waits for another's read, and when a read is stale. */
+#define NODE_READ_WAIT_MS 10000
+
+typedef struct NodeRead
+{
+	Oid			database;		/* InvalidOid: a free entry */
+	int			pid;
+	char		version[64];
+	TimestampTz started;
+} NodeRead;
+
 typedef struct ConsentShared
 {
 	LWLock	   *lock;			/* protects everything below but the counter
@@ -125,6 +148,8 @@ typedef struct ConsentShared
 	dsa_handle area_handle;
 	uint64		publications;
 	SharedSlot	slots[SHARED_SLOTS];
+	NodeRead	reads[NODE_READS];
+	ConditionVariable read_ended;	/* a NodeRead was given up */
 } ConsentShared;
 
 static ConsentShared *shared = NULL;
@@ -172,6 +197,9 @@ consent_shmem_startup(void)
 			shared->slots[i].image = InvalidDsaPointer;
 			shared->slots[i].erasures = InvalidDsaPointer;
 		}
+		for (i = 0; i < NODE_READS; i++)
+			shared->reads[i].database = InvalidOid;
+		ConditionVariableInit(&shared->read_ended);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -705,3 +733,86 @@ consent_shared_publish_node_update(const char *previous, const char *version, co
 	LWLockRelease(shared->lock);
 	return published;
 }
+
+/* The entry of this session's read of the coordinator's state, if it has one. */
+static NodeRead *my_node_read = NULL;
+
+/* The read of version for this database in progress, if any; the caller holds the lock. */
+static NodeRead *
+node_read_of(const char *version)
+{
+	TimestampTz stale = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), -NODE_READ_WAIT_MS);
+
+	for (int i = 0; i < NODE_READS; i++)
+		if (shared->reads[i].database == MyDatabaseId && strcmp(shared->reads[i].version, version) == 0 &&
+			shared->reads[i].started > stale)
+			return &shared->reads[i];
+	return NULL;
+}
+
+bool
+consent_shared_begin_node_read(const char *version)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), NODE_READ_WAIT_MS);
+	NodeRead   *read;
+	bool		waited = false;
+
+	Assert(my_node_read == NULL);
+	if (!consent_shared_available() || strlen(version) >= sizeof(read->version))
+		return true;
+	for (;;)
+	{
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		read = node_read_of(version);
+		if (read == NULL && waited)
+		{
+			/* the other read ended: what it published is to be looked at */
+			LWLockRelease(shared->lock);
+			ConditionVariableCancelSleep();
+			return false;
+		}
+		if (read == NULL)
+		{
+			/* this session reads it: a free entry, or the oldest */
+			read = &shared->reads[0];
+			for (int i = 1; i < NODE_READS && read->database != InvalidOid; i++)
+				if (shared->reads[i].database == InvalidOid || shared->reads[i].started < read->started)
+					read = &shared->reads[i];
+			read->database = MyDatabaseId;
+			read->pid = MyProcPid;
+			strlcpy(read->version, version, sizeof(read->version));
+			read->started = GetCurrentTimestamp();
+			my_node_read = read;
+			LWLockRelease(shared->lock);
+			return true;
+		}
+		LWLockRelease(shared->lock);
+		if (GetCurrentTimestamp() >= deadline)
+		{
+			/* too slow: read it too, without taking the other's place */
+			ConditionVariableCancelSleep();
+			return true;
+		}
+		if (!waited)
+			elog(DEBUG1, "waiting for another session's read of the coordinator's consent state of version %s",
+				 version);
+		waited = true;
+		(void) ConditionVariableTimedSleep(&shared->read_ended,
+										   Max(1, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline)),
+										   PG_WAIT_EXTENSION);
+	}
+}
+
+void
+consent_shared_end_node_read(void)
+{
+	if (my_node_read == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (my_node_read->database == MyDatabaseId && my_node_read->pid == MyProcPid)
+		my_node_read->database = InvalidOid;
+	LWLockRelease(shared->lock);
+	my_node_read = NULL;
+	ConditionVariableBroadcast(&shared->read_ended);
+}
+

@@ -109,4 +109,17 @@ extern bool consent_shared_publish_node_update(const char *previous, const char 
 											   char *const *added, int n_added, const StateImage *image,
 											   int *n_new);
 
+/*
+ * On a Citus worker, before this session reads the coordinator's state of
+ * version: true if it is to read it (then consent_shared_end_node_read()
+ * once it published it, or failed); false after another session of this
+ * database that was reading that version ended its read, which published
+ * it if it did not fail: look for it in shared memory again. Waits for the
+ * other session's read at most 10 s.
+ */
+extern bool consent_shared_begin_node_read(const char *version);
+
+/* This session's read begun by consent_shared_begin_node_read() ended. */
+extern void consent_shared_end_node_read(void);
+
 #endif							/* PRIVACY_CONSENT_SHARED_H */

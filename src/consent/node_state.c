@@ -485,6 +485,27 @@ build_state_image(Datum document)
 	return state_image_builder_finish(builder, node_context);
 }
 
+static void read_changes_since_copy(void);
+
+/*
+ * Whether version held reflects every change counted in version wanted: of
+ * the same start of the coordinator, and counting as many changes or more.
+ */
+static bool
+version_reaches(const char *held, const char *wanted)
+{
+	int64		held_start;
+	int64		wanted_start;
+	uint64		held_changes;
+	uint64		wanted_changes;
+	char		rest;
+
+	return held != NULL &&
+		sscanf(held, INT64_FORMAT ":" UINT64_FORMAT "%c", &held_start, &held_changes, &rest) == 2 &&
+		sscanf(wanted, INT64_FORMAT ":" UINT64_FORMAT "%c", &wanted_start, &wanted_changes, &rest) == 2 &&
+		held_start == wanted_start && held_changes >= wanted_changes;
+}
+
 /*
  * Takes the copy of the coordinator's state of version (NULL: of whichever
  * version) that another session of this database published, if there is
@@ -529,6 +550,35 @@ copy_published_state(const char *version)
 static void
 read_coordinator_state(const char *version)
 {
+	if (copy_published_state(version))
+		return;
+
+	/*
+	 * When another session of this database is reading that version, wait
+	 * for it, and take what it published: that version, or a later one.
+	 */
+	while (!consent_shared_begin_node_read(version))
+		if (copy_published_state(NULL) && version_reaches(node_version, version))
+			return;
+	PG_TRY();
+	{
+		read_changes_since_copy();
+	}
+	PG_FINALLY();
+	{
+		consent_shared_end_node_read();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * The body of read_coordinator_state(): reads the coordinator's state into
+ * the copy, only the changes since the copy held (or the one published)
+ * where it can, and publishes it.
+ */
+static void
+read_changes_since_copy(void)
+{
 	Datum		document;
 	SPITupleTable *rows;
 	char	   *previous_version = NULL;
@@ -538,8 +588,6 @@ read_coordinator_state(const char *version)
 	int			n_added = 0;
 	int			n_new;
 
-	if (copy_published_state(version))
-		return;
 	/*
 	 * A session that holds no copy, or one whose erasures it never read,
 	 * starts from the one published, of an earlier version.

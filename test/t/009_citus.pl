@@ -714,7 +714,25 @@ for my $i (0 .. 1)
 		"and copied the coordinator's token key rather than reading it ($key_copies copies, $key_reads reads)")
 	  or diag($log);
 }
+# A query over several shards opens several sessions on each worker at
+# once (Citus opens another while the first is busy): after a change only
+# one of them asks the coordinator, the others wait for its read and copy
+# what it published.
+$_->safe_psql('postgres', q{ALTER SYSTEM SET log_min_messages = debug1; SELECT pg_reload_conf()}) for @workers;
+@log_from = map { -s $_->logfile } @workers;
 sql(q{SELECT privacy.withdraw_consent('customer', '3', 'marketing') > 0});
+is(as('marketer', 'marketing', q{SELECT count(*) FROM saas.customers}), '9', 'a new session counts the customers after a change');
+$_->safe_psql('postgres', q{ALTER SYSTEM RESET log_min_messages; SELECT pg_reload_conf()}) for @workers;
+for my $i (0 .. 1)
+{
+	my $log = substr(slurp_file($workers[$i]->logfile), $log_from[$i]);
+	my @asked = $log =~ /(?:read the coordinator's consent state of version|brought the copy of the coordinator's consent state from version \S+ up to) (\S+)/g;
+	my $copied = @asked == 1 ? () = $log =~ /copied the coordinator's consent state of version \Q$asked[0]\E from another session/g : 0;
+	ok(@asked == 1 && $copied >= 1,
+		'worker ' . $workers[$i]->name . ' asked the coordinator in one session (' . scalar(@asked)
+		  . "), its other copied what that one read ($copied)")
+	  or diag($log);
+}
 is(as('marketer', 'marketing', $counts), '0 0 9 18 9 36', 'the next change is read again');
 
 # A token key changed on the coordinator takes effect on the workers by
