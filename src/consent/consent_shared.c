@@ -624,13 +624,15 @@ consent_shared_publish_node_copy(const char *version, const char *rest,
 }
 
 /*
- * Writes at next the strings of old (n_old, one after the other) merged
- * with the sorted strings added, each once; returns how many there are,
- * and in *n_new how many of added old did not hold.
+ * Writes into block the strings of old (n_old, one after the other) merged
+ * with the sorted strings added, each once, and sets its count and size;
+ * *n_new: how many of added old did not hold.
  */
-static int
-merge_erasures(char *next, const char *old, int n_old, char *const *added, int n_added, int *n_new)
+static void
+merge_erasures(ErasureBlock *block, const char *old, int n_old, char *const *added, int n_added,
+			   int *n_new)
 {
+	char	   *next = block->strings;
 	const char *last = NULL;
 	int			n = 0;
 	int			i = 0;
@@ -662,7 +664,8 @@ merge_erasures(char *next, const char *old, int n_old, char *const *added, int n
 		next += strlen(take) + 1;
 		n++;
 	}
-	return n;
+	block->n = n;
+	block->size = next - block->strings;
 }
 
 /*
@@ -676,8 +679,6 @@ erasures_with(SharedSlot *slot, char *const *added, int n_added, int *n_new)
 	const ErasureBlock *old = dsa_get_address(area, slot->erasures);
 	Size		size = old->size;
 	dsa_pointer merged;
-	ErasureBlock *block;
-	char	   *end;
 
 	*n_new = 0;
 	if (n_added == 0)
@@ -685,15 +686,8 @@ erasures_with(SharedSlot *slot, char *const *added, int n_added, int *n_new)
 	for (int i = 0; i < n_added; i++)
 		size += strlen(added[i]) + 1;
 	merged = allocate_in_area(offsetof(ErasureBlock, strings) + size);
-	if (!DsaPointerIsValid(merged))
-		return merged;
-	old = dsa_get_address(area, slot->erasures);
-	block = dsa_get_address(area, merged);
-	block->n = merge_erasures(block->strings, old->strings, old->n, added, n_added, n_new);
-	end = block->strings;
-	for (int i = 0; i < block->n; i++)
-		end += strlen(end) + 1;
-	block->size = end - block->strings;
+	if (DsaPointerIsValid(merged))
+		merge_erasures(dsa_get_address(area, merged), old->strings, old->n, added, n_added, n_new);
 	return merged;
 }
 

@@ -488,6 +488,18 @@ build_state_image(Datum document)
 static void read_changes_since_copy(void);
 
 /*
+ * The server start and the count of changes a state version names, as
+ * version_at() writes it; false if version is not one.
+ */
+static bool
+parse_version(const char *version, int64 *start, uint64 *changes)
+{
+	char		rest;
+
+	return sscanf(version, INT64_FORMAT ":" UINT64_FORMAT "%c", start, changes, &rest) == 2;
+}
+
+/*
  * Whether version held reflects every change counted in version wanted: of
  * the same start of the coordinator, and counting as many changes or more.
  */
@@ -498,11 +510,10 @@ version_reaches(const char *held, const char *wanted)
 	int64		wanted_start;
 	uint64		held_changes;
 	uint64		wanted_changes;
-	char		rest;
 
 	return held != NULL &&
-		sscanf(held, INT64_FORMAT ":" UINT64_FORMAT "%c", &held_start, &held_changes, &rest) == 2 &&
-		sscanf(wanted, INT64_FORMAT ":" UINT64_FORMAT "%c", &wanted_start, &wanted_changes, &rest) == 2 &&
+		parse_version(held, &held_start, &held_changes) &&
+		parse_version(wanted, &wanted_start, &wanted_changes) &&
 		held_start == wanted_start && held_changes >= wanted_changes;
 }
 
@@ -838,7 +849,6 @@ privacy_state_changes_since(PG_FUNCTION_ARGS)
 	int64		start;
 	uint64		since;
 	uint64		upto = consent_shared_changes();
-	char		rest;
 	ConsentChangedSubject *changed;
 	int			n;
 	ConsentChangedSubject *erased;
@@ -848,8 +858,7 @@ privacy_state_changes_since(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	if (!PG_ARGISNULL(0) &&
-		sscanf(text_to_cstring(PG_GETARG_TEXT_PP(0)), INT64_FORMAT ":" UINT64_FORMAT "%c",
-			   &start, &since, &rest) == 2 &&
+		parse_version(text_to_cstring(PG_GETARG_TEXT_PP(0)), &start, &since) &&
 		start == (int64) PgStartTime &&
 		consent_shared_changed_since(since, &upto, &changed, &n, &erased, &n_erased, &any_erasure))
 	{
